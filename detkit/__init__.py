@@ -1,0 +1,35 @@
+"""detkit: MMDetection-v2-compatible instance segmentation (Cascade Mask R-CNN, AugFPN,
+AutoAugment) on current PyTorch, driven from notebooks.
+
+The public names below are imported lazily, so ``import detkit`` stays cheap and
+``from detkit.registry import NECKS`` does not pull in the models.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_PUBLIC_API: dict[str, str] = {
+    "Config": "detkit.config",
+    "registry": "detkit.registry",
+}
+
+__all__ = sorted(_PUBLIC_API) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _PUBLIC_API.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'detkit' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name.endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC_API))
