@@ -1,0 +1,5 @@
+"""Backbones (registered in ``MODELS``)."""
+
+from detkit.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
+
+__all__ = ["ResNet", "BasicBlock", "Bottleneck"]

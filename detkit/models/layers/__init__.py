@@ -1,0 +1,21 @@
+"""Building blocks shared by the models: ConvModule, norm/activation builders, initialisers."""
+
+from detkit.models.layers.conv_module import ConvModule, build_activation, build_norm_layer
+from detkit.models.layers.weight_init import (
+    apply_init_cfg,
+    constant_init,
+    kaiming_init,
+    normal_init,
+    xavier_init,
+)
+
+__all__ = [
+    "ConvModule",
+    "build_activation",
+    "build_norm_layer",
+    "apply_init_cfg",
+    "constant_init",
+    "kaiming_init",
+    "normal_init",
+    "xavier_init",
+]

@@ -1,0 +1,5 @@
+"""Necks (registered in ``MODELS``)."""
+
+from detkit.models.necks.fpn import FPN
+
+__all__ = ["FPN"]
