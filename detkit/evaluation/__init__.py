@@ -1,0 +1,19 @@
+"""Evaluation of detection results: COCO metrics (pycocotools) and the official Cityscapes
+instance-level evaluation (cityscapesscripts). Imports nothing of detkit.data."""
+
+from detkit.evaluation.cityscapes import evaluate_cityscapes, results2txt
+from detkit.evaluation.coco import COCO_METRICS, evaluate_coco, format_coco_results, load_coco
+from detkit.evaluation.coco_format import encode_mask_results, results2json
+from detkit.evaluation.log import print_log
+
+__all__ = [
+    "COCO_METRICS",
+    "encode_mask_results",
+    "evaluate_cityscapes",
+    "evaluate_coco",
+    "format_coco_results",
+    "load_coco",
+    "print_log",
+    "results2json",
+    "results2txt",
+]

@@ -1,0 +1,232 @@
+"""COCO bbox / segm / proposal evaluation with pycocotools (MMDetection v2
+``CocoDataset.evaluate`` semantics, reference section 8.2).
+
+Results are dumped to ``<prefix>.bbox.json`` / ``<prefix>.segm.json`` (a temporary dir when
+no ``jsonfile_prefix`` is given) and loaded into ``COCOeval`` with ``catIds = cat_ids``,
+``imgIds = img_ids``, ``maxDets = [100, 300, 1000]`` and IoU thresholds 0.50:0.95. For segm
+the ``bbox`` key is removed first, so small/medium/large use the mask area. Returned keys
+are ``<metric>_mAP``, ``_mAP_50``, ``_mAP_75``, ``_mAP_s``, ``_mAP_m``, ``_mAP_l`` (rounded
+to 4 decimals) and ``<metric>_mAP_copypaste``; pycocotools' 12-number table is printed per
+metric, and a per-class AP table with ``classwise=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from detkit.evaluation.coco_format import results2json
+from detkit.evaluation.log import LoggerLike, print_log
+
+__all__ = ["COCO_METRICS", "load_coco", "format_coco_results", "evaluate_coco", "classwise_table"]
+
+COCO_METRICS = ("bbox", "segm", "proposal")
+# name -> index in COCOeval.stats
+COCO_STAT_INDEX = {
+    "mAP": 0,
+    "mAP_50": 1,
+    "mAP_75": 2,
+    "mAP_s": 3,
+    "mAP_m": 4,
+    "mAP_l": 5,
+    "AR@100": 6,
+    "AR@300": 7,
+    "AR@1000": 8,
+    "AR_s@1000": 9,
+    "AR_m@1000": 10,
+    "AR_l@1000": 11,
+}
+_DEFAULT_ITEMS = {
+    "bbox": ("mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l"),
+    "segm": ("mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l"),
+    "proposal": ("AR@100", "AR@300", "AR@1000", "AR_s@1000", "AR_m@1000", "AR_l@1000"),
+}
+
+
+def load_coco(ann_file: str) -> COCO:
+    """Load a COCO annotation file without pycocotools' progress prints.
+
+    Raises:
+        FileNotFoundError: ``ann_file`` does not exist.
+    """
+    if not os.path.isfile(ann_file):
+        raise FileNotFoundError(f"annotation file not found: {ann_file}")
+    with contextlib.redirect_stdout(io.StringIO()):
+        return COCO(ann_file)
+
+
+def format_coco_results(
+    results: Sequence[Any],
+    img_ids: Sequence[int],
+    cat_ids: Sequence[int],
+    jsonfile_prefix: str | None = None,
+) -> tuple[dict[str, str], tempfile.TemporaryDirectory | None]:
+    """Write the COCO json files; returns ``({metric: path}, tmp_dir)``.
+
+    ``tmp_dir`` is the temporary directory holding the files when ``jsonfile_prefix`` is
+    None (call ``tmp_dir.cleanup()`` when done), else None.
+    """
+    tmp_dir = None
+    if jsonfile_prefix is None:
+        tmp_dir = tempfile.TemporaryDirectory()
+        jsonfile_prefix = os.path.join(tmp_dir.name, "results")
+    return results2json(results, img_ids, cat_ids, jsonfile_prefix), tmp_dir
+
+
+def classwise_table(coco_eval: COCOeval, coco_gt: COCO, cat_ids: Sequence[int]) -> str:
+    """Per-category AP (IoU 0.50:0.95, all areas, largest maxDets) as a text table."""
+    precisions = coco_eval.eval["precision"]  # [iou, recall, cls, area, maxdets]
+    if precisions.shape[2] != len(cat_ids):
+        raise ValueError(
+            f"COCOeval has {precisions.shape[2]} categories, expected {len(cat_ids)}"
+        )
+    cells: list[tuple[str, str]] = []
+    for idx, cat_id in enumerate(cat_ids):
+        precision = precisions[:, :, idx, 0, -1]
+        precision = precision[precision > -1]
+        ap = float(np.mean(precision)) if precision.size else float("nan")
+        cells.append((coco_gt.loadCats(cat_id)[0]["name"], f"{ap:0.3f}"))
+    pairs_per_row = min(3, len(cells))
+    width = max(len("category"), *(len(name) for name, _ in cells))
+    header = " | ".join([f"{'category':<{width}} | {'AP':>5}"] * pairs_per_row)
+    lines = [header, "-" * len(header)]
+    for start in range(0, len(cells), pairs_per_row):
+        row = cells[start : start + pairs_per_row]
+        lines.append(" | ".join(f"{name:<{width}} | {ap:>5}" for name, ap in row))
+    return "\n".join(lines)
+
+
+def _check_metrics(metric: str | Sequence[str]) -> list[str]:
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    for name in metrics:
+        if name not in COCO_METRICS:
+            raise KeyError(f"metric {name!r} is not supported; choose from {COCO_METRICS}")
+    return metrics
+
+
+def evaluate_coco(
+    results: Sequence[Any],
+    coco: COCO | str,
+    metric: str | Sequence[str] = "bbox",
+    cat_ids: Sequence[int] | None = None,
+    img_ids: Sequence[int] | None = None,
+    logger: LoggerLike = None,
+    jsonfile_prefix: str | None = None,
+    classwise: bool = False,
+    proposal_nums: Sequence[int] = (100, 300, 1000),
+    iou_thrs: Sequence[float] | None = None,
+    metric_items: Sequence[str] | None = None,
+) -> dict[str, float | str]:
+    """Evaluate ``results`` (one per image, in ``img_ids`` order) against ``coco``.
+
+    Args:
+        results: MMDetection v2 test results (see :mod:`detkit.evaluation.coco_format`).
+        coco: the ground truth, a ``COCO`` object or the path of its annotation file.
+        metric: ``'bbox'``, ``'segm'``, ``'proposal'`` or a list of them.
+        cat_ids: category id of each label (default: all categories of ``coco``, in file order).
+        img_ids: image id of each result (default: ``coco.getImgIds()``).
+        logger: where the tables go (None prints, see :func:`print_log`).
+        jsonfile_prefix: keep the result json files at ``<prefix>.<metric>.json``.
+        classwise: also print the per-category AP table.
+        proposal_nums: COCOeval ``maxDets``.
+        iou_thrs: IoU thresholds (default 0.50:0.95 step 0.05).
+        metric_items: names from ``COCO_STAT_INDEX`` to return (default: the six mAPs, or
+            the six ARs for proposals).
+
+    Returns:
+        ``{'bbox_mAP': 0.512, ..., 'bbox_mAP_copypaste': '0.512 0.801 ...'}``.
+
+    Raises:
+        ValueError: the annotation file has no annotations (a test split: use
+            ``--format-only``), or results and images do not match.
+    """
+    metrics = _check_metrics(metric)
+    ann_file = coco if isinstance(coco, str) else "the annotation file"
+    coco_gt = load_coco(coco) if isinstance(coco, str) else coco
+    if len(coco_gt.getAnnIds()) == 0:
+        raise ValueError(f"{ann_file} has no annotations; use --format-only")
+    cat_ids = list(coco_gt.getCatIds()) if cat_ids is None else list(cat_ids)
+    img_ids = list(coco_gt.getImgIds()) if img_ids is None else list(img_ids)
+    iou_thrs = np.linspace(0.5, 0.95, 10) if iou_thrs is None else np.asarray(iou_thrs)
+
+    result_files, tmp_dir = format_coco_results(results, img_ids, cat_ids, jsonfile_prefix)
+    eval_results: dict[str, float | str] = {}
+    try:
+        for name in metrics:
+            print_log(f"Evaluating {name}...", logger)
+            items = list(metric_items) if metric_items is not None else list(_DEFAULT_ITEMS[name])
+            for item in items:
+                if item not in COCO_STAT_INDEX:
+                    raise KeyError(f"metric item {item!r} is not one of {list(COCO_STAT_INDEX)}")
+            if name not in result_files:
+                raise KeyError(f"metric {name!r} needs {name} results, got {sorted(result_files)}")
+            with open(result_files[name]) as f:
+                predictions = json.load(f)
+            stats = _run_cocoeval(
+                coco_gt, predictions, name, cat_ids, img_ids, proposal_nums, iou_thrs,
+                classwise, logger,
+            )
+            prefix = "" if name == "proposal" else f"{name}_"
+            for item in items:
+                eval_results[f"{prefix}{item}"] = round(float(stats[COCO_STAT_INDEX[item]]), 4)
+            if name != "proposal":
+                eval_results[f"{name}_mAP_copypaste"] = " ".join(f"{v:.3f}" for v in stats[:6])
+    finally:
+        if tmp_dir is not None:
+            tmp_dir.cleanup()
+    return eval_results
+
+
+def _run_cocoeval(
+    coco_gt: COCO,
+    predictions: list[dict[str, Any]],
+    metric: str,
+    cat_ids: list[int],
+    img_ids: list[int],
+    proposal_nums: Sequence[int],
+    iou_thrs: np.ndarray,
+    classwise: bool,
+    logger: LoggerLike,
+) -> np.ndarray:
+    """Run COCOeval on ``predictions``; returns the 12 summary stats (zeros when empty)."""
+    if len(predictions) == 0:
+        print_log(
+            f"{metric}: the testing results of the whole dataset are empty (no detection "
+            "in any image); reporting 0.0",
+            logger,
+        )
+        return np.zeros(12)
+    iou_type = "bbox" if metric == "proposal" else metric
+    if metric == "segm":
+        predictions = copy.deepcopy(predictions)
+        for prediction in predictions:
+            prediction.pop("bbox", None)
+    chatter = io.StringIO()
+    with contextlib.redirect_stdout(chatter):
+        coco_det = coco_gt.loadRes(predictions)
+        coco_eval = COCOeval(coco_gt, coco_det, iou_type)
+        coco_eval.params.catIds = cat_ids
+        coco_eval.params.imgIds = img_ids
+        coco_eval.params.maxDets = list(proposal_nums)
+        coco_eval.params.iouThrs = iou_thrs
+        if metric == "proposal":
+            coco_eval.params.useCats = 0
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+    table = io.StringIO()
+    with contextlib.redirect_stdout(table):
+        coco_eval.summarize()
+    print_log("\n" + table.getvalue(), logger)
+    if classwise and metric != "proposal":
+        print_log("\n" + classwise_table(coco_eval, coco_gt, cat_ids), logger)
+    return np.asarray(coco_eval.stats)
