@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _PUBLIC_API: dict[str, str] = {
+    "BitmapMasks": "detkit.structures.masks",
+    "PolygonMasks": "detkit.structures.masks",
     "Config": "detkit.config",
     "registry": "detkit.registry",
 }

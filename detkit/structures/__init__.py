@@ -9,9 +9,12 @@ from detkit.structures.boxes import (
     xyxy_to_xywh,
 )
 from detkit.structures.instances import Instances
+from detkit.structures.masks import BitmapMasks, PolygonMasks
 
 __all__ = [
+    "BitmapMasks",
     "Instances",
+    "PolygonMasks",
     "box_areas",
     "check_boxes",
     "clip_boxes",

@@ -1,0 +1,263 @@
+"""``BitmapMasks``: instance masks of one image as an ``(N, H, W)`` uint8 array.
+
+MMDetection v2 API (``mmdet.core.mask.BitmapMasks``). Geometric warps (rotate, translate,
+shear) use bilinear interpolation on the 0/1 stack with a constant border, all masks in one
+call (see :mod:`detkit.structures.affine`); resize/rescale default to nearest. Empty mask sets
+give empty ``(0, H', W')`` arrays of the target size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as nnf
+from torchvision.ops import roi_align
+
+from detkit.structures.affine import warp_tensor
+
+__all__ = ["BitmapMasks", "rescale_size"]
+
+
+def rescale_size(
+    old_size: tuple[int, int], scale: float | tuple[int, int]
+) -> tuple[int, int]:
+    """mmcv ``rescale_size``: new ``(w, h)`` for ``old_size = (w, h)`` and a float factor or a
+    ``(long, short)``-style scale tuple (longest edge <= max(scale), shortest <= min(scale))."""
+    w, h = old_size
+    if isinstance(scale, (float, int)) and not isinstance(scale, bool):
+        if scale <= 0:
+            raise ValueError(f"invalid scale {scale}, must be positive")
+        factor = float(scale)
+    elif isinstance(scale, (tuple, list)) and len(scale) == 2:
+        max_long, max_short = max(scale), min(scale)
+        factor = min(max_long / max(h, w), max_short / min(h, w))
+    else:
+        raise TypeError(f"scale must be a number or a tuple of two ints, got {scale!r}")
+    return int(w * factor + 0.5), int(h * factor + 0.5)
+
+
+def _resize_stack(masks: np.ndarray, out_hw: tuple[int, int], interpolation: str) -> np.ndarray:
+    """Resize an ``(N, H, W)`` uint8 stack to ``out_hw`` (cv2-compatible nearest/bilinear)."""
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(f"interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
+    stack = torch.from_numpy(np.ascontiguousarray(masks))[None]
+    if interpolation == "nearest":
+        out = nnf.interpolate(stack, size=out_hw, mode="nearest")
+    else:
+        out = nnf.interpolate(stack, size=out_hw, mode="bilinear", align_corners=False)
+    return out[0].numpy()
+
+
+class BitmapMasks:
+    """Bitmap instance masks.
+
+    Args:
+        masks: ``(N, H, W)`` uint8 array (0/1), a list of ``(H, W)`` arrays, or an empty list.
+        height: image height H.
+        width: image width W.
+    """
+
+    def __init__(self, masks: np.ndarray | Sequence[np.ndarray], height: int, width: int) -> None:
+        self.height = int(height)
+        self.width = int(width)
+        if len(masks) == 0:
+            self.masks = np.empty((0, self.height, self.width), dtype=np.uint8)
+            return
+        if isinstance(masks, (list, tuple)):
+            if not all(isinstance(m, np.ndarray) and m.ndim == 2 for m in masks):
+                raise TypeError("BitmapMasks: a list of masks must hold 2-D numpy arrays")
+            array = np.stack(masks)
+        elif isinstance(masks, np.ndarray):
+            if masks.ndim != 3:
+                raise ValueError(f"BitmapMasks: expected an (N, H, W) array, got {masks.shape}")
+            array = masks
+        else:
+            raise TypeError(f"BitmapMasks: masks must be an ndarray or a list, got {type(masks)}")
+        if array.shape[1:] != (self.height, self.width):
+            raise ValueError(
+                f"BitmapMasks: mask size {array.shape[1:]} does not match "
+                f"(height, width) = {(self.height, self.width)}"
+            )
+        self.masks = array
+
+    # --- container protocol -------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.masks)
+
+    def __getitem__(self, index: Any) -> BitmapMasks:
+        """Index by int, list, int/bool ndarray or slice; always returns ``BitmapMasks``."""
+        masks = self.masks[index].reshape(-1, self.height, self.width)
+        return BitmapMasks(masks, self.height, self.width)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self.masks)
+
+    def __repr__(self) -> str:
+        return f"BitmapMasks(num_masks={len(self)}, height={self.height}, width={self.width})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, BitmapMasks)
+            and (self.height, self.width) == (other.height, other.width)
+            and np.array_equal(self.masks, other.masks)
+        )
+
+    # --- conversions --------------------------------------------------------------------
+    @property
+    def areas(self) -> np.ndarray:
+        """Pixel count per mask, ``[N]``."""
+        return self.masks.sum((1, 2))
+
+    def to_ndarray(self) -> np.ndarray:
+        """The ``(N, H, W)`` uint8 array."""
+        return self.masks
+
+    def to_tensor(self, dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
+        """``(N, H, W)`` tensor of ``dtype`` on ``device``."""
+        return torch.tensor(self.masks, dtype=dtype, device=device)
+
+    def get_bboxes(self) -> np.ndarray:
+        """Tight xyxy boxes ``[N, 4]`` float32 (``x2 = last column + 1``); empty masks give
+        zeros."""
+        boxes = np.zeros((len(self), 4), dtype=np.float32)
+        x_any = self.masks.any(axis=1)
+        y_any = self.masks.any(axis=2)
+        for idx in range(len(self)):
+            xs = np.flatnonzero(x_any[idx])
+            ys = np.flatnonzero(y_any[idx])
+            if len(xs) and len(ys):
+                boxes[idx] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
+        return boxes
+
+    # --- size changes -------------------------------------------------------------------
+    def rescale(self, scale: float | tuple[int, int], interpolation: str = "nearest") -> BitmapMasks:
+        """Resize keeping the aspect ratio (mmcv ``imrescale`` size rule)."""
+        new_w, new_h = rescale_size((self.width, self.height), scale)
+        return self.resize((new_h, new_w), interpolation)
+
+    def resize(self, out_shape: tuple[int, int], interpolation: str = "nearest") -> BitmapMasks:
+        """Resize to ``out_shape = (h, w)``."""
+        out_h, out_w = int(out_shape[0]), int(out_shape[1])
+        if len(self) == 0:
+            return BitmapMasks([], out_h, out_w)
+        return BitmapMasks(_resize_stack(self.masks, (out_h, out_w), interpolation), out_h, out_w)
+
+    def flip(self, flip_direction: str = "horizontal") -> BitmapMasks:
+        """Flip ``'horizontal'``, ``'vertical'`` or ``'diagonal'``."""
+        axes = {"horizontal": (2,), "vertical": (1,), "diagonal": (1, 2)}
+        if flip_direction not in axes:
+            raise ValueError(f"flip direction must be one of {sorted(axes)}, got {flip_direction!r}")
+        flipped = np.ascontiguousarray(np.flip(self.masks, axis=axes[flip_direction]))
+        return BitmapMasks(flipped, self.height, self.width)
+
+    def pad(self, out_shape: tuple[int, int], pad_val: int = 0) -> BitmapMasks:
+        """Pad at the bottom and right to ``out_shape = (h, w)``."""
+        out_h, out_w = int(out_shape[0]), int(out_shape[1])
+        if out_h < self.height or out_w < self.width:
+            raise ValueError(f"pad shape {out_shape} is smaller than {(self.height, self.width)}")
+        padded = np.full((len(self), out_h, out_w), pad_val, dtype=self.masks.dtype)
+        padded[:, : self.height, : self.width] = self.masks
+        return BitmapMasks(padded, out_h, out_w)
+
+    def crop(self, bbox: np.ndarray) -> BitmapMasks:
+        """Crop to integer xyxy ``bbox`` (clipped to the image, at least 1x1)."""
+        bbox = np.asarray(bbox).copy()
+        if bbox.ndim != 1 or bbox.shape[0] != 4:
+            raise ValueError(f"crop bbox must have shape (4,), got {bbox.shape}")
+        bbox[0::2] = np.clip(bbox[0::2], 0, self.width)
+        bbox[1::2] = np.clip(bbox[1::2], 0, self.height)
+        x1, y1, x2, y2 = (int(v) for v in bbox)
+        w, h = max(x2 - x1, 1), max(y2 - y1, 1)
+        if len(self) == 0:
+            return BitmapMasks([], h, w)
+        return BitmapMasks(self.masks[:, y1 : y1 + h, x1 : x1 + w], h, w)
+
+    def crop_and_resize(
+        self,
+        bboxes: np.ndarray | torch.Tensor,
+        out_shape: tuple[int, int],
+        inds: np.ndarray | torch.Tensor,
+        device: torch.device | str = "cpu",
+        interpolation: str = "bilinear",
+        binarize: bool = True,
+    ) -> BitmapMasks:
+        """Crop mask ``inds[i]`` to ``bboxes[i]`` (xyxy, ``[K, 4]``) and resize to ``out_shape``
+        with RoIAlign (aligned=True, spatial scale 1, adaptive sampling); binarised with
+        ``>= 0.5`` unless ``binarize=False`` (then float32 values in [0, 1])."""
+        if interpolation != "bilinear":
+            raise ValueError(f"crop_and_resize supports only 'bilinear', got {interpolation!r}")
+        out_h, out_w = int(out_shape[0]), int(out_shape[1])
+        if len(self) == 0 or len(bboxes) == 0:
+            return BitmapMasks([], out_h, out_w)
+        boxes = torch.as_tensor(bboxes, device=device)
+        if not boxes.is_floating_point():
+            boxes = boxes.float()
+        index = torch.as_tensor(inds, device=device).long()
+        batch_idx = torch.arange(len(boxes), device=device, dtype=boxes.dtype)[:, None]
+        rois = torch.cat([batch_idx, boxes], dim=1)
+        masks = torch.from_numpy(self.masks).to(device).index_select(0, index).to(boxes.dtype)
+        targets = roi_align(masks[:, None], rois, (out_h, out_w), 1.0, 0, True).squeeze(1)
+        result = (targets >= 0.5).to(torch.uint8) if binarize else targets
+        return BitmapMasks(result.cpu().numpy(), out_h, out_w)
+
+    def expand(self, expanded_h: int, expanded_w: int, top: int, left: int) -> BitmapMasks:
+        """Place the masks at ``(top, left)`` inside a zero canvas ``expanded_h x expanded_w``."""
+        canvas = np.zeros((len(self), expanded_h, expanded_w), dtype=np.uint8)
+        canvas[:, top : top + self.height, left : left + self.width] = self.masks
+        return BitmapMasks(canvas, expanded_h, expanded_w)
+
+    # --- affine warps -------------------------------------------------------------------
+    def _warp(self, out_shape: tuple[int, int], fill_val: float, **kwargs: Any) -> BitmapMasks:
+        out_h, out_w = int(out_shape[0]), int(out_shape[1])
+        if len(self) == 0:
+            return BitmapMasks([], out_h, out_w)
+        if (out_h, out_w) != (self.height, self.width):
+            raise ValueError(
+                f"warps keep the mask size {(self.height, self.width)}, got out_shape {out_shape}"
+            )
+        fill = None if fill_val == 0 else float(fill_val)
+        warped = warp_tensor(torch.from_numpy(self.masks), fill=fill, **kwargs)
+        return BitmapMasks(warped.numpy(), out_h, out_w)
+
+    def translate(
+        self,
+        out_shape: tuple[int, int],
+        offset: float,
+        direction: str = "horizontal",
+        fill_val: float = 0,
+        interpolation: str = "bilinear",
+    ) -> BitmapMasks:
+        """Shift by ``offset`` pixels right (``'horizontal'``) or down (``'vertical'``)."""
+        if direction not in ("horizontal", "vertical"):
+            raise ValueError(f"translate direction must be horizontal/vertical, got {direction!r}")
+        translate = (offset, 0.0) if direction == "horizontal" else (0.0, offset)
+        return self._warp(out_shape, fill_val, translate=translate, interpolation=interpolation)
+
+    def shear(
+        self,
+        out_shape: tuple[int, int],
+        magnitude: float,
+        direction: str = "horizontal",
+        border_value: float = 0,
+        interpolation: str = "bilinear",
+    ) -> BitmapMasks:
+        """Shear about pixel (0, 0): ``x += m * y`` (horizontal) or ``y += m * x``."""
+        if direction not in ("horizontal", "vertical"):
+            raise ValueError(f"shear direction must be horizontal/vertical, got {direction!r}")
+        shear = (magnitude, 0.0) if direction == "horizontal" else (0.0, magnitude)
+        return self._warp(out_shape, border_value, shear=shear, interpolation=interpolation)
+
+    def rotate(
+        self,
+        out_shape: tuple[int, int],
+        angle: float,
+        center: tuple[float, float] | None = None,
+        scale: float = 1.0,
+        fill_val: float = 0,
+    ) -> BitmapMasks:
+        """Rotate ``angle`` degrees clockwise about ``center`` (default image centre
+        ``((w-1)/2, (h-1)/2)``), bilinear."""
+        return self._warp(out_shape, fill_val, angle=angle, center=center, scale=scale)

@@ -1,0 +1,134 @@
+"""BitmapMasks / PolygonMasks: MMDetection v2 API on hand-made toy masks with exact results."""
+
+import numpy as np
+import pytest
+import torch
+
+import detkit
+from detkit.structures.masks import BitmapMasks, PolygonMasks, polygon_to_bitmap
+
+TOY_BITMAP = np.array([[0, 1, 1, 0], [0, 1, 0, 0]], dtype=np.uint8)[None]
+TOY_POLYGON = [[np.array([1, 0, 2, 0, 2, 1, 1, 1], dtype=np.float64)]]
+
+
+def _random_bitmaps(n=3, h=12, w=16, seed=0):
+    rng = np.random.default_rng(seed)
+    return BitmapMasks((rng.random((n, h, w)) > 0.5).astype(np.uint8), h, w)
+
+
+def test_public_names():
+    assert detkit.BitmapMasks is BitmapMasks
+    assert detkit.PolygonMasks is PolygonMasks
+
+
+def test_bitmap_construction_variants():
+    masks = _random_bitmaps()
+    assert masks.masks.shape == (3, 12, 16)
+    from_list = BitmapMasks(list(masks.masks), 12, 16)
+    assert np.array_equal(from_list.masks, masks.masks)
+    empty = BitmapMasks([], 5, 7)
+    assert empty.masks.shape == (0, 5, 7) and empty.masks.dtype == np.uint8 and len(empty) == 0
+    with pytest.raises(ValueError, match="does not match"):
+        BitmapMasks(masks.masks, 10, 16)
+
+
+@pytest.mark.parametrize("index", [1, [0, 2], np.array([2, 0]), np.array([True, False, True]),
+                                   slice(0, 2)])
+def test_indexing_keeps_type(index):
+    bitmaps = _random_bitmaps()
+    polys = PolygonMasks([[np.arange(6, dtype=np.float64) + i] for i in range(3)], 12, 16)
+    expected = np.arange(3)[index].reshape(-1)
+    sub_b, sub_p = bitmaps[index], polys[index]
+    assert isinstance(sub_b, BitmapMasks) and isinstance(sub_p, PolygonMasks)
+    assert np.array_equal(sub_b.masks, bitmaps.masks[expected])
+    assert [p[0][0] for p in sub_p.masks] == [float(i) for i in expected]
+
+
+def test_bitmap_simple_ops():
+    masks = BitmapMasks(TOY_BITMAP, 2, 4)
+    assert masks.areas.tolist() == [3]
+    assert masks.flip("horizontal").masks[0].tolist() == [[0, 1, 1, 0], [0, 0, 1, 0]]
+    assert masks.flip("vertical").masks[0].tolist() == [[0, 1, 0, 0], [0, 1, 1, 0]]
+    assert masks.flip("diagonal").masks[0].tolist() == [[0, 0, 1, 0], [0, 1, 1, 0]]
+    padded = masks.pad((3, 6))
+    assert padded.masks.shape == (1, 3, 6) and padded.masks[0, :2, :4].tolist() == TOY_BITMAP[0].tolist()
+    assert padded.masks[0, 2:].sum() == 0 and padded.masks[0, :, 4:].sum() == 0
+    cropped = masks.crop(np.array([1, 0, 3, 2]))
+    assert (cropped.height, cropped.width) == (2, 2) and cropped.masks[0].tolist() == [[1, 1], [1, 0]]
+    expanded = masks.expand(4, 6, 1, 2)
+    assert expanded.masks[0, 1:3, 2:6].tolist() == TOY_BITMAP[0].tolist() and expanded.areas[0] == 3
+    assert masks.get_bboxes().tolist() == [[1.0, 0.0, 3.0, 2.0]]
+    tensor = masks.to_tensor(torch.float32, "cpu")
+    assert tensor.dtype == torch.float32 and tensor.shape == (1, 2, 4)
+
+
+def test_bitmap_resize_nearest_and_rescale():
+    masks = BitmapMasks(TOY_BITMAP, 2, 4)
+    up = masks.resize((4, 8))
+    assert up.masks[0].tolist() == np.repeat(np.repeat(TOY_BITMAP[0], 2, 0), 2, 1).tolist()
+    # rescale to (long, short) = (8, 4): factor min(8/4, 4/2) = 2
+    assert masks.rescale((8, 4)).masks.shape == (1, 4, 8)
+    assert masks.rescale(0.5).masks.shape == (1, 1, 2)
+    assert BitmapMasks([], 2, 4).rescale(2.0).masks.shape == (0, 4, 8)
+
+
+def test_bitmap_rotate_translate_exact():
+    masks = BitmapMasks(TOY_BITMAP, 2, 4)
+    rotated = masks.rotate((2, 4), 90)  # clockwise about (1.5, 0.5)
+    assert rotated.masks[0].tolist() == [[0, 1, 1, 0], [0, 0, 1, 0]]
+    assert masks.translate((2, 4), 1).masks[0].tolist() == [[0, 0, 1, 1], [0, 0, 1, 0]]
+    assert masks.translate((2, 4), -1, "vertical").masks[0].tolist() == [[0, 1, 0, 0], [0, 0, 0, 0]]
+    assert BitmapMasks([], 2, 4).rotate((2, 4), 30).masks.shape == (0, 2, 4)
+
+
+def test_bitmap_shear_matches_point_map():
+    img = np.zeros((1, 6, 6), dtype=np.uint8)
+    img[0, 2, 1] = 1  # (x=1, y=2)
+    sheared = BitmapMasks(img, 6, 6).shear((6, 6), 1.0, "horizontal")
+    assert np.argwhere(sheared.masks[0]).tolist() == [[2, 3]]  # x + m*y = 3
+    sheared = BitmapMasks(img, 6, 6).shear((6, 6), 1.0, "vertical")
+    assert np.argwhere(sheared.masks[0]).tolist() == [[3, 1]]  # y + m*x = 3
+
+
+def test_crop_and_resize_roi_align():
+    mask = np.zeros((1, 8, 8), dtype=np.uint8)
+    mask[0, 2:6, 2:6] = 1
+    masks = BitmapMasks(mask, 8, 8)
+    out = masks.crop_and_resize(np.array([[2.0, 2.0, 6.0, 6.0]], np.float32), (4, 4), np.array([0]))
+    assert out.masks.shape == (1, 4, 4) and out.masks.all()
+    half = masks.crop_and_resize(np.array([[0.0, 2.0, 4.0, 6.0]], np.float32), (2, 2), np.array([0]))
+    assert half.masks[0].tolist() == [[0, 1], [0, 1]]
+    soft = masks.crop_and_resize(torch.tensor([[0.0, 2.0, 4.0, 6.0]]), (2, 2), torch.tensor([0]),
+                                 binarize=False)
+    assert soft.masks.dtype == np.float32 and np.allclose(soft.masks[0], [[0, 1], [0, 1]])
+    assert len(BitmapMasks([], 8, 8).crop_and_resize(np.zeros((0, 4)), (3, 3), np.zeros(0))) == 0
+
+
+def test_polygon_ops_exact():
+    polys = PolygonMasks(TOY_POLYGON, 2, 4)
+    assert polys.areas.tolist() == [1.0]
+    assert polys.get_bboxes().tolist() == [[1.0, 0.0, 2.0, 1.0]]
+    rotated = polys.rotate((2, 4), 90)
+    assert np.allclose(rotated.masks[0][0], [2, 0, 2, 1, 1, 1, 1, 0], atol=1e-9)
+    assert polys.translate((2, 4), 1).masks[0][0].tolist() == [2, 0, 3, 0, 3, 1, 2, 1]
+    assert polys.translate((2, 4), 3).masks[0][0].tolist() == [4, 0, 4, 0, 4, 1, 4, 1]
+    assert polys.flip("horizontal").masks[0][0].tolist() == [3, 0, 2, 0, 2, 1, 3, 1]
+    assert polys.resize((4, 8)).masks[0][0].tolist() == [2, 0, 4, 0, 4, 2, 2, 2]
+    assert polys.shear((2, 4), 1.0).masks[0][0].tolist() == [1, 0, 2, 0, 3, 1, 2, 1]
+    assert polys.pad((5, 5)).height == 5
+    assert polys.expand(4, 6, 1, 2).masks[0][0].tolist() == [3, 1, 4, 1, 4, 2, 3, 2]
+    assert polys.crop(np.array([1, 0, 3, 2])).masks[0][0].tolist() == [0, 0, 1, 0, 1, 1, 0, 1]
+    with pytest.raises(ValueError, match="fill_val"):
+        polys.translate((2, 4), 1, fill_val=3)
+
+
+def test_polygon_rasterisation_and_crop_and_resize():
+    square = [[np.array([2, 2, 6, 2, 6, 6, 2, 6], dtype=np.float64)]]
+    polys = PolygonMasks(square, 8, 8)
+    bitmap = polys.to_bitmap()
+    assert isinstance(bitmap, BitmapMasks) and bitmap.masks.shape == (1, 8, 8)
+    assert np.array_equal(bitmap.masks[0], polygon_to_bitmap(square[0], 8, 8))
+    assert bitmap.areas[0] == 16
+    out = polys.crop_and_resize(np.array([[2.0, 2.0, 6.0, 6.0]]), (4, 4), np.array([0]))
+    assert out.masks.shape == (1, 4, 4) and out.masks.all()
+    assert PolygonMasks([], 3, 3).to_ndarray().shape == (0, 3, 3)
