@@ -28,7 +28,14 @@ from pycocotools.cocoeval import COCOeval
 from detkit.evaluation.coco_format import results2json
 from detkit.evaluation.log import LoggerLike, print_log
 
-__all__ = ["COCO_METRICS", "load_coco", "format_coco_results", "evaluate_coco", "classwise_table"]
+__all__ = [
+    "COCO_METRICS",
+    "load_coco",
+    "format_coco_results",
+    "evaluate_coco",
+    "classwise_ap",
+    "classwise_table",
+]
 
 COCO_METRICS = ("bbox", "segm", "proposal")
 # name -> index in COCOeval.stats
@@ -83,19 +90,26 @@ def format_coco_results(
     return results2json(results, img_ids, cat_ids, jsonfile_prefix), tmp_dir
 
 
-def classwise_table(coco_eval: COCOeval, coco_gt: COCO, cat_ids: Sequence[int]) -> str:
-    """Per-category AP (IoU 0.50:0.95, all areas, largest maxDets) as a text table."""
+def classwise_ap(coco_eval: COCOeval, coco_gt: COCO, cat_ids: Sequence[int]) -> dict[str, float]:
+    """Per-category AP (IoU 0.50:0.95, all areas, largest maxDets) by category name
+    (nan for a category without ground truth)."""
     precisions = coco_eval.eval["precision"]  # [iou, recall, cls, area, maxdets]
     if precisions.shape[2] != len(cat_ids):
         raise ValueError(
             f"COCOeval has {precisions.shape[2]} categories, expected {len(cat_ids)}"
         )
-    cells: list[tuple[str, str]] = []
+    per_class: dict[str, float] = {}
     for idx, cat_id in enumerate(cat_ids):
         precision = precisions[:, :, idx, 0, -1]
         precision = precision[precision > -1]
         ap = float(np.mean(precision)) if precision.size else float("nan")
-        cells.append((coco_gt.loadCats(cat_id)[0]["name"], f"{ap:0.3f}"))
+        per_class[coco_gt.loadCats(cat_id)[0]["name"]] = ap
+    return per_class
+
+
+def classwise_table(per_class: dict[str, float]) -> str:
+    """Text table of ``{category: AP}``, three categories per row."""
+    cells = [(name, f"{ap:0.3f}") for name, ap in per_class.items()]
     pairs_per_row = min(3, len(cells))
     width = max(len("category"), *(len(name) for name, _ in cells))
     header = " | ".join([f"{'category':<{width}} | {'AP':>5}"] * pairs_per_row)
@@ -137,7 +151,8 @@ def evaluate_coco(
         img_ids: image id of each result (default: ``coco.getImgIds()``).
         logger: where the tables go (None prints, see :func:`print_log`).
         jsonfile_prefix: keep the result json files at ``<prefix>.<metric>.json``.
-        classwise: also print the per-category AP table.
+        classwise: also print the per-category AP table and return it as
+            ``<metric>_AP_<category name>`` entries.
         proposal_nums: COCOeval ``maxDets``.
         iou_thrs: IoU thresholds (default 0.50:0.95 step 0.05).
         metric_items: names from ``COCO_STAT_INDEX`` to return (default: the six mAPs, or
@@ -172,7 +187,7 @@ def evaluate_coco(
                 raise KeyError(f"metric {name!r} needs {name} results, got {sorted(result_files)}")
             with open(result_files[name]) as f:
                 predictions = json.load(f)
-            stats = _run_cocoeval(
+            stats, per_class = _run_cocoeval(
                 coco_gt, predictions, name, cat_ids, img_ids, proposal_nums, iou_thrs,
                 classwise, logger,
             )
@@ -181,6 +196,8 @@ def evaluate_coco(
                 eval_results[f"{prefix}{item}"] = round(float(stats[COCO_STAT_INDEX[item]]), 4)
             if name != "proposal":
                 eval_results[f"{name}_mAP_copypaste"] = " ".join(f"{v:.3f}" for v in stats[:6])
+            for category, ap in per_class.items():
+                eval_results[f"{name}_AP_{category}"] = round(ap, 4)
     finally:
         if tmp_dir is not None:
             tmp_dir.cleanup()
@@ -197,15 +214,16 @@ def _run_cocoeval(
     iou_thrs: np.ndarray,
     classwise: bool,
     logger: LoggerLike,
-) -> np.ndarray:
-    """Run COCOeval on ``predictions``; returns the 12 summary stats (zeros when empty)."""
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Run COCOeval on ``predictions``; returns the 12 summary stats (zeros when empty) and
+    the per-category AP (only with ``classwise``)."""
     if len(predictions) == 0:
         print_log(
             f"{metric}: the testing results of the whole dataset are empty (no detection "
             "in any image); reporting 0.0",
             logger,
         )
-        return np.zeros(12)
+        return np.zeros(12), {}
     iou_type = "bbox" if metric == "proposal" else metric
     if metric == "segm":
         predictions = copy.deepcopy(predictions)
@@ -227,6 +245,8 @@ def _run_cocoeval(
     with contextlib.redirect_stdout(table):
         coco_eval.summarize()
     print_log("\n" + table.getvalue(), logger)
+    per_class: dict[str, float] = {}
     if classwise and metric != "proposal":
-        print_log("\n" + classwise_table(coco_eval, coco_gt, cat_ids), logger)
-    return np.asarray(coco_eval.stats)
+        per_class = classwise_ap(coco_eval, coco_gt, cat_ids)
+        print_log("\n" + classwise_table(per_class), logger)
+    return np.asarray(coco_eval.stats), per_class

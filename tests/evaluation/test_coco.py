@@ -87,6 +87,7 @@ def test_perfect_predictions_give_map_one(tmp_path, capsys):
         assert metrics[f"{name}_mAP_m"] == 1.0  # the car: 60 x 80 = 4800
         assert metrics[f"{name}_mAP_l"] == 1.0
         assert metrics[f"{name}_mAP_copypaste"] == "1.000 1.000 1.000 -1.000 1.000 1.000"
+        assert metrics[f"{name}_AP_person"] == 1.0 and metrics[f"{name}_AP_car"] == 1.0
     out = capsys.readouterr().out
     assert out.count("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all") == 2
     assert out.count("Average Recall") == 12  # 6 AR lines per table
@@ -98,7 +99,7 @@ def test_shifted_boxes_match_only_low_iou_thresholds(tmp_path):
     # 0.50, 0.55, 0.60, 0.65 (4 of 10). The car (60 wide) moved 20 -> IoU 40/80 = 0.5,
     # person 2 (60 wide) -> 0.5 as well: matched at 0.50 only (1 of 10).
     ann_file = write_coco(tmp_path)
-    metrics = evaluate_coco(perfect_results(shift=20.0), ann_file, metric="bbox")
+    metrics = evaluate_coco(perfect_results(shift=20.0), ann_file, metric="bbox", classwise=True)
     # person: 2 gts, both matched at 0.5; at 0.55..0.65 only the first -> AP 0.5 there
     # (one of two recalled, precision 1 up to recall 0.5 on 101 points: 51/101).
     person = (1.0 + 3 * 51 / 101) / 10
@@ -106,6 +107,8 @@ def test_shifted_boxes_match_only_low_iou_thresholds(tmp_path):
     assert metrics["bbox_mAP_50"] == 1.0
     assert metrics["bbox_mAP_75"] == 0.0
     assert metrics["bbox_mAP"] == round((person + car) / 2, 4)
+    assert metrics["bbox_AP_person"] == round(person, 4)
+    assert metrics["bbox_AP_car"] == round(car, 4)
 
 
 def test_segm_uses_mask_area_and_ignores_the_box(tmp_path):
