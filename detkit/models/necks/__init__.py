@@ -1,5 +1,6 @@
 """Necks (registered in ``MODELS``)."""
 
+from detkit.models.necks.augfpn import AugFPN
 from detkit.models.necks.fpn import FPN
 
-__all__ = ["FPN"]
+__all__ = ["AugFPN", "FPN"]
