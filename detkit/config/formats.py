@@ -1,0 +1,69 @@
+"""Read and write the data config formats (.json, .yaml/.yml).
+
+YAML keeps tuples: they are written with the ``!!python/tuple`` tag and read back by a
+safe loader that knows only that one extra tag. JSON has no tuples, so they come back as
+lists.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from detkit.config.config_dict import to_plain
+
+__all__ = ["DATA_SUFFIXES", "PY_SUFFIX", "SUPPORTED_SUFFIXES", "parse_data_text", "dump_data"]
+
+PY_SUFFIX = ".py"
+DATA_SUFFIXES = (".json", ".yaml", ".yml")
+SUPPORTED_SUFFIXES = (PY_SUFFIX,) + DATA_SUFFIXES
+_TUPLE_TAG = "tag:yaml.org,2002:python/tuple"
+
+
+class _TupleSafeLoader(yaml.SafeLoader):
+    """SafeLoader that also reads ``!!python/tuple`` sequences."""
+
+
+class _TupleSafeDumper(yaml.SafeDumper):
+    """SafeDumper that writes tuples as ``!!python/tuple`` sequences."""
+
+
+_TupleSafeLoader.add_constructor(
+    _TUPLE_TAG, lambda loader, node: tuple(loader.construct_sequence(node, deep=True))
+)
+_TupleSafeDumper.add_representer(
+    tuple, lambda dumper, data: dumper.represent_sequence(_TUPLE_TAG, data)
+)
+
+
+def parse_data_text(text: str, suffix: str, filename: str) -> dict[str, Any]:
+    """Parse JSON/YAML ``text`` (from ``filename``) into a dict.
+
+    Raises:
+        ValueError: the text does not parse or its top level is not a mapping.
+    """
+    try:
+        data = json.loads(text) if suffix == ".json" else yaml.load(text, _TupleSafeLoader)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"config file {filename} could not be parsed: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"config file {filename} must hold a mapping at top level, got {type(data).__name__}"
+        )
+    return data
+
+
+def dump_data(cfg: dict[str, Any], path: Path) -> None:
+    """Write ``cfg`` to ``path`` as JSON or YAML, chosen by the suffix."""
+    plain = to_plain(cfg)
+    with open(path, "w", encoding="utf-8") as stream:
+        if path.suffix == ".json":
+            json.dump(plain, stream, indent=4)
+            stream.write("\n")
+        else:
+            yaml.dump(plain, stream, Dumper=_TupleSafeDumper, sort_keys=False)
