@@ -104,9 +104,11 @@ data = dict(
 
 # AdamW trains this from-scratch model much faster than the seed's SGD (issue 7 calibration).
 optimizer = dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05)
-optimizer_config = dict(grad_clip=dict(max_norm=35, norm_type=2))
+optimizer_config = dict(_delete_=True, grad_clip=dict(max_norm=35, norm_type=2))
 lr_config = dict(policy='step', warmup='linear', warmup_iters=100, warmup_ratio=0.001, step=[4])
-runner = dict(type='EpochBasedRunner', max_epochs=5)
+max_epochs = 5
+runner = dict(type='EpochBasedRunner', max_epochs=max_epochs)
+total_epochs = max_epochs  # the seed's legacy key must agree with runner.max_epochs
 checkpoint_config = dict(interval=1, max_keep_ckpts=2)
 evaluation = dict(interval=5, metric=['bbox', 'segm'])
 log_config = dict(interval=10)
