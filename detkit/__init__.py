@@ -18,6 +18,8 @@ _PUBLIC_API: dict[str, str] = {
     "PolygonMasks": "detkit.structures.masks",
     "Config": "detkit.config",
     "registry": "detkit.registry",
+    "compare_necks": "detkit.models.analysis",
+    "format_costs": "detkit.models.analysis",
 }
 
 __all__ = sorted(_PUBLIC_API) + ["__version__"]
