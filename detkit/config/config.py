@@ -36,7 +36,8 @@ class Config:
         cfg_dict: the config values (top-level keys ``filename``, ``text`` and
             ``pretty_text`` are reserved).
         filename: the file it was loaded from, if any.
-        text: the raw text of that file and its bases (read from ``filename`` if omitted).
+        text: the raw text of that file and its bases (if omitted: read from ``filename``
+            when that file exists, else empty).
     """
 
     def __init__(
@@ -53,7 +54,8 @@ class Config:
             if key in cfg_dict:
                 raise KeyError(f"`{key}` is a reserved key and cannot be a config key")
         if text is None:
-            text = Path(filename).read_text(encoding="utf-8") if filename else ""
+            has_file = filename is not None and Path(filename).is_file()
+            text = Path(filename).read_text(encoding="utf-8") if has_file else ""
         object.__setattr__(self, "_cfg_dict", ConfigDict(cfg_dict))
         object.__setattr__(self, "_filename", os.fspath(filename) if filename else None)
         object.__setattr__(self, "_text", text)
