@@ -27,3 +27,25 @@ test-fast: $(STAMP)
 
 clean:
 	rm -rf $(VENV) work_dirs .pytest_cache
+
+# --- demo: sample -> notebooks 01..05 (papermill) -> trained demo model, metrics, drawn results
+DEMO_DIR := work_dirs/demo
+DEMO_DATA := data/cityscapes_sample
+
+demo: $(STAMP)
+	@mkdir -p $(DEMO_DIR)
+	@test -f $(DEMO_DATA)/annotations/instancesonly_filtered_gtFine_val.json || $(MAKE) data
+	@start=$$(date +%s); \
+	for nb in nbs/0[1-5]_*.ipynb; do \
+		echo "== $$nb -> $(DEMO_DIR)/$$(basename $$nb)"; \
+		$(PY) -m papermill --kernel detkit --log-level WARNING "$$nb" "$(DEMO_DIR)/$$(basename $$nb)" \
+			|| { echo "demo: $$nb failed; see $(DEMO_DIR)/$$(basename $$nb)"; exit 1; }; \
+	done; \
+	echo ""; \
+	echo "demo finished in $$(( $$(date +%s) - start )) s"; \
+	echo "  executed notebooks: $(DEMO_DIR)/0*.ipynb"; \
+	echo "  training logs:      $$(ls $(DEMO_DIR)/*.log 2>/dev/null | tr '\n' ' ')"; \
+	echo "  checkpoint:         $(DEMO_DIR)/latest.pth"; \
+	echo "  metrics:            $$(ls -t $(DEMO_DIR)/eval_*.json 2>/dev/null | head -1)"; \
+	echo "  result images:      $(DEMO_DIR)/val_results/ and $(DEMO_DIR)/inference/"; \
+	$(PY) -c "import glob, json, os; f = max(glob.glob('$(DEMO_DIR)/eval_*.json'), key=os.path.getmtime); m = json.load(open(f))['metric']; print('  bbox mAP %.3f | segm mAP %.3f' % (m['bbox_mAP'], m['segm_mAP'])); [print('  %s: %s' % (k, m[k + '_mAP_copypaste'])) for k in ('bbox', 'segm')]"

@@ -20,6 +20,17 @@ _PUBLIC_API: dict[str, str] = {
     "registry": "detkit.registry",
     "compare_necks": "detkit.models.analysis",
     "format_costs": "detkit.models.analysis",
+    "init_detector": "detkit.engine.inference",
+    "inference_detector": "detkit.engine.inference",
+    "show_result": "detkit.engine.inference",
+    "find_images": "detkit.engine.inference",
+    "infer_folder": "detkit.engine.inference",
+    "single_gpu_test": "detkit.engine.testing",
+    "multi_gpu_test": "detkit.engine.testing",
+    "set_img_scale": "detkit.engine.apis",
+    "evaluate_detector": "detkit.engine.apis",
+    "write_eval_json": "detkit.engine.apis",
+    "plot_class_ap": "detkit.engine.apis",
 }
 
 __all__ = sorted(_PUBLIC_API) + ["__version__"]

@@ -1,0 +1,116 @@
+"""Notebook-level helpers around testing: resize a config's pipelines, evaluate a model on a
+split and save ``eval_<timestamp>.json``, chart the per-class AP."""
+
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+from detkit.engine.testing import single_gpu_test
+
+__all__ = ["set_img_scale", "evaluate_detector", "write_eval_json", "plot_class_ap"]
+
+
+def _pipelines(data_cfg: Any) -> list[list[dict]]:
+    """Every pipeline list inside a dataset config (wrappers like RepeatDataset included)."""
+    found = []
+    if isinstance(data_cfg, dict):
+        if isinstance(data_cfg.get("pipeline"), list):
+            found.append(data_cfg["pipeline"])
+        for key in ("dataset", "datasets"):
+            inner = data_cfg.get(key)
+            for item in inner if isinstance(inner, list) else [inner]:
+                found.extend(_pipelines(item))
+    return found
+
+
+def set_img_scale(cfg: Any, img_scale: tuple[int, int]) -> int:
+    """Set the image scale ``(long edge, short edge)`` of every ``Resize`` (train) and
+    ``MultiScaleFlipAug`` (val/test) in ``cfg.data``; returns how many transforms changed.
+
+    Raises:
+        ValueError: ``img_scale`` is not two positive ints, or no transform took it.
+    """
+    if len(img_scale) != 2 or not all(isinstance(v, int) and v > 0 for v in img_scale):
+        raise ValueError(f"img_scale must be two positive ints (w, h), got {img_scale!r}")
+    changed = 0
+    for split in ("train", "val", "test"):
+        for pipeline in _pipelines(cfg.data.get(split)):
+            for transform in pipeline:
+                is_resize = transform.get("type") == "Resize" and "img_scale" in transform
+                if is_resize or transform.get("type") == "MultiScaleFlipAug":
+                    transform["img_scale"] = tuple(img_scale)
+                    changed += 1
+    if changed == 0:
+        raise ValueError("no Resize(img_scale=...) or MultiScaleFlipAug found in cfg.data")
+    return changed
+
+
+def write_eval_json(work_dir: str, config: str, metrics: dict[str, Any]) -> str:
+    """Write ``<work_dir>/eval_<timestamp>.json`` = ``{"config": ..., "metric": {...}}``."""
+    os.makedirs(work_dir, exist_ok=True)
+    timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
+    json_file = osp.join(work_dir, f"eval_{timestamp}.json")
+    with open(json_file, "w") as f:
+        json.dump(dict(config=config, metric=metrics), f, indent=1)
+    return json_file
+
+
+def evaluate_detector(
+    model: nn.Module,
+    cfg: Any,
+    metric: str | Sequence[str] = ("bbox", "segm"),
+    split: str = "val",
+    classwise: bool = True,
+    work_dir: str | None = None,
+    show_dir: str | None = None,
+    show_score_thr: float = 0.3,
+) -> dict[str, Any]:
+    """Test ``model`` on ``cfg.data[split]`` and evaluate (prints the COCO tables).
+
+    With ``work_dir`` the metrics also go to ``<work_dir>/eval_<timestamp>.json``; with
+    ``show_dir`` the drawn results are saved there.
+    """
+    from detkit.data import build_dataloader, build_dataset
+
+    if split not in cfg.data:
+        raise KeyError(f"cfg.data has no {split!r} split; it has {sorted(cfg.data)}")
+    dataset = build_dataset(cfg.data[split], dict(test_mode=True))
+    loader = build_dataloader(
+        dataset, samples_per_gpu=1, workers_per_gpu=cfg.data.get("workers_per_gpu", 0),
+        dist=False, shuffle=False,
+    )
+    if getattr(model, "CLASSES", None) is None:
+        model.CLASSES = dataset.CLASSES
+    results = single_gpu_test(model, loader, out_dir=show_dir, show_score_thr=show_score_thr)
+    metrics = dataset.evaluate(results, metric=list([metric] if isinstance(metric, str) else metric), classwise=classwise)
+    if work_dir is not None:
+        print(f"metrics written to {write_eval_json(work_dir, cfg.get('filename', ''), metrics)}")
+    return metrics
+
+
+def plot_class_ap(metrics: dict[str, Any], metric: str = "bbox", ax: Any = None) -> Any:
+    """Bar chart of the ``<metric>_AP_<class>`` entries (from ``classwise=True``); returns
+    the Axes."""
+    import matplotlib.pyplot as plt
+
+    prefix = f"{metric}_AP_"
+    per_class = {k[len(prefix) :]: v for k, v in metrics.items() if k.startswith(prefix)}
+    if not per_class:
+        raise KeyError(f"no {prefix}<class> entries in the metrics: evaluate with classwise=True")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4, len(per_class) * 0.9), 3))
+    names = list(per_class)
+    values = [0.0 if v != v else v for v in per_class.values()]  # nan (no gt) drawn as 0
+    ax.bar(names, values, color="tab:blue")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(f"{metric} AP")
+    ax.set_title(f"{metric} AP per class (mAP {metrics.get(f'{metric}_mAP', float('nan')):.3f})")
+    ax.tick_params(axis="x", rotation=30)
+    return ax
