@@ -31,6 +31,9 @@ _PUBLIC_API: dict[str, str] = {
     "evaluate_detector": "detkit.engine.apis",
     "write_eval_json": "detkit.engine.apis",
     "plot_class_ap": "detkit.engine.apis",
+    "train_detector": "detkit.engine.train",
+    "load_checkpoint": "detkit.checkpoint",
+    "save_checkpoint": "detkit.checkpoint",
 }
 
 __all__ = sorted(_PUBLIC_API) + ["__version__"]

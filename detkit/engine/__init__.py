@@ -1,0 +1,66 @@
+"""Training engine: the runner and its hooks, optimizers and LR schedules, distributed helpers,
+``train_detector``; the test loops and inference API live in ``testing``/``inference``."""
+
+from detkit.engine.dist import (
+    DetectorDDP,
+    all_gather,
+    collect_results,
+    get_dist_info,
+    init_dist,
+    is_main_process,
+    master_only,
+    wrap_distributed,
+)
+from detkit.engine.hooks import (
+    CheckpointHook,
+    CosineAnnealingLrUpdaterHook,
+    DistSamplerSeedHook,
+    EvalHook,
+    FixedLrUpdaterHook,
+    Hook,
+    LrUpdaterHook,
+    NumClassCheckHook,
+    ProgressBarHook,
+    StepLrUpdaterHook,
+    TextLoggerHook,
+)
+from detkit.engine.log import get_root_logger
+from detkit.engine.optim import GradientStep, build_optimizer
+from detkit.engine.priority import Priority, get_priority
+from detkit.engine.rng import get_rng_state, init_random_seed, set_random_seed, set_rng_state
+from detkit.engine.runner import Runner
+from detkit.engine.train import find_latest_checkpoint, train_detector
+
+__all__ = [
+    "CheckpointHook",
+    "CosineAnnealingLrUpdaterHook",
+    "DetectorDDP",
+    "DistSamplerSeedHook",
+    "EvalHook",
+    "FixedLrUpdaterHook",
+    "GradientStep",
+    "Hook",
+    "LrUpdaterHook",
+    "NumClassCheckHook",
+    "Priority",
+    "ProgressBarHook",
+    "Runner",
+    "StepLrUpdaterHook",
+    "TextLoggerHook",
+    "all_gather",
+    "build_optimizer",
+    "collect_results",
+    "find_latest_checkpoint",
+    "get_dist_info",
+    "get_priority",
+    "get_rng_state",
+    "get_root_logger",
+    "init_dist",
+    "init_random_seed",
+    "is_main_process",
+    "master_only",
+    "set_random_seed",
+    "set_rng_state",
+    "train_detector",
+    "wrap_distributed",
+]

@@ -1,0 +1,110 @@
+"""torch.distributed helpers: process-group set-up from torchrun's environment, rank info,
+gathering Python objects, and DDP wrapping of detectors (``train_step`` through DDP)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+__all__ = [
+    "init_dist",
+    "get_dist_info",
+    "is_main_process",
+    "master_only",
+    "all_gather",
+    "collect_results",
+    "DetectorDDP",
+    "wrap_distributed",
+]
+
+
+def init_dist(launcher: str, backend: str = "nccl", **kwargs: Any) -> None:
+    """Initialise the default process group from torchrun's env (``RANK``, ``WORLD_SIZE``,
+    ``LOCAL_RANK``, ``MASTER_ADDR``/``PORT``). ``backend='nccl'`` falls back to ``gloo`` when
+    CUDA is not available. Only ``launcher='pytorch'`` is supported."""
+    if launcher != "pytorch":
+        raise ValueError(f"launcher {launcher!r} is not supported; use 'pytorch' (torchrun)")
+    for key in ("RANK", "WORLD_SIZE"):
+        if key not in os.environ:
+            raise KeyError(f"environment variable {key} is not set: start the script with torchrun")
+    if backend == "nccl" and not torch.cuda.is_available():
+        backend = "gloo"
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+    dist.init_process_group(backend=backend, **kwargs)
+
+
+def get_dist_info() -> tuple[int, int]:
+    """``(rank, world_size)``; ``(0, 1)`` outside a process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def is_main_process() -> bool:
+    return get_dist_info()[0] == 0
+
+
+def master_only(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: run ``func`` on rank 0 only (returns None elsewhere)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs) if is_main_process() else None
+
+    return wrapper
+
+
+def all_gather(obj: Any) -> list[Any]:
+    """Every rank's ``obj`` (picklable), in rank order; ``[obj]`` when not distributed."""
+    _, world_size = get_dist_info()
+    if world_size == 1:
+        return [obj]
+    gathered: list[Any] = [None] * world_size
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def collect_results(part: list[Any], size: int) -> list[Any]:
+    """Merge per-rank result lists produced from a ``DistributedSampler`` (rank r holds samples
+    r, r + W, r + 2W, ...) back into dataset order, dropping the padding to ``size`` items."""
+    parts = all_gather(part)
+    ordered = [item for group in zip(*parts) for item in group]
+    # ranks may differ by one item when size is not a multiple of the world size
+    longest = max(len(p) for p in parts)
+    for index in range(min(len(p) for p in parts), longest):
+        ordered += [p[index] for p in parts if index < len(p)]
+    return ordered[:size]
+
+
+class DetectorDDP(nn.parallel.DistributedDataParallel):
+    """DDP whose ``train_step`` runs the detector's ``train_step`` *through* DDP's forward, so
+    gradients are all-reduced during ``backward`` (the role of mmcv's MMDistributedDataParallel).
+    ``val_step`` needs no gradients and calls the module directly."""
+
+    def train_step(self, data_batch: dict[str, Any], optimizer: Any) -> dict[str, Any]:
+        module = self.module
+        module.forward = module.train_step  # instance attribute shadows the class forward
+        try:
+            return self(data_batch, optimizer)
+        finally:
+            del module.forward
+
+    def val_step(self, data_batch: dict[str, Any], optimizer: Any = None) -> dict[str, Any]:
+        return self.module.val_step(data_batch, optimizer)
+
+
+def wrap_distributed(model: nn.Module, find_unused_parameters: bool = False, sync_bn: bool = False) -> DetectorDDP:
+    """Convert BatchNorm to SyncBatchNorm if asked, move to this rank's device, wrap in DDP."""
+    if sync_bn:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    if torch.cuda.is_available():
+        device = torch.cuda.current_device()
+        return DetectorDDP(model.cuda(device), device_ids=[device], find_unused_parameters=find_unused_parameters)
+    return DetectorDDP(model, find_unused_parameters=find_unused_parameters)

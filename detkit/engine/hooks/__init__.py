@@ -1,0 +1,32 @@
+"""Runner hooks. Registered in ``HOOKS`` (config ``type`` names as in mmcv/mmdet)."""
+
+from detkit.engine.hooks.base import Hook
+from detkit.engine.hooks.checkpoint import CheckpointHook
+from detkit.engine.hooks.evaluation import EvalHook
+from detkit.engine.hooks.logger import LogBuffer, TextLoggerHook
+from detkit.engine.hooks.lr_updater import (
+    CosineAnnealingLrUpdaterHook,
+    FixedLrUpdaterHook,
+    LrUpdaterHook,
+    StepLrUpdaterHook,
+    lr_hook_config,
+)
+from detkit.engine.hooks.num_class_check import NumClassCheckHook
+from detkit.engine.hooks.progress import ProgressBarHook
+from detkit.engine.hooks.sampler_seed import DistSamplerSeedHook
+
+__all__ = [
+    "CheckpointHook",
+    "CosineAnnealingLrUpdaterHook",
+    "DistSamplerSeedHook",
+    "EvalHook",
+    "FixedLrUpdaterHook",
+    "Hook",
+    "LogBuffer",
+    "LrUpdaterHook",
+    "NumClassCheckHook",
+    "ProgressBarHook",
+    "StepLrUpdaterHook",
+    "TextLoggerHook",
+    "lr_hook_config",
+]

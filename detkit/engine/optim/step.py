@@ -1,0 +1,92 @@
+"""One optimisation step: zero_grad -> backward -> (unscale) -> clip -> step, with optional
+mixed precision (``fp16 = dict(loss_scale='dynamic' | float)`` as MMDetection v2).
+
+Built from ``optimizer_config`` (mmcv ``OptimizerHook``/``Fp16OptimizerHook`` arguments:
+``grad_clip=dict(max_norm=..., norm_type=2)``) and ``fp16``. Mixed precision uses
+``torch.autocast`` (float16 on CUDA, bfloat16 on CPU) and ``torch.amp.GradScaler``: a dynamic
+scale grows/shrinks as usual; a float ``loss_scale`` is a static scale that never changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["GradientStep"]
+
+_OPTIMIZER_HOOK_TYPES = {"OptimizerHook", "Fp16OptimizerHook", "GradientCumulativeOptimizerHook"}
+
+
+class GradientStep:
+    """Applies a loss to the parameters.
+
+    Args:
+        grad_clip: kwargs of ``torch.nn.utils.clip_grad_norm_`` (e.g. ``max_norm=35``) or None.
+        loss_scale: None (full precision), ``'dynamic'`` or a float static scale.
+        device_type: ``'cuda'`` or ``'cpu'`` (autocast device).
+    """
+
+    def __init__(
+        self, grad_clip: Mapping[str, Any] | None = None, loss_scale: str | float | None = None, device_type: str = "cpu"
+    ) -> None:
+        self.grad_clip = dict(grad_clip) if grad_clip else None
+        self.device_type = device_type
+        self.fp16 = loss_scale is not None
+        self.static_scale: float | None = None
+        if loss_scale is None or loss_scale == "dynamic":
+            self.scaler = torch.amp.GradScaler(device_type, enabled=self.fp16)
+        elif isinstance(loss_scale, (int, float)) and not isinstance(loss_scale, bool) and loss_scale > 0:
+            # mmcv: a static scale is re-imposed after every step (steps with inf grads are skipped)
+            self.static_scale = float(loss_scale)
+            self.scaler = torch.amp.GradScaler(device_type, init_scale=self.static_scale)
+        else:
+            raise ValueError(f"fp16.loss_scale must be 'dynamic' or a positive number, got {loss_scale!r}")
+
+    @classmethod
+    def from_config(
+        cls, optimizer_config: Mapping[str, Any] | None, fp16: Mapping[str, Any] | None, device_type: str
+    ) -> GradientStep:
+        options = dict(optimizer_config or {})
+        hook_type = options.pop("type", "OptimizerHook")
+        if hook_type not in _OPTIMIZER_HOOK_TYPES:
+            raise KeyError(f"optimizer_config.type {hook_type!r} is not supported; use one of {sorted(_OPTIMIZER_HOOK_TYPES)}")
+        grad_clip = options.pop("grad_clip", None)
+        loss_scale = options.pop("loss_scale", None)
+        options.pop("distributed", None)
+        if options:
+            raise KeyError(f"optimizer_config: unsupported keys {sorted(options)}")
+        if fp16 is not None:
+            loss_scale = dict(fp16).get("loss_scale", "dynamic")
+        return cls(grad_clip=grad_clip, loss_scale=loss_scale, device_type=device_type)
+
+    @contextlib.contextmanager
+    def autocast(self) -> Iterator[None]:
+        """Context for the forward pass (mixed precision when fp16 is on)."""
+        dtype = torch.float16 if self.device_type == "cuda" else torch.bfloat16
+        with torch.autocast(self.device_type, dtype=dtype, enabled=self.fp16):
+            yield
+
+    def __call__(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module) -> float | None:
+        """Backward ``loss`` and step ``optimizer``; returns the gradient norm if clipping."""
+        optimizer.zero_grad()
+        self.scaler.scale(loss).backward()
+        grad_norm = None
+        if self.grad_clip is not None:
+            self.scaler.unscale_(optimizer)
+            params = [p for p in model.parameters() if p.requires_grad and p.grad is not None]
+            if params:
+                grad_norm = float(nn.utils.clip_grad_norm_(params, **self.grad_clip))
+        self.scaler.step(optimizer)
+        self.scaler.update(self.static_scale)
+        return grad_norm
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.scaler.state_dict() if self.fp16 else {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if self.fp16 and state:
+            self.scaler.load_state_dict(dict(state))

@@ -1,0 +1,327 @@
+"""The training loop: ``run_step`` plus prioritised hooks (mmcv ``EpochBasedRunner`` semantics,
+with an optional iteration budget).
+
+One iteration (``run_step``): ``model.train_step(data_batch, optimizer)`` (under autocast when
+fp16 is on) -> ``dict(loss, log_vars, num_samples)``; a non-finite loss raises
+FloatingPointError; then :class:`GradientStep` does zero_grad -> backward -> clip -> step.
+
+Counters: ``epoch`` (completed epochs, 0-based while running), ``iter`` (completed global
+iterations), ``inner_iter`` (index in the current epoch). Hooks see them before the increment,
+as in mmcv, so ``runner.epoch + 1`` is the 1-based epoch being run.
+
+Exact resume: each checkpoint carries a ``resume`` entry with the position (epoch, iter,
+inner_iter), the RNG state at the start of that epoch, the RNG state at save time and the
+GradScaler state. Resuming restores the epoch-start RNG, re-creates the data iterator (same
+sampler order, same worker seeds), skips the batches already trained, then restores the save-time
+RNG, so the continuation is the same as an uninterrupted run. Each epoch starts from the RNG
+state at the end of the previous epoch's last step (evaluation in between does not shift it).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from detkit.checkpoint import link_latest, load_checkpoint, save_checkpoint, unwrap_model
+from detkit.engine.dist import get_dist_info
+from detkit.engine.hooks.base import Hook
+from detkit.engine.hooks.logger import LogBuffer
+from detkit.engine.optim.step import GradientStep
+from detkit.engine.priority import get_priority
+from detkit.engine.rng import get_rng_state, set_rng_state
+from detkit.registry import HOOKS, build
+
+__all__ = ["Runner", "move_to_device"]
+
+
+def move_to_device(obj: Any, device: torch.device) -> Any:
+    """Tensors nested in dicts/lists/tuples moved to ``device`` (other objects unchanged)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, Mapping):
+        return type(obj)((k, move_to_device(v, device)) for k, v in obj.items()) if isinstance(obj, dict) else obj
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(move_to_device(v, device) for v in obj)
+    return obj
+
+
+class Runner:
+    """Args:
+        model: a module with ``train_step`` (and ``val_step`` for a val workflow phase);
+            possibly wrapped by :class:`~detkit.engine.dist.DetectorDDP`.
+        optimizer: the optimizer.
+        work_dir: where checkpoints and logs go (None: nothing is written).
+        logger: text logger (default ``logging.getLogger('detkit')``).
+        meta: run meta written to the JSON log and into every checkpoint (config text, seed, ...).
+        max_epochs: number of epochs; with ``max_iters`` too, training stops at whichever
+            comes first.
+        max_iters: iteration budget (the ``IterBasedRunner`` way, or a cap for short demos).
+        gradient_step: backward/clip/step (and fp16) policy; default plain full precision.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        work_dir: str | None = None,
+        logger: logging.Logger | None = None,
+        meta: dict[str, Any] | None = None,
+        max_epochs: int | None = None,
+        max_iters: int | None = None,
+        gradient_step: GradientStep | None = None,
+    ) -> None:
+        if max_epochs is None and max_iters is None:
+            raise ValueError("give max_epochs (runner=dict(type='EpochBasedRunner', max_epochs=N)) or max_iters")
+        for name, value in (("max_epochs", max_epochs), ("max_iters", max_iters)):
+            if value is not None and (not isinstance(value, int) or value <= 0):
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not callable(getattr(model, "train_step", None)):
+            raise TypeError(f"{type(model).__name__} has no train_step(data_batch, optimizer) method")
+        self.model = model
+        self.optimizer = optimizer
+        self.work_dir = os.path.abspath(work_dir) if work_dir is not None else None
+        if self.work_dir is not None:
+            os.makedirs(self.work_dir, exist_ok=True)
+        self.logger = logger or logging.getLogger("detkit")
+        self.meta = dict(meta or {})
+        self._max_epochs = max_epochs
+        self._max_iters = max_iters
+        self.gradient_step = gradient_step or GradientStep()
+        self.timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
+        self.rank, self.world_size = get_dist_info()
+        self.hooks: list[Hook] = []
+        self._priorities: list[int] = []
+        self.log_buffer = LogBuffer()
+        self.mode = "train"
+        self.epoch = 0
+        self.iter = 0
+        self.inner_iter = 0
+        self.data_loader: Any = None
+        self.train_loader_len = 0
+        self.outputs: dict[str, Any] = {}
+        self._epoch_start_rng: dict[str, Any] | None = None
+        self._resume_position: tuple[int, dict[str, Any] | None] | None = None
+        self._next_epoch_rng: dict[str, Any] | None = None
+        self._hook_stage = "epoch"
+
+    # -- schedule --------------------------------------------------------------------------
+    @property
+    def max_epochs(self) -> int:
+        if self._max_epochs is not None:
+            return self._max_epochs
+        return math.ceil(self._max_iters / max(self.train_loader_len, 1))
+
+    @property
+    def max_iters(self) -> int:
+        return self.total_iters
+
+    @property
+    def total_iters(self) -> int:
+        by_epochs = self._max_epochs * self.train_loader_len if self._max_epochs is not None else None
+        return min(v for v in (by_epochs, self._max_iters) if v is not None)
+
+    @property
+    def is_last_epoch(self) -> bool:
+        return self.epoch + 1 >= self.max_epochs or self.iter >= self.total_iters
+
+    @property
+    def is_last_iter(self) -> bool:
+        return self.iter + 1 >= self.total_iters
+
+    def current_lr(self) -> list[float]:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    # -- hooks -----------------------------------------------------------------------------
+    def register_hook(self, hook: Hook | Mapping[str, Any], priority: int | str | None = None) -> Hook:
+        """Add a hook (or a HOOKS config dict, whose ``priority`` key is honoured); hooks with
+        equal priority run in registration order."""
+        if isinstance(hook, Mapping):
+            options = dict(hook)
+            priority = options.pop("priority", priority)
+            hook = build(options, HOOKS)
+        if not isinstance(hook, Hook):
+            raise TypeError(f"hooks must derive from detkit.engine.Hook, got {type(hook).__name__}")
+        value = get_priority(priority if priority is not None else hook.priority)
+        position = bisect.bisect_right(self._priorities, value)
+        self._priorities.insert(position, value)
+        self.hooks.insert(position, hook)
+        return hook
+
+    def call_hook(self, name: str) -> None:
+        for hook in self.hooks:
+            getattr(hook, name)(self)
+
+    # -- one iteration ---------------------------------------------------------------------
+    def _device(self) -> torch.device:
+        parameter = next(unwrap_model(self.model).parameters(), None)
+        return parameter.device if parameter is not None else torch.device("cpu")
+
+    def run_step(self, data_batch: Any) -> dict[str, Any]:
+        """Forward ``train_step``, check the losses, backward and step the optimizer."""
+        data_batch = move_to_device(data_batch, self._device())
+        with self.gradient_step.autocast():
+            outputs = self.model.train_step(data_batch, self.optimizer)
+        if not isinstance(outputs, dict) or not {"loss", "log_vars", "num_samples"} <= set(outputs):
+            raise TypeError(
+                f"{type(unwrap_model(self.model)).__name__}.train_step must return dict(loss, log_vars, num_samples), "
+                f"got {outputs!r:.200}"
+            )
+        log_vars = {k: float(v) for k, v in outputs["log_vars"].items()}
+        if not torch.isfinite(outputs["loss"]).all() or not all(math.isfinite(v) for v in log_vars.values()):
+            raise FloatingPointError(
+                f"loss became infinite or NaN at iteration {self.iter + 1} (epoch {self.epoch + 1}, "
+                f"step {self.inner_iter + 1}); losses: {log_vars}"
+            )
+        grad_norm = self.gradient_step(outputs["loss"], self.optimizer, self.model)
+        if grad_norm is not None:
+            log_vars["grad_norm"] = grad_norm
+        outputs["log_vars"] = log_vars
+        self.outputs = outputs
+        self.log_buffer.update(log_vars, outputs["num_samples"])
+        return outputs
+
+    # -- epochs ----------------------------------------------------------------------------
+    def train(self, data_loader: Any) -> None:
+        """One training epoch (or what is left of it after a resume / of the iteration budget)."""
+        self.mode = "train"
+        self.model.train()
+        self.data_loader = data_loader
+        if self._epoch_start_rng is not None:
+            set_rng_state(self._epoch_start_rng)
+        self._epoch_start_rng = get_rng_state()
+        self.call_hook("before_epoch")
+        iterator = iter(data_loader)
+        start = 0
+        if self._resume_position is not None:
+            start, rng_at_save = self._resume_position
+            self._resume_position = None
+            for _ in range(start):
+                next(iterator)
+            if rng_at_save is not None:
+                set_rng_state(rng_at_save)
+        tick = time.time()
+        for self.inner_iter in range(start, len(data_loader)):
+            if self.iter >= self.total_iters:
+                break
+            data_batch = next(iterator)
+            data_time = time.time() - tick
+            self.call_hook("before_step")
+            self.run_step(data_batch)
+            self.log_buffer.update({"data_time": data_time, "time": time.time() - tick})
+            self._hook_stage = "step"
+            self.call_hook("after_step")
+            self.iter += 1
+            tick = time.time()
+        self._next_epoch_rng = get_rng_state()
+        self._hook_stage = "epoch"
+        self.call_hook("after_epoch")
+        self._epoch_start_rng = self._next_epoch_rng
+        self.epoch += 1
+
+    @torch.no_grad()
+    def val(self, data_loader: Any) -> None:
+        """One pass of ``model.val_step`` over ``data_loader`` (a ``('val', 1)`` workflow phase)."""
+        self.mode = "val"
+        self.model.eval()
+        self.data_loader = data_loader
+        self.call_hook("before_epoch")
+        for self.inner_iter, data_batch in enumerate(data_loader):
+            self.call_hook("before_step")
+            outputs = self.model.val_step(move_to_device(data_batch, self._device()), self.optimizer)
+            self.outputs = outputs
+            self.log_buffer.update({k: float(v) for k, v in outputs["log_vars"].items()}, outputs["num_samples"])
+            self.call_hook("after_step")
+        self.call_hook("after_epoch")
+
+    def run(self, data_loaders: Sequence[Any], workflow: Sequence[tuple[str, int]] = (("train", 1),)) -> None:
+        """Run ``workflow`` phases (``('train', n)``/``('val', n)``; one loader per phase) until
+        ``max_epochs``/``max_iters``."""
+        if len(data_loaders) != len(workflow):
+            raise ValueError(f"workflow {list(workflow)} has {len(workflow)} phases but {len(data_loaders)} loaders were given")
+        for mode, epochs in workflow:
+            if mode not in ("train", "val") or not isinstance(epochs, int) or epochs <= 0:
+                raise ValueError(f"workflow phases must be ('train'|'val', positive int), got {(mode, epochs)!r}")
+        train_index = next((i for i, (mode, _) in enumerate(workflow) if mode == "train"), None)
+        if train_index is None:
+            raise ValueError(f"workflow {list(workflow)} has no 'train' phase")
+        self.train_loader_len = len(data_loaders[train_index])
+        self.data_loader = data_loaders[train_index]
+        self.logger.info(f"workflow: {list(workflow)}, max: {self.max_epochs} epochs / {self.total_iters} iters")
+        self.call_hook("before_train")
+        while self.epoch < self.max_epochs and self.iter < self.total_iters:
+            for (mode, epochs), loader in zip(workflow, data_loaders):
+                for _ in range(epochs):
+                    if mode == "train" and (self.epoch >= self.max_epochs or self.iter >= self.total_iters):
+                        break
+                    getattr(self, mode)(loader)
+        self.call_hook("after_train")
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def _positions(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(mmcv meta counters, exact resume position) for a checkpoint written now, from
+        ``after_step`` (mid-epoch) or ``after_epoch`` hooks."""
+        if self._hook_stage == "step":
+            meta = {"epoch": self.epoch + 1, "iter": self.iter + 1}
+            position = {"epoch": self.epoch, "iter": self.iter + 1, "inner_iter": self.inner_iter + 1,
+                        "rng_epoch_start": self._epoch_start_rng, "rng": get_rng_state()}
+        else:
+            meta = {"epoch": self.epoch + 1, "iter": self.iter}
+            position = {"epoch": self.epoch + 1, "iter": self.iter, "inner_iter": 0,
+                        "rng_epoch_start": self._next_epoch_rng, "rng": None}
+        return meta, position
+
+    def save_checkpoint(
+        self,
+        out_dir: str,
+        filename: str,
+        save_optimizer: bool = True,
+        meta: dict[str, Any] | None = None,
+        create_symlink: bool = True,
+    ) -> str:
+        """Write ``<out_dir>/<filename>`` (atomically) with MMDetection's layout plus the exact
+        resume state; point ``latest.pth`` at it. Returns the path."""
+        counters, position = self._positions()
+        position["grad_scaler"] = self.gradient_step.state_dict()
+        full_meta = {**self.meta, **(meta or {}), **counters, "world_size": self.world_size}
+        path = os.path.join(out_dir, filename)
+        optimizer = self.optimizer if save_optimizer else None
+        save_checkpoint(self.model, path, optimizer=optimizer, meta=full_meta, extra={"resume": position})
+        if create_symlink:
+            link_latest(path)
+        return path
+
+    def load_checkpoint(self, filename: str, map_location: str = "cpu", strict: bool = False) -> dict[str, Any]:
+        """Load weights only (``load_from``): counters and optimizer untouched."""
+        return load_checkpoint(self.model, filename, map_location=map_location, strict=strict, logger=self.logger)
+
+    def resume(self, filename: str, resume_optimizer: bool = True, map_location: str = "cpu") -> dict[str, Any]:
+        """Load weights, counters, optimizer and GradScaler state and the RNG/data position
+        (``resume_from``). Checkpoints without detkit's resume entry (e.g. from MMDetection)
+        resume at ``meta['epoch']``/``meta['iter']`` without RNG state."""
+        checkpoint = self.load_checkpoint(filename, map_location=map_location)
+        meta = checkpoint.get("meta", {})
+        position = checkpoint.get("resume")
+        if position is not None:
+            self.epoch, self.iter = int(position["epoch"]), int(position["iter"])
+            self._epoch_start_rng = position["rng_epoch_start"]
+            inner = int(position["inner_iter"])
+            self._resume_position = (inner, position["rng"]) if inner > 0 else None
+            self.gradient_step.load_state_dict(position.get("grad_scaler", {}))
+        elif "epoch" in meta and "iter" in meta:
+            self.epoch, self.iter = int(meta["epoch"]), int(meta["iter"])
+        else:
+            raise KeyError(f"cannot resume from {filename}: its meta has no 'epoch'/'iter' (use load_from for weights only)")
+        if resume_optimizer:
+            if "optimizer" not in checkpoint:
+                raise KeyError(f"cannot resume from {filename}: it was saved without optimizer state")
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.logger.info(f"resumed from {filename}: epoch {self.epoch}, iter {self.iter}")
+        return checkpoint

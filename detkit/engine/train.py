@@ -1,0 +1,204 @@
+"""``train_detector``: build the loaders, optimizer, hooks and runner from an MMDetection-v2
+config and train (mmdet ``apis/train.py``).
+
+Config keys read: ``data`` (``samples_per_gpu``, ``workers_per_gpu``, optional
+``train_dataloader``/``val_dataloader`` overrides, ``val``), ``optimizer``, ``optimizer_config``,
+``fp16``, ``lr_config``, ``runner`` (or legacy ``total_epochs``), ``checkpoint_config``,
+``log_config``, ``custom_hooks``, ``evaluation``, ``workflow``, ``load_from``, ``resume_from``,
+``auto_resume``, ``auto_scale_lr``, ``find_unused_parameters``, ``sync_bn``, ``seed``,
+``device``, ``work_dir``, ``log_level``.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from detkit.engine.dist import get_dist_info, wrap_distributed
+from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook, lr_hook_config
+from detkit.engine.log import get_root_logger
+from detkit.engine.optim import GradientStep, build_optimizer
+from detkit.engine.runner import Runner
+
+__all__ = ["train_detector", "find_latest_checkpoint", "runner_budget", "in_notebook"]
+
+# evaluation keys that configure the hook or the test loop, not dataset.evaluate
+_HOOK_ONLY_EVAL_KEYS = ("interval", "start", "save_best", "rule", "by_epoch")
+_TEST_LOOP_EVAL_KEYS = ("gpu_collect", "tmpdir", "dynamic_intervals", "broadcast_bn_buffer")
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (notebook, papermill)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ipython = shell.get_ipython()
+    return ipython is not None and type(ipython).__name__ == "ZMQInteractiveShell"
+
+
+def find_latest_checkpoint(work_dir: str) -> str | None:
+    """``latest.pth`` in ``work_dir``, else the newest ``epoch_N.pth``/``iter_N.pth``, else None."""
+    latest = os.path.join(work_dir, "latest.pth")
+    if os.path.exists(latest):
+        return latest
+    numbered = []
+    for path in glob.glob(os.path.join(work_dir, "*.pth")):
+        match = re.fullmatch(r"(?:epoch|iter)_(\d+)\.pth", os.path.basename(path))
+        if match:
+            numbered.append((int(match.group(1)), os.path.getmtime(path), path))
+    return max(numbered)[2] if numbered else None
+
+
+def runner_budget(cfg: Mapping[str, Any]) -> tuple[int | None, int | None, bool]:
+    """``(max_epochs, max_iters, by_epoch)`` from ``cfg.runner`` or the legacy ``total_epochs``."""
+    runner_cfg = cfg.get("runner")
+    if runner_cfg is None:
+        if cfg.get("total_epochs") is None:
+            raise KeyError("config sets neither `runner` nor `total_epochs`; add runner = dict(type='EpochBasedRunner', max_epochs=12)")
+        return int(cfg["total_epochs"]), None, True
+    runner_type = runner_cfg.get("type", "EpochBasedRunner")
+    if runner_type == "EpochBasedRunner":
+        if runner_cfg.get("max_epochs") is None:
+            raise KeyError("runner.max_epochs is required for EpochBasedRunner")
+        return int(runner_cfg["max_epochs"]), runner_cfg.get("max_iters"), True
+    if runner_type == "IterBasedRunner":
+        if runner_cfg.get("max_iters") is None:
+            raise KeyError("runner.max_iters is required for IterBasedRunner")
+        return None, int(runner_cfg["max_iters"]), False
+    raise KeyError(f"runner.type {runner_type!r} is unknown; use 'EpochBasedRunner' or 'IterBasedRunner'")
+
+
+def _loader_args(data_cfg: Mapping[str, Any], override_key: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    args = dict(defaults)
+    for key in ("samples_per_gpu", "workers_per_gpu", "persistent_workers"):
+        if key in data_cfg:
+            args[key] = data_cfg[key]
+    args.update(dict(data_cfg.get(override_key, {}) or {}))
+    return args
+
+
+def _auto_scale_lr(cfg: Any, world_size: int, samples_per_gpu: int, logger: Any) -> None:
+    scale_cfg = cfg.get("auto_scale_lr") or {}
+    if not scale_cfg.get("enable", False):
+        return
+    if "base_batch_size" not in scale_cfg:
+        raise KeyError("auto_scale_lr.enable is set but auto_scale_lr.base_batch_size is missing")
+    batch = world_size * samples_per_gpu
+    scaled = cfg["optimizer"]["lr"] * batch / scale_cfg["base_batch_size"]
+    logger.info(f"auto_scale_lr: total batch {batch} vs base {scale_cfg['base_batch_size']}: lr -> {scaled}")
+    cfg["optimizer"]["lr"] = scaled
+
+
+def _register_hooks(runner: Runner, cfg: Any, by_epoch: bool) -> None:
+    if cfg.get("lr_config") is not None:
+        runner.register_hook(lr_hook_config(cfg["lr_config"]))
+    checkpoint_cfg = dict(cfg.get("checkpoint_config") or {})
+    checkpoint_cfg.setdefault("by_epoch", by_epoch)
+    runner.register_hook(CheckpointHook(**checkpoint_cfg))
+    log_cfg = dict(cfg.get("log_config") or {"interval": 50, "hooks": [{"type": "TextLoggerHook"}]})
+    hook_cfgs = [dict(h) for h in log_cfg.get("hooks", [{"type": "TextLoggerHook"}])]
+    if in_notebook() and not any(h["type"] == "ProgressBarHook" for h in hook_cfgs):
+        hook_cfgs.append({"type": "ProgressBarHook"})
+    for hook_cfg in hook_cfgs:
+        hook_cfg.setdefault("interval", log_cfg.get("interval", 50))
+        if hook_cfg["type"] == "TextLoggerHook":
+            hook_cfg.setdefault("by_epoch", by_epoch)
+        runner.register_hook(hook_cfg)
+    runner.register_hook(DistSamplerSeedHook())
+    for hook_cfg in cfg.get("custom_hooks") or []:
+        if not isinstance(hook_cfg, Mapping):
+            raise TypeError(f"custom_hooks entries must be dicts with a 'type', got {hook_cfg!r}")
+        runner.register_hook(hook_cfg)
+
+
+def _register_eval_hook(runner: Runner, cfg: Any, distributed: bool, by_epoch: bool) -> None:
+    from detkit.data import build_dataloader, build_dataset
+    from detkit.engine.testing import multi_gpu_test, single_gpu_test
+
+    val_dataset = build_dataset(cfg["data"]["val"], dict(test_mode=True))
+    loader_args = _loader_args(cfg["data"], "val_dataloader", {"samples_per_gpu": 1, "workers_per_gpu": 2})
+    loader_args["samples_per_gpu"] = dict(cfg["data"].get("val_dataloader", {}) or {}).get("samples_per_gpu", 1)
+    val_loader = build_dataloader(val_dataset, **loader_args, dist=distributed, shuffle=False, seed=cfg.get("seed"))
+    eval_cfg = dict(cfg.get("evaluation") or {})
+    eval_cfg.setdefault("by_epoch", by_epoch)
+    for key in _TEST_LOOP_EVAL_KEYS:
+        eval_cfg.pop(key, None)
+    test_fn = multi_gpu_test if distributed else functools.partial(single_gpu_test, display=False)
+    runner.register_hook(EvalHook(val_loader, test_fn, val_dataset.evaluate, **eval_cfg))
+
+
+def train_detector(
+    model: nn.Module,
+    dataset: Any,
+    cfg: Any,
+    distributed: bool = False,
+    validate: bool = True,
+    timestamp: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Runner:
+    """Train ``model`` on ``dataset`` (or a list of datasets, one per ``workflow`` phase) as
+    ``cfg`` says; returns the runner after training.
+
+    Writes to ``cfg.work_dir``: ``<timestamp>.log``, ``<timestamp>.log.json``, ``epoch_N.pth``
+    (or ``iter_N.pth``) and ``latest.pth``. Resumes from ``cfg.resume_from`` (or the newest
+    checkpoint in ``work_dir`` with ``cfg.auto_resume``), else loads ``cfg.load_from`` weights.
+    """
+    from detkit.data import build_dataloader
+
+    rank, world_size = get_dist_info()
+    work_dir = cfg.get("work_dir")
+    timestamp = timestamp or time.strftime("%Y%m%d_%H%M%S")
+    if work_dir is not None and rank == 0:
+        os.makedirs(work_dir, exist_ok=True)
+    log_file = os.path.join(work_dir, f"{timestamp}.log") if work_dir is not None else None
+    logger = get_root_logger(log_file, cfg.get("log_level", "INFO"))
+
+    datasets = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]
+    workflow = [tuple(phase) for phase in (cfg.get("workflow") or [("train", 1)])]
+    if len(datasets) != len(workflow):
+        raise ValueError(f"workflow {workflow} needs {len(workflow)} datasets, got {len(datasets)}")
+    loader_args = _loader_args(cfg["data"], "train_dataloader", {"samples_per_gpu": 2, "workers_per_gpu": 2})
+    loaders = [build_dataloader(ds, **loader_args, dist=distributed, seed=cfg.get("seed")) for ds in datasets]
+
+    device = cfg.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+    if distributed:
+        sync_bn = bool(cfg.get("sync_bn", False)) or (
+            cfg.get("model", {}).get("backbone", {}).get("norm_cfg", {}).get("type") == "SyncBN"
+        )
+        model = wrap_distributed(model, cfg.get("find_unused_parameters", False), sync_bn=sync_bn)
+    else:
+        model = model.to(device)
+    _auto_scale_lr(cfg, world_size, loader_args["samples_per_gpu"], logger)
+    optimizer = build_optimizer(model, cfg["optimizer"])
+    gradient_step = GradientStep.from_config(cfg.get("optimizer_config"), cfg.get("fp16"), torch.device(device).type)
+
+    run_meta = dict(meta or {})
+    classes = getattr(datasets[0], "CLASSES", None)
+    if classes is not None:
+        run_meta.setdefault("CLASSES", tuple(classes))
+    max_epochs, max_iters, by_epoch = runner_budget(cfg)
+    runner = Runner(model, optimizer, work_dir=work_dir, logger=logger, meta=run_meta,
+                    max_epochs=max_epochs, max_iters=max_iters, gradient_step=gradient_step)
+    runner.timestamp = timestamp
+    _register_hooks(runner, cfg, by_epoch)
+    if validate:
+        _register_eval_hook(runner, cfg, distributed, by_epoch)
+
+    resume_from = cfg.get("resume_from")
+    if resume_from is None and cfg.get("auto_resume") and work_dir is not None:
+        resume_from = find_latest_checkpoint(work_dir)
+    if resume_from is not None:
+        runner.resume(resume_from)
+    elif cfg.get("load_from"):
+        runner.load_checkpoint(cfg["load_from"])
+    runner.run(loaders, workflow)
+    return runner

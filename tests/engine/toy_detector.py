@@ -1,0 +1,108 @@
+"""A small real detector-shaped model and dataset for engine tests.
+
+``ToyDetector`` classifies which colour channel of an image is brightest: a conv + BN
+feature extractor and a linear ``bbox_head`` (with ``num_classes``), following MMDetection's
+model protocol (``forward(img, img_metas, return_loss=True, **gts)``, ``train_step``,
+``val_step``). ``ToyDataset`` renders such images with per-sample numpy noise (so data
+randomness goes through the global RNGs, as mmdet's transforms do). Both are registered, so
+configs can name them via ``custom_imports=dict(imports=['toy_detector'])``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from detkit.registry import DATASETS, MODELS
+
+
+class ToyHead(nn.Module):
+    def __init__(self, in_channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.fc_cls = nn.Linear(in_channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc_cls(x)
+
+
+@MODELS.register_module(force=True)
+class ToyDetector(nn.Module):
+    """Image [B,3,H,W] -> class logits [B, num_classes]; ``nan_at_call`` makes the loss NaN on
+    that (1-based) train_step call, to test the NaN guard."""
+
+    def __init__(self, num_classes: int = 3, width: int = 8, nan_at_call: int | None = None, **_: Any) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, width, 3, padding=1)
+        self.bn = nn.BatchNorm2d(width)
+        self.bbox_head = ToyHead(width, num_classes)
+        self.nan_at_call = nan_at_call
+        self.calls = 0
+
+    def init_weights(self) -> None:
+        nn.init.kaiming_normal_(self.conv.weight)
+
+    def logits(self, img: torch.Tensor) -> torch.Tensor:
+        features = F.relu(self.bn(self.conv(img)))
+        return self.bbox_head(features.mean(dim=(2, 3)))
+
+    def forward(self, img: Any, img_metas: Any = None, return_loss: bool = True, **kwargs: Any) -> Any:
+        if return_loss:
+            return self.forward_train(img, kwargs["gt_labels"])
+        images = img[0] if isinstance(img, list) else img
+        return [int(i) for i in self.logits(images).argmax(dim=1)]
+
+    def forward_train(self, img: torch.Tensor, gt_labels: Any) -> dict[str, torch.Tensor]:
+        labels = torch.stack(list(gt_labels)).view(-1) if isinstance(gt_labels, (list, tuple)) else gt_labels
+        logits = self.logits(img)
+        loss_cls = F.cross_entropy(logits, labels)
+        acc = (logits.argmax(1) == labels).float().mean() * 100
+        return {"loss_cls": loss_cls, "acc": acc}
+
+    def train_step(self, data_batch: dict[str, Any], optimizer: Any) -> dict[str, Any]:
+        self.calls += 1
+        losses = self(**data_batch)
+        if self.nan_at_call is not None and self.calls == self.nan_at_call:
+            losses["loss_cls"] = losses["loss_cls"] * float("nan")
+        loss = sum(v for k, v in losses.items() if "loss" in k)
+        log_vars = {k: float(v.detach()) for k, v in losses.items()}
+        log_vars["loss"] = float(loss.detach())
+        return {"loss": loss, "log_vars": log_vars, "num_samples": len(data_batch["img"])}
+
+    def val_step(self, data_batch: dict[str, Any], optimizer: Any = None) -> dict[str, Any]:
+        losses = self(**data_batch)
+        log_vars = {k: float(v) for k, v in losses.items()}
+        return {"loss": losses["loss_cls"], "log_vars": log_vars, "num_samples": len(data_batch["img"])}
+
+
+@DATASETS.register_module(force=True)
+class ToyDataset(torch.utils.data.Dataset):
+    """``num_samples`` 3x``size``x``size`` images whose label is the brightest channel."""
+
+    CLASSES = ("red", "green", "blue")
+
+    def __init__(self, num_samples: int = 16, size: int = 8, seed: int = 0, noise: float = 0.3,
+                 test_mode: bool = False, **_: Any) -> None:
+        generator = np.random.default_rng(seed)
+        self.labels = generator.integers(0, 3, num_samples)
+        self.base = generator.uniform(0, 0.5, (num_samples, 3, size, size)).astype(np.float32)
+        self.base[np.arange(num_samples), self.labels] += 0.5
+        self.noise = noise
+        self.test_mode = test_mode
+        self.flag = np.zeros(num_samples, dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        img = self.base[index] + np.random.uniform(-self.noise, self.noise, self.base[index].shape).astype(np.float32)
+        return {"img": torch.from_numpy(img), "gt_labels": torch.tensor(int(self.labels[index]))}
+
+    def evaluate(self, results: list[int], logger: Any = None, metric: str = "accuracy", **_: Any) -> dict[str, float]:
+        if metric != "accuracy":
+            raise KeyError(f"ToyDataset only evaluates 'accuracy', got {metric!r}")
+        return {"accuracy": float(np.mean(np.asarray(results) == self.labels[: len(results)]))}
