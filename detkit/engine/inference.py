@@ -95,17 +95,38 @@ def init_detector(
     return model
 
 
-def _test_pipeline(cfg: Any, from_arrays: bool) -> Any:
-    from detkit.data import Compose
+class LoadImageFromArray:
+    """First test transform for arrays (MMDetection's ``LoadImageFromWebcam``): takes
+    ``results['img']`` (HWC uint8 BGR) and sets the fields ``LoadImageFromFile`` sets, with
+    ``filename``/``ori_filename`` None."""
 
-    pipeline = copy.deepcopy(cfg.data.test.pipeline)
+    def __init__(self, to_float32: bool = False) -> None:
+        self.to_float32 = to_float32
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        img = results["img"]
+        if not (isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3):
+            raise ValueError(f"image array must be HWC with 3 channels (BGR), got {getattr(img, 'shape', img)}")
+        img = img.astype(np.float32) if self.to_float32 else img
+        results.update(
+            filename=None, ori_filename=None, img=img, img_shape=img.shape,
+            ori_shape=img.shape, img_fields=["img"],
+        )
+        return results
+
+
+def _test_pipeline(cfg: Any, from_arrays: bool) -> Any:
+    from detkit.data.transforms import Compose
+
+    pipeline: list[Any] = copy.deepcopy(list(cfg.data.test.pipeline))
     if from_arrays:
-        if pipeline[0]["type"] not in ("LoadImageFromFile", "LoadImageFromWebcam"):
+        first = pipeline[0]
+        if first["type"] not in ("LoadImageFromFile", "LoadImageFromWebcam"):
             raise ValueError(
-                "inference on arrays replaces the first test transform LoadImageFromFile by "
-                f"LoadImageFromWebcam, but the config starts with {pipeline[0]['type']!r}"
+                "inference on arrays replaces the first test transform LoadImageFromFile, "
+                f"but the config starts with {first['type']!r}"
             )
-        pipeline[0] = dict(pipeline[0], type="LoadImageFromWebcam")
+        pipeline[0] = LoadImageFromArray(to_float32=first.get("to_float32", False))
     return Compose(pipeline)
 
 
