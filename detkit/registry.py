@@ -165,11 +165,13 @@ def _find_path(root: Any, target: Any, prefix: str) -> str | None:
 def _key_path(cfg: Mapping, key_path: str | None) -> str:
     if key_path is not None:
         return key_path
-    for parent_path, parent_cfg in reversed(_BUILD_STACK.get()):
+    stack = _BUILD_STACK.get()
+    for parent_path, parent_cfg in reversed(stack):
         found = _find_path(parent_cfg, cfg, parent_path)
         if found is not None:
             return found
-    return "<config>"
+    # A parent built this from a copy of its config: name the parent at least.
+    return f"{stack[-1][0]}.<built inside>" if stack else "<config>"
 
 
 def _annotate(exc: Exception, message: str) -> Exception:
