@@ -1,0 +1,37 @@
+"""Data: datasets, pipeline transforms, loaders, the Cityscapes converter and the synthetic sample.
+
+Importing ``detkit.data`` registers every dataset (``DATASETS``) and transform (``PIPELINES``).
+"""
+
+from detkit.data import transforms  # noqa: F401  (registers the pipeline transforms)
+from detkit.data.convert import ConversionSummary, convert_cityscapes
+from detkit.data.datasets import (
+    CityscapesDataset,
+    CocoDataset,
+    ConcatDataset,
+    CustomDataset,
+    RepeatDataset,
+    VOCDataset,
+    XMLDataset,
+    build_dataset,
+)
+from detkit.data.loaders import DistributedGroupSampler, GroupSampler, build_dataloader, collate
+from detkit.data.synthetic import generate_cityscapes_sample
+
+__all__ = [
+    "CityscapesDataset",
+    "CocoDataset",
+    "ConcatDataset",
+    "ConversionSummary",
+    "CustomDataset",
+    "DistributedGroupSampler",
+    "GroupSampler",
+    "RepeatDataset",
+    "VOCDataset",
+    "XMLDataset",
+    "build_dataloader",
+    "build_dataset",
+    "collate",
+    "convert_cityscapes",
+    "generate_cityscapes_sample",
+]
