@@ -162,16 +162,32 @@ def warp_tensor(
         tv_shear = [0.0, 0.0]
         if params.center is not None:
             tv_center = [float(params.center[0]) + 0.5, float(params.center[1]) + 0.5]
-    return TF.affine(
-        tensor,
+    # Constant border as OpenCV does it (sum over inside taps of w_i * v_i plus the outside
+    # weight times the fill): warp ``tensor - fill`` with zero padding, then add ``fill``.
+    # (torchvision's own ``fill`` multiplies the interpolated value by the inside weight a
+    # second time, which darkens the one-pixel band along the border.)
+    work = tensor if tensor.is_floating_point() else tensor.float()
+    fill_values = _fill_list(fill)
+    fill_t = None
+    if fill_values is not None and any(fill_values):
+        fill_t = torch.tensor(fill_values, dtype=work.dtype, device=work.device).view(-1, 1, 1)
+        work = work - fill_t
+    warped = TF.affine(
+        work,
         angle=float(params.angle),
         translate=[float(params.translate[0]), float(params.translate[1])],
         scale=float(params.scale),
         shear=tv_shear,
         interpolation=_INTERPOLATIONS[interpolation],
-        fill=_fill_list(fill),
+        fill=None,
         center=tv_center,
     )
+    if fill_t is not None:
+        warped = warped + fill_t
+    if tensor.is_floating_point():
+        return warped
+    info = torch.iinfo(tensor.dtype)
+    return warped.round_().clamp_(info.min, info.max).to(tensor.dtype)
 
 
 def warp_hwc(

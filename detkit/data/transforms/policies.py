@@ -1,0 +1,67 @@
+"""``AutoAugment(policies)``: pick one policy uniformly per sample and apply its transforms.
+
+MMDetection v2 semantics: ``policies`` is a non-empty list of non-empty lists of transform
+configs (any registered pipeline transform may appear); per call one policy is chosen with
+``np.random.choice`` and its transforms run in order, each drawing its own ``prob``. A
+transform returning None ends the chain with None (as ``Compose``). torchvision's
+``v2.AutoAugment`` rejects boxes and masks, hence this selector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from detkit.registry import PIPELINES, build
+
+__all__ = ["AutoAugment"]
+
+Transform = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+@PIPELINES.register_module()
+class AutoAugment:
+    """Random choice among augmentation policies.
+
+    Args:
+        policies: ``[[dict(type='Rotate', level=5, ...), ...], ...]``; each inner list is one
+            policy, applied as a whole. Built transforms are accepted in place of dicts.
+
+    Example:
+        >>> import numpy as np
+        >>> from detkit.data.transforms.policies import AutoAugment
+        >>> aug = AutoAugment([[dict(type='Translate', level=10, prob=1.0,
+        ...                          max_translate_offset=1, random_negative_prob=0.0)]])
+        >>> out = aug({'img': np.arange(4, dtype=np.uint8).reshape(1, 4, 1).repeat(3, 2)})
+        >>> out['img'][0, :, 0].tolist()
+        [128, 0, 1, 2]
+    """
+
+    def __init__(self, policies: Sequence[Sequence[Mapping[str, Any] | Transform]]) -> None:
+        if not isinstance(policies, (list, tuple)) or len(policies) == 0:
+            raise ValueError(f"AutoAugment: policies must be a non-empty list of lists, got {policies!r}")
+        for i, policy in enumerate(policies):
+            if not isinstance(policy, (list, tuple)) or len(policy) == 0:
+                raise ValueError(
+                    f"AutoAugment: policies[{i}] must be a non-empty list of transforms, got {policy!r}"
+                )
+            for j, transform in enumerate(policy):
+                if isinstance(transform, Mapping) and "type" not in transform:
+                    raise KeyError(f"AutoAugment: policies[{i}][{j}] has no 'type' key: {transform!r}")
+        self.policies = [list(p) for p in policies]
+        self.transforms: list[list[Transform]] = [
+            [build(t, PIPELINES) for t in policy] for policy in policies
+        ]
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any] | None:
+        chosen = self.transforms[np.random.choice(len(self.transforms))]
+        for transform in chosen:
+            results = transform(results)
+            if results is None:
+                return None
+        return results
+
+    def __repr__(self) -> str:
+        return f"AutoAugment(policies={self.policies})"
