@@ -43,4 +43,4 @@ class MyNeck(nn.Module):
             raise ValueError(
                 f"MyNeck expects {len(self.lateral_convs)} feature maps, got {len(inputs)}"
             )
-        return tuple(conv(x) for conv, x in zip(self.lateral_convs, inputs))
+        return tuple(conv(x) for conv, x in zip(self.lateral_convs, inputs, strict=True))

@@ -207,7 +207,7 @@ class Config:
         return self._cfg_dict, self._filename, self._text
 
     def __setstate__(self, state: tuple[ConfigDict, str | None, str]) -> None:
-        for name, value in zip(_OWN_ATTRIBUTES, state):
+        for name, value in zip(_OWN_ATTRIBUTES, state, strict=True):
             object.__setattr__(self, name, value)
 
     def __copy__(self) -> Config:

@@ -68,7 +68,7 @@ def test_pretty_text_round_trips_awkward_values():
 
 def test_pretty_text_refuses_a_non_identifier_top_level_key():
     with pytest.raises(KeyError, match="'my-key' is not a Python identifier"):
-        Config({"my-key": 1}).pretty_text
+        _ = Config({"my-key": 1}).pretty_text
 
 
 @pytest.mark.parametrize("suffix", [".py", ".yaml", ".yml"])

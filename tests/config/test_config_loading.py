@@ -104,9 +104,9 @@ def test_attribute_and_item_access(child):
 
 def test_missing_attribute_names_the_key(child):
     with pytest.raises(AttributeError, match="no key 'nek'.*did you mean neck"):
-        child.model.nek
+        _ = child.model.nek
     with pytest.raises(AttributeError, match="no key 'no_such_key'"):
-        child.no_such_key
+        _ = child.no_such_key
     assert not hasattr(child.model, "no_such_key")
 
 
