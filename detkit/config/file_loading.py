@@ -26,6 +26,7 @@ import builtins
 import copy
 import os
 import re
+import traceback
 import uuid
 import warnings
 from pathlib import Path
@@ -87,7 +88,16 @@ def _exec_python(text: str, path: Path, tokens: dict[str, str]) -> dict[str, Any
         "__builtins__": builtins,
         **{token: token for token in tokens},
     }
-    exec(compile(tree, str(path), "exec"), namespace)
+    try:
+        exec(compile(tree, str(path), "exec"), namespace)
+    except NameError as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+        line = next((f.lineno for f in reversed(frames) if f.filename == str(path)), None)
+        raise NameError(
+            f"config file {path}, line {line}: {exc}. Names defined in `_base_` files are not "
+            f"variables here: define it again, or use {{{{ _base_.{exc.name} }}}}",
+            name=exc.name,
+        ) from exc
     return {
         name: value
         for name, value in namespace.items()
@@ -216,6 +226,7 @@ def load_config_file(
         ValueError: unsupported suffix, unparsable JSON/YAML, or a ``_base_`` cycle.
         FileNotFoundError: the file or one of its bases is missing (names the referrer).
         SyntaxError: a .py file does not parse (names file and line).
+        NameError: a .py file uses an undefined name, e.g. one from a base (file and line).
         KeyError: a reserved key, a key duplicated among bases, or a missing
             ``{{ _base_.x }}`` target.
         TypeError: a child dict over a non-dict base value (names the key path).

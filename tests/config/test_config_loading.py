@@ -238,3 +238,11 @@ def test_loading_does_not_warn(child):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Config.fromfile(FIXTURES / "child.py")
+
+
+def test_undefined_name_from_a_base_is_explained(tmp_path):
+    write(tmp_path / "base.py", "img_norm_cfg = dict(mean=[0.0])\n")
+    child = write(tmp_path / "child.py", "_base_ = 'base.py'\n\nnorm = dict(**img_norm_cfg)\n")
+    with pytest.raises(NameError, match=f"{re.escape(str(child))}, line 3: .*'img_norm_cfg'.*"
+                       r"\{\{ _base_\.img_norm_cfg \}\}"):
+        Config.fromfile(child)
