@@ -3,7 +3,8 @@
 
 Results are dumped to ``<prefix>.bbox.json`` / ``<prefix>.segm.json`` (a temporary dir when
 no ``jsonfile_prefix`` is given) and loaded into ``COCOeval`` with ``catIds = cat_ids``,
-``imgIds = img_ids``, ``maxDets = [100, 300, 1000]`` and IoU thresholds 0.50:0.95. For segm
+``imgIds = img_ids``, ``maxDets = [100, 300, 1000]`` and IoU thresholds 0.50:0.95 (annotation
+ids are shifted to start at 1 first: pycocotools never matches an annotation with id 0). For segm
 the ``bbox`` key is removed first, so small/medium/large use the mask area. Returned keys
 are ``<metric>_mAP``, ``_mAP_50``, ``_mAP_75``, ``_mAP_s``, ``_mAP_m``, ``_mAP_l`` (rounded
 to 4 decimals) and ``<metric>_mAP_copypaste``; pycocotools' 12-number table is printed per
@@ -31,6 +32,7 @@ from detkit.evaluation.log import LoggerLike, print_log
 __all__ = [
     "COCO_METRICS",
     "load_coco",
+    "renumber_annotations_from_one",
     "format_coco_results",
     "evaluate_coco",
     "classwise_ap",
@@ -70,6 +72,26 @@ def load_coco(ann_file: str) -> COCO:
         raise FileNotFoundError(f"annotation file not found: {ann_file}")
     with contextlib.redirect_stdout(io.StringIO()):
         return COCO(ann_file)
+
+
+def renumber_annotations_from_one(coco_gt: COCO) -> COCO:
+    """``coco_gt``, or a re-indexed copy whose annotation ids start at 1.
+
+    ``COCOeval.accumulate`` uses the matched ground-truth id as a truth value, so a detection
+    matched to annotation id 0 counts as a false positive. MMDetection's Cityscapes converter
+    numbers annotations from 0; shifting every id keeps all else unchanged.
+    """
+    annotations = coco_gt.dataset.get("annotations", [])
+    if not annotations or min(ann["id"] for ann in annotations) > 0:
+        return coco_gt
+    shift = 1 - min(ann["id"] for ann in annotations)
+    renumbered = COCO()
+    renumbered.dataset = dict(
+        coco_gt.dataset, annotations=[dict(ann, id=ann["id"] + shift) for ann in annotations]
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        renumbered.createIndex()
+    return renumbered
 
 
 def format_coco_results(
@@ -170,6 +192,7 @@ def evaluate_coco(
     coco_gt = load_coco(coco) if isinstance(coco, str) else coco
     if len(coco_gt.getAnnIds()) == 0:
         raise ValueError(f"{ann_file} has no annotations; use --format-only")
+    coco_gt = renumber_annotations_from_one(coco_gt)
     cat_ids = list(coco_gt.getCatIds()) if cat_ids is None else list(cat_ids)
     img_ids = list(coco_gt.getImgIds()) if img_ids is None else list(img_ids)
     iou_thrs = np.linspace(0.5, 0.95, 10) if iou_thrs is None else np.asarray(iou_thrs)

@@ -28,9 +28,9 @@ def box_mask(box: tuple[int, int, int, int]) -> np.ndarray:
     return mask
 
 
-def write_coco(path, with_annotations: bool = True) -> str:
+def write_coco(path, with_annotations: bool = True, first_ann_id: int = 1) -> str:
     annotations = []
-    for ann_id, (img_id, cat_id, box) in enumerate(GT, start=1):
+    for ann_id, (img_id, cat_id, box) in enumerate(GT, start=first_ann_id):
         rle = mask_util.encode(np.asfortranarray(box_mask(box)[:, :, None].astype(np.uint8)))[0]
         x1, y1, x2, y2 = box
         annotations.append(
@@ -92,6 +92,13 @@ def test_perfect_predictions_give_map_one(tmp_path, capsys):
     assert out.count("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all") == 2
     assert out.count("Average Recall") == 12  # 6 AR lines per table
     assert "person" in out and "car" in out and "1.000" in out  # classwise table
+
+
+def test_annotation_id_zero_still_matches(tmp_path):
+    # pycocotools alone would drop the match with annotation id 0 (a false positive + a miss)
+    ann_file = write_coco(tmp_path, first_ann_id=0)
+    metrics = evaluate_coco(perfect_results(), ann_file, metric=["bbox", "segm"], logger="silent")
+    assert metrics["bbox_mAP"] == 1.0 and metrics["segm_mAP"] == 1.0
 
 
 def test_shifted_boxes_match_only_low_iou_thresholds(tmp_path):

@@ -139,3 +139,18 @@ class CocoDataset(CustomDataset):
 
     def _seg_map(self, img_info: dict[str, Any]) -> str:
         return img_info["filename"].replace("jpg", "png")
+
+    def evaluate(self, results: list[Any], metric: str | list[str] = "bbox", **kwargs: Any) -> dict[str, Any]:
+        """COCO ``bbox``/``segm``/``proposal`` metrics (and ``cityscapes``) of ``results``, one per
+        image in dataset order; keyword arguments as :func:`detkit.evaluation.evaluate_dataset`
+        (``logger``, ``jsonfile_prefix``, ``outfile_prefix``, ``classwise``, ...)."""
+        from detkit.evaluation import evaluate_dataset
+
+        return evaluate_dataset(self, results, metric, **kwargs)
+
+    def format_results(self, results: list[Any], **kwargs: Any) -> tuple[Any, Any]:
+        """Write ``results`` as COCO json (``jsonfile_prefix``) or Cityscapes txt/png
+        (``txtfile_prefix``); see :func:`detkit.evaluation.format_dataset_results`."""
+        from detkit.evaluation import format_dataset_results
+
+        return format_dataset_results(self, results, **kwargs)
