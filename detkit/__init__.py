@@ -47,6 +47,10 @@ _PUBLIC_API: dict[str, str] = {
     "get_root_logger": "detkit.engine.log",
     "collect_env": "detkit.engine.env",
     "format_env": "detkit.engine.env",
+    "replace_cfg_vals": "detkit.config",
+    "update_data_root": "detkit.config",
+    "resolve_work_dir": "detkit.config",
+    "compat_runner_args": "detkit.config",
     "load_checkpoint": "detkit.checkpoint",
     "save_checkpoint": "detkit.checkpoint",
 }

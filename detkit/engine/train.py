@@ -98,11 +98,12 @@ def _auto_scale_lr(cfg: Any, world_size: int, samples_per_gpu: int, logger: Any)
     cfg["optimizer"]["lr"] = scaled
 
 
-def _register_hooks(runner: Runner, cfg: Any, by_epoch: bool) -> None:
+def _register_hooks(runner: Runner, cfg: Any, by_epoch: bool, classes: Sequence[str] | None) -> None:
     if cfg.get("lr_config") is not None:
         runner.register_hook(lr_hook_config(cfg["lr_config"]))
     checkpoint_cfg = dict(cfg.get("checkpoint_config") or {})
     checkpoint_cfg.setdefault("by_epoch", by_epoch)
+    checkpoint_cfg["meta"] = {"CLASSES": tuple(classes) if classes is not None else None, **(checkpoint_cfg.get("meta") or {})}
     runner.register_hook(CheckpointHook(**checkpoint_cfg))
     log_cfg = dict(cfg.get("log_config") or {"interval": 50, "hooks": [{"type": "TextLoggerHook"}]})
     hook_cfgs = [dict(h) for h in log_cfg.get("hooks", [{"type": "TextLoggerHook"}])]
@@ -181,15 +182,12 @@ def train_detector(
     optimizer = build_optimizer(model, cfg["optimizer"])
     gradient_step = GradientStep.from_config(cfg.get("optimizer_config"), cfg.get("fp16"), torch.device(device).type)
 
-    run_meta = dict(meta or {})
     classes = getattr(datasets[0], "CLASSES", None)
-    if classes is not None:
-        run_meta.setdefault("CLASSES", tuple(classes))
     max_epochs, max_iters, by_epoch = runner_budget(cfg)
-    runner = Runner(model, optimizer, work_dir=work_dir, logger=logger, meta=run_meta,
+    runner = Runner(model, optimizer, work_dir=work_dir, logger=logger, meta=meta,
                     max_epochs=max_epochs, max_iters=max_iters, gradient_step=gradient_step)
     runner.timestamp = timestamp
-    _register_hooks(runner, cfg, by_epoch)
+    _register_hooks(runner, cfg, by_epoch, classes)
     if validate:
         _register_eval_hook(runner, cfg, distributed, by_epoch)
 

@@ -10,6 +10,8 @@ configs can name them via ``custom_imports=dict(imports=['toy_detector'])``.
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from detkit.registry import DATASETS, MODELS
+from detkit.engine import Hook
+from detkit.registry import DATASETS, HOOKS, MODELS
 
 
 class ToyHead(nn.Module):
@@ -106,3 +109,31 @@ class ToyDataset(torch.utils.data.Dataset):
         if metric != "accuracy":
             raise KeyError(f"ToyDataset only evaluates 'accuracy', got {metric!r}")
         return {"accuracy": float(np.mean(np.asarray(results) == self.labels[: len(results)]))}
+
+
+@HOOKS.register_module(force=True)
+class SigkillAtIterHook(Hook):
+    """Kill this process with SIGKILL (no clean-up at all) after global iteration ``at_iter``."""
+
+    def __init__(self, at_iter: int) -> None:
+        self.at_iter = at_iter
+
+    def after_train_iter(self, runner: Any) -> None:
+        if runner.iter + 1 == self.at_iter:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@HOOKS.register_module(force=True)
+class DumpRankWeightsHook(Hook):
+    """Save every rank's state dict after iteration ``at_iter`` to ``<work_dir>/rank<r>_iter<n>.pt``."""
+
+    priority = "LOWEST"
+
+    def __init__(self, at_iter: int = 1) -> None:
+        self.at_iter = at_iter
+
+    def after_train_iter(self, runner: Any) -> None:
+        if runner.iter + 1 == self.at_iter:
+            state = {k: v.detach().cpu() for k, v in runner.model.module.state_dict().items()}
+            state["sampler_epoch"] = torch.tensor(runner.data_loader.sampler.epoch)
+            torch.save(state, os.path.join(runner.work_dir, f"rank{runner.rank}_iter{self.at_iter}.pt"))

@@ -83,6 +83,7 @@ class EvalHook(Hook):
             return {}
         metrics = dict(self.evaluate_fn(results, logger=runner.logger, **self.eval_kwargs))
         self.last_metrics = metrics
+        runner.log_buffer.output["eval_iter_num"] = len(self.dataloader)  # mmcv: the val line's iter
         for name, value in metrics.items():
             runner.log_buffer.output[name] = value
         runner.log_buffer.ready = True

@@ -96,6 +96,8 @@ class TextLoggerHook(Hook):
         mode = "train" if "time" in output else "val"
         record: OrderedDict[str, Any] = OrderedDict(mode=mode, epoch=runner.epoch + 1)
         record["iter"] = runner.inner_iter + 1 if self.by_epoch else runner.iter + 1
+        if "eval_iter_num" in output:
+            record["iter"] = output.pop("eval_iter_num")
         record["lr"] = runner.current_lr()[0]
         if mode == "train":
             record["memory"] = (
@@ -110,7 +112,7 @@ class TextLoggerHook(Hook):
 
     def _text_line(self, runner: Any, record: dict[str, Any]) -> str:
         if record["mode"] == "val":
-            head = f"Epoch(val) [{record['epoch']}][{len(runner.data_loader)}]\t"
+            head = f"Epoch(val) [{record['epoch']}][{record['iter']}]\t"
         elif self.by_epoch:
             head = f"Epoch [{record['epoch']}][{record['iter']}/{len(runner.data_loader)}]\t"
         else:

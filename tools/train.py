@@ -1,0 +1,119 @@
+"""Train a detector: ``python tools/train.py CONFIG [options]`` (MMDetection v2.28 arguments).
+
+Distributed: ``torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch`` (multi-node:
+add torchrun's ``--nnodes``/``--node_rank``/``--master_addr``/``--master_port``).
+The logic lives in ``detkit.train_detector``; this script only wires the config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import os.path as osp
+import time
+import warnings
+
+import torch
+
+import detkit
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Train a detector")
+    parser.add_argument("config", help="train config file path")
+    parser.add_argument("--work-dir", help="the dir to save logs and models")
+    parser.add_argument("--resume-from", help="the checkpoint file to resume from")
+    parser.add_argument("--auto-resume", action="store_true", help="resume from the latest checkpoint in work_dir")
+    parser.add_argument("--no-validate", action="store_true", help="do not evaluate checkpoints during training")
+    gpus = parser.add_mutually_exclusive_group()
+    gpus.add_argument("--gpus", type=int, help="(deprecated, use --gpu-id) number of GPUs; only 1 is used")
+    gpus.add_argument("--gpu-ids", type=int, nargs="+", help="(deprecated, use --gpu-id) ids of GPUs; the first is used")
+    gpus.add_argument("--gpu-id", type=int, default=0, help="id of the GPU to use (non-distributed)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed")
+    parser.add_argument("--diff-seed", action="store_true", help="different seeds for different ranks")
+    parser.add_argument("--deterministic", action="store_true", help="deterministic cuDNN")
+    parser.add_argument("--options", nargs="+", action=detkit.DictAction, help="(deprecated) use --cfg-options")
+    parser.add_argument("--cfg-options", nargs="+", action=detkit.DictAction,
+                        help="override config settings, e.g. model.roi_head.bbox_head.0.num_classes=8")
+    parser.add_argument("--launcher", choices=["none", "pytorch"], default="none", help="job launcher")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+    parser.add_argument("--auto-scale-lr", action="store_true", help="scale the LR by total batch / base batch")
+    args = parser.parse_args(argv)
+    if "LOCAL_RANK" not in os.environ:
+        os.environ["LOCAL_RANK"] = str(args.local_rank)
+    if args.options and args.cfg_options:
+        raise ValueError("--options and --cfg-options cannot both be given; --options is deprecated, use --cfg-options")
+    if args.options:
+        warnings.warn("--options is deprecated in favor of --cfg-options", UserWarning, stacklevel=2)
+        args.cfg_options = args.options
+    return args
+
+
+def main(argv: list[str] | None = None) -> detkit.Runner:
+    args = parse_args(argv)
+    cfg = detkit.Config.fromfile(args.config)
+    cfg = detkit.replace_cfg_vals(cfg)
+    detkit.update_data_root(cfg)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.auto_scale_lr:
+        if "auto_scale_lr" in cfg and "base_batch_size" in cfg.auto_scale_lr:
+            cfg.auto_scale_lr.enable = True
+        else:
+            warnings.warn("--auto-scale-lr is set but the config has no auto_scale_lr.base_batch_size; LR not scaled",
+                          UserWarning, stacklevel=2)
+    if cfg.get("cudnn_benchmark", False):
+        torch.backends.cudnn.benchmark = True
+    detkit.resolve_work_dir(cfg, args.work_dir, args.config)
+    if args.resume_from is not None:
+        cfg.resume_from = args.resume_from
+    cfg.auto_resume = args.auto_resume
+    if args.gpus is not None and args.gpus != 1:
+        warnings.warn(f"--gpus {args.gpus}: non-distributed training uses a single GPU", UserWarning, stacklevel=2)
+    gpu_id = args.gpu_ids[0] if args.gpu_ids else args.gpu_id
+    if torch.cuda.is_available() and args.launcher == "none":
+        torch.cuda.set_device(gpu_id)
+
+    distributed = args.launcher != "none"
+    if distributed:
+        detkit.init_dist(args.launcher, **cfg.get("dist_params", {}))
+    rank, world_size = detkit.get_dist_info()
+    cfg = detkit.compat_runner_args(cfg)
+
+    timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
+    if rank == 0:
+        os.makedirs(osp.abspath(cfg.work_dir), exist_ok=True)
+        cfg.dump(osp.join(cfg.work_dir, osp.basename(args.config)))
+    logger = detkit.get_root_logger(osp.join(cfg.work_dir, f"{timestamp}.log"), cfg.get("log_level", "INFO"))
+    env_info = detkit.format_env()
+    logger.info("Environment info:\n" + env_info)
+    logger.info(f"Distributed training: {distributed} (world size {world_size})")
+    logger.info(f"Config:\n{cfg.pretty_text}")
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    seed = detkit.init_random_seed(args.seed, device=device)
+    seed = seed + rank if args.diff_seed else seed
+    logger.info(f"Set random seed to {seed}, deterministic: {args.deterministic}")
+    detkit.set_random_seed(seed, deterministic=args.deterministic)
+    cfg.seed = seed
+    meta = dict(env_info=env_info, config=cfg.pretty_text, seed=seed, exp_name=osp.basename(args.config))
+
+    model = detkit.build_detector(cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg"))
+    model.init_weights()
+    datasets = [detkit.build_dataset(cfg.data.train)]
+    if len(cfg.workflow) == 2:
+        val_dataset = copy.deepcopy(cfg.data.val)
+        train_cfg = cfg.data.train.dataset if "dataset" in cfg.data.train else cfg.data.train
+        val_dataset.pipeline = train_cfg.pipeline
+        datasets.append(detkit.build_dataset(val_dataset))
+    classes = getattr(datasets[0], "CLASSES", None)
+    if cfg.get("checkpoint_config") is not None:
+        cfg.checkpoint_config.meta = dict(detkit_version=detkit.__version__, CLASSES=classes)
+    model.CLASSES = classes
+    return detkit.train_detector(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
+                                 timestamp=timestamp, meta=meta)
+
+
+if __name__ == "__main__":
+    main()
