@@ -106,8 +106,10 @@ def _exec_python(text: str, path: Path, tokens: dict[str, str]) -> dict[str, Any
     }
 
 
-def _lookup(root: Any, dotted: str, where: str) -> Any:
-    node = root
+def _lookup(base_cfg: dict[str, Any] | None, dotted: str, where: str) -> Any:
+    if base_cfg is None:
+        raise KeyError(f"config file {where} uses {{{{ _base_.{dotted} }}}} but has no `_base_`")
+    node: Any = base_cfg
     for part in dotted.split("."):
         if isinstance(node, dict) and part in node:
             node = node[part]
@@ -115,24 +117,31 @@ def _lookup(root: Any, dotted: str, where: str) -> Any:
             node = node[int(part)]
         else:
             raise KeyError(f"{{{{ _base_.{dotted} }}}} in {where}: the bases have no `{dotted}`")
-    return node
+    return copy.deepcopy(node)
 
 
-def _replace_tokens(value: Any, values: dict[str, Any], where: str, path: str) -> Any:
+def _replace_tokens(
+    value: Any, tokens: dict[str, str], base_cfg: dict[str, Any] | None, where: str, path: str
+) -> Any:
+    """``value`` with the used tokens replaced by base values (looked up only when used)."""
     if isinstance(value, dict):
         return {
-            k: _replace_tokens(v, values, where, f"{path}.{k}" if path else str(k))
+            k: _replace_tokens(v, tokens, base_cfg, where, f"{path}.{k}" if path else str(k))
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
-        items = [_replace_tokens(v, values, where, f"{path}.{i}") for i, v in enumerate(value)]
+        items = [
+            _replace_tokens(v, tokens, base_cfg, where, f"{path}.{i}")
+            for i, v in enumerate(value)
+        ]
         return items if isinstance(value, list) else tuple(items)
     if not isinstance(value, str):
         return value
-    if value in values:
-        return copy.deepcopy(values[value])
-    for token, replacement in values.items():
+    if value in tokens:
+        return _lookup(base_cfg, tokens[value], where)
+    for token, dotted in tokens.items():
         if token in value:
+            replacement = _lookup(base_cfg, dotted, where)
             if isinstance(replacement, (dict, list, tuple)):
                 raise TypeError(
                     f"`{path}` in {where} embeds a {{{{ _base_... }}}} reference to a "
@@ -203,13 +212,11 @@ def _load(path: Path, chain: tuple[Path, ...], use_predefined: bool) -> tuple[Co
         cfg = parse_data_text(text, path.suffix, str(path))
     _check_keys(cfg, path)
     if BASE_KEY not in cfg:
-        if tokens:
-            raise KeyError(f"config file {path} uses {{{{ _base_... }}}} but has no `_base_`")
+        cfg = _replace_tokens(cfg, tokens, None, str(path), "") if tokens else cfg
         return ConfigDict(cfg), f"{path}\n{raw_text}"
     bases = _base_paths(cfg.pop(BASE_KEY), path)
     base_cfg, texts = _load_bases(bases, path, chain + (path,), use_predefined)
-    values = {token: _lookup(base_cfg, dotted, str(path)) for token, dotted in tokens.items()}
-    cfg = _replace_tokens(cfg, values, str(path), "")
+    cfg = _replace_tokens(cfg, tokens, base_cfg, str(path), "")
     merged = merge_a_into_b(cfg, base_cfg)
     return merged, "\n".join(texts + [f"{path}\n{raw_text}"])
 

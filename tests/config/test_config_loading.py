@@ -205,7 +205,7 @@ def test_base_variable_errors(tmp_path):
     with pytest.raises(TypeError, match="`x` in .*emb.py embeds .* list"):
         Config.fromfile(embedded)
     no_base = write(tmp_path / "nobase.py", "x = {{ _base_.a }}\n")
-    with pytest.raises(KeyError, match="has no `_base_`"):
+    with pytest.raises(KeyError, match=r"nobase\.py uses \{\{ _base_\.a \}\} but has no `_base_`"):
         Config.fromfile(no_base)
 
 
@@ -246,3 +246,11 @@ def test_undefined_name_from_a_base_is_explained(tmp_path):
     with pytest.raises(NameError, match=f"{re.escape(str(child))}, line 3: .*'img_norm_cfg'.*"
                        r"\{\{ _base_\.img_norm_cfg \}\}"):
         Config.fromfile(child)
+
+
+def test_base_placeholders_in_comments_are_ignored(tmp_path):
+    write(tmp_path / "base.py", "a = 1\n")
+    child = write(tmp_path / "c.py", "_base_ = 'base.py'\n# see {{ _base_.not_there }}\nb = 2\n")
+    assert Config.fromfile(child).to_dict() == {"a": 1, "b": 2}
+    lone = write(tmp_path / "lone.py", "# {{ _base_.x }} in a comment only\nb = 2\n")
+    assert Config.fromfile(lone).b == 2
