@@ -49,3 +49,10 @@ demo: $(STAMP)
 	echo "  metrics:            $$(ls -t $(DEMO_DIR)/eval_*.json 2>/dev/null | head -1)"; \
 	echo "  result images:      $(DEMO_DIR)/val_results/ and $(DEMO_DIR)/inference/"; \
 	$(PY) -c "import glob, json, os; f = max(glob.glob('$(DEMO_DIR)/eval_*.json'), key=os.path.getmtime); m = json.load(open(f))['metric']; print('  bbox mAP %.3f | segm mAP %.3f' % (m['bbox_mAP'], m['segm_mAP'])); [print('  %s: %s' % (k, m[k + '_mAP_copypaste'])) for k in ('bbox', 'segm')]"
+
+# --- data: synthetic Cityscapes-format sample (60 train / 20 val / 5 test, 512x256) and its COCO json
+data: $(STAMP)
+	@start=$$(date +%s); \
+	$(PY) -m detkit.data.synthetic --out $(DEMO_DATA) --train 60 --val 20 --test 5 --size 512 256 --seed 0 && \
+	$(PY) tools/convert_datasets/cityscapes.py $(DEMO_DATA) --nproc 2 --out-dir $(DEMO_DATA)/annotations && \
+	echo "data: $(DEMO_DATA) ready in $$(( $$(date +%s) - start )) s"

@@ -52,6 +52,9 @@ def _paint_background(rng: np.random.Generator, width: int, height: int, horizon
         bw = int(rng.uniform(0.08, 0.22) * width)
         top = int(rng.uniform(0.05, 0.75) * horizon)
         box = [max(x, 0), top, min(x + bw, width - 1), horizon]
+        x += bw + int(rng.integers(0, width // 20 + 1))
+        if box[2] <= box[0]:
+            continue
         tone = int(rng.integers(90, 170))
         colour = (tone, int(tone * rng.uniform(0.85, 1.0)), int(tone * rng.uniform(0.75, 1.0)))
         draw.rectangle(box, fill=colour)
@@ -60,7 +63,6 @@ def _paint_background(rng: np.random.Generator, width: int, height: int, horizon
             for wx in range(box[0] + step // 2, box[2] - step // 2, step):
                 draw.rectangle([wx, wy, wx + step // 3, wy + step // 2], fill=(60, 70, 90))
         objects.append(SceneObject("building", [[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]]))
-        x += bw + int(rng.integers(0, width // 20 + 1))
 
     road = [[0, horizon], [width - 1, horizon], [width - 1, height - 1], [0, height - 1]]
     draw.polygon([tuple(p) for p in road], fill=(95, 95, 100))
@@ -74,10 +76,11 @@ def _paint_background(rng: np.random.Generator, width: int, height: int, horizon
     return image, objects
 
 
-def _sample_labels(rng: np.random.Generator) -> list[str]:
+def _sample_labels(rng: np.random.Generator, instances: tuple[int, int]) -> list[str]:
     if rng.random() < 0.1:  # an image without instances (maybe an ignored object)
         return [str(rng.choice(_IGNORED_LABELS))] if rng.random() < 0.5 else []
-    labels = [str(label) for label in rng.choice(INSTANCE_LABELS, size=int(rng.integers(3, 9)))]
+    count = int(rng.integers(instances[0], instances[1] + 1))
+    labels = [str(label) for label in rng.choice(INSTANCE_LABELS, size=count)]
     if rng.random() < 0.2:
         labels.append(str(rng.choice(_CROWD_LABELS)))
     if rng.random() < 0.25:
@@ -124,13 +127,16 @@ def _paint_object(image: Image.Image, rng: np.random.Generator, kind: ShapeKind,
     image.paste(patch, (x0, y0), mask)
 
 
-def make_scene(rng: np.random.Generator, width: int, height: int, noise: int = 6) -> tuple[np.ndarray, list[SceneObject]]:
+def make_scene(rng: np.random.Generator, width: int, height: int, noise: int = 6,
+               instances: tuple[int, int] = (3, 8)) -> tuple[np.ndarray, list[SceneObject]]:
     """Sample and paint one scene.
 
     Args:
         rng: the random generator (the scene is a pure function of its state).
         width, height: image size in pixels.
         noise: amplitude of the uniform per-pixel noise added at the end.
+        instances: ``(min, max)`` number of evaluated-class objects in an image with instances
+            (about 10% of images have none; crowd and ignored objects come on top).
 
     Returns:
         ``(image, objects)``: ``image`` an ``(height, width, 3)`` uint8 RGB array; ``objects`` the
@@ -138,7 +144,7 @@ def make_scene(rng: np.random.Generator, width: int, height: int, noise: int = 6
     """
     horizon = int(rng.uniform(0.38, 0.5) * height)
     image, objects = _paint_background(rng, width, height, horizon)
-    labels = _sample_labels(rng)
+    labels = _sample_labels(rng, instances)
     placed: list[tuple[float, float, float, float]] = []
     frames = [(label, _place(rng, SHAPES[label], width, height, horizon, placed)) for label in labels]
     frames.sort(key=lambda item: item[1].bottom)  # far (higher up) first, near objects occlude

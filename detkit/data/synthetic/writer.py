@@ -61,12 +61,13 @@ def render_id_images(json_path: Path) -> None:
     createLabelImage(annotation, "ids").save(stem + "labelIds.png")
 
 
-def _write_one(root: Path, split: str, index: int, width: int, height: int, seed: int) -> list[str]:
+def _write_one(root: Path, split: str, index: int, width: int, height: int, seed: int,
+               instances: tuple[int, int]) -> list[str]:
     cities = CITIES[split]
     city = cities[index % len(cities)]
     name = f"{city}_{index // len(cities):06d}_000019"
     rng = np.random.default_rng([seed, _SPLIT_INDEX[split], index])
-    image, objects = make_scene(rng, width, height)
+    image, objects = make_scene(rng, width, height, instances=instances)
     img_dir = root / "leftImg8bit" / split / city
     gt_dir = root / "gtFine" / split / city
     img_dir.mkdir(parents=True, exist_ok=True)
@@ -88,6 +89,7 @@ def generate_cityscapes_sample(
     test: int = 0,
     size: tuple[int, int] = (512, 256),
     seed: int = 0,
+    instances: tuple[int, int] = (3, 8),
 ) -> SampleSummary:
     """Generate a Cityscapes-format sample of street-like scenes.
 
@@ -96,6 +98,7 @@ def generate_cityscapes_sample(
         train, val, test: number of images per split.
         size: ``(width, height)`` of every image, from 64x32 up to 2048x1024.
         seed: the whole sample is a deterministic function of ``seed`` and the image index.
+        instances: ``(min, max)`` evaluated-class objects per image (when it has any).
 
     Returns:
         A :class:`SampleSummary` with image counts and polygon-object counts per label.
@@ -103,6 +106,8 @@ def generate_cityscapes_sample(
     width, height = int(size[0]), int(size[1])
     if not (64 <= width <= 2048 and 32 <= height <= 1024):
         raise ValueError(f"size must be between (64, 32) and (2048, 1024) (width, height), got {size!r}")
+    if not 0 <= instances[0] <= instances[1]:
+        raise ValueError(f"instances must be (min, max) with 0 <= min <= max, got {instances!r}")
     counts = {"train": train, "val": val, "test": test}
     for split, count in counts.items():
         if count < 0:
@@ -110,7 +115,7 @@ def generate_cityscapes_sample(
     summary = SampleSummary(root=Path(out))
     for split, count in counts.items():
         for index in range(count):
-            for label in _write_one(summary.root, split, index, width, height, seed):
+            for label in _write_one(summary.root, split, index, width, height, seed, instances):
                 summary.objects_per_label[label] = summary.objects_per_label.get(label, 0) + 1
         summary.images[split] = count
     return summary
