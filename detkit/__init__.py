@@ -24,6 +24,8 @@ _PUBLIC_API: dict[str, str] = {
     "generate_cityscapes_sample": "detkit.data",
     "compare_necks": "detkit.models.analysis",
     "format_costs": "detkit.models.analysis",
+    "build_detector": "detkit.models",
+    "DetectionResult": "detkit.structures.results",
     "init_detector": "detkit.engine.inference",
     "inference_detector": "detkit.engine.inference",
     "show_result": "detkit.engine.inference",
@@ -51,6 +53,7 @@ _PUBLIC_API: dict[str, str] = {
     "update_data_root": "detkit.config",
     "resolve_work_dir": "detkit.config",
     "compat_runner_args": "detkit.config",
+    "build_detector": "detkit.models",
     "load_checkpoint": "detkit.checkpoint",
     "save_checkpoint": "detkit.checkpoint",
 }

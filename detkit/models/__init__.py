@@ -3,6 +3,17 @@
 Importing this package registers every component in ``detkit.registry``.
 """
 
-from detkit.models import backbones, layers, necks  # noqa: F401  (registration)
+from detkit.models import (  # noqa: F401  (registration)
+    backbones,
+    dense_heads,
+    detectors,
+    layers,
+    losses,
+    necks,
+    roi_heads,
+    task_modules,
+)
+from detkit.models.detectors import build_detector, parse_losses
 
-__all__ = ["backbones", "layers", "necks"]
+__all__ = ["backbones", "dense_heads", "detectors", "layers", "losses", "necks", "roi_heads",
+           "task_modules", "build_detector", "parse_losses"]

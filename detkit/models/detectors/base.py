@@ -1,0 +1,149 @@
+"""``BaseDetector``: MMDetection v2's calling conventions (``forward(img, img_metas,
+return_loss)``, ``forward_train``, ``forward_test``, ``train_step``) and the feature
+extractor options (``channels_last``, ``torch.compile``)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+
+__all__ = ["BaseDetector", "parse_losses"]
+
+
+def parse_losses(losses: Mapping[str, Any]) -> tuple[torch.Tensor, OrderedDict[str, float]]:
+    """mmdet ``_parse_losses``: mean of each entry (lists: sum of means); the total is the sum
+    of the entries whose key contains ``'loss'``; ``log_vars`` holds floats (averaged over
+    ranks when distributed) plus ``'loss'``."""
+    log_vars: OrderedDict[str, torch.Tensor] = OrderedDict()
+    for name, value in losses.items():
+        if isinstance(value, torch.Tensor):
+            log_vars[name] = value.mean()
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, torch.Tensor) for v in value):
+            log_vars[name] = sum(v.mean() for v in value)
+        else:
+            raise TypeError(f"loss entry {name!r} is not a tensor or a list of tensors: "
+                            f"{type(value).__name__}")
+    loss = sum(v for k, v in log_vars.items() if "loss" in k)
+    distributed = dist.is_available() and dist.is_initialized()
+    if distributed:
+        count = torch.tensor(len(log_vars), device=loss.device)
+        dist.all_reduce(count)
+        if count.item() != len(log_vars) * dist.get_world_size():
+            raise RuntimeError(f"loss keys differ between ranks on rank {dist.get_rank()}: "
+                               f"{','.join(log_vars)}")
+    log_vars["loss"] = loss
+    out: OrderedDict[str, float] = OrderedDict()
+    for name, value in log_vars.items():
+        if distributed:
+            value = value.detach().clone()
+            dist.all_reduce(value.div_(dist.get_world_size()))
+        out[name] = value.item()
+    return loss, out
+
+
+class BaseDetector(nn.Module):
+    """Detector plumbing shared by every detector.
+
+    Subclasses provide ``backbone`` (+ optional ``neck``), ``forward_train``, ``predict``
+    (→ ``list[DetectionResult]``), ``predict_aug`` and ``num_classes``.
+
+    Args:
+        channels_last: run the backbone and neck in ``torch.channels_last`` memory format.
+        compile: ``True`` or ``torch.compile`` keyword arguments: compile backbone + neck.
+    """
+
+    def __init__(self, channels_last: bool = False,
+                 compile: bool | Mapping[str, Any] | None = None) -> None:  # noqa: A002
+        super().__init__()
+        if not isinstance(channels_last, bool):
+            raise TypeError(f"model.channels_last must be a bool, got {channels_last!r}")
+        if compile is not None and not isinstance(compile, (bool, Mapping)):
+            raise TypeError(f"model.compile must be a bool or a dict of torch.compile "
+                            f"arguments, got {compile!r}")
+        self.channels_last = channels_last
+        self.compile_cfg = ({} if compile is True else dict(compile)) if compile else None
+        self._compiled_features: Any = None
+
+    def _features(self, img: torch.Tensor) -> Sequence[torch.Tensor]:
+        x = self.backbone(img)
+        return self.neck(x) if getattr(self, "neck", None) is not None else x
+
+    def extract_feat(self, img: torch.Tensor) -> Sequence[torch.Tensor]:
+        """Backbone (+ neck) features of ``img`` ``[B, 3, H, W]``, finest level first."""
+        if self.channels_last:
+            img = img.contiguous(memory_format=torch.channels_last)
+        if self.compile_cfg is not None:
+            if self._compiled_features is None:
+                self._compiled_features = torch.compile(self._features, **self.compile_cfg)
+            return self._compiled_features(img)
+        return self._features(img)
+
+    def extract_feats(self, imgs: Sequence[torch.Tensor]) -> list[Sequence[torch.Tensor]]:
+        return [self.extract_feat(img) for img in imgs]
+
+    def apply_memory_format(self) -> None:
+        """Move backbone and neck weights to channels_last when configured."""
+        if self.channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
+            if getattr(self, "neck", None) is not None:
+                self.neck.to(memory_format=torch.channels_last)
+
+    @staticmethod
+    def _add_batch_input_shape(img: torch.Tensor, img_metas: Sequence[dict]) -> None:
+        for meta in img_metas:
+            meta["batch_input_shape"] = tuple(img.size()[-2:])
+
+    def forward(self, img: Any, img_metas: Any, return_loss: bool = True, **kwargs: Any) -> Any:
+        """``return_loss=True``: ``forward_train(img, img_metas, **kwargs)`` → loss dict;
+        else ``forward_test(img, img_metas, **kwargs)`` → per-image mmdet results."""
+        if return_loss:
+            return self.forward_train(img, img_metas, **kwargs)
+        return self.forward_test(img, img_metas, **kwargs)
+
+    def forward_test(self, imgs: list[torch.Tensor], img_metas: list[list[dict]],
+                     **kwargs: Any) -> list[Any]:
+        """``imgs``/``img_metas``: lists over test-time augmentations; one aug →
+        ``simple_test``, several → ``aug_test`` (batch size 1)."""
+        for var, name in ((imgs, "imgs"), (img_metas, "img_metas")):
+            if not isinstance(var, list):
+                raise TypeError(f"{name} must be a list over augmentations, got {type(var).__name__}")
+        if len(imgs) != len(img_metas):
+            raise ValueError(f"num of augmentations ({len(imgs)}) != num of image meta "
+                             f"({len(img_metas)})")
+        for img, metas in zip(imgs, img_metas):
+            self._add_batch_input_shape(img, metas)
+        if len(imgs) == 1:
+            if "proposals" in kwargs:
+                kwargs["proposals"] = kwargs["proposals"][0]
+            return self.simple_test(imgs[0], img_metas[0], **kwargs)
+        if imgs[0].size(0) != 1:
+            raise ValueError(f"aug test needs batch size 1, got {imgs[0].size(0)}")
+        if "proposals" in kwargs:
+            raise ValueError("aug test does not take precomputed proposals")
+        return self.aug_test(imgs, img_metas, **kwargs)
+
+    def simple_test(self, img: torch.Tensor, img_metas: Sequence[dict],
+                    proposals: Sequence[torch.Tensor] | None = None,
+                    rescale: bool = False) -> list[Any]:
+        """Per image MMDetection v2 result: ``(bbox_results, segm_results)`` with masks, else
+        ``bbox_results`` (see ``DetectionResult.to_mmdet``)."""
+        results = self.predict(img, img_metas, proposals=proposals, rescale=rescale)
+        return [r.to_mmdet(self.num_classes) for r in results]
+
+    def aug_test(self, imgs: Sequence[torch.Tensor], img_metas: Sequence[Sequence[dict]],
+                 rescale: bool = False) -> list[Any]:
+        """Merged test-time-augmentation result of one image (mmdet format)."""
+        return [r.to_mmdet(self.num_classes) for r in self.predict_aug(imgs, img_metas, rescale)]
+
+    def train_step(self, data: Mapping[str, Any], optimizer: Any = None) -> dict[str, Any]:
+        """``self(**data)`` then :func:`parse_losses`: ``dict(loss, log_vars, num_samples)``."""
+        loss, log_vars = parse_losses(self(**data))
+        return {"loss": loss, "log_vars": log_vars, "num_samples": len(data["img_metas"])}
+
+    def val_step(self, data: Mapping[str, Any], optimizer: Any = None) -> dict[str, Any]:
+        return self.train_step(data, optimizer)

@@ -1,0 +1,157 @@
+"""Two-stage detectors: ``FasterRCNN``, ``MaskRCNN``, ``CascadeRCNN`` (MMDetection v2)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from detkit.models.detectors.base import BaseDetector
+from detkit.models.layers import apply_init_cfg
+from detkit.models.roi_heads.test_time_aug import merge_aug_proposals
+from detkit.registry import MODELS, build
+from detkit.structures.results import DetectionResult
+
+__all__ = ["TwoStageDetector", "FasterRCNN", "MaskRCNN", "CascadeRCNN"]
+
+
+def _sub_cfg(cfg: Mapping[str, Any] | None, key: str) -> Any:
+    return None if cfg is None else cfg.get(key)
+
+
+def _pretrained_source(init_cfg: Any) -> str | None:
+    if isinstance(init_cfg, Mapping) and init_cfg.get("type") == "Pretrained":
+        if "checkpoint" not in init_cfg:
+            raise KeyError(f"init_cfg {dict(init_cfg)!r} of type Pretrained needs 'checkpoint'")
+        return init_cfg["checkpoint"]
+    return None
+
+
+@MODELS.register_module()
+class TwoStageDetector(BaseDetector):
+    """Backbone → neck → RPN → RoI head.
+
+    Args:
+        backbone, neck, rpn_head, roi_head: component configs (or built modules).
+        train_cfg: ``rpn``, ``rpn_proposal``, ``rcnn`` (None at test time).
+        test_cfg: ``rpn``, ``rcnn``.
+        pretrained: v2 key: the backbone's pretrained checkpoint.
+        init_cfg: ``Pretrained`` checkpoint of the whole detector (loaded by
+            ``init_weights``), or None.
+        channels_last, compile: see :class:`BaseDetector`.
+
+    Inputs: ``img`` float ``[B, 3, H, W]`` (normalised, padded), ``img_metas`` list of dicts
+    with ``img_shape``, ``ori_shape``, ``pad_shape``, ``scale_factor``, ``flip``; training
+    targets ``gt_bboxes`` (float32 ``[N_i, 4]`` xyxy input pixels), ``gt_labels`` (int64
+    ``[N_i]``), ``gt_masks`` (``BitmapMasks`` or ``[N_i, H, W]`` tensors at pad size).
+    """
+
+    def __init__(self, backbone: Any, neck: Any = None, rpn_head: Any = None,
+                 roi_head: Any = None, train_cfg: Mapping[str, Any] | None = None,
+                 test_cfg: Mapping[str, Any] | None = None, pretrained: str | None = None,
+                 init_cfg: Any = None, channels_last: bool = False,
+                 compile: bool | Mapping[str, Any] | None = None) -> None:  # noqa: A002
+        super().__init__(channels_last=channels_last, compile=compile)
+        if pretrained is not None and isinstance(backbone, Mapping):
+            backbone = {**backbone, "pretrained": pretrained, "init_cfg": None}
+        self.backbone = build(backbone, MODELS)
+        self.neck = build(neck, MODELS) if neck is not None else None
+        if rpn_head is None or roi_head is None:
+            raise ValueError("detkit's two-stage detectors need both rpn_head and roi_head")
+        if isinstance(rpn_head, Mapping):
+            rpn_head = {**rpn_head, "train_cfg": _sub_cfg(train_cfg, "rpn"),
+                        "test_cfg": _sub_cfg(test_cfg, "rpn")}
+        self.rpn_head = build(rpn_head, MODELS)
+        if isinstance(roi_head, Mapping):
+            roi_head = {**roi_head, "train_cfg": _sub_cfg(train_cfg, "rcnn"),
+                        "test_cfg": _sub_cfg(test_cfg, "rcnn")}
+        self.roi_head = build(roi_head, MODELS)
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        self.init_cfg = init_cfg
+        self.apply_memory_format()
+
+    @property
+    def num_classes(self) -> int:
+        head = self.roi_head.bbox_head
+        return (head[-1] if isinstance(head, torch.nn.ModuleList) else head).num_classes
+
+    @property
+    def with_mask(self) -> bool:
+        return bool(getattr(self.roi_head, "with_mask", False))
+
+    def init_weights(self, logger: Any = None) -> None:
+        """Re-initialise every component as mmdet does, then load ``Pretrained`` sources
+        (the backbone's ``init_cfg``/``pretrained``, or the detector's ``init_cfg``)."""
+        for module in (self.backbone, self.neck, self.rpn_head, self.roi_head):
+            if module is not None and hasattr(module, "init_weights"):
+                module.init_weights()
+        if self.init_cfg is not None and _pretrained_source(self.init_cfg) is None:
+            apply_init_cfg(self, self.init_cfg)
+        from detkit.checkpoint import load_checkpoint
+
+        backbone_source = _pretrained_source(getattr(self.backbone, "init_cfg", None))
+        if backbone_source is not None:
+            load_checkpoint(self.backbone, backbone_source, map_location="cpu", logger=logger)
+        model_source = _pretrained_source(self.init_cfg)
+        if model_source is not None:
+            load_checkpoint(self, model_source, map_location="cpu", logger=logger)
+        self.apply_memory_format()
+
+    def forward_train(self, img: torch.Tensor, img_metas: Sequence[dict],
+                      gt_bboxes: Sequence[torch.Tensor], gt_labels: Sequence[torch.Tensor],
+                      gt_bboxes_ignore: Sequence[torch.Tensor] | None = None,
+                      gt_masks: Sequence[Any] | None = None,
+                      proposals: Sequence[torch.Tensor] | None = None,
+                      **kwargs: Any) -> dict[str, Any]:
+        """Loss dict: ``loss_rpn_cls``/``loss_rpn_bbox`` (lists over levels) and the RoI
+        head's losses."""
+        if self.train_cfg is None:
+            raise ValueError("forward_train needs model.train_cfg")
+        self._add_batch_input_shape(img, img_metas)
+        x = self.extract_feat(img)
+        losses: dict[str, Any] = {}
+        if proposals is None:
+            proposal_cfg = self.train_cfg.get("rpn_proposal", _sub_cfg(self.test_cfg, "rpn"))
+            rpn_losses, proposals = self.rpn_head.forward_train(
+                x, img_metas, gt_bboxes, None, gt_bboxes_ignore, proposal_cfg)
+            losses.update(rpn_losses)
+        losses.update(self.roi_head.forward_train(x, img_metas, proposals, gt_bboxes, gt_labels,
+                                                  gt_bboxes_ignore, gt_masks))
+        return losses
+
+    def predict(self, img: torch.Tensor, img_metas: Sequence[dict],
+                proposals: Sequence[torch.Tensor] | None = None,
+                rescale: bool = False) -> list[DetectionResult]:
+        """Typed detections per image (boxes in original pixels when ``rescale``)."""
+        x = self.extract_feat(img)
+        if proposals is None:
+            proposals = self.rpn_head.simple_test_rpn(x, img_metas)
+        return self.roi_head.predict(x, proposals, img_metas, rescale=rescale)
+
+    def predict_aug(self, imgs: Sequence[torch.Tensor], img_metas: Sequence[Sequence[dict]],
+                    rescale: bool = False) -> list[DetectionResult]:
+        """Test-time augmentation of one image: proposals merged over augs, detections merged
+        as mmdet's ``aug_test``."""
+        feats = self.extract_feats(imgs)
+        aug_proposals = [self.rpn_head.simple_test_rpn(x, metas)[0]
+                         for x, metas in zip(feats, img_metas)]
+        merged = merge_aug_proposals(aug_proposals, [m[0] for m in img_metas],
+                                     self.rpn_head.test_cfg)
+        return self.roi_head.predict_aug(feats, [merged], img_metas, rescale=rescale)
+
+
+@MODELS.register_module()
+class FasterRCNN(TwoStageDetector):
+    """Faster R-CNN (``StandardRoIHead`` without mask head)."""
+
+
+@MODELS.register_module()
+class MaskRCNN(TwoStageDetector):
+    """Mask R-CNN (``StandardRoIHead`` with ``FCNMaskHead``)."""
+
+
+@MODELS.register_module()
+class CascadeRCNN(TwoStageDetector):
+    """Cascade (Mask) R-CNN (``CascadeRoIHead``)."""

@@ -1,0 +1,160 @@
+"""``FCNMaskHead`` (MMDetection v2): 4 convs → deconv → per-class 28×28 mask logits; mask
+targets, loss and pasting into the image."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from detkit.models.layers import ConvModule
+from detkit.models.roi_heads.mask_paste import paste_masks_in_image
+from detkit.models.task_modules import SamplingResult
+from detkit.registry import MODELS, build
+from detkit.structures.bitmap_masks import BitmapMasks
+
+__all__ = ["FCNMaskHead", "mask_targets"]
+
+_DEFAULT_LOSS = {"type": "CrossEntropyLoss", "use_mask": True, "loss_weight": 1.0}
+
+
+def _as_bitmap_masks(gt_masks: Any, where: str) -> BitmapMasks:
+    if isinstance(gt_masks, BitmapMasks):
+        return gt_masks
+    if isinstance(gt_masks, torch.Tensor) and gt_masks.dim() == 3:
+        arr = gt_masks.detach().to(torch.uint8).cpu().numpy()
+        return BitmapMasks(arr, arr.shape[1], arr.shape[2])
+    raise TypeError(f"{where}: gt_masks must be BitmapMasks or a [N, H, W] tensor, "
+                    f"got {type(gt_masks).__name__}")
+
+
+def mask_targets(sampling_results: Sequence[SamplingResult], gt_masks: Sequence[Any],
+                 mask_size: int | Sequence[int], binarize: bool = True) -> torch.Tensor:
+    """Targets ``[P, s, s]`` float (0/1 when ``binarize``) for all positives: each positive
+    box, clipped to the mask canvas, crops its gt mask via RoIAlign (aligned)."""
+    size = (mask_size, mask_size) if isinstance(mask_size, int) else tuple(mask_size)
+    out = []
+    for res, masks in zip(sampling_results, gt_masks):
+        proposals = res.pos_bboxes
+        if proposals.size(0) == 0:
+            out.append(proposals.new_zeros((0,) + size))
+            continue
+        bitmaps = _as_bitmap_masks(masks, "mask_targets")
+        boxes = proposals.detach().float().cpu().clone()
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clamp(0, bitmaps.width)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clamp(0, bitmaps.height)
+        cropped = bitmaps.crop_and_resize(boxes, size, res.pos_assigned_gt_inds.cpu(),
+                                          binarize=binarize).to_ndarray()
+        out.append(torch.from_numpy(np.asarray(cropped)).float().to(proposals.device))
+    return torch.cat(out)
+
+
+@MODELS.register_module()
+class FCNMaskHead(nn.Module):
+    """Mask head of Mask R-CNN.
+
+    Args:
+        num_convs, roi_feat_size, in_channels, conv_kernel_size, conv_out_channels: convs.
+        num_classes: one mask channel per class (no background channel).
+        class_agnostic: a single mask channel.
+        upsample_cfg: ``dict(type='deconv', scale_factor=2)`` (only deconv is supported).
+        conv_cfg, norm_cfg: for the ConvModules.
+        predictor_cfg: ``dict(type='Conv')``.
+        loss_mask: mask loss config.
+        init_cfg: must be None (mmdet).
+
+    ``forward``: ``[K, in_channels, s, s]`` → logits ``[K, C, 2s, 2s]``.
+    """
+
+    def __init__(self, num_convs: int = 4, roi_feat_size: int = 14, in_channels: int = 256,
+                 conv_kernel_size: int = 3, conv_out_channels: int = 256, num_classes: int = 80,
+                 class_agnostic: bool = False,
+                 upsample_cfg: Mapping[str, Any] | None = None,
+                 conv_cfg: Mapping[str, Any] | None = None,
+                 norm_cfg: Mapping[str, Any] | None = None,
+                 predictor_cfg: Mapping[str, Any] | None = None,
+                 loss_mask: Mapping[str, Any] = _DEFAULT_LOSS,
+                 init_cfg: Any = None) -> None:
+        super().__init__()
+        if init_cfg is not None:
+            raise ValueError("FCNMaskHead: init_cfg must be None (its init is fixed)")
+        upsample_cfg = dict(upsample_cfg or {"type": "deconv", "scale_factor": 2})
+        if upsample_cfg.get("type") != "deconv":
+            raise KeyError(f"FCNMaskHead upsample_cfg type {upsample_cfg.get('type')!r} is not "
+                           "supported; use 'deconv'")
+        if predictor_cfg is not None and predictor_cfg.get("type", "Conv") not in ("Conv", "Conv2d"):
+            raise KeyError(f"FCNMaskHead predictor_cfg {predictor_cfg!r}: only Conv is supported")
+        self.num_classes = num_classes
+        self.class_agnostic = class_agnostic
+        self.roi_feat_size = roi_feat_size
+        self.loss_mask = build(loss_mask, MODELS)
+        padding = (conv_kernel_size - 1) // 2
+        self.convs = nn.ModuleList(
+            ConvModule(in_channels if i == 0 else conv_out_channels, conv_out_channels,
+                       conv_kernel_size, padding=padding, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+            for i in range(num_convs))
+        last = conv_out_channels if num_convs > 0 else in_channels
+        scale = upsample_cfg.get("scale_factor", 2)
+        self.upsample = nn.ConvTranspose2d(last, conv_out_channels, scale, stride=scale)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv_logits = nn.Conv2d(conv_out_channels, 1 if class_agnostic else num_classes, 1)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """Kaiming-normal (fan_out, relu) on every conv / deconv, biases 0."""
+        for conv in self.convs:
+            conv.init_weights()
+        for m in (self.upsample, self.conv_logits):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.constant_(m.bias, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            x = conv(x)
+        return self.conv_logits(self.relu(self.upsample(x)))
+
+    def get_targets(self, sampling_results: Sequence[SamplingResult], gt_masks: Sequence[Any],
+                    rcnn_train_cfg: Mapping[str, Any]) -> torch.Tensor:
+        """Mask targets ``[P, mask_size, mask_size]`` (see :func:`mask_targets`)."""
+        return mask_targets(sampling_results, gt_masks, rcnn_train_cfg["mask_size"],
+                            binarize=not rcnn_train_cfg.get("soft_mask_target", False))
+
+    def loss(self, mask_pred: torch.Tensor, targets: torch.Tensor,
+             labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``loss_mask``: BCE on the gt-class channel, mean over all pixels; 0 with no RoIs."""
+        if mask_pred.size(0) == 0:
+            return {"loss_mask": mask_pred.sum()}
+        if self.class_agnostic:
+            labels = torch.zeros_like(labels)
+        return {"loss_mask": self.loss_mask(mask_pred.float(), targets, labels)}
+
+    def get_seg_masks(self, mask_prob: torch.Tensor, det_bboxes: torch.Tensor,
+                      det_labels: torch.Tensor, rcnn_test_cfg: Mapping[str, Any],
+                      ori_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
+                      rescale: bool) -> torch.Tensor:
+        """Paste mask probabilities ``[N, C, m, m]`` (already sigmoid-ed) of ``det_bboxes``
+        (network-input pixels) into the image.
+
+        With ``rescale`` the boxes are divided by ``scale_factor`` and the canvas is
+        ``ori_shape``; otherwise the canvas is ``round(ori_h * sh) × round(ori_w * sw)``.
+        Returns bool ``[N, H, W]`` (uint8 0–255 when ``mask_thr_binary < 0``).
+        """
+        bboxes = det_bboxes[:, :4].float()
+        scale = torch.as_tensor(scale_factor, dtype=torch.float32, device=bboxes.device)
+        if scale.numel() == 1:
+            scale = scale.repeat(4)
+        if rescale:
+            img_h, img_w = int(ori_shape[0]), int(ori_shape[1])
+            bboxes = bboxes / scale
+        else:
+            img_h = int(np.round(ori_shape[0] * scale[1].item()))
+            img_w = int(np.round(ori_shape[1] * scale[0].item()))
+        n = mask_prob.size(0)
+        if not self.class_agnostic:
+            mask_prob = mask_prob[torch.arange(n, device=mask_prob.device), det_labels][:, None]
+        return paste_masks_in_image(mask_prob, bboxes, img_h, img_w,
+                                    rcnn_test_cfg["mask_thr_binary"],
+                                    skip_empty=mask_prob.device.type == "cpu")

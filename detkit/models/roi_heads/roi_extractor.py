@@ -1,0 +1,87 @@
+"""``SingleRoIExtractor``: pool each RoI from one FPN level with ``torchvision.ops.roi_align``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torchvision.ops import RoIAlign
+
+from detkit.registry import MODELS
+
+__all__ = ["SingleRoIExtractor", "build_roi_layers"]
+
+
+def build_roi_layers(roi_layer: Mapping[str, Any], featmap_strides: Sequence[int]) -> nn.ModuleList:
+    """One ``torchvision.ops.RoIAlign`` per stride from an mmcv ``roi_layer`` config
+    (``type='RoIAlign'``, ``output_size``, ``sampling_ratio`` (0 = adaptive), ``aligned``
+    (default True), ``pool_mode`` ('avg' only))."""
+    cfg = dict(roi_layer)
+    kind = cfg.pop("type", None)
+    if kind != "RoIAlign":
+        raise KeyError(f"roi_layer type {kind!r} is not supported; use 'RoIAlign'")
+    if cfg.pop("pool_mode", "avg") != "avg":
+        raise ValueError("roi_layer pool_mode must be 'avg' (torchvision's RoIAlign averages)")
+    cfg.pop("use_torchvision", None)
+    output_size = cfg.pop("output_size")
+    sampling_ratio = cfg.pop("sampling_ratio", 0)
+    aligned = cfg.pop("aligned", True)
+    if cfg:
+        raise KeyError(f"roi_layer has unknown keys {sorted(cfg)}")
+    return nn.ModuleList(RoIAlign(output_size, 1.0 / s, sampling_ratio, aligned)
+                         for s in featmap_strides)
+
+
+@MODELS.register_module()
+class SingleRoIExtractor(nn.Module):
+    """Extract RoI features from the level that suits each RoI's scale.
+
+    Args:
+        roi_layer: RoIAlign config.
+        out_channels: feature channels.
+        featmap_strides: strides of the levels used (``num_inputs`` = their count).
+        finest_scale: RoIs with ``sqrt(area) < 2 * finest_scale`` go to the finest level.
+        init_cfg: accepted for config compatibility (no parameters).
+
+    ``forward(feats, rois)``: ``rois`` ``[K, 5]`` ``[batch_idx, x1, y1, x2, y2]`` in input
+    pixels → ``[K, out_channels, out_h, out_w]``.
+    """
+
+    def __init__(self, roi_layer: Mapping[str, Any], out_channels: int,
+                 featmap_strides: Sequence[int], finest_scale: int = 56,
+                 init_cfg: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self.roi_layers = build_roi_layers(roi_layer, featmap_strides)
+        self.out_channels = out_channels
+        self.featmap_strides = list(featmap_strides)
+        self.finest_scale = finest_scale
+        size = self.roi_layers[0].output_size
+        self.output_size = (size, size) if isinstance(size, int) else tuple(size)
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self.featmap_strides)
+
+    def map_roi_levels(self, rois: torch.Tensor, num_levels: int) -> torch.Tensor:
+        """Level ``floor(log2(sqrt(w*h) / finest_scale + 1e-6))`` clamped to
+        ``[0, num_levels - 1]``, int64 ``[K]``."""
+        scale = torch.sqrt((rois[:, 3] - rois[:, 1]) * (rois[:, 4] - rois[:, 2]))
+        levels = torch.floor(torch.log2(scale / self.finest_scale + 1e-6))
+        return levels.clamp(min=0, max=num_levels - 1).long()
+
+    def forward(self, feats: Sequence[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
+        feats = feats[: self.num_inputs]
+        roi_feats = feats[0].new_zeros(rois.size(0), self.out_channels, *self.output_size)
+        if len(feats) == 1:
+            return self.roi_layers[0](feats[0], rois).to(roi_feats.dtype)
+        levels = self.map_roi_levels(rois, len(feats))
+        for i, feat in enumerate(feats):
+            inds = torch.nonzero(levels == i, as_tuple=False).squeeze(1)
+            if inds.numel() > 0:
+                roi_feats[inds] = self.roi_layers[i](feat, rois[inds].to(feat.dtype)).to(roi_feats.dtype)
+            else:
+                # keeps every level in the graph (needed by DistributedDataParallel)
+                roi_feats = roi_feats + feat.sum() * 0.0
+        return roi_feats

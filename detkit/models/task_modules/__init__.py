@@ -1,0 +1,20 @@
+"""Task modules: anchor generation, box coding, IoU, assignment and sampling."""
+
+from detkit.models.task_modules.anchor_generator import AnchorGenerator
+from detkit.models.task_modules.assigner import AssignResult, MaxIoUAssigner
+from detkit.models.task_modules.bbox_coder import DeltaXYWHBBoxCoder, bbox2delta, delta2bbox
+from detkit.models.task_modules.iou_calculator import BboxOverlaps2D, bbox_overlaps
+from detkit.models.task_modules.sampler import RandomSampler, SamplingResult
+
+__all__ = [
+    "AnchorGenerator",
+    "AssignResult",
+    "MaxIoUAssigner",
+    "DeltaXYWHBBoxCoder",
+    "bbox2delta",
+    "delta2bbox",
+    "BboxOverlaps2D",
+    "bbox_overlaps",
+    "RandomSampler",
+    "SamplingResult",
+]

@@ -1,0 +1,89 @@
+"""``DetectionResult``: the typed per-image output of a detector, and its MMDetection-v2 form."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["DetectionResult"]
+
+
+@dataclass
+class DetectionResult:
+    """Detections of one image.
+
+    Attributes:
+        boxes: float32 ``[N, 4]`` xyxy in output pixels (original-image pixels when the
+            detector ran with ``rescale=True``).
+        scores: float32 ``[N]``, sorted descending.
+        labels: int64 ``[N]``, class indices ``0..C-1``.
+        masks: bool ``[N, H, W]`` on the output canvas, or None (box-only detectors).
+    """
+
+    boxes: torch.Tensor
+    scores: torch.Tensor
+    labels: torch.Tensor
+    masks: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        n = self.boxes.shape[0]
+        if self.boxes.dim() != 2 or self.boxes.shape[1] != 4:
+            raise ValueError(f"DetectionResult boxes must be [N, 4], got {tuple(self.boxes.shape)}")
+        for name in ("scores", "labels"):
+            value = getattr(self, name)
+            if value.shape != (n,):
+                raise ValueError(f"DetectionResult {name} must be [{n}], got {tuple(value.shape)}")
+        if self.masks is not None and (self.masks.dim() != 3 or self.masks.shape[0] != n):
+            raise ValueError(f"DetectionResult masks must be [{n}, H, W], "
+                             f"got {tuple(self.masks.shape)}")
+
+    def __len__(self) -> int:
+        return self.boxes.shape[0]
+
+    def __getitem__(self, index: Any) -> DetectionResult:
+        return DetectionResult(self.boxes[index], self.scores[index], self.labels[index],
+                               None if self.masks is None else self.masks[index])
+
+    def to(self, device: torch.device | str) -> DetectionResult:
+        return DetectionResult(self.boxes.to(device), self.scores.to(device),
+                               self.labels.to(device),
+                               None if self.masks is None else self.masks.to(device))
+
+    @classmethod
+    def empty(cls, num_classes: int | None = None, canvas: tuple[int, int] | None = None,
+              device: torch.device | str = "cpu") -> DetectionResult:
+        """No detections; with ``canvas=(H, W)`` an empty ``[0, H, W]`` mask tensor."""
+        masks = None if canvas is None else torch.zeros((0, *canvas), dtype=torch.bool,
+                                                        device=device)
+        return cls(torch.zeros((0, 4), device=device), torch.zeros((0,), device=device),
+                   torch.zeros((0,), dtype=torch.long, device=device), masks)
+
+    def to_mmdet(self, num_classes: int) -> Any:
+        """MMDetection v2's per-image result: ``bbox_results`` (``num_classes`` float32 arrays
+        ``[n_c, 5]`` of ``[x1, y1, x2, y2, score]`` in score order), and with masks the tuple
+        ``(bbox_results, segm_results)`` where ``segm_results[c]`` lists ``n_c`` bool
+        ``[H, W]`` arrays aligned with the rows."""
+        dets = torch.cat([self.boxes.float(), self.scores.float()[:, None]], dim=1)
+        dets_np = dets.detach().cpu().numpy().astype(np.float32, copy=False)
+        labels_np = self.labels.detach().cpu().numpy()
+        bbox_results = [dets_np[labels_np == c] for c in range(num_classes)]
+        if self.masks is None:
+            return bbox_results
+        masks_np = self.masks.detach().cpu().numpy()
+        segm_results = [list(masks_np[labels_np == c]) for c in range(num_classes)]
+        return bbox_results, segm_results
+
+    def plot(self, ax: Any = None, img: np.ndarray | torch.Tensor | None = None,
+             class_names: Sequence[str] | None = None, score_thr: float = 0.3) -> Any:
+        """Draw the detections with score ≥ ``score_thr`` (boxes, labels, masks) on ``img``
+        with ``detkit.viz.draw_instances``; returns the matplotlib axes."""
+        from detkit.viz import draw_instances
+
+        keep = self.scores >= score_thr
+        kept = self[keep].to("cpu")
+        return draw_instances(img, kept.boxes, kept.labels, scores=kept.scores, masks=kept.masks,
+                              class_names=class_names, ax=ax)
