@@ -14,39 +14,12 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from torchvision.ops import roi_align
 
 from detkit.models.layers import xavier_init
+from detkit.models.roi_heads.roi_extractor import build_roi_layers
 from detkit.registry import MODELS
 
-__all__ = ["RoIAlignSpec", "SoftRoIExtractor", "pool_rois_per_level", "rescale_rois"]
-
-
-class RoIAlignSpec:
-    """The ``roi_layer=dict(type='RoIAlign', output_size, sampling_ratio=0, aligned=True)``
-    config of an RoI extractor, resolved for ``torchvision.ops.roi_align``.
-
-    ``sampling_ratio=0`` means an adaptive number of samples per bin (mmcv and torchvision
-    agree); only ``pool_mode='avg'`` exists in torchvision.
-    """
-
-    def __init__(self, roi_layer: Mapping[str, Any]) -> None:
-        if not isinstance(roi_layer, Mapping):
-            raise TypeError(f"roi_layer must be a dict, got {roi_layer!r}")
-        cfg = dict(roi_layer)
-        if cfg.pop("type", None) != "RoIAlign":
-            raise KeyError(f"roi_layer {dict(roi_layer)!r}: only type='RoIAlign' is supported")
-        if "output_size" not in cfg:
-            raise KeyError(f"roi_layer {dict(roi_layer)!r} has no 'output_size'")
-        size = cfg.pop("output_size")
-        self.output_size: tuple[int, int] = (size, size) if isinstance(size, int) else tuple(size)
-        self.sampling_ratio = int(cfg.pop("sampling_ratio", 0))
-        self.aligned = bool(cfg.pop("aligned", True))
-        if cfg.pop("pool_mode", "avg") != "avg":
-            raise ValueError(f"roi_layer {dict(roi_layer)!r}: only pool_mode='avg' is supported")
-        cfg.pop("use_torchvision", None)
-        if cfg:
-            raise KeyError(f"roi_layer {dict(roi_layer)!r}: unknown keys {sorted(cfg)}")
+__all__ = ["SoftRoIExtractor", "pool_rois_per_level", "rescale_rois"]
 
 
 def rescale_rois(rois: torch.Tensor, scale_factor: float) -> torch.Tensor:
@@ -58,27 +31,23 @@ def rescale_rois(rois: torch.Tensor, scale_factor: float) -> torch.Tensor:
     return torch.stack([rois[:, 0], cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=1)
 
 
-def pool_rois_per_level(
-    feats: Sequence[torch.Tensor], rois: torch.Tensor, spec: RoIAlignSpec,
-    featmap_strides: Sequence[int],
-) -> list[torch.Tensor]:
-    """Pool every RoI from each of the first ``len(featmap_strides)`` maps.
+def pool_rois_per_level(feats: Sequence[torch.Tensor], rois: torch.Tensor,
+                        roi_layers: nn.ModuleList) -> list[torch.Tensor]:
+    """Pool every RoI from each of the first ``len(roi_layers)`` maps.
 
     Args:
         feats: maps ``[B, C, H_l, W_l]``, finest first.
         rois: ``[K, 5]`` float ``(batch_idx, x1, y1, x2, y2)`` in input-image pixels.
-        spec: RoIAlign settings.
-        featmap_strides: stride of each used level (spatial scale = 1 / stride).
+        roi_layers: one ``torchvision.ops.RoIAlign`` per level (spatial scale 1 / stride),
+            as made by ``build_roi_layers``.
 
     Returns: one ``[K, C, out_h, out_w]`` tensor per level.
     """
-    if len(feats) < len(featmap_strides):
-        raise ValueError(f"got {len(feats)} feature maps for {len(featmap_strides)} strides "
-                         f"{list(featmap_strides)}")
+    if len(feats) < len(roi_layers):
+        raise ValueError(f"got {len(feats)} feature maps for {len(roi_layers)} RoI levels "
+                         f"(featmap_strides)")
     rois = rois.to(feats[0].dtype)
-    return [roi_align(feat, rois, spec.output_size, 1.0 / stride, spec.sampling_ratio,
-                      spec.aligned)
-            for feat, stride in zip(feats, featmap_strides)]
+    return [layer(feat, rois) for feat, layer in zip(feats, roi_layers)]
 
 
 @MODELS.register_module()
@@ -110,7 +79,9 @@ class SoftRoIExtractor(nn.Module):
         super().__init__()
         if not featmap_strides:
             raise ValueError("SoftRoIExtractor featmap_strides must name at least one level")
-        self.spec = RoIAlignSpec(roi_layer)
+        self.roi_layers = build_roi_layers(roi_layer, featmap_strides)
+        size = self.roi_layers[0].output_size
+        self.output_size = (size, size) if isinstance(size, int) else tuple(size)
         self.out_channels = out_channels
         self.featmap_strides = list(featmap_strides)
         self.finest_scale = finest_scale
@@ -136,7 +107,7 @@ class SoftRoIExtractor(nn.Module):
                 roi_scale_factor: float | None = None) -> torch.Tensor:
         if roi_scale_factor is not None:
             rois = rescale_rois(rois, roi_scale_factor)
-        pooled_per_level = pool_rois_per_level(feats, rois, self.spec, self.featmap_strides)
+        pooled_per_level = pool_rois_per_level(feats, rois, self.roi_layers)
         weights = torch.sigmoid(self.spatial_attention(torch.cat(pooled_per_level, dim=1)))
         fused = weights[:, 0:1] * pooled_per_level[0]
         for i in range(1, len(pooled_per_level)):
