@@ -53,7 +53,6 @@ _PUBLIC_API: dict[str, str] = {
     "update_data_root": "detkit.config",
     "resolve_work_dir": "detkit.config",
     "compat_runner_args": "detkit.config",
-    "build_detector": "detkit.models",
     "load_checkpoint": "detkit.checkpoint",
     "save_checkpoint": "detkit.checkpoint",
 }

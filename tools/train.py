@@ -111,8 +111,12 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
     if cfg.get("checkpoint_config") is not None:
         cfg.checkpoint_config.meta = dict(detkit_version=detkit.__version__, CLASSES=classes)
     model.CLASSES = classes
-    return detkit.train_detector(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
-                                 timestamp=timestamp, meta=meta)
+    runner = detkit.train_detector(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
+                                   timestamp=timestamp, meta=meta)
+    if distributed:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return runner
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -90,20 +91,30 @@ class DetectorDDP(nn.parallel.DistributedDataParallel):
 
     def train_step(self, data_batch: dict[str, Any], optimizer: Any) -> dict[str, Any]:
         module = self.module
-        module.forward = module.train_step  # instance attribute shadows the class forward
+
+        def step(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            del module.forward  # the detector's own forward calls inside train_step use the class forward
+            return module.train_step(*args, **kwargs)
+
+        module.forward = step  # an instance attribute shadows the class forward for DDP's one call
         try:
             return self(data_batch, optimizer)
         finally:
-            del module.forward
+            module.__dict__.pop("forward", None)
 
     def val_step(self, data_batch: dict[str, Any], optimizer: Any = None) -> dict[str, Any]:
         return self.module.val_step(data_batch, optimizer)
 
 
 def wrap_distributed(model: nn.Module, find_unused_parameters: bool = False, sync_bn: bool = False) -> DetectorDDP:
-    """Convert BatchNorm to SyncBatchNorm if asked, move to this rank's device, wrap in DDP."""
-    if sync_bn:
+    """Convert BatchNorm to SyncBatchNorm if asked (CUDA only: torch's SyncBatchNorm has no CPU
+    kernel, so on CPU a warning is given and BatchNorm stays), move to this rank's device and wrap
+    in DDP."""
+    if sync_bn and torch.cuda.is_available():
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    elif sync_bn:
+        warnings.warn("SyncBN needs CUDA (torch.nn.SyncBatchNorm has no CPU kernel); keeping per-process BatchNorm",
+                      UserWarning, stacklevel=2)
     if torch.cuda.is_available():
         device = torch.cuda.current_device()
         return DetectorDDP(model.cuda(device), device_ids=[device], find_unused_parameters=find_unused_parameters)

@@ -135,5 +135,4 @@ class DumpRankWeightsHook(Hook):
     def after_train_iter(self, runner: Any) -> None:
         if runner.iter + 1 == self.at_iter:
             state = {k: v.detach().cpu() for k, v in runner.model.module.state_dict().items()}
-            state["sampler_epoch"] = torch.tensor(runner.data_loader.sampler.epoch)
             torch.save(state, os.path.join(runner.work_dir, f"rank{runner.rank}_iter{self.at_iter}.pt"))
