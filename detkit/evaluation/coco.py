@@ -174,7 +174,7 @@ def evaluate_coco(
         logger: where the tables go (None prints, see :func:`print_log`).
         jsonfile_prefix: keep the result json files at ``<prefix>.<metric>.json``.
         classwise: also print the per-category AP table and return it as
-            ``<metric>_AP_<category name>`` entries.
+            ``<metric>_AP_<category name>`` entries (categories with ground truth only).
         proposal_nums: COCOeval ``maxDets``.
         iou_thrs: IoU thresholds (default 0.50:0.95 step 0.05).
         metric_items: names from ``COCO_STAT_INDEX`` to return (default: the six mAPs, or
@@ -220,7 +220,8 @@ def evaluate_coco(
             if name != "proposal":
                 eval_results[f"{name}_mAP_copypaste"] = " ".join(f"{v:.3f}" for v in stats[:6])
             for category, ap in per_class.items():
-                eval_results[f"{name}_AP_{category}"] = round(ap, 4)
+                if not np.isnan(ap):  # categories without ground truth have no AP
+                    eval_results[f"{name}_AP_{category}"] = round(ap, 4)
     finally:
         if tmp_dir is not None:
             tmp_dir.cleanup()

@@ -101,6 +101,19 @@ def test_annotation_id_zero_still_matches(tmp_path):
     assert metrics["bbox_mAP"] == 1.0 and metrics["segm_mAP"] == 1.0
 
 
+def test_classwise_leaves_out_categories_without_ground_truth(tmp_path):
+    ann_file = write_coco(tmp_path)
+    data = json.loads(open(ann_file).read())
+    data["categories"].insert(1, dict(id=25, name="rider"))
+    with open(ann_file, "w") as f:
+        json.dump(data, f)
+    results = [(b[:1] + [np.zeros((0, 5), np.float32)] + b[1:], s[:1] + [[]] + s[1:]) for b, s in perfect_results()]
+    metrics = evaluate_coco(results, ann_file, "bbox", classwise=True, logger="silent")
+    assert metrics["bbox_mAP"] == 1.0
+    assert metrics["bbox_AP_person"] == 1.0 and metrics["bbox_AP_car"] == 1.0
+    assert "bbox_AP_rider" not in metrics
+
+
 def test_shifted_boxes_match_only_low_iou_thresholds(tmp_path):
     # person 1: 100 x 100 moved 20 px -> IoU 80/120 = 0.667: matched for thresholds
     # 0.50, 0.55, 0.60, 0.65 (4 of 10). The car (60 wide) moved 20 -> IoU 40/80 = 0.5,
