@@ -1,0 +1,161 @@
+"""RoI level mapping, mask targets, mask pasting, class-wise NMS, result format, and
+empty-ground-truth training."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import detkit.models  # noqa: F401
+from detkit.models import build_detector, parse_losses
+from detkit.models.roi_heads import SingleRoIExtractor, multiclass_nms
+from detkit.models.roi_heads.mask_head import mask_targets
+from detkit.models.roi_heads.mask_paste import paste_masks_in_image
+from detkit.models.task_modules import AssignResult, RandomSampler
+from detkit.structures import BitmapMasks
+from detkit.structures.results import DetectionResult
+
+
+def test_roi_level_mapping_finest_scale_56():
+    ext = SingleRoIExtractor(dict(type="RoIAlign", output_size=7, sampling_ratio=0), 4,
+                             [4, 8, 16, 32])
+    sides = [50.0, 111.9, 112.0, 223.0, 224.0, 447.0, 448.0, 2000.0]
+    rois = torch.tensor([[0, 0, 0, s, s] for s in sides])
+    assert ext.map_roi_levels(rois, 4).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_roi_extractor_pools_each_roi_from_its_level():
+    ext = SingleRoIExtractor(dict(type="RoIAlign", output_size=2, sampling_ratio=0), 1,
+                             [4, 8, 16, 32])
+    feats = [torch.full((1, 1, 64 // 2**i, 64 // 2**i), float(i)) for i in range(4)]
+    rois = torch.tensor([[0, 0, 0, 40, 40], [0, 0, 0, 150, 150], [0, 0, 0, 250, 250]])
+    out = ext(feats, rois)
+    assert out.shape == (3, 1, 2, 2)
+    assert out[:, 0, 0, 0].tolist() == [0.0, 1.0, 2.0]
+
+
+def _sampling_result(pos_boxes, gt_inds):
+    n = pos_boxes.shape[0]
+    assign = AssignResult(1, torch.tensor(gt_inds), torch.ones(n), torch.zeros(n, dtype=torch.long))
+    sampler = RandomSampler(num=n, pos_fraction=1.0, add_gt_as_proposals=False)
+    return sampler.sample(assign, pos_boxes, torch.tensor([[0.0, 0.0, 8.0, 8.0]]))
+
+
+def test_mask_targets_hand_computed():
+    canvas = np.zeros((1, 16, 16), dtype=np.uint8)
+    canvas[0, :8, :8] = 1
+    boxes = torch.tensor([[0.0, 0.0, 8.0, 8.0], [0.0, 0.0, 16.0, 8.0], [-5.0, -5.0, 8.0, 8.0]])
+    res = _sampling_result(boxes, [1, 1, 1])
+    targets = mask_targets([res], [BitmapMasks(canvas, 16, 16)], 28)
+    assert targets.shape == (3, 28, 28) and targets.dtype == torch.float32
+    # samples sit at bin centres; only the last one (7.357, 7.357) falls below 0.5 after
+    # bilinear weighting with the empty pixel 8: 0.643 * 0.643 = 0.41
+    expected = torch.ones(28, 28)
+    expected[27, 27] = 0
+    assert torch.equal(targets[0], expected)
+    # box twice as wide as the mask: left 14 columns are 1, the rest 0
+    assert torch.all(targets[1][:, :14] == 1) and torch.all(targets[1][:, 14:] == 0)
+    # box clipped to the canvas first: same as the exact box
+    assert torch.equal(targets[2], targets[0])
+    # [N, H, W] tensors are accepted too
+    same = mask_targets([res], [torch.from_numpy(canvas)], 28)
+    assert torch.equal(same, targets)
+
+
+def _mmdet_paste_reference(masks, boxes, img_h, img_w, skip_empty):
+    """MMDetection v2's ``_do_paste_mask`` on one mask at a time (its CPU path)."""
+    out = torch.zeros(len(masks), img_h, img_w)
+    for i in range(len(masks)):
+        box = boxes[i:i + 1]
+        if skip_empty:
+            x0_int, y0_int = torch.clamp(box.min(dim=0).values.floor()[:2] - 1, min=0).to(torch.int32)
+            x1_int = torch.clamp(box[:, 2].max().ceil() + 1, max=img_w).to(torch.int32)
+            y1_int = torch.clamp(box[:, 3].max().ceil() + 1, max=img_h).to(torch.int32)
+        else:
+            x0_int, y0_int, x1_int, y1_int = 0, 0, img_w, img_h
+        x0, y0, x1, y1 = torch.split(box, 1, dim=1)
+        img_y = torch.arange(y0_int, y1_int).to(torch.float32) + 0.5
+        img_x = torch.arange(x0_int, x1_int).to(torch.float32) + 0.5
+        img_y = (img_y - y0) / (y1 - y0) * 2 - 1
+        img_x = (img_x - x0) / (x1 - x0) * 2 - 1
+        img_x[torch.isinf(img_x)] = 0
+        img_y[torch.isinf(img_y)] = 0
+        gx = img_x[:, None, :].expand(1, img_y.size(1), img_x.size(1))
+        gy = img_y[:, :, None].expand(1, img_y.size(1), img_x.size(1))
+        sampled = F.grid_sample(masks[i:i + 1], torch.stack([gx, gy], dim=3), align_corners=False)
+        out[i, int(y0_int):int(y1_int), int(x0_int):int(x1_int)] = sampled[0, 0]
+    return out
+
+
+@pytest.mark.parametrize("skip_empty", [True, False])
+def test_vectorised_paste_equals_mmdet_per_instance(skip_empty):
+    gen = torch.Generator().manual_seed(0)
+    masks = torch.rand(12, 1, 28, 28, generator=gen)
+    xy = torch.rand(12, 2, generator=gen) * 60 - 5
+    wh = torch.rand(12, 2, generator=gen) * 50
+    boxes = torch.cat([xy, xy + wh], dim=1)
+    boxes[3] = torch.tensor([10.0, 10.0, 10.0, 20.0])  # zero width
+    boxes[4] = torch.tensor([50.0, 40.0, 90.0, 90.0])  # partly outside the canvas
+    ref = _mmdet_paste_reference(masks, boxes, 48, 64, skip_empty)
+    ours = paste_masks_in_image(masks, boxes, 48, 64, 0.5, skip_empty)
+    assert ours.dtype == torch.bool and ours.shape == (12, 48, 64)
+    assert torch.equal(ours, ref >= 0.5)
+    soft = paste_masks_in_image(masks, boxes, 48, 64, -1, skip_empty)
+    assert torch.equal(soft, (ref * 255).to(torch.uint8))
+    outside = paste_masks_in_image(masks[:1], torch.tensor([[70.0, 70.0, 90.0, 90.0]]), 48, 64,
+                                   0.5, skip_empty)
+    assert not outside.any()
+
+
+def test_multiclass_nms_hand_case():
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 10.0, 10.0], [50.0, 50.0, 60.0, 60.0]])
+    scores = torch.tensor([[0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.05, 0.7, 0.25]])
+    dets, labels = multiclass_nms(boxes, scores, 0.05, dict(type="nms", iou_threshold=0.5), -1)
+    # (box0, c0) .9 ; (box1, c0) suppressed ; (box2, c1) .7 ; (box1, c1) .1 ; score .05 dropped
+    assert labels.tolist() == [0, 1, 1]
+    torch.testing.assert_close(dets[:, 4], torch.tensor([0.9, 0.7, 0.1]))
+    dets, labels = multiclass_nms(boxes, scores, 0.05, dict(type="nms", iou_threshold=0.5), 2)
+    assert len(dets) == 2
+    dets, labels = multiclass_nms(boxes, scores, 0.95, dict(type="nms", iou_threshold=0.5), -1)
+    assert dets.shape == (0, 5) and labels.shape == (0,)
+
+
+def test_detection_result_to_mmdet_format():
+    masks = torch.zeros(3, 4, 5, dtype=torch.bool)
+    masks[1, 0, 0] = True
+    result = DetectionResult(torch.arange(12.0).view(3, 4), torch.tensor([0.9, 0.8, 0.7]),
+                             torch.tensor([2, 0, 2]), masks)
+    bbox_results, segm_results = result.to_mmdet(3)
+    assert [b.shape for b in bbox_results] == [(1, 5), (0, 5), (2, 5)]
+    assert all(b.dtype == np.float32 for b in bbox_results)
+    assert bbox_results[2][:, 4].tolist() == pytest.approx([0.9, 0.7])
+    assert [len(s) for s in segm_results] == [1, 0, 2] and segm_results[0][0][0, 0]
+    assert isinstance(DetectionResult(result.boxes, result.scores, result.labels).to_mmdet(3), list)
+    with pytest.raises(ValueError, match="scores"):
+        DetectionResult(torch.zeros(2, 4), torch.zeros(3), torch.zeros(2, dtype=torch.long))
+
+
+def _metas(h, w, pad_h, pad_w):
+    return [dict(img_shape=(h, w, 3), ori_shape=(h, w, 3), pad_shape=(pad_h, pad_w, 3),
+                 scale_factor=np.ones(4, dtype=np.float32), flip=False)]
+
+
+@pytest.mark.parametrize("detector", ["CascadeRCNN", "MaskRCNN"])
+def test_empty_ground_truth_gives_zero_box_and_mask_losses(tiny_cfg, detector):
+    torch.manual_seed(0)
+    model = build_detector(tiny_cfg(detector)).train()
+    img = torch.randn(1, 3, 64, 96)
+    losses = model.forward_train(img, _metas(64, 96, 64, 96), [torch.zeros(0, 4)],
+                                 [torch.zeros(0, dtype=torch.long)],
+                                 gt_masks=[BitmapMasks(np.zeros((0, 64, 96), np.uint8), 64, 96)])
+    assert sum(v.item() for v in losses["loss_rpn_bbox"]) == 0
+    box_keys = [k for k in losses if k.endswith("loss_bbox") and "rpn" not in k]
+    mask_keys = [k for k in losses if k.endswith("loss_mask")]
+    assert box_keys and mask_keys
+    for key in box_keys + mask_keys:
+        assert losses[key].item() == 0, key
+    cls_key = "s0.loss_cls" if detector == "CascadeRCNN" else "loss_cls"
+    assert losses[cls_key].item() > 0 and sum(v.item() for v in losses["loss_rpn_cls"]) > 0
+    total, log_vars = parse_losses(losses)
+    total.backward()
+    assert log_vars["loss"] == pytest.approx(total.item())
