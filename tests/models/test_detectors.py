@@ -1,0 +1,136 @@
+"""Detector calling conventions (mmdet v2), test-time augmentation, autocast and
+channels_last on tiny models."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from detkit.models import build_detector
+from detkit.structures import BitmapMasks
+
+
+def _meta(h=64, w=96, scale=1.0, flip=False, ori=(64, 96)):
+    return dict(img_shape=(h, w, 3), ori_shape=(*ori, 3), pad_shape=(h, w, 3),
+                scale_factor=np.full(4, scale, dtype=np.float32), flip=flip,
+                flip_direction="horizontal" if flip else None)
+
+
+def _gt():
+    boxes = torch.tensor([[10.0, 8.0, 50.0, 40.0], [55.0, 20.0, 90.0, 60.0]])
+    masks = np.zeros((2, 64, 96), np.uint8)
+    masks[0, 8:40, 10:50] = 1
+    masks[1, 20:60, 55:90] = 1
+    return boxes, torch.tensor([0, 2]), BitmapMasks(masks, 64, 96)
+
+
+@pytest.mark.parametrize("detector,with_mask", [("CascadeRCNN", True), ("MaskRCNN", True),
+                                                ("FasterRCNN", False)])
+def test_train_step_and_simple_test_format(tiny_cfg, detector, with_mask):
+    torch.manual_seed(0)
+    model = build_detector(tiny_cfg(detector, with_mask=with_mask))
+    boxes, labels, masks = _gt()
+    data = dict(img=torch.randn(1, 3, 64, 96), img_metas=[_meta()], gt_bboxes=[boxes],
+                gt_labels=[labels])
+    if with_mask:
+        data["gt_masks"] = [masks]
+    out = model.train_step(data, None)
+    assert set(out) == {"loss", "log_vars", "num_samples"} and out["num_samples"] == 1
+    expected = {"loss_rpn_cls", "loss_rpn_bbox", "loss"}
+    if detector == "CascadeRCNN":
+        expected |= {f"s{i}.{k}" for i in range(3) for k in ("loss_cls", "acc", "loss_bbox",
+                                                              "loss_mask")}
+    else:
+        expected |= {"loss_cls", "acc", "loss_bbox"} | ({"loss_mask"} if with_mask else set())
+    assert set(out["log_vars"]) == expected
+    assert data["img_metas"][0]["batch_input_shape"] == (64, 96)
+    out["loss"].backward()
+    model.eval()
+    with torch.no_grad():
+        results = model(img=[torch.randn(2, 3, 64, 96)], img_metas=[[_meta(), _meta()]],
+                        return_loss=False, rescale=True)
+    assert len(results) == 2
+    for result in results:
+        bbox_results = result[0] if with_mask else result
+        assert len(bbox_results) == 3
+        assert all(b.dtype == np.float32 and b.shape[1] == 5 for b in bbox_results)
+        if with_mask:
+            assert [len(s) for s in result[1]] == [len(b) for b in bbox_results]
+
+
+def test_forward_test_argument_checks(tiny_cfg):
+    model = build_detector(tiny_cfg()).eval()
+    with pytest.raises(TypeError, match="imgs must be a list"):
+        model(img=torch.zeros(1, 3, 64, 96), img_metas=[[_meta()]], return_loss=False)
+    with pytest.raises(ValueError, match="augmentations"):
+        model(img=[torch.zeros(1, 3, 64, 96)], img_metas=[[_meta()], [_meta()]],
+              return_loss=False)
+
+
+@pytest.mark.parametrize("detector", ["CascadeRCNN", "MaskRCNN"])
+def test_aug_test_multi_scale_and_flip(tiny_cfg, detector):
+    """Two scales × flip of one 64×96 image: merged detections on the original canvas."""
+    torch.manual_seed(0)
+    model = build_detector(tiny_cfg(detector)).eval()
+    # make scores high enough for detections to survive
+    heads = model.roi_head.bbox_head
+    for head in heads if isinstance(heads, torch.nn.ModuleList) else [heads]:
+        torch.nn.init.constant_(head.fc_cls.bias, 0.0)
+        head.fc_cls.bias.data[0] = 5.0
+    base = torch.randn(1, 3, 64, 96)
+    imgs, metas = [], []
+    for scale in (1.0, 0.5):
+        img = torch.nn.functional.interpolate(base, scale_factor=scale) if scale != 1 else base
+        h, w = img.shape[-2:]
+        for flip in (False, True):
+            imgs.append(img.flip(-1) if flip else img)
+            metas.append([_meta(h, w, scale, flip)])
+    with torch.no_grad():
+        results = model(img=imgs, img_metas=metas, return_loss=False, rescale=True)
+    assert len(results) == 1
+    bbox_results, segm_results = results[0]
+    n = sum(len(b) for b in bbox_results)
+    assert n > 0
+    for c in range(3):
+        for mask in segm_results[c]:
+            assert mask.shape == (64, 96) and mask.dtype == bool
+        if len(bbox_results[c]):
+            assert np.all(np.diff(bbox_results[c][:, 4]) <= 0)
+    all_boxes = np.concatenate(bbox_results)
+    assert all_boxes[:, [0, 2]].max() <= 96 + 1e-3 and all_boxes[:, [1, 3]].max() <= 64 + 1e-3
+
+
+def test_channels_last_matches_default_and_autocast_bf16_runs(tiny_cfg):
+    torch.manual_seed(0)
+    cfg = tiny_cfg()
+    model = build_detector(cfg).eval()
+    cfg_cl = copy.deepcopy(cfg)
+    cfg_cl["channels_last"] = True
+    model_cl = build_detector(cfg_cl).eval()
+    model_cl.load_state_dict(model.state_dict())
+    assert model_cl.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    img = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        feats = model.extract_feat(img)
+        feats_cl = model_cl.extract_feat(img)
+        for a, b in zip(feats, feats_cl):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            results = model_cl.predict(img, [_meta()], rescale=True)
+    assert results[0].boxes.dtype == torch.float32 and results[0].masks.dtype == torch.bool
+    model.train()
+    boxes, labels, masks = _gt()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = model.forward_train(img, [_meta()], [boxes], [labels], gt_masks=[masks])
+    total = sum(v.float().mean() if torch.is_tensor(v) else sum(x.float().mean() for x in v)
+                for k, v in losses.items() if "loss" in k)
+    assert torch.isfinite(total)
+    total.backward()
+
+
+def test_compile_option_is_validated(tiny_cfg):
+    cfg = tiny_cfg()
+    cfg["compile"] = "yes"
+    with pytest.raises(TypeError, match="model.compile"):
+        build_detector(cfg)
