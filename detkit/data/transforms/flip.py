@@ -71,7 +71,8 @@ class RandomFlip:
         self.flip_ratio = flip_ratio
         self.direction = direction
 
-    def _draw(self) -> str | None:
+    def draw_direction(self) -> str | None:
+        """One draw: a direction to flip in, or None for no flip."""
         if self.flip_ratio is None:
             raise KeyError("RandomFlip: flip_ratio is None and results has no 'flip' key")
         directions: list[str | None] = list(self.direction) if isinstance(self.direction, list) else [self.direction]
@@ -84,7 +85,7 @@ class RandomFlip:
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         if "flip" not in results:
-            chosen = self._draw()
+            chosen = self.draw_direction()
             results["flip"] = chosen is not None
             results.setdefault("flip_direction", chosen)
         elif "flip_direction" not in results:

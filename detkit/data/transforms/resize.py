@@ -82,7 +82,8 @@ class Resize:
         self.override = override
 
     # --- scale choice -------------------------------------------------------------------
-    def _random_scale(self, results: dict[str, Any]) -> None:
+    def random_scale(self, results: dict[str, Any]) -> None:
+        """Draw a scale (see the module docstring); sets ``scale`` and ``scale_idx``."""
         if self.img_scale is None:
             raise KeyError("Resize: img_scale is None and results has no 'scale' or 'scale_factor'")
         scale_idx: int | None
@@ -116,11 +117,11 @@ class Resize:
                 h, w = results[img_keys(results)[0]].shape[:2]
                 results["scale"] = (int(w * factor), int(h * factor))
             else:
-                self._random_scale(results)
+                self.random_scale(results)
         elif self.override:
             results.pop("scale")
             results.pop("scale_factor", None)
-            self._random_scale(results)
+            self.random_scale(results)
         elif "scale_factor" in results:
             raise KeyError("Resize: results has both 'scale' and 'scale_factor'; use override=True")
 
