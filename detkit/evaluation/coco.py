@@ -190,7 +190,7 @@ def evaluate_coco(
     metrics = _check_metrics(metric)
     ann_file = coco if isinstance(coco, str) else "the annotation file"
     coco_gt = load_coco(coco) if isinstance(coco, str) else coco
-    if len(coco_gt.getAnnIds()) == 0:
+    if not coco_gt.dataset.get("annotations"):  # the converter drops the key when empty
         raise ValueError(f"{ann_file} has no annotations; use --format-only")
     coco_gt = renumber_annotations_from_one(coco_gt)
     cat_ids = list(coco_gt.getCatIds()) if cat_ids is None else list(cat_ids)

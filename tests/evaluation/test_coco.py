@@ -50,8 +50,9 @@ def write_coco(path, with_annotations: bool = True, first_ann_id: int = 1) -> st
             dict(id=2, file_name="b.png", height=H, width=W),
         ],
         categories=[dict(id=24, name="person"), dict(id=26, name="car")],
-        annotations=annotations if with_annotations else [],
     )
+    if with_annotations:  # as the Cityscapes converter, leave the key out for a test split
+        data["annotations"] = annotations
     file = path / ("ann.json" if with_annotations else "test.json")
     file.write_text(json.dumps(data))
     return str(file)
