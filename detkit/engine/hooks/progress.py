@@ -69,7 +69,7 @@ class ProgressBarHook(Hook):
         line = f"epoch {runner.epoch + 1}: loss {self.losses[-1][1]:.4f}" if self.losses else f"epoch {runner.epoch + 1}"
         if runner.log_buffer.ready and self.metric in runner.log_buffer.output:
             value = float(runner.log_buffer.output[self.metric])
-            self.metrics.append((runner.iter + 1, value))
+            self.metrics.append((runner.iter, value))  # iterations done
             line += f", {self.metric} {value:.4f}"
         self.master.write(line)
         self._plot()
