@@ -56,3 +56,12 @@ data: $(STAMP)
 	$(PY) -m detkit.data.synthetic --out $(DEMO_DATA) --train 60 --val 20 --test 5 --size 512 256 --seed 0 && \
 	$(PY) tools/convert_datasets/cityscapes.py $(DEMO_DATA) --nproc 2 --out-dir $(DEMO_DATA)/annotations && \
 	echo "data: $(DEMO_DATA) ready in $$(( $$(date +%s) - start )) s"
+
+# --- lab: JupyterLab on the detkit kernel, serving nbs/ on this machine only (127.0.0.1).
+# MPLBACKEND is unset so the kernels use the inline backend and figures show in the page.
+LAB_PORT ?= 8888
+lab: $(STAMP)
+	@echo "JupyterLab for nbs/ on the 'detkit' kernel: open the http://127.0.0.1:$(LAB_PORT)/lab?token=... URL printed below; Ctrl-C twice stops it."
+	env -u MPLBACKEND $(PY) -m jupyterlab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+		--ServerApp.root_dir=nbs --MappingKernelManager.default_kernel_name=detkit \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
