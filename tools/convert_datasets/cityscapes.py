@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-import detkit  # noqa: F401  (public entry point; the converter lives in detkit.data.convert)
-from detkit.data.convert import convert_cityscapes
+import detkit
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -23,7 +22,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    summaries = convert_cityscapes(
+    summaries = detkit.convert_cityscapes(
         args.cityscapes_path, args.out_dir, img_dir=args.img_dir, gt_dir=args.gt_dir, nproc=args.nproc
     )
     print()

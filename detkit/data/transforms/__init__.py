@@ -1,8 +1,43 @@
 """Pipeline transforms registered in ``PIPELINES`` (importing this module registers them all)."""
 
 from detkit.data.transforms.compose import Compose
+from detkit.data.transforms.flip import RandomFlip
 from detkit.data.transforms.formatting import Collect, DefaultFormatBundle, ImageToTensor, ToTensor, to_tensor
+from detkit.data.transforms.geometric import Rotate, Shear, Translate
 from detkit.data.transforms.loading import LoadAnnotations, LoadImageFromFile, read_image
+from detkit.data.transforms.normalize import Normalize
+from detkit.data.transforms.pad import Pad
+from detkit.data.transforms.photometric import (
+    BrightnessTransform,
+    ColorTransform,
+    ContrastTransform,
+    EqualizeTransform,
+)
+from detkit.data.transforms.policies import AutoAugment
+from detkit.data.transforms.resize import Resize
+from detkit.data.transforms.test_time import MultiScaleFlipAug
 
-__all__ = ["Collect", "Compose", "DefaultFormatBundle", "ImageToTensor", "LoadAnnotations", "LoadImageFromFile",
-           "ToTensor", "read_image", "to_tensor"]
+__all__ = [
+    "AutoAugment",
+    "BrightnessTransform",
+    "Collect",
+    "ColorTransform",
+    "Compose",
+    "ContrastTransform",
+    "DefaultFormatBundle",
+    "EqualizeTransform",
+    "ImageToTensor",
+    "LoadAnnotations",
+    "LoadImageFromFile",
+    "MultiScaleFlipAug",
+    "Normalize",
+    "Pad",
+    "RandomFlip",
+    "Resize",
+    "Rotate",
+    "Shear",
+    "ToTensor",
+    "Translate",
+    "read_image",
+    "to_tensor",
+]
