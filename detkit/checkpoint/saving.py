@@ -56,6 +56,12 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(filename: str, write: Callable[[BinaryIO], None]) -> None:
     """Call ``write(file)`` on a temporary file next to ``filename``, fsync, and rename it over
     ``filename``. On any error the temporary file is removed and ``filename`` is untouched."""
@@ -63,6 +69,7 @@ def atomic_write(filename: str, write: Callable[[BinaryIO], None]) -> None:
     os.makedirs(directory, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(filename) + ".", suffix=".tmp")
     try:
+        os.chmod(tmp_path, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual mode
         with os.fdopen(fd, "wb") as file:
             write(file)
             file.flush()

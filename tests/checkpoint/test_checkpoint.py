@@ -194,3 +194,11 @@ def test_golden_mmdet_checkpoint_reads_with_weights_only():
         pytest.skip("shared golden data not available")
     checkpoint = read_checkpoint(golden)
     assert checkpoint["meta"]["mmdet_version"] == "2.28.2" and len(checkpoint["meta"]["CLASSES"]) == 8
+
+
+def test_saved_file_has_umask_permissions(tmp_path):
+    path = tmp_path / "perm.pth"
+    save_checkpoint(TinyCascade(1), str(path))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == 0o666 & ~mask

@@ -6,7 +6,8 @@ JSON lines: first the run meta (``env_info``, ``config``, ``seed``, ``exp_name``
 ``{mode: 'train', epoch (1-based), iter (1-based within the epoch), lr, memory (MB, CUDA max
 allocated; 0 on CPU), data_time, time, <loss keys>..., loss}`` averaged over the interval
 (weighted by ``num_samples``), floats rounded to 5 decimals; after evaluation
-``{mode: 'val', epoch, iter, lr, <metrics>}``. Rank 0 only.
+``{mode: 'val', epoch, iter, lr, <metrics>}``. Unlike mmcv, ``lr`` is not rounded (a warmup LR
+of 1e-6 would read 0). Rank 0 only.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ class TextLoggerHook(Hook):
     def _dump(self, record: dict[str, Any]) -> None:
         if self.json_path is not None:
             with open(self.json_path, "a") as file:
-                file.write(json.dumps({k: _round(v) for k, v in record.items()}, default=str) + "\n")
+                rounded = {k: v if k == "lr" else _round(v) for k, v in record.items()}
+                file.write(json.dumps(rounded, default=str) + "\n")
 
     def _log(self, runner: Any) -> None:
         output = dict(runner.log_buffer.output)
