@@ -26,6 +26,7 @@ _PUBLIC_API: dict[str, str] = {
     "plot_annotation_stats": "detkit.data.inspect",
     "show_annotated_images": "detkit.data.inspect",
     "compare_necks": "detkit.models.analysis",
+    "compare_roi_extractors": "detkit.models.analysis",
     "format_costs": "detkit.models.analysis",
     "build_detector": "detkit.models",
     "DetectionResult": "detkit.structures.results",

@@ -35,3 +35,15 @@ def test_format_costs_shows_ratios_to_the_first_row():
 def test_compare_necks_rejects_mismatched_strides():
     with pytest.raises(ValueError, match="strides"):
         detkit.compare_necks(in_channels=[4, 8], strides=(4, 8, 16))
+
+
+def test_compare_roi_extractors_counts_the_attention_exactly():
+    from detkit.models.analysis import compare_roi_extractors
+
+    c, k = 8, 20
+    single, soft = compare_roi_extractors(channels=c, num_rois=k, image_size=(64, 64),
+                                          repeats=1, warmup=0)
+    assert (single.params, single.gflops) == (0, 0.0)
+    assert soft.params == (4 * c * c + c) + (9 * c * 4 + 4)
+    assert soft.gflops * 1e9 == pytest.approx(2 * k * 49 * (4 * c * c + 9 * c * 4))
+    assert "-" in format_costs([single, soft]).splitlines()[2]
