@@ -142,3 +142,22 @@ def test_voc_dataset(tmp_path):
     with pytest.raises(ValueError, match="a.xml"):
         build_dataset(dict(type="VOCDataset", ann_file=str(tmp_path / "train.txt"), img_prefix=str(tmp_path),
                            pipeline=pipeline))
+
+
+def test_custom_dataset_middle_format(tmp_path):
+    Image.fromarray(np.zeros((40, 60, 3), np.uint8)).save(tmp_path / "a.png")
+    records = [{"filename": "a.png", "width": 60, "height": 40,
+                "ann": {"bboxes": [[1, 2, 30, 20]], "labels": [1], "bboxes_ignore": [], "labels_ignore": []}},
+               {"filename": "tiny.png", "width": 20, "height": 10, "ann": {"bboxes": [], "labels": []}}]
+    ann_file = tmp_path / "ann.json"
+    ann_file.write_text(json.dumps(records))
+    dataset = build_dataset(dict(type="CustomDataset", ann_file="ann.json", data_root=str(tmp_path),
+                                 img_prefix="", classes=["a", "b"],
+                                 pipeline=[dict(type="LoadImageFromFile"), dict(type="LoadAnnotations")]))
+    assert len(dataset) == 1 and dataset.CLASSES == ("a", "b")  # the 20x10 image is below min_size
+    results = dataset[0]
+    assert results["gt_bboxes"].tolist() == [[1, 2, 30, 20]] and results["gt_labels"].dtype == np.int64
+    assert results["gt_bboxes_ignore"].shape == (0, 4)
+    ann_file.write_text(json.dumps([{"filename": "a.png"}]))
+    with pytest.raises(ValueError, match=r"ann.json: image record 0 lacks \['width', 'height'\]"):
+        build_dataset(dict(type="CustomDataset", ann_file=str(ann_file), pipeline=[]))

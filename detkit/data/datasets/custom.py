@@ -3,13 +3,16 @@
 Holds ``data_infos`` (one image record per item: ``filename``, ``width``, ``height``, ...),
 parses per-image annotations into ``ann_info`` (``bboxes`` ``[N, 4]`` float32 xyxy absolute
 pixels, ``labels`` ``[N]`` int64 0-based, ``bboxes_ignore``, ``masks``, ``seg_map``), and
-runs the pipeline on the results dict. Subclasses implement ``load_annotations`` and
-``get_ann_info``.
+runs the pipeline on the results dict. On its own it reads mmdet's "middle format" (a JSON or
+pickle list of records with an ``ann`` dict); subclasses override ``load_annotations`` and
+``get_ann_info`` for COCO, Cityscapes and VOC files.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,7 +73,7 @@ class CustomDataset(Dataset):
     ) -> None:
         self.data_root = data_root
         self.ann_file = _join(data_root, ann_file)
-        self.img_prefix = _join(data_root, img_prefix) if img_prefix else img_prefix
+        self.img_prefix = _join(data_root, img_prefix)
         self.seg_prefix = _join(data_root, seg_prefix)
         self.seg_suffix = seg_suffix
         self.proposal_file = _join(data_root, proposal_file)
@@ -96,8 +99,24 @@ class CustomDataset(Dataset):
         return len(self.data_infos)
 
     def load_annotations(self, ann_file: str) -> list[dict[str, Any]]:
-        """Image records of ``ann_file``; each has at least ``filename``, ``width``, ``height``."""
-        raise TypeError(f"{type(self).__name__} must override load_annotations (CustomDataset is a base class)")
+        """mmdet's "middle format": a JSON or pickle list of image records ``{filename, width,
+        height, ann: {bboxes [N, 4] xyxy, labels [N], bboxes_ignore, labels_ignore}}``."""
+        try:
+            if ann_file.endswith((".pkl", ".pickle")):
+                with open(ann_file, "rb") as f:
+                    infos = pickle.load(f)
+            else:
+                with open(ann_file) as f:
+                    infos = json.load(f)
+        except (OSError, ValueError, pickle.UnpicklingError, EOFError) as exc:
+            raise ValueError(f"cannot read annotation file {ann_file}: {exc}") from exc
+        if not isinstance(infos, list):
+            raise ValueError(f"{ann_file} must hold a list of image records, got {type(infos).__name__}")
+        for index, info in enumerate(infos):
+            missing = [k for k in ("filename", "width", "height") if not isinstance(info, dict) or k not in info]
+            if missing:
+                raise ValueError(f"{ann_file}: image record {index} lacks {missing}")
+        return infos
 
     def load_proposals(self, proposal_file: str) -> list[np.ndarray]:
         import torch
@@ -108,8 +127,19 @@ class CustomDataset(Dataset):
             raise ValueError(f"cannot load proposal file {proposal_file}: {exc}") from exc
 
     def get_ann_info(self, idx: int) -> dict[str, Any]:
-        """Parsed annotations of item ``idx``: ``bboxes``, ``labels``, ``bboxes_ignore``, ``masks``, ``seg_map``."""
-        raise TypeError(f"{type(self).__name__} must override get_ann_info (CustomDataset is a base class)")
+        """Parsed annotations of item ``idx``: ``bboxes`` [N, 4] float32 xyxy, ``labels`` [N]
+        int64, and ``bboxes_ignore``/``labels_ignore`` (middle format: the record's ``ann``)."""
+        info = self.data_infos[idx]
+        if "ann" not in info:
+            raise KeyError(f"{self.ann_file}: image record {info['filename']!r} has no 'ann'")
+        ann = dict(info["ann"])
+        for key in ("bboxes", "bboxes_ignore"):
+            if key in ann:
+                ann[key] = np.asarray(ann[key], dtype=np.float32).reshape(-1, 4)
+        for key in ("labels", "labels_ignore"):
+            if key in ann:
+                ann[key] = np.asarray(ann[key], dtype=np.int64).reshape(-1)
+        return ann
 
     def get_cat_ids(self, idx: int) -> list[int]:
         """Label indices of the instances of item ``idx``."""
