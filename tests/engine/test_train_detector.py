@@ -110,3 +110,20 @@ def test_load_from_auto_resume_and_errors(tmp_path):
     runner = detkit.train_detector(ToyDetector(), ToyDataset(16), cfg2, validate=False)
     assert runner.iter == 3
     assert sorted(p for p in os.listdir(tmp_path / "iters") if p.endswith(".pth")) == ["iter_2.pth", "iter_3.pth", "latest.pth"]
+
+
+def test_auto_scale_lr_fp16_custom_hook_priority_and_progress_in_config(tmp_path):
+    cfg = detkit.Config.fromfile(write_config(str(tmp_path)))
+    cfg.work_dir = str(tmp_path / "work")
+    cfg.runner.max_epochs = 1
+    cfg.lr_config = None
+    cfg.auto_scale_lr = dict(enable=True, base_batch_size=16)
+    cfg.fp16 = dict(loss_scale=512.0)
+    cfg.log_config.hooks = [dict(type="TextLoggerHook"), dict(type="ProgressBarHook")]
+    cfg.custom_hooks = [dict(type="NumClassCheckHook", priority="VERY_HIGH")]
+    runner = detkit.train_detector(ToyDetector(), ToyDataset(16), cfg, validate=False)
+    assert runner.optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 4 / 16)  # 1 process x 4 images
+    assert runner.gradient_step.fp16 and runner.gradient_step.state_dict()["scale"] == 512.0
+    names = [type(h).__name__ for h in runner.hooks]
+    assert names[0] == "NumClassCheckHook"
+    assert names.index("CheckpointHook") < names.index("ProgressBarHook") < names.index("TextLoggerHook")
