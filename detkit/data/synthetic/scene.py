@@ -101,14 +101,14 @@ def _place(rng: np.random.Generator, kind: ShapeKind, width: int, height: int, h
     """Pick a position and size; retry a few times to keep most of each object visible."""
     us = [u for u, _ in kind.outline]
     frame = ShapeFrame(0.0, 0.0, 1.0)
-    for _ in range(12):
+    for _ in range(20):
         bottom = rng.uniform(horizon + 0.2 * (height - horizon), height * 1.04)
         depth = (bottom - horizon) / (height - horizon)
         h = rng.uniform(*kind.height_range) * height * (0.75 + 0.25 * depth)
         cx = rng.uniform(-0.04, 1.04) * width
         frame = ShapeFrame(cx, bottom, h)
         box = (cx + min(us) * h, bottom - h, cx + max(us) * h, bottom)
-        if all(_overlap(box, other) < 0.35 for other in placed):
+        if all(_overlap(box, other) < 0.25 for other in placed):
             break
     placed.append((frame.cx + min(us) * frame.h, frame.bottom - frame.h, frame.cx + max(us) * frame.h, frame.bottom))
     return frame

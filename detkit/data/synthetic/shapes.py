@@ -166,15 +166,15 @@ def _paint_bus(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int,
     _wheel(draw, f, 0.98, 0.11, 0.12)
 
 
-_TRAIN = [(-2.6, 0.05), (-2.6, 0.92), (2.2, 0.92), (2.6, 0.55), (2.6, 0.05)]
+_TRAIN = [(-1.8, 0.05), (-1.8, 0.92), (1.45, 0.92), (1.8, 0.55), (1.8, 0.05)]
 
 
 def _paint_train(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]) -> None:
-    draw.rectangle(f.box(-2.6, 0.3, 2.6, 0.38), fill=(240, 240, 240))
-    for k in range(12):
-        u = -2.5 + 0.4 * k
+    draw.rectangle(f.box(-1.8, 0.3, 1.8, 0.38), fill=(240, 240, 240))
+    for k in range(8):
+        u = -1.7 + 0.4 * k
         draw.rectangle(f.box(u, 0.5, u + 0.25, 0.8), fill=(220, 230, 250))
-    draw.rectangle(f.box(-2.6, 0.05, 2.6, 0.12), fill=(30, 30, 30))
+    draw.rectangle(f.box(-1.8, 0.05, 1.8, 0.12), fill=(30, 30, 30))
 
 
 _MOTORCYCLE = [(-0.62, 0.2)] + arc(-0.4, 0.22, 0.22, 180, 360, 6) + arc(0.4, 0.22, 0.22, 180, 360, 6) + [
