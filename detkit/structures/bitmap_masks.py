@@ -42,57 +42,50 @@ def rescale_size(
     return int(w * factor + 0.5), int(h * factor + 0.5)
 
 
-def _nearest_index(src: int, dst: int) -> np.ndarray:
-    """Source index of each destination pixel for nearest resizing, as ``cv2.INTER_NEAREST``
-    computes it: ``min(floor(i * src / dst), src - 1)``."""
-    return np.minimum(np.floor(np.arange(dst) * (src / dst)).astype(np.int64), src - 1)
-
-
 def _resize_stack(masks: np.ndarray, out_hw: tuple[int, int], interpolation: str) -> np.ndarray:
-    """Resize an ``(N, H, W)`` uint8 stack to ``out_hw``, bit-exact with mmcv's ``cv2.resize``.
-
-    Nearest resizing touches only each mask's bounding rectangle (``cv2.boundingRect``): on 20
-    Cityscapes instances at 2048x1024 that is ~10x less work than resizing whole masks."""
+    """Resize an ``(N, H, W)`` uint8 stack to ``out_hw`` with ``cv2.resize`` per mask (what
+    mmcv's ``imresize`` does), written straight into the output stack."""
     if interpolation not in _CV2_RESIZE:
         raise ValueError(f"interpolation must be one of {sorted(_CV2_RESIZE)}, got {interpolation!r}")
     out_h, out_w = int(out_hw[0]), int(out_hw[1])
-    if interpolation != "nearest":
-        return np.stack([cv2.resize(m, (out_w, out_h), interpolation=_CV2_RESIZE[interpolation]) for m in masks])
-    height, width = masks.shape[1:]
-    rows, cols = _nearest_index(height, out_h), _nearest_index(width, out_w)
-    out = np.zeros((len(masks), out_h, out_w), dtype=masks.dtype)
+    out = np.empty((len(masks), out_h, out_w), dtype=masks.dtype)
     for mask, target in zip(masks, out):
-        x, y, w, h = cv2.boundingRect(mask)
-        if w == 0:
-            continue
-        r0, r1 = np.searchsorted(rows, [y, y + h])
-        c0, c1 = np.searchsorted(cols, [x, x + w])
-        target[r0:r1, c0:c1] = mask[rows[r0:r1]][:, cols[c0:c1]]
+        cv2.resize(mask, (out_w, out_h), dst=target, interpolation=_CV2_RESIZE[interpolation])
     return out
 
 
-def _warp_mask(mask: np.ndarray, params: AffineParams, interpolation: str) -> np.ndarray:
-    """Warp one ``(H, W)`` 0/1 mask with a zero border, computing only the output rectangle
-    that the mask's bounding rectangle can reach (one pixel of margin for the bilinear taps);
-    the rest of the output is 0 anyway. Same values as warping the whole mask."""
+def _mask_rects(masks: np.ndarray) -> list[tuple[int, int, int, int] | None]:
+    """``(x0, y0, x1, y1)`` (exclusive ends) of the non-zero pixels of each mask, or None."""
+    rows_any = masks.any(axis=2)
+    cols_any = masks.any(axis=1)
+    rects: list[tuple[int, int, int, int] | None] = []
+    for rows, cols in zip(rows_any, cols_any):
+        ys, xs = np.flatnonzero(rows), np.flatnonzero(cols)
+        rects.append((int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1) if len(ys) else None)
+    return rects
+
+
+def _warp_mask_into(out: np.ndarray, mask: np.ndarray, rect: tuple[int, int, int, int] | None,
+                    matrix: np.ndarray, interpolation: str) -> None:
+    """Warp one ``(H, W)`` 0/1 mask with a zero border into the zeroed ``out``, computing only
+    the output rectangle that the mask's non-zero rectangle ``rect`` can reach (one pixel of
+    margin for the bilinear taps); elsewhere the result is 0 anyway, so this equals warping the
+    whole mask."""
+    if rect is None:
+        return
     height, width = mask.shape
-    out = np.zeros_like(mask)
-    x, y, w, h = cv2.boundingRect(mask)
-    if w == 0:
-        return out
-    matrix = params.matrix(height, width)
-    corners = np.array([[x - 1, y - 1], [x + w, y - 1], [x - 1, y + h], [x + w, y + h]], dtype=np.float64)
+    x, y, x_end, y_end = rect
+    corners = np.array([[x - 1, y - 1], [x_end, y - 1], [x - 1, y_end], [x_end, y_end]], dtype=np.float64)
     mapped = apply_matrix_to_points(corners, matrix)
     x0, y0 = np.maximum(np.floor(mapped.min(axis=0)).astype(int) - 1, 0)
     x1, y1 = np.minimum(np.ceil(mapped.max(axis=0)).astype(int) + 2, (width, height))
     if x1 <= x0 or y1 <= y0:
-        return out
+        return
     roi_matrix = matrix.copy()
     roi_matrix[:, 2] -= (x0, y0)
     out[y0:y1, x0:x1] = cv2.warpAffine(mask, roi_matrix, (int(x1 - x0), int(y1 - y0)),
                                        flags=_CV2_WARP[interpolation], borderMode=cv2.BORDER_CONSTANT,
                                        borderValue=0)
-    return out
 
 
 class BitmapMasks:
@@ -205,7 +198,13 @@ class BitmapMasks:
         out_h, out_w = int(out_shape[0]), int(out_shape[1])
         if out_h < self.height or out_w < self.width:
             raise ValueError(f"pad shape {out_shape} is smaller than {(self.height, self.width)}")
-        padded = np.full((len(self), out_h, out_w), pad_val, dtype=self.masks.dtype)
+        if (out_h, out_w) == (self.height, self.width):
+            return BitmapMasks(self.masks.copy(), out_h, out_w)
+        shape = (len(self), out_h, out_w)
+        if pad_val == 0:  # calloc'd pages: only the copied area is written
+            padded = np.zeros(shape, dtype=self.masks.dtype)
+        else:
+            padded = np.full(shape, pad_val, dtype=self.masks.dtype)
         padded[:, : self.height, : self.width] = self.masks
         return BitmapMasks(padded, out_h, out_w)
 
@@ -268,8 +267,11 @@ class BitmapMasks:
                 f"warps keep the mask size {(self.height, self.width)}, got out_shape {out_shape}"
             )
         if fill_val == 0:
-            # per mask, only where it can land (see _warp_mask): instances are small
-            warped = np.stack([_warp_mask(m, params, interpolation) for m in self.masks])
+            # per mask, only where it can land (see _warp_mask_into): instances are small
+            warped = np.zeros_like(self.masks)
+            matrix = params.matrix(self.height, self.width)
+            for mask, rect, target in zip(self.masks, _mask_rects(self.masks), warped):
+                _warp_mask_into(target, mask, rect, matrix, interpolation)
         else:
             warped = np.stack([warp_hwc(m, params, fill_val, interpolation) for m in self.masks])
         return BitmapMasks(warped, out_h, out_w)
