@@ -31,9 +31,8 @@ from detkit.engine.runner import Runner
 
 __all__ = ["train_detector", "find_latest_checkpoint", "runner_budget", "in_notebook"]
 
-# evaluation keys that configure the hook or the test loop, not dataset.evaluate
-_HOOK_ONLY_EVAL_KEYS = ("interval", "start", "save_best", "rule", "by_epoch")
-_TEST_LOOP_EVAL_KEYS = ("gpu_collect", "tmpdir", "dynamic_intervals", "broadcast_bn_buffer")
+# mmdet's result-collection options; detkit always gathers with all_gather_object
+_TEST_LOOP_EVAL_KEYS = ("gpu_collect", "tmpdir")
 
 
 def in_notebook() -> bool:
@@ -130,6 +129,8 @@ def _register_eval_hook(runner: Runner, cfg: Any, distributed: bool, by_epoch: b
     loader_args["samples_per_gpu"] = dict(cfg["data"].get("val_dataloader", {}) or {}).get("samples_per_gpu", 1)
     val_loader = build_dataloader(val_dataset, **loader_args, dist=distributed, shuffle=False, seed=cfg.get("seed"))
     eval_cfg = dict(cfg.get("evaluation") or {})
+    if "dynamic_intervals" in eval_cfg:
+        raise KeyError("evaluation.dynamic_intervals is not supported; use a fixed evaluation.interval")
     eval_cfg.setdefault("by_epoch", by_epoch)
     for key in _TEST_LOOP_EVAL_KEYS:
         eval_cfg.pop(key, None)

@@ -12,7 +12,10 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from detkit.engine.dist import is_main_process
+import torch
+from torch import nn
+
+from detkit.engine.dist import get_dist_info, is_main_process
 from detkit.engine.hooks.base import Hook
 
 __all__ = ["EvalHook"]
@@ -28,6 +31,8 @@ class EvalHook(Hook):
         save_best: a metric name (or ``'auto'``: the first returned) whose best value is kept
             as ``best_<metric>_epoch_<N>.pth``; None disables it.
         rule: ``'greater'`` or ``'less'`` (default: ``'less'`` for names containing ``loss``).
+        broadcast_bn_buffer: in distributed runs, copy rank 0's BatchNorm running statistics
+            to every rank before testing, so all ranks test the same model (mmcv DistEvalHook).
         **eval_kwargs: passed to ``evaluate_fn`` (e.g. ``metric=['bbox', 'segm']``).
     """
 
@@ -43,6 +48,7 @@ class EvalHook(Hook):
         start: int | None = None,
         save_best: str | None = None,
         rule: str | None = None,
+        broadcast_bn_buffer: bool = True,
         **eval_kwargs: Any,
     ) -> None:
         if interval <= 0:
@@ -57,6 +63,7 @@ class EvalHook(Hook):
         self.start = start
         self.save_best = save_best
         self.rule = rule
+        self.broadcast_bn_buffer = broadcast_bn_buffer
         self.eval_kwargs = eval_kwargs
         self.best_score: float | None = None
         self.best_path: str | None = None
@@ -78,6 +85,11 @@ class EvalHook(Hook):
 
     def evaluate(self, runner: Any) -> dict[str, Any]:
         """Run ``test_fn`` and (on rank 0) ``evaluate_fn``; returns the metrics ({} on ranks > 0)."""
+        if self.broadcast_bn_buffer and get_dist_info()[1] > 1:
+            for module in runner.model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.track_running_stats:
+                    torch.distributed.broadcast(module.running_var, 0)
+                    torch.distributed.broadcast(module.running_mean, 0)
         results = self.test_fn(runner.model, self.dataloader)
         if not is_main_process():
             return {}
