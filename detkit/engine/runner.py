@@ -46,8 +46,8 @@ def move_to_device(obj: Any, device: torch.device) -> Any:
     """Tensors nested in dicts/lists/tuples moved to ``device`` (other objects unchanged)."""
     if isinstance(obj, torch.Tensor):
         return obj.to(device, non_blocking=True)
-    if isinstance(obj, Mapping):
-        return type(obj)((k, move_to_device(v, device)) for k, v in obj.items()) if isinstance(obj, dict) else obj
+    if isinstance(obj, dict):
+        return type(obj)((k, move_to_device(v, device)) for k, v in obj.items())
     if isinstance(obj, (list, tuple)):
         return type(obj)(move_to_device(v, device) for v in obj)
     return obj
@@ -121,20 +121,17 @@ class Runner:
 
     @property
     def max_iters(self) -> int:
-        return self.total_iters
-
-    @property
-    def total_iters(self) -> int:
+        """The iteration budget: ``max_epochs`` x loader length, capped by ``max_iters``."""
         by_epochs = self._max_epochs * self.train_loader_len if self._max_epochs is not None else None
         return min(v for v in (by_epochs, self._max_iters) if v is not None)
 
     @property
     def is_last_epoch(self) -> bool:
-        return self.epoch + 1 >= self.max_epochs or self.iter >= self.total_iters
+        return self.epoch + 1 >= self.max_epochs or self.iter >= self.max_iters
 
     @property
     def is_last_iter(self) -> bool:
-        return self.iter + 1 >= self.total_iters
+        return self.iter + 1 >= self.max_iters
 
     def current_lr(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -209,7 +206,7 @@ class Runner:
                 set_rng_state(rng_at_save)
         tick = time.time()
         for self.inner_iter in range(start, len(data_loader)):
-            if self.iter >= self.total_iters:
+            if self.iter >= self.max_iters:
                 break
             data_batch = next(iterator)
             data_time = time.time() - tick
@@ -254,12 +251,12 @@ class Runner:
             raise ValueError(f"workflow {list(workflow)} has no 'train' phase")
         self.train_loader_len = len(data_loaders[train_index])
         self.data_loader = data_loaders[train_index]
-        self.logger.info(f"workflow: {list(workflow)}, max: {self.max_epochs} epochs / {self.total_iters} iters")
+        self.logger.info(f"workflow: {list(workflow)}, max: {self.max_epochs} epochs / {self.max_iters} iters")
         self.call_hook("before_train")
-        while self.epoch < self.max_epochs and self.iter < self.total_iters:
+        while self.epoch < self.max_epochs and self.iter < self.max_iters:
             for (mode, epochs), loader in zip(workflow, data_loaders):
                 for _ in range(epochs):
-                    if mode == "train" and (self.epoch >= self.max_epochs or self.iter >= self.total_iters):
+                    if mode == "train" and (self.epoch >= self.max_epochs or self.iter >= self.max_iters):
                         break
                     getattr(self, mode)(loader)
         self.call_hook("after_train")

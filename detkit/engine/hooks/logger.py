@@ -122,7 +122,7 @@ class TextLoggerHook(Hook):
         fields = [f"lr: {record['lr']:.3e}"]
         if record["mode"] == "train":
             done = runner.iter + 1 - self.start_iter
-            remaining = runner.total_iters - runner.iter - 1
+            remaining = runner.max_iters - runner.iter - 1
             eta = datetime.timedelta(seconds=int(record["time"] * remaining)) if done > 0 else None
             fields.append(f"eta: {eta}")
         skip = {"mode", "epoch", "iter", "lr"}
