@@ -164,3 +164,11 @@ def test_nearest_resize_equals_cv2():
     out = BitmapMasks(stack, 37, 53).resize((80, 91))
     expected = np.stack([cv2.resize(m, (91, 80), interpolation=cv2.INTER_NEAREST) for m in stack])
     assert np.array_equal(out.masks, expected)
+
+
+def test_fortran_ordered_masks_are_stored_c_contiguous():
+    rng = np.random.default_rng(3)
+    columns_major = [np.asfortranarray((rng.random((7, 9)) > 0.5).astype(np.uint8)) for _ in range(3)]
+    masks = BitmapMasks(columns_major, 7, 9)
+    assert masks.masks.flags["C_CONTIGUOUS"]
+    assert np.array_equal(masks.masks, np.stack([np.ascontiguousarray(m) for m in columns_major]))
