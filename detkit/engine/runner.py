@@ -306,6 +306,15 @@ class Runner:
         checkpoint = self.load_checkpoint(filename, map_location=map_location)
         meta = checkpoint.get("meta", {})
         position = checkpoint.get("resume")
+        saved_world_size = int(meta.get("world_size", self.world_size))
+        if position is not None and saved_world_size != self.world_size:
+            # another number of processes: batches per epoch differ, so the data position and
+            # RNG streams cannot be replayed; continue at the saved epoch, iter rescaled (mmcv)
+            self.logger.warning(f"{filename} was saved by {saved_world_size} processes, resuming with "
+                                f"{self.world_size}: iter rescaled, the run will not match an uninterrupted one")
+            position = None
+            meta = {**meta, "epoch": int(checkpoint["resume"]["epoch"]),
+                    "iter": int(meta["iter"]) * saved_world_size // self.world_size}
         if position is not None:
             self.epoch, self.iter = int(position["epoch"]), int(position["iter"])
             self._epoch_start_rng = position["rng_epoch_start"]

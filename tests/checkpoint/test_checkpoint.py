@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -73,8 +74,9 @@ def test_80_to_8_class_mismatch_report(tmp_path, caplog):
     torch.manual_seed(1)
     cityscapes = TinyCascade(8)
     before = {k: v.clone() for k, v in cityscapes.state_dict().items()}
-    with caplog.at_level("WARNING", logger="detkit.checkpoint"):
-        report = load_checkpoint(cityscapes, str(path))["load_report"]
+    logger = logging.getLogger("checkpoint_test_report")  # outside 'detkit', which may not propagate
+    with caplog.at_level("WARNING", logger="checkpoint_test_report"):
+        report = load_checkpoint(cityscapes, str(path), logger=logger)["load_report"]
     assert isinstance(report, LoadReport)
     assert len(report.mismatched) == 12 and not report.missing and not report.unexpected
     assert ("roi_head.bbox_head.0.fc_cls.weight", (81, 8), (9, 8)) in report.mismatched
@@ -86,7 +88,7 @@ def test_80_to_8_class_mismatch_report(tmp_path, caplog):
     assert re.search(r"mismatch +roi_head\.bbox_head\.\{0,1,2\}\.fc_cls\.weight +\[81, 8\] +\[9, 8\]", table)
     assert "roi_head.mask_head.{0,1,2}.conv_logits.bias" in table
     assert len(table.splitlines()) == 2 + 4  # summary + header + 4 grouped rows
-    assert len([r for r in caplog.records if r.name == "detkit.checkpoint"]) == 1  # logged once
+    assert len([r for r in caplog.records if r.name == "checkpoint_test_report"]) == 1  # logged once
 
     with pytest.raises(RuntimeError, match="fc_cls"):
         load_checkpoint(TinyCascade(8), str(path), strict=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from toy_detector import ToyDataset, ToyDetector
@@ -67,3 +69,23 @@ def test_dist_helpers_without_process_group():
     assert get_dist_info() == (0, 1)
     assert all_gather({"a": 1}) == [{"a": 1}]
     assert collect_results([1, 2, 3], 2) == [1, 2]
+
+
+def test_eval_hook_save_best_and_start(tmp_path):
+    model = ToyDetector()
+    runner = Runner(model, build_optimizer(model, dict(type="SGD", lr=0.1, momentum=0.9)), work_dir=str(tmp_path),
+                    max_epochs=4)
+    scores = iter([0.5, 0.25, 0.75])
+    calls = []
+
+    def evaluate_fn(results, logger=None, metric="accuracy"):
+        calls.append(runner.epoch + 1)
+        return {"accuracy": next(scores)}
+
+    hook = runner.register_hook(EvalHook([], lambda model, loader: [], evaluate_fn, start=2, save_best="auto"))
+    runner.run([DataLoader(ToyDataset(8), batch_size=4)])
+    assert calls == [2, 3, 4]
+    assert hook.best_score == 0.75
+    assert sorted(os.listdir(tmp_path)) == ["best_accuracy_epoch_4.pth"]
+    with pytest.raises(ValueError, match="interval must be positive"):
+        EvalHook([], None, None, interval=0)

@@ -45,3 +45,25 @@ def test_cascade_tiny_trains_two_steps_and_checkpoint_round_trips(tmp_path):
     assert checkpoint["meta"]["CLASSES"][0] == "person" and (checkpoint["meta"]["epoch"], checkpoint["meta"]["iter"]) == (1, 2)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(fresh.state_dict()[key], value, rtol=0, atol=0)
+
+
+@pytest.mark.skipif(not os.path.isdir(GOLDEN), reason="shared golden data not available")
+def test_coco_80_class_cascade_into_8_class_model_report(tmp_path):
+    cfg = detkit.Config.fromfile(os.path.join(GOLDEN, "config.py"))
+    coco_cfg = detkit.Config.fromfile(os.path.join(GOLDEN, "config.py"))
+    for head in coco_cfg.model.roi_head.bbox_head:
+        head.num_classes = 80
+    coco_cfg.model.roi_head.mask_head.num_classes = 80
+    coco = detkit.build_detector(coco_cfg.model)
+    detkit.save_checkpoint(coco, str(tmp_path / "coco.pth"), meta={"CLASSES": tuple(f"c{i}" for i in range(80))})
+    cityscapes = detkit.build_detector(cfg.model)
+    report = detkit.load_checkpoint(cityscapes, str(tmp_path / "coco.pth"))["load_report"]
+    assert len(report.mismatched) == 12 and not report.missing and not report.unexpected
+    assert len(report.loaded) == 202 - 12
+    rows = report.table().splitlines()[2:]
+    assert [row.split()[1] for row in rows] == [
+        "roi_head.bbox_head.{0,1,2}.fc_cls.weight", "roi_head.bbox_head.{0,1,2}.fc_cls.bias",
+        "roi_head.mask_head.{0,1,2}.conv_logits.weight", "roi_head.mask_head.{0,1,2}.conv_logits.bias"]
+    assert rows[0].split()[2:] == ["[81,", "64]", "[9,", "64]"]
+    torch.testing.assert_close(cityscapes.state_dict()["roi_head.bbox_head.1.fc_reg.weight"],
+                               coco.state_dict()["roi_head.bbox_head.1.fc_reg.weight"])  # class-agnostic: loaded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 
@@ -143,8 +144,6 @@ def test_checkpoints_latest_and_max_keep(tmp_path):
 
 
 def test_text_and_json_logs(tmp_path):
-    import logging
-
     runner, loader = make_runner(tmp_path, max_epochs=2, num_samples=20)  # 5 iterations per epoch
     runner.meta = {"seed": 0, "exp_name": "toy"}
     runner.logger = logging.getLogger("detkit.test_runner")
@@ -272,3 +271,17 @@ def test_val_workflow_and_errors(tmp_path):
         Runner(ToyDetector(), None, max_epochs=None)
     with pytest.raises(TypeError, match="train_step"):
         Runner(torch.nn.Linear(1, 1), None, max_epochs=1)
+
+
+def test_resume_with_another_world_size_rescales_iter(tmp_path, caplog):
+    _train(tmp_path / "part", 2)
+    path = tmp_path / "part" / "epoch_2.pth"
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["meta"]["world_size"] = 2  # as if saved by a 2-process run
+    torch.save(checkpoint, path)
+    runner, _ = make_runner(tmp_path / "resumed", max_epochs=4)
+    runner.logger = logging.getLogger("engine_test_resume")  # outside 'detkit', which does not propagate
+    with caplog.at_level("WARNING", logger="engine_test_resume"):
+        runner.resume(str(path))
+    assert (runner.epoch, runner.iter) == (2, 12)
+    assert "saved by 2 processes" in caplog.text
