@@ -118,6 +118,7 @@ def compare_roi_extractors(
     extractor_types: Sequence[str] = ("SingleRoIExtractor", "SoftRoIExtractor"),
     channels: int = 256,
     output_size: int = 7,
+    sampling_ratio: int = 0,
     num_rois: int = 1000,
     image_size: tuple[int, int] = (512, 1024),
     strides: Sequence[int] = (4, 8, 16, 32),
@@ -129,7 +130,8 @@ def compare_roi_extractors(
 
     Args:
         extractor_types: registered extractor names, built with
-            ``roi_layer=dict(type='RoIAlign', output_size=output_size, sampling_ratio=0)``.
+            ``roi_layer=dict(type='RoIAlign', output_size=output_size,
+            sampling_ratio=sampling_ratio)`` (0: adaptive, as the configs).
         channels: feature channels; num_rois: random boxes (sides 8 to 512 pixels) inside
             ``image_size`` ``(H, W)``; strides: the pooled levels.
         repeats, warmup: as ``measure_module``; device: where the module and input live.
@@ -143,7 +145,7 @@ def compare_roi_extractors(
     size = torch.rand(num_rois, 2, generator=gen) * 504 + 8
     corner = torch.rand(num_rois, 2, generator=gen) * (torch.tensor(image_size[::-1]) - size).clamp(min=0)
     rois = torch.cat([torch.zeros(num_rois, 1), corner, corner + size], dim=1).to(device)
-    roi_layer = dict(type="RoIAlign", output_size=output_size, sampling_ratio=0)
+    roi_layer = dict(type="RoIAlign", output_size=output_size, sampling_ratio=sampling_ratio)
     rows = []
     for name in extractor_types:
         extractor = build(dict(type=name, roi_layer=roi_layer, out_channels=channels,
