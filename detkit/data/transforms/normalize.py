@@ -17,9 +17,9 @@ __all__ = ["Normalize", "normalize_image"]
 
 def normalize_image(img: np.ndarray, mean: np.ndarray, std: np.ndarray, to_rgb: bool) -> np.ndarray:
     """``(H, W, 3)`` image -> float32 ``(img[..., ::-1 if to_rgb] - mean) / std`` (a new array)."""
-    out = img.astype(np.float32)
-    if to_rgb:
-        cv2.cvtColor(out, cv2.COLOR_BGR2RGB, out)
+    # swap channels on the uint8 image (a quarter of the bytes of the float copy); the result
+    # equals mmcv's swap-after-conversion exactly
+    out = (cv2.cvtColor(img, cv2.COLOR_BGR2RGB) if to_rgb else img).astype(np.float32)
     mean64 = np.float64(mean.reshape(1, -1))
     stdinv = 1 / np.float64(std.reshape(1, -1))
     cv2.subtract(out, mean64, out)
