@@ -76,12 +76,14 @@ def runner_budget(cfg: Mapping[str, Any]) -> tuple[int | None, int | None, bool]
     raise KeyError(f"runner.type {runner_type!r} is unknown; use 'EpochBasedRunner' or 'IterBasedRunner'")
 
 
-def _loader_args(data_cfg: Mapping[str, Any], override_key: str, defaults: dict[str, Any]) -> dict[str, Any]:
-    args = dict(defaults)
+def _train_loader_args(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """``data.samples_per_gpu``/``workers_per_gpu``/``persistent_workers``, overridden by
+    ``data.train_dataloader`` (mmdet 2.28 ``compat_cfg``)."""
+    args: dict[str, Any] = {"samples_per_gpu": 2, "workers_per_gpu": 2}
     for key in ("samples_per_gpu", "workers_per_gpu", "persistent_workers"):
         if key in data_cfg:
             args[key] = data_cfg[key]
-    args.update(dict(data_cfg.get(override_key, {}) or {}))
+    args.update(dict(data_cfg.get("train_dataloader", {}) or {}))
     return args
 
 
@@ -124,9 +126,13 @@ def _register_eval_hook(runner: Runner, cfg: Any, distributed: bool, by_epoch: b
     from detkit.data import build_dataloader, build_dataset
     from detkit.engine.testing import multi_gpu_test, single_gpu_test
 
-    val_dataset = build_dataset(cfg["data"]["val"], dict(test_mode=True))
-    loader_args = _loader_args(cfg["data"], "val_dataloader", {"samples_per_gpu": 1, "workers_per_gpu": 2})
-    loader_args["samples_per_gpu"] = dict(cfg["data"].get("val_dataloader", {}) or {}).get("samples_per_gpu", 1)
+    val_cfg = dict(cfg["data"]["val"])
+    loader_args = {  # mmdet: 1 image per GPU unless data.val / data.val_dataloader say otherwise
+        "samples_per_gpu": val_cfg.pop("samples_per_gpu", 1),
+        "workers_per_gpu": cfg["data"].get("workers_per_gpu", 2),
+        **dict(cfg["data"].get("val_dataloader", {}) or {}),
+    }
+    val_dataset = build_dataset(val_cfg, dict(test_mode=True))
     val_loader = build_dataloader(val_dataset, **loader_args, dist=distributed, shuffle=False, seed=cfg.get("seed"))
     eval_cfg = dict(cfg.get("evaluation") or {})
     if "dynamic_intervals" in eval_cfg:
@@ -168,7 +174,7 @@ def train_detector(
     workflow = [tuple(phase) for phase in (cfg.get("workflow") or [("train", 1)])]
     if len(datasets) != len(workflow):
         raise ValueError(f"workflow {workflow} needs {len(workflow)} datasets, got {len(datasets)}")
-    loader_args = _loader_args(cfg["data"], "train_dataloader", {"samples_per_gpu": 2, "workers_per_gpu": 2})
+    loader_args = _train_loader_args(cfg["data"])
     loaders = [build_dataloader(ds, **loader_args, dist=distributed, seed=cfg.get("seed")) for ds in datasets]
 
     device = cfg.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
