@@ -52,9 +52,17 @@ def test_single_pass_rle_equals_full_image_encode():
     ids[-1, -1] = 24  # and the last one
     rles = instance_rles(ids)
     assert sorted(rles) == [24, 26, 26000, 26001, 33002]
-    for inst_id, rle in rles.items():
-        expected = mask_utils.encode(np.asfortranarray((ids == inst_id).astype(np.uint8)))
-        assert rle["counts"] == expected["counts"] and rle["size"] == expected["size"]
+    # also a column-spanning instance (runs continue from the bottom of one column to the next top),
+    # single-row / single-column images and an image without instances
+    tall = np.full((5, 4), 7, np.uint16)
+    tall[3:, 1] = tall[:2, 2] = 26003
+    cases = [ids, tall, ids[:1], ids[:, :1], np.full((3, 3), 7, np.uint16)]
+    for image in cases:
+        rles = instance_rles(image)
+        assert sorted(rles) == sorted(int(v) for v in np.unique(image) if v >= 24)
+        for inst_id, rle in rles.items():
+            expected = mask_utils.encode(np.asfortranarray((image == inst_id).astype(np.uint8)))
+            assert rle["counts"] == expected["counts"] and rle["size"] == expected["size"]
 
 
 def test_categories_images_and_instances_against_polygons(cityscapes_root, converted):

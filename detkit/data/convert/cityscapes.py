@@ -7,10 +7,11 @@ Pure steps, as in mmdet's ``tools/dataset_converters/cityscapes.py``:
 The output equals mmdet's for the same input (same records, ids, RLE strings, areas and
 boxes), with these differences: images are sorted (mmdet keeps ``glob`` order), missing split
 folders are skipped, errors name the path at fault, the JSON is written atomically, and each
-image is read in a single pass: the instance-id image is flattened once in column-major order,
-cut into runs of equal ids, and each instance's uncompressed COCO RLE is read off its runs and
-compressed by pycocotools (``frPyObjects``) - instead of one full-image comparison and one
-``encode`` per instance.
+image is read in a single pass: the instance-id image is cut into runs of equal ids in
+column-major (COCO RLE) order, found from vertical neighbour differences without transposing
+the image, and each instance's uncompressed COCO RLE is read off its runs and compressed by
+pycocotools (``frPyObjects``) - instead of one full-image comparison and one ``encode`` per
+instance.
 
 COCO boxes are ``[x, y, w, h]`` of the pixel extent (``w`` = last column - first column + 1).
 """
@@ -29,7 +30,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 from cityscapesscripts.helpers.labels import id2label, labels as cityscapes_labels
 from fastprogress.fastprogress import progress_bar
-from PIL import Image
+from torchvision.io import ImageReadMode, decode_png, read_file
 
 from detkit.data.convert.json_io import write_json_atomic
 
@@ -99,14 +100,14 @@ def collect_files(img_dir: str | os.PathLike, gt_dir: str | os.PathLike) -> list
 
 
 def _read_instance_ids(path: str) -> np.ndarray:
+    """``(H, W)`` ids of a (16-bit) ``_instanceIds.png``, decoded unchanged by torchvision."""
     try:
-        with Image.open(path) as image:
-            ids = np.asarray(image)
-    except (OSError, SyntaxError, ValueError) as exc:
+        ids = decode_png(read_file(path), mode=ImageReadMode.UNCHANGED).numpy()
+    except (OSError, RuntimeError, ValueError) as exc:
         raise ValueError(f"cannot read instance-id image {path}: {exc}") from exc
-    if ids.ndim != 2:
-        raise ValueError(f"instance-id image {path} must be single-channel, got shape {ids.shape}")
-    return ids
+    if ids.shape[0] != 1:
+        raise ValueError(f"instance-id image {path} must be single-channel, got {ids.shape[0]} channels")
+    return ids[0]
 
 
 def instance_rles(inst_ids: np.ndarray) -> dict[int, dict[str, Any]]:
@@ -116,11 +117,16 @@ def instance_rles(inst_ids: np.ndarray) -> dict[int, dict[str, Any]]:
     (``counts`` as bytes), computed in one pass over the image.
     """
     height, width = inst_ids.shape
-    flat = np.ascontiguousarray(inst_ids.T).ravel()  # column-major, as COCO RLE counts
-    boundaries = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    starts = np.concatenate(([0], boundaries))
-    ends = np.concatenate((boundaries, [flat.size]))
-    values = flat[starts]
+    size = height * width
+    # Run starts in column-major order (COCO RLE order), found without transposing the image:
+    # a run starts where a pixel differs from the one above it, or at the top of a column
+    # whose value differs from the bottom of the previous column.
+    ys, xs = np.nonzero(inst_ids[1:] != inst_ids[:-1])
+    column_tops = np.flatnonzero(inst_ids[0, 1:] != inst_ids[-1, :-1]) + 1
+    starts = np.concatenate(([0], xs.astype(np.int64) * height + ys + 1, column_tops.astype(np.int64) * height))
+    starts.sort()
+    ends = np.concatenate((starts[1:], [size]))
+    values = inst_ids[starts % height, starts // height]
     keep = values >= _FIRST_INSTANCE_ID
     starts, ends, values = starts[keep], ends[keep], values[keep]
     order = np.argsort(values, kind="stable")  # runs of one id stay in image order
@@ -133,7 +139,7 @@ def instance_rles(inst_ids: np.ndarray) -> dict[int, dict[str, Any]]:
         counts[0] = s[0]
         counts[1::2] = e - s
         counts[2:-1:2] = s[1:] - e[:-1]
-        counts[-1] = flat.size - e[-1]
+        counts[-1] = size - e[-1]
         if counts[-1] == 0:
             counts = counts[:-1]
         rles[inst_id] = mask_utils.frPyObjects({"counts": counts.tolist(), "size": [height, width]}, height, width)
@@ -218,13 +224,19 @@ class ConversionSummary:
                 f"({classes}), {self.crowd} crowd regions -> {self.json_file} [{self.seconds:.1f}s]")
 
 
-def _load_all(files: Sequence[CityscapesFiles], nproc: int, show_progress: bool) -> list[dict[str, Any]]:
+def _collect_with_bar(infos: Iterable[dict[str, Any]], total: int, show: bool, label: str) -> list[dict[str, Any]]:
+    bar = progress_bar(infos, total=total, display=show)
+    bar.comment = label
+    return list(bar)
+
+
+def _load_all(files: Sequence[CityscapesFiles], nproc: int, show_progress: bool, label: str) -> list[dict[str, Any]]:
+    """``load_img_info`` of every file, in order, in ``nproc`` processes."""
     if nproc <= 1:
-        return [load_img_info(f) for f in progress_bar(files, display=show_progress)]
-    chunksize = max(1, len(files) // (nproc * 8))
+        return _collect_with_bar(map(load_img_info, files), len(files), show_progress, label)
     with multiprocessing.Pool(nproc) as pool:
-        results = pool.imap(load_img_info, files, chunksize=chunksize)
-        return list(progress_bar(results, total=len(files), display=show_progress))
+        infos = pool.imap(load_img_info, files, chunksize=max(1, len(files) // (nproc * 8)))
+        return _collect_with_bar(infos, len(files), show_progress, label)
 
 
 def convert_cityscapes(
@@ -267,7 +279,7 @@ def convert_cityscapes(
     for split in present:
         start = time.perf_counter()
         files = collect_files(images_root / split, gt_root / split)
-        coco = cvt_annotations(_load_all(files, nproc, show_progress))
+        coco = cvt_annotations(_load_all(files, nproc, show_progress, split))
         json_file = write_json_atomic(coco, out_path / SPLIT_JSON_NAMES[split])
         summaries.append(ConversionSummary.from_coco(split, json_file, coco, time.perf_counter() - start))
     return summaries
