@@ -16,6 +16,13 @@ __version__ = "0.1.0"
 _PUBLIC_API: dict[str, str] = {
     "BitmapMasks": "detkit.structures.masks",
     "PolygonMasks": "detkit.structures.masks",
+    "draw_instances": "detkit.viz",
+    "load_preview_samples": "detkit.viz",
+    "config_policies": "detkit.viz",
+    "make_policy": "detkit.viz",
+    "augment_sample": "detkit.viz",
+    "render_policy_grid": "detkit.viz",
+    "build_augmentation_ui": "detkit.viz",
     "Config": "detkit.config",
     "registry": "detkit.registry",
     "build_dataset": "detkit.data",
