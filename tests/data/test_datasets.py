@@ -161,3 +161,14 @@ def test_custom_dataset_middle_format(tmp_path):
     ann_file.write_text(json.dumps([{"filename": "a.png"}]))
     with pytest.raises(ValueError, match=r"ann.json: image record 0 lacks \['width', 'height'\]"):
         build_dataset(dict(type="CustomDataset", ann_file=str(ann_file), pipeline=[]))
+
+
+def test_cityscapes_semantic_seg_from_label_ids(cityscapes_root, converted):
+    pipeline = [dict(type="LoadImageFromFile"), dict(type="LoadAnnotations", with_seg=True),
+                dict(type="DefaultFormatBundle")]
+    dataset = build_dataset({**_cfg(cityscapes_root), "pipeline": pipeline, "seg_prefix": "gtFine/train/"})
+    results = dataset[0]
+    seg = results["gt_semantic_seg"]
+    assert seg.shape == (1, 128, 256) and seg.dtype == torch.uint8 and results["seg_fields"] == ["gt_semantic_seg"]
+    label_ids = np.asarray(Image.open(cityscapes_root / "gtFine" / "train" / dataset.data_infos[0]["segm_file"]))
+    assert np.array_equal(seg[0].numpy(), label_ids) and 23 in label_ids  # sky
