@@ -127,12 +127,13 @@ def test_hook_priorities_and_custom_hook_from_registry(tmp_path):
 
 
 def test_checkpoints_latest_and_max_keep(tmp_path):
+    (tmp_path / ".epoch_2.pth.k1ll3d.tmp").write_bytes(b"torn write of a killed run")
     runner, loader = make_runner(tmp_path, max_epochs=4)
     runner.meta = {"CLASSES": ToyDataset.CLASSES, "config": "model = dict(type='ToyDetector')"}
     runner.register_hook(CheckpointHook(interval=1, max_keep_ckpts=2))
     runner.run([loader])
-    names = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".pth")
-    assert names == ["epoch_3.pth", "epoch_4.pth", "latest.pth"]
+    names = sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".pth", ".tmp"))
+    assert names == ["epoch_3.pth", "epoch_4.pth", "latest.pth"]  # stale temp file removed
     assert os.readlink(tmp_path / "latest.pth") == "epoch_4.pth"
     checkpoint = read_checkpoint(str(tmp_path / "latest.pth"))
     assert set(checkpoint) == {"meta", "state_dict", "optimizer", "resume"}

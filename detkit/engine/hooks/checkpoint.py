@@ -3,6 +3,7 @@ newest (mmcv ``CheckpointHook``). Rank 0 only; every write is atomic."""
 
 from __future__ import annotations
 
+import glob
 import os
 from typing import Any
 
@@ -47,6 +48,10 @@ class CheckpointHook(Hook):
     def before_run(self, runner: Any) -> None:
         if self.out_dir is None:
             self.out_dir = runner.work_dir
+        if is_main_process() and os.path.isdir(self.out_dir):
+            # temporary files of writes cut short by a killed run (see detkit.checkpoint.atomic_write)
+            for stale in glob.glob(os.path.join(glob.escape(self.out_dir), ".*.pth.*.tmp")):
+                os.remove(stale)
 
     def _save(self, runner: Any) -> None:
         if not is_main_process():
