@@ -79,11 +79,26 @@ class DetectionResult:
 
     def plot(self, ax: Any = None, img: np.ndarray | torch.Tensor | None = None,
              class_names: Sequence[str] | None = None, score_thr: float = 0.3) -> Any:
-        """Draw the detections with score ≥ ``score_thr`` (boxes, labels, masks) on ``img``
-        with ``detkit.viz.draw_instances``; returns the matplotlib axes."""
+        """Draw the detections with score ≥ ``score_thr`` (boxes, class + score, masks) on
+        ``img`` (HWC uint8 RGB; a blank canvas when None) with ``detkit.viz.draw_instances``;
+        returns the matplotlib axes."""
+        import matplotlib.pyplot as plt
+
         from detkit.viz import draw_instances
 
-        keep = self.scores >= score_thr
-        kept = self[keep].to("cpu")
-        return draw_instances(img, kept.boxes, kept.labels, scores=kept.scores, masks=kept.masks,
-                              class_names=class_names, ax=ax)
+        kept = self[self.scores >= score_thr].to("cpu")
+        if img is None:
+            if kept.masks is not None:
+                height, width = kept.masks.shape[1:]
+            else:
+                width = int(kept.boxes[:, 2].max().ceil()) if len(kept) else 1
+                height = int(kept.boxes[:, 3].max().ceil()) if len(kept) else 1
+            img = np.zeros((height, width, 3), dtype=np.uint8)
+        elif isinstance(img, torch.Tensor):
+            img = img.detach().cpu().numpy()
+        if ax is None:
+            ax = plt.figure().add_subplot()
+        masks = None if kept.masks is None else kept.masks.numpy()
+        draw_instances(ax, np.asarray(img), kept.boxes.numpy(), kept.labels.numpy(), masks=masks,
+                       scores=kept.scores.numpy(), class_names=class_names)
+        return ax
