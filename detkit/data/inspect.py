@@ -3,7 +3,7 @@
 ``coco_stats`` counts instances per class, crowd regions, images without instances and the
 instance sizes (``sqrt(area)`` in pixels); ``plot_annotation_stats`` draws the class
 histogram and the size distribution; ``show_annotated_images`` draws images with their
-masks (filled, semi-transparent) and boxes (xyxy from the COCO ``[x, y, w, h]``).
+masks and boxes (xyxy from the COCO ``[x, y, w, h]``) drawn by :func:`detkit.viz.draw_instances`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from matplotlib.patches import Rectangle
 
 from detkit.data.datasets.coco import load_coco
 from detkit.data.transforms.loading import read_image
+from detkit.structures import xywh_to_xyxy
+from detkit.viz.draw import draw_instances, make_palette
 
 __all__ = ["AnnotationStats", "coco_stats", "plot_annotation_stats", "show_annotated_images"]
 
@@ -87,7 +89,7 @@ def plot_annotation_stats(stats: AnnotationStats, title: str | None = None) -> F
     fig, (ax_cls, ax_size) = plt.subplots(1, 2, figsize=(12, 3.8))
     names = list(stats.instances_per_class)
     counts = [stats.instances_per_class[n] for n in names]
-    colours = plt.get_cmap("tab10")(np.arange(len(names)) % 10)
+    colours = make_palette(len(names))  # the colours draw_instances gives each label
     ax_cls.bar(names, counts, color=colours)
     ax_cls.set_ylabel("instances")
     ax_cls.set_title(f"instances per class ({stats.crowd} crowd regions not shown)")
@@ -109,21 +111,19 @@ def plot_annotation_stats(stats: AnnotationStats, title: str | None = None) -> F
     return fig
 
 
-def _draw_image(ax: Any, img_rgb: np.ndarray, masks: list[np.ndarray], boxes_xyxy: list[list[float]],
-                names: list[str], crowd: list[bool], class_names: list[str]) -> None:
-    cmap = plt.get_cmap("tab10")
-    overlay = img_rgb.astype(np.float32) / 255.0
-    for mask, name in zip(masks, names):
-        colour = np.array(cmap(class_names.index(name) % 10)[:3], dtype=np.float32)
-        overlay[mask.astype(bool)] = 0.55 * overlay[mask.astype(bool)] + 0.45 * colour
-    ax.imshow(overlay)
-    for (x1, y1, x2, y2), name, is_crowd in zip(boxes_xyxy, names, crowd):
-        colour = cmap(class_names.index(name) % 10)
-        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=colour, linewidth=1.5,
-                               linestyle="--" if is_crowd else "-"))
-        ax.text(x1, y1, name + (" (crowd)" if is_crowd else ""), color="white", fontsize=7,
-                bbox={"facecolor": colour, "alpha": 0.8, "pad": 1, "edgecolor": "none"})
-    ax.set_axis_off()
+def _draw_image(ax: Any, img_rgb: np.ndarray, anns: list[dict[str, Any]], masks: list[np.ndarray],
+                label_of: dict[int, int], class_names: list[str]) -> None:
+    """Instances with :func:`detkit.viz.draw_instances`; crowd regions as dashed grey boxes."""
+    plain = [i for i, a in enumerate(anns) if not a.get("iscrowd", 0)]
+    boxes = np.array([xywh_to_xyxy(np.array([anns[i]["bbox"]], np.float32))[0] for i in plain]).reshape(-1, 4)
+    labels = [label_of[anns[i]["category_id"]] for i in plain]
+    draw_instances(ax, img_rgb, boxes, labels, masks=[masks[i] for i in plain] or None, class_names=class_names)
+    for ann in anns:
+        if ann.get("iscrowd", 0):
+            x, y, w, h = ann["bbox"]
+            ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="0.85", linewidth=1.2, linestyle="--"))
+            ax.text(x, y + h, f"{class_names[label_of[ann['category_id']]]} (crowd)", fontsize=6, color="0.15",
+                    va="top", bbox={"facecolor": "0.85", "alpha": 0.8, "pad": 0.5, "edgecolor": "none"})
 
 
 def show_annotated_images(ann_file: str | os.PathLike, img_prefix: str | os.PathLike, num: int = 4,
@@ -134,7 +134,7 @@ def show_annotated_images(ann_file: str | os.PathLike, img_prefix: str | os.Path
     """
     coco = load_coco(str(ann_file))
     class_names = [cat["name"] for cat in coco.dataset["categories"]]
-    names_by_id = {cat["id"]: cat["name"] for cat in coco.dataset["categories"]}
+    label_of = {cat["id"]: label for label, cat in enumerate(coco.dataset["categories"])}
     img_ids = list(coco.getImgIds())
     if not img_ids:
         raise ValueError(f"{ann_file} has no images to show")
@@ -148,9 +148,7 @@ def show_annotated_images(ann_file: str | os.PathLike, img_prefix: str | os.Path
         img = read_image(os.path.join(str(img_prefix), info["file_name"]), channel_order="rgb")
         anns = coco.loadAnns(coco.getAnnIds(imgIds=[img_id]))
         masks = [coco.annToMask(a) for a in anns]
-        boxes = [[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]] for a in anns]
-        _draw_image(ax, img, masks, boxes, [names_by_id[a["category_id"]] for a in anns],
-                    [bool(a.get("iscrowd", 0)) for a in anns], class_names)
+        _draw_image(ax, img, anns, masks, label_of, class_names)
         ax.set_title(f"{info['file_name']} ({len(anns)} annotations)", fontsize=8)
     fig.tight_layout()
     return fig
