@@ -11,17 +11,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torchvision.ops import roi_align
 
-from detkit.structures.affine import AffineParams, apply_matrix_to_points, warp_hwc
+from detkit.structures.affine import AffineParams, warp_hwc
+from detkit.structures.mask_ops import (
+    Rect,
+    c_order,
+    flip_stack,
+    mask_rects,
+    pad_stack,
+    resize_stack,
+    warp_stack,
+)
 
 __all__ = ["BitmapMasks", "rescale_size"]
 
-_CV2_RESIZE = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR}
-_CV2_WARP = _CV2_RESIZE
 
 
 def rescale_size(
@@ -42,79 +48,24 @@ def rescale_size(
     return int(w * factor + 0.5), int(h * factor + 0.5)
 
 
-def _resize_stack(masks: np.ndarray, out_hw: tuple[int, int], interpolation: str) -> np.ndarray:
-    """Resize an ``(N, H, W)`` uint8 stack to ``out_hw`` with ``cv2.resize`` per mask (what
-    mmcv's ``imresize`` does), written straight into the output stack."""
-    if interpolation not in _CV2_RESIZE:
-        raise ValueError(f"interpolation must be one of {sorted(_CV2_RESIZE)}, got {interpolation!r}")
-    out_h, out_w = int(out_hw[0]), int(out_hw[1])
-    out = np.empty((len(masks), out_h, out_w), dtype=masks.dtype)
-    for mask, target in zip(masks, out):
-        cv2.resize(mask, (out_w, out_h), dst=target, interpolation=_CV2_RESIZE[interpolation])
-    return out
-
-
-def _c_order(masks: np.ndarray) -> np.ndarray:
-    """C-contiguous ``(N, H, W)`` stack. pycocotools decodes column-major masks, and every
-    OpenCV call on a Fortran-ordered mask copies it first (4x slower Resize in the seed
-    pipeline); ``cv2.transpose`` per mask converts 6x faster than ``np.ascontiguousarray``."""
-    if masks.flags["C_CONTIGUOUS"]:
-        return masks
-    n, height, width = masks.shape
-    if masks.dtype == np.uint8 and masks.strides[1:] == (1, height):
-        out = np.empty((n, height, width), dtype=np.uint8)
-        for mask, target in zip(masks, out):
-            cv2.transpose(mask.T, dst=target)
-        return out
-    return np.ascontiguousarray(masks)
-
-
-def _mask_rects(masks: np.ndarray) -> list[tuple[int, int, int, int] | None]:
-    """``(x0, y0, x1, y1)`` (exclusive ends) of the non-zero pixels of each mask, or None."""
-    rows_any = masks.any(axis=2)
-    cols_any = masks.any(axis=1)
-    rects: list[tuple[int, int, int, int] | None] = []
-    for rows, cols in zip(rows_any, cols_any):
-        ys, xs = np.flatnonzero(rows), np.flatnonzero(cols)
-        rects.append((int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1) if len(ys) else None)
-    return rects
-
-
-def _warp_mask_into(out: np.ndarray, mask: np.ndarray, rect: tuple[int, int, int, int] | None,
-                    matrix: np.ndarray, interpolation: str) -> None:
-    """Warp one ``(H, W)`` 0/1 mask with a zero border into the zeroed ``out``, computing only
-    the output rectangle that the mask's non-zero rectangle ``rect`` can reach (one pixel of
-    margin for the bilinear taps); elsewhere the result is 0 anyway, so this equals warping the
-    whole mask."""
-    if rect is None:
-        return
-    height, width = mask.shape
-    x, y, x_end, y_end = rect
-    corners = np.array([[x - 1, y - 1], [x_end, y - 1], [x - 1, y_end], [x_end, y_end]], dtype=np.float64)
-    mapped = apply_matrix_to_points(corners, matrix)
-    x0, y0 = np.maximum(np.floor(mapped.min(axis=0)).astype(int) - 1, 0)
-    x1, y1 = np.minimum(np.ceil(mapped.max(axis=0)).astype(int) + 2, (width, height))
-    if x1 <= x0 or y1 <= y0:
-        return
-    roi_matrix = matrix.copy()
-    roi_matrix[:, 2] -= (x0, y0)
-    out[y0:y1, x0:x1] = cv2.warpAffine(mask, roi_matrix, (int(x1 - x0), int(y1 - y0)),
-                                       flags=_CV2_WARP[interpolation], borderMode=cv2.BORDER_CONSTANT,
-                                       borderValue=0)
-
-
 class BitmapMasks:
     """Bitmap instance masks.
 
     Args:
         masks: ``(N, H, W)`` uint8 array (0/1), a list of ``(H, W)`` arrays, or an empty list.
+            Stored C-contiguous (a column-major input is converted).
         height: image height H.
         width: image width W.
+
+    The geometric operations remember, per mask, a rectangle holding its non-zero pixels
+    (:mod:`detkit.structures.mask_ops`) and work only inside it; treat ``masks`` as
+    read-only (build a new ``BitmapMasks`` after editing the array).
     """
 
     def __init__(self, masks: np.ndarray | Sequence[np.ndarray], height: int, width: int) -> None:
         self.height = int(height)
         self.width = int(width)
+        self._rects: list[Rect | None] | None = None
         if len(masks) == 0:
             self.masks = np.empty((0, self.height, self.width), dtype=np.uint8)
             return
@@ -133,7 +84,23 @@ class BitmapMasks:
                 f"BitmapMasks: mask size {array.shape[1:]} does not match "
                 f"(height, width) = {(self.height, self.width)}"
             )
-        self.masks = _c_order(array)
+        self.masks = c_order(array)
+
+    @classmethod
+    def _with_rects(cls, masks: np.ndarray, height: int, width: int,
+                    rects: list[Rect | None] | None) -> BitmapMasks:
+        """Wrap a result stack together with its known rectangles."""
+        out = cls(masks, height, width)
+        out._rects = rects
+        return out
+
+    @property
+    def rects(self) -> list[Rect | None]:
+        """Per mask, a rectangle ``(x0, y0, x1, y1)`` (exclusive ends) holding its non-zero
+        pixels (possibly loose), or None for an empty mask; computed once."""
+        if self._rects is None:
+            self._rects = mask_rects(self.masks)
+        return self._rects
 
     # --- container protocol -------------------------------------------------------------
     def __len__(self) -> int:
@@ -142,7 +109,10 @@ class BitmapMasks:
     def __getitem__(self, index: Any) -> BitmapMasks:
         """Index by int, list, int/bool ndarray or slice; always returns ``BitmapMasks``."""
         masks = self.masks[index].reshape(-1, self.height, self.width)
-        return BitmapMasks(masks, self.height, self.width)
+        rects = None
+        if self._rects is not None:
+            rects = [self._rects[i] for i in np.arange(len(self))[index].reshape(-1)]
+        return BitmapMasks._with_rects(masks, self.height, self.width, rects)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return iter(self.masks)
@@ -195,18 +165,13 @@ class BitmapMasks:
         out_h, out_w = int(out_shape[0]), int(out_shape[1])
         if len(self) == 0:
             return BitmapMasks([], out_h, out_w)
-        return BitmapMasks(_resize_stack(self.masks, (out_h, out_w), interpolation), out_h, out_w)
+        resized, rects = resize_stack(self.masks, (out_h, out_w), interpolation, self.rects)
+        return BitmapMasks._with_rects(resized, out_h, out_w, rects)
 
     def flip(self, flip_direction: str = "horizontal") -> BitmapMasks:
         """Flip ``'horizontal'``, ``'vertical'`` or ``'diagonal'``."""
-        codes = {"horizontal": 1, "vertical": 0, "diagonal": -1}
-        if flip_direction not in codes:
-            raise ValueError(f"flip direction must be one of {sorted(codes)}, got {flip_direction!r}")
-        if len(self) == 0:
-            return BitmapMasks([], self.height, self.width)
-        # cv2.flip per mask: 4x less CPU than a contiguous copy of np.flip on 2048x1024 masks
-        flipped = np.stack([cv2.flip(m, codes[flip_direction]) for m in self.masks])
-        return BitmapMasks(flipped, self.height, self.width)
+        flipped, rects = flip_stack(self.masks, flip_direction, self.rects)
+        return BitmapMasks._with_rects(flipped, self.height, self.width, rects)
 
     def pad(self, out_shape: tuple[int, int], pad_val: int = 0) -> BitmapMasks:
         """Pad at the bottom and right to ``out_shape = (h, w)``."""
@@ -214,14 +179,11 @@ class BitmapMasks:
         if out_h < self.height or out_w < self.width:
             raise ValueError(f"pad shape {out_shape} is smaller than {(self.height, self.width)}")
         if (out_h, out_w) == (self.height, self.width):
-            return BitmapMasks(self.masks.copy(), out_h, out_w)
-        shape = (len(self), out_h, out_w)
-        if pad_val == 0:  # calloc'd pages: only the copied area is written
-            padded = np.zeros(shape, dtype=self.masks.dtype)
-        else:
-            padded = np.full(shape, pad_val, dtype=self.masks.dtype)
-        padded[:, : self.height, : self.width] = self.masks
-        return BitmapMasks(padded, out_h, out_w)
+            return BitmapMasks._with_rects(self.masks.copy(), out_h, out_w, self._rects)
+        if pad_val != 0:
+            return BitmapMasks(pad_stack(self.masks, (out_h, out_w), pad_val, []), out_h, out_w)
+        padded = pad_stack(self.masks, (out_h, out_w), 0, self.rects)
+        return BitmapMasks._with_rects(padded, out_h, out_w, self._rects)
 
     def crop(self, bbox: np.ndarray) -> BitmapMasks:
         """Crop to integer xyxy ``bbox`` (clipped to the image, at least 1x1)."""
@@ -281,15 +243,12 @@ class BitmapMasks:
             raise ValueError(
                 f"warps keep the mask size {(self.height, self.width)}, got out_shape {out_shape}"
             )
-        if fill_val == 0:
-            # per mask, only where it can land (see _warp_mask_into): instances are small
-            warped = np.zeros_like(self.masks)
-            matrix = params.matrix(self.height, self.width)
-            for mask, rect, target in zip(self.masks, _mask_rects(self.masks), warped):
-                _warp_mask_into(target, mask, rect, matrix, interpolation)
-        else:
+        if fill_val != 0:
             warped = np.stack([warp_hwc(m, params, fill_val, interpolation) for m in self.masks])
-        return BitmapMasks(warped, out_h, out_w)
+            return BitmapMasks(warped, out_h, out_w)
+        matrix = params.matrix(self.height, self.width)
+        warped, rects = warp_stack(self.masks, matrix, interpolation, self.rects)
+        return BitmapMasks._with_rects(warped, out_h, out_w, rects)
 
     def translate(
         self,

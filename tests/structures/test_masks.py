@@ -172,3 +172,26 @@ def test_fortran_ordered_masks_are_stored_c_contiguous():
     masks = BitmapMasks(columns_major, 7, 9)
     assert masks.masks.flags["C_CONTIGUOUS"]
     assert np.array_equal(masks.masks, np.stack([np.ascontiguousarray(m) for m in columns_major]))
+
+
+def test_rectangle_kernels_chain_equals_whole_mask_opencv():
+    """rotate -> index -> resize -> flip -> pad with remembered rectangles == plain OpenCV calls."""
+    import cv2
+
+    from detkit.structures.affine import AffineParams, warp_hwc
+
+    rng = np.random.default_rng(4)
+    stack = np.zeros((5, 64, 96), dtype=np.uint8)
+    for m in stack[:4]:
+        x, y = rng.integers(0, 85), rng.integers(0, 55)
+        m[y:y + rng.integers(2, 20), x:x + rng.integers(2, 30)] = 1
+    masks = BitmapMasks(stack, 64, 96)
+    out = masks.rotate((64, 96), 23.0)[np.array([3, 0, 4, 1])].resize((50, 70)).flip("diagonal").pad((64, 96))
+    ref = np.stack([warp_hwc(m, AffineParams(angle=23.0), 0) for m in stack])[[3, 0, 4, 1]]
+    ref = np.stack([cv2.resize(m, (70, 50), interpolation=cv2.INTER_NEAREST) for m in ref])
+    ref = np.stack([cv2.flip(m, -1) for m in ref])
+    ref = np.pad(ref, ((0, 0), (0, 14), (0, 26)))
+    assert np.array_equal(out.masks, ref)
+    assert out.rects[2] is None  # the empty mask stays empty
+    assert all(r is None or out.masks[i][r[1]:r[3], r[0]:r[2]].sum() == out.masks[i].sum()
+               for i, r in enumerate(out.rects))

@@ -1,0 +1,158 @@
+"""Raster kernels behind ``BitmapMasks`` for ``(N, H, W)`` uint8 0/1 stacks (OpenCV, CPU).
+
+Instances usually cover a few percent of a Cityscapes image, so each kernel works only inside
+a per-mask *rectangle* ``(x0, y0, x1, y1)`` (exclusive ends) that contains all the mask's
+non-zero pixels (it may be loose; None = empty mask) and returns the rectangles of its output.
+Outside them every output is 0 anyway, so the results equal the whole-mask OpenCV calls that
+mmcv makes (tests check this bit for bit).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from detkit.structures.affine import apply_matrix_to_points
+
+__all__ = ["Rect", "c_order", "mask_rects", "resize_stack", "flip_stack", "pad_stack", "warp_stack"]
+
+Rect = tuple[int, int, int, int]
+_CV2_INTERPOLATIONS = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR}
+
+
+def _check_interpolation(interpolation: str) -> int:
+    if interpolation not in _CV2_INTERPOLATIONS:
+        raise ValueError(
+            f"interpolation must be one of {sorted(_CV2_INTERPOLATIONS)}, got {interpolation!r}"
+        )
+    return _CV2_INTERPOLATIONS[interpolation]
+
+
+def c_order(masks: np.ndarray) -> np.ndarray:
+    """C-contiguous ``(N, H, W)`` stack. pycocotools decodes column-major masks, and every
+    OpenCV call on a Fortran-ordered mask copies it first (4x slower Resize in the seed
+    pipeline); ``cv2.transpose`` per mask converts 6x faster than ``np.ascontiguousarray``."""
+    if masks.flags["C_CONTIGUOUS"]:
+        return masks
+    n, height, width = masks.shape
+    if masks.dtype == np.uint8 and masks.strides[1:] == (1, height):
+        out = np.empty((n, height, width), dtype=np.uint8)
+        for mask, target in zip(masks, out):
+            cv2.transpose(mask.T, dst=target)
+        return out
+    return np.ascontiguousarray(masks)
+
+
+def mask_rects(masks: np.ndarray) -> list[Rect | None]:
+    """Tight rectangles of the non-zero pixels of each mask (None for an empty mask)."""
+    rows_any = masks.any(axis=2)
+    cols_any = masks.any(axis=1)
+    rects: list[Rect | None] = []
+    for rows, cols in zip(rows_any, cols_any):
+        ys, xs = np.flatnonzero(rows), np.flatnonzero(cols)
+        rects.append((int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1) if len(ys) else None)
+    return rects
+
+
+def _nearest_index(src: int, dst: int) -> np.ndarray:
+    """Source index of each destination pixel, as ``cv2.INTER_NEAREST`` computes it:
+    ``min(floor(i * src / dst), src - 1)``."""
+    return np.minimum(np.floor(np.arange(dst) * (src / dst)).astype(np.int64), src - 1)
+
+
+def resize_stack(masks: np.ndarray, out_hw: tuple[int, int], interpolation: str,
+                 rects: list[Rect | None]) -> tuple[np.ndarray, list[Rect | None] | None]:
+    """Resize to ``out_hw = (h, w)``. Nearest works inside the rectangles with cv2's index rule;
+    bilinear resizes whole masks with ``cv2.resize`` (and returns no rectangles)."""
+    flag = _check_interpolation(interpolation)
+    out_h, out_w = int(out_hw[0]), int(out_hw[1])
+    if interpolation != "nearest":
+        out = np.empty((len(masks), out_h, out_w), dtype=masks.dtype)
+        for mask, target in zip(masks, out):
+            cv2.resize(mask, (out_w, out_h), dst=target, interpolation=flag)
+        return out, None
+    height, width = masks.shape[1:]
+    rows, cols = _nearest_index(height, out_h), _nearest_index(width, out_w)
+    out = np.zeros((len(masks), out_h, out_w), dtype=masks.dtype)
+    new_rects: list[Rect | None] = []
+    for mask, rect, target in zip(masks, rects, out):
+        if rect is None:
+            new_rects.append(None)
+            continue
+        x0, y0, x1, y1 = rect
+        r0, r1 = (int(v) for v in np.searchsorted(rows, [y0, y1]))
+        c0, c1 = (int(v) for v in np.searchsorted(cols, [x0, x1]))
+        if r1 <= r0 or c1 <= c0:
+            new_rects.append(None)
+            continue
+        target[r0:r1, c0:c1] = mask[rows[r0:r1]][:, cols[c0:c1]]
+        new_rects.append((c0, r0, c1, r1))
+    return out, new_rects
+
+
+def flip_stack(masks: np.ndarray, direction: str,
+               rects: list[Rect | None]) -> tuple[np.ndarray, list[Rect | None]]:
+    """Flip ``'horizontal'``, ``'vertical'`` or ``'diagonal'``, copying only the rectangles."""
+    if direction not in ("horizontal", "vertical", "diagonal"):
+        raise ValueError(f"flip direction must be horizontal, vertical or diagonal, got {direction!r}")
+    height, width = masks.shape[1:]
+    flip_x = direction in ("horizontal", "diagonal")
+    flip_y = direction in ("vertical", "diagonal")
+    out = np.zeros_like(masks)
+    new_rects: list[Rect | None] = []
+    for mask, rect, target in zip(masks, rects, out):
+        if rect is None:
+            new_rects.append(None)
+            continue
+        x0, y0, x1, y1 = rect
+        nx0, nx1 = (width - x1, width - x0) if flip_x else (x0, x1)
+        ny0, ny1 = (height - y1, height - y0) if flip_y else (y0, y1)
+        target[ny0:ny1, nx0:nx1] = mask[y0:y1, x0:x1][:: -1 if flip_y else 1, :: -1 if flip_x else 1]
+        new_rects.append((nx0, ny0, nx1, ny1))
+    return out, new_rects
+
+
+def pad_stack(masks: np.ndarray, out_hw: tuple[int, int], pad_val: int,
+              rects: list[Rect | None]) -> np.ndarray:
+    """Pad at the bottom/right to ``out_hw``; with ``pad_val == 0`` only the rectangles are
+    copied into a zeroed (calloc'd) stack."""
+    shape = (len(masks), int(out_hw[0]), int(out_hw[1]))
+    height, width = masks.shape[1:]
+    if pad_val != 0:
+        out = np.full(shape, pad_val, dtype=masks.dtype)
+        out[:, :height, :width] = masks
+        return out
+    out = np.zeros(shape, dtype=masks.dtype)
+    for mask, rect, target in zip(masks, rects, out):
+        if rect is not None:
+            x0, y0, x1, y1 = rect
+            target[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
+    return out
+
+
+def warp_stack(masks: np.ndarray, matrix: np.ndarray, interpolation: str,
+               rects: list[Rect | None]) -> tuple[np.ndarray, list[Rect | None]]:
+    """Affine-warp with a zero border (same size), each mask only over the output rectangle
+    its own rectangle can reach (one pixel of margin for the bilinear taps)."""
+    flag = _check_interpolation(interpolation)
+    height, width = masks.shape[1:]
+    out = np.zeros_like(masks)
+    new_rects: list[Rect | None] = []
+    for mask, rect, target in zip(masks, rects, out):
+        if rect is None:
+            new_rects.append(None)
+            continue
+        x, y, x_end, y_end = rect
+        corners = np.array([[x - 1, y - 1], [x_end, y - 1], [x - 1, y_end], [x_end, y_end]], dtype=np.float64)
+        mapped = apply_matrix_to_points(corners, matrix)
+        x0, y0 = (int(v) for v in np.maximum(np.floor(mapped.min(axis=0)) - 1, 0))
+        x1, y1 = (int(v) for v in np.minimum(np.ceil(mapped.max(axis=0)) + 2, (width, height)))
+        if x1 <= x0 or y1 <= y0:
+            new_rects.append(None)
+            continue
+        roi_matrix = matrix.copy()
+        roi_matrix[:, 2] -= (x0, y0)
+        target[y0:y1, x0:x1] = cv2.warpAffine(mask, roi_matrix, (x1 - x0, y1 - y0), flags=flag,
+                                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        new_rects.append((x0, y0, x1, y1))
+    return out, new_rects
