@@ -84,6 +84,11 @@ def test_load_image_bgr_and_errors(tmp_path):
     gray = Image.fromarray(np.full((H, W), 7, np.uint8))
     gray.save(tmp_path / "img.png")
     assert LoadImageFromFile()(_results([], tmp_path))["img"].shape == (H, W, 3)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    Image.fromarray(rgb).save(tmp_path / "rot.jpg", exif=exif)
+    rotated = LoadImageFromFile()({"img_info": {"filename": "rot.jpg"}, "img_prefix": str(tmp_path)})
+    assert rotated["img"].shape == (W, H, 3)
     (tmp_path / "img.png").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="img.png"):
         LoadImageFromFile()(_results([], tmp_path))

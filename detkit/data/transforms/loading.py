@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pycocotools.mask as mask_utils
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from detkit.registry import PIPELINES
 from detkit.structures import BitmapMasks, Instances, PolygonMasks, check_boxes, empty_boxes
@@ -23,7 +23,7 @@ _COLOR_MODES = {"color": "RGB", "grayscale": "L", "unchanged": None}
 
 
 def read_image(path: str, color_type: str = "color", channel_order: str = "bgr") -> np.ndarray:
-    """Decode an image file.
+    """Decode an image file with Pillow (EXIF orientation applied for colour/grayscale, as mmcv).
 
     Args:
         path: image file.
@@ -43,6 +43,8 @@ def read_image(path: str, color_type: str = "color", channel_order: str = "bgr")
     try:
         with Image.open(path) as image:
             mode = _COLOR_MODES[color_type]
+            if mode is not None:  # like OpenCV's IMREAD_COLOR/GRAYSCALE: apply the EXIF orientation
+                image = ImageOps.exif_transpose(image)
             array = np.asarray(image.convert(mode) if mode and image.mode != mode else image)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ValueError(f"cannot decode image file {path}: {exc}") from exc
