@@ -23,11 +23,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from detkit.data import build_dataloader, build_dataset
 from detkit.engine.dist import get_dist_info, wrap_distributed
 from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook, lr_hook_config
 from detkit.engine.log import get_root_logger
 from detkit.engine.optim import GradientStep, build_optimizer
 from detkit.engine.runner import Runner
+from detkit.engine.testing import multi_gpu_test, single_gpu_test
 
 __all__ = ["train_detector", "find_latest_checkpoint", "runner_budget", "in_notebook"]
 
@@ -123,9 +125,6 @@ def _register_hooks(runner: Runner, cfg: Any, by_epoch: bool, classes: Sequence[
 
 
 def _register_eval_hook(runner: Runner, cfg: Any, distributed: bool, by_epoch: bool) -> None:
-    from detkit.data import build_dataloader, build_dataset
-    from detkit.engine.testing import multi_gpu_test, single_gpu_test
-
     val_cfg = dict(cfg["data"]["val"])
     loader_args = {  # mmdet: 1 image per GPU unless data.val / data.val_dataloader say otherwise
         "samples_per_gpu": val_cfg.pop("samples_per_gpu", 1),
@@ -160,8 +159,6 @@ def train_detector(
     (or ``iter_N.pth``) and ``latest.pth``. Resumes from ``cfg.resume_from`` (or the newest
     checkpoint in ``work_dir`` with ``cfg.auto_resume``), else loads ``cfg.load_from`` weights.
     """
-    from detkit.data import build_dataloader
-
     rank, world_size = get_dist_info()
     work_dir = cfg.get("work_dir")
     timestamp = timestamp or time.strftime("%Y%m%d_%H%M%S")
@@ -180,7 +177,7 @@ def train_detector(
     device = cfg.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
     if distributed:
         sync_bn = bool(cfg.get("sync_bn", False)) or (
-            cfg.get("model", {}).get("backbone", {}).get("norm_cfg", {}).get("type") == "SyncBN"
+            (((cfg.get("model") or {}).get("backbone") or {}).get("norm_cfg") or {}).get("type") == "SyncBN"
         )
         model = wrap_distributed(model, cfg.get("find_unused_parameters", False), sync_bn=sync_bn)
     else:
