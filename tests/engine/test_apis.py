@@ -163,3 +163,18 @@ def test_evaluate_detector_writes_eval_json(tiny, tmp_path, capsys):
     (eval_json,) = tmp_path.glob("eval_*.json")
     assert json.loads(eval_json.read_text())["metric"] == metrics
     assert "Average Precision" in capsys.readouterr().out
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_inference_matches_cpu(tiny):
+    cpu_model = detkit.init_detector(tiny["cfg"], tiny["checkpoint"], device="cpu")
+    cuda_model = detkit.init_detector(tiny["cfg"], tiny["checkpoint"], device="cuda:0")
+    assert next(cuda_model.parameters()).is_cuda
+    on_cpu = detkit.inference_detector(cpu_model, tiny["images"])
+    on_cuda = detkit.inference_detector(cuda_model, tiny["images"])
+    for result_cpu, result_cuda in zip(on_cpu, on_cuda):
+        scores_cpu = np.sort(flatten_result(result_cpu)[1])[::-1][:5]
+        scores_cuda = np.sort(flatten_result(result_cuda)[1])[::-1][:5]
+        np.testing.assert_allclose(scores_cpu, scores_cuda, atol=1e-3)  # same top detections
+        assert all(isinstance(m, np.ndarray) for per_class in result_cuda[1] for m in per_class)
