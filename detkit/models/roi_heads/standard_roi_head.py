@@ -129,12 +129,10 @@ class StandardRoIHead(RoIHeadBase):
         if not self.with_mask:
             return self.build_results(det_bboxes, det_labels, None, [], img_metas, rescale)
         boxes = self.mask_rois_boxes(det_bboxes, img_metas, rescale)
-        probs = None
+        probs = [b.new_zeros((0,)) for b in boxes]
         if any(b.shape[0] > 0 for b in boxes):
             mask_pred = self._mask_forward(x, bbox2roi(boxes)).sigmoid()
             probs = list(mask_pred.split([b.shape[0] for b in boxes]))
-        else:
-            probs = [b.new_zeros((0,)) for b in boxes]
         return self.build_results(det_bboxes, det_labels, probs, boxes, img_metas, rescale,
                                   self.mask_head)
 
