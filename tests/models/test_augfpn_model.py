@@ -158,6 +158,17 @@ def test_consistent_supervision_needs_a_neck_with_laterals():
         model(**_batch())
 
 
+def test_consistent_supervision_without_mask_head():
+    cfg = _tiny_cfg()
+    cfg.roi_head.consistent_supervision = dict(loss_weight=0.5, with_mask=False)
+    model = build_detector(cfg)
+    assert model.roi_head.consistent_supervision.mask_head is None
+    assert model.roi_head.consistent_supervision.loss_weight == 0.5
+    model.train()
+    losses = model(**_batch())
+    assert "s0.aux.loss_cls" in losses and "s0.aux.loss_mask" not in losses
+
+
 def test_bad_consistent_supervision_config_raises():
     cfg = _tiny_cfg()
     cfg.roi_head.consistent_supervision = dict(loss_weight=0.25, alpha=1)

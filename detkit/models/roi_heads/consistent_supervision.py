@@ -131,9 +131,9 @@ class AugFPNCascadeRoIHead(CascadeRoIHead):
     Args:
         consistent_supervision: None switches it off (the head then equals
             ``CascadeRoIHead``); else (default ``dict(loss_weight=0.25)``) a dict with
-            ``loss_weight`` (α, default 0.25) and
-            optionally ``bbox_head`` / ``mask_head`` configs for the auxiliary heads (default:
-            copies of stage 0's) and ``with_mask`` (default: whether the model has masks).
+            ``loss_weight`` (α, default 0.25) and optionally ``bbox_head`` / ``mask_head``
+            configs for the auxiliary heads (default: copies of stage 0's) and ``with_mask``
+            (default: whether the model has masks).
         other arguments: as ``CascadeRoIHead`` (keywords only).
 
     Needs a neck whose training output carries ``laterals`` (``AugFPN``). Extra loss keys:
