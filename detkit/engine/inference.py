@@ -312,12 +312,12 @@ def infer_folder(
             bboxes, scores, labels, _ = flatten_result(result)
             keep = scores >= score_thr
             detections = [
-                dict(
-                    label=int(label),
-                    **{"class": class_names[label] if class_names else str(int(label))},
-                    score=round(float(score), 5),
-                    bbox=[round(float(v), 2) for v in box],
-                )
+                {
+                    "label": int(label),
+                    "class": class_names[label] if class_names else str(int(label)),
+                    "score": round(float(score), 5),
+                    "bbox": [round(float(v), 2) for v in box],
+                }
                 for box, score, label in zip(bboxes[keep], scores[keep], labels[keep])
             ]
             records.append(dict(file=relative, detections=detections))

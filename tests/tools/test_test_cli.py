@@ -165,3 +165,18 @@ def test_two_process_test_gathers_results_in_dataset_order(tiny, tmp_path):
         for a, b in zip(boxes_a, boxes_b):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
         assert masks_a == masks_b
+
+
+def test_infer_cli_draws_a_folder_and_writes_json(tiny, tmp_path):
+    infer_tool = load_tool("infer")
+    images = os.path.join(tiny["root"], "leftImg8bit", "val")
+    json_file = infer_tool.main([
+        tiny["config"], tiny["checkpoint"], images, "--out-dir", str(tmp_path / "out"),
+        "--score-thr", "0.0", "--batch-size", "2",
+    ])
+    records = json.loads(Path(json_file).read_text())
+    assert len(records) == 3
+    assert all((tmp_path / "out" / r["file"]).is_file() for r in records)
+    assert all(d["score"] >= 0.0 and len(d["bbox"]) == 4 for r in records for d in r["detections"])
+    with pytest.raises(FileNotFoundError, match="no image file or folder"):
+        infer_tool.main([tiny["config"], tiny["checkpoint"], str(tmp_path / "missing"), "--out-dir", str(tmp_path)])
