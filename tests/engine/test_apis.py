@@ -161,7 +161,8 @@ def test_evaluate_detector_writes_eval_json(tiny, tmp_path, capsys):
     metrics = detkit.evaluate_detector(model, tiny["cfg"], split="val", work_dir=str(tmp_path))
     assert "bbox_AP_person" in metrics and 0.0 <= metrics["segm_mAP"] <= 1.0
     (eval_json,) = tmp_path.glob("eval_*.json")
-    assert json.loads(eval_json.read_text())["metric"] == metrics
+    saved = json.loads(eval_json.read_text())
+    assert saved["metric"] == metrics and saved["config"] == str(DEMO_CONFIG)
     assert "Average Precision" in capsys.readouterr().out
 
 
