@@ -89,8 +89,8 @@ def evaluate_detector(
     if getattr(model, "CLASSES", None) is None:
         model.CLASSES = dataset.CLASSES
     results = single_gpu_test(model, loader, out_dir=show_dir, show_score_thr=show_score_thr)
-    metrics = [metric] if isinstance(metric, str) else list(metric)
-    metrics = dataset.evaluate(results, metric=metrics, classwise=classwise)
+    metric_names = [metric] if isinstance(metric, str) else list(metric)
+    metrics = dataset.evaluate(results, metric=metric_names, classwise=classwise)
     if work_dir is not None:
         config_file = getattr(cfg, "filename", None) or ""
         print(f"metrics written to {write_eval_json(work_dir, config_file, metrics)}")
