@@ -113,6 +113,24 @@ def test_fpn_model_state_dict_fills_every_fpn_named_tensor():
     assert all(torch.equal(aug_state[k], v) for k, v in fpn_state.items())
 
 
+def test_load_checkpoint_reports_the_augfpn_parameters_as_newly_initialised(tmp_path):
+    from detkit.checkpoint import load_checkpoint
+
+    fpn_state = _model(rfa=False, srs=False, cs=False, neck="FPN").state_dict()
+    path = tmp_path / "fpn.pth"
+    torch.save({"state_dict": fpn_state, "meta": {}}, path)
+    aug_model = _model()
+    report = load_checkpoint(aug_model, str(path))["load_report"]
+    assert sorted(report.loaded) == sorted(fpn_state)
+    assert report.unexpected == [] and report.mismatched == []
+    assert set(report.missing) == set(aug_model.state_dict()) - set(fpn_state)
+    table = report.table()
+    for group in ("neck.rfa.", "roi_head.bbox_roi_extractor.", "roi_head.mask_roi_extractor.",
+                  "roi_head.consistent_supervision."):
+        assert any(line.startswith("missing") and group in line
+                   for line in table.splitlines()), group
+
+
 def test_inference_does_not_run_the_auxiliary_heads():
     model = _model()
     calls = []
