@@ -23,6 +23,7 @@ from detkit.structures.mask_ops import (
     mask_rects,
     pad_stack,
     resize_stack,
+    stack_c_order,
     warp_stack,
 )
 
@@ -72,7 +73,9 @@ class BitmapMasks:
         if isinstance(masks, (list, tuple)):
             if not all(isinstance(m, np.ndarray) and m.ndim == 2 for m in masks):
                 raise TypeError("BitmapMasks: a list of masks must hold 2-D numpy arrays")
-            array = np.stack(masks)
+            if len({m.shape for m in masks}) != 1:
+                raise ValueError(f"BitmapMasks: masks of different sizes {sorted({m.shape for m in masks})}")
+            array = stack_c_order(masks)
         elif isinstance(masks, np.ndarray):
             if masks.ndim != 3:
                 raise ValueError(f"BitmapMasks: expected an (N, H, W) array, got {masks.shape}")

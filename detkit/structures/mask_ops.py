@@ -14,7 +14,7 @@ import numpy as np
 
 from detkit.structures.affine import apply_matrix_to_points
 
-__all__ = ["Rect", "c_order", "mask_rects", "resize_stack", "flip_stack", "pad_stack", "warp_stack"]
+__all__ = ["Rect", "c_order", "stack_c_order", "mask_rects", "resize_stack", "flip_stack", "pad_stack", "warp_stack"]
 
 Rect = tuple[int, int, int, int]
 _CV2_INTERPOLATIONS = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR}
@@ -41,6 +41,20 @@ def c_order(masks: np.ndarray) -> np.ndarray:
             cv2.transpose(mask.T, dst=target)
         return out
     return np.ascontiguousarray(masks)
+
+
+def stack_c_order(masks: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarray:
+    """Stack ``(H, W)`` masks into a C-contiguous ``(N, H, W)`` array; column-major uint8 masks
+    (pycocotools' decode output) are transposed straight into place with ``cv2.transpose``."""
+    first = masks[0]
+    if not (first.dtype == np.uint8 and all(m.flags["F_CONTIGUOUS"] and not m.flags["C_CONTIGUOUS"]
+                                            and m.shape == first.shape and m.dtype == np.uint8
+                                            for m in masks)):
+        return c_order(np.stack(masks))
+    out = np.empty((len(masks), *first.shape), dtype=np.uint8)
+    for mask, target in zip(masks, out):
+        cv2.transpose(mask.T, dst=target)
+    return out
 
 
 def mask_rects(masks: np.ndarray) -> list[Rect | None]:

@@ -195,3 +195,8 @@ def test_rectangle_kernels_chain_equals_whole_mask_opencv():
     assert out.rects[2] is None  # the empty mask stays empty
     assert all(r is None or out.masks[i][r[1]:r[3], r[0]:r[2]].sum() == out.masks[i].sum()
                for i, r in enumerate(out.rects))
+
+
+def test_masks_of_different_sizes_are_rejected():
+    with pytest.raises(ValueError, match="different sizes"):
+        BitmapMasks([np.zeros((4, 5), np.uint8), np.zeros((4, 6), np.uint8)], 4, 5)
