@@ -159,3 +159,26 @@ def test_empty_ground_truth_gives_zero_box_and_mask_losses(tiny_cfg, detector):
     total, log_vars = parse_losses(losses)
     total.backward()
     assert log_vars["loss"] == pytest.approx(total.item())
+
+
+def test_detection_result_plot_draws_kept_instances():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    masks = torch.zeros(2, 20, 30, dtype=torch.bool)
+    masks[0, 2:8, 3:9] = True
+    result = DetectionResult(torch.tensor([[3.0, 2.0, 9.0, 8.0], [10.0, 10.0, 20.0, 18.0]]),
+                             torch.tensor([0.9, 0.1]), torch.tensor([1, 0]), masks)
+    ax = result.plot(img=np.zeros((20, 30, 3), np.uint8), class_names=["a", "b"], score_thr=0.5)
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == 1 and texts[0].startswith("b")
+
+
+def test_parameter_table_rows(tiny_cfg):
+    from detkit.models.summary import format_parameter_table, parameter_table
+
+    model = build_detector(tiny_cfg())
+    rows = parameter_table(model, max_depth=1)
+    assert [r["name"] for r in rows] == ["backbone", "neck", "rpn_head", "roi_head", "total"]
+    assert rows[-1]["params"] == sum(r["params"] for r in rows[:-1])
+    assert "total" in format_parameter_table(rows).splitlines()[-1]

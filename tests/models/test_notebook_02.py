@@ -1,0 +1,25 @@
+"""Notebook 02 (model assembly) runs headless with tiny parameters."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.notebook
+def test_notebook_02_runs(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / "02_model_assembly.ipynb"
+    papermill.execute_notebook(
+        str(REPO / "nbs" / "02_model_assembly.ipynb"), str(out), kernel_name="detkit",
+        cwd=str(REPO), parameters=dict(image_size=[128, 256], depth=18), progress_bar=False)
+    cells = json.loads(out.read_text())["cells"]
+    text = "".join("".join(o.get("text", "")) for c in cells if c["cell_type"] == "code"
+                   for o in c.get("outputs", []))
+    assert "AugFPN" in text and "77,047,694" not in text.split("FPN neck:")[0]
+    assert "FPN neck: 77,047,694 parameters" in text
+    assert "12 shape mismatches" in text
+    images = [o for c in cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 1
