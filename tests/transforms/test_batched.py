@@ -142,3 +142,19 @@ def test_batched_on_cuda_matches_cpu():
     assert (out_gpu.cpu().int() - out_cpu.int()).abs().max() <= 1
     for a, b in zip(inst_cpu.boxes, inst_gpu.boxes):
         assert torch.allclose(a, b.cpu(), atol=1e-3)
+
+
+def test_batched_with_an_empty_sample():
+    aug = AutoAugment(SEED_POLICIES)
+    samples = _samples(4)
+    samples[1]["gt_bboxes"] = np.zeros((0, 4), np.float32)
+    samples[1]["gt_labels"] = np.zeros((0,), np.int64)
+    samples[1]["gt_masks"] = samples[1]["gt_masks"][np.zeros(0, dtype=np.int64)]
+    for seed in range(4):
+        np.random.seed(seed)
+        reference = [aug(copy_results(s)) for s in samples]
+        np.random.seed(seed)
+        images, hw, inst = _to_batch(samples)
+        out_images, out_inst = autoaugment_batch(aug, images, hw, inst)
+        _compare(samples, reference, out_images, out_inst)
+        assert len(out_inst.boxes[1]) == 0 and out_inst.masks[1].shape[0] == 0

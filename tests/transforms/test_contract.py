@@ -95,3 +95,15 @@ def test_boxes_leaving_image_are_dropped_with_labels_and_masks():
     assert out["gt_bboxes"].tolist() == [[10, 30, 20, 40], [34, 10, 44, 20]]
     assert out["gt_masks"].masks.shape[0] == 2
     assert out["gt_masks"].masks[0, 30:40, 10:20].all() and out["gt_masks"].areas.tolist() == [100, 100]
+
+
+@pytest.mark.parametrize("poly", [False, True], ids=["bitmap", "polygon"])
+@pytest.mark.parametrize("cfg", TRANSFORMS, ids=IDS)
+def test_transform_on_sample_without_instances(cfg, poly):
+    results = random_results(seed=0, poly=poly)
+    results["gt_bboxes"] = np.zeros((0, 4), np.float32)
+    results["gt_labels"] = np.zeros((0,), np.int64)
+    results["gt_masks"] = PolygonMasks([], 48, 64) if poly else BitmapMasks([], 48, 64)
+    np.random.seed(0)
+    out = build(cfg, PIPELINES)(results)
+    _check_contract(out, 0)
