@@ -112,7 +112,7 @@ def flip_stack(masks: np.ndarray, direction: str,
     height, width = masks.shape[1:]
     flip_x = direction in ("horizontal", "diagonal")
     flip_y = direction in ("vertical", "diagonal")
-    out = np.zeros_like(masks)
+    out = np.zeros(masks.shape, dtype=masks.dtype)  # calloc: untouched pages cost nothing
     new_rects: list[Rect | None] = []
     for mask, rect, target in zip(masks, rects, out):
         if rect is None:
@@ -150,7 +150,7 @@ def warp_stack(masks: np.ndarray, matrix: np.ndarray, interpolation: str,
     its own rectangle can reach (one pixel of margin for the bilinear taps)."""
     flag = _check_interpolation(interpolation)
     height, width = masks.shape[1:]
-    out = np.zeros_like(masks)
+    out = np.zeros(masks.shape, dtype=masks.dtype)  # calloc: untouched pages cost nothing
     new_rects: list[Rect | None] = []
     for mask, rect, target in zip(masks, rects, out):
         if rect is None:
