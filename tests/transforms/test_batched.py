@@ -158,3 +158,17 @@ def test_batched_with_an_empty_sample():
         out_images, out_inst = autoaugment_batch(aug, images, hw, inst)
         _compare(samples, reference, out_images, out_inst)
         assert len(out_inst.boxes[1]) == 0 and out_inst.masks[1].shape[0] == 0
+
+
+def test_batched_without_masks():
+    aug = AutoAugment(SEED_POLICIES)
+    samples = _samples(5)
+    np.random.seed(5)
+    reference = [aug(copy_results(s)) for s in samples]
+    np.random.seed(5)
+    images, hw, inst = _to_batch(samples)
+    out_images, out_inst = autoaugment_batch(aug, images, hw, BatchedInstances(inst.boxes, inst.labels))
+    assert out_inst.masks is None
+    for i, ref in enumerate(reference):
+        assert np.allclose(out_inst.boxes[i].numpy(), ref["gt_bboxes"], atol=1e-4)
+        assert out_inst.labels[i].tolist() == ref["gt_labels"].tolist()
