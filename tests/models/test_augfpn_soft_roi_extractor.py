@@ -95,3 +95,15 @@ def test_bad_roi_layer_raises(roi_layer, error):
 def test_too_few_feature_maps_raises():
     with pytest.raises(ValueError, match="4 RoI levels"):
         _extractor()(_feats(levels=3), ROIS)
+
+
+def test_low_precision_maps_are_pooled_with_float32_boxes():
+    from detkit.models.roi_heads.soft_roi_extractor import pool_rois_per_level
+
+    feats = [f.to(torch.bfloat16) for f in _feats(size=1024, levels=1)]
+    extractor = _extractor()
+    rois = torch.tensor([[0, 3.3, 5.6, 251.7, 203.3]])  # bf16 would round 251.7 to 252
+    (pooled,) = pool_rois_per_level(feats, rois, extractor.roi_layers[:1])
+    assert pooled.dtype == torch.bfloat16
+    expected = roi_align(feats[0].float(), rois, (7, 7), 1.0 / 4, 0, aligned=True)
+    torch.testing.assert_close(pooled, expected.to(torch.bfloat16), rtol=0, atol=0)

@@ -46,8 +46,17 @@ def pool_rois_per_level(feats: Sequence[torch.Tensor], rois: torch.Tensor,
     if len(feats) < len(roi_layers):
         raise ValueError(f"got {len(feats)} feature maps for {len(roi_layers)} RoI levels "
                          f"(featmap_strides)")
-    rois = rois.to(feats[0].dtype)
-    return [layer(feat, rois) for feat, layer in zip(feats, roi_layers)]
+    return [_roi_align_full_precision(layer, feat, rois) for feat, layer in zip(feats, roi_layers)]
+
+
+def _roi_align_full_precision(layer: nn.Module, feat: torch.Tensor,
+                              rois: torch.Tensor) -> torch.Tensor:
+    """``layer(feat, rois)`` with float32 box coordinates: casting the RoIs to a half-precision
+    feature dtype would round them (bf16 keeps 8 bits: 1003.7 -> 1004), so low-precision maps
+    are pooled in float32 and the result is cast back to their dtype."""
+    if feat.dtype == rois.dtype:
+        return layer(feat, rois)
+    return layer(feat.float(), rois.float()).to(feat.dtype)
 
 
 @MODELS.register_module()
