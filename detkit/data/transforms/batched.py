@@ -16,7 +16,9 @@ offsets. Each step of the chosen policies is then applied to all samples that ha
 - photometric steps (Color/Brightness/Contrast/Equalize) run per sample on the device.
 
 On CPU tensors the result equals the per-sample path for the same draws to within one grey
-level (exactly for integer translations and multiples of 90 degrees).
+level (exactly for integer translations and multiples of 90 degrees; nearest-neighbour shears
+may differ where a sample lands exactly half-way between pixels). Semantic segmentation maps
+and polygon masks are not handled here (the seed pipeline has neither).
 """
 
 from __future__ import annotations
