@@ -46,7 +46,8 @@ def mask_targets(sampling_results: Sequence[SamplingResult], gt_masks: Sequence[
         boxes = proposals.detach().float().cpu().clone()
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clamp(0, bitmaps.width)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clamp(0, bitmaps.height)
-        cropped = bitmaps.crop_and_resize(boxes, size, res.pos_assigned_gt_inds.cpu(),
+        cropped = bitmaps.crop_and_resize(boxes.to(proposals.device), size,
+                                          res.pos_assigned_gt_inds, device=proposals.device,
                                           binarize=binarize).to_ndarray()
         out.append(torch.from_numpy(np.asarray(cropped)).float().to(proposals.device))
     return torch.cat(out)

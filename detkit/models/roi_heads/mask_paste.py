@@ -90,6 +90,9 @@ def paste_masks_in_image(masks: torch.Tensor, boxes: torch.Tensor, img_h: int, i
         probs = _paste_chunk(masks[inds], boxes_f[inds], x0[inds], y0[inds], x1[inds], y1[inds],
                              win_h, win_w)
         values = probs >= threshold if threshold >= 0 else (probs * 255).to(torch.uint8)
+        if not skip_empty:  # every window is the whole canvas
+            canvas[inds] = values
+            continue
         # scatter each window into the canvas (windows are clipped to the canvas by x1/y1)
         rows = y0[inds, None] + torch.arange(win_h, device=device)[None, :]
         cols = x0[inds, None] + torch.arange(win_w, device=device)[None, :]
