@@ -13,8 +13,9 @@ mode (mmdet's ``frozen_stages=1, norm_eval=True``). Runs alternate in one proces
 wall-clock and of process CPU time are reported (on a shared machine the wall clock also
 counts time other processes hold the cores).
 
-Rows: fp32 inference, fp32 train step (forward + backward), Cascade Mask R-CNN fp32
-inference, and detkit bf16 (``torch.autocast('cpu', torch.bfloat16)`` + ``channels_last``)
+Rows: fp32 inference (eager; channels_last; ``torch.compile`` of backbone + neck with
+inductor weight freezing, compile time reported apart), fp32 train step (forward + backward),
+Cascade Mask R-CNN fp32 inference, and detkit bf16 (``torch.autocast('cpu', torch.bfloat16)`` + ``channels_last``)
 inference. ``bf16_agreement`` compares bf16 and fp32 detections of the MMDetection-golden tiny
 model on its photo (../shared): COCO bbox mAP of the bf16 detections scored against the fp32
 detections as ground truth (1.0 = the same detections).
@@ -43,11 +44,14 @@ GOLDEN = ROOT.parent / "shared" / "golden" / "mmdet_v2_cascade_tiny"
 H, W = 512, 1024
 
 
-def _detkit_model(name: str, channels_last: bool = False) -> torch.nn.Module:
+def _detkit_model(name: str, channels_last: bool = False, compiled: bool = False) -> torch.nn.Module:
     cfg = detkit.Config.fromfile(str(ROOT / "configs" / "_base_" / "models" / f"{name}.py")).model
     cfg.backbone.init_cfg = None
     cfg.test_cfg.rcnn.score_thr = 0.0
     cfg.channels_last = channels_last
+    if compiled:
+        # inductor with weight freezing (BN folded into convs) for the inference graph
+        cfg.compile = dict(dynamic=False, options=dict(freezing=True))
     torch.manual_seed(0)
     return detkit.build_detector(cfg)
 
@@ -160,6 +164,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--objects", type=int, default=8, help="gt objects for the train step")
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="skip the torch.compile row (compiling takes minutes on CPU)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     img = torch.randn(1, 3, H, W)
@@ -168,6 +174,14 @@ def main() -> None:
     ours_cl = _detkit_model("mask_rcnn_r50_fpn", channels_last=True).eval()
     ours_cl.load_state_dict(ours.state_dict())
     cascade = _detkit_model("cascade_mask_rcnn_r50_fpn").eval()
+    compiled = None
+    if not args.no_compile:
+        compiled = _detkit_model("mask_rcnn_r50_fpn", channels_last=True, compiled=True).eval()
+        compiled.load_state_dict(ours.state_dict())
+        start = time.perf_counter()
+        with torch.no_grad():
+            compiled.predict(img, [_meta()], rescale=True)
+        compile_seconds = time.perf_counter() - start
     theirs = _torchvision_model().eval()
     results: dict[str, Any] = {
         "input": f"{W}x{H}", "threads": args.threads, "repeats": args.repeats,
@@ -189,19 +203,25 @@ def main() -> None:
     with torch.no_grad():
         results["detections"] = {"detkit": len(ours.predict(img, [_meta()], rescale=True)[0]),
                                  "torchvision": len(theirs(tv_img)[0]["boxes"])}
-    timings = _alternate({"detkit_mask_rcnn": infer(ours),
-                          "detkit_mask_rcnn_channels_last": infer(ours_cl),
-                          "torchvision_mask_rcnn": tv_infer,
-                          "detkit_cascade_mask_rcnn": infer(cascade),
-                          "detkit_mask_rcnn_bf16_channels_last": infer(ours_cl, bf16=True)},
-                         args.repeats)
+    runs = {"detkit_mask_rcnn": infer(ours),
+            "detkit_mask_rcnn_channels_last": infer(ours_cl),
+            "torchvision_mask_rcnn": tv_infer,
+            "detkit_cascade_mask_rcnn": infer(cascade),
+            "detkit_mask_rcnn_bf16_channels_last": infer(ours_cl, bf16=True)}
+    if compiled is not None:
+        runs["detkit_mask_rcnn_compiled_channels_last"] = infer(compiled)
+        results["compile_time_s"] = compile_seconds
+    timings = _alternate(runs, args.repeats)
     results["inference"] = timings
     tv_wall = timings["torchvision_mask_rcnn"]["wall_s"]
     tv_cpu = timings["torchvision_mask_rcnn"]["cpu_s"]
     for key, name in (("ratio_infer_vs_torchvision", "detkit_mask_rcnn"),
                       ("ratio_infer_channels_last_vs_torchvision", "detkit_mask_rcnn_channels_last"),
                       ("ratio_cascade_infer_vs_torchvision_mask", "detkit_cascade_mask_rcnn"),
-                      ("ratio_bf16_infer_vs_torchvision_fp32", "detkit_mask_rcnn_bf16_channels_last")):
+                      ("ratio_bf16_infer_vs_torchvision_fp32", "detkit_mask_rcnn_bf16_channels_last"),
+                      ("ratio_infer_compiled_vs_torchvision", "detkit_mask_rcnn_compiled_channels_last")):
+        if name not in timings:
+            continue
         results[key] = timings[name]["wall_s"] / tv_wall
         results[key + "_cpu_time"] = timings[name]["cpu_s"] / tv_cpu
     results["bf16_agreement"] = _bf16_agreement()
