@@ -53,15 +53,6 @@ class DetectionResult:
                                self.labels.to(device),
                                None if self.masks is None else self.masks.to(device))
 
-    @classmethod
-    def empty(cls, num_classes: int | None = None, canvas: tuple[int, int] | None = None,
-              device: torch.device | str = "cpu") -> DetectionResult:
-        """No detections; with ``canvas=(H, W)`` an empty ``[0, H, W]`` mask tensor."""
-        masks = None if canvas is None else torch.zeros((0, *canvas), dtype=torch.bool,
-                                                        device=device)
-        return cls(torch.zeros((0, 4), device=device), torch.zeros((0,), device=device),
-                   torch.zeros((0,), dtype=torch.long, device=device), masks)
-
     def to_mmdet(self, num_classes: int) -> Any:
         """MMDetection v2's per-image result: ``bbox_results`` (``num_classes`` float32 arrays
         ``[n_c, 5]`` of ``[x1, y1, x2, y2, score]`` in score order), and with masks the tuple

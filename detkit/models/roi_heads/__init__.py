@@ -1,7 +1,7 @@
 """RoI heads: extractors, box/mask heads, the standard and the cascade RoI head."""
 
 from detkit.models.roi_heads.bbox_head import ConvFCBBoxHead, Shared2FCBBoxHead
-from detkit.models.roi_heads.bbox_utils import bbox2result, bbox2roi, multiclass_nms
+from detkit.models.roi_heads.bbox_utils import bbox2roi, multiclass_nms
 from detkit.models.roi_heads.cascade_roi_head import CascadeRoIHead
 from detkit.models.roi_heads.consistent_supervision import AugFPNCascadeRoIHead
 from detkit.models.roi_heads.mask_head import FCNMaskHead
@@ -18,7 +18,6 @@ __all__ = [
     "SingleRoIExtractor",
     "SoftRoIExtractor",
     "StandardRoIHead",
-    "bbox2result",
     "bbox2roi",
     "multiclass_nms",
 ]

@@ -1,15 +1,14 @@
-"""Small RoI-head helpers: RoI packing, per-class result lists, class-wise NMS."""
+"""Small RoI-head helpers: RoI packing and class-wise NMS."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torchvision.ops import batched_nms
 
-__all__ = ["bbox2roi", "bbox2result", "multiclass_nms"]
+__all__ = ["bbox2roi", "multiclass_nms"]
 
 
 def bbox2roi(bbox_list: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -23,15 +22,6 @@ def bbox2roi(bbox_list: Sequence[torch.Tensor]) -> torch.Tensor:
         else:
             rois.append(bboxes.new_zeros((0, 5)))
     return torch.cat(rois, 0)
-
-
-def bbox2result(bboxes: torch.Tensor, labels: torch.Tensor, num_classes: int) -> list[np.ndarray]:
-    """Split detections ``[N, 5]`` by label into ``num_classes`` float32 arrays ``[n_c, 5]``."""
-    if bboxes.shape[0] == 0:
-        return [np.zeros((0, 5), dtype=np.float32) for _ in range(num_classes)]
-    bboxes_np = bboxes.detach().float().cpu().numpy()
-    labels_np = labels.detach().cpu().numpy()
-    return [bboxes_np[labels_np == i, :] for i in range(num_classes)]
 
 
 def multiclass_nms(multi_bboxes: torch.Tensor, multi_scores: torch.Tensor, score_thr: float,
