@@ -12,7 +12,7 @@ from detkit.models.roi_heads import SingleRoIExtractor, multiclass_nms
 from detkit.models.roi_heads.mask_head import mask_targets
 from detkit.models.roi_heads.mask_paste import paste_masks_in_image
 from detkit.models.task_modules import AssignResult, RandomSampler
-from detkit.structures import BitmapMasks
+from detkit.structures import BitmapMasks, PolygonMasks
 from detkit.structures.results import DetectionResult
 
 
@@ -60,6 +60,10 @@ def test_mask_targets_hand_computed():
     # [N, H, W] tensors are accepted too
     same = mask_targets([res], [torch.from_numpy(canvas)], 28)
     assert torch.equal(same, targets)
+    # polygons are shifted into the box and rasterised: the square fills the exact box
+    square = PolygonMasks([[np.array([0.0, 0.0, 8.0, 0.0, 8.0, 8.0, 0.0, 8.0])]], 16, 16)
+    poly_targets = mask_targets([res], [square], 28)
+    assert torch.all(poly_targets[0] == 1) and poly_targets[1][:, 14:].sum() == 0
 
 
 def _mmdet_paste_reference(masks, boxes, img_h, img_w, skip_empty):

@@ -14,27 +14,29 @@ from detkit.models.layers import ConvModule
 from detkit.models.roi_heads.mask_paste import paste_masks_in_image
 from detkit.models.task_modules import SamplingResult
 from detkit.registry import MODELS, build
-from detkit.structures.bitmap_masks import BitmapMasks
+from detkit.structures.masks import BitmapMasks, PolygonMasks
 
 __all__ = ["FCNMaskHead", "mask_targets"]
 
 _DEFAULT_LOSS = {"type": "CrossEntropyLoss", "use_mask": True, "loss_weight": 1.0}
 
 
-def _as_bitmap_masks(gt_masks: Any, where: str) -> BitmapMasks:
-    if isinstance(gt_masks, BitmapMasks):
+def _as_mask_structure(gt_masks: Any, where: str) -> Any:
+    """``BitmapMasks``/``PolygonMasks`` as they are; a ``[N, H, W]`` tensor as BitmapMasks."""
+    if isinstance(gt_masks, (BitmapMasks, PolygonMasks)):
         return gt_masks
     if isinstance(gt_masks, torch.Tensor) and gt_masks.dim() == 3:
         arr = gt_masks.detach().to(torch.uint8).cpu().numpy()
         return BitmapMasks(arr, arr.shape[1], arr.shape[2])
-    raise TypeError(f"{where}: gt_masks must be BitmapMasks or a [N, H, W] tensor, "
-                    f"got {type(gt_masks).__name__}")
+    raise TypeError(f"{where}: gt_masks must be BitmapMasks, PolygonMasks or a [N, H, W] "
+                    f"tensor, got {type(gt_masks).__name__}")
 
 
 def mask_targets(sampling_results: Sequence[SamplingResult], gt_masks: Sequence[Any],
                  mask_size: int | Sequence[int], binarize: bool = True) -> torch.Tensor:
     """Targets ``[P, s, s]`` float (0/1 when ``binarize``) for all positives: each positive
-    box, clipped to the mask canvas, crops its gt mask via RoIAlign (aligned)."""
+    box, clipped to the mask canvas, crops its gt mask (RoIAlign, aligned, for bitmaps;
+    shifted and rasterised for polygons)."""
     size = (mask_size, mask_size) if isinstance(mask_size, int) else tuple(mask_size)
     out = []
     for res, masks in zip(sampling_results, gt_masks):
@@ -42,11 +44,11 @@ def mask_targets(sampling_results: Sequence[SamplingResult], gt_masks: Sequence[
         if proposals.size(0) == 0:
             out.append(proposals.new_zeros((0,) + size))
             continue
-        bitmaps = _as_bitmap_masks(masks, "mask_targets")
+        structure = _as_mask_structure(masks, "mask_targets")
         boxes = proposals.detach().float().cpu().clone()
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clamp(0, bitmaps.width)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clamp(0, bitmaps.height)
-        cropped = bitmaps.crop_and_resize(boxes.to(proposals.device), size,
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clamp(0, structure.width)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clamp(0, structure.height)
+        cropped = structure.crop_and_resize(boxes.to(proposals.device), size,
                                           res.pos_assigned_gt_inds, device=proposals.device,
                                           binarize=binarize).to_ndarray()
         out.append(torch.from_numpy(np.asarray(cropped)).float().to(proposals.device))
