@@ -149,3 +149,63 @@ def test_compile_option_wraps_backbone_and_neck(tiny_cfg):
         for a, b in zip(plain.extract_feat(img), compiled.extract_feat(img)):
             torch.testing.assert_close(a, b)
     assert compiled._compiled_features is not None
+
+
+@pytest.mark.parametrize("detector", ["CascadeRCNN", "MaskRCNN"])
+def test_aug_merge_of_two_identical_views_equals_single_view(tiny_cfg, detector):
+    """Given the same proposals, averaging two identical views changes nothing: the RoI
+    head's aug path must reproduce its single-view prediction (rescale=True)."""
+    torch.manual_seed(0)
+    model = build_detector(tiny_cfg(detector)).eval()
+    heads = model.roi_head.bbox_head
+    for head in heads if isinstance(heads, torch.nn.ModuleList) else [heads]:
+        head.fc_cls.bias.data[0] = 5.0
+    img = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        x = model.extract_feat(img)
+        proposals = model.rpn_head.simple_test_rpn(x, [_meta()])
+        single = model.roi_head.predict(x, proposals, [_meta()], rescale=True)[0]
+        merged = model.roi_head.predict_aug([x, x], proposals, [[_meta()], [_meta()]],
+                                            rescale=True)[0]
+    assert len(single) > 0 and len(merged) == len(single)
+    torch.testing.assert_close(merged.boxes, single.boxes, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(merged.scores, single.scores)
+    assert torch.equal(merged.labels, single.labels) and torch.equal(merged.masks, single.masks)
+
+
+def test_flip_mapping_round_trip():
+    from detkit.models.roi_heads.test_time_aug import bbox_flip, bbox_mapping, bbox_mapping_back
+
+    boxes = torch.tensor([[10.0, 5.0, 30.0, 25.0]])
+    torch.testing.assert_close(bbox_flip(boxes, (40, 100), "horizontal"),
+                               torch.tensor([[70.0, 5.0, 90.0, 25.0]]))
+    torch.testing.assert_close(bbox_flip(boxes, (40, 100), "vertical"),
+                               torch.tensor([[10.0, 15.0, 30.0, 35.0]]))
+    mapped = bbox_mapping(boxes, (20, 50), [0.5] * 4, True, "horizontal")
+    torch.testing.assert_close(mapped, torch.tensor([[35.0, 2.5, 45.0, 12.5]]))
+    torch.testing.assert_close(bbox_mapping_back(mapped, (20, 50), [0.5] * 4, True), boxes)
+
+
+def test_class_specific_regression_uses_the_label_columns(tiny_cfg):
+    model = build_detector(tiny_cfg("MaskRCNN"))
+    head = model.roi_head.bbox_head
+    rois = torch.tensor([[0.0, 10.0, 10.0, 30.0, 40.0]])
+    deltas = torch.zeros(1, 12)
+    deltas[0, 8] = 1.0  # class 2: dx = 1 * std 0.1 * width 20 = +2 px
+    moved = head.regress_by_class(rois, torch.tensor([2]), deltas, _meta())
+    torch.testing.assert_close(moved, torch.tensor([[0.0, 12.0, 10.0, 32.0, 40.0]]))
+    unmoved = head.regress_by_class(rois, torch.tensor([1]), deltas, _meta())
+    torch.testing.assert_close(unmoved, rois)
+    # loss uses the gt-class deltas of positives, divided by the number of sampled RoIs
+    labels = torch.tensor([2, 3])  # one positive (class 2), one background (3 = num_classes)
+    targets = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    weights = torch.tensor([[1.0] * 4, [0.0] * 4])
+    preds = torch.zeros(2, 12)
+    preds[0, 8] = 1.0  # exact for class 2
+    losses = head.loss(torch.zeros(2, 4), preds, labels, torch.ones(2), targets, weights)
+    assert losses["loss_bbox"].item() == 0
+    preds[0, 8] = 0.0
+    losses = head.loss(torch.zeros(2, 4), preds, labels, torch.ones(2), targets, weights)
+    eps = torch.finfo(torch.float32).eps
+    assert losses["loss_bbox"].item() == pytest.approx(0.5 / (2 + eps))  # smooth-l1(1) / 2 RoIs
+    assert losses["acc"].item() == pytest.approx(0.0)  # argmax 0 everywhere, labels 2 and 3
