@@ -183,7 +183,13 @@ class CascadeRoIHead(RoIHeadBase):
     def predict(self, x: Sequence[torch.Tensor], proposal_list: Sequence[torch.Tensor],
                 img_metas: Sequence[Mapping[str, Any]], rescale: bool = False
                 ) -> list[DetectionResult]:
-        """Detections (and masks) per image from proposals ``[N_i, 5]``."""
+        """Detections (and masks) per image from proposals ``[N_i, 5]``.
+
+        Mask probabilities are the mean of the stages' sigmoid maps. Decision: unlike mmdet's
+        ``simple_test``, a single view whose meta says ``flip`` does not get its masks
+        un-flipped (that would mirror each mask inside its box); un-flipping happens only when
+        merging views in :meth:`predict_aug`.
+        """
         rois = bbox2roi(proposal_list)
         num_per_img = [len(p) for p in proposal_list]
         if rois.shape[0] == 0:
