@@ -2,7 +2,6 @@
 is then detected with the right class at IoU ≥ 0.7 (and its mask at IoU ≥ 0.7)."""
 
 import numpy as np
-import pytest
 import torch
 from torchvision.ops import box_iou
 
@@ -24,7 +23,6 @@ def _sample(objects):
     return img, boxes, labels, BitmapMasks(masks, H, W)
 
 
-@pytest.mark.slow
 def test_tiny_mask_rcnn_overfits_two_images(tiny_cfg):
     torch.manual_seed(0)
     model = build_detector(tiny_cfg("MaskRCNN", num_classes=2))
