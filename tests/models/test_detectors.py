@@ -149,6 +149,10 @@ def test_compile_option_wraps_backbone_and_neck(tiny_cfg):
         for a, b in zip(plain.extract_feat(img), compiled.extract_feat(img)):
             torch.testing.assert_close(a, b)
     assert compiled._compiled_features is not None
+    clone = copy.deepcopy(compiled)
+    assert clone._compiled_features is None  # recompiled for the copy, not bound to the original
+    with torch.no_grad():
+        torch.testing.assert_close(clone.extract_feat(img)[0], plain.extract_feat(img)[0])
 
 
 @pytest.mark.parametrize("detector", ["CascadeRCNN", "MaskRCNN"])

@@ -69,6 +69,12 @@ class BaseDetector(nn.Module):
         self.compile_cfg = ({} if compile is True else dict(compile)) if compile else None
         self._compiled_features: Any = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the compiled function is bound to this instance: copies and pickles recompile
+        state = dict(super().__getstate__())
+        state["_compiled_features"] = None
+        return state
+
     def _features(self, img: torch.Tensor) -> Sequence[torch.Tensor]:
         x = self.backbone(img)
         return self.neck(x) if getattr(self, "neck", None) is not None else x
