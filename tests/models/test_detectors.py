@@ -213,3 +213,19 @@ def test_class_specific_regression_uses_the_label_columns(tiny_cfg):
     eps = torch.finfo(torch.float32).eps
     assert losses["loss_bbox"].item() == pytest.approx(0.5 / (2 + eps))  # smooth-l1(1) / 2 RoIs
     assert losses["acc"].item() == pytest.approx(0.0)  # argmax 0 everywhere, labels 2 and 3
+
+
+def test_legacy_rpn_test_cfg_spellings_give_the_same_proposals(tiny_cfg):
+    """mmdet < 2.10 spelled the RPN test cfg nms_thr / nms_post / max_num."""
+    torch.manual_seed(0)
+    model = build_detector(tiny_cfg()).eval()
+    img = torch.randn(1, 3, 64, 96)
+    legacy = dict(nms_across_levels=False, nms_pre=500, nms_post=300, max_num=300, nms_thr=0.7,
+                  min_bbox_size=0)
+    with torch.no_grad():
+        x = model.extract_feat(img)
+        modern = model.rpn_head.simple_test_rpn(x, [_meta()])[0]
+        old = model.rpn_head.get_bboxes(*model.rpn_head(x), [_meta()], cfg=legacy)[0]
+    assert torch.equal(modern, old)
+    with pytest.raises(KeyError, match="max_per_img"):
+        model.rpn_head.get_bboxes(*model.rpn_head(x), [_meta()], cfg=dict(nms_thr=0.7))

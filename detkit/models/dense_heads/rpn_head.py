@@ -14,7 +14,7 @@ from detkit.models.layers import ConvModule, normal_init
 from detkit.registry import (BBOX_ASSIGNERS, BBOX_CODERS, BBOX_SAMPLERS, MODELS,
                              PRIOR_GENERATORS, build)
 
-__all__ = ["RPNHead", "anchor_inside_flags"]
+__all__ = ["RPNHead", "anchor_inside_flags", "proposal_settings"]
 
 _DEFAULT_ANCHORS = {"type": "AnchorGenerator", "scales": [8], "ratios": [0.5, 1.0, 2.0],
                     "strides": [4, 8, 16, 32, 64]}
@@ -39,6 +39,22 @@ def anchor_inside_flags(flat_anchors: torch.Tensor, valid_flags: torch.Tensor,
 
 def _cfg_get(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
     return cfg.get(key, default) if cfg is not None else default
+
+
+def proposal_settings(cfg: Mapping[str, Any]) -> tuple[float, int]:
+    """``(nms iou_threshold, max_per_img)`` of an RPN proposal/test config; the pre-2.10
+    spellings ``nms_thr`` and ``nms_post``/``max_num`` are accepted (mmdet's RPN kept the first
+    ``nms_post`` boxes, the same as ``max_per_img`` now)."""
+    if "nms" in cfg:
+        iou = cfg["nms"]["iou_threshold"]
+    elif "nms_thr" in cfg:
+        iou = cfg["nms_thr"]
+    else:
+        raise KeyError(f"RPN config {dict(cfg)!r} needs nms=dict(type='nms', iou_threshold=...)")
+    for key in ("max_per_img", "nms_post", "max_num"):
+        if key in cfg:
+            return float(iou), int(cfg[key])
+    raise KeyError(f"RPN config {dict(cfg)!r} needs max_per_img")
 
 
 @MODELS.register_module()
@@ -229,8 +245,8 @@ class RPNHead(nn.Module):
                 proposals, scores, ids = proposals[keep], scores[keep], ids[keep]
         if proposals.numel() == 0:
             return proposals.new_zeros(0, 5)
-        keep = batched_nms(proposals.float(), scores.float(), ids,
-                           cfg["nms"]["iou_threshold"])[: cfg["max_per_img"]]
+        iou_threshold, max_per_img = proposal_settings(cfg)
+        keep = batched_nms(proposals.float(), scores.float(), ids, iou_threshold)[:max_per_img]
         return torch.cat([proposals[keep], scores[keep, None]], dim=-1)
 
     def get_bboxes(self, cls_scores: Sequence[torch.Tensor], bbox_preds: Sequence[torch.Tensor],

@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torchvision.ops import nms
 
+from detkit.models.dense_heads.rpn_head import proposal_settings
+
 __all__ = ["bbox_flip", "bbox_mapping", "bbox_mapping_back", "merge_aug_bboxes",
            "merge_aug_masks", "merge_aug_proposals"]
 
@@ -73,13 +75,14 @@ def merge_aug_masks(aug_masks: Sequence[torch.Tensor],
 def merge_aug_proposals(aug_proposals: Sequence[torch.Tensor],
                         img_metas: Sequence[Mapping[str, Any]],
                         cfg: Mapping[str, Any]) -> torch.Tensor:
-    """Map proposals ``[N_a, 5]`` of every augmentation back, NMS them together
-    (``cfg['nms']['iou_threshold']``) and keep the best ``cfg['max_per_img']``."""
+    """Map proposals ``[N_a, 5]`` of every augmentation back, NMS them together and keep the
+    best ``max_per_img`` (see :func:`proposal_settings` for the accepted spellings)."""
     recovered = []
     for proposals, meta in zip(aug_proposals, img_metas):
         p = proposals.clone()
         p[:, :4] = bbox_mapping_back(p[:, :4], *_aug_geometry(meta))
         recovered.append(p)
     merged = torch.cat(recovered, dim=0)
-    keep = nms(merged[:, :4].float(), merged[:, 4].float(), cfg["nms"]["iou_threshold"])
-    return merged[keep[: cfg["max_per_img"]]]
+    iou_threshold, max_per_img = proposal_settings(cfg)
+    keep = nms(merged[:, :4].float(), merged[:, 4].float(), iou_threshold)
+    return merged[keep[:max_per_img]]
