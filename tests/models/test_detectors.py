@@ -141,8 +141,9 @@ def test_compile_option_wraps_backbone_and_neck(tiny_cfg):
     torch.manual_seed(0)
     cfg = tiny_cfg()
     plain = build_detector(cfg).eval()
-    cfg["compile"] = dict(backend="eager", dynamic=False)
+    cfg["compile"] = dict(backend="eager", dynamic=False, options=dict(freezing=True))
     compiled = build_detector(cfg).eval()
+    assert compiled.inductor_options == {"freezing": True} and "options" in cfg["compile"]
     compiled.load_state_dict(plain.state_dict())
     img = torch.randn(1, 3, 64, 96)
     with torch.no_grad():

@@ -54,7 +54,9 @@ class BaseDetector(nn.Module):
 
     Args:
         channels_last: run the backbone and neck in ``torch.channels_last`` memory format.
-        compile: ``True`` or ``torch.compile`` keyword arguments: compile backbone + neck.
+        compile: ``True`` or ``torch.compile`` keyword arguments: compile backbone + neck;
+            ``options`` (inductor settings, e.g. ``dict(freezing=True)`` to fold BatchNorm
+            into the convs for inference) are patched into the inductor config per call.
     """
 
     def __init__(self, channels_last: bool = False,
@@ -67,6 +69,10 @@ class BaseDetector(nn.Module):
                             f"arguments, got {compile!r}")
         self.channels_last = channels_last
         self.compile_cfg = ({} if compile is True else dict(compile)) if compile else None
+        # inductor settings (e.g. freezing=True) are applied as a config patch around the
+        # compiled call: torch.compile(options=...) does not reach weight freezing
+        self.inductor_options = (dict(self.compile_cfg.pop("options") or {})
+                                 if self.compile_cfg and "options" in self.compile_cfg else {})
         self._compiled_features: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -83,11 +89,16 @@ class BaseDetector(nn.Module):
         """Backbone (+ neck) features of ``img`` ``[B, 3, H, W]``, finest level first."""
         if self.channels_last:
             img = img.contiguous(memory_format=torch.channels_last)
-        if self.compile_cfg is not None:
-            if self._compiled_features is None:
-                self._compiled_features = torch.compile(self._features, **self.compile_cfg)
+        if self.compile_cfg is None:
+            return self._features(img)
+        if self._compiled_features is None:
+            self._compiled_features = torch.compile(self._features, **self.compile_cfg)
+        if not self.inductor_options:
             return self._compiled_features(img)
-        return self._features(img)
+        import torch._inductor.config as inductor_config
+
+        with inductor_config.patch(self.inductor_options):
+            return self._compiled_features(img)
 
     def extract_feats(self, imgs: Sequence[torch.Tensor]) -> list[Sequence[torch.Tensor]]:
         return [self.extract_feat(img) for img in imgs]
