@@ -74,16 +74,21 @@ class AugmentationPreview:
         sample = self.samples[c["sample"]]
         augmented = augment_sample(sample, transform, c["seed"])
         title = f"{c['policy']} level {c['level']:g} prob {c['prob']:g} seed {c['seed']}"
-        if self.last_figure is not None:
-            plt.close(self.last_figure)
-        self.last_figure = show_pair(sample, augmented, self.class_names, title)
+        # Outside pyplot's interactive mode and closed at once, the figure is drawn only by
+        # ``refresh``: the inline backend's end-of-execution flush (which may run in a kernel
+        # subshell thread while this one still draws) neither shows it twice nor half-drawn.
+        with plt.ioff():
+            self.last_figure = show_pair(sample, augmented, self.class_names, title)
+        plt.close(self.last_figure)
         return self.last_figure
 
     def refresh(self) -> None:
-        """Redraw into the ``Output`` widget."""
+        """Redraw into the ``Output`` widget, the augmented panel's title also as text."""
         with self.output:
             self.output.clear_output(wait=True)
-            display(self.render())
+            figure = self.render()
+            print(figure.axes[1].get_title())
+            display(figure)
 
     def _on_change(self, change: dict[str, Any]) -> None:
         self.refresh()
