@@ -1,7 +1,7 @@
 """``LoadImageFromFile`` and ``LoadAnnotations`` (MMDetection v2 semantics, section 6.1-6.2).
 
-Images are decoded with Pillow to ``(H, W, 3)`` uint8 **BGR** arrays (mmcv's default channel
-order); boxes are ``[N, 4]`` float32 xyxy absolute pixels; masks become ``BitmapMasks``
+Images are decoded with OpenCV (as mmcv does) to ``(H, W, 3)`` uint8 **BGR** arrays (mmcv's
+default channel order); boxes are ``[N, 4]`` float32 xyxy absolute pixels; masks become ``BitmapMasks``
 (``poly2mask=True``: polygons, compressed and uncompressed RLE) or ``PolygonMasks``.
 """
 
@@ -10,20 +10,28 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from detkit.registry import PIPELINES
 from detkit.structures import BitmapMasks, Instances, PolygonMasks, check_boxes, empty_boxes
 
 __all__ = ["LoadImageFromFile", "LoadAnnotations", "read_image"]
 
-_COLOR_MODES = {"color": "RGB", "grayscale": "L", "unchanged": None}
+# OpenCV's IMREAD_COLOR/GRAYSCALE apply the EXIF orientation, as mmcv's imread does.
+_COLOR_MODES = {
+    "color": cv2.IMREAD_COLOR,
+    "grayscale": cv2.IMREAD_GRAYSCALE,
+    "unchanged": cv2.IMREAD_UNCHANGED,
+}
 
 
 def read_image(path: str, color_type: str = "color", channel_order: str = "bgr") -> np.ndarray:
-    """Decode an image file with Pillow (EXIF orientation applied for colour/grayscale, as mmcv).
+    """Decode an image file with OpenCV (EXIF orientation applied for colour/grayscale, as mmcv).
+
+    OpenCV rather than Pillow: it decodes a 2048x1024 PNG about 1.6x faster here, which is a
+    third of the seed train pipeline's time per sample (bench/pipeline.py).
 
     Args:
         path: image file.
@@ -40,15 +48,11 @@ def read_image(path: str, color_type: str = "color", channel_order: str = "bgr")
         raise ValueError(f"channel_order must be 'bgr' or 'rgb', got {channel_order!r}")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image file {path} does not exist")
-    try:
-        with Image.open(path) as image:
-            mode = _COLOR_MODES[color_type]
-            if mode is not None:  # like OpenCV's IMREAD_COLOR/GRAYSCALE: apply the EXIF orientation
-                image = ImageOps.exif_transpose(image)
-            array = np.asarray(image.convert(mode) if mode and image.mode != mode else image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"cannot decode image file {path}: {exc}") from exc
-    if array.ndim == 3 and array.shape[2] == 3 and channel_order == "bgr":
+    # imdecode from bytes: cv2.imread cannot open non-ASCII paths on every platform
+    array = cv2.imdecode(np.fromfile(path, dtype=np.uint8), _COLOR_MODES[color_type])
+    if array is None:
+        raise ValueError(f"cannot decode image file {path}: not a readable image")
+    if array.ndim == 3 and array.shape[2] == 3 and channel_order == "rgb":
         array = array[:, :, ::-1]
     return np.ascontiguousarray(array)
 
