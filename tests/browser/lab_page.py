@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -133,13 +134,30 @@ def marked_cells(page: Page, mark: str) -> Locator:
     return page.locator(f"{NOTEBOOK} .jp-CodeCell[data-{mark}]")
 
 
+# Scroll a node to the middle of the notebook (JupyterLab scrolls inside its own panel, which
+# leaves blank any part of a partly visible node), wait until every image in it is decoded (a
+# large PNG is otherwise painted a few rows at a time) and two frames have been drawn.
+_BRING_INTO_VIEW_JS = """async (node) => {
+    node.scrollIntoView({block: 'center'});
+    const images = node.tagName === 'IMG' ? [node] : [...node.querySelectorAll('img')];
+    await Promise.all(images.map(image => image.decode()));
+    await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+}"""
+
+
+def screenshot_in_view(target: Locator, path: Path | None = None) -> bytes:
+    """A PNG of ``target`` (also written to ``path``) once it is in view with its images decoded."""
+    target.evaluate(_BRING_INTO_VIEW_JS)
+    return target.screenshot(path=path)
+
+
 def stable_screenshot(target: Locator, settle_s: float = 0.4, timeout_s: float = 30.0) -> bytes:
     """A PNG of ``target`` once two screenshots ``settle_s`` apart are identical."""
     deadline = time.monotonic() + timeout_s
-    previous = target.screenshot()
+    previous = screenshot_in_view(target)
     while time.monotonic() < deadline:
         time.sleep(settle_s)
-        current = target.screenshot()
+        current = screenshot_in_view(target)
         if current == previous:
             return current
         previous = current

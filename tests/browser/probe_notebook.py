@@ -13,15 +13,18 @@ import nbformat
 DETKIT_KERNELSPEC = {"name": "detkit", "display_name": "detkit (.venv)", "language": "python"}
 
 IMPORTS = """\
+%matplotlib inline
 import time
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
 from fastprogress import master_bar, progress_bar
-from IPython.display import display"""
+from IPython.display import display
+from matplotlib.figure import Figure"""
 
-# The image depends on all three controls, so each change must re-render it.
+# The image depends on all three controls, so each change must re-render it. The figure is not
+# a pyplot one: the inline backend's end-of-execution flush, which may run in a kernel subshell
+# thread, would draw it a second time, concurrently.
 WIDGET_PREVIEW = """\
 policy = widgets.Dropdown(options=["Rotate", "Translate"], value="Rotate", description="policy")
 level = widgets.IntSlider(value=1, min=0, max=10, description="level")
@@ -37,10 +40,11 @@ def render(*_):
     with preview:
         preview.clear_output(wait=True)
         print(f"policy={policy.value} level={level.value} seed={seed.value}")
-        fig, ax = plt.subplots(figsize=(2.5, 2.5))
-        ax.imshow(pattern, cmap="viridis")
-        ax.set_axis_off()
-        plt.show()
+        figure = Figure(figsize=(2.5, 2.5))
+        axes = figure.subplots()
+        axes.imshow(pattern, cmap="viridis")
+        axes.set_axis_off()
+        display(figure)
 
 for control in (policy, level, seed):
     control.observe(render, names="value")

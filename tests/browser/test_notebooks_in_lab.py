@@ -4,16 +4,22 @@ menu, widgets moved with the mouse/keyboard, and what the page shows checked and
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import nbformat
 import pytest
+from PIL import Image
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
 from lab_page import (
     error_outputs,
     mark_cells_that_show,
     marked_cells,
     open_notebook,
     run_all_cells,
+    screenshot_in_view,
     set_widget_value,
     stable_screenshot,
     unfinished_cells,
@@ -23,10 +29,32 @@ from lab_page import (
 from lab_server import LabServer
 from probe_notebook import write_probe_notebook
 
+from detkit.data.convert import convert_cityscapes
+from detkit.data.synthetic import generate_cityscapes_sample
+
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
 pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SEED_CONFIG = REPO_ROOT / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py"
+DEMO_CONFIG = REPO_ROOT / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes_demo.py"
+# nbs/03's controls, found by their description labels, and the values the test sets in turn.
+# The preview prints its augmented panel's title ("<policy> level <l> prob <p> seed <s> (...)").
+# On the 256x128 samples, Translate level 5 / 3 moves by 125 / 75 px. With sign "random", seed 0
+# draws a positive and seed 2 a negative shift (mmdet's draw order: the apply-prob draw, then the
+# sign draw), so the seed change must move the image.
+PREVIEW_CHANGES: list[tuple[str, str | int, str, bool]] = [
+    # (description, value, title shown afterwards, image must change)
+    ("policy", "Translate", "Translate level 5 prob 1 seed 0", True),
+    ("level", 3, "Translate level 3 prob 1 seed 0", True),
+    ("sign", "random", "Translate level 3 prob 1 seed 0", False),
+    ("seed", 2, "Translate level 3 prob 1 seed 2", True),
+]
+# Fraction of a preview figure's height (from the top) holding the panel titles, left out when
+# comparing images so that a changed title alone does not count as a changed picture.
+TITLE_BAND = 0.15
 
 OPEN_TIMEOUT_S = 60.0
 RUN_TIMEOUT_S = 120.0
@@ -35,14 +63,39 @@ PROGRESS_BAR = ".jp-OutputArea-output progress"
 PROGRESS_MARK = "fastprogress"
 
 
+def copy_with_parameters(source: Path, target: Path, parameters: dict[str, Any]) -> str:
+    """Write ``source`` to ``target`` with papermill's injected-parameters cell after its
+    ``parameters`` cell, as a papermill run would; returns ``target``'s file name."""
+    notebook = parameterize_notebook(load_notebook_node(str(source)), parameters)
+    nbformat.write(notebook, target)
+    return target.name
+
+
 def run_notebook_in_lab(page: Page, lab: LabServer, name: str, screenshot_dir: Path) -> None:
     """Open ``name`` in ``lab``, Run All Cells, and fail on any unfinished cell or error shown."""
     open_notebook(page, lab.notebook_url(name), OPEN_TIMEOUT_S)
     mark_cells_that_show(page, PROGRESS_BAR, PROGRESS_MARK)
     run_all_cells(page, RUN_TIMEOUT_S)
-    page.screenshot(path=screenshot_dir / f"{Path(name).stem}_run_all.png", full_page=True)
-    assert error_outputs(page) == []
+    page.screenshot(path=screenshot_dir / f"{Path(name).stem}_run_all.png")
+    assert_no_errors_shown(page)
     assert unfinished_cells(page) == []
+
+
+def assert_no_errors_shown(page: Page) -> None:
+    """No output shows a traceback/exception and no widget failed to render."""
+    errors = error_outputs(page)
+    assert not errors, "errors shown in the page:\n" + "\n\n".join(error[-1500:] for error in errors)
+
+
+def pictures_shown(preview: Locator) -> list[bytes]:
+    """Pixels (RGB bytes) of every image in ``preview`` as rendered on screen, without the top
+    ``TITLE_BAND`` of each image."""
+    pictures = []
+    for image in preview.locator("img").all():
+        rendered = Image.open(io.BytesIO(screenshot_in_view(image))).convert("RGB")
+        width, height = rendered.size
+        pictures.append(rendered.crop((0, int(height * TITLE_BAND), width, height)).tobytes())
+    return pictures
 
 
 def change_control_and_wait(
@@ -51,15 +104,15 @@ def change_control_and_wait(
     """Set the control ``description`` to ``value``; wait until ``preview`` shows ``shown_text``
     and its rendering has settled.
 
-    Returns PNG screenshots of every image in ``preview`` before and after the change.
+    Returns ``pictures_shown(preview)`` before and after the change.
     """
     stable_screenshot(preview)
-    before = [image.screenshot() for image in preview.locator("img").all()]
+    before = pictures_shown(preview)
     set_widget_value(widget_control(page, description), value)
     preview.get_by_text(shown_text).wait_for(timeout=RUN_TIMEOUT_S * 1000)
     wait_for_idle_kernel(page, RUN_TIMEOUT_S)
     stable_screenshot(preview)
-    return before, [image.screenshot() for image in preview.locator("img").all()]
+    return before, pictures_shown(preview)
 
 
 def assert_progress_finished(page: Page, screenshot_path: Path) -> None:
@@ -73,7 +126,7 @@ def assert_progress_finished(page: Page, screenshot_path: Path) -> None:
         assert "Interrupted" not in cell.locator(".jp-OutputArea").inner_text()
     with_plot = cells.filter(has=page.locator(".jp-OutputArea-output img"))
     assert with_plot.count() > 0, "no plot in the cells that showed a progress bar"
-    with_plot.first.locator(".jp-OutputArea").screenshot(path=screenshot_path)
+    screenshot_in_view(with_plot.first.locator(".jp-OutputArea"), screenshot_path)
 
 
 def test_lab_renders_widgets_and_progress(
@@ -86,9 +139,63 @@ def test_lab_renders_widgets_and_progress(
     preview = page.locator(".jp-Notebook .widget-output")
     for description, value in [("policy", "Translate"), ("level", 7), ("seed", 3)]:
         before, after = change_control_and_wait(page, preview, description, value, f"{description}={value}")
-        preview.screenshot(path=screenshot_dir / f"probe_{description}_changed.png")
+        screenshot_in_view(preview, screenshot_dir / f"probe_{description}_changed.png")
         assert before and after, "the preview shows no image"
-        assert after != before, f"preview image unchanged after setting {description}={value}"
+        image_changed = after != before
+        assert image_changed, f"preview image unchanged after setting {description}={value}"
     assert preview.get_by_text("policy=Translate level=7 seed=3").is_visible()
-    assert error_outputs(page) == []
+    assert_no_errors_shown(page)
     assert_progress_finished(page, screenshot_dir / "probe_training.png")
+
+
+@pytest.mark.notebook
+def test_augmentation_preview_notebook_in_lab(
+    page: Page, lab: LabServer, lab_root: Path, screenshot_dir: Path, tmp_path: Path
+) -> None:
+    """nbs/03 with a generated 2-sample 256x128 set: every cell runs clean, the live preview
+    shows its figure once, and its policy, level and seed controls each redraw the augmented
+    image and its title."""
+    name = copy_with_parameters(
+        REPO_ROOT / "nbs/03_augmentation_preview.ipynb", lab_root / "03_augmentation_preview.ipynb",
+        dict(
+            data_root=str(tmp_path / "missing"), work_dir=str(tmp_path / "work"), config=str(SEED_CONFIG),
+            num_samples=2, levels=[0, 10], sample_size=[256, 128],
+        ),
+    )
+    run_notebook_in_lab(page, lab, name, screenshot_dir)
+
+    preview = page.locator(".jp-Notebook .widget-output")
+    ui = page.locator(".jp-Notebook .widget-vbox").filter(has=page.locator(".widget-output"))
+    preview_cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has=page.locator(".widget-output"))
+    shown_twice = preview_cell.locator("img").count() != preview.locator("img").count()
+    assert not shown_twice, "the preview figure is also shown outside the preview widget"
+    screenshot_in_view(ui, screenshot_dir / "03_preview_before.png")
+    for description, value, title, must_change in PREVIEW_CHANGES:
+        before, after = change_control_and_wait(page, preview, description, value, title)
+        screenshot_in_view(ui, screenshot_dir / f"03_preview_{description}_changed.png")
+        assert before and after, "the preview shows no image"
+        image_changed = after != before
+        assert image_changed or not must_change, f"preview image unchanged after setting {description}={value}"
+    assert_no_errors_shown(page)
+
+
+@pytest.mark.notebook
+def test_train_and_evaluate_notebook_in_lab(
+    page: Page, lab: LabServer, lab_root: Path, screenshot_dir: Path, tmp_path: Path
+) -> None:
+    """nbs/04 with tiny parameters (demo model, 4 train / 2 val images of 128x64, 2 iterations):
+    every cell runs clean, the fastprogress bars appear and finish beside the live loss plot."""
+    sample = tmp_path / "sample"
+    generate_cityscapes_sample(sample, train=4, val=2, test=0, size=(128, 64), seed=3)
+    convert_cityscapes(sample, sample / "annotations", nproc=1, show_progress=False, splits=("train", "val"))
+    name = copy_with_parameters(
+        REPO_ROOT / "nbs/04_train_and_evaluate.ipynb", lab_root / "04_train_and_evaluate.ipynb",
+        dict(
+            config=str(DEMO_CONFIG), data_root=str(sample), work_dir=str(tmp_path / "work"),
+            max_epochs=1, times=1, img_scale=[128, 64], samples_per_gpu=2,
+            cfg_options={"data.workers_per_gpu": 0},
+        ),
+    )
+    run_notebook_in_lab(page, lab, name, screenshot_dir)
+    assert_progress_finished(page, screenshot_dir / "04_training.png")
+    assert (tmp_path / "work" / "latest.pth").is_file()
