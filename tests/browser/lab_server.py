@@ -3,8 +3,9 @@
 `running_lab` starts ``python -m jupyterlab`` (the interpreter running pytest, so the venv's
 ``detkit`` kernel spec, installed with ``--sys-prefix``, is found) in its own process group, on a
 free 127.0.0.1 port, with every per-user directory (config, data, settings, workspaces, runtime)
-inside a temporary folder, and kills
-the whole process group on exit, also when the test body raises.
+inside a temporary folder, and kills the whole process group on exit, also when the test body
+raises. Kernels run in sessions of their own: the server stops them when it exits, and
+ipykernel's parent poller ends them when the server is killed.
 """
 
 from __future__ import annotations
