@@ -6,7 +6,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.detkit-installed
 # Two torch threads fight over a busy 2-core machine; tests pick their own count.
 export OMP_NUM_THREADS ?= 2
-export MPLBACKEND ?= Agg
 
 .PHONY: venv test test-fast demo data lab bench clean
 

@@ -1,8 +1,16 @@
-"""Shared pytest set-up: few torch threads (2-core CI machines), no GUI backend."""
+"""Shared pytest set-up: few torch threads (2-core CI machines), no GUI backend.
+
+The Agg backend is selected in this process only: an MPLBACKEND environment variable would
+leak into the papermill/JupyterLab kernels the tests start, and there it would stop
+``plt.show()`` from putting figures into the notebooks.
+"""
 
 import os
 
-os.environ.setdefault("MPLBACKEND", "Agg")
+import matplotlib
+
+matplotlib.use("Agg")
+os.environ.pop("MPLBACKEND", None)
 
 import torch  # noqa: E402
 
