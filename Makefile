@@ -30,9 +30,11 @@ clean:
 # --- demo: sample -> notebooks 01..05 (papermill) -> trained demo model, metrics, drawn results
 DEMO_DIR := work_dirs/demo
 DEMO_DATA := data/cityscapes_sample
-# papermill's Python API (its CLI stalled on notebook 03's ipywidgets cell); cwd = repo root
+# papermill's Python API, cwd = repo root; a cell running over 30 min fails the demo instead of
+# hanging it (training, the longest cell, takes ~10-18 min on 2 cores)
 export DEMO_RUN_NOTEBOOK := import sys, time, papermill; t = time.time(); \
-	papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name='detkit', cwd='.', progress_bar=False); \
+	papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name='detkit', cwd='.', \
+	progress_bar=False, execution_timeout=1800); \
 	print(f'   {time.time() - t:.0f} s')
 
 demo: $(STAMP)
