@@ -65,6 +65,16 @@ def main(argv: list[str] | None = None) -> dict:
     distributed = args.launcher != "none"
     if distributed:
         detkit.init_dist(args.launcher, **cfg.get("dist_params", {}))
+    try:
+        return _test_and_evaluate(args, cfg, distributed)
+    finally:
+        if distributed:  # a rank leaving with a live gloo group aborts the process at exit
+            torch.distributed.barrier()
+            torch.distributed.destroy_process_group()
+
+
+def _test_and_evaluate(args: argparse.Namespace, cfg: "detkit.Config", distributed: bool) -> dict:
+    """Run the model over ``cfg.data.test`` and, on rank 0, write/evaluate the results."""
     rank, _ = detkit.get_dist_info()
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     device = args.device or (

@@ -152,7 +152,7 @@ def test_two_process_test_gathers_results_in_dataset_order(tiny, tmp_path):
     multi = tmp_path / "multi.pkl"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531",
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
          str(REPO / "tools/test.py"), tiny["config"], tiny["checkpoint"], "--out", str(multi),
          "--launcher", "pytorch", "--cfg-options", "dist_params.backend=gloo"],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
