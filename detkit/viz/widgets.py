@@ -12,7 +12,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
-from IPython.display import display
+from IPython.core.interactiveshell import InteractiveShell
 from matplotlib.figure import Figure
 
 from detkit.viz.preview import DIRECTIONS, POLICIES, augment_sample, make_policy, show_pair
@@ -83,12 +83,19 @@ class AugmentationPreview:
         return self.last_figure
 
     def refresh(self) -> None:
-        """Redraw into the ``Output`` widget, the augmented panel's title also as text."""
-        with self.output:
-            self.output.clear_output(wait=True)
-            figure = self.render()
-            print(figure.axes[1].get_title())
-            display(figure)
+        """Redraw into the ``Output`` widget, the augmented panel's title also as text.
+
+        The outputs are set on the widget's ``outputs`` trait in one assignment rather than
+        captured with ``with self.output:``: capture makes headless clients (nbclient, so
+        papermill) echo every captured figure back to the kernel, which stalled cells with
+        full-size figures; the trait is what JupyterLab renders either way.
+        """
+        figure = self.render()
+        data, metadata = InteractiveShell.instance().display_formatter.format(figure)
+        self.output.outputs = (
+            {"output_type": "stream", "name": "stdout", "text": figure.axes[1].get_title() + "\n"},
+            {"output_type": "display_data", "data": data, "metadata": metadata},
+        )
 
     def _on_change(self, change: dict[str, Any]) -> None:
         self.refresh()
