@@ -55,6 +55,7 @@ _PUBLIC_API: dict[str, str] = {
     "get_dist_info": "detkit.engine.dist",
     "train_detector": "detkit.engine.train",
     "find_latest_checkpoint": "detkit.engine.train",
+    "skip_overwritten_pretrained": "detkit.engine.train",
     "Runner": "detkit.engine.runner",
     "Hook": "detkit.engine.hooks",
     "set_random_seed": "detkit.engine.rng",

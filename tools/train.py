@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
     cfg.seed = seed
     meta = dict(env_info=env_info, config=cfg.pretty_text, seed=seed, exp_name=osp.basename(args.config))
 
+    detkit.skip_overwritten_pretrained(cfg, logger)
     model = detkit.build_detector(cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg"))
     model.init_weights()
     datasets = [detkit.build_dataset(cfg.data.train)]

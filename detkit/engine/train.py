@@ -59,6 +59,44 @@ def find_latest_checkpoint(work_dir: str) -> str | None:
     return max(numbered)[2] if numbered else None
 
 
+def skip_overwritten_pretrained(cfg: Any, logger: Any = None) -> list[str]:
+    """Clear ``Pretrained`` initialisation that ``load_from``/``resume_from`` would overwrite.
+
+    MMDetection fetches e.g. the backbone's ``torchvision://resnet50`` before loading
+    ``load_from`` on top of it; the seed config keeps that ``init_cfg`` from its base although
+    its ``load_from`` replaces every backbone weight. Clearing it saves a download (and lets the
+    seed config train offline once its ``load_from`` file is in the hub cache).
+
+    Returns the config key paths that were cleared (each also logged).
+    """
+    if not (cfg.get("load_from") or cfg.get("resume_from") or cfg.get("auto_resume")):
+        return []
+    cleared: list[str] = []
+
+    def visit(node: Any, path: str) -> None:
+        if not isinstance(node, Mapping):
+            if isinstance(node, (list, tuple)):
+                for index, item in enumerate(node):
+                    visit(item, f"{path}.{index}")
+            return
+        for key in list(node):
+            value = node[key]
+            if key == "pretrained" and isinstance(value, str):
+                node[key] = None
+                cleared.append(f"{path}.{key}")
+            elif key == "init_cfg" and isinstance(value, Mapping) and value.get("type") == "Pretrained":
+                node[key] = None
+                cleared.append(f"{path}.{key}")
+            else:
+                visit(value, f"{path}.{key}")
+
+    visit(cfg.model, "model")
+    if cleared and logger is not None:
+        source = cfg.get("resume_from") or cfg.get("load_from") or "the latest checkpoint (auto_resume)"
+        logger.info(f"not fetching pretrained weights at {', '.join(cleared)}: {source} overwrites them")
+    return cleared
+
+
 def runner_budget(cfg: Mapping[str, Any]) -> tuple[int | None, int | None, bool]:
     """``(max_epochs, max_iters, by_epoch)`` from ``cfg.runner`` or the legacy ``total_epochs``."""
     runner_cfg = cfg.get("runner")
