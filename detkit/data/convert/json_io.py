@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from detkit.checkpoint.saving import atomic_write
 
 __all__ = ["write_json_atomic"]
 
 
 def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
     """Write ``obj`` as JSON to ``path`` through a temporary file in the same folder and
-    ``os.replace``; on any error the temporary file is removed and ``path`` is left untouched.
+    ``os.replace`` (:func:`detkit.checkpoint.saving.atomic_write`); on any error the temporary
+    file is removed and ``path`` is left untouched.
 
     Returns:
         The written path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+
+    def write(file: io.BufferedWriter) -> None:
+        text = io.TextIOWrapper(file, encoding="utf-8")
+        json.dump(obj, text)
+        text.flush()
+        text.detach()  # leave ``file`` open: atomic_write fsyncs and closes it
+
+    atomic_write(str(path), write)
     return path
