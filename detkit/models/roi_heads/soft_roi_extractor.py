@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from detkit.models.layers import xavier_init
-from detkit.models.roi_heads.roi_extractor import build_roi_layers
+from detkit.models.roi_heads.roi_extractor import build_roi_layers, roi_align_full_precision
 from detkit.registry import MODELS
 
 __all__ = ["SoftRoIExtractor", "pool_rois_per_level", "rescale_rois"]
@@ -46,17 +46,7 @@ def pool_rois_per_level(feats: Sequence[torch.Tensor], rois: torch.Tensor,
     if len(feats) < len(roi_layers):
         raise ValueError(f"got {len(feats)} feature maps for {len(roi_layers)} RoI levels "
                          f"(featmap_strides)")
-    return [_roi_align_full_precision(layer, feat, rois) for feat, layer in zip(feats, roi_layers)]
-
-
-def _roi_align_full_precision(layer: nn.Module, feat: torch.Tensor,
-                              rois: torch.Tensor) -> torch.Tensor:
-    """``layer(feat, rois)`` with float32 box coordinates: casting the RoIs to a half-precision
-    feature dtype would round them (bf16 keeps 8 bits: 1003.7 -> 1004), so low-precision maps
-    are pooled in float32 and the result is cast back to their dtype."""
-    if feat.dtype == rois.dtype:
-        return layer(feat, rois)
-    return layer(feat.float(), rois.float()).to(feat.dtype)
+    return [roi_align_full_precision(layer, feat, rois) for feat, layer in zip(feats, roi_layers)]
 
 
 @MODELS.register_module()
