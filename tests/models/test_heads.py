@@ -8,7 +8,11 @@ import torch.nn.functional as F
 
 import detkit.models  # noqa: F401
 from detkit.models import build_detector, parse_losses
+from torchvision.ops import batched_nms
+
 from detkit.models.roi_heads import SingleRoIExtractor, multiclass_nms
+from detkit.models.roi_heads.bbox_utils import top_batched_nms
+from detkit.models.roi_heads.mask_head import FCNMaskHead
 from detkit.models.roi_heads.mask_head import mask_targets
 from detkit.models.roi_heads.mask_paste import paste_masks_in_image
 from detkit.models.task_modules import AssignResult, RandomSampler
@@ -122,6 +126,39 @@ def test_multiclass_nms_hand_case():
     assert len(dets) == 2
     dets, labels = multiclass_nms(boxes, scores, 0.95, dict(type="nms", iou_threshold=0.5), -1)
     assert dets.shape == (0, 5) and labels.shape == (0,)
+
+
+@pytest.mark.parametrize("max_num", [1, 7, 100, 3000])
+@pytest.mark.parametrize("num_groups", [1, 3, 80])
+def test_top_batched_nms_equals_full_batched_nms(max_num, num_groups):
+    # dense clusters: most boxes are suppressed, so the candidate set must grow to find max_num
+    gen = torch.Generator().manual_seed(max_num * 100 + num_groups)
+    centres = torch.rand(40, 2, generator=gen) * 400
+    pick = torch.randint(0, 40, (5000,), generator=gen)
+    xy = centres[pick] + torch.randn(5000, 2, generator=gen) * 4
+    wh = 20 + torch.rand(5000, 2, generator=gen) * 30
+    boxes = torch.cat([xy, xy + wh], 1)
+    scores = torch.rand(5000, generator=gen)
+    idxs = torch.randint(0, num_groups, (5000,), generator=gen)
+    full = batched_nms(boxes, scores, idxs, 0.5)[:max_num]
+    assert torch.equal(top_batched_nms(boxes, scores, idxs, 0.5, max_num), full)
+    assert torch.equal(top_batched_nms(boxes, scores, idxs, 0.5, -1),
+                       batched_nms(boxes, scores, idxs, 0.5))
+
+
+def test_mask_head_class_logits_equal_full_logits_channel():
+    head = FCNMaskHead(num_convs=1, in_channels=8, conv_out_channels=8, num_classes=5).eval()
+    torch.nn.init.normal_(head.conv_logits.bias)
+    x = torch.randn(6, 8, 14, 14)
+    labels = torch.tensor([4, 0, 2, 2, 1, 3])
+    full = head(x)
+    picked = head(x, labels)
+    assert picked.shape == (6, 1, 28, 28)
+    torch.testing.assert_close(picked[:, 0], full[torch.arange(6), labels], rtol=1e-5, atol=1e-5)
+    assert head(x[:0], labels[:0]).shape == (0, 1, 28, 28)
+    targets = (torch.rand(6, 28, 28) > 0.5).float()
+    torch.testing.assert_close(head.loss(picked, targets, labels)["loss_mask"],
+                               head.loss(full, targets, labels)["loss_mask"])
 
 
 def test_detection_result_to_mmdet_format():

@@ -96,9 +96,10 @@ class CascadeRoIHead(RoIHeadBase):
         cls_score, bbox_pred = self.bbox_head[stage](self.bbox_roi_extractor[stage](x, rois))
         return cls_score.float(), bbox_pred.float()
 
-    def _mask_forward(self, stage: int, x: Sequence[torch.Tensor],
-                      rois: torch.Tensor) -> torch.Tensor:
-        return self.mask_head[stage](self.mask_roi_extractor[stage](x, rois)).float()
+    def _mask_forward(self, stage: int, x: Sequence[torch.Tensor], rois: torch.Tensor,
+                      labels: torch.Tensor) -> torch.Tensor:
+        """Stage ``stage``'s mask logits of each RoI's class ``labels[k]``: ``[K, 1, m, m]``."""
+        return self.mask_head[stage](self.mask_roi_extractor[stage](x, rois), labels).float()
 
     # ---------------------------------------------------------------- training
     def _run_stage_train(self, stage: int, x: Sequence[torch.Tensor],
@@ -117,9 +118,9 @@ class CascadeRoIHead(RoIHeadBase):
             if gt_masks is None:
                 raise ValueError("a model with mask heads needs gt_masks for training")
             pos_rois = bbox2roi([res.pos_bboxes for res in sampling_results])
-            mask_pred = self._mask_forward(stage, x, pos_rois)
-            mask_targets = self.mask_head[stage].get_targets(sampling_results, gt_masks, cfg)
             pos_labels = torch.cat([res.pos_gt_labels for res in sampling_results])
+            mask_pred = self._mask_forward(stage, x, pos_rois, pos_labels)
+            mask_targets = self.mask_head[stage].get_targets(sampling_results, gt_masks, cfg)
             losses.update(self.mask_head[stage].loss(mask_pred, mask_targets, pos_labels))
         return losses, rois, targets[0], cls_score, bbox_pred
 
@@ -212,8 +213,8 @@ class CascadeRoIHead(RoIHeadBase):
         boxes = self.mask_rois_boxes(det_bboxes, img_metas, rescale)
         probs = [b.new_zeros((0,)) for b in boxes]
         if any(b.shape[0] > 0 for b in boxes):
-            mask_rois = bbox2roi(boxes)
-            stage_probs = [self._mask_forward(s, x, mask_rois).sigmoid()
+            mask_rois, mask_labels = bbox2roi(boxes), torch.cat(det_labels)
+            stage_probs = [self._mask_forward(s, x, mask_rois, mask_labels).sigmoid()
                            for s in range(self.num_stages)]
             merged = torch.stack(stage_probs).mean(dim=0)
             probs = list(merged.split([b.shape[0] for b in boxes]))
@@ -254,7 +255,7 @@ class CascadeRoIHead(RoIHeadBase):
                                      m.get("flip", False), m.get("flip_direction") or "horizontal")
                 mask_rois = bbox2roi([boxes])
                 for stage in range(self.num_stages):
-                    probs.append(self._mask_forward(stage, x, mask_rois).sigmoid())
+                    probs.append(self._mask_forward(stage, x, mask_rois, labels).sigmoid())
                     prob_metas.append(m)
             merged = merge_aug_masks(probs, prob_metas)
             masks = self.mask_head[-1].get_seg_masks(merged, dets, labels, self.test_cfg,

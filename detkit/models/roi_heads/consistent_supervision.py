@@ -110,7 +110,8 @@ class ConsistentSupervision(nn.Module):
         targets = self.mask_head.get_targets(sampling_results, gt_masks, rcnn_train_cfg)
         labels = torch.cat([res.pos_gt_labels for res in sampling_results])
         pooled = pool_rois_per_level(laterals, pos_rois, self._mask_roi_layers)
-        preds = self.mask_head(torch.cat(pooled)).float().split(pos_rois.size(0))
+        preds = self.mask_head(torch.cat(pooled), labels.repeat(len(pooled))).float()
+        preds = preds.split(pos_rois.size(0))
         return self.loss_weight * sum(self.mask_head.loss(pred, targets, labels)["loss_mask"]
                                       for pred in preds)
 

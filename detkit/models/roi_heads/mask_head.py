@@ -69,7 +69,9 @@ class FCNMaskHead(nn.Module):
         loss_mask: mask loss config.
         init_cfg: must be None (mmdet).
 
-    ``forward``: ``[K, in_channels, s, s]`` → logits ``[K, C, 2s, 2s]``.
+    ``forward(x, labels=None)``: ``[K, in_channels, s, s]`` → logits ``[K, C, 2s, 2s]``; with
+    ``labels`` ``[K]`` only each RoI's own class channel is computed: ``[K, 1, 2s, 2s]`` (what
+    the loss and the pasted masks use; the other channels are never read).
     """
 
     def __init__(self, num_convs: int = 4, roi_feat_size: int = 14, in_channels: int = 256,
@@ -114,10 +116,20 @@ class FCNMaskHead(nn.Module):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             nn.init.constant_(m.bias, 0)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         for conv in self.convs:
             x = conv(x)
-        return self.conv_logits(self.relu(self.upsample(x)))
+        x = self.relu(self.upsample(x))
+        if labels is None or self.conv_logits.out_channels == 1:
+            return self.conv_logits(x)
+        return self._class_logits(x, labels)
+
+    def _class_logits(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The 1×1 logits conv for channel ``labels[k]`` of RoI k only: ``[K, 1, h, w]``."""
+        weight = self.conv_logits.weight[labels, :, 0, 0].unsqueeze(1).to(x.dtype)  # [K, 1, C]
+        logits = torch.bmm(weight, x.flatten(2))  # [K, 1, h*w]
+        logits = logits + self.conv_logits.bias[labels].to(x.dtype)[:, None, None]
+        return logits.view(x.size(0), 1, *x.shape[2:])
 
     def get_targets(self, sampling_results: Sequence[SamplingResult], gt_masks: Sequence[Any],
                     rcnn_train_cfg: Mapping[str, Any]) -> torch.Tensor:
@@ -127,10 +139,11 @@ class FCNMaskHead(nn.Module):
 
     def loss(self, mask_pred: torch.Tensor, targets: torch.Tensor,
              labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``loss_mask``: BCE on the gt-class channel, mean over all pixels; 0 with no RoIs."""
+        """``loss_mask``: BCE on the gt-class channel, mean over all pixels; 0 with no RoIs.
+        ``mask_pred`` is ``[P, C, m, m]`` or, from ``forward(x, labels)``, ``[P, 1, m, m]``."""
         if mask_pred.size(0) == 0:
             return {"loss_mask": mask_pred.sum()}
-        if self.class_agnostic:
+        if mask_pred.size(1) == 1:
             labels = torch.zeros_like(labels)
         return {"loss_mask": self.loss_mask(mask_pred.float(), targets, labels)}
 
@@ -138,8 +151,9 @@ class FCNMaskHead(nn.Module):
                       det_labels: torch.Tensor, rcnn_test_cfg: Mapping[str, Any],
                       ori_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
                       rescale: bool) -> torch.Tensor:
-        """Paste mask probabilities ``[N, C, m, m]`` (already sigmoid-ed) of ``det_bboxes``
-        (network-input pixels) into the image.
+        """Paste mask probabilities (already sigmoid-ed) of ``det_bboxes`` (network-input
+        pixels) into the image: ``[N, C, m, m]`` (channel ``det_labels`` is used) or
+        ``[N, 1, m, m]`` (class agnostic, or computed for the detections' classes).
 
         With ``rescale`` the boxes are divided by ``scale_factor`` and the canvas is
         ``ori_shape``; otherwise the canvas is ``round(ori_h * sh) × round(ori_w * sw)``.
@@ -156,7 +170,7 @@ class FCNMaskHead(nn.Module):
             img_h = int(np.round(ori_shape[0] * scale[1].item()))
             img_w = int(np.round(ori_shape[1] * scale[0].item()))
         n = mask_prob.size(0)
-        if not self.class_agnostic:
+        if mask_prob.size(1) > 1:
             mask_prob = mask_prob[torch.arange(n, device=mask_prob.device), det_labels][:, None]
         return paste_masks_in_image(mask_prob, bboxes, img_h, img_w,
                                     rcnn_test_cfg["mask_thr_binary"],

@@ -69,8 +69,10 @@ class StandardRoIHead(RoIHeadBase):
         cls_score, bbox_pred = self.bbox_head(self.bbox_roi_extractor(x, rois))
         return cls_score.float(), bbox_pred.float()
 
-    def _mask_forward(self, x: Sequence[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
-        return self.mask_head(self.mask_roi_extractor(x, rois)).float()
+    def _mask_forward(self, x: Sequence[torch.Tensor], rois: torch.Tensor,
+                      labels: torch.Tensor) -> torch.Tensor:
+        """Mask logits of each RoI's class ``labels[k]``: ``[K, 1, m, m]``."""
+        return self.mask_head(self.mask_roi_extractor(x, rois), labels).float()
 
     def forward_train(self, x: Sequence[torch.Tensor], img_metas: Sequence[Mapping[str, Any]],
                       proposal_list: Sequence[torch.Tensor], gt_bboxes: Sequence[torch.Tensor],
@@ -94,9 +96,10 @@ class StandardRoIHead(RoIHeadBase):
                    gt_masks: Sequence[Any] | None) -> dict[str, torch.Tensor]:
         if gt_masks is None:
             raise ValueError("a model with a mask head needs gt_masks for training")
-        mask_pred = self._mask_forward(x, bbox2roi([res.pos_bboxes for res in sampling_results]))
-        targets = self.mask_head.get_targets(sampling_results, gt_masks, self.train_cfg)
         labels = torch.cat([res.pos_gt_labels for res in sampling_results])
+        mask_pred = self._mask_forward(x, bbox2roi([res.pos_bboxes for res in sampling_results]),
+                                       labels)
+        targets = self.mask_head.get_targets(sampling_results, gt_masks, self.train_cfg)
         return self.mask_head.loss(mask_pred, targets, labels)
 
     def predict(self, x: Sequence[torch.Tensor], proposal_list: Sequence[torch.Tensor],
@@ -131,7 +134,7 @@ class StandardRoIHead(RoIHeadBase):
         boxes = self.mask_rois_boxes(det_bboxes, img_metas, rescale)
         probs = [b.new_zeros((0,)) for b in boxes]
         if any(b.shape[0] > 0 for b in boxes):
-            mask_pred = self._mask_forward(x, bbox2roi(boxes)).sigmoid()
+            mask_pred = self._mask_forward(x, bbox2roi(boxes), torch.cat(det_labels)).sigmoid()
             probs = list(mask_pred.split([b.shape[0] for b in boxes]))
         return self.build_results(det_bboxes, det_labels, probs, boxes, img_metas, rescale,
                                   self.mask_head)
@@ -170,7 +173,7 @@ class StandardRoIHead(RoIHeadBase):
                 boxes = bbox_mapping(dets[:, :4], meta[0]["img_shape"], meta[0]["scale_factor"],
                                      meta[0].get("flip", False),
                                      meta[0].get("flip_direction") or "horizontal")
-                probs.append(self._mask_forward(x, bbox2roi([boxes])).sigmoid())
+                probs.append(self._mask_forward(x, bbox2roi([boxes]), labels).sigmoid())
             merged = merge_aug_masks(probs, [m[0] for m in img_metas])
             masks = self.mask_head.get_seg_masks(merged, dets, labels, self.test_cfg,
                                                  img_metas[0][0]["ori_shape"], 1.0, False)
