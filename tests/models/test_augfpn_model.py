@@ -206,3 +206,13 @@ def test_seed_config_builds_with_augfpn_neck():
     assert rfa_params == 3 * (2048 * 256 + 256) + (768 * 256 + 256) + (256 * 3 * 9 + 3)
     # the FPN seed model has 77,047,694 parameters (reference section 5.2)
     assert sum(p.numel() for p in model.parameters()) == 77_047_694 + rfa_params
+
+
+def test_channels_last_training_keeps_the_laterals_for_consistent_supervision():
+    cfg = _tiny_cfg()
+    cfg["channels_last"] = True
+    model = build_detector(cfg)
+    model.train()
+    torch.manual_seed(1)
+    losses = model(**_batch())
+    assert "s0.aux.loss_mask" in losses

@@ -12,6 +12,8 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from detkit.models.necks.augfpn import PyramidFeatures
+
 __all__ = ["BaseDetector", "parse_losses"]
 
 
@@ -53,7 +55,9 @@ class BaseDetector(nn.Module):
     (→ ``list[DetectionResult]``), ``predict_aug`` and ``num_classes``.
 
     Args:
-        channels_last: run the backbone and neck in ``torch.channels_last`` memory format.
+        channels_last: keep conv weights and the backbone/neck activations in
+            ``torch.channels_last`` memory format (faster convolutions on CPU and with
+            tensor cores); the RoI heads pool from NCHW copies of the feature maps.
         compile: ``True`` or ``torch.compile`` keyword arguments: compile backbone + neck;
             ``options`` (inductor settings, e.g. ``dict(freezing=True)`` to fold BatchNorm
             into the convs for inference) are patched into the inductor config per call.
@@ -104,11 +108,24 @@ class BaseDetector(nn.Module):
         return [self.extract_feat(img) for img in imgs]
 
     def apply_memory_format(self) -> None:
-        """Move backbone and neck weights to channels_last when configured."""
+        """Move every conv weight to channels_last when configured."""
         if self.channels_last:
-            self.backbone.to(memory_format=torch.channels_last)
-            if getattr(self, "neck", None) is not None:
-                self.neck.to(memory_format=torch.channels_last)
+            self.to(memory_format=torch.channels_last)
+
+    @staticmethod
+    def roi_features(x: Sequence[torch.Tensor]) -> Sequence[torch.Tensor]:
+        """The maps ``[B, C, H_l, W_l]`` the RoI head pools from, NCHW-contiguous:
+        torchvision's RoIAlign makes its input contiguous on every call, so channels_last maps
+        would be converted once per pooling call (twice per level for Mask R-CNN, six times
+        for the cascade) instead of once here. ``x`` itself when already contiguous; AugFPN's
+        ``laterals`` are kept (and made contiguous too)."""
+        if all(f.is_contiguous() for f in x):
+            return x
+        maps = tuple(f.contiguous() for f in x)
+        laterals = getattr(x, "laterals", None)
+        if laterals is None:
+            return maps
+        return PyramidFeatures(maps, [f.contiguous() for f in laterals])
 
     @staticmethod
     def _add_batch_input_shape(img: torch.Tensor, img_metas: Sequence[dict]) -> None:

@@ -117,8 +117,9 @@ class TwoStageDetector(BaseDetector):
             rpn_losses, proposals = self.rpn_head.forward_train(
                 x, img_metas, gt_bboxes, None, gt_bboxes_ignore, proposal_cfg)
             losses.update(rpn_losses)
-        losses.update(self.roi_head.forward_train(x, img_metas, proposals, gt_bboxes, gt_labels,
-                                                  gt_bboxes_ignore, gt_masks))
+        losses.update(self.roi_head.forward_train(self.roi_features(x), img_metas, proposals,
+                                                  gt_bboxes, gt_labels, gt_bboxes_ignore,
+                                                  gt_masks))
         return losses
 
     def predict(self, img: torch.Tensor, img_metas: Sequence[dict],
@@ -128,7 +129,7 @@ class TwoStageDetector(BaseDetector):
         x = self.extract_feat(img)
         if proposals is None:
             proposals = self.rpn_head.simple_test_rpn(x, img_metas)
-        return self.roi_head.predict(x, proposals, img_metas, rescale=rescale)
+        return self.roi_head.predict(self.roi_features(x), proposals, img_metas, rescale=rescale)
 
     def predict_aug(self, imgs: Sequence[torch.Tensor], img_metas: Sequence[Sequence[dict]],
                     rescale: bool = False) -> list[DetectionResult]:
@@ -139,7 +140,8 @@ class TwoStageDetector(BaseDetector):
                          for x, metas in zip(feats, img_metas)]
         merged = merge_aug_proposals(aug_proposals, [m[0] for m in img_metas],
                                      self.rpn_head.test_cfg)
-        return self.roi_head.predict_aug(feats, [merged], img_metas, rescale=rescale)
+        return self.roi_head.predict_aug([self.roi_features(x) for x in feats], [merged],
+                                         img_metas, rescale=rescale)
 
 
 @MODELS.register_module()

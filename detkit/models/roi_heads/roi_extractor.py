@@ -1,4 +1,4 @@
-"""``SingleRoIExtractor``: pool each RoI from one FPN level with ``torchvision.ops.roi_align``."""
+"""``SingleRoIExtractor``: pool each RoI from one FPN level with ``torchvision.ops.RoIAlign``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import torch
 import torch.nn as nn
 from torchvision.ops import RoIAlign
 
+from detkit.models.roi_heads.roi_align import roi_align
 from detkit.registry import MODELS
 
-__all__ = ["SingleRoIExtractor", "build_roi_layers", "roi_align_full_precision"]
+__all__ = ["SingleRoIExtractor", "build_roi_layers"]
 
 
 def build_roi_layers(roi_layer: Mapping[str, Any], featmap_strides: Sequence[int]) -> nn.ModuleList:
@@ -32,16 +33,6 @@ def build_roi_layers(roi_layer: Mapping[str, Any], featmap_strides: Sequence[int
         raise KeyError(f"roi_layer has unknown keys {sorted(cfg)}")
     return nn.ModuleList(RoIAlign(output_size, 1.0 / s, sampling_ratio, aligned)
                          for s in featmap_strides)
-
-
-def roi_align_full_precision(layer: nn.Module, feat: torch.Tensor,
-                              rois: torch.Tensor) -> torch.Tensor:
-    """``layer(feat, rois)`` with float32 box coordinates: casting the RoIs to a half-precision
-    feature dtype would round them (bf16 keeps 8 bits: 1003.7 -> 1004), so low-precision maps
-    are pooled in float32 and the result is cast back to their dtype."""
-    if feat.dtype == rois.dtype:
-        return layer(feat, rois)
-    return layer(feat.float(), rois.float()).to(feat.dtype)
 
 
 @MODELS.register_module()
@@ -85,12 +76,12 @@ class SingleRoIExtractor(nn.Module):
         feats = feats[: self.num_inputs]
         roi_feats = feats[0].new_zeros(rois.size(0), self.out_channels, *self.output_size)
         if len(feats) == 1:
-            return roi_align_full_precision(self.roi_layers[0], feats[0], rois).to(roi_feats.dtype)
+            return roi_align(self.roi_layers[0], feats[0], rois)
         levels = self.map_roi_levels(rois, len(feats))
         for i, feat in enumerate(feats):
             inds = torch.nonzero(levels == i, as_tuple=False).squeeze(1)
             if inds.numel() > 0:
-                roi_feats[inds] = roi_align_full_precision(self.roi_layers[i], feat, rois[inds]).to(roi_feats.dtype)
+                roi_feats[inds] = roi_align(self.roi_layers[i], feat, rois[inds])
             else:
                 # keeps every level in the graph (needed by DistributedDataParallel)
                 roi_feats = roi_feats + feat.sum() * 0.0

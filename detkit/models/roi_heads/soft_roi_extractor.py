@@ -16,7 +16,8 @@ import torch
 import torch.nn as nn
 
 from detkit.models.layers import xavier_init
-from detkit.models.roi_heads.roi_extractor import build_roi_layers, roi_align_full_precision
+from detkit.models.roi_heads.roi_align import roi_align
+from detkit.models.roi_heads.roi_extractor import build_roi_layers
 from detkit.registry import MODELS
 
 __all__ = ["SoftRoIExtractor", "pool_rois_per_level", "rescale_rois"]
@@ -46,7 +47,7 @@ def pool_rois_per_level(feats: Sequence[torch.Tensor], rois: torch.Tensor,
     if len(feats) < len(roi_layers):
         raise ValueError(f"got {len(feats)} feature maps for {len(roi_layers)} RoI levels "
                          f"(featmap_strides)")
-    return [roi_align_full_precision(layer, feat, rois) for feat, layer in zip(feats, roi_layers)]
+    return [roi_align(layer, feat, rois) for feat, layer in zip(feats, roi_layers)]
 
 
 @MODELS.register_module()
