@@ -1,24 +1,32 @@
 """Mask R-CNN / Cascade Mask R-CNN R50-FPN speed: detkit vs torchvision, on one 1024x512 input.
 
 Usage: python bench/model.py [--out FILE.json] [--threads 2] [--repeats 3] [--skip-train]
-                             [--objects 8]
+                             [--objects 8] [--no-compile]
 
-Both models are built with random weights (no download): detkit's from
-``configs/_base_/models/{mask_rcnn,cascade_mask_rcnn}_r50_fpn.py`` (80 classes), torchvision's
-``maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=81)`` with matching
-settings: no resizing (``min_size=512, max_size=1024``), score threshold 0 so that both keep
-the full 100 detections (and run their mask heads on 100 RoIs), 1000 test proposals, training
-proposals 2000 -> 1000, 256 RPN / 512 RoI samples, stem + layer1 frozen and BatchNorm in eval
-mode (mmdet's ``frozen_stages=1, norm_eval=True``). Runs alternate in one process; medians of
-wall-clock and of process CPU time are reported (on a shared machine the wall clock also
-counts time other processes hold the cores).
+Both Mask R-CNNs hold the same weights: torchvision's
+``maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=81)`` random init
+(seed 0, no download), copied into detkit's model from
+``configs/_base_/models/mask_rcnn_r50_fpn.py`` under MMDetection's key names (background
+class moved last), so both compute the same function and do the same work (the same
+proposals, and NMS over the same candidates). The Cascade Mask R-CNN
+(``cascade_mask_rcnn_r50_fpn.py``) shares backbone, neck and RPN. Matching settings:
+no resizing (``min_size=512, max_size=1024``, identity normalisation), score threshold 0 so
+that both keep the full 100 detections (and run their mask heads on 100 RoIs), 1000 test
+proposals, training proposals 2000 -> 1000, 256 RPN / 512 RoI samples, stem + layer1 frozen
+and BatchNorm in eval mode (mmdet's ``frozen_stages=1, norm_eval=True``). What still differs
+is each library's own semantics: MMDetection's RoIAlign (``aligned=True``, adaptive
+``sampling_ratio=0``) against torchvision's (``aligned=False``, 2×2 samples), and torchvision's
+removal of tiny boxes.
 
-Rows: fp32 inference (eager; channels_last; ``torch.compile`` of backbone + neck with
-inductor weight freezing, compile time reported apart), fp32 train step (forward + backward),
-Cascade Mask R-CNN fp32 inference, and detkit bf16 (``torch.autocast('cpu', torch.bfloat16)`` + ``channels_last``)
-inference. ``bf16_agreement`` compares bf16 and fp32 detections of the MMDetection-golden tiny
-model on its photo (../shared): COCO bbox mAP of the bf16 detections scored against the fp32
-detections as ground truth (1.0 = the same detections).
+Runs alternate in one process; medians of wall-clock and of process CPU time are reported (on
+a shared machine the wall clock also counts time other processes hold the cores). Rows: fp32
+inference in the default NCHW layout and with ``channels_last`` (for both libraries), the
+cascade, detkit bf16 (``torch.autocast('cpu', torch.bfloat16)`` + ``channels_last``), and
+``torch.compile`` of backbone + neck with inductor weight freezing (compile time reported
+apart); fp32 train steps (forward + backward) in both layouts. ``bf16_agreement`` compares
+bf16 and fp32 detections of the MMDetection-golden tiny model on its photo (../shared): COCO
+bbox mAP of the bf16 detections scored against the fp32 detections as ground truth (1.0 = the
+same detections).
 """
 
 from __future__ import annotations
@@ -44,7 +52,10 @@ GOLDEN = ROOT.parent / "shared" / "golden" / "mmdet_v2_cascade_tiny"
 H, W = 512, 1024
 
 
-def _detkit_model(name: str, channels_last: bool = False, compiled: bool = False) -> torch.nn.Module:
+def _detkit_model(name: str, weights: dict[str, torch.Tensor], channels_last: bool = False,
+                  compiled: bool = False) -> torch.nn.Module:
+    """detkit's model from its base config, 80 classes, score threshold 0, holding
+    ``weights`` (torchvision's, renamed) where its keys exist."""
     cfg = detkit.Config.fromfile(str(ROOT / "configs" / "_base_" / "models" / f"{name}.py")).model
     cfg.backbone.init_cfg = None
     cfg.test_cfg.rcnn.score_thr = 0.0
@@ -53,13 +64,18 @@ def _detkit_model(name: str, channels_last: bool = False, compiled: bool = False
         # inductor with weight freezing (BN folded into convs) for the inference graph
         cfg.compile = dict(dynamic=False, options=dict(freezing=True))
     torch.manual_seed(0)
-    return detkit.build_detector(cfg)
+    model = detkit.build_detector(cfg)
+    state = model.state_dict()
+    model.load_state_dict({k: v for k, v in weights.items() if k in state}, strict=False)
+    return model.eval()
 
 
-def _torchvision_model() -> torch.nn.Module:
+def _torchvision_model(channels_last: bool = False) -> torch.nn.Module:
+    """torchvision's Mask R-CNN R50-FPN with the settings above (random weights, seed 0)."""
     torch.manual_seed(0)
     model = torchvision.models.detection.maskrcnn_resnet50_fpn(
         weights=None, weights_backbone=None, num_classes=81, min_size=H, max_size=W,
+        image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0],
         box_score_thresh=0.0, box_detections_per_img=100, rpn_pre_nms_top_n_test=1000,
         rpn_post_nms_top_n_test=1000, rpn_pre_nms_top_n_train=2000,
         rpn_post_nms_top_n_train=1000, rpn_batch_size_per_image=256,
@@ -67,7 +83,36 @@ def _torchvision_model() -> torch.nn.Module:
     for name, param in model.backbone.body.named_parameters():
         if name.startswith(("conv1.", "bn1.", "layer1.")):
             param.requires_grad_(False)
-    return model
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model.eval()
+
+
+def _torchvision_to_mmdet_keys(tv_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """torchvision Mask R-CNN (81 classes, background first) weights under MMDetection v2 key
+    names (80 classes, background last), so both models compute the same function."""
+    out: dict[str, torch.Tensor] = {}
+    renames = {"backbone.fpn.inner_blocks.{i}.0.": "neck.lateral_convs.{i}.conv.",
+               "backbone.fpn.layer_blocks.{i}.0.": "neck.fpn_convs.{i}.conv.",
+               "roi_heads.mask_head.{i}.0.": "roi_head.mask_head.convs.{i}.conv."}
+    fixed = {"backbone.body.": "backbone.", "rpn.head.conv.0.0.": "rpn_head.rpn_conv.",
+             "rpn.head.cls_logits.": "rpn_head.rpn_cls.", "rpn.head.bbox_pred.": "rpn_head.rpn_reg.",
+             "roi_heads.box_head.fc6.": "roi_head.bbox_head.shared_fcs.0.",
+             "roi_heads.box_head.fc7.": "roi_head.bbox_head.shared_fcs.1.",
+             "roi_heads.mask_predictor.conv5_mask.": "roi_head.mask_head.upsample."}
+    for i in range(4):
+        fixed.update({src.format(i=i): dst.format(i=i) for src, dst in renames.items()})
+    for key, value in tv_state.items():
+        prefix = next((p for p in fixed if key.startswith(p)), None)
+        if prefix is not None:
+            out[fixed[prefix] + key[len(prefix):]] = value
+    for kind in ("weight", "bias"):
+        cls = tv_state[f"roi_heads.box_predictor.cls_score.{kind}"]
+        out[f"roi_head.bbox_head.fc_cls.{kind}"] = torch.cat([cls[1:], cls[:1]])
+        out[f"roi_head.bbox_head.fc_reg.{kind}"] = tv_state[f"roi_heads.box_predictor.bbox_pred.{kind}"][4:]
+        out[f"roi_head.mask_head.conv_logits.{kind}"] = (
+            tv_state[f"roi_heads.mask_predictor.mask_fcn_logits.{kind}"][1:])
+    return out
 
 
 def _norm_eval(model: torch.nn.Module) -> None:
@@ -157,6 +202,41 @@ def _bf16_agreement() -> dict[str, Any]:
             "bf16_detections": len(test), "model": "golden tiny Cascade Mask R-CNN, coffee photo"}
 
 
+def _train_step(model: torch.nn.Module, img: torch.Tensor, detkit_model: bool,
+                targets: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> Callable[[], None]:
+    """One forward + backward of ``model`` (gradients dropped after each step)."""
+    boxes, labels, masks = targets
+    model.train()
+    if not detkit_model:
+        _norm_eval(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def step() -> None:
+        if detkit_model:
+            data = dict(img=img, img_metas=[_meta()], gt_bboxes=[boxes], gt_labels=[labels],
+                        gt_masks=[masks])
+            loss = model.train_step(data, None)["loss"]
+        else:
+            loss = sum(model(list(img), [dict(boxes=boxes, labels=labels + 1, masks=masks)]).values())
+        loss.backward()
+        for p in params:
+            p.grad = None
+    return step
+
+
+def _print_table(results: dict[str, Any]) -> None:
+    rows = [("inference", name, t) for name, t in results["inference"].items()]
+    rows += [("train step", name, t) for name, t in results.get("train_step", {}).items()]
+    print(f"{'':11} {'run':48} {'wall s':>7} {'CPU s':>7}")
+    for kind, name, t in rows:
+        print(f"{kind:11} {name:48} {t['wall_s']:7.2f} {t['cpu_s']:7.2f}")
+    print()
+    for key, value in results.items():
+        if key.startswith("ratio_") and not key.endswith("_cpu_time"):
+            print(f"{key:58} {value:5.2f} (CPU time {results[key + '_cpu_time']:.2f})")
+    print(f"bf16 vs fp32 detections, bbox mAP: {results['bf16_agreement']['bbox_mAP']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", help="write the results as JSON here")
@@ -169,26 +249,28 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     img = torch.randn(1, 3, H, W)
-    tv_img = [img[0].clone()]
-    ours = _detkit_model("mask_rcnn_r50_fpn").eval()
-    ours_cl = _detkit_model("mask_rcnn_r50_fpn", channels_last=True).eval()
-    ours_cl.load_state_dict(ours.state_dict())
-    cascade = _detkit_model("cascade_mask_rcnn_r50_fpn").eval()
-    compiled = None
-    if not args.no_compile:
-        compiled = _detkit_model("mask_rcnn_r50_fpn", channels_last=True, compiled=True).eval()
-        compiled.load_state_dict(ours.state_dict())
-        start = time.perf_counter()
-        with torch.no_grad():
-            compiled.predict(img, [_meta()], rescale=True)
-        compile_seconds = time.perf_counter() - start
-    theirs = _torchvision_model().eval()
+    img_cl = img.contiguous(memory_format=torch.channels_last)
+    theirs = _torchvision_model()
+    theirs_cl = _torchvision_model(channels_last=True)
+    weights = _torchvision_to_mmdet_keys(theirs.state_dict())
+    ours = _detkit_model("mask_rcnn_r50_fpn", weights)
+    ours_cl = _detkit_model("mask_rcnn_r50_fpn", weights, channels_last=True)
+    cascade = _detkit_model("cascade_mask_rcnn_r50_fpn", weights)
+    cascade_cl = _detkit_model("cascade_mask_rcnn_r50_fpn", weights, channels_last=True)
     results: dict[str, Any] = {
         "input": f"{W}x{H}", "threads": args.threads, "repeats": args.repeats,
         "torch": torch.__version__, "torchvision": torchvision.__version__,
         "cpu": platform.processor() or platform.machine(),
         "load_average_before": os.getloadavg(),
+        "weights": "torchvision's random init (seed 0) in both Mask R-CNNs; the cascade "
+                   "shares backbone, neck and RPN",
     }
+    if not args.no_compile:
+        compiled = _detkit_model("mask_rcnn_r50_fpn", weights, channels_last=True, compiled=True)
+        start = time.perf_counter()
+        with torch.no_grad():
+            compiled.predict(img, [_meta()], rescale=True)
+        results["compile_time_s"] = time.perf_counter() - start
 
     def infer(model: Any, bf16: bool = False) -> Callable[[], Any]:
         def run() -> Any:
@@ -196,70 +278,60 @@ def main() -> None:
                 return model.predict(img, [_meta()], rescale=True)
         return run
 
-    def tv_infer() -> Any:
-        with torch.no_grad():
-            return theirs(tv_img)
+    def tv_infer(model: Any, x: torch.Tensor) -> Callable[[], Any]:
+        def run() -> Any:
+            with torch.no_grad():
+                return model([x[0]])
+        return run
 
     with torch.no_grad():
         results["detections"] = {"detkit": len(ours.predict(img, [_meta()], rescale=True)[0]),
-                                 "torchvision": len(theirs(tv_img)[0]["boxes"])}
-    runs = {"detkit_mask_rcnn": infer(ours),
+                                 "torchvision": len(theirs([img[0]])[0]["boxes"])}
+    runs = {"torchvision_mask_rcnn": tv_infer(theirs, img),
+            "detkit_mask_rcnn": infer(ours),
+            "torchvision_mask_rcnn_channels_last": tv_infer(theirs_cl, img_cl),
             "detkit_mask_rcnn_channels_last": infer(ours_cl),
-            "torchvision_mask_rcnn": tv_infer,
             "detkit_cascade_mask_rcnn": infer(cascade),
+            "detkit_cascade_mask_rcnn_channels_last": infer(cascade_cl),
             "detkit_mask_rcnn_bf16_channels_last": infer(ours_cl, bf16=True)}
-    if compiled is not None:
+    if not args.no_compile:
         runs["detkit_mask_rcnn_compiled_channels_last"] = infer(compiled)
-        results["compile_time_s"] = compile_seconds
-    timings = _alternate(runs, args.repeats)
-    results["inference"] = timings
-    tv_wall = timings["torchvision_mask_rcnn"]["wall_s"]
-    tv_cpu = timings["torchvision_mask_rcnn"]["cpu_s"]
-    for key, name in (("ratio_infer_vs_torchvision", "detkit_mask_rcnn"),
-                      ("ratio_infer_channels_last_vs_torchvision", "detkit_mask_rcnn_channels_last"),
-                      ("ratio_cascade_infer_vs_torchvision_mask", "detkit_cascade_mask_rcnn"),
-                      ("ratio_bf16_infer_vs_torchvision_fp32", "detkit_mask_rcnn_bf16_channels_last"),
-                      ("ratio_infer_compiled_vs_torchvision", "detkit_mask_rcnn_compiled_channels_last")):
-        if name not in timings:
-            continue
-        results[key] = timings[name]["wall_s"] / tv_wall
-        results[key + "_cpu_time"] = timings[name]["cpu_s"] / tv_cpu
+    results["inference"] = _alternate(runs, args.repeats)
+    ratios = {  # name: (detkit run, torchvision run)
+        "ratio_infer_vs_torchvision": ("detkit_mask_rcnn", "torchvision_mask_rcnn"),
+        "ratio_infer_channels_last_vs_torchvision_channels_last": (
+            "detkit_mask_rcnn_channels_last", "torchvision_mask_rcnn_channels_last"),
+        "ratio_cascade_infer_vs_torchvision_mask": ("detkit_cascade_mask_rcnn",
+                                                    "torchvision_mask_rcnn"),
+        "ratio_cascade_infer_channels_last_vs_torchvision_mask_channels_last": (
+            "detkit_cascade_mask_rcnn_channels_last", "torchvision_mask_rcnn_channels_last"),
+        "ratio_bf16_infer_vs_torchvision_fp32": ("detkit_mask_rcnn_bf16_channels_last",
+                                                 "torchvision_mask_rcnn"),
+        "ratio_infer_compiled_vs_torchvision": ("detkit_mask_rcnn_compiled_channels_last",
+                                                "torchvision_mask_rcnn"),
+    }
     results["bf16_agreement"] = _bf16_agreement()
 
     if not args.skip_train:
-        boxes, labels, masks = _targets(args.objects)
-        ours.train()
-        theirs.train()
-        _norm_eval(theirs)
-        params = [p for p in ours.parameters() if p.requires_grad]
-        tv_params = [p for p in theirs.parameters() if p.requires_grad]
-
-        def ours_step() -> None:
-            data = dict(img=img, img_metas=[_meta()], gt_bboxes=[boxes], gt_labels=[labels],
-                        gt_masks=[masks])
-            out = ours.train_step(data, None)
-            out["loss"].backward()
-            for p in params:
-                p.grad = None
-
-        def tv_step() -> None:
-            losses = theirs(tv_img, [dict(boxes=boxes, labels=labels + 1, masks=masks)])
-            sum(losses.values()).backward()
-            for p in tv_params:
-                p.grad = None
-
-        train = _alternate({"detkit_mask_rcnn": ours_step, "torchvision_mask_rcnn": tv_step},
-                           args.repeats)
-        results["train_step"] = train
-        results["ratio_train_vs_torchvision"] = (train["detkit_mask_rcnn"]["wall_s"]
-                                                 / train["torchvision_mask_rcnn"]["wall_s"])
-        results["ratio_train_vs_torchvision_cpu_time"] = (train["detkit_mask_rcnn"]["cpu_s"]
-                                                          / train["torchvision_mask_rcnn"]["cpu_s"])
+        targets = _targets(args.objects)
+        results["train_step"] = _alternate({
+            "torchvision_mask_rcnn": _train_step(theirs, img, False, targets),
+            "detkit_mask_rcnn": _train_step(ours, img, True, targets),
+            "torchvision_mask_rcnn_channels_last": _train_step(theirs_cl, img_cl, False, targets),
+            "detkit_mask_rcnn_channels_last": _train_step(ours_cl, img, True, targets),
+        }, args.repeats)
+        ratios["ratio_train_vs_torchvision"] = ("detkit_mask_rcnn", "torchvision_mask_rcnn")
+        ratios["ratio_train_channels_last_vs_torchvision_channels_last"] = (
+            "detkit_mask_rcnn_channels_last", "torchvision_mask_rcnn_channels_last")
+    for key, (ours_name, tv_name) in ratios.items():
+        table = results["train_step" if key.startswith("ratio_train") else "inference"]
+        if ours_name in table:
+            results[key] = table[ours_name]["wall_s"] / table[tv_name]["wall_s"]
+            results[key + "_cpu_time"] = table[ours_name]["cpu_s"] / table[tv_name]["cpu_s"]
     results["load_average_after"] = os.getloadavg()
-    text = json.dumps(results, indent=2)
-    print(text)
+    _print_table(results)
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
