@@ -17,6 +17,7 @@ import sys
 import torch
 
 import detkit
+from detkit.models.layers import fuse_conv_bn
 
 # keys of cfg.evaluation that configure the EvalHook, not dataset.evaluate
 HOOK_ONLY_KEYS = ("interval", "tmpdir", "start", "gpu_collect", "save_best", "rule", "dynamic_intervals", "by_epoch")
@@ -36,6 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--show-dir", help="directory where drawn images are saved")
     parser.add_argument("--show-score-thr", type=float, default=0.3,
                         help="score threshold for drawing (default: 0.3)")
+    parser.add_argument("--fuse-conv-bn", action="store_true",
+                        help="fold BatchNorm into the conv before it (slightly faster inference)")
     parser.add_argument("--gpu-id", type=int, default=0, help="GPU to use (non-distributed)")
     parser.add_argument("--device", default=None, help="device (default: cuda:<gpu-id> if available, else cpu)")
     parser.add_argument("--cfg-options", nargs="+", action=detkit.DictAction, default={},
@@ -89,6 +92,8 @@ def _test_and_evaluate(args: argparse.Namespace, cfg: "detkit.Config", distribut
         dist=distributed, shuffle=False,
     )
     model = detkit.init_detector(cfg, args.checkpoint, device=device)
+    if args.fuse_conv_bn:
+        fuse_conv_bn(model)
     if model.CLASSES is None:
         model.CLASSES = dataset.CLASSES
 

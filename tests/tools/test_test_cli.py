@@ -110,6 +110,17 @@ def test_eval_prints_tables_and_writes_eval_json(tiny, tmp_path, capsys):
     assert again["bbox_mAP"] == metric["bbox_mAP"] and again["segm_mAP"] == metric["segm_mAP"]
 
 
+def test_fuse_conv_bn_gives_the_same_detections(tiny, tmp_path):
+    test_tool = load_tool("test")
+    plain, fused = tmp_path / "plain.pkl", tmp_path / "fused.pkl"
+    test_tool.main([tiny["config"], tiny["checkpoint"], "--out", str(plain)])
+    test_tool.main([tiny["config"], tiny["checkpoint"], "--out", str(fused), "--fuse-conv-bn"])
+    for ours, ref in zip(pickle.loads(fused.read_bytes()), pickle.loads(plain.read_bytes())):
+        for ours_cls, ref_cls in zip(ours[0], ref[0]):
+            assert ours_cls.shape == ref_cls.shape
+            np.testing.assert_allclose(ours_cls, ref_cls, rtol=1e-4, atol=1e-3)
+
+
 def test_format_only_show_dir_and_cityscapes_metric(tiny, tmp_path):
     test_tool = load_tool("test")
     prefix = tmp_path / "json" / "res"

@@ -1,6 +1,7 @@
 """Building blocks shared by the models: ConvModule, norm/activation builders, initialisers."""
 
 from detkit.models.layers.conv_module import ConvModule, build_activation, build_norm_layer
+from detkit.models.layers.fuse_conv_bn import fuse_conv_bn
 from detkit.models.layers.weight_init import (
     apply_init_cfg,
     constant_init,
@@ -13,6 +14,7 @@ __all__ = [
     "ConvModule",
     "build_activation",
     "build_norm_layer",
+    "fuse_conv_bn",
     "apply_init_cfg",
     "constant_init",
     "kaiming_init",
