@@ -12,6 +12,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from detkit.models.layers.fast_conv import conv2d
 from detkit.models.layers.weight_init import constant_init, kaiming_init
 
 __all__ = ["ConvModule", "build_norm_layer", "build_activation"]
@@ -141,7 +142,7 @@ class ConvModule(nn.Module):
             constant_init(self.norm, 1, bias=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)
+        x = conv2d(self.conv, x)
         if self.norm_name is not None:
             x = self.norm(x)
         if self.with_activation:

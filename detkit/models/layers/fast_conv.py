@@ -1,0 +1,46 @@
+"""``conv2d``: a ``Conv2d`` call that takes NNPACK's fast algorithms for batches of small maps.
+
+PyTorch prefers oneDNN over NNPACK whenever both can run a CPU convolution, but for a batch of
+RoI features (a mask head's 3×3 convs on ``[100, 256, 14, 14]``) NNPACK's Winograd
+convolution is about 2× faster than oneDNN on this project's CPUs (0.050 s vs 0.114 s per conv,
+2 threads) with float32 results that differ by ~1e-6. It is used when PyTorch's own NNPACK
+conditions hold (CPU, float32, batch >= 16, no dilation or groups, padding < kernel) plus
+stride 1 and no autocast; the backward pass is PyTorch's usual one.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn as nn
+
+__all__ = ["conv2d"]
+
+_MIN_BATCH = 16  # PyTorch's own NNPACK threshold
+
+
+@functools.cache
+def _nnpack_ready() -> bool:
+    """NNPACK is built in and initialised (the first call initialises it)."""
+    return bool(torch._nnpack_available())
+
+
+def _use_nnpack(conv: nn.Conv2d, x: torch.Tensor) -> bool:
+    kernel = conv.weight.shape[2:]
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4
+            and x.size(0) >= _MIN_BATCH and x.is_contiguous()
+            and conv.weight.dtype == torch.float32
+            and conv.groups == 1 and conv.stride == (1, 1) and conv.dilation == (1, 1)
+            and conv.padding_mode == "zeros" and isinstance(conv.padding, tuple)
+            and all(p < k for p, k in zip(conv.padding, kernel)) and max(kernel) < 17
+            and not torch.is_autocast_enabled("cpu")
+            and torch._C._get_nnpack_enabled() and _nnpack_ready())
+
+
+def conv2d(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)`` for ``x`` ``[B, C_in, H, W]`` → ``[B, C_out, H', W']``, through NNPACK when
+    it applies (see the module docstring), else through ``conv`` itself."""
+    if not _use_nnpack(conv, x):
+        return conv(x)
+    return torch._nnpack_spatial_convolution(x, conv.weight, conv.bias, list(conv.padding))
