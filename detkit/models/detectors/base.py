@@ -114,18 +114,29 @@ class BaseDetector(nn.Module):
 
     @staticmethod
     def roi_features(x: Sequence[torch.Tensor]) -> Sequence[torch.Tensor]:
-        """The maps ``[B, C, H_l, W_l]`` the RoI head pools from, NCHW-contiguous:
-        torchvision's RoIAlign makes its input contiguous on every call, so channels_last maps
+        """The maps ``[B, C, H_l, W_l]`` the RoI head pools from: NCHW-contiguous float32.
+
+        torchvision's RoIAlign makes its input contiguous on every call, and RoIs are pooled in
+        float32 (bf16 would round their coordinates), so channels_last or low-precision maps
         would be converted once per pooling call (twice per level for Mask R-CNN, six times
-        for the cascade) instead of once here. ``x`` itself when already contiguous; AugFPN's
-        ``laterals`` are kept (and made contiguous too)."""
-        if all(f.is_contiguous() for f in x):
+        for the cascade) instead of once here. ``x`` itself when already so; AugFPN's
+        ``laterals`` are kept (and converted too)."""
+        low_precision = (torch.float16, torch.bfloat16)
+
+        def ready(f: torch.Tensor) -> bool:
+            return f.is_contiguous() and f.dtype not in low_precision
+
+        def convert(f: torch.Tensor) -> torch.Tensor:
+            dtype = torch.float32 if f.dtype in low_precision else f.dtype
+            return f.to(dtype=dtype, memory_format=torch.contiguous_format)
+
+        if all(ready(f) for f in x):
             return x
-        maps = tuple(f.contiguous() for f in x)
+        maps = tuple(convert(f) for f in x)
         laterals = getattr(x, "laterals", None)
         if laterals is None:
             return maps
-        return PyramidFeatures(maps, [f.contiguous() for f in laterals])
+        return PyramidFeatures(maps, [convert(f) for f in laterals])
 
     @staticmethod
     def _add_batch_input_shape(img: torch.Tensor, img_metas: Sequence[dict]) -> None:
