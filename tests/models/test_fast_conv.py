@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from detkit.models.layers import fast_conv
-from detkit.models.layers.fast_conv import conv2d
+from detkit.models.layers.fast_conv import conv2d, conv_transpose2d
 
 pytestmark = pytest.mark.skipif(not torch._nnpack_available(), reason="NNPACK not built in")
 
@@ -37,3 +37,18 @@ def test_other_convolutions_use_conv_itself(case):
     with torch.autocast("cpu", torch.bfloat16, enabled=case == "autocast"):
         assert not fast_conv._use_nnpack(conv, x)
         assert conv2d(conv, x).shape == conv(x).shape
+
+
+def test_conv_transpose2d_on_channels_last_copy_equals_deconv():
+    torch.manual_seed(0)
+    deconv = torch.nn.ConvTranspose2d(16, 8, 2, stride=2)
+    x = torch.randn(20, 16, 14, 14, requires_grad=True)
+    ours = conv_transpose2d(deconv, x)
+    assert ours.is_contiguous(memory_format=torch.channels_last)
+    x_ref = x.detach().clone().requires_grad_()
+    ref = deconv(x_ref)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    grad = torch.randn_like(ref)
+    ours.backward(grad)
+    ref.backward(grad)
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-5, atol=1e-5)

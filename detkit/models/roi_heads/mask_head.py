@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 
 from detkit.models.layers import ConvModule
+from detkit.models.layers.fast_conv import conv_transpose2d
 from detkit.models.roi_heads.mask_paste import paste_masks_in_image
 from detkit.models.task_modules import SamplingResult
 from detkit.registry import MODELS, build
@@ -119,7 +120,7 @@ class FCNMaskHead(nn.Module):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         for conv in self.convs:
             x = conv(x)
-        x = self.relu(self.upsample(x))
+        x = self.relu(conv_transpose2d(self.upsample, x))
         if labels is None or self.conv_logits.out_channels == 1:
             return self.conv_logits(x)
         return self._class_logits(x, labels)
