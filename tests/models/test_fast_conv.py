@@ -27,11 +27,13 @@ def test_batch_of_roi_maps_goes_through_nnpack_with_conv2d_results():
     torch.testing.assert_close(weight_grad, conv.weight.grad, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("case", ["small batch", "stride", "groups", "autocast", "float64"])
+@pytest.mark.parametrize("case", ["small batch", "stride", "groups", "autocast", "float64",
+                                  "1x1", "small maps"])
 def test_other_convolutions_use_conv_itself(case):
-    conv = torch.nn.Conv2d(16, 16, 3, padding=1, stride=2 if case == "stride" else 1,
-                           groups=4 if case == "groups" else 1)
-    x = torch.randn(4 if case == "small batch" else 20, 16, 14, 14)
+    conv = torch.nn.Conv2d(16, 16, 1 if case == "1x1" else 3, padding=0 if case == "1x1" else 1,
+                           stride=2 if case == "stride" else 1, groups=4 if case == "groups" else 1)
+    side = 7 if case == "small maps" else 14
+    x = torch.randn(4 if case == "small batch" else 20, 16, side, side)
     if case == "float64":
         conv, x = conv.double(), x.double()
     with torch.autocast("cpu", torch.bfloat16, enabled=case == "autocast"):
