@@ -11,7 +11,7 @@ from detkit.models import build_detector, parse_losses
 from torchvision.ops import batched_nms
 
 from detkit.models.roi_heads import SingleRoIExtractor, multiclass_nms
-from detkit.models.roi_heads.bbox_utils import top_batched_nms
+from detkit.models.task_modules import top_batched_nms
 from detkit.models.roi_heads.mask_head import FCNMaskHead
 from detkit.models.roi_heads.mask_head import mask_targets
 from detkit.models.roi_heads.mask_paste import paste_masks_in_image

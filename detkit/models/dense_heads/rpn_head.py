@@ -8,9 +8,9 @@ from typing import Any
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torchvision.ops import batched_nms
 
 from detkit.models.layers import ConvModule, normal_init
+from detkit.models.task_modules import top_batched_nms
 from detkit.registry import (BBOX_ASSIGNERS, BBOX_CODERS, BBOX_SAMPLERS, MODELS,
                              PRIOR_GENERATORS, build)
 
@@ -246,7 +246,7 @@ class RPNHead(nn.Module):
         if proposals.numel() == 0:
             return proposals.new_zeros(0, 5)
         iou_threshold, max_per_img = proposal_settings(cfg)
-        keep = batched_nms(proposals.float(), scores.float(), ids, iou_threshold)[:max_per_img]
+        keep = top_batched_nms(proposals.float(), scores.float(), ids, iou_threshold, max_per_img)
         return torch.cat([proposals[keep], scores[keep, None]], dim=-1)
 
     def get_bboxes(self, cls_scores: Sequence[torch.Tensor], bbox_preds: Sequence[torch.Tensor],

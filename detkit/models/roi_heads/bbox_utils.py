@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from torchvision.ops import batched_nms
 
-__all__ = ["bbox2roi", "multiclass_nms", "top_batched_nms"]
+from detkit.models.task_modules import top_batched_nms
+
+__all__ = ["bbox2roi", "multiclass_nms"]
 
 
 def bbox2roi(bbox_list: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -22,37 +23,6 @@ def bbox2roi(bbox_list: Sequence[torch.Tensor]) -> torch.Tensor:
         else:
             rois.append(bboxes.new_zeros((0, 5)))
     return torch.cat(rois, 0)
-
-
-def top_batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor,
-                    iou_threshold: float, max_num: int) -> torch.Tensor:
-    """``batched_nms(boxes, scores, idxs, iou_threshold)[:max_num]``, run on the best-scoring
-    candidates only.
-
-    Greedy NMS keeps a box when no kept box of its group with a higher score overlaps it by
-    more than ``iou_threshold``, so which of the ``k`` best-scoring boxes survive depends on
-    those ``k`` boxes alone. When they hold ``max_num`` survivors, those are the answer;
-    otherwise ``k`` grows (×4) until they do or every box is in. With 100 000 candidate
-    (box, class) pairs (``score_thr=0``) this runs NMS on a few hundred boxes.
-
-    Args:
-        boxes: ``[N, 4]`` xyxy. scores: ``[N]``. idxs: ``[N]`` int64 group (class) ids.
-        max_num: ``<= 0`` keeps every survivor.
-
-    Returns:
-        int64 indices into ``boxes`` of the kept boxes, by decreasing score.
-    """
-    if max_num <= 0 or scores.numel() <= 4 * max_num:
-        keep = batched_nms(boxes, scores, idxs, iou_threshold)
-        return keep if max_num <= 0 else keep[:max_num]
-    order = scores.argsort(descending=True, stable=True)
-    k = 4 * max_num
-    while True:
-        cand = order[:k]
-        keep = batched_nms(boxes[cand], scores[cand], idxs[cand], iou_threshold)
-        if keep.numel() >= max_num or k >= order.numel():
-            return cand[keep[:max_num]]
-        k *= 4
 
 
 def multiclass_nms(multi_bboxes: torch.Tensor, multi_scores: torch.Tensor, score_thr: float,
