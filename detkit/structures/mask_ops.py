@@ -9,6 +9,8 @@ mmcv makes (tests check this bit for bit).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -74,6 +76,18 @@ def _nearest_index(src: int, dst: int) -> np.ndarray:
     return np.minimum(np.floor(np.arange(dst) * (src / dst)).astype(np.int64), src - 1)
 
 
+def _fill_rects(masks: np.ndarray, rects: list[Rect | None], out_hw: tuple[int, int],
+                fill: Callable[[np.ndarray, Rect, np.ndarray], Rect | None]
+                ) -> tuple[np.ndarray, list[Rect | None]]:
+    """Run ``fill(mask, rect, target)`` for each non-empty mask, ``target`` being its plane of a
+    zeroed ``(N, *out_hw)`` output (calloc: untouched pages cost nothing); ``fill`` writes its
+    output rectangle and returns it (None: nothing written). Returns the output and rectangles."""
+    out = np.zeros((len(masks), int(out_hw[0]), int(out_hw[1])), dtype=masks.dtype)
+    new_rects = [None if rect is None else fill(mask, rect, target)
+                 for mask, rect, target in zip(masks, rects, out)]
+    return out, new_rects
+
+
 def resize_stack(masks: np.ndarray, out_hw: tuple[int, int], interpolation: str,
                  rects: list[Rect | None]) -> tuple[np.ndarray, list[Rect | None] | None]:
     """Resize to ``out_hw = (h, w)``. Nearest works inside the rectangles with cv2's index rule;
@@ -87,21 +101,17 @@ def resize_stack(masks: np.ndarray, out_hw: tuple[int, int], interpolation: str,
         return out, None
     height, width = masks.shape[1:]
     rows, cols = _nearest_index(height, out_h), _nearest_index(width, out_w)
-    out = np.zeros((len(masks), out_h, out_w), dtype=masks.dtype)
-    new_rects: list[Rect | None] = []
-    for mask, rect, target in zip(masks, rects, out):
-        if rect is None:
-            new_rects.append(None)
-            continue
+
+    def fill(mask: np.ndarray, rect: Rect, target: np.ndarray) -> Rect | None:
         x0, y0, x1, y1 = rect
         r0, r1 = (int(v) for v in np.searchsorted(rows, [y0, y1]))
         c0, c1 = (int(v) for v in np.searchsorted(cols, [x0, x1]))
         if r1 <= r0 or c1 <= c0:
-            new_rects.append(None)
-            continue
+            return None
         target[r0:r1, c0:c1] = mask[rows[r0:r1]][:, cols[c0:c1]]
-        new_rects.append((c0, r0, c1, r1))
-    return out, new_rects
+        return (c0, r0, c1, r1)
+
+    return _fill_rects(masks, rects, (out_h, out_w), fill)
 
 
 def flip_stack(masks: np.ndarray, direction: str,
@@ -112,36 +122,33 @@ def flip_stack(masks: np.ndarray, direction: str,
     height, width = masks.shape[1:]
     flip_x = direction in ("horizontal", "diagonal")
     flip_y = direction in ("vertical", "diagonal")
-    out = np.zeros(masks.shape, dtype=masks.dtype)  # calloc: untouched pages cost nothing
-    new_rects: list[Rect | None] = []
-    for mask, rect, target in zip(masks, rects, out):
-        if rect is None:
-            new_rects.append(None)
-            continue
+
+    def fill(mask: np.ndarray, rect: Rect, target: np.ndarray) -> Rect:
         x0, y0, x1, y1 = rect
         nx0, nx1 = (width - x1, width - x0) if flip_x else (x0, x1)
         ny0, ny1 = (height - y1, height - y0) if flip_y else (y0, y1)
         target[ny0:ny1, nx0:nx1] = mask[y0:y1, x0:x1][:: -1 if flip_y else 1, :: -1 if flip_x else 1]
-        new_rects.append((nx0, ny0, nx1, ny1))
-    return out, new_rects
+        return (nx0, ny0, nx1, ny1)
+
+    return _fill_rects(masks, rects, (height, width), fill)
 
 
 def pad_stack(masks: np.ndarray, out_hw: tuple[int, int], pad_val: int,
               rects: list[Rect | None]) -> np.ndarray:
     """Pad at the bottom/right to ``out_hw``; with ``pad_val == 0`` only the rectangles are
     copied into a zeroed (calloc'd) stack."""
-    shape = (len(masks), int(out_hw[0]), int(out_hw[1]))
     height, width = masks.shape[1:]
     if pad_val != 0:
-        out = np.full(shape, pad_val, dtype=masks.dtype)
+        out = np.full((len(masks), int(out_hw[0]), int(out_hw[1])), pad_val, dtype=masks.dtype)
         out[:, :height, :width] = masks
         return out
-    out = np.zeros(shape, dtype=masks.dtype)
-    for mask, rect, target in zip(masks, rects, out):
-        if rect is not None:
-            x0, y0, x1, y1 = rect
-            target[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
-    return out
+
+    def fill(mask: np.ndarray, rect: Rect, target: np.ndarray) -> Rect:
+        x0, y0, x1, y1 = rect
+        target[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
+        return rect
+
+    return _fill_rects(masks, rects, out_hw, fill)[0]
 
 
 def warp_stack(masks: np.ndarray, matrix: np.ndarray, interpolation: str,
@@ -150,23 +157,19 @@ def warp_stack(masks: np.ndarray, matrix: np.ndarray, interpolation: str,
     its own rectangle can reach (one pixel of margin for the bilinear taps)."""
     flag = _check_interpolation(interpolation)
     height, width = masks.shape[1:]
-    out = np.zeros(masks.shape, dtype=masks.dtype)  # calloc: untouched pages cost nothing
-    new_rects: list[Rect | None] = []
-    for mask, rect, target in zip(masks, rects, out):
-        if rect is None:
-            new_rects.append(None)
-            continue
+
+    def fill(mask: np.ndarray, rect: Rect, target: np.ndarray) -> Rect | None:
         x, y, x_end, y_end = rect
         corners = np.array([[x - 1, y - 1], [x_end, y - 1], [x - 1, y_end], [x_end, y_end]], dtype=np.float64)
         mapped = apply_matrix_to_points(corners, matrix)
         x0, y0 = (int(v) for v in np.maximum(np.floor(mapped.min(axis=0)) - 1, 0))
         x1, y1 = (int(v) for v in np.minimum(np.ceil(mapped.max(axis=0)) + 2, (width, height)))
         if x1 <= x0 or y1 <= y0:
-            new_rects.append(None)
-            continue
+            return None
         roi_matrix = matrix.copy()
         roi_matrix[:, 2] -= (x0, y0)
         target[y0:y1, x0:x1] = cv2.warpAffine(mask, roi_matrix, (x1 - x0, y1 - y0), flags=flag,
                                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        new_rects.append((x0, y0, x1, y1))
-    return out, new_rects
+        return (x0, y0, x1, y1)
+
+    return _fill_rects(masks, rects, (height, width), fill)
