@@ -74,6 +74,13 @@ def measure_module(name: str, module: nn.Module, run: Callable[[nn.Module], Any]
                       latency_ms=statistics.median(times) * 1e3)
 
 
+def _random_pyramid(channels: Sequence[int], image_size: tuple[int, int], strides: Sequence[int],
+                    gen: torch.Generator, device: torch.device) -> list[torch.Tensor]:
+    """Random maps ``[1, channels[l], H // strides[l], W // strides[l]]``, one per level."""
+    return [torch.randn(1, c, image_size[0] // s, image_size[1] // s, generator=gen).to(device)
+            for c, s in zip(channels, strides)]
+
+
 def compare_necks(
     neck_cfgs: Mapping[str, Mapping[str, Any]] | None = None,
     in_channels: Sequence[int] = (256, 512, 1024, 2048),
@@ -104,8 +111,7 @@ def compare_necks(
         neck_cfgs = {"FPN": dict(type="FPN"), "AugFPN": dict(type="AugFPN")}
     device = torch.device(device)
     gen = torch.Generator().manual_seed(0)
-    feats = [torch.randn(1, c, image_size[0] // s, image_size[1] // s, generator=gen).to(device)
-             for c, s in zip(in_channels, strides)]
+    feats = _random_pyramid(in_channels, image_size, strides, gen, device)
     shared = dict(in_channels=list(in_channels), out_channels=out_channels, num_outs=num_outs)
     rows = []
     for name, cfg in neck_cfgs.items():
@@ -140,8 +146,7 @@ def compare_roi_extractors(
     """
     device = torch.device(device)
     gen = torch.Generator().manual_seed(0)
-    feats = [torch.randn(1, channels, image_size[0] // s, image_size[1] // s, generator=gen)
-             .to(device) for s in strides]
+    feats = _random_pyramid([channels] * len(strides), image_size, strides, gen, device)
     size = torch.rand(num_rois, 2, generator=gen) * 504 + 8
     corner = torch.rand(num_rois, 2, generator=gen) * (torch.tensor(image_size[::-1]) - size).clamp(min=0)
     rois = torch.cat([torch.zeros(num_rois, 1), corner, corner + size], dim=1).to(device)
