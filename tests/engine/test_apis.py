@@ -16,9 +16,11 @@ import detkit
 from detkit.data.convert import convert_cityscapes
 from detkit.data.synthetic import generate_cityscapes_sample
 from detkit.engine.inference import find_images, flatten_result
+from tiny_demo import DEMO_CONFIG as TINY_DEMO_CONFIG
+from tiny_demo import TINY_DEMO_OPTIONS
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes_demo.py"
+DEMO_CONFIG = REPO / TINY_DEMO_CONFIG
 CLASSES = ("person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
 
 
@@ -26,25 +28,12 @@ def tiny_config(data_root: str):
     """The demo config with a 16-channel model on 128x64 images (random weights keep
     detections with score_thr 0)."""
     cfg = detkit.Config.fromfile(str(DEMO_CONFIG))
-    head = dict(cfg.model.roi_head.bbox_head[0], in_channels=16, fc_out_channels=32)
     cfg.merge_from_dict({
-        "model.backbone.base_channels": 16,
-        "model.neck.in_channels": [16, 32, 64, 128],
-        "model.neck.out_channels": 16,
-        "model.rpn_head.in_channels": 16,
-        "model.rpn_head.feat_channels": 16,
-        "model.roi_head.bbox_roi_extractor.out_channels": 16,
-        "model.roi_head.mask_roi_extractor.out_channels": 16,
-        "model.roi_head.mask_head.in_channels": 16,
-        "model.roi_head.mask_head.conv_out_channels": 16,
+        **TINY_DEMO_OPTIONS,
         "model.test_cfg.rpn.max_per_img": 50,
-        "model.test_cfg.rcnn.score_thr": 0.0,
-        "model.test_cfg.rcnn.max_per_img": 20,
-        "data.workers_per_gpu": 0,
         "data.val.ann_file": f"{data_root}/annotations/instancesonly_filtered_gtFine_val.json",
         "data.val.img_prefix": f"{data_root}/leftImg8bit/val/",
     })
-    cfg.model.roi_head.bbox_head = [head, head, head]
     detkit.set_img_scale(cfg, (128, 64))
     return cfg
 
