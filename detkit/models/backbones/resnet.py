@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.utils.checkpoint as activation_checkpoint
 
 from detkit.models.layers import build_norm_layer, constant_init, kaiming_init
+from detkit.models.layers.fast_conv import conv2d
 from detkit.registry import MODELS
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck"]
@@ -52,8 +53,8 @@ class BasicBlock(nn.Module):
         return self.bn2
 
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = self.relu(self.bn1(conv2d(self.conv1, x)))
+        out = self.bn2(conv2d(self.conv2, out))
         out += x if self.downsample is None else self.downsample(x)
         return out
 
@@ -102,7 +103,7 @@ class Bottleneck(nn.Module):
 
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.relu(self.bn2(conv2d(self.conv2, out)))
         out = self.bn3(self.conv3(out))
         out += x if self.downsample is None else self.downsample(x)
         return out

@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, normal_init
+from detkit.models.layers.fast_conv import conv2d
 from detkit.models.task_modules import top_batched_nms
 from detkit.registry import (BBOX_ASSIGNERS, BBOX_CODERS, BBOX_SAMPLERS, MODELS,
                              PRIOR_GENERATORS, build)
@@ -125,7 +126,8 @@ class RPNHead(nn.Module):
     def forward(self, feats: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         cls_scores, bbox_preds = [], []
         for x in feats:
-            x = F.relu(self.rpn_conv(x), inplace=False)
+            x = conv2d(self.rpn_conv, x) if isinstance(self.rpn_conv, nn.Conv2d) else self.rpn_conv(x)
+            x = F.relu(x, inplace=False)
             cls_scores.append(self.rpn_cls(x))
             bbox_preds.append(self.rpn_reg(x))
         return cls_scores, bbox_preds

@@ -1,15 +1,25 @@
-"""Faster CPU calls for the convolutions of RoI heads (batches of small maps).
+"""Faster CPU calls for 3×3 convolutions (NNPACK's Winograd algorithm) and for the mask head's
+transposed convolution.
 
-``conv2d``: a ``Conv2d`` call that takes NNPACK's fast algorithms for batches of small maps.
+``conv2d``: a ``Conv2d`` call that takes NNPACK where it measured faster than oneDNN.
 
-PyTorch prefers oneDNN over NNPACK whenever both can run a CPU convolution, but for a batch of
-RoI features (a mask head's 3×3 convs on ``[100, 256, 14, 14]``) NNPACK's Winograd
-convolution is about 2× faster than oneDNN on this project's CPUs (0.050 s vs 0.114 s per conv,
-2 threads) with float32 results that differ by ~1e-6. It is used when PyTorch's own NNPACK
-conditions hold (CPU, float32, batch >= 16, no dilation or groups, padding < kernel) plus a
-3×3 kernel, stride 1, maps of at least 10×10 and no autocast: there NNPACK measured 1.6–2.3×
-faster, while on 1×1 kernels or 7×7 maps it was 2–4× slower. The backward pass is PyTorch's
-usual one.
+PyTorch prefers oneDNN over NNPACK whenever both can run a CPU convolution. For 3×3 kernels,
+stride 1, NNPACK's Winograd convolution does fewer multiplications and is faster on two kinds
+of input (this project's CPUs, 2 threads, float32):
+
+* a batch of RoI features (>= 16 maps of >= 10×10; a mask head's convs on
+  ``[100, 256, 14, 14]``: 0.050 s vs 0.114 s), through NNPACK's batched algorithm;
+* one large map per image (>= 2048 pixels and ``C_in · C_out · H · W >= 2**27``, e.g. the
+  FPN and RPN convs on the stride-4 level ``[1, 256, 128, 256]``: 0.075 s vs 0.204 s; the
+  ResNet-50 3×3 convs of layers 2 and 3), through NNPACK's single-image algorithm, one image
+  at a time. Smaller maps or fewer channels were as fast or faster with oneDNN, e.g. 0.53×
+  on ``[1, 256, 16, 32]``.
+
+Winograd's results differ from a direct convolution by ~4e-6 relative (norm of the
+difference over norm of the output; up to ~1e-5 of the largest output). When a gradient is
+needed, the input's gradient (the 3×3 convolution of the output's gradient with the flipped,
+transposed kernel) goes through NNPACK too, on the same conditions; the kernel's and bias's
+gradients are oneDNN's. ``torch.backends.nnpack.flags(enabled=False)`` turns it all off.
 
 ``conv_transpose2d``: a ``ConvTranspose2d`` call on a channels_last copy of a CPU input. oneDNN's
 transposed convolution is about 1.7× faster on NHWC data (the mask head's 2×2 deconvolution on
@@ -19,14 +29,18 @@ transposed convolution is about 1.7× faster on NHWC data (the mask head's 2×2 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import torch
 import torch.nn as nn
+from torch.autograd.function import once_differentiable
 
 __all__ = ["conv2d", "conv_transpose2d"]
 
-_MIN_BATCH = 16  # PyTorch's own NNPACK threshold
-_MIN_SIDE = 10  # smaller maps were as fast or faster with oneDNN
+_MIN_BATCH = 16  # PyTorch's own NNPACK batch threshold; NNPACK's batched algorithm
+_MIN_SIDE = 10  # batched: smaller maps were as fast or faster with oneDNN
+_MIN_PIXELS = 2048  # single-image: smaller maps were slower than oneDNN
+_MIN_WORK = 1 << 27  # single-image: C_in * C_out * H * W below this was not faster
 
 
 @functools.cache
@@ -35,14 +49,69 @@ def _nnpack_ready() -> bool:
     return bool(torch._nnpack_available())
 
 
+def _nnpack_faster(x: torch.Tensor, out_channels: int) -> bool:
+    """NNPACK measured faster than oneDNN for a 3×3 stride-1 conv of ``x`` ``[B, C, H, W]``."""
+    batch, channels, height, width = x.shape
+    if batch >= _MIN_BATCH:
+        return min(height, width) >= _MIN_SIDE
+    pixels = height * width
+    return pixels >= _MIN_PIXELS and channels * out_channels * pixels >= _MIN_WORK
+
+
 def _use_nnpack(conv: nn.Conv2d, x: torch.Tensor) -> bool:
     return (x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4
-            and x.size(0) >= _MIN_BATCH and min(x.shape[2:]) >= _MIN_SIDE and x.is_contiguous()
-            and conv.weight.dtype == torch.float32 and conv.kernel_size == (3, 3)
-            and conv.groups == 1 and conv.stride == (1, 1) and conv.dilation == (1, 1)
-            and conv.padding_mode == "zeros" and conv.padding in ((0, 0), (1, 1))
-            and not torch.is_autocast_enabled("cpu")
+            and x.is_contiguous() and conv.weight.dtype == torch.float32
+            and conv.kernel_size == (3, 3) and conv.groups == 1 and conv.stride == (1, 1)
+            and conv.dilation == (1, 1) and conv.padding_mode == "zeros"
+            and conv.padding in ((0, 0), (1, 1)) and not torch.is_autocast_enabled("cpu")
+            and _nnpack_faster(x, conv.out_channels)
             and torch._C._get_nnpack_enabled() and _nnpack_ready())
+
+
+def _nnpack_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                    padding: int) -> torch.Tensor:
+    """NNPACK's 3×3 convolution of ``x`` ``[B, C_in, H, W]`` (contiguous) with ``weight``
+    ``[C_out, C_in, 3, 3]``; below ``_MIN_BATCH`` one image per call (NNPACK's single-image
+    algorithm, the fast one for large maps)."""
+    if x.size(0) >= _MIN_BATCH or x.size(0) == 1:
+        return torch._nnpack_spatial_convolution(x, weight, bias, [padding, padding])
+    return torch.cat([torch._nnpack_spatial_convolution(image, weight, bias, [padding, padding])
+                      for image in x.split(1)])
+
+
+class _NNPACKConv3x3(torch.autograd.Function):
+    """3×3 stride-1 convolution through NNPACK, whose input gradient is NNPACK's too where
+    it is faster."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                padding: int) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.padding = padding
+        ctx.has_bias = bias is not None
+        return _nnpack_conv3x3(x, weight, bias, padding)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, weight = ctx.saved_tensors
+        padding = [ctx.padding] * 2
+        need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
+        grad = grad.contiguous()
+        grad_x = None
+        if need_x and _nnpack_faster(grad, x.size(1)):
+            # a stride-1 conv's input gradient: "full" 3×3 conv with the flipped, transposed kernel
+            kernel = weight.flip(2, 3).transpose(0, 1).contiguous()
+            grad_x = _nnpack_conv3x3(grad, kernel, None, 2 - ctx.padding)
+            need_x = False
+        grad_weight = grad_bias = None
+        if need_x or need_weight or need_bias:
+            bias_sizes = [weight.size(0)] if ctx.has_bias else None
+            onednn_x, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
+                grad, x, weight, bias_sizes, [1, 1], padding, [1, 1], False, [0, 0], 1,
+                [need_x, need_weight, need_bias])
+            grad_x = onednn_x if need_x else grad_x
+        return grad_x, grad_weight, grad_bias, None
 
 
 def conv2d(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
@@ -50,7 +119,11 @@ def conv2d(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     it applies (see the module docstring), else through ``conv`` itself."""
     if not _use_nnpack(conv, x):
         return conv(x)
-    return torch._nnpack_spatial_convolution(x, conv.weight, conv.bias, list(conv.padding))
+    padding = conv.padding[0]
+    if torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad
+                                    or (conv.bias is not None and conv.bias.requires_grad)):
+        return _NNPACKConv3x3.apply(x, conv.weight, conv.bias, padding)
+    return _nnpack_conv3x3(x, conv.weight, conv.bias, padding)
 
 
 def conv_transpose2d(deconv: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
