@@ -1,4 +1,5 @@
-"""detkit's RoIAlign call: channel slices on threads give torchvision's values and gradients."""
+"""detkit's RoIAlign call: torchvision's values (channel slices pooled on threads) and
+torchvision's gradients (the separable GEMM backward)."""
 
 import pytest
 import torch
@@ -16,31 +17,83 @@ def two_threads():
     torch.set_num_threads(before)
 
 
-def _inputs(num_rois=300, channels=64):
+def _inputs(num_rois=300, channels=64, dtype=torch.float32):
     gen = torch.Generator().manual_seed(0)
-    feat = torch.randn(2, channels, 40, 60, generator=gen)
+    feat = torch.randn(2, channels, 40, 60, generator=gen).to(dtype)
     xy = torch.rand(num_rois, 2, generator=gen) * torch.tensor([400.0, 250.0])
     wh = 5 + torch.rand(num_rois, 2, generator=gen) * 200
     batch = torch.randint(0, 2, (num_rois, 1), generator=gen).float()
-    return feat, torch.cat([batch, xy, xy + wh], 1)
+    return feat, torch.cat([batch, xy, xy + wh], 1).to(dtype)
 
 
-@pytest.mark.parametrize("sampling_ratio,aligned", [(0, True), (2, False)])
-def test_threaded_channel_slices_equal_one_call(two_threads, sampling_ratio, aligned):
-    layer = RoIAlign(7, 1 / 8, sampling_ratio, aligned)
-    feat, rois = _inputs()
-    assert roi_align_module._thread_slices(feat, rois.size(0), (7, 7)) == 2
+def _edge_rois(dtype):
+    """RoIs across the border, wholly outside the map, of zero and negative size, and tiny."""
+    return torch.tensor([[0, -30.0, -20.0, 40.0, 30.0], [1, 450.0, 300.0, 520.0, 350.0],
+                         [0, 600.0, 400.0, 700.0, 500.0], [1, -90.0, -90.0, -20.0, -30.0],
+                         [0, 100.0, 100.0, 100.0, 100.0], [1, 120.0, 80.0, 110.0, 70.0],
+                         [0, 200.0, 150.0, 201.5, 150.5], [1, 0.0, 0.0, 479.0, 319.0]],
+                        dtype=dtype)
+
+
+def _values_and_gradients(layer, feat, rois):
+    """(ours, torchvision's) outputs and map gradients for one random output gradient."""
     feat_ours = feat.clone().requires_grad_()
     feat_ref = feat.clone().requires_grad_()
     ours = roi_align(layer, feat_ours, rois)
     ref = layer(feat_ref, rois)
-    assert torch.equal(ours, ref)
-    grad = torch.randn_like(ref)
+    grad = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=ref.dtype)
     ours.backward(grad)
     ref.backward(grad)
-    assert torch.equal(feat_ours.grad, feat_ref.grad)
+    return (ours, feat_ours.grad), (ref, feat_ref.grad)
+
+
+@pytest.mark.parametrize("sampling_ratio,aligned", [(0, True), (2, False), (0, False), (3, True)])
+def test_values_equal_and_gradients_match_torchvision(two_threads, sampling_ratio, aligned):
+    layer = RoIAlign(7, 1 / 8, sampling_ratio, aligned)
+    feat, rois = _inputs()
+    rois = torch.cat([rois, _edge_rois(rois.dtype)])
+    assert roi_align_module._thread_slices(feat, rois.size(0), (7, 7)) == 2
+    (ours, grad_ours), (ref, grad_ref) = _values_and_gradients(layer, feat, rois)
+    assert torch.equal(ours, ref)
+    torch.testing.assert_close(grad_ours, grad_ref, rtol=1e-5, atol=1e-5)
     with torch.inference_mode():
         assert torch.equal(roi_align(layer, feat, rois), ref.detach())
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_separable_backward_is_the_exact_adjoint_in_float64(aligned):
+    layer = RoIAlign((3, 4), 1 / 8, 0, aligned)
+    feat, rois = _inputs(num_rois=6, channels=3, dtype=torch.float64)
+    feat = feat[:, :, :12, :16].contiguous().requires_grad_()
+    rois = torch.cat([rois * 0.3, _edge_rois(torch.float64) * 0.25])
+    assert torch.autograd.gradcheck(lambda f: roi_align(layer, f, rois), (feat,), atol=1e-8)
+
+
+def test_samples_on_the_border_are_kept_and_beyond_it_dropped():
+    """One sample per RoI (1 bin, sampling ratio 1, scale 1) at x = -1, -1.5, 16 and 16.5 on a
+    16-pixel row: torchvision keeps the samples at -1 and 16 (clamped onto the first and last
+    pixel) and drops the others."""
+    layer = RoIAlign(1, 1.0, 1, False)
+    feat = torch.arange(16.0).view(1, 1, 1, 16).requires_grad_()
+    centres = torch.tensor([-1.0, -1.5, 16.0, 16.5])
+    rois = torch.stack([torch.zeros(4), centres - 1, torch.zeros(4), centres + 1,
+                        torch.ones(4)], 1)
+    out = roi_align(layer, feat, rois)
+    assert out.flatten().tolist() == [0.0, 0.0, 15.0, 0.0]
+    out.sum().backward()
+    expected = torch.zeros(16)
+    expected[0] = expected[15] = 1.0
+    assert torch.equal(feat.grad.flatten(), expected)
+
+
+def test_rois_that_touch_no_pixel_get_zeros_and_give_no_gradient():
+    layer = RoIAlign(7, 1 / 8, 0, True)
+    feat = torch.randn(1, 4, 10, 10, requires_grad=True)
+    rois = torch.tensor([[0, 200.0, 200.0, 260.0, 260.0], [0, 40.0, 40.0, 30.0, 30.0]])
+    out = roi_align(layer, feat, rois)
+    assert torch.equal(out, torch.zeros(2, 4, 7, 7))
+    out.sum().backward()
+    assert torch.equal(feat.grad, torch.zeros_like(feat))
 
 
 def test_small_inputs_and_one_thread_use_a_single_call(two_threads):
