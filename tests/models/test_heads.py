@@ -35,7 +35,7 @@ def test_roi_extractor_pools_each_roi_from_its_level():
     rois = torch.tensor([[0, 0, 0, 40, 40], [0, 0, 0, 150, 150], [0, 0, 0, 250, 250]])
     out = ext(feats, rois)
     assert out.shape == (3, 1, 2, 2)
-    assert out[:, 0, 0, 0].tolist() == [0.0, 1.0, 2.0]
+    assert out[:, 0, 0, 0].tolist() == pytest.approx([0.0, 1.0, 2.0], rel=1e-6)
 
 
 def _sampling_result(pos_boxes, gt_inds):

@@ -114,21 +114,25 @@ class BaseDetector(nn.Module):
 
     @staticmethod
     def roi_features(x: Sequence[torch.Tensor]) -> Sequence[torch.Tensor]:
-        """The maps ``[B, C, H_l, W_l]`` the RoI head pools from: NCHW-contiguous float32.
+        """The maps ``[B, C, H_l, W_l]`` the RoI head pools from, in float32 and in the layout
+        its RoIAlign reads: channels_last on CPU (``roi_align``'s GEMMs), contiguous NCHW
+        elsewhere (torchvision's kernels).
 
-        torchvision's RoIAlign makes its input contiguous on every call, and RoIs are pooled in
-        float32 (bf16 would round their coordinates), so channels_last or low-precision maps
-        would be converted once per pooling call (twice per level for Mask R-CNN, six times
-        for the cascade) instead of once here. ``x`` itself when already so; AugFPN's
-        ``laterals`` are kept (and converted too)."""
+        RoIs are pooled in float32 (bf16 would round their coordinates), and a map in another
+        layout or precision would be converted once per pooling call (twice per level for Mask
+        R-CNN, six times for the cascade) instead of once here. ``x`` itself when already so;
+        AugFPN's ``laterals`` are kept (and converted too)."""
         low_precision = (torch.float16, torch.bfloat16)
 
+        def layout(f: torch.Tensor) -> torch.memory_format:
+            return torch.channels_last if f.device.type == "cpu" else torch.contiguous_format
+
         def ready(f: torch.Tensor) -> bool:
-            return f.is_contiguous() and f.dtype not in low_precision
+            return f.is_contiguous(memory_format=layout(f)) and f.dtype not in low_precision
 
         def convert(f: torch.Tensor) -> torch.Tensor:
             dtype = torch.float32 if f.dtype in low_precision else f.dtype
-            return f.to(dtype=dtype, memory_format=torch.contiguous_format)
+            return f.to(dtype=dtype, memory_format=layout(f))
 
         if all(ready(f) for f in x):
             return x

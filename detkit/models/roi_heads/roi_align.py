@@ -1,61 +1,36 @@
-"""The RoIAlign call of every RoI extractor: ``torchvision.ops`` RoIAlign with float32 box
-coordinates and, on CPU, a faster forward and backward.
+"""The RoIAlign call of every RoI extractor: ``torchvision.ops`` RoIAlign semantics with
+float32 box coordinates; on CPU computed as two small GEMMs per RoI.
 
-Forward: torchvision's CPU RoIAlign kernel runs on a single thread. Each channel is pooled
-independently, so the map's channels are split into one slice per intra-op thread, pooled
-concurrently (the op releases the GIL) and concatenated: the same values as one call, in about
-``1 / threads`` of the wall time.
+RoIAlign is linear in the map, and each RoI's samples form a Cartesian grid (rows × columns)
+whose bilinear weights factor into a row part and a column part. Averaging them over each
+bin's samples gives two small matrices per RoI, ``A_y`` ``[out_h, crop_h]`` and ``A_x``
+``[out_w, crop_w]`` over the rows and columns the RoI touches, and
 
-Backward: RoIAlign is linear in the map, and each RoI's samples form a Cartesian grid (rows ×
-columns) whose bilinear weights factor into a row part and a column part. Averaging them over
-each bin's samples gives two small matrices per RoI, ``A_y`` ``[out_h, crop_h]`` and ``A_x``
-``[out_w, crop_w]`` over the rows and columns the RoI touches, with
-``out[c] = A_y · map[c, crop] · A_xᵀ`` (torchvision's sampling exactly: adaptive or fixed
-sampling ratio, ``aligned`` offset, samples beyond ``[-1, size]`` dropped, border clamping).
-The map's gradient from RoI ``r`` is then ``A_yᵀ · grad[r] · A_x`` added into its crop: two
-GEMMs per RoI on channels-last data instead of torchvision's scalar scatter of four bilinear
-taps per sample and channel. For the 500 level-0 RoIs of a Mask R-CNN training step this took
-0.10 s against 0.52 s (2 threads). MMDetection's adaptive sampling (``sampling_ratio=0``)
-makes RoIAlign a large share of a CPU training step.
+    out[r, c] = A_y · map[b_r, c, crop_r] · A_xᵀ
+    grad_map[b_r, c, crop_r] += A_yᵀ · grad[r, c] · A_x
+
+with torchvision's sampling exactly: adaptive (``sampling_ratio=0``: ``ceil(size / bins)``
+samples per bin) or fixed sampling, the ``aligned`` half-pixel offset, samples beyond
+``[-1, size]`` dropped and the rest clamped onto the border. On channels-last data each product
+is a batched GEMM over the crop's rows and a GEMM over its columns, vectorised over channels;
+torchvision's CPU kernels instead loop over channels and samples with scalar code on one
+thread, and its backward scatters four bilinear taps per sample and channel. Measured on this
+project's CPUs (2 threads, 256 channels, MMDetection's adaptive sampling): 700 level-0 RoIs
+forward 0.056 s against 0.197 s for torchvision's kernel (run on two threads, one per half of
+the channels), 500 RoIs backward 0.10 s against 0.52 s. Values agree with torchvision's to float32 rounding (~5e-7).
+
+On other devices torchvision's kernels are used as they are.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn as nn
 
 __all__ = ["roi_align"]
-
-# pooled elements (K * C * out_h * out_w) below which threads cost more than they save
-_MIN_SPLIT_ELEMENTS = 1 << 18
-_executors: dict[tuple[int, int], ThreadPoolExecutor] = {}
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    """A pool per (process, size); a forked child gets its own rather than its parent's."""
-    key = (os.getpid(), workers)
-    if key not in _executors:
-        _executors[key] = ThreadPoolExecutor(workers, thread_name_prefix="detkit-roi-align")
-    return _executors[key]
-
-
-def _map_channel_slices(fn: Callable[[torch.Tensor], torch.Tensor], tensor: torch.Tensor,
-                        slices: int) -> torch.Tensor:
-    """``cat([fn(s) for s in tensor.tensor_split(slices, 1)], 1)`` with the calls on threads."""
-    if slices == 1:
-        return fn(tensor.contiguous())
-    inference = torch.is_inference_mode_enabled()
-
-    def run(part: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(inference), torch.no_grad():
-            return fn(part.contiguous())
-
-    return torch.cat(list(_executor(slices).map(run, tensor.tensor_split(slices, 1))), 1)
 
 
 def _axis_weights(start: torch.Tensor, extent: torch.Tensor, bins: int, size: int,
@@ -108,63 +83,114 @@ def _axis_weights(start: torch.Tensor, extent: torch.Tensor, bins: int, size: in
     return weights, origin.tolist(), length.tolist()
 
 
-def _separable_backward(grad: torch.Tensor, rois: torch.Tensor, map_shape: Sequence[int],
-                        spatial_scale: float, sampling_ratio: int, aligned: bool) -> torch.Tensor:
-    """The map's gradient ``[B, C, H, W]`` (channels-last strides) of RoIAlign, from
-    ``grad`` ``[K, C, out_h, out_w]`` and ``rois`` ``[K, 5]`` (see the module docstring)."""
-    batch, channels, height, width = map_shape
-    out_h, out_w = grad.shape[2:]
+class _Sampling(NamedTuple):
+    """Where K RoIs sample one map: per-RoI weights over their crops (see ``_axis_weights``)."""
+
+    weights_y: torch.Tensor  # [K, out_h, L_y]
+    weights_x: torch.Tensor  # [K, out_w, L_x]
+    crops: list[tuple[int, int, int, int, int]]  # (image, row, rows, column, columns) per RoI
+
+
+def _sampling(rois: torch.Tensor, map_shape: Sequence[int], output_size: tuple[int, int],
+              spatial_scale: float, sampling_ratio: int, aligned: bool) -> _Sampling:
+    """The crops and weights of ``rois`` ``[K, 5]`` (input pixels) on a ``[B, C, H, W]`` map."""
+    height, width = map_shape[2:]
     offset = 0.5 if aligned else 0.0
     x1, y1, x2, y2 = (rois[:, 1:] * spatial_scale - offset).unbind(1)
     roi_w, roi_h = x2 - x1, y2 - y1
     if not aligned:
         roi_w, roi_h = roi_w.clamp(min=1), roi_h.clamp(min=1)
-    weights_y, origin_y, length_y = _axis_weights(y1, roi_h, out_h, height, sampling_ratio)
-    weights_x, origin_x, length_x = _axis_weights(x1, roi_w, out_w, width, sampling_ratio)
-    grad_rows = weights_y.transpose(1, 2)  # [K, L_y, out_h]
-    grad_cols = weights_x.transpose(1, 2)  # [K, L_x, out_w]
-    grad = grad.permute(0, 2, 3, 1).contiguous()  # [K, out_h, out_w, C]
+    weights_y, row, rows = _axis_weights(y1, roi_h, output_size[0], height, sampling_ratio)
+    weights_x, col, cols = _axis_weights(x1, roi_w, output_size[1], width, sampling_ratio)
+    images = rois[:, 0].long().tolist()
+    return _Sampling(weights_y, weights_x, list(zip(images, row, rows, col, cols)))
+
+
+def _pool(nhwc: torch.Tensor, sampling: _Sampling) -> torch.Tensor:
+    """``[K, out_h, out_w, C]`` pooled from ``nhwc`` ``[B, H, W, C]``."""
+    num, out_h = sampling.weights_y.shape[:2]
+    out_w = sampling.weights_x.size(1)
+    channels = nhwc.size(3)
+    out = nhwc.new_zeros(num, out_h, out_w, channels)
+    for k, (b, y0, h, x0, w) in enumerate(sampling.crops):
+        if h == 0 or w == 0:
+            continue
+        # [h, out_w, C]: each crop row pooled over its columns
+        rows = torch.bmm(sampling.weights_x[k, :, :w].expand(h, out_w, w),
+                         nhwc[b, y0:y0 + h, x0:x0 + w])
+        torch.mm(sampling.weights_y[k, :, :h], rows.view(h, out_w * channels),
+                 out=out[k].view(out_h, out_w * channels))
+    return out
+
+
+def _unpool(grad: torch.Tensor, sampling: _Sampling, map_shape: Sequence[int]) -> torch.Tensor:
+    """The map's gradient ``[B, H, W, C]`` from ``grad`` ``[K, out_h, out_w, C]``."""
+    batch, channels, height, width = map_shape
+    out_h, out_w = grad.shape[1:3]
+    grad_rows = sampling.weights_y.transpose(1, 2)  # [K, L_y, out_h]
+    grad_cols = sampling.weights_x.transpose(1, 2)  # [K, L_x, out_w]
     grad_map = grad.new_zeros(batch, height, width, channels)
-    crops = zip(rois[:, 0].long().tolist(), origin_y, length_y, origin_x, length_x)
-    for k, (b, y0, h, x0, w) in enumerate(crops):
+    for k, (b, y0, h, x0, w) in enumerate(sampling.crops):
         if h == 0 or w == 0:
             continue
         # [out_h, w, C]: each pooled row spread over the crop's columns
         spread = torch.bmm(grad_cols[k, :w].expand(out_h, w, out_w), grad[k])
         crop = grad_map[b, y0:y0 + h, x0:x0 + w].view(h, w * channels)
         crop.addmm_(grad_rows[k, :h], spread.view(out_h, w * channels))
+    return grad_map
+
+
+@torch.library.custom_op("detkit::roi_align", mutates_args=(), device_types="cpu")
+def _roi_align_cpu(feat: torch.Tensor, rois: torch.Tensor, spatial_scale: float, out_h: int,
+                   out_w: int, sampling_ratio: int, aligned: bool) -> torch.Tensor:
+    """RoIAlign of ``feat`` ``[B, C, H, W]`` → ``[K, C, out_h, out_w]`` as two GEMMs per RoI.
+
+    One registered op, like torchvision's: profilers and ``FlopCounterMode`` see a pooling op
+    (no FLOPs counted, as for torchvision's kernel), not its GEMMs."""
+    sampling = _sampling(rois, feat.shape, (out_h, out_w), spatial_scale, sampling_ratio,
+                         aligned)
+    with torch.autocast("cpu", enabled=False):  # mm/bmm stay in the map's float32
+        out = _pool(feat.permute(0, 2, 3, 1).contiguous(), sampling)
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+@torch.library.custom_op("detkit::roi_align_backward", mutates_args=(), device_types="cpu")
+def _roi_align_backward_cpu(grad: torch.Tensor, rois: torch.Tensor, map_shape: list[int],
+                            spatial_scale: float, sampling_ratio: int,
+                            aligned: bool) -> torch.Tensor:
+    """The map's gradient ``[B, C, H, W]`` (channels-last strides) from ``grad``
+    ``[K, C, out_h, out_w]``."""
+    sampling = _sampling(rois, map_shape, tuple(grad.shape[2:]), spatial_scale,
+                         sampling_ratio, aligned)
+    with torch.autocast("cpu", enabled=False):
+        grad_map = _unpool(grad.permute(0, 2, 3, 1).contiguous(), sampling, map_shape)
     return grad_map.permute(0, 3, 1, 2)
 
 
-class _CPURoIAlign(torch.autograd.Function):
-    """torchvision's RoIAlign forward on channel slices pooled by ``slices`` threads; the
-    separable GEMM backward."""
-
-    @staticmethod
-    def forward(ctx: Any, feat: torch.Tensor, rois: torch.Tensor, spatial_scale: float,
-                output_size: tuple[int, int], sampling_ratio: int, aligned: bool,
-                slices: int) -> torch.Tensor:
-        ctx.save_for_backward(rois)
-        ctx.args = (feat.shape, spatial_scale, sampling_ratio, aligned)
-
-        def pool(part: torch.Tensor) -> torch.Tensor:
-            return torch.ops.torchvision.roi_align(part, rois, spatial_scale, *output_size,
-                                                   sampling_ratio, aligned)
-
-        return _map_channel_slices(pool, feat, slices)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        (rois,) = ctx.saved_tensors
-        return (_separable_backward(grad, rois, *ctx.args),) + (None,) * 6
+@_roi_align_cpu.register_fake
+def _(feat: torch.Tensor, rois: torch.Tensor, spatial_scale: float, out_h: int, out_w: int,
+      sampling_ratio: int, aligned: bool) -> torch.Tensor:
+    return feat.new_empty(rois.size(0), feat.size(1), out_h, out_w)
 
 
-def _thread_slices(feat: torch.Tensor, num_rois: int, output_size: Sequence[int]) -> int:
-    """How many channel slices to pool concurrently (1: a single call)."""
-    if feat.dtype != torch.float32:
-        return 1
-    work = num_rois * feat.size(1) * output_size[0] * output_size[1]
-    return min(torch.get_num_threads(), feat.size(1)) if work >= _MIN_SPLIT_ELEMENTS else 1
+@_roi_align_backward_cpu.register_fake
+def _(grad: torch.Tensor, rois: torch.Tensor, map_shape: list[int], spatial_scale: float,
+      sampling_ratio: int, aligned: bool) -> torch.Tensor:
+    return grad.new_empty(map_shape, memory_format=torch.channels_last)
+
+
+def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+    feat, rois, spatial_scale, _, _, sampling_ratio, aligned = inputs
+    ctx.save_for_backward(rois)
+    ctx.args = (list(feat.shape), spatial_scale, sampling_ratio, aligned)
+
+
+def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    (rois,) = ctx.saved_tensors
+    return (_roi_align_backward_cpu(grad, rois, *ctx.args),) + (None,) * 6
+
+
+_roi_align_cpu.register_autograd(_backward, setup_context=_setup_context)
 
 
 def roi_align(layer: nn.Module, feat: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
@@ -173,7 +199,7 @@ def roi_align(layer: nn.Module, feat: torch.Tensor, rois: torch.Tensor) -> torch
     Args:
         layer: the RoIAlign (``output_size``, ``spatial_scale`` = 1 / stride,
             ``sampling_ratio``, ``aligned``).
-        feat: ``[B, C, H, W]`` map of one level.
+        feat: ``[B, C, H, W]`` map of one level (channels_last is read without a copy on CPU).
         rois: ``[K, 5]`` ``[batch_idx, x1, y1, x2, y2]`` in input pixels.
 
     Returns:
@@ -186,8 +212,7 @@ def roi_align(layer: nn.Module, feat: torch.Tensor, rois: torch.Tensor) -> torch
     if feat.device.type != "cpu":
         return layer(feat, rois).to(dtype)
     size = layer.output_size
-    output_size = (size, size) if isinstance(size, int) else tuple(size)
-    slices = _thread_slices(feat, rois.size(0), output_size)
-    out = _CPURoIAlign.apply(feat, rois, float(layer.spatial_scale), output_size,
-                             layer.sampling_ratio, layer.aligned, slices)
+    out_h, out_w = (size, size) if isinstance(size, int) else size
+    out = _roi_align_cpu(feat, rois, float(layer.spatial_scale), out_h, out_w,
+                         layer.sampling_ratio, layer.aligned)
     return out.to(dtype)
