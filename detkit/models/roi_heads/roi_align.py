@@ -111,9 +111,10 @@ def _pool(nhwc: torch.Tensor, sampling: _Sampling) -> torch.Tensor:
     num, out_h = sampling.weights_y.shape[:2]
     out_w = sampling.weights_x.size(1)
     channels = nhwc.size(3)
-    out = nhwc.new_zeros(num, out_h, out_w, channels)
+    out = nhwc.new_empty(num, out_h, out_w, channels)
     for k, (b, y0, h, x0, w) in enumerate(sampling.crops):
         if h == 0 or w == 0:
+            out[k] = 0
             continue
         # [h, out_w, C]: each crop row pooled over its columns
         rows = torch.bmm(sampling.weights_x[k, :, :w].expand(h, out_w, w),

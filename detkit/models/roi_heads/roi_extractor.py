@@ -74,15 +74,16 @@ class SingleRoIExtractor(nn.Module):
 
     def forward(self, feats: Sequence[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
         feats = feats[: self.num_inputs]
-        roi_feats = feats[0].new_zeros(rois.size(0), self.out_channels, *self.output_size)
         if len(feats) == 1:
             return roi_align(self.roi_layers[0], feats[0], rois)
+        # every RoI is mapped to one level, so every row is written below
+        roi_feats = feats[0].new_empty(rois.size(0), self.out_channels, *self.output_size)
         levels = self.map_roi_levels(rois, len(feats))
         for i, feat in enumerate(feats):
             inds = torch.nonzero(levels == i, as_tuple=False).squeeze(1)
             if inds.numel() > 0:
                 roi_feats[inds] = roi_align(self.roi_layers[i], feat, rois[inds])
-            else:
+            elif torch.is_grad_enabled() and feat.requires_grad:
                 # keeps every level in the graph (needed by DistributedDataParallel)
-                roi_feats = roi_feats + feat.sum() * 0.0
+                roi_feats = roi_feats + feat[0, 0, 0, 0] * 0.0
         return roi_feats
