@@ -38,6 +38,21 @@ def test_roi_extractor_pools_each_roi_from_its_level():
     assert out[:, 0, 0, 0].tolist() == pytest.approx([0.0, 1.0, 2.0], rel=1e-6)
 
 
+def test_roi_extractor_keeps_levels_without_rois_in_the_graph_when_training():
+    """Every level gets a (zero) gradient, as DistributedDataParallel needs; no extra term
+    without autograd."""
+    ext = SingleRoIExtractor(dict(type="RoIAlign", output_size=2, sampling_ratio=0), 2,
+                             [4, 8, 16, 32])
+    feats = [torch.randn(1, 2, 64 // 2**i, 64 // 2**i, requires_grad=True) for i in range(4)]
+    rois = torch.tensor([[0, 0, 0, 40, 40], [0, 8, 8, 30, 30]])  # both on level 0
+    out = ext(feats, rois)
+    out.sum().backward()
+    assert feats[0].grad.abs().sum() > 0
+    assert all(f.grad is not None and not f.grad.any() for f in feats[1:])
+    with torch.no_grad():
+        assert torch.equal(ext(feats, rois), out.detach())
+
+
 def _sampling_result(pos_boxes, gt_inds):
     n = pos_boxes.shape[0]
     assign = AssignResult(1, torch.tensor(gt_inds), torch.ones(n), torch.zeros(n, dtype=torch.long))
