@@ -45,6 +45,20 @@ def test_large_maps_go_through_nnpack_one_image_at_a_time():
     _check_values_and_gradients(conv, x, 1e-4)
 
 
+def test_flop_counter_counts_nnpack_convolutions_like_conv2d():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    conv = torch.nn.Conv2d(128, 128, 3, padding=1, bias=False)
+    x = torch.randn(1, 128, 64, 128, requires_grad=True)
+    assert fast_conv._use_nnpack(conv, x)
+    counts = []
+    for run in (conv2d, lambda c, t: c(t)):
+        with FlopCounterMode(display=False) as counter:
+            run(conv, x).sum().backward()
+        counts.append(counter.get_total_flops())
+    assert counts[0] == counts[1] == 3 * 2 * 128 * 128 * 9 * 64 * 128
+
+
 def test_frozen_conv_gives_only_the_input_gradient():
     conv = torch.nn.Conv2d(16, 16, 3, padding=1).requires_grad_(False)
     x = torch.randn(16, 16, 12, 12, requires_grad=True)

@@ -20,6 +20,7 @@ difference over norm of the output; up to ~1e-5 of the largest output). When a g
 needed, the input's gradient (the 3×3 convolution of the output's gradient with the flipped,
 transposed kernel) goes through NNPACK too, on the same conditions; the kernel's and bias's
 gradients are oneDNN's. ``torch.backends.nnpack.flags(enabled=False)`` turns it all off.
+``torch.utils.flop_counter`` counts NNPACK's convolutions as the convolutions they compute.
 
 ``conv_transpose2d``: a ``ConvTranspose2d`` call on a channels_last copy of a CPU input. oneDNN's
 transposed convolution is about 1.7× faster on NHWC data (the mask head's 2×2 deconvolution on
@@ -34,6 +35,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 from torch.autograd.function import once_differentiable
+from torch.utils.flop_counter import conv_flop_count, flop_registry, register_flop_formula
 
 __all__ = ["conv2d", "conv_transpose2d"]
 
@@ -41,6 +43,15 @@ _MIN_BATCH = 16  # PyTorch's own NNPACK batch threshold; NNPACK's batched algori
 _MIN_SIDE = 10  # batched: smaller maps were as fast or faster with oneDNN
 _MIN_PIXELS = 2048  # single-image: smaller maps were slower than oneDNN
 _MIN_WORK = 1 << 27  # single-image: C_in * C_out * H * W below this was not faster
+
+
+if torch.ops.aten._nnpack_spatial_convolution not in flop_registry:
+
+    @register_flop_formula(torch.ops.aten._nnpack_spatial_convolution)
+    def _nnpack_conv_flop(x_shape: list[int], w_shape: list[int], *args: Any,
+                          out_shape: list[int] | None = None, **kwargs: Any) -> int:
+        """FLOPs of the direct convolution (one multiply-add = 2), as for ``aten.convolution``."""
+        return conv_flop_count(x_shape, w_shape, out_shape, transposed=False)
 
 
 @functools.cache
