@@ -125,8 +125,9 @@ class RPNHead(nn.Module):
 
     def forward(self, feats: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         cls_scores, bbox_preds = [], []
+        stacked = isinstance(self.rpn_conv, nn.Sequential)  # num_convs > 1: ConvModules
         for x in feats:
-            x = conv2d(self.rpn_conv, x) if isinstance(self.rpn_conv, nn.Conv2d) else self.rpn_conv(x)
+            x = self.rpn_conv(x) if stacked else conv2d(self.rpn_conv, x)
             x = F.relu(x, inplace=False)
             cls_scores.append(self.rpn_cls(x))
             bbox_preds.append(self.rpn_reg(x))

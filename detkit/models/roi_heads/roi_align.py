@@ -17,7 +17,8 @@ torchvision's CPU kernels instead loop over channels and samples with scalar cod
 thread, and its backward scatters four bilinear taps per sample and channel. Measured on this
 project's CPUs (2 threads, 256 channels, MMDetection's adaptive sampling): 700 level-0 RoIs
 forward 0.056 s against 0.197 s for torchvision's kernel (run on two threads, one per half of
-the channels), 500 RoIs backward 0.10 s against 0.52 s. Values agree with torchvision's to float32 rounding (~5e-7).
+the channels), 500 RoIs backward 0.10 s against 0.52 s. Values agree with torchvision's to
+float32 rounding (~5e-7).
 
 On other devices torchvision's kernels are used as they are.
 """
