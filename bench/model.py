@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +45,8 @@ import torch
 import torchvision
 
 import detkit
+
+from timing import alternate  # bench/timing.py
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT.parent / "shared" / "golden" / "mmdet_v2_cascade_tiny"
@@ -136,25 +137,6 @@ def _targets(num_objects: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
 def _meta() -> dict[str, Any]:
     return dict(img_shape=(H, W, 3), ori_shape=(H, W, 3), pad_shape=(H, W, 3),
                 scale_factor=np.ones(4, dtype=np.float32), flip=False)
-
-
-def _timed(fn: Callable[[], Any]) -> tuple[float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - wall, time.process_time() - cpu
-
-
-def _alternate(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dict[str, float]]:
-    """Warm each run once, then ``repeats`` rounds in turn; medians per run."""
-    for fn in runs.values():
-        fn()
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            samples[name].append(_timed(fn))
-    return {name: {"wall_s": statistics.median(s[0] for s in vals),
-                   "cpu_s": statistics.median(s[1] for s in vals)}
-            for name, vals in samples.items()}
 
 
 def _golden_model() -> tuple[torch.nn.Module, torch.Tensor, dict[str, Any]]:
@@ -296,7 +278,7 @@ def main() -> None:
             "detkit_mask_rcnn_bf16_channels_last": infer(ours_cl, bf16=True)}
     if not args.no_compile:
         runs["detkit_mask_rcnn_compiled_channels_last"] = infer(compiled)
-    results["inference"] = _alternate(runs, args.repeats)
+    results["inference"] = alternate(runs, args.repeats)
     ratios = {  # name: (detkit run, torchvision run)
         "ratio_infer_vs_torchvision": ("detkit_mask_rcnn", "torchvision_mask_rcnn"),
         "ratio_infer_channels_last_vs_torchvision_channels_last": (
@@ -314,7 +296,7 @@ def main() -> None:
 
     if not args.skip_train:
         targets = _targets(args.objects)
-        results["train_step"] = _alternate({
+        results["train_step"] = alternate({
             "torchvision_mask_rcnn": _train_step(theirs, img, False, targets),
             "detkit_mask_rcnn": _train_step(ours, img, True, targets),
             "torchvision_mask_rcnn_channels_last": _train_step(theirs_cl, img_cl, False, targets),

@@ -5,12 +5,12 @@ transposed convolution.
 
 PyTorch prefers oneDNN over NNPACK whenever both can run a CPU convolution. For 3×3 kernels,
 stride 1, NNPACK's Winograd convolution does fewer multiplications and is faster on two kinds
-of input (this project's CPUs, 2 threads, float32):
+of input (this project's CPUs, 2 threads, float32; ``python bench/kernels.py``):
 
 * a batch of RoI features (>= 16 maps of >= 10×10; a mask head's convs on
-  ``[100, 256, 14, 14]``: 0.050 s vs 0.114 s), through NNPACK's batched algorithm;
+  ``[100, 256, 14, 14]``: 0.057 s vs 0.115 s), through NNPACK's batched algorithm;
 * one large map per image (>= 2048 pixels and ``C_in · C_out · H · W >= 2**27``, e.g. the
-  FPN and RPN convs on the stride-4 level ``[1, 256, 128, 256]``: 0.075 s vs 0.204 s; the
+  FPN and RPN convs on the stride-4 level ``[1, 256, 128, 256]``: 0.069 s vs 0.199 s; the
   ResNet-50 3×3 convs of layers 2 and 3), through NNPACK's single-image algorithm, one image
   at a time. Smaller maps or fewer channels were as fast or faster with oneDNN, e.g. 0.53×
   on ``[1, 256, 16, 32]``.

@@ -1,0 +1,26 @@
+"""bench/kernels.py runs and detkit's kernels give the defaults' outputs there."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+KERNELS = Path(__file__).resolve().parents[2] / "bench" / "kernels.py"
+
+
+@pytest.mark.skipif(not torch._nnpack_available(), reason="NNPACK not built in")
+def test_kernel_benchmark_writes_every_row_with_matching_outputs(tmp_path):
+    out = tmp_path / "kernels.json"
+    subprocess.run([sys.executable, str(KERNELS), "--repeats", "1", "--threads", "1",
+                    "--out", str(out)], check=True, capture_output=True, text=True, timeout=600)
+    rows = json.loads(out.read_text())["rows"]
+    assert set(rows) == {"conv3x3_forward_level_1x256x128x256",
+                         "conv3x3_forward_input_grad_level_1x256x128x256",
+                         "conv3x3_forward_rois_100x256x14x14", "roi_align_forward_700",
+                         "roi_align_backward_700"}
+    for name, row in rows.items():
+        assert row["detkit_s"] > 0 and row["default_s"] > 0
+        assert row["max_abs_diff"] < (1e-4 if name.startswith("conv") else 1e-5), name
