@@ -15,6 +15,10 @@ of input (this project's CPUs, 2 threads, float32; ``python bench/kernels.py``):
   at a time. Smaller maps or fewer channels were as fast or faster with oneDNN, e.g. 0.53×
   on ``[1, 256, 16, 32]``.
 
+NNPACK reads NCHW-contiguous float32 maps, so channels_last inputs (a ``channels_last`` model)
+and autocast keep oneDNN. Under bf16 autocast, converting to NCHW float32 for NNPACK measured
+slower than oneDNN's bf16 convolution (0.139 s vs 0.088 s on the stride-4 level).
+
 Winograd's results differ from a direct convolution by ~4e-6 relative (norm of the
 difference over norm of the output; up to ~1e-5 of the largest output). When a gradient is
 needed, the input's gradient (the 3×3 convolution of the output's gradient with the flipped,
