@@ -57,7 +57,8 @@ class BaseDetector(nn.Module):
     Args:
         channels_last: keep conv weights and the backbone/neck activations in
             ``torch.channels_last`` memory format (faster convolutions on CPU and with
-            tensor cores); the RoI heads pool from NCHW copies of the feature maps.
+            tensor cores); the RoI heads pool from float32 maps in the layout their
+            RoIAlign reads (``roi_features``).
         compile: ``True`` or ``torch.compile`` keyword arguments: compile backbone + neck;
             ``options`` (inductor settings, e.g. ``dict(freezing=True)`` to fold BatchNorm
             into the convs for inference) are patched into the inductor config per call.

@@ -160,7 +160,8 @@ def _roi_align_backward_cpu(grad: torch.Tensor, rois: torch.Tensor, map_shape: l
                             spatial_scale: float, sampling_ratio: int,
                             aligned: bool) -> torch.Tensor:
     """The map's gradient ``[B, C, H, W]`` (channels-last strides) from ``grad``
-    ``[K, C, out_h, out_w]``."""
+    ``[K, C, out_h, out_w]``. The sampling is recomputed from the RoIs (a registered op
+    carries tensors only; ~2 ms for 700 RoIs, against ~70 ms for the products)."""
     sampling = _sampling(rois, map_shape, tuple(grad.shape[2:]), spatial_scale,
                          sampling_ratio, aligned)
     with torch.autocast("cpu", enabled=False):

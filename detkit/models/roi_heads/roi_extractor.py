@@ -1,4 +1,5 @@
-"""``SingleRoIExtractor``: pool each RoI from one FPN level with ``torchvision.ops.RoIAlign``."""
+"""``SingleRoIExtractor``: pool each RoI from one FPN level (``roi_align``: a
+``torchvision.ops.RoIAlign`` layer's semantics; two GEMMs per RoI on CPU)."""
 
 from __future__ import annotations
 
