@@ -19,8 +19,11 @@ def test_kernel_benchmark_writes_every_row_with_matching_outputs(tmp_path):
     rows = json.loads(out.read_text())["rows"]
     assert set(rows) == {"conv3x3_forward_level_1x256x128x256",
                          "conv3x3_forward_input_grad_level_1x256x128x256",
+                         "conv3x3_weight_grad_level_1x256x128x256",
+                         "conv3x3_weight_grad_level_1x256x64x128",
                          "conv3x3_forward_rois_100x256x14x14", "roi_align_forward_700",
                          "roi_align_backward_700"}
     for name, row in rows.items():
         assert row["detkit_s"] > 0 and row["default_s"] > 0
-        assert row["max_abs_diff"] < (1e-4 if name.startswith("conv") else 1e-5), name
+        # Winograd (convs): ~1e-5 of the largest value; RoIAlign: float rounding only
+        assert row["max_rel_diff"] < (1e-4 if name.startswith("conv") else 1e-6), name
