@@ -38,6 +38,16 @@ def test_roi_extractor_pools_each_roi_from_its_level():
     assert out[:, 0, 0, 0].tolist() == pytest.approx([0.0, 1.0, 2.0], rel=1e-6)
 
 
+@pytest.mark.parametrize("levels", [1, 4])
+def test_roi_extractor_gives_contiguous_features(levels):
+    """NCHW-contiguous as the heads' NNPACK convolutions read them, single-level or not."""
+    ext = SingleRoIExtractor(dict(type="RoIAlign", output_size=7, sampling_ratio=0), 3,
+                             [4, 8, 16, 32][:levels])
+    feats = [torch.randn(1, 3, 64 // 2**i, 64 // 2**i) for i in range(levels)]
+    rois = torch.tensor([[0, 0, 0, 40, 40], [0, 0, 0, 150, 150], [0, 10, 20, 250, 200]])
+    assert ext(feats, rois).is_contiguous()
+
+
 def test_roi_extractor_keeps_levels_without_rois_in_the_graph_when_training():
     """Every level gets a (zero) gradient, as DistributedDataParallel needs; no extra term
     without autograd."""

@@ -76,7 +76,7 @@ class SingleRoIExtractor(nn.Module):
     def forward(self, feats: Sequence[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
         feats = feats[: self.num_inputs]
         if len(feats) == 1:
-            return roi_align(self.roi_layers[0], feats[0], rois)
+            return roi_align(self.roi_layers[0], feats[0], rois).contiguous()
         # every RoI is mapped to one level, so every row is written below
         roi_feats = feats[0].new_empty(rois.size(0), self.out_channels, *self.output_size)
         levels = self.map_roi_levels(rois, len(feats))
