@@ -24,7 +24,7 @@ difference over norm of the output; up to ~1e-5 of the largest output). When a g
 needed, the input's gradient (the 3×3 convolution of the output's gradient with the flipped,
 transposed kernel) goes through NNPACK too, on the same conditions; the kernel's gradient
 goes through Winograd's F(4×4, 3×3) algorithm where that measured faster (``winograd``: 256+
-channels on 8192+ pixels, e.g. 2.2× on the stride-4 level), else through oneDNN.
+channels on 8192+ pixels, e.g. 2× on the stride-4 level), else through oneDNN.
 ``torch.backends.nnpack.flags(enabled=False)`` turns it all off.
 ``torch.utils.flop_counter`` counts NNPACK's convolutions as the convolutions they compute.
 

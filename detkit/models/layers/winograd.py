@@ -14,9 +14,10 @@ the multiplications drop 4× and the GEMMs keep oneDNN's speed. The transforms a
 convolutions with stride 4 (6×6 kernels on ``x``, 4×4 on ``g``), run on bands of two tile
 rows so that the transformed bands stay in cache.
 
-On this project's CPUs (2 threads, float32; ``python bench/kernels.py``) it measured 2.2×
-faster than oneDNN's kernel gradient on the stride-4 FPN level ``[1, 256, 128, 256]`` (0.103 s
-vs 0.229 s) and 1.6× on the stride-8 one (0.034 s vs 0.056 s); on fewer channels or smaller maps the transforms cost more than the
+On this project's CPUs (2 threads, float32; ``python bench/kernels.py``, two runs) it measured
+2.0–2.2× faster than oneDNN's kernel gradient on the stride-4 FPN level ``[1, 256, 128, 256]``
+(0.10–0.12 s vs 0.23–0.24 s) and 1.6× on the stride-8 one (0.033 s vs 0.052–0.056 s); on fewer
+channels or smaller maps the transforms cost more than the
 multiplications saved (``faster_than_onednn``). The result differs from the direct sum by
 ~3e-6 relative (norm of the difference over the norm of the gradient).
 """
