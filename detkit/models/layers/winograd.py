@@ -16,10 +16,10 @@ rows so that the transformed bands stay in cache.
 
 On this project's CPUs (2 threads, float32; ``python bench/kernels.py``, two runs) it measured
 2.0–2.2× faster than oneDNN's kernel gradient on the stride-4 FPN level ``[1, 256, 128, 256]``
-(0.10–0.12 s vs 0.23–0.24 s) and 1.6× on the stride-8 one (0.033 s vs 0.052–0.056 s); on fewer
-channels or smaller maps the transforms cost more than the
-multiplications saved (``faster_than_onednn``). The result differs from the direct sum by
-~3e-6 relative (norm of the difference over the norm of the gradient).
+(0.10–0.12 s vs 0.23–0.24 s) and 1.6× on the stride-8 one (0.033 s vs 0.052–0.056 s); on
+fewer channels or smaller maps the transforms cost more than the multiplications saved
+(``faster_than_onednn``). The result differs from the direct sum by ~3e-6 relative (norm of
+the difference over the norm of the gradient).
 """
 
 from __future__ import annotations
