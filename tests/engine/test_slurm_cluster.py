@@ -100,7 +100,8 @@ def slurm_cluster(tmp_path_factory):
         daemons.append(subprocess.Popen([found["slurmd"], "-D", "-f", str(conf), "-N", "localhost"], env=env))
         state = ""
         for _ in range(60):
-            state = subprocess.run([found["sinfo"], "-h", "-o", "%t"], env=env, capture_output=True, text=True).stdout.strip()
+            sinfo = subprocess.run([found["sinfo"], "-h", "-o", "%t"], env=env, capture_output=True, text=True)
+            state = sinfo.stdout.strip()
             if state == "idle":
                 break
             time.sleep(0.5)
