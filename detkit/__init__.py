@@ -53,6 +53,7 @@ _PUBLIC_API: dict[str, str] = {
     "DictAction": "detkit.config",
     "init_dist": "detkit.engine.dist",
     "get_dist_info": "detkit.engine.dist",
+    "expand_hostlist": "detkit.engine.slurm",
     "train_detector": "detkit.engine.train",
     "find_latest_checkpoint": "detkit.engine.train",
     "skip_overwritten_pretrained": "detkit.engine.train",

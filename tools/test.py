@@ -45,7 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="override config settings, key=value (e.g. model.test_cfg.rcnn.score_thr=0.3)")
     parser.add_argument("--eval-options", nargs="+", action=detkit.DictAction, default={},
                         help="kwargs of dataset.evaluate/format_results (e.g. classwise=True)")
-    parser.add_argument("--launcher", choices=["none", "pytorch"], default="none", help="job launcher")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
+                        help="job launcher: torchrun (pytorch) or srun (slurm)")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
     args = parser.parse_args(argv)
     if "LOCAL_RANK" not in os.environ:

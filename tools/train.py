@@ -36,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--options", nargs="+", action=detkit.DictAction, help="(deprecated) use --cfg-options")
     parser.add_argument("--cfg-options", nargs="+", action=detkit.DictAction,
                         help="override config settings, e.g. model.roi_head.bbox_head.0.num_classes=8")
-    parser.add_argument("--launcher", choices=["none", "pytorch"], default="none", help="job launcher")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
+                        help="job launcher: torchrun (pytorch) or srun (slurm)")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
     parser.add_argument("--auto-scale-lr", action="store_true", help="scale the LR by total batch / base batch")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""torch.distributed helpers: process-group set-up from torchrun's environment, rank info,
+"""torch.distributed helpers: process-group set-up from torchrun's or Slurm's environment, rank info,
 gathering Python objects, and DDP wrapping of detectors (``train_step`` through DDP)."""
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from detkit.engine.slurm import slurm_dist_env
+
 __all__ = [
     "init_dist",
     "get_dist_info",
@@ -25,12 +27,20 @@ __all__ = [
 ]
 
 
-def init_dist(launcher: str, backend: str = "nccl", **kwargs: Any) -> None:
-    """Initialise the default process group from torchrun's env (``RANK``, ``WORLD_SIZE``,
-    ``LOCAL_RANK``, ``MASTER_ADDR``/``PORT``). ``backend='nccl'`` falls back to ``gloo`` when
-    CUDA is not available. Only ``launcher='pytorch'`` is supported."""
-    if launcher != "pytorch":
-        raise ValueError(f"launcher {launcher!r} is not supported; use 'pytorch' (torchrun)")
+def init_dist(launcher: str, backend: str = "nccl", port: int | str | None = None, **kwargs: Any) -> None:
+    """Initialise the default process group (mmcv ``init_dist``).
+
+    ``launcher='pytorch'``: torchrun's env (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
+    ``MASTER_ADDR``/``PORT``; torchrun's ``--master_port`` sets the port, ``port`` is unused).
+    ``launcher='slurm'``: a task started by ``srun``; the same variables are derived from
+    ``SLURM_*`` and exported (see :func:`detkit.engine.slurm.slurm_dist_env`; ``port`` is
+    ``dist_params.port``). The CUDA device is the local rank (modulo the visible GPUs);
+    ``backend='nccl'`` falls back to ``gloo`` when CUDA is not available. ``kwargs`` go to
+    ``torch.distributed.init_process_group``."""
+    if launcher == "slurm":
+        os.environ.update(slurm_dist_env(os.environ, port))
+    elif launcher != "pytorch":
+        raise ValueError(f"launcher {launcher!r} is not supported; use 'pytorch' (torchrun) or 'slurm' (srun)")
     for key in ("RANK", "WORLD_SIZE"):
         if key not in os.environ:
             raise KeyError(f"environment variable {key} is not set: start the script with torchrun")

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from detkit.data.loaders.collate import collate
 from detkit.data.loaders.samplers import DistributedGroupSampler, GroupSampler
 
-__all__ = ["build_dataloader", "worker_init_fn", "get_dist_info"]
+__all__ = ["build_dataloader", "worker_init_fn", "get_dist_info", "sync_random_seed"]
 
 
 def get_dist_info() -> tuple[int, int]:
@@ -22,6 +22,20 @@ def get_dist_info() -> tuple[int, int]:
     if dist_utils.is_available() and dist_utils.is_initialized():
         return dist_utils.get_rank(), dist_utils.get_world_size()
     return 0, 1
+
+
+def sync_random_seed(seed: int | None) -> int:
+    """Rank 0's ``seed`` (``None`` -> 0) on every rank (mmdet ``sync_random_seed``): the
+    distributed samplers must shuffle alike so the ranks' shards do not overlap, even when
+    each rank seeds itself differently (``--diff-seed``)."""
+    value = 0 if seed is None else int(seed)
+    _, world_size = get_dist_info()
+    if world_size == 1:
+        return value
+    device = "cuda" if dist_utils.get_backend() == "nccl" else "cpu"
+    tensor = torch.tensor(value, dtype=torch.int64, device=device)
+    dist_utils.broadcast(tensor, src=0)
+    return int(tensor.item())
 
 
 def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> None:
@@ -53,14 +67,15 @@ def build_dataloader(
         dist: distributed (torchrun): a ``DistributedGroupSampler`` (shuffle) or a
             ``DistributedSampler`` (no shuffle) over this process's rank.
         shuffle: aspect-ratio ``GroupSampler`` shuffled per epoch; False keeps dataset order.
-        seed: seeds the samplers and the workers (mmdet ``worker_init_fn``).
+        seed: seeds the samplers (rank 0's value on every rank when ``dist``) and the
+            workers (this rank's value; mmdet ``worker_init_fn``).
         persistent_workers: keep workers alive between epochs (needs workers_per_gpu > 0).
         **kwargs: passed to ``torch.utils.data.DataLoader``.
     """
     rank, world_size = get_dist_info()
     if dist:
         if shuffle:
-            sampler = DistributedGroupSampler(dataset, samples_per_gpu, world_size, rank, seed=seed)
+            sampler = DistributedGroupSampler(dataset, samples_per_gpu, world_size, rank, seed=sync_random_seed(seed))
         else:
             sampler = DistributedSampler(dataset, world_size, rank, shuffle=False, seed=seed or 0)
         batch_size, num_workers = samples_per_gpu, workers_per_gpu
