@@ -25,9 +25,9 @@ from torch import nn
 
 from detkit.data import build_dataloader, build_dataset
 from detkit.engine.dist import get_dist_info, wrap_distributed
-from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook, lr_hook_config
+from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook
 from detkit.engine.log import get_root_logger
-from detkit.engine.optim import GradientStep, build_optimizer
+from detkit.engine.optim import GradientStep, build_optimizer, lr_hook_config
 from detkit.engine.runner import Runner
 from detkit.engine.testing import multi_gpu_test, single_gpu_test
 
