@@ -22,7 +22,7 @@ from fastprogress.fastprogress import progress_bar
 from torch import nn
 
 from detkit.engine.dist import collect_results, get_dist_info
-from detkit.engine.inference import show_result
+from detkit.viz import show_result
 from detkit.evaluation.coco_format import encode_mask_results
 
 __all__ = ["single_gpu_test", "multi_gpu_test", "encode_results"]
