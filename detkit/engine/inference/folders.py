@@ -15,7 +15,6 @@ from torch import nn
 from detkit.checkpoint.saving import atomic_write
 from detkit.engine.inference.batch import predict_images
 from detkit.structures.results import DetectionResult
-from detkit.viz import show_result
 
 __all__ = ["IMAGE_SUFFIXES", "detection_records", "find_images", "infer_folder"]
 
@@ -69,6 +68,8 @@ def infer_folder(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     files = find_images(images)
     root = images if osp.isdir(images) else osp.dirname(images)
+    from detkit.viz import show_result  # matplotlib only when drawing
+
     class_names = getattr(model, "CLASSES", None)
     records = []
     for start in range(0, len(files), batch_size):
