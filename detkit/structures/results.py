@@ -98,11 +98,11 @@ class DetectionResult:
     def plot(self, ax: Any = None, img: np.ndarray | torch.Tensor | None = None,
              class_names: Sequence[str] | None = None, score_thr: float = 0.3) -> Any:
         """Draw the detections with score ≥ ``score_thr`` (boxes, class + score, masks) on
-        ``img`` (HWC uint8 RGB; a blank canvas when None) with ``detkit.viz.draw_instances``;
+        ``img`` (HWC uint8 RGB; a blank canvas when None) with ``detkit.viz.draw_result``;
         returns the matplotlib axes."""
         import matplotlib.pyplot as plt
 
-        from detkit.viz import draw_instances
+        from detkit.viz import draw_result
 
         kept = self[self.scores >= score_thr].to("cpu")
         if img is None:
@@ -116,7 +116,5 @@ class DetectionResult:
             img = img.detach().cpu().numpy()
         if ax is None:
             ax = plt.figure().add_subplot()
-        masks = None if kept.masks is None else kept.masks.numpy()
-        draw_instances(ax, np.asarray(img), kept.boxes.numpy(), kept.labels.numpy(), masks=masks,
-                       scores=kept.scores.numpy(), class_names=class_names)
+        draw_result(ax, np.asarray(img), kept, class_names, score_thr)
         return ax
