@@ -14,8 +14,8 @@ For every class and area range, seven nested precision/recall curves (``maxDets 
 
 The legend of each plot gives each curve's AP (mean precision over the 101 recall points).
 MMDetection's tool computes ``Sim`` without the supercategory step, so there it equals
-``Loc``; here it follows the definition (and equals ``Oth`` when all classes share one
-supercategory).
+``Loc``; here it follows the definition. Categories without a ``supercategory`` (the
+Cityscapes converter writes none) forgive nothing there, so ``Sim`` equals ``Loc`` for them.
 """
 
 from __future__ import annotations
@@ -154,7 +154,8 @@ def coco_error_analysis(
         ps = _precision(coco_gt, coco_dt, res_type, [0.75, 0.5, 0.1], area_rng)
         ps = np.concatenate([ps, np.zeros((4, *ps.shape[1:]))])
         for k, cat in enumerate(cats):
-            same_super = {c["id"] for c in cats if c.get("supercategory") == cat.get("supercategory")}
+            group = cat.get("supercategory")
+            same_super = {c["id"] for c in cats if group is not None and c.get("supercategory") == group}
             for row, forgive in ((3, same_super - {cat["id"]}), (4, set(cat_ids) - {cat["id"]})):
                 gt = _forgiving(coco_gt, cat["id"], forgive)
                 ps[row, :, k] = _precision(gt, coco_dt, res_type, [0.1], area_rng, [cat["id"]])[0, :, 0]

@@ -79,11 +79,11 @@ def _curve(log_dict: LogDict, key: str, json_log: str, start_epoch: int,
     ys: list[float] = []
     if is_metric:
         for epoch in epochs:
-            values = log_dict[epoch]
-            for mode, value in zip(values["mode"], values.get(key, [])):
-                if mode == "val" and epoch >= start_epoch and (epoch - start_epoch) % eval_interval == 0:
-                    xs.append(epoch)
-                    ys.append(value)
+            if epoch < start_epoch or (epoch - start_epoch) % eval_interval:
+                continue
+            for value in log_dict[epoch].get(key, []):  # the val records of the epoch
+                xs.append(epoch)
+                ys.append(value)
         return np.asarray(xs, float), np.asarray(ys, float), "epoch"
     per_epoch = _iters_per_epoch(log_dict)
     for epoch in epochs:
