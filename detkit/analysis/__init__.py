@@ -1,37 +1,51 @@
 """The analysis functions behind ``tools/analysis_tools/`` (MMDetection v2's names and
 arguments), one module per tool: training logs (``logs``), confusion matrix (``confusion``),
 best/worst images by per-image mAP (``per_image``), the augmented training set
-(``browse``), FLOPs (``flops``), inference speed (``benchmark``), evaluating a saved results
-pickle and printing a config (``eval_metric``), and the COCO error breakdown
+(``browse``), FLOPs (``flops``), inference speed (``speed``), evaluating a saved results
+pickle and printing a config (``saved_results``), and the COCO error breakdown
 (``coco_errors``). Notebooks call these; the CLIs are thin wrappers around them.
+
+Names are imported on first use, so plotting a log does not load the models.
 """
 
-from detkit.analysis.benchmark import benchmark, measure_inference_speed
-from detkit.analysis.browse import browse_dataset
-from detkit.analysis.coco_errors import coco_error_analysis
-from detkit.analysis.confusion import calculate_confusion_matrix, confusion_matrix, plot_confusion_matrix
-from detkit.analysis.eval_metric import eval_metric, print_config
-from detkit.analysis.flops import FlopsReport, count_flops, format_flops, get_flops
-from detkit.analysis.logs import cal_train_time, load_json_logs, plot_curve
-from detkit.analysis.per_image import analyze_results, bbox_map_eval
+from __future__ import annotations
 
-__all__ = [
-    "FlopsReport",
-    "analyze_results",
-    "bbox_map_eval",
-    "benchmark",
-    "browse_dataset",
-    "cal_train_time",
-    "calculate_confusion_matrix",
-    "coco_error_analysis",
-    "confusion_matrix",
-    "count_flops",
-    "eval_metric",
-    "format_flops",
-    "get_flops",
-    "load_json_logs",
-    "measure_inference_speed",
-    "plot_confusion_matrix",
-    "plot_curve",
-    "print_config",
-]
+import importlib
+from typing import Any
+
+# public name -> submodule that defines it
+_NAMES: dict[str, str] = {
+    "load_json_logs": "logs",
+    "plot_curve": "logs",
+    "cal_train_time": "logs",
+    "calculate_confusion_matrix": "confusion",
+    "plot_confusion_matrix": "confusion",
+    "confusion_matrix": "confusion",
+    "analyze_results": "per_image",
+    "bbox_map_eval": "per_image",
+    "browse_dataset": "browse",
+    "FlopsReport": "flops",
+    "count_flops": "flops",
+    "format_flops": "flops",
+    "get_flops": "flops",
+    "benchmark": "speed",
+    "measure_inference_speed": "speed",
+    "eval_metric": "saved_results",
+    "print_config": "saved_results",
+    "coco_error_analysis": "coco_errors",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'detkit.analysis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"detkit.analysis.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NAMES))
