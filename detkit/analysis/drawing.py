@@ -33,7 +33,12 @@ def save_panels(panels: Sequence[dict[str, Any]], img_rgb: np.ndarray, out_file:
     for row, panel in enumerate(panels):
         ax = figure.add_axes((0, 1 - (row + 1) / len(panels), 1, 1 / len(panels)))
         layers = panel if isinstance(panel, list) else [panel]
-        draw_instances(ax, img_rgb, class_names=class_names, **layers[0])
+        first = dict(layers[0])
+        title = first.pop("title", None)
+        draw_instances(ax, img_rgb, class_names=class_names, **first)
+        if title:  # inside the axes: the figure has no margins
+            ax.text(0.5, 0.98, title, transform=ax.transAxes, ha="center", va="top", fontsize=7,
+                    bbox=dict(facecolor="white", alpha=0.7, pad=1, edgecolor="none"))
         for layer in layers[1:]:
             _draw_boxes_over(ax, layer, class_names)
     canvas.draw()
