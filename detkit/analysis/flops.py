@@ -29,7 +29,8 @@ class FlopsReport:
     """``input_shape`` ``(3, H, W)`` after padding (``ori_shape`` before), ``gflops`` and
     ``params`` of the whole model, and ``groups``: per module path down to the requested
     depth (``backbone``, ``neck``, ``rpn_head``, ``roi_head.bbox_head``...),
-    ``(params, gflops)``."""
+    ``(params, gflops)``, plus ``(outside submodules)`` for FLOPs of ops the detector runs
+    itself (so the depth-1 groups sum to the total)."""
 
     input_shape: tuple[int, int, int]
     ori_shape: tuple[int, int, int]
@@ -42,6 +43,17 @@ def _padded(shape: tuple[int, int], size_divisor: int) -> tuple[int, int]:
     if size_divisor <= 0:
         return shape
     return tuple(int(math.ceil(v / size_divisor)) * size_divisor for v in shape)  # type: ignore[return-value]
+
+
+def _flops_under(flops_by_path: dict[str, int], name: str) -> int:
+    """FLOPs of module ``name``: its own entry, or, when it was not called through its
+    ``forward`` (a head whose methods the detector calls), the sum of its outermost called
+    descendants."""
+    if name in flops_by_path:
+        return flops_by_path[name]
+    inside = [path for path in flops_by_path if path.startswith(name + ".")]
+    outermost = [p for p in inside if not any(p.startswith(q + ".") for q in inside if q != p)]
+    return sum(flops_by_path[p] for p in outermost)
 
 
 def count_flops(model: torch.nn.Module, shape: tuple[int, int], size_divisor: int = 32,
@@ -57,14 +69,18 @@ def count_flops(model: torch.nn.Module, shape: tuple[int, int], size_divisor: in
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
         model(img=[img], img_metas=[[meta]], return_loss=False, rescale=True)
-    flops_by_path = {k: sum(v.values()) for k, v in counter.get_flop_counts().items()}
-    root = type(model).__name__
+    root = type(model).__name__ + "."
+    flops_by_path = {k[len(root):]: sum(v.values()) for k, v in counter.get_flop_counts().items()
+                     if k.startswith(root)}
+    total = counter.get_total_flops()
     groups: dict[str, tuple[int, float]] = {}
     for name, module in model.named_modules():
-        if not name or name.count(".") >= depth:
-            continue
-        params = sum(p.numel() for p in module.parameters())
-        groups[name] = (params, flops_by_path.get(f"{root}.{name}", 0) / 1e9)
+        if name and name.count(".") < depth:
+            params = sum(p.numel() for p in module.parameters())
+            groups[name] = (params, _flops_under(flops_by_path, name) / 1e9)
+    top_level = sum(_flops_under(flops_by_path, name) for name, _ in model.named_children())
+    if total - top_level > 0:  # ops the detector runs outside any submodule's forward
+        groups["(outside submodules)"] = (0, (total - top_level) / 1e9)
     return FlopsReport(
         input_shape=(3, height, width), ori_shape=(3, *shape), gflops=counter.get_total_flops() / 1e9,
         params=sum(p.numel() for p in model.parameters()), groups=groups,
