@@ -1,17 +1,21 @@
 """analyze_logs: plot_curve's curves (iteration / epoch axes, legends) and cal_train_time's
-figures, on .log.json files written in TextLoggerHook's format."""
+figures, on hand-written .log.json files in TextLoggerHook's format and on one the Runner wrote."""
 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 
 import detkit
 from analysis_helpers import REPO, load_tool
+from detkit.engine import Hook, Runner
+from detkit.engine.hooks import TextLoggerHook
 
 
 def write_log(path, losses, times, maps, iters_per_epoch=4, interval=2):
@@ -91,3 +95,41 @@ def test_cli_and_bad_inputs(logs, tmp_path):
     run = subprocess.run([sys.executable, str(REPO / "tools/analysis_tools/analyze_logs.py"), "cal_train_time",
                           str(tmp_path / "missing.log.json")], capture_output=True, text=True)
     assert run.returncode == 1 and "log file not found" in run.stderr
+
+
+class LinearModel(torch.nn.Module):
+    """``train_step`` of a 1-parameter regression: loss = (w - 3)^2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+    def train_step(self, data, optimizer=None):
+        loss = (self.w - 3) ** 2 * data
+        return dict(loss=loss, log_vars=dict(loss_reg=loss.item(), loss=loss.item()), num_samples=1)
+
+
+class FakeMetric(Hook):
+    """Writes a ``bbox_mAP`` into the log buffer after each epoch, as the EvalHook does."""
+
+    def after_train_epoch(self, runner):
+        runner.log_buffer.output.update(eval_iter_num=len(runner.data_loader), bbox_mAP=0.1 * (runner.epoch + 1))
+        runner.log_buffer.ready = True
+
+
+def test_a_log_written_by_the_runner(tmp_path):
+    model = LinearModel()
+    runner = Runner(model, torch.optim.SGD(model.parameters(), lr=0.1), work_dir=str(tmp_path), max_epochs=3,
+                    meta=dict(seed=0, exp_name="linear"), logger=logging.getLogger("detkit.test_analyze_logs"))
+    runner.register_hook(FakeMetric())
+    runner.register_hook(TextLoggerHook(interval=2))
+    runner.run([[torch.tensor(1.0)] * 4])
+    (json_log,) = [str(p) for p in tmp_path.glob("*.log.json")]
+    curves = detkit.plot_curve([json_log], keys=["loss", "bbox_mAP"], legend=["loss", "mAP"],
+                               out=str(tmp_path / "run.png"))
+    np.testing.assert_array_equal(curves["loss"][0], [2, 4, 6, 8, 10, 12])
+    assert np.all(np.diff(curves["loss"][1]) < 0)  # gradient descent on a convex loss
+    np.testing.assert_array_equal(curves["mAP"][0], [1, 2, 3])
+    np.testing.assert_allclose(curves["mAP"][1], [0.1, 0.2, 0.3])
+    (summary,) = detkit.cal_train_time([json_log])
+    assert 0 < summary["fastest_time"] <= summary["average"] <= summary["slowest_time"]
