@@ -19,7 +19,7 @@ import numpy as np
 
 from detkit.analysis.common import bbox_results_of, build_test_dataset, load_results, load_tool_config
 from detkit.analysis.drawing import save_panels
-from detkit.engine.inference import flatten_result
+from detkit.structures.results import DetectionResult
 from detkit.evaluation.mean_ap import eval_map
 
 __all__ = ["LOADING_TYPES", "bbox_map_eval", "rank_images", "analyze_results"]
@@ -67,11 +67,11 @@ def _save(dataset: Any, results: Sequence[Any], ranked: Sequence[tuple[int, floa
         item = dataset.prepare_train_img(index)
         stem, ext = osp.splitext(osp.basename(item["filename"]))
         out_file = osp.join(out_dir, f"{stem}_{round(m_ap, 3)}{ext}")
-        bboxes, scores, labels, masks = flatten_result(results[index])
-        keep = scores >= score_thr
+        detections = DetectionResult.from_mmdet(results[index])
+        kept = detections[detections.scores >= score_thr]
         gt = dict(bboxes=item["gt_bboxes"], labels=item["gt_labels"], masks=item.get("gt_masks"))
-        det = dict(bboxes=bboxes[keep], labels=labels[keep], scores=scores[keep],
-                   masks=masks[keep] if masks is not None else None)
+        det = dict(bboxes=kept.boxes.numpy(), labels=kept.labels.numpy(), scores=kept.scores.numpy(),
+                   masks=None if kept.masks is None else kept.masks.numpy())
         panels = [[gt, det]] if overlay_gt_pred else [{**gt, "title": "ground truth"},
                                                        {**det, "title": f"detections (mAP {m_ap:.3f})"}]
         save_panels(panels, np.ascontiguousarray(item["img"][:, :, ::-1]), out_file,
