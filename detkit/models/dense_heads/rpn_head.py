@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, normal_init
-from detkit.models.layers.fast_conv import conv2d
+from detkit.ops import Conv2d
 from detkit.models.task_modules import top_batched_nms
 from detkit.registry import (BBOX_ASSIGNERS, BBOX_CODERS, BBOX_SAMPLERS, MODELS,
                              PRIOR_GENERATORS, build)
@@ -112,7 +112,7 @@ class RPNHead(nn.Module):
                 ConvModule(in_channels if i == 0 else feat_channels, feat_channels, 3,
                            padding=1, inplace=False) for i in range(num_convs)])
         else:
-            self.rpn_conv = nn.Conv2d(in_channels, feat_channels, 3, padding=1)
+            self.rpn_conv = Conv2d(in_channels, feat_channels, 3, padding=1)
         self.rpn_cls = nn.Conv2d(feat_channels, num_anchors * self.cls_out_channels, 1)
         self.rpn_reg = nn.Conv2d(feat_channels, num_anchors * 4, 1)
         self.init_weights()
@@ -125,9 +125,8 @@ class RPNHead(nn.Module):
 
     def forward(self, feats: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         cls_scores, bbox_preds = [], []
-        stacked = isinstance(self.rpn_conv, nn.Sequential)  # num_convs > 1: ConvModules
         for x in feats:
-            x = self.rpn_conv(x) if stacked else conv2d(self.rpn_conv, x)
+            x = self.rpn_conv(x)
             x = F.relu(x, inplace=False)
             cls_scores.append(self.rpn_cls(x))
             bbox_preds.append(self.rpn_reg(x))

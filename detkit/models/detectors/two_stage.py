@@ -9,7 +9,7 @@ import torch
 
 from detkit.models.detectors.base import BaseDetector
 from detkit.models.layers import apply_init_cfg
-from detkit.models.roi_heads.test_time_aug import merge_aug_proposals
+from detkit.models.roi_heads.aug_merge import merge_aug_proposals
 from detkit.registry import MODELS, build
 from detkit.structures.results import DetectionResult
 

@@ -11,8 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, normal_init, xavier_init
-from detkit.models.roi_heads.bbox_utils import multiclass_nms
-from detkit.models.task_modules import SamplingResult
+from detkit.models.task_modules import SamplingResult, multiclass_nms
 from detkit.registry import BBOX_CODERS, MODELS, build
 
 __all__ = ["ConvFCBBoxHead", "Shared2FCBBoxHead", "accuracy"]
@@ -220,20 +219,25 @@ class ConvFCBBoxHead(nn.Module):
             bboxes_list.append(bboxes[keep])
         return bboxes_list
 
-    def get_bboxes(self, rois: torch.Tensor, cls_score: torch.Tensor, bbox_pred: torch.Tensor,
-                   img_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
-                   rescale: bool = False, cfg: Mapping[str, Any] | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Softmax scores and decoded boxes (÷ ``scale_factor`` if ``rescale``); with ``cfg``
-        (``score_thr``, ``nms``, ``max_per_img``) the ``multiclass_nms`` detections
-        ``([n, 5], [n])`` instead."""
+    def decode_bboxes(self, rois: torch.Tensor, cls_score: torch.Tensor, bbox_pred: torch.Tensor,
+                      img_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
+                      rescale: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoded boxes ``[K, 4 or 4C]`` (clipped to ``img_shape``; ÷ ``scale_factor`` if
+        ``rescale``) and softmax scores ``[K, C+1]`` of ``rois`` ``[K, 5]``."""
         scores = F.softmax(cls_score.float(), dim=-1)
         bboxes = self.bbox_coder.decode(rois[..., 1:], bbox_pred.float(), max_shape=img_shape)
         if rescale and bboxes.size(0) > 0:
             scale = bboxes.new_tensor(scale_factor)
             bboxes = (bboxes.view(bboxes.size(0), -1, 4) / scale).view(bboxes.size(0), -1)
-        if cfg is None:
-            return bboxes, scores
+        return bboxes, scores
+
+    def get_bboxes(self, rois: torch.Tensor, cls_score: torch.Tensor, bbox_pred: torch.Tensor,
+                   img_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
+                   rescale: bool, cfg: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Detections of one image: :meth:`decode_bboxes`, then ``multiclass_nms`` with
+        ``cfg`` (``score_thr``, ``nms``, ``max_per_img``): dets ``[n, 5]``, labels ``[n]``."""
+        bboxes, scores = self.decode_bboxes(rois, cls_score, bbox_pred, img_shape, scale_factor,
+                                            rescale)
         return multiclass_nms(bboxes, scores, cfg["score_thr"], cfg["nms"], cfg["max_per_img"])
 
 

@@ -11,9 +11,9 @@ import torch
 import torch.nn as nn
 
 from detkit.models.layers import ConvModule
-from detkit.models.layers.fast_conv import conv_transpose2d
-from detkit.models.roi_heads.mask_paste import paste_masks_in_image
+from detkit.structures.mask_paste import paste_masks_in_image
 from detkit.models.task_modules import SamplingResult
+from detkit.ops import ConvTranspose2d
 from detkit.registry import MODELS, build
 from detkit.structures.masks import BitmapMasks, PolygonMasks
 
@@ -104,7 +104,7 @@ class FCNMaskHead(nn.Module):
             for i in range(num_convs))
         last = conv_out_channels if num_convs > 0 else in_channels
         scale = upsample_cfg.get("scale_factor", 2)
-        self.upsample = nn.ConvTranspose2d(last, conv_out_channels, scale, stride=scale)
+        self.upsample = ConvTranspose2d(last, conv_out_channels, scale, stride=scale)
         self.relu = nn.ReLU(inplace=True)
         self.conv_logits = nn.Conv2d(conv_out_channels, 1 if class_agnostic else num_classes, 1)
         self.init_weights()
@@ -120,7 +120,7 @@ class FCNMaskHead(nn.Module):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         for conv in self.convs:
             x = conv(x)
-        x = self.relu(conv_transpose2d(self.upsample, x))
+        x = self.relu(self.upsample(x))
         if labels is None or self.conv_logits.out_channels == 1:
             return self.conv_logits(x)
         return self._class_logits(x, labels)
