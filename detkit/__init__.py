@@ -37,6 +37,8 @@ _PUBLIC_API: dict[str, str] = {
     "format_costs": "detkit.models.analysis",
     "build_detector": "detkit.models",
     "DetectionResult": "detkit.structures.results",
+    "FeaturePyramid": "detkit.structures.feature_pyramid",
+    "Instances": "detkit.structures.instances",
     "parameter_table": "detkit.models.summary",
     "format_parameter_table": "detkit.models.summary",
     "init_detector": "detkit.engine.inference",

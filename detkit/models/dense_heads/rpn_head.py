@@ -17,12 +17,6 @@ from detkit.registry import (BBOX_ASSIGNERS, BBOX_CODERS, BBOX_SAMPLERS, MODELS,
 
 __all__ = ["RPNHead", "anchor_inside_flags", "proposal_settings"]
 
-_DEFAULT_ANCHORS = {"type": "AnchorGenerator", "scales": [8], "ratios": [0.5, 1.0, 2.0],
-                    "strides": [4, 8, 16, 32, 64]}
-_DEFAULT_CODER = {"type": "DeltaXYWHBBoxCoder", "clip_border": True,
-                  "target_means": (0.0, 0.0, 0.0, 0.0), "target_stds": (1.0, 1.0, 1.0, 1.0)}
-_DEFAULT_LOSS_CLS = {"type": "CrossEntropyLoss", "use_sigmoid": True, "loss_weight": 1.0}
-_DEFAULT_LOSS_BBOX = {"type": "SmoothL1Loss", "beta": 1.0 / 9.0, "loss_weight": 1.0}
 
 
 def anchor_inside_flags(flat_anchors: torch.Tensor, valid_flags: torch.Tensor,
@@ -67,7 +61,9 @@ class RPNHead(nn.Module):
         feat_channels: channels of the shared 3×3 conv.
         num_classes: 1 (objectness).
         num_convs: shared convs before the predictors.
-        anchor_generator, bbox_coder, loss_cls, loss_bbox: component configs.
+        anchor_generator, bbox_coder, loss_cls, loss_bbox: component configs (the model
+            configs in ``configs/_base_/models`` give them; the defaults are MMDetection v2's
+            ``AnchorHead`` signature defaults).
         reg_decoded_bbox: regress decoded boxes (not supported by the losses here: False).
         train_cfg: ``assigner``, ``sampler``, ``allowed_border``, ``pos_weight``.
         test_cfg: ``nms_pre``, ``max_per_img``, ``nms`` (``iou_threshold``), ``min_bbox_size``.
@@ -80,10 +76,16 @@ class RPNHead(nn.Module):
 
     def __init__(self, in_channels: int, feat_channels: int = 256, num_classes: int = 1,
                  num_convs: int = 1,
-                 anchor_generator: Mapping[str, Any] = _DEFAULT_ANCHORS,
-                 bbox_coder: Mapping[str, Any] = _DEFAULT_CODER,
-                 loss_cls: Mapping[str, Any] = _DEFAULT_LOSS_CLS,
-                 loss_bbox: Mapping[str, Any] = _DEFAULT_LOSS_BBOX,
+                 anchor_generator: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "AnchorGenerator", "scales": [8, 16, 32], "ratios": [0.5, 1.0, 2.0],
+                     "strides": [4, 8, 16, 32, 64]},
+                 bbox_coder: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "DeltaXYWHBBoxCoder", "clip_border": True,
+                     "target_means": (0.0, 0.0, 0.0, 0.0), "target_stds": (1.0, 1.0, 1.0, 1.0)},
+                 loss_cls: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "CrossEntropyLoss", "use_sigmoid": True, "loss_weight": 1.0},
+                 loss_bbox: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "SmoothL1Loss", "beta": 1.0 / 9.0, "loss_weight": 1.0},
                  reg_decoded_bbox: bool = False,
                  train_cfg: Mapping[str, Any] | None = None,
                  test_cfg: Mapping[str, Any] | None = None,

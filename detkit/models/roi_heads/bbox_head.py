@@ -16,11 +16,6 @@ from detkit.registry import BBOX_CODERS, MODELS, build
 
 __all__ = ["ConvFCBBoxHead", "Shared2FCBBoxHead", "accuracy"]
 
-_DEFAULT_CODER = {"type": "DeltaXYWHBBoxCoder", "clip_border": True,
-                  "target_means": [0.0, 0.0, 0.0, 0.0], "target_stds": [0.1, 0.1, 0.2, 0.2]}
-_DEFAULT_LOSS_CLS = {"type": "CrossEntropyLoss", "use_sigmoid": False, "loss_weight": 1.0}
-_DEFAULT_LOSS_BBOX = {"type": "SmoothL1Loss", "beta": 1.0, "loss_weight": 1.0}
-
 
 def accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Top-1 accuracy in percent, shape ``[1]`` (0 for no samples)."""
@@ -41,7 +36,8 @@ class ConvFCBBoxHead(nn.Module):
         in_channels, roi_feat_size: input RoI features ``[K, in_channels, s, s]``.
         num_classes: foreground classes; ``fc_cls`` has ``num_classes + 1`` outputs, the last
             is background.
-        bbox_coder, loss_cls, loss_bbox: component configs.
+        bbox_coder, loss_cls, loss_bbox: component configs (the model configs give them; the
+            defaults are MMDetection v2's ``BBoxHead`` signature defaults).
         reg_class_agnostic: 4 regression outputs instead of ``4 * num_classes``.
         reg_decoded_bbox: not supported (False).
         conv_cfg, norm_cfg: for the ConvModules.
@@ -52,10 +48,14 @@ class ConvFCBBoxHead(nn.Module):
                  num_cls_convs: int = 0, num_cls_fcs: int = 0, num_reg_convs: int = 0,
                  num_reg_fcs: int = 0, conv_out_channels: int = 256, fc_out_channels: int = 1024,
                  in_channels: int = 256, roi_feat_size: int = 7, num_classes: int = 80,
-                 bbox_coder: Mapping[str, Any] = _DEFAULT_CODER,
+                 bbox_coder: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "DeltaXYWHBBoxCoder", "clip_border": True,
+                     "target_means": [0.0, 0.0, 0.0, 0.0], "target_stds": [0.1, 0.1, 0.2, 0.2]},
                  reg_class_agnostic: bool = False, reg_decoded_bbox: bool = False,
-                 loss_cls: Mapping[str, Any] = _DEFAULT_LOSS_CLS,
-                 loss_bbox: Mapping[str, Any] = _DEFAULT_LOSS_BBOX,
+                 loss_cls: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "CrossEntropyLoss", "use_sigmoid": False, "loss_weight": 1.0},
+                 loss_bbox: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "SmoothL1Loss", "beta": 1.0, "loss_weight": 1.0},
                  conv_cfg: Mapping[str, Any] | None = None,
                  norm_cfg: Mapping[str, Any] | None = None,
                  init_cfg: Any = None) -> None:

@@ -19,8 +19,6 @@ from detkit.structures.masks import BitmapMasks, PolygonMasks
 
 __all__ = ["FCNMaskHead", "mask_targets"]
 
-_DEFAULT_LOSS = {"type": "CrossEntropyLoss", "use_mask": True, "loss_weight": 1.0}
-
 
 def _as_mask_structure(gt_masks: Any, where: str) -> Any:
     """``BitmapMasks``/``PolygonMasks`` as they are; a ``[N, H, W]`` tensor as BitmapMasks."""
@@ -67,7 +65,8 @@ class FCNMaskHead(nn.Module):
         upsample_cfg: ``dict(type='deconv', scale_factor=2)`` (only deconv is supported).
         conv_cfg, norm_cfg: for the ConvModules.
         predictor_cfg: ``dict(type='Conv')``.
-        loss_mask: mask loss config.
+        loss_mask: mask loss config (default: MMDetection v2's ``FCNMaskHead`` signature
+            default).
         init_cfg: must be None (mmdet).
 
     ``forward(x, labels=None)``: ``[K, in_channels, s, s]`` → logits ``[K, C, 2s, 2s]``; with
@@ -82,7 +81,8 @@ class FCNMaskHead(nn.Module):
                  conv_cfg: Mapping[str, Any] | None = None,
                  norm_cfg: Mapping[str, Any] | None = None,
                  predictor_cfg: Mapping[str, Any] | None = None,
-                 loss_mask: Mapping[str, Any] = _DEFAULT_LOSS,
+                 loss_mask: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "CrossEntropyLoss", "use_mask": True, "loss_weight": 1.0},
                  init_cfg: Any = None) -> None:
         super().__init__()
         if init_cfg is not None:
