@@ -22,41 +22,9 @@ from detkit.models.task_modules import SamplingResult
 from detkit.registry import BBOX_ASSIGNERS, BBOX_SAMPLERS, MODELS, build
 from detkit.structures.boxes import bbox2roi
 from detkit.structures.feature_pyramid import FeaturePyramid
-from detkit.structures.instances import Instances
+from detkit.structures.ground_truth import GroundTruth
 
-__all__ = ["BoxStageOutput", "BoxStagesResult", "GroundTruth", "RoIHeadBase", "StageLosses"]
-
-
-@dataclass(frozen=True)
-class GroundTruth:
-    """Training targets of a batch: per image an ``Instances`` with ``bboxes`` (float32
-    ``[N_i, 4]`` xyxy, network-input pixels), ``labels`` (int64 ``[N_i]``) and, for mask
-    heads, ``masks`` (``BitmapMasks``/``PolygonMasks`` or a ``[N_i, H, W]`` tensor); and the
-    boxes to ignore (``[M_i, 4]`` or None) per image."""
-
-    instances: list[Instances]
-    ignored: list[torch.Tensor | None]
-
-    @classmethod
-    def from_mmdet(cls, img_metas: Sequence[Mapping[str, Any]], gt_bboxes: Sequence[torch.Tensor],
-                   gt_labels: Sequence[torch.Tensor],
-                   gt_bboxes_ignore: Sequence[torch.Tensor | None] | None,
-                   gt_masks: Sequence[Any] | None) -> GroundTruth:
-        """From MMDetection's per-image lists (the ``forward_train`` arguments)."""
-        instances = []
-        for i, meta in enumerate(img_metas):
-            fields: dict[str, Any] = {"bboxes": gt_bboxes[i], "labels": gt_labels[i]}
-            if gt_masks is not None:
-                fields["masks"] = gt_masks[i]
-            instances.append(Instances(tuple(meta["img_shape"][:2]), **fields))
-        ignored = list(gt_bboxes_ignore) if gt_bboxes_ignore is not None else [None] * len(instances)
-        return cls(instances, ignored)
-
-    def masks(self) -> list[Any] | None:
-        """Per-image gt masks, or None when the targets have none."""
-        if not self.instances or not self.instances[0].has("masks"):
-            return None
-        return [inst.masks for inst in self.instances]
+__all__ = ["BoxStageOutput", "BoxStagesResult", "RoIHeadBase", "StageLosses"]
 
 
 @dataclass(frozen=True)
@@ -206,11 +174,16 @@ class RoIHeadBase(RoIHeadPrediction):
                       gt_labels: Sequence[torch.Tensor],
                       gt_bboxes_ignore: Sequence[torch.Tensor | None] | None = None,
                       gt_masks: Sequence[Any] | None = None) -> dict[str, torch.Tensor]:
-        """Loss dict (MMDetection's ``forward_train`` arguments)."""
+        """Loss dict from MMDetection's ``forward_train`` arguments (see :meth:`loss`)."""
+        gt = GroundTruth.from_mmdet(img_metas, gt_bboxes, gt_labels, gt_bboxes_ignore, gt_masks)
+        return self.loss(x, proposal_list, img_metas, gt)
+
+    def loss(self, x: FeaturePyramid, proposal_list: Sequence[torch.Tensor],
+             img_metas: Sequence[Mapping[str, Any]], gt: GroundTruth) -> dict[str, torch.Tensor]:
+        """Loss dict of the stages trained on proposals ``[N_i, 5]`` against ``gt``."""
         if self.train_cfg is None:
             raise ValueError(f"{type(self).__name__}.forward_train needs train_cfg "
                              "(model.train_cfg.rcnn)")
-        gt = GroundTruth.from_mmdet(img_metas, gt_bboxes, gt_labels, gt_bboxes_ignore, gt_masks)
         return self._forward_box(x, proposal_list, img_metas, gt).losses
 
     def _forward_box(self, x: FeaturePyramid, proposal_list: Sequence[torch.Tensor],
@@ -227,9 +200,8 @@ class RoIHeadBase(RoIHeadPrediction):
             if gt is not None:
                 assigner, sampler = self._at(self.bbox_assigner, stage), self._at(
                     self.bbox_sampler, stage)
-                sampling = self.sample_proposals(
-                    assigner, sampler, boxes, [g.bboxes for g in gt.instances],
-                    [g.labels for g in gt.instances], gt.ignored)
+                sampling = self.sample_proposals(assigner, sampler, boxes, gt.bboxes(),
+                                                 gt.labels(), gt.ignored)
                 rois = bbox2roi([res.bboxes for res in sampling])
             else:
                 rois = bbox2roi(boxes)
