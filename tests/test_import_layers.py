@@ -60,7 +60,8 @@ def test_no_module_imports_a_higher_layer(package):
             continue
         # registries find their built-ins on first use: inside functions they may load any
         # package, at module level only the allowed ones
-        extra = _imports(path, module_level_only=package == "registry") - ALLOWED[package] - {package}
+        imported = _imports(path, module_level_only=package == "registry")
+        extra = imported - ALLOWED[package] - {package}
         if extra:
             bad.append(f"{path.relative_to(PACKAGE.parent)} imports detkit.{sorted(extra)}")
     assert bad == []

@@ -82,7 +82,8 @@ def clip_boxes(boxes: BoxArray, height: int, width: int) -> BoxArray:
     return out
 
 
-def flip_boxes(boxes: BoxArray, img_shape: Sequence[int], direction: str = "horizontal") -> BoxArray:
+def flip_boxes(boxes: BoxArray, img_shape: Sequence[int],
+               direction: str = "horizontal") -> BoxArray:
     """Flip ``[..., 4k]`` xyxy boxes inside an image of ``img_shape = (h, w, ...)``
     (mmdet ``bbox_flip``): ``x -> w - x`` horizontally, ``y -> h - y`` vertically, both for
     ``'diagonal'``."""
