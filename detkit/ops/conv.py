@@ -14,6 +14,9 @@ whenever both can run a CPU convolution. NNPACK applies to two kinds of float32 
   through NNPACK's single-image algorithm, one image at a time. Smaller maps or fewer
   channels stay on oneDNN, which was as fast or faster there.
 
+The thresholds are per instruction set (:func:`detkit.ops.policy.conv_policy` of this CPU's
+:func:`detkit.ops.cpu.probe_cpu`); the figures above are AVX-512's.
+
 NNPACK reads NCHW-contiguous float32 maps, so channels_last inputs (a ``channels_last``
 model) and autocast keep oneDNN (converting a bf16 map to NCHW float32 for NNPACK measured
 slower than oneDNN's bf16 convolution).
@@ -43,13 +46,11 @@ from torch.autograd.function import once_differentiable
 from torch.utils.flop_counter import conv_flop_count, flop_registry, register_flop_formula
 
 from detkit.ops import winograd
+from detkit.ops.cpu import probe_cpu
+from detkit.ops.policy import ConvPolicy, conv_policy
 
 __all__ = ["Conv2d", "ConvTranspose2d", "conv2d", "conv_transpose2d"]
 
-_MIN_BATCH = 16  # PyTorch's own NNPACK batch threshold; NNPACK's batched algorithm
-_MIN_SIDE = 10  # batched: smaller maps were as fast or faster with oneDNN
-_MIN_PIXELS = 2048  # single-image: smaller maps were slower than oneDNN
-_MIN_WORK = 1 << 27  # single-image: C_in * C_out * H * W below this was not faster
 
 
 if torch.ops.aten._nnpack_spatial_convolution not in flop_registry:
@@ -67,13 +68,16 @@ def _nnpack_ready() -> bool:
     return bool(torch._nnpack_available())
 
 
+@functools.cache
+def _policy() -> ConvPolicy:
+    """This CPU's NNPACK thresholds (probed once)."""
+    return conv_policy(probe_cpu())
+
+
 def _nnpack_faster(x: torch.Tensor, out_channels: int) -> bool:
-    """NNPACK measured faster than oneDNN for a 3×3 stride-1 conv of ``x`` ``[B, C, H, W]``."""
-    batch, channels, height, width = x.shape
-    if batch >= _MIN_BATCH:
-        return min(height, width) >= _MIN_SIDE
-    pixels = height * width
-    return pixels >= _MIN_PIXELS and channels * out_channels * pixels >= _MIN_WORK
+    """NNPACK measured faster than oneDNN on this CPU for a 3×3 stride-1 conv of ``x``
+    ``[B, C, H, W]``."""
+    return _policy().nnpack_faster(*x.shape[:2], out_channels, *x.shape[2:])
 
 
 def _use_nnpack(conv: nn.Conv2d, x: torch.Tensor) -> bool:
@@ -89,9 +93,9 @@ def _use_nnpack(conv: nn.Conv2d, x: torch.Tensor) -> bool:
 def _nnpack_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                     padding: int) -> torch.Tensor:
     """NNPACK's 3×3 convolution of ``x`` ``[B, C_in, H, W]`` (contiguous) with ``weight``
-    ``[C_out, C_in, 3, 3]``; below ``_MIN_BATCH`` one image per call (NNPACK's single-image
-    algorithm, the fast one for large maps)."""
-    if x.size(0) >= _MIN_BATCH or x.size(0) == 1:
+    ``[C_out, C_in, 3, 3]``; below the policy's ``min_batch`` one image per call (NNPACK's
+    single-image algorithm, the fast one for large maps)."""
+    if x.size(0) >= _policy().min_batch or x.size(0) == 1:
         return torch._nnpack_spatial_convolution(x, weight, bias, [padding, padding])
     return torch.cat([torch._nnpack_spatial_convolution(image, weight, bias, [padding, padding])
                       for image in x.split(1)])

@@ -5,6 +5,8 @@ Built from ``optimizer_config`` (mmcv ``OptimizerHook``/``Fp16OptimizerHook`` ar
 ``grad_clip=dict(max_norm=..., norm_type=2)``) and ``fp16``. Mixed precision uses
 ``torch.autocast`` (float16 on CUDA, bfloat16 on CPU) and ``torch.amp.GradScaler``: a dynamic
 scale grows/shrinks as usual; a float ``loss_scale`` is a static scale that never changes.
+On a CPU without native bfloat16 arithmetic (no AVX-512 BF16 / AMX) the CPU forward stays
+float32 (``detkit.ops.cpu.cpu_autocast`` warns once): emulated bfloat16 is several times slower.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from detkit.ops.cpu import cpu_autocast
 
 __all__ = ["GradientStep"]
 
@@ -65,10 +69,14 @@ class GradientStep:
 
     @contextlib.contextmanager
     def autocast(self) -> Iterator[None]:
-        """Context for the forward pass (mixed precision when fp16 is on)."""
-        dtype = torch.float16 if self.device_type == "cuda" else torch.bfloat16
-        with torch.autocast(self.device_type, dtype=dtype, enabled=self.fp16):
-            yield
+        """Context for the forward pass (mixed precision when fp16 is on: float16 on CUDA,
+        bfloat16 on a CPU that computes it natively, else float32)."""
+        if self.device_type == "cpu":
+            with cpu_autocast(torch.bfloat16, enabled=self.fp16):
+                yield
+        else:
+            with torch.autocast(self.device_type, dtype=torch.float16, enabled=self.fp16):
+                yield
 
     def __call__(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module) -> float | None:
         """Backward ``loss`` and step ``optimizer``; returns the gradient norm if clipping."""

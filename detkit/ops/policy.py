@@ -1,0 +1,76 @@
+"""Which CPU kernel detkit takes, per instruction set, from the crossovers measured in
+``bench/kernels.py``.
+
+NNPACK's Winograd convolution has AVX2 kernels only, whereas oneDNN's direct convolution
+doubles its width on AVX-512; so where NNPACK beats oneDNN depends on the ISA.
+:func:`conv_policy` maps a :class:`~detkit.ops.cpu.CpuCapability` to the thresholds
+:mod:`detkit.ops.conv` applies; the policy is a plain function of the capability, so any
+machine's choice can be asked for (``conv_policy(CpuCapability(isa='AVX2'))``).
+
+Crossovers (``[1, 256, H, W]`` 3×3 forward, ``python bench/kernels.py``; ratio
+NNPACK / oneDNN, < 1: NNPACK faster):
+
+* AVX-512 (Zen 4): NNPACK wins from the stride-8 FPN level down to ``C_in·C_out·H·W ≈ 2**27``
+  (single image) and on RoI batches of >= 16 maps of >= 10×10; below, oneDNN.
+* AVX2 (oneDNN limited to AVX2, ``ONEDNN_MAX_CPU_ISA=AVX2``): oneDNN's convolution is about
+  half as fast while NNPACK's is unchanged, so NNPACK wins on smaller maps too: the
+  single-image threshold drops 4×.
+* No AVX2 (``DEFAULT`` / Arm): NNPACK's portable kernels are not faster; oneDNN only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from detkit.ops.cpu import CpuCapability
+
+__all__ = ["ConvPolicy", "conv_policy"]
+
+
+@dataclass(frozen=True)
+class ConvPolicy:
+    """Where a float32 NCHW 3×3 stride-1 conv of ``[B, C, H, W]`` takes NNPACK.
+
+    Attributes:
+        nnpack: NNPACK is used at all.
+        min_batch: ``B`` from which NNPACK's batched algorithm is used (RoI batches).
+        min_side: batched: smallest ``min(H, W)``.
+        min_pixels: single image: smallest ``H·W``.
+        min_work: single image: smallest ``C_in·C_out·H·W``.
+    """
+
+    nnpack: bool = True
+    min_batch: int = 16
+    min_side: int = 10
+    min_pixels: int = 2048
+    min_work: int = 1 << 27
+
+    def nnpack_faster(self, batch: int, in_channels: int, out_channels: int, height: int,
+                      width: int) -> bool:
+        """NNPACK measured faster than oneDNN for this conv."""
+        if not self.nnpack:
+            return False
+        if batch >= self.min_batch:
+            return min(height, width) >= self.min_side
+        pixels = height * width
+        return pixels >= self.min_pixels and in_channels * out_channels * pixels >= self.min_work
+
+
+_AVX512 = ConvPolicy()
+_AVX2 = ConvPolicy(min_pixels=512, min_work=1 << 25)
+_PORTABLE = ConvPolicy(nnpack=False)
+
+
+def _onednn_avx512(capability: CpuCapability) -> bool:
+    """oneDNN runs AVX-512 kernels (the CPU has them and ``ONEDNN_MAX_CPU_ISA`` allows them)."""
+    cap = capability.onednn_max_isa
+    return capability.avx512 and (cap is None or cap == "all" or "512" in cap or "amx" in cap)
+
+
+def conv_policy(capability: CpuCapability) -> ConvPolicy:
+    """The NNPACK thresholds for a CPU with ``capability`` (see the module docstring)."""
+    if _onednn_avx512(capability):
+        return _AVX512
+    if capability.isa.upper().startswith("AVX2") or capability.avx512:
+        return _AVX2
+    return _PORTABLE
