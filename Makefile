@@ -6,6 +6,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.detkit-installed
 # Two torch threads fight over a busy 2-core machine; tests pick their own count.
 export OMP_NUM_THREADS ?= 2
+# Idle OpenMP threads sleep instead of spin-waiting (GNU / Intel OpenMP): on a busy machine
+# spinning threads steal the cores the working ones need. Read when torch loads, so set here
+# (and in the detkit Jupyter kernel's environment); see detkit.ops.threads.
+export OMP_WAIT_POLICY ?= PASSIVE
+export KMP_BLOCKTIME ?= 0
 
 .PHONY: venv test test-fast demo data lab bench clean
 
@@ -15,7 +20,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m ipykernel install --sys-prefix --name detkit --display-name "detkit (.venv)"
+	$(PY) -m ipykernel install --sys-prefix --name detkit --display-name "detkit (.venv)" \
+		--env OMP_WAIT_POLICY PASSIVE --env KMP_BLOCKTIME 0
 	@touch $(STAMP)
 
 test: $(STAMP)
@@ -40,6 +46,7 @@ export DEMO_RUN_NOTEBOOK := import sys, time, papermill; t = time.time(); \
 demo: $(STAMP)
 	@mkdir -p $(DEMO_DIR)
 	@test -f $(DEMO_DATA)/annotations/instancesonly_filtered_gtFine_val.json || $(MAKE) data
+	@$(PY) -c "import detkit; print('CPU:', detkit.probe_cpu().summary()); print('threads:', detkit.thread_settings().summary())"
 	@start=$$(date +%s); \
 	for nb in nbs/0[1-5]_*.ipynb; do \
 		echo "== $$nb -> $(DEMO_DIR)/$$(basename $$nb)"; \

@@ -10,11 +10,15 @@ import numpy as np
 import torch
 import torchvision
 
+from detkit.ops.cpu import probe_cpu
+from detkit.ops.threads import thread_settings
+
 __all__ = ["collect_env", "format_env"]
 
 
 def collect_env() -> dict[str, str]:
-    """Versions of Python, detkit, torch, torchvision, numpy, and the CUDA devices."""
+    """Versions of Python, detkit, torch, torchvision, numpy; the CPU (model, PyTorch's ISA
+    level, native bf16/fp16, AMX, CPUs and cores), the thread settings; the CUDA devices."""
     try:
         detkit_version = importlib_metadata.version("detkit")
     except importlib_metadata.PackageNotFoundError:
@@ -28,7 +32,8 @@ def collect_env() -> dict[str, str]:
         "TorchVision": torchvision.__version__,
         "NumPy": np.__version__,
         "CUDA available": str(torch.cuda.is_available()),
-        "torch threads": str(torch.get_num_threads()),
+        "CPU": probe_cpu().summary(),
+        "threads": thread_settings().summary(),
     }
     if torch.cuda.is_available():
         env["GPU"] = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))

@@ -1,22 +1,36 @@
 """Kernels behind ordinary module calls: faster CPU convolutions (NNPACK's Winograd, the
 Winograd kernel gradient), the GEMM RoIAlign (custom op ``detkit::roi_align``), lazy
-``torch.compile`` and memory-format conversion. Model code uses them as it would use
+``torch.compile`` and memory-format conversion; the CPU capability probe with the policies
+that take it (low precision only where native, NNPACK thresholds per ISA) and the thread
+settings. Model code uses them as it would use
 ``nn.Conv2d`` / ``torchvision.ops.RoIAlign``; ``bench/kernels.py`` measures them."""
 
 from detkit.ops.compile import LazyCompiled, parse_compile_option
 from detkit.ops.conv import Conv2d, ConvTranspose2d, conv2d, conv_transpose2d
+from detkit.ops.cpu import CpuCapability, cpu_autocast, cpu_autocast_dtype, probe_cpu
 from detkit.ops.memory_format import roi_pooling_layout, to_channels_last
+from detkit.ops.policy import ConvPolicy, conv_policy
 from detkit.ops.roi_align import RoIAlign, roi_align
+from detkit.ops.threads import ThreadSettings, configure_threads, thread_settings
 
 __all__ = [
     "Conv2d",
+    "ConvPolicy",
     "ConvTranspose2d",
+    "CpuCapability",
     "LazyCompiled",
     "RoIAlign",
+    "ThreadSettings",
+    "configure_threads",
     "conv2d",
+    "conv_policy",
     "conv_transpose2d",
+    "cpu_autocast",
+    "cpu_autocast_dtype",
     "parse_compile_option",
+    "probe_cpu",
     "roi_align",
     "roi_pooling_layout",
+    "thread_settings",
     "to_channels_last",
 ]
