@@ -1,6 +1,10 @@
 """CPU kernels detkit picks over PyTorch's defaults, each against the default on the same input.
 
-Usage: python bench/kernels.py [--out FILE.json] [--threads 2] [--repeats 5]
+Usage: python bench/kernels.py [--out FILE.json] [--threads 2] [--repeats 5] [--skip-roi-align]
+
+Prints this CPU's capability first (``detkit.ops.cpu.probe_cpu``). To measure an AVX2 machine's
+crossovers on an AVX-512 one, cap both kernel libraries:
+``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python bench/kernels.py``.
 
 Rows (detkit's call / the default call, alternating runs, wall-clock medians; outputs compared:
 the largest difference relative to the largest default value):
@@ -13,6 +17,11 @@ the largest difference relative to the largest default value):
   oneDNN;
 * 3×3 conv forward on a mask head's RoI batch ``[100, 256, 14, 14]``: NNPACK's batched
   Winograd vs oneDNN;
+* crossovers: NNPACK's 3×3 forward called directly vs oneDNN on the FPN levels
+  ``[1, 256, H, W]`` (strides 4-32) and on RoI batches ``[B, 256, 14, 14]``, each with the
+  choice :func:`detkit.ops.policy.conv_policy` makes for this CPU (``policy``: nnpack/onednn);
+* bf16 autocast 3×3 conv on the stride-4 level vs float32 (native on AVX-512 BF16 / AMX,
+  emulated and slower elsewhere: :func:`detkit.ops.cpu.cpu_autocast_dtype`);
 * RoIAlign forward and backward, 700 RoIs of 16-112 pixels (the RoIs FPN assigns to the
   stride-4 level; aspect ratios log-normal) on ``[1, 256, 128, 256]``, MMDetection's settings
   (7×7, adaptive sampling, ``aligned=True``): two GEMMs per RoI on a channels_last map
@@ -23,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +41,8 @@ import torchvision
 from torchvision.ops import RoIAlign
 
 from detkit.ops.conv import conv2d
+from detkit.ops.cpu import probe_cpu
+from detkit.ops.policy import conv_policy
 from detkit.ops.roi_align import roi_align
 from detkit.ops.winograd import conv3x3_weight_grad
 
@@ -83,6 +93,30 @@ def _conv_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Calla
     }
 
 
+def _crossover_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
+    """name -> (NNPACK forward, oneDNN forward) on FPN levels and RoI batches; bf16 autocast
+    vs float32."""
+    conv = torch.nn.Conv2d(256, 256, 3, padding=1).requires_grad_(False)
+    policy = conv_policy(probe_cpu())
+    torch._nnpack_available()  # initialises NNPACK
+    rows = {}
+    for shape in ((1, 256, 128, 256), (1, 256, 64, 128), (1, 256, 32, 64), (1, 256, 16, 32),
+                  (100, 256, 14, 14), (8, 256, 14, 14)):
+        x = torch.randn(*shape, generator=gen)
+        pick = "nnpack" if policy.nnpack_faster(*shape[:2], 256, *shape[2:]) else "onednn"
+        name = f"nnpack_vs_onednn_{'x'.join(map(str, shape))}_policy_{pick}"
+        rows[name] = ((lambda x=x: torch._nnpack_spatial_convolution(x, conv.weight, conv.bias,
+                                                                      [1, 1])),
+                      (lambda x=x: conv(x)))
+    level = torch.randn(1, 256, 128, 256, generator=gen)
+
+    def bf16() -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return conv(level).float()
+    rows["bf16_autocast_vs_fp32_conv3x3_1x256x128x256"] = (bf16, lambda: conv(level))
+    return rows
+
+
 def _roi_align_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
     """name -> (detkit call, torchvision call) for RoIAlign forward and backward."""
     layer = RoIAlign(7, 0.25, 0, True)
@@ -107,24 +141,33 @@ def main() -> None:
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-roi-align", action="store_true")
+    parser.add_argument("--only-crossovers", action="store_true",
+                        help="only the NNPACK/oneDNN crossover and bf16 rows")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
-    rows = {**_conv_rows(gen), **_roi_align_rows(gen)}
+    rows = {} if args.only_crossovers else _conv_rows(gen)
+    rows.update(_crossover_rows(gen))
+    if not (args.skip_roi_align or args.only_crossovers):
+        rows.update(_roi_align_rows(gen))
+    cap = probe_cpu()
+    print(f"CPU: {cap.summary()} | torch threads {torch.get_num_threads()}")
     results: dict[str, Any] = {"threads": args.threads, "repeats": args.repeats,
                                "torch": torch.__version__, "torchvision": torchvision.__version__,
-                               "cpu": platform.processor() or platform.machine(), "rows": {}}
-    print(f"{'row':46} {'detkit s':>9} {'default s':>9} {'ratio':>6} {'rel. diff':>10}")
+                               "cpu": cap.summary(), "cpu_isa": cap.isa,
+                               "onednn_max_isa": cap.onednn_max_isa, "rows": {}}
+    print(f"{'row':58} {'detkit s':>9} {'default s':>9} {'ratio':>6} {'rel. diff':>10}")
     for name, (ours, default) in rows.items():
         with torch.set_grad_enabled("input_grad" in name or "backward" in name):
             expected = default()
-            diff = ((ours() - expected).abs().max() / expected.abs().max()).item()
+            diff = ((ours().float() - expected).abs().max() / expected.abs().max()).item()
             times = alternate({"detkit": ours, "default": default}, args.repeats)
         row = {"detkit_s": times["detkit"]["wall_s"], "default_s": times["default"]["wall_s"],
                "max_rel_diff": diff}
         row["ratio"] = row["detkit_s"] / row["default_s"]
         results["rows"][name] = row
-        print(f"{name:46} {row['detkit_s']:9.4f} {row['default_s']:9.4f} {row['ratio']:6.2f} "
+        print(f"{name:58} {row['detkit_s']:9.4f} {row['default_s']:9.4f} {row['ratio']:6.2f} "
               f"{diff:10.1e}")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")

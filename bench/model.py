@@ -1,7 +1,13 @@
 """Mask R-CNN / Cascade Mask R-CNN R50-FPN speed: detkit vs torchvision, on one 1024x512 input.
 
-Usage: python bench/model.py [--out FILE.json] [--threads 2] [--repeats 3] [--skip-train]
+Usage: python bench/model.py [--out FILE.json] [--threads 1,2,N] [--repeats 3] [--skip-train]
                              [--objects 8] [--no-compile]
+
+``--threads`` takes a comma-separated list: every row is measured at each thread count (the
+JSON holds one result block per count, under ``by_threads``). The CPU capability
+(``detkit.ops.cpu.probe_cpu``) and the thread settings are printed first. The bf16 row goes
+through ``detkit.ops.cpu.cpu_autocast``: on a CPU without native bf16 it runs float32 (and says
+so in the row's name), as detkit's own low-precision paths do.
 
 Both Mask R-CNNs hold the same weights: torchvision's
 ``maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=81)`` random init
@@ -34,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +50,8 @@ import torch
 import torchvision
 
 import detkit
+from detkit.ops.cpu import cpu_autocast, probe_cpu
+from detkit.ops.threads import thread_settings
 
 from timing import alternate  # bench/timing.py
 
@@ -161,7 +168,7 @@ def _bf16_agreement() -> dict[str, Any]:
     model, img, meta = _golden_model()
     with torch.no_grad():
         ref = model.predict(img, [meta], rescale=True)[0]
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16's numbers, native or not
             test = model.predict(img, [meta], rescale=True)[0]
 
     def xywh(b: torch.Tensor) -> list[float]:
@@ -207,6 +214,7 @@ def _train_step(model: torch.nn.Module, img: torch.Tensor, detkit_model: bool,
 
 
 def _print_table(results: dict[str, Any]) -> None:
+    print(f"--- {results['threads']} thread(s)")
     rows = [("inference", name, t) for name, t in results["inference"].items()]
     rows += [("train step", name, t) for name, t in results.get("train_step", {}).items()]
     print(f"{'':11} {'run':48} {'wall s':>7} {'CPU s':>7}")
@@ -222,14 +230,31 @@ def _print_table(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", help="write the results as JSON here")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", default="2",
+                        help="comma-separated thread counts, e.g. 1,2,16 (default 2)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--objects", type=int, default=8, help="gt objects for the train step")
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--no-compile", action="store_true",
                         help="skip the torch.compile row (compiling takes minutes on CPU)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    counts = [int(t) for t in args.threads.split(",")]
+    cap = probe_cpu()
+    print(f"CPU: {cap.summary()}")
+    print(f"threads: {thread_settings().summary()}")
+    by_threads = {}
+    for count in counts:
+        torch.set_num_threads(count)
+        by_threads[str(count)] = _measure(args, count)
+    if args.out:
+        out = {"cpu": cap.summary(), "cpu_isa": cap.isa, "cpu_flags_low_precision": sorted(
+            f for f in cap.flags if "bf16" in f or "fp16" in f or f.startswith("amx")),
+               "wait_policy": thread_settings().omp_wait_policy, "by_threads": by_threads}
+        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+
+
+def _measure(args: argparse.Namespace, threads: int) -> dict[str, Any]:
+    """Every row at ``threads`` threads; prints the table and returns the results."""
     img = torch.randn(1, 3, H, W)
     img_cl = img.contiguous(memory_format=torch.channels_last)
     theirs = _torchvision_model()
@@ -240,9 +265,8 @@ def main() -> None:
     cascade = _detkit_model("cascade_mask_rcnn_r50_fpn", weights)
     cascade_cl = _detkit_model("cascade_mask_rcnn_r50_fpn", weights, channels_last=True)
     results: dict[str, Any] = {
-        "input": f"{W}x{H}", "threads": args.threads, "repeats": args.repeats,
+        "input": f"{W}x{H}", "threads": threads, "repeats": args.repeats,
         "torch": torch.__version__, "torchvision": torchvision.__version__,
-        "cpu": platform.processor() or platform.machine(),
         "load_average_before": os.getloadavg(),
         "weights": "torchvision's random init (seed 0) in both Mask R-CNNs; the cascade "
                    "shares backbone, neck and RPN",
@@ -256,9 +280,12 @@ def main() -> None:
 
     def infer(model: Any, bf16: bool = False) -> Callable[[], Any]:
         def run() -> Any:
-            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with torch.no_grad(), cpu_autocast(torch.bfloat16, enabled=bf16):
                 return model.predict(img, [_meta()], rescale=True)
         return run
+
+    bf16_name = "detkit_mask_rcnn_bf16_channels_last" if probe_cpu().native(torch.bfloat16) \
+        else "detkit_mask_rcnn_bf16_requested_ran_fp32_channels_last"
 
     def tv_infer(model: Any, x: torch.Tensor) -> Callable[[], Any]:
         def run() -> Any:
@@ -275,7 +302,7 @@ def main() -> None:
             "detkit_mask_rcnn_channels_last": infer(ours_cl),
             "detkit_cascade_mask_rcnn": infer(cascade),
             "detkit_cascade_mask_rcnn_channels_last": infer(cascade_cl),
-            "detkit_mask_rcnn_bf16_channels_last": infer(ours_cl, bf16=True)}
+            bf16_name: infer(ours_cl, bf16=True)}
     if not args.no_compile:
         runs["detkit_mask_rcnn_compiled_channels_last"] = infer(compiled)
     results["inference"] = alternate(runs, args.repeats)
@@ -287,8 +314,7 @@ def main() -> None:
                                                     "torchvision_mask_rcnn"),
         "ratio_cascade_infer_channels_last_vs_torchvision_mask_channels_last": (
             "detkit_cascade_mask_rcnn_channels_last", "torchvision_mask_rcnn_channels_last"),
-        "ratio_bf16_infer_vs_torchvision_fp32": ("detkit_mask_rcnn_bf16_channels_last",
-                                                 "torchvision_mask_rcnn"),
+        "ratio_bf16_infer_vs_torchvision_fp32": (bf16_name, "torchvision_mask_rcnn"),
         "ratio_infer_compiled_vs_torchvision": ("detkit_mask_rcnn_compiled_channels_last",
                                                 "torchvision_mask_rcnn"),
     }
@@ -312,8 +338,7 @@ def main() -> None:
             results[key + "_cpu_time"] = table[ours_name]["cpu_s"] / table[tv_name]["cpu_s"]
     results["load_average_after"] = os.getloadavg()
     _print_table(results)
-    if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    return results
 
 
 if __name__ == "__main__":
