@@ -1,10 +1,12 @@
 """CPU kernels detkit picks over PyTorch's defaults, each against the default on the same input.
 
 Usage: python bench/kernels.py [--out FILE.json] [--threads 2] [--repeats 5] [--skip-roi-align]
+                               [--only-crossovers] [--match TEXT]
 
 Prints this CPU's capability first (``detkit.ops.cpu.probe_cpu``). To measure an AVX2 machine's
-crossovers on an AVX-512 one, cap both kernel libraries:
-``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python bench/kernels.py``.
+crossovers on an AVX-512 one, cap the kernel libraries:
+``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 python
+bench/kernels.py`` (NNPACK has AVX2 kernels only, so it is unchanged).
 
 Rows (detkit's call / the default call, alternating runs, wall-clock medians; outputs compared:
 the largest difference relative to the largest default value):
@@ -144,6 +146,7 @@ def main() -> None:
     parser.add_argument("--skip-roi-align", action="store_true")
     parser.add_argument("--only-crossovers", action="store_true",
                         help="only the NNPACK/oneDNN crossover and bf16 rows")
+    parser.add_argument("--match", default="", help="only the rows whose name contains this")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
@@ -151,6 +154,7 @@ def main() -> None:
     rows.update(_crossover_rows(gen))
     if not (args.skip_roi_align or args.only_crossovers):
         rows.update(_roi_align_rows(gen))
+    rows = {name: pair for name, pair in rows.items() if args.match in name}
     cap = probe_cpu()
     print(f"CPU: {cap.summary()} | torch threads {torch.get_num_threads()}")
     results: dict[str, Any] = {"threads": args.threads, "repeats": args.repeats,
