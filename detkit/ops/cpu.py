@@ -7,8 +7,8 @@ input, so they can be asked about any machine:
 
 * :func:`cpu_autocast_dtype`: bfloat16 (or float16) CPU autocast only where the CPU computes it
   natively (AVX-512 BF16 / AMX, AVX-512 FP16 / AMX-FP16, Arm BF16). Elsewhere oneDNN emulates
-  it, which measured 7× slower than float32 on an AVX2 EPYC (``[1, 256, 128, 256]`` 3×3 conv:
-  fp32 1.19 s, bf16 8.87 s); detkit then warns once and runs float32.
+  it, several times slower than float32 (``bench/kernels.py``, row
+  ``bf16_autocast_vs_fp32_conv3x3_*``); detkit then warns once and runs float32.
 * :func:`cpu_autocast`: the ``torch.autocast('cpu')`` context with that choice.
 """
 

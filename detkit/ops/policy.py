@@ -7,15 +7,18 @@ doubles its width on AVX-512; so where NNPACK beats oneDNN depends on the ISA.
 :mod:`detkit.ops.conv` applies; the policy is a plain function of the capability, so any
 machine's choice can be asked for (``conv_policy(CpuCapability(isa='AVX2'))``).
 
-Crossovers (``[1, 256, H, W]`` 3×3 forward, ``python bench/kernels.py``; ratio
-NNPACK / oneDNN, < 1: NNPACK faster):
+Crossovers (``[1, 256, H, W]`` and ``[B, 256, 14, 14]`` 3×3 forward rows of
+``python bench/kernels.py``, NNPACK called directly vs oneDNN; the figures are in the README):
 
-* AVX-512 (Zen 4): NNPACK wins from the stride-8 FPN level down to ``C_in·C_out·H·W ≈ 2**27``
-  (single image) and on RoI batches of >= 16 maps of >= 10×10; below, oneDNN.
-* AVX2 (oneDNN limited to AVX2, ``ONEDNN_MAX_CPU_ISA=AVX2``): oneDNN's convolution is about
-  half as fast while NNPACK's is unchanged, so NNPACK wins on smaller maps too: the
-  single-image threshold drops 4×.
+* AVX-512: NNPACK wins on the FPN levels down to ``C_in·C_out·H·W ≈ 2**27`` (single image) and
+  on RoI batches of >= 16 maps of >= 10×10; below, oneDNN.
+* AVX2 (or oneDNN capped at AVX2 by ``ONEDNN_MAX_CPU_ISA``): oneDNN's float32 convolution loses
+  its 512-bit kernels while NNPACK's (AVX2 only) are unchanged, so NNPACK wins on smaller maps
+  too: single image from 512 pixels and ``C_in·C_out·H·W >= 2**25`` (the stride-32 level).
 * No AVX2 (``DEFAULT`` / Arm): NNPACK's portable kernels are not faster; oneDNN only.
+
+The GEMM RoIAlign (:mod:`detkit.ops.roi_align`) measured faster than torchvision's on both
+AVX-512 and AVX2, forward and backward, so it has no per-ISA switch.
 """
 
 from __future__ import annotations
