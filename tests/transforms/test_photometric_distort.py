@@ -36,7 +36,7 @@ def _mmdet_photometric(img, bd=32, cr=(0.5, 1.5), sr=(0.5, 1.5), hd=18):
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_photometric_distortion_matches_mmdet_seeded(dtype):
     t = PhotoMetricDistortion()
-    for seed in range(24):
+    for seed in range(64):
         img = random_results(seed)["img"].astype(dtype)
         np.random.seed(seed)
         ref = _mmdet_photometric(img)
