@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from detkit.data.transforms.fields import BBOX2MASK, bbox_keys, img_keys, seg_keys
+from detkit.data.transforms.fields import BBOX2MASK, bbox_keys, img_keys, mask_keys, seg_keys
 from detkit.data.transforms.instance_ops import image_hw, keep_rows
 from detkit.registry import PIPELINES
 
@@ -210,6 +210,10 @@ class MinIoURandomCrop:
                 mask_key = BBOX2MASK.get(key)
                 if mask_key in results and results[mask_key] is not None:
                     results[mask_key] = results[mask_key].crop(patch)
+        else:  # no boxes at all: mmdet leaves the (empty) masks at the old size; give them the crop's
+            for key in mask_keys(results):
+                if results.get(key) is not None:
+                    results[key] = results[key].crop(patch)
         _crop_arrays(results, int(patch[0]), int(patch[1]), int(patch[2]), int(patch[3]))
         return results
 
