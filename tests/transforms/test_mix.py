@@ -6,6 +6,7 @@ import copy
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from detkit.data.datasets import MultiImageMixDataset
 from detkit.data.transforms.copy_paste import CopyPaste
@@ -195,3 +196,23 @@ def test_multi_image_mix_dataset_pipeline_skip_and_errors():
     never = MultiImageMixDataset(ListDataset(samples), [lambda r: None], max_refetch=2)
     with pytest.raises(RuntimeError, match="returned None 2 times"):
         never[0]
+
+
+def test_yolox_mode_switch_hook_skips_through_the_wrappers():
+    from types import SimpleNamespace
+
+    from torch.utils.data import DataLoader
+
+    from detkit.data.datasets import RepeatDataset
+    from detkit.engine.hooks import YOLOXModeSwitchHook
+
+    mix = MultiImageMixDataset(ListDataset([random_results(i) for i in range(2)]),
+                               [dict(type="Mosaic", img_scale=(16, 16))])
+    loader = DataLoader(RepeatDataset(mix, 2), batch_size=1, collate_fn=lambda batch: batch)
+    hook = YOLOXModeSwitchHook(num_last_epochs=2, skip_type_keys=["Mosaic"])
+    runner = SimpleNamespace(mode="train", epoch=0, max_epochs=5, data_loader=loader, model=torch.nn.Linear(1, 1))
+    hook.before_epoch(runner)
+    assert mix._skip_type_keys is None and mix[0]["img"].shape == (32, 32, 3)  # mosaic of 16x16 quarters
+    runner.epoch = 2  # mmdet: (epoch + 1) == max_epochs - num_last_epochs
+    hook.before_epoch(runner)
+    assert mix._skip_type_keys == ["Mosaic"] and mix[0]["img"].shape == (48, 64, 3)

@@ -4,7 +4,7 @@ The wrapped dataset's own pipeline only loads (``LoadImageFromFile``, ``LoadAnno
 this wrapper's ``pipeline`` then runs on each item, and before a transform that has
 ``get_indexes(dataset)`` (``Mosaic``, ``MixUp``, ``CopyPaste``) it loads those other items into
 ``results['mix_results']``. ``update_skip_type_keys`` switches transforms off by type name
-during training (what YOLOX's mode-switch hook does for the last epochs).
+during training (``YOLOXModeSwitchHook`` does it for the last epochs).
 """
 
 from __future__ import annotations

@@ -23,10 +23,6 @@ def _bitmaps(masks: Any) -> BitmapMasks:
     return masks.to_bitmap() if isinstance(masks, PolygonMasks) else masks
 
 
-def _rects(masks: BitmapMasks) -> list[tuple[int, int, int, int] | None]:
-    return list(masks.rects)
-
-
 @PIPELINES.register_module()
 class CopyPaste:
     """Paste a random subset of another image's objects onto this image.
@@ -86,7 +82,7 @@ class CopyPaste:
                              "resize/crop/pad both to one size before it")
         h, w = dst_img.shape[:2]
         composed = np.zeros((h, w), dtype=bool)
-        for mask, rect in zip(src_masks.masks, _rects(src_masks)):
+        for mask, rect in zip(src_masks.masks, src_masks.rects):
             if rect is not None:
                 x0, y0, x1, y1 = rect
                 composed[y0:y1, x0:x1] |= mask[y0:y1, x0:x1].astype(bool)
@@ -96,7 +92,7 @@ class CopyPaste:
         kept = dst_masks.masks.copy()
         boxes = np.zeros((len(kept), 4), dtype=np.float32)
         areas = np.zeros(len(kept), dtype=np.int64)
-        for i, rect in enumerate(_rects(dst_masks)):
+        for i, rect in enumerate(dst_masks.rects):
             if rect is None:
                 continue
             x0, y0, x1, y1 = rect
