@@ -79,7 +79,11 @@ def time_rows(dataset: Any, pipeline_cfg: list[dict], rounds: int, mmdet_seed_ra
             outs: dict[str, Any] = {}
             for who in order:
                 t = ours if who == "detkit" else theirs
-                outs[who + "1"] = _timed(lambda x, t=t: t["crop"](t["pmd"](x)), copy.deepcopy(sample),
+                a, b = copy.deepcopy(sample), copy.deepcopy(partner)
+                if who == "mmdet":  # mmdet's own mask class (view crops), not detkit's
+                    for x in (a, b):
+                        x["gt_masks"] = ref.BitmapMasks(x["gt_masks"].masks, *x["img"].shape[:2])
+                outs[who + "1"] = _timed(lambda x, t=t: t["crop"](t["pmd"](x)), copy.deepcopy(a),
                                          clocks[f"{who}_row1"], seed)
 
                 def row2(x: dict[str, Any], t: dict[str, Any] = t) -> dict[str, Any]:
@@ -88,8 +92,7 @@ def time_rows(dataset: Any, pipeline_cfg: list[dict], rounds: int, mmdet_seed_ra
                     x.pop("mix_results")
                     return t["pmd"](x)
 
-                outs[who + "2"] = _timed(row2, dict(copy.deepcopy(sample), partner=copy.deepcopy(partner)),
-                                         clocks[f"{who}_row2"], seed)
+                outs[who + "2"] = _timed(row2, dict(a, partner=b), clocks[f"{who}_row2"], seed)
             _same(outs["detkit1"], outs["mmdet1"])
             _same(outs["detkit2"], outs["mmdet2"])
             _timed(tail, outs["detkit2"], clocks["tail"], seed)

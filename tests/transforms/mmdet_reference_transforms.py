@@ -1,14 +1,40 @@
 """MMDetection v2.28's ``PhotoMetricDistortion``, ``RandomCrop`` and ``CopyPaste``
-(``mmdet/datasets/pipelines/transforms.py``) re-stated with mmcv replaced by OpenCV and
-mmdet's ``BitmapMasks`` by detkit's (same ``crop``/indexing results): the reference that
-bench/pipeline.py times detkit's versions against, and tests check them equal to."""
+(``mmdet/datasets/pipelines/transforms.py``) and the parts of its ``BitmapMasks``
+(``mmdet/core/mask/structures.py``) they use, re-stated with mmcv replaced by OpenCV: the
+reference that bench/pipeline.py times detkit's versions against (outputs checked equal)."""
 
 import numpy as np
 from numpy import random
 
 import cv2
 
-from detkit.structures.masks import BitmapMasks
+
+class BitmapMasks:
+    """mmdet v2.28 ``BitmapMasks``: indexing, ``crop`` (a view) and ``get_bboxes``."""
+
+    def __init__(self, masks, height, width):
+        self.height, self.width = height, width
+        if len(masks) == 0:
+            self.masks = np.empty((0, self.height, self.width), dtype=np.uint8)
+        else:
+            self.masks = np.stack(masks).reshape(-1, height, width) if isinstance(masks, list) \
+                else masks.reshape(-1, height, width)
+
+    def __getitem__(self, index):
+        return BitmapMasks(self.masks[index].reshape(-1, self.height, self.width), self.height, self.width)
+
+    def __len__(self):
+        return len(self.masks)
+
+    def crop(self, bbox):
+        bbox = bbox.copy()
+        bbox[0::2] = np.clip(bbox[0::2], 0, self.width)
+        bbox[1::2] = np.clip(bbox[1::2], 0, self.height)
+        x1, y1, x2, y2 = bbox
+        w, h = np.maximum(x2 - x1, 1), np.maximum(y2 - y1, 1)
+        if len(self.masks) == 0:
+            return BitmapMasks(np.empty((0, h, w), dtype=np.uint8), h, w)
+        return BitmapMasks(self.masks[:, y1:y1 + h, x1:x1 + w], h, w)
 
 
 class MMDetPhotoMetricDistortion:

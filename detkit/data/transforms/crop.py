@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from detkit.data.transforms.fields import BBOX2MASK, bbox_keys, img_keys, mask_keys, seg_keys
-from detkit.data.transforms.instance_ops import image_hw, keep_rows
+from detkit.data.transforms.fields import BBOX2LABEL, BBOX2MASK, bbox_keys, img_keys, mask_keys, seg_keys
+from detkit.data.transforms.instance_ops import crop_masks, image_hw
 from detkit.registry import PIPELINES
 
 __all__ = ["RandomCrop", "MinIoURandomCrop", "box_iou"]
@@ -122,11 +122,13 @@ class RandomCrop:
             valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
             if key == "gt_bboxes" and not valid.any() and not self.allow_negative_crop:
                 return None
-            results[key] = boxes
-            keep_rows(results, key, valid)
-            mask_key = BBOX2MASK.get(key)
+            rows = np.flatnonzero(valid)
+            results[key] = boxes[rows]
+            label_key, mask_key = BBOX2LABEL.get(key), BBOX2MASK.get(key)
+            if label_key in results:
+                results[label_key] = results[label_key][rows]
             if mask_key in results and results[mask_key] is not None:
-                results[mask_key] = results[mask_key].crop(np.asarray([x1, y1, x2, y2]))
+                results[mask_key] = crop_masks(results[mask_key], (x1, y1, x2, y2), rows)
                 if self.recompute_bbox:
                     boxes = results[mask_key].get_bboxes().astype(np.float32)
                     if self.bbox_clip_border:  # polygon vertices outside the crop are not clipped
@@ -200,20 +202,21 @@ class MinIoURandomCrop:
         """Crop to the integer xyxy ``patch`` (no random draw)."""
         if adjust_boxes:
             for key in bbox_keys(results):
-                inside = self._center_inside(results[key], patch)
-                keep_rows(results, key, inside)
-                boxes = results[key].copy()
+                rows = np.flatnonzero(self._center_inside(results[key], patch))
+                boxes = results[key][rows]
                 if self.bbox_clip_border:
                     boxes[:, 2:] = boxes[:, 2:].clip(max=patch[2:])
                     boxes[:, :2] = boxes[:, :2].clip(min=patch[:2])
                 results[key] = boxes - np.tile(patch[:2], 2).astype(boxes.dtype)
-                mask_key = BBOX2MASK.get(key)
+                label_key, mask_key = BBOX2LABEL.get(key), BBOX2MASK.get(key)
+                if label_key in results:
+                    results[label_key] = results[label_key][rows]
                 if mask_key in results and results[mask_key] is not None:
-                    results[mask_key] = results[mask_key].crop(patch)
+                    results[mask_key] = crop_masks(results[mask_key], patch, rows)
         else:  # no boxes at all: mmdet leaves the (empty) masks at the old size; give them the crop's
             for key in mask_keys(results):
                 if results.get(key) is not None:
-                    results[key] = results[key].crop(patch)
+                    results[key] = crop_masks(results[key], patch)
         _crop_arrays(results, int(patch[0]), int(patch[1]), int(patch[2]), int(patch[3]))
         return results
 

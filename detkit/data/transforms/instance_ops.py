@@ -16,7 +16,7 @@ import numpy as np
 from detkit.data.transforms.fields import BBOX2LABEL, BBOX2MASK
 from detkit.structures.masks import BitmapMasks, PolygonMasks
 
-__all__ = ["keep_rows", "translate_masks", "warp_masks", "concat_masks", "find_inside_boxes",
+__all__ = ["keep_rows", "crop_masks", "translate_masks", "warp_masks", "concat_masks", "find_inside_boxes",
            "image_hw", "Masks"]
 
 Masks = BitmapMasks | PolygonMasks
@@ -44,6 +44,37 @@ def find_inside_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bool ``[N]``: boxes overlapping the ``height x width`` image by more than a line
     (mmdet ``find_inside_bboxes``: ``x1 < w, x2 > 0, y1 < h, y2 > 0``)."""
     return (boxes[:, 0] < width) & (boxes[:, 2] > 0) & (boxes[:, 1] < height) & (boxes[:, 3] > 0)
+
+
+def crop_masks(masks: Masks, bbox: Sequence[int], rows: np.ndarray | None = None) -> Masks:
+    """``masks[rows].crop(bbox)`` (integer xyxy, clipped to the image, at least 1x1; all rows
+    when None) without copying the full-size rows first; for bitmaps
+    only each mask's rectangle of non-zero pixels is copied into a zero (lazily allocated)
+    stack, and the rectangles are kept, so the later rect-aware steps (Resize, Flip, Pad)
+    never touch the empty rest. Same pixels as ``BitmapMasks.crop``."""
+    if rows is None:
+        rows = np.arange(len(masks))
+    if isinstance(masks, PolygonMasks) or len(masks) == 0:
+        return masks[rows].crop(np.asarray(bbox))
+    x1, y1 = min(max(int(bbox[0]), 0), masks.width), min(max(int(bbox[1]), 0), masks.height)
+    x2, y2 = min(max(int(bbox[2]), 0), masks.width), min(max(int(bbox[3]), 0), masks.height)
+    w, h = max(x2 - x1, 1), max(y2 - y1, 1)
+    out = np.zeros((len(rows), h, w), dtype=np.uint8)
+    rects: list[tuple[int, int, int, int] | None] = []
+    all_rects = masks.rects
+    for i, row in enumerate(rows):
+        rect = all_rects[int(row)]
+        if rect is None:
+            rects.append(None)
+            continue
+        a, b = max(rect[0], x1), max(rect[1], y1)
+        c, d = min(rect[2], x1 + w, masks.width), min(rect[3], y1 + h, masks.height)
+        if c <= a or d <= b:
+            rects.append(None)
+            continue
+        out[i, b - y1:d - y1, a - x1:c - x1] = masks.masks[int(row), b:d, a:c]
+        rects.append((a - x1, b - y1, c - x1, d - y1))  # loose rectangles are allowed
+    return BitmapMasks._with_rects(out, h, w, rects)  # the rectangles are BitmapMasks' own contract
 
 
 def translate_masks(masks: Masks, dx: int, dy: int, out_shape: tuple[int, int],
