@@ -39,8 +39,9 @@ class CopyPaste:
 
     The numbers are mmdet's; the work is not: the union of the pasted masks, the occlusion of
     each kept mask, its new box and its area are computed only inside each mask's rectangle of
-    non-zero pixels, and the image is composed with one masked copy, keeping its dtype (mmdet's
-    arithmetic with an int64 mask turns a uint8 image into int64 of the same values).
+    non-zero pixels, the output stack is filled only there (no full-size copies), and the image
+    is composed with one masked copy, keeping its dtype (mmdet's arithmetic with an int64 mask
+    turns a uint8 image into int64 of the same values).
     """
 
     def __init__(self, max_num_pasted: int = 100, bbox_occluded_thr: int = 10, mask_occluded_thr: int = 300,
@@ -71,44 +72,61 @@ class CopyPaste:
 
     def apply(self, results: dict[str, Any], src: dict[str, Any], inds: np.ndarray | None) -> dict[str, Any]:
         """Paste the objects ``inds`` of ``src`` (all when None) onto ``results`` (no draw)."""
-        src_boxes, src_labels, src_masks = src["gt_bboxes"], src["gt_labels"], _bitmaps(src["gt_masks"])
-        if inds is not None:
-            src_boxes, src_labels, src_masks = src_boxes[inds], src_labels[inds], src_masks[inds]
-        if len(src_boxes) == 0:
+        src_all = _bitmaps(src["gt_masks"])
+        rows = np.arange(len(src_all)) if inds is None else np.asarray(inds, dtype=np.int64)
+        if len(rows) == 0:
             return results
         dst_img, src_img = results["img"], src["img"]
         if dst_img.shape[:2] != src_img.shape[:2]:
             raise ValueError(f"CopyPaste: images differ in size {dst_img.shape[:2]} vs {src_img.shape[:2]}; "
                              "resize/crop/pad both to one size before it")
         h, w = dst_img.shape[:2]
+        src_rects = [src_all.rects[int(r)] for r in rows]
         composed = np.zeros((h, w), dtype=bool)
-        for mask, rect in zip(src_masks.masks, src_masks.rects):
+        for r, rect in zip(rows, src_rects):
             if rect is not None:
                 x0, y0, x1, y1 = rect
-                composed[y0:y1, x0:x1] |= mask[y0:y1, x0:x1].astype(bool)
+                composed[y0:y1, x0:x1] |= src_all.masks[int(r), y0:y1, x0:x1].astype(bool)
 
         dst_masks = _bitmaps(results["gt_masks"])
-        dst_boxes = results["gt_bboxes"]
-        kept = dst_masks.masks.copy()
-        boxes = np.zeros((len(kept), 4), dtype=np.float32)
-        areas = np.zeros(len(kept), dtype=np.int64)
+        windows: list[np.ndarray | None] = []
+        boxes = np.zeros((len(dst_masks), 4), dtype=np.float32)
+        areas = np.zeros(len(dst_masks), dtype=np.int64)
         for i, rect in enumerate(dst_masks.rects):
             if rect is None:
+                windows.append(None)
                 continue
             x0, y0, x1, y1 = rect
-            window = kept[i, y0:y1, x0:x1]
+            window = dst_masks.masks[i, y0:y1, x0:x1].copy()
             window[composed[y0:y1, x0:x1]] = 0
+            windows.append(window)
             xs, ys = np.flatnonzero(window.any(axis=0)), np.flatnonzero(window.any(axis=1))
             if len(xs) and len(ys):
                 boxes[i] = (x0 + xs[0], y0 + ys[0], x0 + xs[-1] + 1, y0 + ys[-1] + 1)
                 areas[i] = int(np.count_nonzero(window))
-        valid = np.all(np.abs(boxes - dst_boxes) <= self.bbox_occluded_thr, axis=-1) | (areas > self.mask_occluded_thr)
+        valid = np.all(np.abs(boxes - results["gt_bboxes"]) <= self.bbox_occluded_thr, axis=-1) | \
+            (areas > self.mask_occluded_thr)
+        kept = np.flatnonzero(valid)
+
+        # the output stack: zeros (lazily allocated) with each mask's rectangle filled in
+        out = np.zeros((len(kept) + len(rows), h, w), dtype=np.uint8)
+        out_rects: list[tuple[int, int, int, int] | None] = []
+        for j, i in enumerate(kept):
+            rect = dst_masks.rects[i]
+            if rect is not None:
+                out[j, rect[1]:rect[3], rect[0]:rect[2]] = windows[i]
+            out_rects.append(rect)
+        for j, (r, rect) in enumerate(zip(rows, src_rects), start=len(kept)):
+            if rect is not None:
+                out[j, rect[1]:rect[3], rect[0]:rect[2]] = src_all.masks[int(r), rect[1]:rect[3], rect[0]:rect[2]]
+            out_rects.append(rect)
         img = dst_img.copy()
         np.copyto(img, src_img.astype(img.dtype, copy=False), where=composed[..., None])
         results["img"] = img
-        results["gt_bboxes"] = np.concatenate([boxes[valid], src_boxes])
-        results["gt_labels"] = np.concatenate([results["gt_labels"][valid], src_labels])
-        results["gt_masks"] = BitmapMasks(np.concatenate([kept[valid], src_masks.masks]), h, w)
+        results["gt_bboxes"] = np.concatenate([boxes[kept], src["gt_bboxes"][rows]])
+        results["gt_labels"] = np.concatenate([results["gt_labels"][kept], src["gt_labels"][rows]])
+        # the rectangles are BitmapMasks' own contract (loose bounds of the non-zero pixels)
+        results["gt_masks"] = BitmapMasks._with_rects(out, h, w, out_rects)
         return results
 
     def __repr__(self) -> str:
