@@ -7,7 +7,8 @@ The transforms are the albumentations package's own (``albumentations.<type>(**a
 ``bbox_params['filter_lost_elements']`` (mmdet's extension), the labels named in
 ``label_fields`` and the masks follow the boxes albumentations keeps. Masks come back as
 :class:`BitmapMasks` (mmdet leaves a list there unless filtering); polygon masks are
-rasterised first (mmdet raises).
+rasterised first (mmdet raises); ``img_shape`` is set to the new image's shape (mmdet leaves
+it stale after a crop or resize).
 """
 
 from __future__ import annotations
