@@ -26,6 +26,7 @@ _PUBLIC_API: dict[str, str] = {
     "Config": "detkit.config",
     "registry": "detkit.registry",
     "build_dataset": "detkit.data",
+    "MultiImageMixDataset": "detkit.data",
     "build_dataloader": "detkit.data",
     "convert_cityscapes": "detkit.data",
     "generate_cityscapes_sample": "detkit.data",

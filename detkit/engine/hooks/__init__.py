@@ -13,6 +13,7 @@ from detkit.engine.hooks.lr_updater import (
 from detkit.engine.hooks.num_class_check import NumClassCheckHook
 from detkit.engine.hooks.progress import ProgressBarHook
 from detkit.engine.hooks.sampler_seed import DistSamplerSeedHook
+from detkit.engine.hooks.yolox_mode_switch import YOLOXModeSwitchHook
 
 __all__ = [
     "CheckpointHook",
@@ -27,4 +28,5 @@ __all__ = [
     "ProgressBarHook",
     "StepLrUpdaterHook",
     "TextLoggerHook",
+    "YOLOXModeSwitchHook",
 ]
