@@ -42,7 +42,6 @@ def _load_config(config: Any, cfg_options: dict[str, Any] | None) -> Any:
 
 def _dataset_classes(cfg: Any) -> tuple[str, ...] | None:
     """CLASSES of ``cfg.data.test`` (its ``classes`` override, or its dataset class's)."""
-    import detkit.data  # noqa: F401  (registers the datasets)
     from detkit.registry import DATASETS
 
     test_cfg = cfg.get("data", {}).get("test")

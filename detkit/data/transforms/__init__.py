@@ -1,4 +1,4 @@
-"""Pipeline transforms registered in ``PIPELINES`` (importing this module registers them all)."""
+"""Pipeline transforms registered in ``PIPELINES`` (which imports this package on its first lookup)."""
 
 from detkit.data.transforms.compose import Compose
 from detkit.data.transforms.flip import RandomFlip
