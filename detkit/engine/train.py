@@ -17,17 +17,20 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from detkit.checkpoint import CheckpointError, checkpoint_problem, read_checkpoint_meta
 from detkit.data import build_dataloader, build_dataset
 from detkit.engine.dist import get_dist_info, wrap_distributed
 from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook, lr_hook_config
 from detkit.engine.log import get_root_logger
 from detkit.engine.optim import GradientStep, build_optimizer
+from detkit.engine.rng import set_random_seed
 from detkit.engine.runner import Runner
 from detkit.engine.testing import multi_gpu_test, single_gpu_test
 
@@ -47,16 +50,32 @@ def in_notebook() -> bool:
 
 
 def find_latest_checkpoint(work_dir: str) -> str | None:
-    """``latest.pth`` in ``work_dir``, else the newest ``epoch_N.pth``/``iter_N.pth``, else None."""
+    """``latest.pth`` in ``work_dir``, else the newest ``epoch_N.pth``/``iter_N.pth``, else None.
+
+    A candidate that is not a complete checkpoint (empty, truncated, ...) is skipped with a
+    warning naming it and the next newest is tried.
+
+    Raises:
+        CheckpointError: there are candidates but none is a complete checkpoint (resuming would
+            otherwise silently start over).
+    """
     latest = os.path.join(work_dir, "latest.pth")
-    if os.path.exists(latest):
-        return latest
     numbered = []
     for path in glob.glob(os.path.join(work_dir, "*.pth")):
         match = re.fullmatch(r"(?:epoch|iter)_(\d+)\.pth", os.path.basename(path))
         if match:
             numbered.append((int(match.group(1)), os.path.getmtime(path), path))
-    return max(numbered)[2] if numbered else None
+    candidates = ([latest] if os.path.exists(latest) else []) + [p for _, _, p in sorted(numbered, reverse=True)]
+    problems = []
+    for path in candidates:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path
+        problems.append(f"{path}: {problem}")
+        warnings.warn(f"auto-resume: skipping {path}: {problem}", UserWarning, stacklevel=2)
+    if problems:
+        raise CheckpointError(f"auto-resume: no complete checkpoint in {work_dir}:\n  " + "\n  ".join(problems))
+    return None
 
 
 def skip_overwritten_pretrained(cfg: Any, logger: Any = None) -> list[str]:
@@ -181,6 +200,19 @@ def _register_eval_hook(runner: Runner, cfg: Any, distributed: bool, by_epoch: b
     runner.register_hook(EvalHook(val_loader, test_fn, val_dataset.evaluate, **eval_cfg))
 
 
+def _restore_run_seed(cfg: Any, resume_from: str, meta: dict[str, Any], logger: Any) -> None:
+    """Continue with the seed of the run being resumed (its checkpoint's ``meta['seed']``), so
+    the data order matches an uninterrupted run even if this process drew another seed."""
+    saved = read_checkpoint_meta(resume_from).get("seed")
+    if saved is None:
+        return
+    if cfg.get("seed") != saved:
+        logger.warning(f"resuming {resume_from}: using the run's seed {saved} from its meta "
+                       f"instead of {cfg.get('seed')}")
+        set_random_seed(int(saved))
+    cfg["seed"] = meta["seed"] = int(saved)
+
+
 def train_detector(
     model: nn.Module,
     dataset: Any,
@@ -209,6 +241,14 @@ def train_detector(
     workflow = [tuple(phase) for phase in (cfg.get("workflow") or [("train", 1)])]
     if len(datasets) != len(workflow):
         raise ValueError(f"workflow {workflow} needs {len(workflow)} datasets, got {len(datasets)}")
+    resume_from = cfg.get("resume_from")
+    if resume_from is None and cfg.get("auto_resume") and work_dir is not None:
+        resume_from = find_latest_checkpoint(work_dir)
+    meta = dict(meta or {})
+    if resume_from is not None:
+        _restore_run_seed(cfg, resume_from, meta, logger)
+    elif cfg.get("seed") is not None:
+        meta.setdefault("seed", cfg["seed"])
     loader_args = _train_loader_args(cfg["data"])
     loaders = [build_dataloader(ds, **loader_args, dist=distributed, seed=cfg.get("seed")) for ds in datasets]
 
@@ -233,9 +273,6 @@ def train_detector(
     if validate:
         _register_eval_hook(runner, cfg, distributed, by_epoch)
 
-    resume_from = cfg.get("resume_from")
-    if resume_from is None and cfg.get("auto_resume") and work_dir is not None:
-        resume_from = find_latest_checkpoint(work_dir)
     if resume_from is not None:
         runner.resume(resume_from)
     elif cfg.get("load_from"):
