@@ -49,8 +49,14 @@ def read_image(path: str, color_type: str = "color", channel_order: str = "bgr")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image file {path} does not exist")
     # imdecode from bytes: cv2.imread cannot open non-ASCII paths on every platform
-    array = cv2.imdecode(np.fromfile(path, dtype=np.uint8), _COLOR_MODES[color_type])
-    if array is None:
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:
+        raise ValueError(f"cannot decode image file {path}: the file is empty (0 bytes)")
+    try:
+        array = cv2.imdecode(data, _COLOR_MODES[color_type])
+    except cv2.error as exc:
+        raise ValueError(f"cannot decode image file {path}: {exc}") from exc
+    if array is None or array.size == 0:
         raise ValueError(f"cannot decode image file {path}: not a readable image")
     if array.ndim == 3 and array.shape[2] == 3 and channel_order == "rgb":
         array = array[:, :, ::-1]
@@ -80,6 +86,7 @@ class LoadImageFromFile:
         prefix = results.get("img_prefix")
         path = os.path.join(prefix, filename) if prefix is not None else filename
         img = read_image(path, self.color_type, self.channel_order)
+        _check_recorded_size(results["img_info"], img.shape, path)
         if self.to_float32:
             img = img.astype(np.float32)
         results["filename"] = path
@@ -93,6 +100,18 @@ class LoadImageFromFile:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(to_float32={self.to_float32}, color_type={self.color_type!r}, "
                 f"channel_order={self.channel_order!r})")
+
+
+def _check_recorded_size(img_info: dict[str, Any], shape: tuple[int, ...], path: str) -> None:
+    """The decoded ``(H, W)`` must be the record's ``height``/``width`` (boxes and masks are in
+    those pixels); the swapped size is accepted (EXIF rotation applied by the decoder)."""
+    width, height = img_info.get("width"), img_info.get("height")
+    if width is None or height is None:
+        return
+    if (shape[0], shape[1]) not in ((height, width), (width, height)):
+        raise ValueError(f"image file {path} decodes to {shape[1]}x{shape[0]} (width x height) but its "
+                         f"annotation record says {width}x{height}: the file was replaced or the annotations "
+                         "are for another image size")
 
 
 def _ann_to_bitmap(segm: Any, height: int, width: int, where: str) -> np.ndarray:
