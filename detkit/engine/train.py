@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from detkit.checkpoint import CheckpointError, checkpoint_problem, read_checkpoint_meta
+from detkit.config import check_config_values
 from detkit.data import build_dataloader, build_dataset
 from detkit.engine.dist import get_dist_info, wrap_distributed
 from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook, lr_hook_config
@@ -160,7 +161,7 @@ def _auto_scale_lr(cfg: Any, world_size: int, samples_per_gpu: int, logger: Any)
 
 def _register_hooks(runner: Runner, cfg: Any, by_epoch: bool, classes: Sequence[str] | None) -> None:
     if cfg.get("lr_config") is not None:
-        runner.register_hook(lr_hook_config(cfg["lr_config"]))
+        runner.register_hook(lr_hook_config(cfg["lr_config"]), key_path="lr_config")
     checkpoint_cfg = dict(cfg.get("checkpoint_config") or {})
     checkpoint_cfg.setdefault("by_epoch", by_epoch)
     checkpoint_cfg["meta"] = {"CLASSES": tuple(classes) if classes is not None else None, **(checkpoint_cfg.get("meta") or {})}
@@ -169,16 +170,16 @@ def _register_hooks(runner: Runner, cfg: Any, by_epoch: bool, classes: Sequence[
     hook_cfgs = [dict(h) for h in log_cfg.get("hooks", [{"type": "TextLoggerHook"}])]
     if in_notebook() and not any(h["type"] == "ProgressBarHook" for h in hook_cfgs):
         hook_cfgs.append({"type": "ProgressBarHook"})
-    for hook_cfg in hook_cfgs:
+    for index, hook_cfg in enumerate(hook_cfgs):
         hook_cfg.setdefault("interval", log_cfg.get("interval", 50))
         if hook_cfg["type"] == "TextLoggerHook":
             hook_cfg.setdefault("by_epoch", by_epoch)
-        runner.register_hook(hook_cfg)
+        runner.register_hook(hook_cfg, key_path=f"log_config.hooks.{index}")
     runner.register_hook(DistSamplerSeedHook())
-    for hook_cfg in cfg.get("custom_hooks") or []:
+    for index, hook_cfg in enumerate(cfg.get("custom_hooks") or []):
         if not isinstance(hook_cfg, Mapping):
             raise TypeError(f"custom_hooks entries must be dicts with a 'type', got {hook_cfg!r}")
-        runner.register_hook(hook_cfg)
+        runner.register_hook(hook_cfg, key_path=f"custom_hooks.{index}")
 
 
 def _register_eval_hook(runner: Runner, cfg: Any, distributed: bool, by_epoch: bool) -> None:
@@ -229,6 +230,7 @@ def train_detector(
     (or ``iter_N.pth``) and ``latest.pth``. Resumes from ``cfg.resume_from`` (or the newest
     checkpoint in ``work_dir`` with ``cfg.auto_resume``), else loads ``cfg.load_from`` weights.
     """
+    check_config_values(cfg)
     rank, world_size = get_dist_info()
     work_dir = cfg.get("work_dir")
     timestamp = timestamp or time.strftime("%Y%m%d_%H%M%S")
