@@ -87,6 +87,12 @@ def init_detector(
     if checkpoint is not None:
         meta = load_checkpoint(model, checkpoint, map_location="cpu").get("meta", {})
         classes = meta.get("CLASSES")
+        num_classes = max((m.num_classes for m in model.modules() if isinstance(getattr(m, "num_classes", None), int)),
+                          default=0)
+        if classes and len(classes) < num_classes:
+            raise ValueError(f"checkpoint {checkpoint}: its meta CLASSES has {len(classes)} names {tuple(classes)} but "
+                             f"the model predicts {num_classes} classes (num_classes in the config); use the "
+                             "config the checkpoint was trained with")
     model.CLASSES = tuple(classes) if classes else _dataset_classes(cfg)
     model.cfg = cfg
     model.to(device)
@@ -106,6 +112,11 @@ class LoadImageFromArray:
         img = results["img"]
         if not (isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3):
             raise ValueError(f"image array must be HWC with 3 channels (BGR), got {getattr(img, 'shape', img)}")
+        if img.shape[0] == 0 or img.shape[1] == 0:
+            raise ValueError(f"image array is empty: shape {img.shape} (height and width must be >= 1)")
+        if img.dtype != np.uint8:
+            raise ValueError(f"image array must be uint8 (0-255, as decoded from a file), got {img.dtype}; "
+                             "convert with img.astype(np.uint8), or (img * 255).astype(np.uint8) for 0-1 floats")
         img = img.astype(np.float32) if self.to_float32 else img
         results.update(
             filename=None, ori_filename=None, img=img, img_shape=img.shape,
