@@ -257,3 +257,27 @@ def test_inference_on_bad_images_and_short_classes(tiny_model):
     empty_jpg.write_bytes(b"")
     with pytest.raises(ValueError, match=r"cannot decode image file .*empty.jpg: the file is empty"):
         detkit.inference_detector(model, str(empty_jpg))
+
+
+@pytest.mark.slow
+def test_infer_cli_bad_checkpoint_and_empty_image_exit_non_zero(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "empty.jpg").write_bytes(b"")
+    notes = tmp_path / "weights.pth"
+    notes.write_text("I am not a checkpoint")
+
+    def infer(checkpoint: Path, out: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(REPO / "tools" / "infer.py"), str(REPO / DEMO_CONFIG),
+                               str(checkpoint), str(images), "--out-dir", str(out)],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+    bad = infer(notes, tmp_path / "out")
+    assert bad.returncode == 1 and f"{notes}: not a PyTorch checkpoint" in bad.stderr
+    assert not (tmp_path / "out").exists()
+    checkpoint = tmp_path / "random.pth"
+    detkit.save_checkpoint(detkit.build_detector(detkit.Config.fromfile(str(REPO / DEMO_CONFIG)).model), str(checkpoint))
+    empty = infer(checkpoint, tmp_path / "out2")
+    assert empty.returncode == 1 and "empty.jpg: the file is empty (0 bytes)" in empty.stderr
+    assert not (tmp_path / "out2" / "detections.json").exists()
