@@ -217,6 +217,7 @@ def _train_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_train_cli_bad_options_exit_non_zero_without_outputs(tmp_path):
     strict = _train_cli(tmp_path, "--strict-cfg-options", "--cfg-options", "data.sample_per_gpu=1")
     assert strict.returncode != 0 and "closest existing key: `data.samples_per_gpu`" in strict.stderr
@@ -225,8 +226,6 @@ def test_train_cli_bad_options_exit_non_zero_without_outputs(tmp_path):
     assert zero.returncode != 0 and "`data.samples_per_gpu` must be an int >= 1, got 0" in zero.stderr
     work = tmp_path / "work"
     assert not [p for p in os.listdir(work) if p.endswith((".pth", ".tmp"))]
-    missing = _train_cli(tmp_path, "--resume-from", str(tmp_path / "notes.txt"))
-    assert missing.returncode != 0 and "notes.txt does not exist" in missing.stderr
     (tmp_path / "notes.txt").write_text("not weights")
     text = _train_cli(tmp_path, "--resume-from", str(tmp_path / "notes.txt"))
     assert text.returncode != 0 and f"{tmp_path / 'notes.txt'}: not a PyTorch checkpoint" in text.stderr
