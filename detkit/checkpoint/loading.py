@@ -142,7 +142,8 @@ def load_state_dict(
     skipped = set(result.unexpected_keys)
     report.loaded = [k for k in filtered if k not in skipped]
     if strict and not report.exact:
-        raise RuntimeError(f"strict load failed:\n{report.table()}")
+        raise RuntimeError(f"strict load of {source} failed: its weights do not match the model (was the architecture "
+                           f"changed? load_from copies the matching weights only)\n{report.table()}")
     _log(logger, logging.INFO if report.exact else logging.WARNING, report.table())
     return report
 

@@ -304,11 +304,7 @@ class Runner:
         """Load weights, counters, optimizer and GradScaler state and the RNG/data position
         (``resume_from``). Checkpoints without detkit's resume entry (e.g. from MMDetection)
         resume at ``meta['epoch']``/``meta['iter']`` without RNG state."""
-        checkpoint = self.load_checkpoint(filename, map_location=map_location)
-        report = checkpoint["load_report"]
-        if not report.exact:
-            raise RuntimeError(f"cannot resume from {filename}: its weights do not match the model (was the "
-                               f"architecture changed? use load_from to start a new run from them)\n{report.table()}")
+        checkpoint = self.load_checkpoint(filename, map_location=map_location, strict=True)  # same architecture
         meta = checkpoint.get("meta", {})
         position = checkpoint.get("resume")
         saved_world_size = int(meta.get("world_size", self.world_size))
