@@ -217,7 +217,9 @@ def _read_rgb(img: ImageLike) -> np.ndarray:
         return np.ascontiguousarray(img[:, :, ::-1])
     if not osp.isfile(img):
         raise FileNotFoundError(f"image not found: {img}")
-    return np.asarray(Image.open(img).convert("RGB"))
+    from detkit.data.transforms import read_image
+
+    return read_image(str(img), channel_order="rgb")  # the pipeline's decoder: EXIF orientation applied
 
 
 def show_result(

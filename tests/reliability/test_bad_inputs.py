@@ -280,3 +280,15 @@ def test_infer_cli_bad_checkpoint_and_empty_image_exit_non_zero(tmp_path):
     empty = infer(checkpoint, tmp_path / "out2")
     assert empty.returncode == 1 and "empty.jpg: the file is empty (0 bytes)" in empty.stderr
     assert not (tmp_path / "out2" / "detections.json").exists()
+
+
+def test_exif_rotated_jpeg_is_drawn_as_the_pipeline_decodes_it(tiny_model, tmp_path):
+    _, cfg, _ = tiny_model
+    model = detkit.init_detector(cfg)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise on display
+    path = tmp_path / "portrait.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 96, 3), dtype=np.uint8)).save(path, exif=exif)
+    result = detkit.inference_detector(model, str(path))
+    drawn = detkit.show_result(str(path), result, model.CLASSES, score_thr=0.0)
+    assert drawn.shape[:2] == (96, 48)  # OpenCV applies the orientation: 48x96 stored, 96 high shown
