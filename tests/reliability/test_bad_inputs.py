@@ -267,11 +267,13 @@ def test_infer_cli_bad_checkpoint_and_empty_image_exit_non_zero(tmp_path):
     notes = tmp_path / "weights.pth"
     notes.write_text("I am not a checkpoint")
 
-    def infer(checkpoint: Path, out: Path) -> subprocess.CompletedProcess:
+    def infer(checkpoint: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, str(REPO / "tools" / "infer.py"), str(REPO / DEMO_CONFIG),
-                               str(checkpoint), str(images), "--out-dir", str(out)],
+                               str(checkpoint), str(images), "--out-dir", str(out), *options],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
+    typo = infer(notes, tmp_path / "out", "--strict-cfg-options", "--cfg-options", "model.test_cfg.rcnn.score_th=0.5")
+    assert typo.returncode == 1 and "closest existing key: `model.test_cfg.rcnn.score_thr`" in typo.stderr
     bad = infer(notes, tmp_path / "out")
     assert bad.returncode == 1 and f"{notes}: not a PyTorch checkpoint" in bad.stderr
     assert not (tmp_path / "out").exists()
