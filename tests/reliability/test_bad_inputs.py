@@ -294,3 +294,22 @@ def test_exif_rotated_jpeg_is_drawn_as_the_pipeline_decodes_it(tiny_model, tmp_p
     result = detkit.inference_detector(model, str(path))
     drawn = detkit.show_result(str(path), result, model.CLASSES, score_thr=0.0)
     assert drawn.shape[:2] == (96, 48)  # OpenCV applies the orientation: 48x96 stored, 96 high shown
+
+
+CONFIG_FILES = [
+    ("syntax.py", b'model = dict(type="X"\n', SyntaxError, "has a syntax error at line 1"),
+    ("base.py", b'_base_ = "./missing.py"\n', FileNotFoundError, "listed in `_base_` of"),
+    ("list.json", b"[1, 2]", ValueError, "must hold a mapping at top level, got list"),
+    ("bad.yaml", b"a: [1\n", ValueError, "could not be parsed"),
+    ("cfg.txt", b"x = 1", ValueError, "unsupported type '.txt'"),
+    ("binary.py", b"\xff\xfe\x00", ValueError, "is not UTF-8 text (byte 0"),
+]
+
+
+@pytest.mark.parametrize("name, content, error, words", CONFIG_FILES, ids=[c[0] for c in CONFIG_FILES])
+def test_config_fromfile_names_the_file(tmp_path, name, content, error, words):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(error) as info:
+        detkit.Config.fromfile(str(path))
+    assert str(path) in str(info.value) and words in str(info.value)
