@@ -24,6 +24,8 @@ _PUBLIC_API: dict[str, str] = {
     "render_policy_grid": "detkit.viz",
     "build_augmentation_ui": "detkit.viz",
     "Config": "detkit.config",
+    "check_config_values": "detkit.config",
+    "CheckpointError": "detkit.checkpoint",
     "registry": "detkit.registry",
     "build_dataset": "detkit.data",
     "MultiImageMixDataset": "detkit.data",

@@ -1,7 +1,7 @@
 """Run a detector on a folder of images: drawn images + one JSON of detections.
 
     python tools/infer.py CONFIG CHECKPOINT IMAGES_DIR --out-dir OUT [--score-thr 0.3]
-        [--batch-size 2] [--device cpu] [--cfg-options k=v ...]
+        [--batch-size 2] [--device cpu] [--cfg-options k=v ...] [--strict-cfg-options]
 
 Writes ``OUT/<relative image path>`` (drawn) and ``OUT/detections.json``: a list of
 ``{"file": ..., "detections": [{"label": int, "class": str, "score": float,
@@ -27,12 +27,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="device, e.g. cpu or cuda:0")
     parser.add_argument("--cfg-options", nargs="+", action=detkit.DictAction, default={},
                         help="override config settings, key=value")
+    parser.add_argument("--strict-cfg-options", action="store_true",
+                        help="fail on a --cfg-options key the config does not have (default: warn)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> str:
     args = parse_args(argv)
-    model = detkit.init_detector(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
+    cfg = detkit.Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options, strict=args.strict_cfg_options)
+    model = detkit.init_detector(cfg, args.checkpoint, device=args.device)
     json_file = detkit.infer_folder(
         model, args.images, args.out_dir, score_thr=args.score_thr, batch_size=args.batch_size
     )
@@ -43,6 +48,6 @@ def main(argv: list[str] | None = None) -> str:
 if __name__ == "__main__":
     try:
         main()
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, KeyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

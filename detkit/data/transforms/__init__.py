@@ -1,4 +1,4 @@
-"""Pipeline transforms registered in ``PIPELINES`` (importing this module registers them all)."""
+"""Pipeline transforms registered in ``PIPELINES`` (which imports this package on its first lookup)."""
 
 from detkit.data.transforms.affine import RandomAffine, RandomShift
 from detkit.data.transforms.albu import Albu

@@ -37,6 +37,11 @@ class LoadImageFromArray:
         img = results["img"]
         if not (isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3):
             raise ValueError(f"image array must be HWC with 3 channels (BGR), got {getattr(img, 'shape', img)}")
+        if img.shape[0] == 0 or img.shape[1] == 0:
+            raise ValueError(f"image array is empty: shape {img.shape} (height and width must be >= 1)")
+        if img.dtype != np.uint8:
+            raise ValueError(f"image array must be uint8 (0-255, as decoded from a file), got {img.dtype}; "
+                             "convert with img.astype(np.uint8), or (img * 255).astype(np.uint8) for 0-1 floats")
         img = img.astype(np.float32) if self.to_float32 else img
         results.update(
             filename=None, ori_filename=None, img=img, img_shape=img.shape,
