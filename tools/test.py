@@ -17,7 +17,6 @@ import sys
 import torch
 
 import detkit
-from detkit.models.layers import fuse_conv_bn
 
 # keys of cfg.evaluation that configure the EvalHook, not dataset.evaluate
 HOOK_ONLY_KEYS = ("interval", "tmpdir", "start", "gpu_collect", "save_best", "rule", "dynamic_intervals", "by_epoch")
@@ -93,7 +92,7 @@ def _test_and_evaluate(args: argparse.Namespace, cfg: "detkit.Config", distribut
     )
     model = detkit.init_detector(cfg, args.checkpoint, device=device)
     if args.fuse_conv_bn:
-        fuse_conv_bn(model)
+        detkit.fuse_conv_bn(model)
     if model.CLASSES is None:
         model.CLASSES = dataset.CLASSES
 

@@ -2,16 +2,15 @@
 
 Distributed: ``torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch`` (multi-node:
 add torchrun's ``--nnodes``/``--node_rank``/``--master_addr``/``--master_port``).
-The logic lives in ``detkit.train_detector``; this script only wires the config.
+This script turns the arguments into config settings; ``detkit.setup_training`` builds the
+run (config dump, log, seed, model, datasets) and ``detkit.train_detector`` trains it.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import os.path as osp
-import time
 import warnings
 
 import torch
@@ -63,8 +62,6 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
         else:
             warnings.warn("--auto-scale-lr is set but the config has no auto_scale_lr.base_batch_size; LR not scaled",
                           UserWarning, stacklevel=2)
-    if cfg.get("cudnn_benchmark", False):
-        torch.backends.cudnn.benchmark = True
     detkit.resolve_work_dir(cfg, args.work_dir, args.config)
     if args.resume_from is not None:
         cfg.resume_from = args.resume_from
@@ -78,42 +75,11 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
     distributed = args.launcher != "none"
     if distributed:
         detkit.init_dist(args.launcher, **cfg.get("dist_params", {}))
-    rank, world_size = detkit.get_dist_info()
     cfg = detkit.compat_runner_args(cfg)
 
-    timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
-    if rank == 0:
-        os.makedirs(osp.abspath(cfg.work_dir), exist_ok=True)
-        cfg.dump(osp.join(cfg.work_dir, osp.basename(args.config)))
-    logger = detkit.get_root_logger(osp.join(cfg.work_dir, f"{timestamp}.log"), cfg.get("log_level", "INFO"))
-    env_info = detkit.format_env()
-    logger.info("Environment info:\n" + env_info)
-    logger.info(f"Distributed training: {distributed} (world size {world_size})")
-    logger.info(f"Config:\n{cfg.pretty_text}")
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    seed = detkit.init_random_seed(args.seed, device=device)
-    seed = seed + rank if args.diff_seed else seed
-    logger.info(f"Set random seed to {seed}, deterministic: {args.deterministic}")
-    detkit.set_random_seed(seed, deterministic=args.deterministic)
-    cfg.seed = seed
-    meta = dict(env_info=env_info, config=cfg.pretty_text, seed=seed, exp_name=osp.basename(args.config))
-
-    detkit.skip_overwritten_pretrained(cfg, logger)
-    model = detkit.build_detector(cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg"))
-    model.init_weights()
-    datasets = [detkit.build_dataset(cfg.data.train)]
-    if len(cfg.workflow) == 2:
-        val_dataset = copy.deepcopy(cfg.data.val)
-        train_cfg = cfg.data.train.dataset if "dataset" in cfg.data.train else cfg.data.train
-        val_dataset.pipeline = train_cfg.pipeline
-        datasets.append(detkit.build_dataset(val_dataset))
-    classes = getattr(datasets[0], "CLASSES", None)
-    if cfg.get("checkpoint_config") is not None:
-        cfg.checkpoint_config.meta = dict(detkit_version=detkit.__version__, CLASSES=classes)
-    model.CLASSES = classes
-    runner = detkit.train_detector(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
-                                   timestamp=timestamp, meta=meta)
+    setup = detkit.setup_training(cfg, distributed=distributed, seed=args.seed, deterministic=args.deterministic,
+                                  diff_seed=args.diff_seed, exp_name=osp.basename(args.config))
+    runner = setup.train(validate=not args.no_validate)
     if distributed:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

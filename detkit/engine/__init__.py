@@ -1,5 +1,6 @@
-"""Training engine: the runner and its hooks, optimizers and LR schedules, distributed helpers,
-``train_detector``; the test loops and inference API live in ``testing``/``inference``."""
+"""Training engine: the runner and its hooks, optimizers and LR schedules (``optim``),
+distributed helpers, ``setup_training`` -> ``train_detector``; the test loops and the inference
+API live in ``testing``/``inference``."""
 
 from detkit.engine.dist import (
     DetectorDDP,
@@ -30,6 +31,7 @@ from detkit.engine.priority import Priority, get_priority
 from detkit.engine.rng import get_rng_state, init_random_seed, set_random_seed, set_rng_state
 from detkit.engine.runner import Runner
 from detkit.engine.train import find_latest_checkpoint, train_detector
+from detkit.engine.training_setup import TrainingSetup, setup_training
 
 __all__ = [
     "CheckpointHook",
@@ -45,6 +47,7 @@ __all__ = [
     "Priority",
     "ProgressBarHook",
     "Runner",
+    "TrainingSetup",
     "StepLrUpdaterHook",
     "TextLoggerHook",
     "all_gather",
@@ -61,6 +64,7 @@ __all__ = [
     "master_only",
     "set_random_seed",
     "set_rng_state",
+    "setup_training",
     "train_detector",
     "wrap_distributed",
 ]

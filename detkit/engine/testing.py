@@ -8,7 +8,10 @@ original-image pixels).
 
 The data loader yields MMDetection-style batches (``img``, ``img_metas`` and, in test mode,
 lists over test-time augmentations); the model is called as
-``model(return_loss=False, rescale=True, **batch)``.
+``model(return_loss=False, rescale=True, **batch)``: the loops serve any model with
+MMDetection's calling convention (DDP-wrapped ones included), and the results are the mmdet
+lists evaluation and ``--out`` take. ``show``/``out_dir`` draw them with
+``detkit.viz.show_result`` (converted once by ``DetectionResult.from_mmdet``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from fastprogress.fastprogress import progress_bar
 from torch import nn
 
 from detkit.engine.dist import collect_results, get_dist_info
-from detkit.engine.inference import show_result
 from detkit.evaluation.coco_format import encode_mask_results
 
 __all__ = ["single_gpu_test", "multi_gpu_test", "encode_results"]
@@ -68,6 +70,8 @@ def _run(
         with torch.no_grad():
             batch_results = model(return_loss=False, rescale=True, **batch)
         if show or out_dir:
+            from detkit.viz import show_result  # matplotlib only when drawing
+
             for meta, result in zip(_first_aug_metas(batch), batch_results):
                 out_file = osp.join(out_dir, meta["ori_filename"]) if out_dir else None
                 show_result(

@@ -15,7 +15,6 @@ import functools
 import glob
 import os
 import re
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,25 +24,16 @@ from torch import nn
 
 from detkit.data import build_dataloader, build_dataset
 from detkit.engine.dist import get_dist_info, wrap_distributed
-from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook, lr_hook_config
+from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook
 from detkit.engine.log import get_root_logger
-from detkit.engine.optim import GradientStep, build_optimizer
+from detkit.engine.optim import GradientStep, build_optimizer, lr_hook_config
 from detkit.engine.runner import Runner
 from detkit.engine.testing import multi_gpu_test, single_gpu_test
 
-__all__ = ["train_detector", "find_latest_checkpoint", "runner_budget", "in_notebook"]
+__all__ = ["train_detector", "find_latest_checkpoint", "runner_budget", "skip_overwritten_pretrained"]
 
 # mmdet's result-collection options; detkit always gathers with all_gather_object
 _TEST_LOOP_EVAL_KEYS = ("gpu_collect", "tmpdir")
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (notebook, papermill)."""
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    ipython = shell.get_ipython()
-    return ipython is not None and type(ipython).__name__ == "ZMQInteractiveShell"
 
 
 def find_latest_checkpoint(work_dir: str) -> str | None:
@@ -144,13 +134,12 @@ def _register_hooks(runner: Runner, cfg: Any, by_epoch: bool, classes: Sequence[
         runner.register_hook(lr_hook_config(cfg["lr_config"]))
     checkpoint_cfg = dict(cfg.get("checkpoint_config") or {})
     checkpoint_cfg.setdefault("by_epoch", by_epoch)
-    checkpoint_cfg["meta"] = {"CLASSES": tuple(classes) if classes is not None else None, **(checkpoint_cfg.get("meta") or {})}
+    # the one place CLASSES enters checkpoint meta (mmdet's tools/train.py sets it there too)
+    checkpoint_cfg["meta"] = {**(checkpoint_cfg.get("meta") or {}),
+                              "CLASSES": tuple(classes) if classes is not None else None}
     runner.register_hook(CheckpointHook(**checkpoint_cfg))
     log_cfg = dict(cfg.get("log_config") or {"interval": 50, "hooks": [{"type": "TextLoggerHook"}]})
-    hook_cfgs = [dict(h) for h in log_cfg.get("hooks", [{"type": "TextLoggerHook"}])]
-    if in_notebook() and not any(h["type"] == "ProgressBarHook" for h in hook_cfgs):
-        hook_cfgs.append({"type": "ProgressBarHook"})
-    for hook_cfg in hook_cfgs:
+    for hook_cfg in [dict(h) for h in log_cfg.get("hooks", [{"type": "TextLoggerHook"}])]:
         hook_cfg.setdefault("interval", log_cfg.get("interval", 50))
         if hook_cfg["type"] == "TextLoggerHook":
             hook_cfg.setdefault("by_epoch", by_epoch)
@@ -196,6 +185,9 @@ def train_detector(
     Writes to ``cfg.work_dir``: ``<timestamp>.log``, ``<timestamp>.log.json``, ``epoch_N.pth``
     (or ``iter_N.pth``) and ``latest.pth``. Resumes from ``cfg.resume_from`` (or the newest
     checkpoint in ``work_dir`` with ``cfg.auto_resume``), else loads ``cfg.load_from`` weights.
+    Checkpoint meta gets ``CLASSES`` of the first dataset. Hooks come from the config only
+    (a notebook's progress bar is ``log_config.hooks`` entry ``dict(type='ProgressBarHook')``).
+    ``detkit.setup_training`` builds ``model`` and ``dataset`` from the config for this call.
     """
     rank, world_size = get_dist_info()
     work_dir = cfg.get("work_dir")

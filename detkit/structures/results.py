@@ -68,14 +68,41 @@ class DetectionResult:
         segm_results = [list(masks_np[labels_np == c]) for c in range(num_classes)]
         return bbox_results, segm_results
 
+    @classmethod
+    def from_mmdet(cls, result: Any) -> DetectionResult:
+        """The inverse of :meth:`to_mmdet`: rows in class order (class 0's first, each
+        class's in its given order), labels from the class index.
+
+        ``result`` is ``bbox_results`` or ``(bbox_results, segm_results)``; ``segm_results``
+        may be ``(segms, mask_scores)`` and its masks bool/uint8 ``[H, W]`` arrays or COCO RLE
+        dicts (decoded). Masks are None for box-only results and when nothing was detected.
+        """
+        bbox_results, segm_results = result if isinstance(result, tuple) else (result, None)
+        if isinstance(segm_results, tuple):
+            segm_results = segm_results[0]
+        rows = [np.asarray(b, np.float32).reshape(-1, 5) for b in bbox_results]
+        dets = np.concatenate(rows) if rows else np.zeros((0, 5), np.float32)
+        labels = np.concatenate([np.full(len(r), c, np.int64) for c, r in enumerate(rows)]) if rows \
+            else np.zeros(0, np.int64)
+        masks = None
+        flat = [m for per_class in segm_results for m in per_class] if segm_results is not None else []
+        if flat:
+            import pycocotools.mask as mask_util
+
+            masks = torch.from_numpy(np.stack([
+                mask_util.decode(m).astype(bool) if isinstance(m, dict) else np.asarray(m, bool) for m in flat
+            ]))
+        return cls(torch.from_numpy(dets[:, :4].copy()), torch.from_numpy(dets[:, 4].copy()),
+                   torch.from_numpy(labels), masks)
+
     def plot(self, ax: Any = None, img: np.ndarray | torch.Tensor | None = None,
              class_names: Sequence[str] | None = None, score_thr: float = 0.3) -> Any:
         """Draw the detections with score ≥ ``score_thr`` (boxes, class + score, masks) on
-        ``img`` (HWC uint8 RGB; a blank canvas when None) with ``detkit.viz.draw_instances``;
+        ``img`` (HWC uint8 RGB; a blank canvas when None) with ``detkit.viz.draw_result``;
         returns the matplotlib axes."""
         import matplotlib.pyplot as plt
 
-        from detkit.viz import draw_instances
+        from detkit.viz import draw_result
 
         kept = self[self.scores >= score_thr].to("cpu")
         if img is None:
@@ -89,7 +116,5 @@ class DetectionResult:
             img = img.detach().cpu().numpy()
         if ax is None:
             ax = plt.figure().add_subplot()
-        masks = None if kept.masks is None else kept.masks.numpy()
-        draw_instances(ax, np.asarray(img), kept.boxes.numpy(), kept.labels.numpy(), masks=masks,
-                       scores=kept.scores.numpy(), class_names=class_names)
+        draw_result(ax, np.asarray(img), kept, class_names, score_thr)
         return ax

@@ -15,7 +15,8 @@ from PIL import Image
 import detkit
 from detkit.data.convert import convert_cityscapes
 from detkit.data.synthetic import generate_cityscapes_sample
-from detkit.engine.inference import find_images, flatten_result
+from detkit.engine.inference import find_images
+from detkit.structures.results import DetectionResult
 from tiny_demo import DEMO_CONFIG as TINY_DEMO_CONFIG
 from tiny_demo import TINY_DEMO_OPTIONS
 
@@ -62,7 +63,7 @@ def test_set_img_scale_changes_every_resize():
         detkit.set_img_scale(cfg, (256, 0))
 
 
-def test_flatten_result_orders_by_class_and_decodes_rle():
+def test_from_mmdet_orders_by_class_and_decodes_rle():
     mask = np.zeros((4, 6), bool)
     mask[1:3, 2:5] = True
     rle = mask_util.encode(np.asfortranarray(mask[:, :, None].astype(np.uint8)))[0]
@@ -70,7 +71,8 @@ def test_flatten_result_orders_by_class_and_decodes_rle():
         [np.zeros((0, 5), np.float32), np.array([[1, 1, 5, 3, 0.9]], np.float32)],
         [[], [rle]],
     )
-    bboxes, scores, labels, masks = flatten_result(result)
+    typed = DetectionResult.from_mmdet(result)
+    bboxes, scores, labels, masks = typed.boxes, typed.scores, typed.labels, typed.masks
     np.testing.assert_array_equal(bboxes, [[1, 1, 5, 3]])
     np.testing.assert_allclose(scores, [0.9])
     np.testing.assert_array_equal(labels, [1])
@@ -145,6 +147,32 @@ def test_show_result_and_infer_folder(tiny, tmp_path):
     assert all((tmp_path / "out" / r["file"]).is_file() for r in records)
 
 
+def test_typed_inference_matches_the_mmdet_forward_and_draws_the_same(tiny, tmp_path):
+    """``inference_detector`` (typed ``predict_images`` -> ``to_mmdet``) returns what the mmdet
+    forward returns; drawing a typed result and its mmdet form gives the same pixels."""
+    from detkit.data import collate
+    from detkit.engine.inference.batch import _test_pipeline
+
+    model = detkit.init_detector(tiny["cfg"], tiny["checkpoint"])
+    pipeline = _test_pipeline(model.cfg, from_arrays=False)
+    batch = collate([pipeline(dict(img_info=dict(filename=p), img_prefix=None)) for p in tiny["images"]])
+    with torch.no_grad():
+        expected = model(return_loss=False, rescale=True, **batch)
+    typed = detkit.predict_images(model, tiny["images"])
+    for result, want in zip(detkit.inference_detector(model, tiny["images"]), expected):
+        for got_boxes, want_boxes in zip(result[0], want[0]):
+            np.testing.assert_array_equal(got_boxes, want_boxes)
+        for got_masks, want_masks in zip(result[1], want[1]):
+            assert all(np.array_equal(a, b) for a, b in zip(got_masks, want_masks))
+    class_major = typed[0][torch.argsort(typed[0].labels, stable=True)]
+    round_trip = DetectionResult.from_mmdet(typed[0].to_mmdet(model.num_classes))
+    torch.testing.assert_close(round_trip.boxes, class_major.boxes)
+    torch.testing.assert_close(round_trip.masks, class_major.masks)
+    from_typed = detkit.show_result(tiny["images"][0], class_major, model.CLASSES, score_thr=0.0)
+    from_mmdet = detkit.show_result(tiny["images"][0], expected[0], model.CLASSES, score_thr=0.0)
+    np.testing.assert_array_equal(from_typed, from_mmdet)
+
+
 def test_evaluate_detector_writes_eval_json(tiny, tmp_path, capsys):
     model = detkit.init_detector(tiny["cfg"], tiny["checkpoint"])
     metrics = detkit.evaluate_detector(model, tiny["cfg"], split="val", work_dir=str(tmp_path))
@@ -164,7 +192,7 @@ def test_cuda_inference_matches_cpu(tiny):
     on_cpu = detkit.inference_detector(cpu_model, tiny["images"])
     on_cuda = detkit.inference_detector(cuda_model, tiny["images"])
     for result_cpu, result_cuda in zip(on_cpu, on_cuda):
-        scores_cpu = np.sort(flatten_result(result_cpu)[1])[::-1][:5]
-        scores_cuda = np.sort(flatten_result(result_cuda)[1])[::-1][:5]
+        scores_cpu = np.sort(DetectionResult.from_mmdet(result_cpu).scores.numpy())[::-1][:5]
+        scores_cuda = np.sort(DetectionResult.from_mmdet(result_cuda).scores.numpy())[::-1][:5]
         np.testing.assert_allclose(scores_cpu, scores_cuda, atol=1e-3)  # same top detections
         assert all(isinstance(m, np.ndarray) for per_class in result_cuda[1] for m in per_class)

@@ -25,7 +25,8 @@ from detkit.engine import (
     get_priority,
     set_random_seed,
 )
-from detkit.engine.hooks import CosineAnnealingLrUpdaterHook, DistSamplerSeedHook, lr_hook_config
+from detkit.engine.hooks import CosineAnnealingLrUpdaterHook, DistSamplerSeedHook
+from detkit.engine.optim import lr_hook_config
 from detkit.registry import HOOKS
 
 

@@ -20,7 +20,9 @@ BIN = os.path.dirname(sys.executable)
 
 
 def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.abspath(__file__)), OMP_NUM_THREADS="1")
+    # this checkout's detkit first (not whichever one the environment has installed), then toy_detector
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.dirname(os.path.abspath(__file__))]),
+               OMP_NUM_THREADS="1")
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, **kwargs)
 
 

@@ -127,3 +127,19 @@ def test_auto_scale_lr_fp16_custom_hook_priority_and_progress_in_config(tmp_path
     names = [type(h).__name__ for h in runner.hooks]
     assert names[0] == "NumClassCheckHook"
     assert names.index("CheckpointHook") < names.index("ProgressBarHook") < names.index("TextLoggerHook")
+
+
+def test_setup_training_builds_the_run_and_adds_no_hooks_of_its_own(tmp_path):
+    cfg = detkit.Config.fromfile(write_config(str(tmp_path)))
+    with pytest.raises(KeyError, match="work_dir"):
+        detkit.setup_training(cfg, seed=0)
+    cfg.work_dir = str(tmp_path / "work")
+    cfg.runner.max_epochs = 1
+    setup = detkit.setup_training(cfg, seed=5)
+    assert (tmp_path / "work" / "toy_config.py").is_file() and cfg.seed == 5 and setup.meta["seed"] == 5
+    assert setup.model.CLASSES == ("red", "green", "blue") and len(setup.datasets) == 1
+    assert setup.meta["exp_name"] == "toy_config.py" and "PyTorch" in setup.meta["env_info"]
+    runner = setup.train(validate=False)
+    names = [type(h).__name__ for h in runner.hooks]
+    assert "ProgressBarHook" not in names and "EvalHook" not in names  # only what the config names
+    assert read_checkpoint(str(tmp_path / "work" / "latest.pth"))["meta"]["CLASSES"] == ("red", "green", "blue")

@@ -9,7 +9,6 @@ from detkit.engine.hooks.lr_updater import (
     FixedLrUpdaterHook,
     LrUpdaterHook,
     StepLrUpdaterHook,
-    lr_hook_config,
 )
 from detkit.engine.hooks.num_class_check import NumClassCheckHook
 from detkit.engine.hooks.progress import ProgressBarHook
@@ -28,5 +27,4 @@ __all__ = [
     "ProgressBarHook",
     "StepLrUpdaterHook",
     "TextLoggerHook",
-    "lr_hook_config",
 ]

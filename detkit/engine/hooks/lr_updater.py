@@ -1,33 +1,38 @@
-"""Learning-rate schedules as hooks, exactly as mmcv's ``LrUpdaterHook`` family (section 10 of
-the MMDetection v2 reference).
+"""LR updater hooks (mmcv's ``LrUpdaterHook`` family): they apply the schedules of
+``engine/optim/lr_schedules.py`` to the runner's optimizer.
 
 Built from ``lr_config = dict(policy='step', step=[8], warmup='linear', warmup_iters=500,
-warmup_ratio=0.001)``: ``policy`` names the hook (``'step'`` -> ``StepLrUpdaterHook``).
+warmup_ratio=0.001)``: ``policy`` names the hook (``'step'`` -> ``StepLrUpdaterHook``, see
+:func:`~detkit.engine.optim.lr_schedules.lr_hook_config`).
 
 * The regular LR is set at the start of each epoch (``by_epoch=True``) or iteration, from each
   param group's ``initial_lr``.
-* Warmup (``'constant'``, ``'linear'``, ``'exp'``) runs over the global iteration counter ``i``
-  (0-based) for ``i < warmup_iters``: linear ``regular * (1 - (1 - i / warmup_iters) *
-  (1 - warmup_ratio))``, constant ``regular * warmup_ratio``, exp ``regular * warmup_ratio **
-  (1 - i / warmup_iters)``; at ``i == warmup_iters`` the regular LR is restored.
+* During warmup (global iteration ``i < warmup_iters``) the regular LR is scaled by the warmup
+  factor; at ``i == warmup_iters`` the regular LR is restored.
 """
 
 from __future__ import annotations
 
-import math
-from abc import ABCMeta, abstractmethod
 from typing import Any
 
 from detkit.engine.hooks.base import Hook
+from detkit.engine.optim.lr_schedules import CosineAnnealingLr, FixedLr, LrSchedule, StepLr, Warmup
 from detkit.registry import HOOKS
 
-__all__ = ["lr_hook_config", "LrUpdaterHook", "FixedLrUpdaterHook", "StepLrUpdaterHook", "CosineAnnealingLrUpdaterHook"]
-
-_WARMUP_TYPES = ("constant", "linear", "exp")
+__all__ = ["LrUpdaterHook", "FixedLrUpdaterHook", "StepLrUpdaterHook", "CosineAnnealingLrUpdaterHook"]
 
 
-class LrUpdaterHook(Hook, metaclass=ABCMeta):
-    """Base of the LR schedules; subclasses implement ``get_lr(runner, base_lr)``."""
+class LrUpdaterHook(Hook):
+    """Sets the LR of every param group from ``schedule`` (and the optional warmup).
+
+    Args:
+        by_epoch: update per epoch (else per iteration).
+        warmup: ``'constant'``, ``'linear'``, ``'exp'`` or None.
+        warmup_iters: warmup length in iterations (epochs with ``warmup_by_epoch``).
+        warmup_ratio: the LR multiplier warmup starts from.
+        schedule: the regular LR as a function of the epoch (``by_epoch``) or iteration; a
+            subclass without one overrides :meth:`get_lr` (mmcv's extension point).
+    """
 
     priority = "VERY_HIGH"
 
@@ -38,38 +43,31 @@ class LrUpdaterHook(Hook, metaclass=ABCMeta):
         warmup_iters: int = 0,
         warmup_ratio: float = 0.1,
         warmup_by_epoch: bool = False,
+        *,
+        schedule: LrSchedule | None = None,
     ) -> None:
-        if warmup is not None:
-            if warmup not in _WARMUP_TYPES:
-                raise ValueError(f"lr_config.warmup must be one of {_WARMUP_TYPES} or None, got {warmup!r}")
-            if warmup_iters <= 0:
-                raise ValueError(f"lr_config.warmup_iters must be positive, got {warmup_iters}")
-            if not 0 < warmup_ratio <= 1.0:
-                raise ValueError(f"lr_config.warmup_ratio must be in (0, 1], got {warmup_ratio}")
+        self.schedule = schedule
         self.by_epoch = by_epoch
-        self.warmup = warmup
-        self.warmup_ratio = warmup_ratio
+        self.warmup = Warmup(warmup, warmup_iters, warmup_ratio) if warmup is not None else None
         self.warmup_by_epoch = warmup_by_epoch
         self.warmup_epochs = warmup_iters if warmup_by_epoch else None
         self.warmup_iters: int | None = None if warmup_by_epoch else warmup_iters
         self.base_lr: list[float] = []
         self.regular_lr: list[float] = []
 
-    @abstractmethod
     def get_lr(self, runner: Any, base_lr: float) -> float:
         """The regular (post-warmup) LR for a param group whose initial LR is ``base_lr``."""
+        if self.schedule is None:
+            raise NotImplementedError(f"{type(self).__name__} has no schedule: pass one or override get_lr")
+        if self.by_epoch:
+            return self.schedule(base_lr, runner.epoch, runner.max_epochs)
+        return self.schedule(base_lr, runner.iter, runner.max_iters)
 
     def get_regular_lr(self, runner: Any) -> list[float]:
         return [self.get_lr(runner, base_lr) for base_lr in self.base_lr]
 
     def get_warmup_lr(self, cur_iter: int) -> list[float]:
-        progress = cur_iter / self.warmup_iters
-        if self.warmup == "constant":
-            factor = self.warmup_ratio
-        elif self.warmup == "linear":
-            factor = 1 - (1 - progress) * (1 - self.warmup_ratio)
-        else:
-            factor = self.warmup_ratio ** (1 - progress)
+        factor = self.warmup.factor(cur_iter, self.warmup_iters)
         return [lr * factor for lr in self.regular_lr]
 
     @staticmethod
@@ -107,70 +105,24 @@ class LrUpdaterHook(Hook, metaclass=ABCMeta):
 
 @HOOKS.register_module()
 class FixedLrUpdaterHook(LrUpdaterHook):
-    """Constant LR (after the optional warmup)."""
+    """Constant LR (after the optional warmup): ``lr_config.policy='fixed'``."""
 
-    def get_lr(self, runner: Any, base_lr: float) -> float:
-        return base_lr
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(schedule=FixedLr(), **kwargs)
 
 
 @HOOKS.register_module()
 class StepLrUpdaterHook(LrUpdaterHook):
-    """``base_lr * gamma ** k``, k = number of milestones ``<= progress`` (epoch or iteration);
-    an int ``step`` decays every ``step`` epochs/iterations; never below ``min_lr``."""
+    """Step decay (:class:`~detkit.engine.optim.lr_schedules.StepLr`): ``policy='step'``."""
 
     def __init__(self, step: int | list[int], gamma: float = 0.1, min_lr: float | None = None, **kwargs: Any) -> None:
-        if isinstance(step, list):
-            if not all(isinstance(s, int) and s > 0 for s in step):
-                raise ValueError(f"lr_config.step must be positive ints, got {step}")
-        elif not (isinstance(step, int) and step > 0):
-            raise TypeError(f"lr_config.step must be a positive int or a list of ints, got {step!r}")
-        self.step = step
-        self.gamma = gamma
-        self.min_lr = min_lr
-        super().__init__(**kwargs)
-
-    def get_lr(self, runner: Any, base_lr: float) -> float:
-        progress = runner.epoch if self.by_epoch else runner.iter
-        if isinstance(self.step, int):
-            exponent = progress // self.step
-        else:
-            exponent = next((i for i, s in enumerate(self.step) if progress < s), len(self.step))
-        lr = base_lr * self.gamma**exponent
-        return max(lr, self.min_lr) if self.min_lr is not None else lr
+        super().__init__(schedule=StepLr(step, gamma, min_lr), **kwargs)
 
 
 @HOOKS.register_module()
 class CosineAnnealingLrUpdaterHook(LrUpdaterHook):
-    """Cosine from ``base_lr`` to ``min_lr`` (or ``base_lr * min_lr_ratio``) over the run."""
+    """Cosine annealing (:class:`~detkit.engine.optim.lr_schedules.CosineAnnealingLr`):
+    ``policy='CosineAnnealing'``."""
 
     def __init__(self, min_lr: float | None = None, min_lr_ratio: float | None = None, **kwargs: Any) -> None:
-        if (min_lr is None) == (min_lr_ratio is None):
-            raise ValueError("lr_config for CosineAnnealing needs exactly one of min_lr and min_lr_ratio")
-        self.min_lr = min_lr
-        self.min_lr_ratio = min_lr_ratio
-        super().__init__(**kwargs)
-
-    def get_lr(self, runner: Any, base_lr: float) -> float:
-        if self.by_epoch:
-            progress, max_progress = runner.epoch, runner.max_epochs
-        else:
-            progress, max_progress = runner.iter, runner.max_iters
-        target = self.min_lr if self.min_lr is not None else base_lr * self.min_lr_ratio
-        return target + (base_lr - target) * (math.cos(math.pi * progress / max_progress) + 1) / 2
-
-
-def lr_hook_config(lr_config: dict[str, Any]) -> dict[str, Any]:
-    """mmcv's naming: ``policy='step'`` -> ``type='StepLrUpdaterHook'`` (a lower-case policy is
-    title-cased; ``'cosine'``/``'cosineannealing'`` -> ``CosineAnnealing``)."""
-    options = dict(lr_config)
-    if "type" in options:
-        return options
-    if "policy" not in options:
-        raise KeyError(f"lr_config needs a 'policy' key (e.g. 'step'), got {sorted(options)}")
-    policy = options.pop("policy")
-    if policy.lower() in ("cosine", "cosineannealing"):
-        policy = "CosineAnnealing"
-    elif policy == policy.lower():
-        policy = policy.title()
-    options["type"] = policy + "LrUpdaterHook"
-    return options
+        super().__init__(schedule=CosineAnnealingLr(min_lr, min_lr_ratio), **kwargs)

@@ -1,0 +1,140 @@
+"""Running a batch of images: the test pipeline (paths or arrays), the typed prediction and
+``inference_detector`` (MMDetection v2 ``mmdet.apis``), which converts to mmdet's per-class
+lists at its return.
+
+Images given as arrays are HWC uint8 **BGR** (MMDetection's convention); paths are read by the
+config's test pipeline.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import os.path as osp
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from detkit.structures.results import DetectionResult
+
+__all__ = ["LoadImageFromArray", "inference_detector", "predict_batch", "predict_images"]
+
+ImageLike = str | os.PathLike | np.ndarray
+
+
+class LoadImageFromArray:
+    """First test transform for arrays (MMDetection's ``LoadImageFromWebcam``): takes
+    ``results['img']`` (HWC uint8 BGR) and sets the fields ``LoadImageFromFile`` sets, with
+    ``filename``/``ori_filename`` None."""
+
+    def __init__(self, to_float32: bool = False) -> None:
+        self.to_float32 = to_float32
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        img = results["img"]
+        if not (isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3):
+            raise ValueError(f"image array must be HWC with 3 channels (BGR), got {getattr(img, 'shape', img)}")
+        img = img.astype(np.float32) if self.to_float32 else img
+        results.update(
+            filename=None, ori_filename=None, img=img, img_shape=img.shape,
+            ori_shape=img.shape, img_fields=["img"],
+        )
+        return results
+
+
+def _test_pipeline(cfg: Any, from_arrays: bool) -> Any:
+    from detkit.data.transforms import Compose
+
+    pipeline: list[Any] = copy.deepcopy(list(cfg.data.test.pipeline))
+    if from_arrays:
+        first = pipeline[0]
+        if first["type"] not in ("LoadImageFromFile", "LoadImageFromWebcam"):
+            raise ValueError(
+                "inference on arrays replaces the first test transform LoadImageFromFile, "
+                f"but the config starts with {first['type']!r}"
+            )
+        pipeline[0] = LoadImageFromArray(to_float32=first.get("to_float32", False))
+    return Compose(pipeline)
+
+
+def _to_device(value: Any, device: torch.device) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, list):
+        return [_to_device(v, device) for v in value]
+    if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
+        return {k: _to_device(v, device) if k != "img_metas" else v for k, v in value.items()}
+    return value
+
+
+def _collate_images(model: nn.Module, images: Sequence[ImageLike]) -> dict[str, Any]:
+    """The test batch of ``images`` (all paths or all arrays) on the model's device."""
+    from detkit.data import collate
+
+    if not images:
+        raise ValueError("inference_detector got an empty list of images")
+    from_arrays = isinstance(images[0], np.ndarray)
+    if any(isinstance(img, np.ndarray) != from_arrays for img in images):
+        raise TypeError("imgs must be all paths or all arrays, not a mix")
+    pipeline = _test_pipeline(model.cfg, from_arrays)
+    samples = []
+    for img in images:
+        if from_arrays:
+            sample = dict(img=img)
+        else:
+            if not osp.isfile(img):
+                raise FileNotFoundError(f"image not found: {img}")
+            sample = dict(img_info=dict(filename=str(img)), img_prefix=None)
+        samples.append(pipeline(sample))
+    return _to_device(collate(samples), next(model.parameters()).device)
+
+
+def predict_batch(model: nn.Module, batch: Mapping[str, Any]) -> list[DetectionResult]:
+    """Typed detections of a collated test batch, boxes and masks in original-image pixels.
+
+    ``batch['img']``/``batch['img_metas']`` are lists over test-time augmentations (as the
+    test pipeline's ``MultiScaleFlipAug`` makes them): one augmentation runs
+    ``model.predict`` on the whole batch, several run ``model.predict_aug`` (batch size 1).
+    """
+    imgs, img_metas = batch["img"], batch["img_metas"]
+    if len(imgs) != len(img_metas):
+        raise ValueError(f"num of augmentations ({len(imgs)}) != num of image meta ({len(img_metas)})")
+    for img, metas in zip(imgs, img_metas):
+        for meta in metas:
+            meta["batch_input_shape"] = tuple(img.size()[-2:])
+    with torch.no_grad():
+        if len(imgs) == 1:
+            return model.predict(imgs[0], img_metas[0], rescale=True)
+        if imgs[0].size(0) != 1:
+            raise ValueError(f"aug test needs batch size 1, got {imgs[0].size(0)}")
+        return model.predict_aug(imgs, img_metas, rescale=True)
+
+
+def predict_images(model: nn.Module, imgs: Sequence[ImageLike]) -> list[DetectionResult]:
+    """Typed detections of ``imgs`` (paths or HWC uint8 BGR arrays, run as one batch) by
+    ``model`` (from ``init_detector``: its ``cfg.data.test.pipeline`` is used)."""
+    return predict_batch(model, _collate_images(model, list(imgs)))
+
+
+def inference_detector(
+    model: nn.Module, imgs: ImageLike | Sequence[ImageLike]
+) -> Any | list[Any]:
+    """Run ``model`` (from :func:`~detkit.engine.inference.loading.init_detector`) on one
+    image or a list of images.
+
+    Args:
+        model: a detector with ``model.cfg`` (its ``data.test.pipeline`` is used).
+        imgs: a path, a HWC uint8 BGR array, or a list of them (run as one batch).
+
+    Returns:
+        The MMDetection v2 result of the image, or a list of results for a list input:
+        ``(bbox_results, segm_results)`` with ``bbox_results`` a list of C float32 arrays
+        ``[n_c, 5]`` (xyxy + score, original-image pixels) and ``segm_results`` C lists of
+        bool masks ``[H, W]``; ``bbox_results`` alone for box-only detectors.
+    """
+    batched = isinstance(imgs, (list, tuple))
+    results = [r.to_mmdet(model.num_classes) for r in predict_images(model, imgs if batched else [imgs])]
+    return results if batched else results[0]

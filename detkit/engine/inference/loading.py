@@ -1,0 +1,82 @@
+"""Loading a model for inference: ``init_detector`` (MMDetection v2 ``mmdet.apis``)."""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["init_detector", "load_config"]
+
+
+def load_config(config: Any, cfg_options: dict[str, Any] | None = None) -> Any:
+    """A copy of ``config`` (a file path or a ``Config``) with ``cfg_options`` merged in."""
+    from detkit.config import Config
+
+    if isinstance(config, (str, os.PathLike)):
+        cfg = Config.fromfile(str(config))
+    elif isinstance(config, Config):
+        cfg = copy.deepcopy(config)
+    else:
+        raise TypeError(f"config must be a file path or a Config, got {type(config).__name__}")
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _dataset_classes(cfg: Any) -> tuple[str, ...] | None:
+    """CLASSES of ``cfg.data.test`` (its ``classes`` override, or its dataset class's)."""
+    import detkit.data  # noqa: F401  (registers the datasets)
+    from detkit.registry import DATASETS
+
+    test_cfg = cfg.get("data", {}).get("test")
+    if not test_cfg:
+        return None
+    if test_cfg.get("classes"):
+        return tuple(test_cfg["classes"])
+    dataset_cls = DATASETS.get(test_cfg.get("type", ""))
+    return tuple(dataset_cls.CLASSES) if getattr(dataset_cls, "CLASSES", None) else None
+
+
+def init_detector(
+    config: Any,
+    checkpoint: str | None = None,
+    device: str | torch.device = "cpu",
+    cfg_options: dict[str, Any] | None = None,
+) -> nn.Module:
+    """Build a detector for inference from a config and (optionally) a checkpoint.
+
+    The backbone's ``init_cfg``/``pretrained`` is cleared (nothing is downloaded) and
+    ``train_cfg`` dropped. ``model.CLASSES`` comes from the checkpoint's ``meta`` when
+    present, else from the test dataset of the config; ``model.cfg`` keeps the config.
+
+    Args:
+        config: config file path or ``Config``.
+        checkpoint: checkpoint path/URL, or None for random weights.
+        device: where the model runs (``'cpu'``, ``'cuda:0'``).
+        cfg_options: overrides merged into the config (``{'model.test_cfg.rcnn.score_thr': 0.3}``).
+
+    Returns:
+        The model in eval mode on ``device``.
+    """
+    from detkit.checkpoint import load_checkpoint
+    from detkit.models import build_detector
+
+    cfg = load_config(config, cfg_options)
+    cfg.model.pretrained = None
+    if "backbone" in cfg.model:
+        cfg.model.backbone.init_cfg = None
+    cfg.model.train_cfg = None
+    model = build_detector(cfg.model, test_cfg=cfg.get("test_cfg"))
+    classes = None
+    if checkpoint is not None:
+        meta = load_checkpoint(model, checkpoint, map_location="cpu").get("meta", {})
+        classes = meta.get("CLASSES")
+    model.CLASSES = tuple(classes) if classes else _dataset_classes(cfg)
+    model.cfg = cfg
+    model.to(device)
+    model.eval()
+    return model
