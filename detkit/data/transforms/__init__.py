@@ -1,10 +1,16 @@
 """Pipeline transforms registered in ``PIPELINES`` (importing this module registers them all)."""
 
 from detkit.data.transforms.compose import Compose
+from detkit.data.transforms.filter_annotations import FilterAnnotations
 from detkit.data.transforms.flip import RandomFlip
 from detkit.data.transforms.formatting import Collect, DefaultFormatBundle, ImageToTensor, ToTensor, to_tensor
 from detkit.data.transforms.geometric import Rotate, Shear, Translate
 from detkit.data.transforms.loading import LoadAnnotations, LoadImageFromFile, read_image
+from detkit.data.transforms.loading_variants import (
+    LoadImageFromWebcam,
+    LoadMultiChannelImageFromFiles,
+    LoadProposals,
+)
 from detkit.data.transforms.normalize import Normalize
 from detkit.data.transforms.pad import Pad
 from detkit.data.transforms.photometric import (
@@ -26,9 +32,13 @@ __all__ = [
     "ContrastTransform",
     "DefaultFormatBundle",
     "EqualizeTransform",
+    "FilterAnnotations",
     "ImageToTensor",
     "LoadAnnotations",
     "LoadImageFromFile",
+    "LoadImageFromWebcam",
+    "LoadMultiChannelImageFromFiles",
+    "LoadProposals",
     "MultiScaleFlipAug",
     "Normalize",
     "Pad",
