@@ -14,12 +14,14 @@ from detkit.structures.boxes import (
     xywh_to_xyxy,
     xyxy_to_xywh,
 )
+from detkit.structures.data_container import DataContainer
 from detkit.structures.instances import Instances
 from detkit.structures.masks import BitmapMasks, PolygonMasks
 from detkit.structures.overlaps import bbox_overlaps
 
 __all__ = [
     "BitmapMasks",
+    "DataContainer",
     "Instances",
     "PolygonMasks",
     "bbox2roi",
