@@ -16,6 +16,9 @@ __version__ = "0.1.0"
 _PUBLIC_API: dict[str, str] = {
     "BitmapMasks": "detkit.structures.masks",
     "PolygonMasks": "detkit.structures.masks",
+    "DataContainer": "detkit.structures.data_container",
+    "collate": "detkit.data",
+    "scatter": "detkit.engine.model_inputs",
     "draw_instances": "detkit.viz",
     "load_preview_samples": "detkit.viz",
     "config_policies": "detkit.viz",

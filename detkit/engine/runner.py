@@ -37,20 +37,16 @@ from detkit.engine.hooks.logger import LogBuffer
 from detkit.engine.optim.step import GradientStep
 from detkit.engine.priority import get_priority
 from detkit.engine.rng import get_rng_state, set_rng_state
+from detkit.engine.model_inputs import scatter
 from detkit.registry import HOOKS, build
 
 __all__ = ["Runner", "move_to_device"]
 
 
 def move_to_device(obj: Any, device: torch.device) -> Any:
-    """Tensors nested in dicts/lists/tuples moved to ``device`` (other objects unchanged)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.to(device, non_blocking=True)
-    if isinstance(obj, dict):
-        return type(obj)((k, move_to_device(v, device)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(move_to_device(v, device) for v in obj)
-    return obj
+    """A collated batch ready for the model on ``device``: DataContainers unwrapped and
+    tensors moved (:func:`detkit.engine.model_inputs.scatter`)."""
+    return scatter(obj, device)
 
 
 class Runner:

@@ -7,10 +7,16 @@ from detkit.data.transforms.compose import Compose
 from detkit.data.transforms.copy_paste import CopyPaste
 from detkit.data.transforms.crop import MinIoURandomCrop, RandomCrop
 from detkit.data.transforms.expand import Expand
+from detkit.data.transforms.filter_annotations import FilterAnnotations
 from detkit.data.transforms.flip import RandomFlip
 from detkit.data.transforms.formatting import Collect, DefaultFormatBundle, ImageToTensor, ToTensor, to_tensor
 from detkit.data.transforms.geometric import Rotate, Shear, Translate
 from detkit.data.transforms.loading import LoadAnnotations, LoadImageFromFile, read_image
+from detkit.data.transforms.loading_variants import (
+    LoadImageFromWebcam,
+    LoadMultiChannelImageFromFiles,
+    LoadProposals,
+)
 from detkit.data.transforms.mix import MixUp, Mosaic
 from detkit.data.transforms.normalize import Normalize
 from detkit.data.transforms.pad import Pad
@@ -39,9 +45,13 @@ __all__ = [
     "DefaultFormatBundle",
     "EqualizeTransform",
     "Expand",
+    "FilterAnnotations",
     "ImageToTensor",
     "LoadAnnotations",
     "LoadImageFromFile",
+    "LoadImageFromWebcam",
+    "LoadMultiChannelImageFromFiles",
+    "LoadProposals",
     "MinIoURandomCrop",
     "MixUp",
     "Mosaic",

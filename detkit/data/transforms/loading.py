@@ -17,7 +17,26 @@ from detkit.image_io import read_image
 from detkit.registry import PIPELINES
 from detkit.structures import BitmapMasks, Instances, PolygonMasks, check_boxes, empty_boxes
 
-__all__ = ["LoadImageFromFile", "LoadAnnotations", "read_image"]
+__all__ = ["LoadImageFromFile", "LoadAnnotations", "read_image", "disk_file_client_args"]
+
+def disk_file_client_args(file_client_args: dict | None, where: str) -> dict:
+    """A copy of mmcv's ``file_client_args`` (default ``dict(backend='disk')``).
+
+    Raises:
+        TypeError: not a dict.
+        ValueError: a backend other than ``'disk'`` (the only one detkit has), naming ``where``.
+    """
+    if file_client_args is None:
+        return {"backend": "disk"}
+    if not isinstance(file_client_args, dict):
+        raise TypeError(f"{where}: file_client_args must be a dict such as dict(backend='disk'), "
+                        f"got {type(file_client_args).__name__}")
+    backend = file_client_args.get("backend", "disk")
+    if backend != "disk":
+        raise ValueError(f"{where}: file_client_args backend {backend!r} is not supported "
+                         "(only 'disk')")
+    return dict(file_client_args)
+
 
 @PIPELINES.register_module()
 class LoadImageFromFile:
@@ -25,14 +44,12 @@ class LoadImageFromFile:
 
     Sets ``filename``, ``ori_filename``, ``img`` (``(H, W, 3)`` uint8 BGR, or float32 with
     ``to_float32``), ``img_shape``, ``ori_shape`` and ``img_fields = ['img']``.
-    ``file_client_args`` is accepted for config compatibility; only the disk backend exists.
+    ``file_client_args`` is mmcv's (default ``dict(backend='disk')``, the only backend).
     """
 
     def __init__(self, to_float32: bool = False, color_type: str = "color", channel_order: str = "bgr",
                  file_client_args: dict | None = None) -> None:
-        backend = (file_client_args or {"backend": "disk"}).get("backend", "disk")
-        if backend != "disk":
-            raise ValueError(f"file_client_args backend {backend!r} is not supported (only 'disk')")
+        self.file_client_args = disk_file_client_args(file_client_args, type(self).__name__)
         self.to_float32 = to_float32
         self.color_type = color_type
         self.channel_order = channel_order
@@ -55,7 +72,7 @@ class LoadImageFromFile:
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(to_float32={self.to_float32}, color_type={self.color_type!r}, "
-                f"channel_order={self.channel_order!r})")
+                f"channel_order={self.channel_order!r}, file_client_args={self.file_client_args})")
 
 
 def _check_recorded_size(img_info: dict[str, Any], shape: tuple[int, ...], path: str) -> None:
@@ -103,6 +120,7 @@ class LoadAnnotations:
     def __init__(self, with_bbox: bool = True, with_label: bool = True, with_mask: bool = False,
                  with_seg: bool = False, poly2mask: bool = True, denorm_bbox: bool = False,
                  file_client_args: dict | None = None) -> None:
+        self.file_client_args = disk_file_client_args(file_client_args, type(self).__name__)
         self.with_bbox = with_bbox
         self.with_label = with_label
         self.with_mask = with_mask
@@ -160,4 +178,5 @@ class LoadAnnotations:
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(with_bbox={self.with_bbox}, with_label={self.with_label}, "
-                f"with_mask={self.with_mask}, with_seg={self.with_seg}, poly2mask={self.poly2mask})")
+                f"with_mask={self.with_mask}, with_seg={self.with_seg}, poly2mask={self.poly2mask}, "
+                f"file_client_args={self.file_client_args})")
