@@ -15,7 +15,6 @@ import functools
 import glob
 import os
 import re
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,7 +25,7 @@ from torch import nn
 from detkit.data import build_dataloader, build_dataset
 from detkit.engine.dist import get_dist_info, wrap_distributed
 from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook, lr_hook_config
-from detkit.engine.log import get_root_logger
+from detkit.engine.log import get_root_logger, in_notebook
 from detkit.engine.optim import GradientStep, build_optimizer
 from detkit.engine.runner import Runner
 from detkit.engine.testing import multi_gpu_test, single_gpu_test
@@ -35,15 +34,6 @@ __all__ = ["train_detector", "find_latest_checkpoint", "runner_budget", "in_note
 
 # mmdet's result-collection options; detkit always gathers with all_gather_object
 _TEST_LOOP_EVAL_KEYS = ("gpu_collect", "tmpdir")
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (notebook, papermill)."""
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    ipython = shell.get_ipython()
-    return ipython is not None and type(ipython).__name__ == "ZMQInteractiveShell"
 
 
 def find_latest_checkpoint(work_dir: str) -> str | None:
