@@ -90,7 +90,7 @@ def plot_curves(experiments: Sequence[Experiment], key: str = "loss", mode: str 
     for experiment in experiments:
         points = [(r["x"], r[key]) for r in getattr(experiment, mode) if isinstance(r.get(key), (int, float))]
         if points:
-            ax.plot(*zip(*points), marker="o" if mode == "val" else None, label=experiment.name)
+            ax.plot(*zip(*points), marker="o" if mode == "val" or len(points) < 20 else None, label=experiment.name)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{mode} {key}")
     if ax.get_legend_handles_labels()[0]:
