@@ -8,7 +8,9 @@ import json
 import os
 import struct
 import sys
+import time
 
+import numpy as np
 import pytest
 from test_train_detector import TOY_CONFIG, records, write_config
 from toy_detector import ToyDataset, ToyDetector
@@ -135,15 +137,30 @@ def read_wandb_records(path: str) -> list:
     return out
 
 
+def finished_wandb_run(work_dir: str, timeout_s: float = 60.0) -> list:
+    """The records of the offline run in ``work_dir`` once its ``exit`` record is written
+    (``run.finish()`` returns before W&B's writer has flushed the file)."""
+    (run_file,) = glob.glob(os.path.join(work_dir, "wandb", "offline-run-*", "run-*.wandb"))
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            records = read_wandb_records(run_file)
+        except Exception:  # noqa: BLE001 - a record half written
+            records = []
+        if (records and records[-1].HasField("exit")) or time.time() > deadline:
+            return records
+        time.sleep(0.2)
+
+
 def test_wandb_offline_run_equals_json_log(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb_data"))
     work_dir = train(tmp_path, "dict(type='MMDetWandbHook', init_kwargs=dict(project='toy'), log_checkpoint=True, "
                                "num_eval_images=0)")
-    (run_file,) = glob.glob(os.path.join(work_dir, "wandb", "offline-run-*", "run-*.wandb"))
     written, artifacts = {}, []
-    for record in read_wandb_records(run_file):
+    for record in finished_wandb_run(work_dir):
         if record.HasField("history"):
             row = {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
             for key, value in row.items():
@@ -161,3 +178,70 @@ def test_missing_extra_names_it(monkeypatch, hook, extra):
     monkeypatch.setitem(sys.modules, extra, None)  # as if the package were not installed
     with pytest.raises(ImportError, match=rf"{hook} needs the '{extra}' package: pip install 'detkit\[{extra}\]'"):
         build(dict(type=hook), HOOKS)
+
+
+def test_mmdet_wandb_hook_logs_eval_images_with_boxes(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    from torch.utils.data import DataLoader
+
+    from detkit.data.convert import convert_cityscapes
+    from detkit.data.synthetic import generate_cityscapes_sample
+    from detkit.engine import EvalHook, Runner, build_optimizer
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb_data"))
+    root = tmp_path / "sample"
+    generate_cityscapes_sample(root, train=0, val=2, test=0, size=(128, 64), seed=5)
+    convert_cityscapes(root, root / "annotations", nproc=1, show_progress=False, splits=("val",))
+    dataset = detkit.build_dataset(dict(
+        type="CityscapesDataset", ann_file=str(root / "annotations" / "instancesonly_filtered_gtFine_val.json"),
+        img_prefix=str(root / "leftImg8bit" / "val") + "/", pipeline=[]), dict(test_mode=True))
+    model = ToyDetector()
+    runner = Runner(model, build_optimizer(model, dict(type="SGD", lr=0.1)), work_dir=str(tmp_path / "work"),
+                    max_epochs=1)
+    eval_hook = runner.register_hook(EvalHook(DataLoader(dataset), lambda m, d: None, lambda r, **_: {}))
+    boxes = [np.zeros((0, 5), np.float32) for _ in dataset.CLASSES]
+    boxes[2] = np.array([[1, 2, 30, 40, 0.9], [5, 5, 9, 9, 0.1]], np.float32)  # one kept, one under bbox_score_thr
+    eval_hook.last_results = [(boxes, [[] for _ in dataset.CLASSES])] * 2
+    hook = runner.register_hook(dict(type="MMDetWandbHook", num_eval_images=1, log_artifact=False))
+    hook.before_run(runner)
+    hook._log_eval_images(runner, step=5)
+    hook.after_run(runner)
+    records = finished_wandb_run(str(tmp_path / "work"))
+    (row,) = [{item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in r.history.item}
+              for r in records if r.HasField("history")]
+    assert row["_step"] == 5 and row["val/eval_images/_type"] == "table-file"
+    assert row["val/eval_images/nrows"] == 1  # num_eval_images
+    # the table itself goes into a run_table artifact (staged under WANDB_DATA_DIR until synced)
+    (table_artifact,) = [r.artifact for r in records if r.HasField("artifact") and r.artifact.type == "run_table"]
+    (entry,) = [c for c in table_artifact.manifest.contents if c.path == "val/eval_images.table.json"]
+    table = json.load(open(entry.local_path))
+    assert table["columns"] == ["image_name", "prediction"]
+    name, image = table["data"][0]
+    assert name == dataset.data_infos[0]["filename"] and image["_type"] == "image-file"
+    assert (image["width"], image["height"]) == (128, 64)
+    (box,) = image["boxes"]["predictions"]
+    assert box["position"] == {"minX": 1.0, "minY": 2.0, "maxX": 30.0, "maxY": 40.0} and box["class_id"] == 2
+
+
+@pytest.mark.slow
+def test_trackers_write_on_rank_0_only_under_ddp(tmp_path):
+    import subprocess
+
+    from test_train_cli import BIN, TRAIN
+
+    def run(args):  # this checkout's detkit and the toy modules
+        path = os.pathsep.join([os.path.dirname(os.path.abspath(__file__)), ROOT])
+        return subprocess.run(args, cwd=ROOT, env=dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1"),
+                              capture_output=True, text=True, timeout=300)
+
+    config = write_config(str(tmp_path), extra=(
+        "log_config = dict(interval=2, hooks=[dict(type='TextLoggerHook'), dict(type='TensorboardLoggerHook')])\n"))
+    work_dir = tmp_path / "ddp"
+    result = run([os.path.join(BIN, "torchrun"), "--standalone", "--nproc_per_node=2", TRAIN, config,
+                  "--launcher", "pytorch", "--work-dir", str(work_dir), "--seed", "0",
+                  "--cfg-options", "runner.max_epochs=1", "data.samples_per_gpu=2"])
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert len(glob.glob(str(work_dir / "tf_logs" / "events.out.tfevents.*"))) == 1
+    assert_matches_json_log(_tensorboard_scalars(str(work_dir)), str(work_dir))
