@@ -7,7 +7,8 @@ Needs ``pip install 'detkit[mlflow]'``. The tracking store is ``tracking_uri``, 
 ``MLFLOW_TRACKING_URI`` environment variable, else a local SQLite store in the work dir
 (``sqlite:///<work_dir>/mlflow.db``, artifacts in ``<work_dir>/mlruns``; MLflow 3 no longer
 accepts a plain ``./mlruns`` folder as a tracking store); browse it with
-``mlflow ui --backend-store-uri sqlite:///<work_dir>/mlflow.db``.
+``mlflow ui --backend-store-uri sqlite:///<work_dir>/mlflow.db``. MLflow's usage telemetry
+is switched off (``MLFLOW_DISABLE_TELEMETRY=true``) unless that variable is already set.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class MlflowLoggerHook(TrackerHook):
                  tracking_uri: str | None = None, interval: int = 10, ignore_last: bool = False,
                  reset_flag: bool = False, by_epoch: bool = True) -> None:
         super().__init__(interval, ignore_last, reset_flag, by_epoch)
+        # MLflow 3 sends usage telemetry over the network unless told not to; detkit runs offline
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         self.mlflow = import_extra("mlflow", "mlflow", type(self).__name__)
         self.exp_name = exp_name
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
