@@ -50,7 +50,7 @@ class TrackerHook(Hook):
     """Args (mmcv ``LoggerHook``): interval (iterations between records), ignore_last (skip the
     last, partial interval of an epoch; False as detkit's text logger), reset_flag (accepted
     for mmcv configs: the text logger clears the buffer), by_epoch. Subclasses
-    implement ``open(runner)``, ``write(scalars, step)`` and ``close(runner)``."""
+    implement ``open(runner)``, ``write(scalars, step, runner)`` and ``close(runner)``."""
 
     priority = 85
 
