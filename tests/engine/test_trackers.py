@@ -245,3 +245,16 @@ def test_trackers_write_on_rank_0_only_under_ddp(tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     assert len(glob.glob(str(work_dir / "tf_logs" / "events.out.tfevents.*"))) == 1
     assert_matches_json_log(_tensorboard_scalars(str(work_dir)), str(work_dir))
+
+
+def test_wandb_without_credentials_or_mode_logs_offline(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.setenv("NETRC", str(tmp_path / "no_netrc"))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb_data"))
+    work_dir = train(tmp_path, "dict(type='WandbLoggerHook', log_artifact=False)", epochs=1)
+    assert [r for r in finished_wandb_run(work_dir) if r.HasField("history")]
+    assert "W&B: no API key" in open(glob.glob(os.path.join(work_dir, "*.log"))[0]).read()

@@ -8,12 +8,14 @@ the JSON log's scalars as W&B history of one run.
 
 Needs ``pip install 'detkit[wandb]'``. ``WANDB_MODE=offline`` (or ``init_kwargs=dict(
 mode='offline')``) writes the run under ``<dir>/wandb/offline-run-*`` for ``wandb sync``; the
-run's ``dir`` defaults to the work dir.
+run's ``dir`` defaults to the work dir. Without a mode and without an API key (``wandb login``
+or ``WANDB_API_KEY``) the run is offline too, instead of waiting for a login prompt.
 """
 
 from __future__ import annotations
 
 import glob
+import netrc
 import os
 from typing import Any
 
@@ -24,6 +26,16 @@ from detkit.engine.hooks.trackers.base import TrackerHook, import_extra
 from detkit.registry import HOOKS
 
 __all__ = ["MMDetWandbHook", "WandbLoggerHook"]
+
+
+def _has_credentials() -> bool:
+    """A W&B API key in the environment or in ``~/.netrc`` (where ``wandb login`` puts it)."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
 
 
 @HOOKS.register_module()
@@ -54,6 +66,9 @@ class WandbLoggerHook(TrackerHook):
         kwargs = dict(self.init_kwargs)
         if runner.work_dir is not None:
             kwargs.setdefault("dir", runner.work_dir)
+        if "mode" not in kwargs and "WANDB_MODE" not in os.environ and not _has_credentials():
+            kwargs["mode"] = "offline"  # wandb.init would wait for a login prompt (a papermill run hangs)
+            runner.logger.info("W&B: no API key (wandb login / WANDB_API_KEY), logging offline; upload with wandb sync")
         kwargs.setdefault("name", runner.meta.get("exp_name") or runner.timestamp)
         self.run = self.wandb.init(**kwargs)
 
