@@ -4,7 +4,7 @@ every variant runs with several seeds, and the table gives bbox/segm mAP as mean
     python bench/ablation.py [--variants FPN RFA RFA+SRS RFA+CS RFA+SRS+CS] [--seeds 0 1 2]
                              [--epochs 1] [--times 4] [--img-scale 512 256]
                              [--data-root data/cityscapes_sample] [--out-dir work_dirs/ablation]
-                             [--cfg-options '{"optimizer.lr": 0.01}'] [--out ablation.json]
+                             [--cfg-options '{"optimizer.lr": 0.01}'] [--retry-failed] [--out ablation.json]
 
 Every run is nb04 (``nbs/04_train_and_evaluate.ipynb``) on the CPU-sized demo of the seed
 config (configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes_demo.py) with
@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--out-dir", default=str(ROOT / "work_dirs" / "ablation"), help="the sweep folder")
     parser.add_argument("--cfg-options", type=json.loads, default={}, help="more overrides for every run (JSON)")
     parser.add_argument("--kernel", default="detkit")
+    parser.add_argument("--retry-failed", action="store_true", help="run again the runs recorded as failed")
     parser.add_argument("--out", help="write the table as JSON here")
     args = parser.parse_args(argv)
     if len(args.seeds) < 3:
@@ -90,11 +91,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     grid = ablation_grid(args.variants, args.seeds, args.data_root, args.epochs, args.times,
                          tuple(args.img_scale), args.cfg_options)
     rows = detkit.sweep(NOTEBOOK, grid, args.out_dir, metrics=METRICS, kernel_name=args.kernel, cwd=ROOT,
-                        log=lambda line: print(line, flush=True))
+                        retry_failed=args.retry_failed, log=lambda line: print(line, flush=True))
     print(f"\n{'variant':<12}{'seeds':>6}{'bbox mAP':>18}{'segm mAP':>18}")
     for row in rows:
-        cells = [f"{row[m + '_mean']:.3f} ± {row[m + '_std'] or 0:.3f}" if row[m + "_mean"] is not None else "—"
-                 for m in METRICS]
+        cells = ["—" if row[m + "_mean"] is None else f"{row[m + '_mean']:.3f}" if row[m + "_std"] is None
+                 else f"{row[m + '_mean']:.3f} ± {row[m + '_std']:.3f}" for m in METRICS]
         print(f"{row['setting']:<12}{row['done']:>6}{cells[0]:>18}{cells[1]:>18}")
     if args.out:
         with open(args.out, "w") as f:
