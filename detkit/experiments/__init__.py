@@ -10,7 +10,7 @@ from detkit.experiments.compare import (
     plot_class_aps,
     plot_curves,
 )
-from detkit.experiments.confusion import confusion_matrix, experiment_confusion, plot_confusion_matrix
+from detkit.experiments.confusion import experiment_confusion
 from detkit.experiments.grid import SweepRun, expand_grid, load_grid
 from detkit.experiments.summary import final_metrics, format_markdown, read_runs, summarize, write_summary
 from detkit.experiments.sweep import sweep
@@ -19,7 +19,6 @@ __all__ = [
     "Experiment",
     "SweepRun",
     "class_ap_rows",
-    "confusion_matrix",
     "expand_grid",
     "experiment_confusion",
     "final_metrics",
@@ -29,7 +28,6 @@ __all__ = [
     "load_grid",
     "metrics_rows",
     "plot_class_aps",
-    "plot_confusion_matrix",
     "plot_curves",
     "read_runs",
     "summarize",

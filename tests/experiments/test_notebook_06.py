@@ -51,7 +51,7 @@ def test_confusion_matrix_counts_as_mmdet(sample):
         per_class[0] = np.vstack([per_class[0], [0, 0, 1, 1, 0.95], [0, 0, 1, 1, 0.1]]).astype(np.float32)
         expected[num_classes, 0] += 1  # on background; the 0.1 one is below score_thr
         results.append(per_class)
-    matrix = detkit.confusion_matrix(dataset, results, score_thr=0.3, tp_iou_thr=0.5)
+    matrix = detkit.calculate_confusion_matrix(dataset, results, score_thr=0.3, tp_iou_thr=0.5)
     assert matrix.sum() > 2 * len(dataset)
     np.testing.assert_array_equal(matrix, expected)
 
