@@ -69,6 +69,9 @@ _PUBLIC_API: dict[str, str] = {
     "compat_runner_args": "detkit.config",
     "load_checkpoint": "detkit.checkpoint",
     "save_checkpoint": "detkit.checkpoint",
+    "deploy": "detkit.deploy",
+    "export": "detkit.deploy.exporter",
+    "OnnxDetector": "detkit.deploy.runtime",
 }
 
 __all__ = sorted(_PUBLIC_API) + ["__version__"]

@@ -136,7 +136,8 @@ def inference_detector(
     """Run ``model`` (from :func:`init_detector`) on one image or a list of images.
 
     Args:
-        model: a detector with ``model.cfg`` (its ``data.test.pipeline`` is used).
+        model: a detector with ``model.cfg`` (its ``data.test.pipeline`` is used): an eager
+            one from :func:`init_detector` or an exported one (``detkit.deploy.OnnxDetector``).
         imgs: a path, a HWC uint8 BGR array, or a list of them (run as one batch).
 
     Returns:
@@ -162,7 +163,8 @@ def inference_detector(
             sample = dict(img_info=dict(filename=str(img)), img_prefix=None)
         samples.append(pipeline(sample))
     batch = collate(samples)
-    device = next(model.parameters()).device
+    # an exported detector (detkit.deploy) has no parameters but names its device
+    device = getattr(model, "device", None) or next(model.parameters()).device
     batch = _to_device(batch, device)
     with torch.no_grad():
         results = model(return_loss=False, rescale=True, **batch)
