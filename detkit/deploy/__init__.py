@@ -16,6 +16,7 @@ _NAMES = {
     "ExportedProgramDetector": "detkit.deploy.runtime",
     "graph_inputs": "detkit.deploy.postprocess",
     "to_result": "detkit.deploy.postprocess",
+    "compare_results": "detkit.deploy.compare",
 }
 
 __all__ = sorted(_NAMES)
