@@ -4,10 +4,12 @@ with its config and class names stored inside, so that the file alone is enough 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -77,13 +79,22 @@ def _dynamic_shapes(shape: Sequence[int] | None) -> Any:
              3: torch.export.Dim("width", min=low, max=high)}, None, None)
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Without the FutureWarning of torchvision's NMS shape function (it calls a renamed
+    PyTorch helper) on every trace."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*create_unbacked_symint", FutureWarning)
+        yield
+
+
 def _trace(graph: DeployableDetector, inputs: tuple[torch.Tensor, ...],
            shape: Sequence[int] | None) -> torch.export.ExportedProgram:
     """``torch.export`` of ``graph`` with NNPACK off (its size tests would guard on the
     symbolic sizes); a dynamic export that would fix a size fails here. Errors name the
     detector and the cause."""
     try:
-        with torch.no_grad(), torch.backends.nnpack.flags(enabled=False):
+        with torch.no_grad(), torch.backends.nnpack.flags(enabled=False), _quiet():
             return torch.export.export(graph, inputs, dynamic_shapes=_dynamic_shapes(shape),
                                        strict=False)
     except Exception as exc:  # the exporter raises many types; name the model and re-raise
@@ -98,10 +109,11 @@ def _write_onnx(program: torch.export.ExportedProgram, with_mask: bool, out: str
 
     from detkit.deploy.onnx_ops import ONNX_TRANSLATIONS
 
-    onnx_program = torch.onnx.export(program, (), None, dynamo=True, opset_version=opset,
-                                     input_names=list(INPUT_NAMES),
-                                     output_names=output_names(with_mask),
-                                     custom_translation_table=ONNX_TRANSLATIONS)
+    with _quiet():
+        onnx_program = torch.onnx.export(program, (), None, dynamo=True, opset_version=opset,
+                                         verbose=False, input_names=list(INPUT_NAMES),
+                                         output_names=output_names(with_mask),
+                                         custom_translation_table=ONNX_TRANSLATIONS)
     proto = onnx_program.model_proto
     if simplify:
         import onnxscript.optimizer
