@@ -11,6 +11,10 @@ keeps 100 detections and runs its mask head on 100 RoIs. detkit's model is expor
 also with dynamic height and width) and run by ``detkit.deploy.OnnxDetector`` with
 ``intra_op_num_threads = --threads``; every row includes pasting the masks onto the image.
 Runs alternate (``bench/timing.py``); medians of wall-clock and process CPU time.
+``agreement``: ``detkit.deploy.compare_results`` of the ORT and eager fp32 detections (pairs
+by class and nearest box: with random weights the 80 class scores are near-equal, so rows of
+near-equal score may come in either order). ``ort_op_seconds``: ONNX Runtime's own profile of
+one run, summed per operator type.
 """
 
 from __future__ import annotations
@@ -52,16 +56,24 @@ def _detkit_model(name: str, weights: dict[str, torch.Tensor],
     return model.eval()
 
 
-def _max_difference(ref: Any, got: Any) -> dict[str, Any]:
-    same = len(ref) == len(got) and bool(torch.equal(ref.labels, got.labels))
-    out: dict[str, Any] = {"detections": [len(ref), len(got)], "same_labels": same}
-    if same and len(ref):
-        out["box_max_abs_px"] = float((ref.boxes - got.boxes).abs().max())
-        out["score_max_abs"] = float((ref.scores - got.scores).abs().max())
-        inter = (ref.masks & got.masks).sum((1, 2)).float()
-        union = (ref.masks | got.masks).sum((1, 2)).clamp(min=1).float()
-        out["mask_iou_min"] = float((inter / union).min())
-    return out
+def _ort_profile(path: str, detector: Any, img: torch.Tensor, threads: int) -> dict[str, float]:
+    """Seconds per ONNX operator type in one profiled run (ONNX Runtime's profiler)."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.enable_profiling = True
+    options.profile_file_prefix = str(Path(path).with_suffix(""))
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    inputs = dict(zip(("img", "img_shape", "scale_factor"),
+                      detkit.deploy.graph_inputs(img, _meta(), True)))
+    session.run(None, inputs)  # warm-up
+    session.run(None, inputs)
+    events = json.loads(Path(session.end_profiling()).read_text())
+    per_op: dict[str, float] = {}
+    runs = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+    for event in runs[len(runs) // 2:]:  # the second run
+        op = event["args"].get("op_name", "?")
+        per_op[op] = per_op.get(op, 0.0) + event["dur"] / 1e6
+    return dict(sorted(per_op.items(), key=lambda kv: -kv[1])[:8])
 
 
 def _print_table(results: dict[str, Any]) -> None:
@@ -75,6 +87,7 @@ def _print_table(results: dict[str, Any]) -> None:
     for name, info in results["export"].items():
         print(f"export {name:18} {info['seconds']:6.1f} s {info['bytes'] / 2**20:7.1f} MiB")
     print("ORT vs eager fp32:", results["agreement"])
+    print("ORT seconds per operator type:", {k: round(v, 3) for k, v in results["ort_op_seconds"].items()})
 
 
 def main() -> None:
@@ -121,7 +134,9 @@ def main() -> None:
         with torch.no_grad():
             return theirs([img[0]])
 
-    results["agreement"] = _max_difference(infer(ours)()[0], infer(ort)()[0])
+    num_classes = ours.num_classes
+    results["agreement"] = detkit.deploy.compare_results(
+        infer(ours)()[0].to_mmdet(num_classes), infer(ort)()[0].to_mmdet(num_classes))
     results["inference"] = alternate({
         "torchvision_mask_rcnn": tv_infer,
         f"detkit_{args.model}": infer(ours),
@@ -138,6 +153,7 @@ def main() -> None:
     for key, (a, b) in ratios.items():
         results[key] = table[a]["wall_s"] / table[b]["wall_s"]
         results[key + "_cpu_time"] = table[a]["cpu_s"] / table[b]["cpu_s"]
+    results["ort_op_seconds"] = _ort_profile(fixed, ort, img, args.threads)
     results["load_average_after"] = os.getloadavg()
     _print_table(results)
     if args.out:

@@ -20,6 +20,8 @@ from detkit.models.roi_heads.roi_align import roi_align
 
 __all__ = ["batched_nms", "decode_deltas", "multiclass_nms", "extract_rois"]
 
+_CANDIDATES = 16  # per kept detection, before the final NMS
+
 
 def decode_deltas(coder: object, rois: torch.Tensor, deltas: torch.Tensor,
                   img_shape: torch.Tensor) -> torch.Tensor:
@@ -69,6 +71,13 @@ def multiclass_nms(boxes: torch.Tensor, scores: torch.Tensor, score_thr: float,
     labels = torch.arange(num_classes, device=scores.device)[None].expand_as(fg)
     boxes, fg, labels = boxes.reshape(-1, 4), fg.reshape(-1), labels.reshape(-1)
     inds = torch.nonzero(fg > score_thr).squeeze(1)
+    if max_num > 0:
+        # NMS on the best 16·max_num candidates only (score_thr=0 leaves 1000 RoIs × C): the
+        # first max_num survivors of greedy NMS depend on the boxes that score above them
+        # alone, so this is the full answer whenever those hold max_num survivors (the eager
+        # ``top_batched_nms`` starts from 4·max_num and grows ×4 until they do)
+        top = fg[inds].topk(torch.sym_min(inds.size(0), _CANDIDATES * max_num)).indices
+        inds = inds[top]
     boxes, fg, labels = boxes[inds], fg[inds], labels[inds]
     keep = batched_nms(boxes, fg, labels, iou_threshold, max_num)
     return boxes[keep], fg[keep], labels[keep]
