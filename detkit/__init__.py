@@ -114,6 +114,9 @@ _PUBLIC_API: dict[str, str] = {
     "eval_metric": "detkit.analysis",
     "print_config": "detkit.analysis",
     "coco_error_analysis": "detkit.analysis",
+    "deploy": "detkit.deploy",
+    "export": "detkit.deploy.exporter",
+    "OnnxDetector": "detkit.deploy.runtime",
 }
 
 __all__ = sorted(_PUBLIC_API) + ["__version__"]

@@ -43,7 +43,10 @@ def test_train_evaluate_then_infer_notebooks(tmp_path, run_notebook):
     inference = run_notebook(
         "05_inference.ipynb", cwd=tmp_path, config=str(work_dir / Path(DEMO_CONFIG).name),
         checkpoint=str(work_dir / "latest.pth"), images=str(root / "leftImg8bit" / "val"),
-        out_dir=str(tmp_path / "inference"), num_images=2, score_thr=0.0)
+        out_dir=str(tmp_path / "inference"), num_images=2, score_thr=0.0,
+        export_shape=[64, 128])  # the padded 128x64 inputs (a dynamic graph takes >= 65 px)
     records = json.loads((tmp_path / "inference" / "detections.json").read_text())
     assert len(records) == 2
     assert "ms per image on cpu" in inference.text
+    assert inference.text.count("same as eager: True") == 2  # the Deploy section, ONNX Runtime
+    assert (tmp_path / "inference" / "model.onnx").exists()

@@ -97,7 +97,9 @@ def predict_batch(model: nn.Module, batch: Mapping[str, Any]) -> list[DetectionR
     them or already unwrapped: one augmentation runs ``model.predict`` on the whole batch,
     several run ``model.predict_aug`` (batch size 1).
     """
-    batch = scatter(batch, next(model.parameters()).device)
+    # an exported detector (detkit.deploy) has no parameters but names its device
+    device = getattr(model, "device", None) or next(model.parameters()).device
+    batch = scatter(batch, device)
     imgs, img_metas = batch["img"], batch["img_metas"]
     if len(imgs) != len(img_metas):
         raise ValueError(f"num of augmentations ({len(imgs)}) != num of image meta ({len(img_metas)})")
