@@ -11,10 +11,16 @@ import pytest
 import torch
 
 import detkit
-from detkit.engine.inference import flatten_result
 from deploy_helpers import CLASSES, assert_same_detections, images, load_tool
 
 pytestmark = pytest.mark.slow  # each export traces the whole detector (~0.5-2 min on 2 cores)
+
+
+def flatten_result(result):
+    """(boxes, scores, labels, masks) NumPy arrays of an mmdet result, in class order."""
+    typed = detkit.DetectionResult.from_mmdet(result)
+    masks = None if typed.masks is None else typed.masks.numpy().astype(bool)
+    return typed.boxes.numpy(), typed.scores.numpy(), typed.labels.numpy(), masks
 
 
 def _compare(model, detectors, imgs) -> None:

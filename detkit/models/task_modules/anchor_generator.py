@@ -109,7 +109,7 @@ class AnchorGenerator:
     def _shifted(base: torch.Tensor, featmap_size: Sequence[int], stride: Sequence[float],
                  dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
         """``base`` ``[A, 4]`` shifted to every cell of an ``(H, W)`` grid → ``[H*W*A, 4]``."""
-        feat_h, feat_w = int(featmap_size[0]), int(featmap_size[1])
+        feat_h, feat_w = featmap_size[0], featmap_size[1]  # no int(): sizes stay symbolic under torch.export
         shift_x = torch.arange(0, feat_w, device=device).to(dtype) * stride[0]
         shift_y = torch.arange(0, feat_h, device=device).to(dtype) * stride[1]
         shift_yy, shift_xx = torch.meshgrid(shift_y, shift_x, indexing="ij")
