@@ -105,9 +105,11 @@ def plot_confusion_matrix(
     show: bool = True,
     title: str = "Normalized Confusion Matrix",
     color_theme: str = "plasma",
+    ax: Any = None,
 ) -> np.ndarray:
     """Draw the row-normalised matrix in percent (each ground-truth row sums to 100; a row
-    without any count shows -1%); saves ``<save_dir>/confusion_matrix.png``.
+    without any count shows -1%); saves ``<save_dir>/confusion_matrix.png``. With ``ax`` it
+    draws into that Axes (e.g. one panel of a notebook figure) and leaves the figure open.
 
     Returns:
         The normalised ``[C + 1, C + 1]`` matrix in percent (NaN for empty rows).
@@ -120,7 +122,10 @@ def plot_confusion_matrix(
     with np.errstate(invalid="ignore", divide="ignore"):
         percent = confusion.astype(np.float32) / confusion.sum(axis=1, keepdims=True) * 100
     num = len(labels)
-    fig, ax = plt.subplots(figsize=(max(0.5 * num, 4), max(0.5 * num * 0.8, 3.2)), dpi=180)
+    own_figure = ax is None
+    if own_figure:
+        _, ax = plt.subplots(figsize=(max(0.5 * num, 4), max(0.5 * num * 0.8, 3.2)), dpi=180)
+    fig = ax.figure
     image = ax.imshow(percent, cmap=plt.get_cmap(color_theme))
     fig.colorbar(mappable=image, ax=ax)
     ax.set_title(title, fontdict={"weight": "bold", "size": 12})
@@ -141,13 +146,14 @@ def plot_confusion_matrix(
             value = -1 if np.isnan(percent[i, j]) else int(percent[i, j])
             ax.text(j, i, f"{value}%", ha="center", va="center", color="w", size=7)
     ax.set_ylim(num - 0.5, -0.5)
-    fig.tight_layout()
     if save_dir is not None:
+        fig.tight_layout()
         os.makedirs(save_dir, exist_ok=True)
         fig.savefig(os.path.join(save_dir, "confusion_matrix.png"), format="png")
     if show:
         plt.show()
-    plt.close(fig)
+    if own_figure:
+        plt.close(fig)
     return percent
 
 

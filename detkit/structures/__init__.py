@@ -3,6 +3,7 @@ ground truth, the neck's feature pyramid and the detector's results."""
 
 from detkit.structures.boxes import (
     bbox2roi,
+    bbox_flip,
     bbox_mapping,
     bbox_mapping_back,
     box_areas,
@@ -10,28 +11,37 @@ from detkit.structures.boxes import (
     clip_boxes,
     empty_boxes,
     flip_boxes,
+    mask2bbox,
+    roi2bbox,
     xywh_to_xyxy,
     xyxy_to_xywh,
 )
+from detkit.structures.data_container import DataContainer
 from detkit.structures.feature_pyramid import FeaturePyramid
 from detkit.structures.ground_truth import GroundTruth
 from detkit.structures.instances import Instances
 from detkit.structures.masks import BitmapMasks, PolygonMasks
+from detkit.structures.overlaps import bbox_overlaps
 
 __all__ = [
     "BitmapMasks",
+    "DataContainer",
     "FeaturePyramid",
     "GroundTruth",
     "Instances",
     "PolygonMasks",
     "bbox2roi",
+    "bbox_flip",
     "bbox_mapping",
     "bbox_mapping_back",
+    "bbox_overlaps",
     "box_areas",
     "check_boxes",
     "clip_boxes",
     "empty_boxes",
     "flip_boxes",
+    "mask2bbox",
+    "roi2bbox",
     "xywh_to_xyxy",
     "xyxy_to_xywh",
 ]
