@@ -7,16 +7,16 @@ the largest difference relative to the largest default value):
 
 * 3×3 conv forward, and forward + input gradient, on one stride-4 FPN level
   ``[1, 256, 128, 256]``:
-  NNPACK's single-image Winograd (``detkit.models.layers.fast_conv``) vs oneDNN;
+  NNPACK's single-image Winograd (``detkit.ops.conv``) vs oneDNN;
 * 3×3 conv kernel gradient on the stride-4 and stride-8 FPN levels (``[1, 256, 128, 256]``,
-  ``[1, 256, 64, 128]``): Winograd's F(4×4, 3×3) (``detkit.models.layers.winograd``) vs
+  ``[1, 256, 64, 128]``): Winograd's F(4×4, 3×3) (``detkit.ops.winograd``) vs
   oneDNN;
 * 3×3 conv forward on a mask head's RoI batch ``[100, 256, 14, 14]``: NNPACK's batched
   Winograd vs oneDNN;
 * RoIAlign forward and backward, 700 RoIs of 16-112 pixels (the RoIs FPN assigns to the
   stride-4 level; aspect ratios log-normal) on ``[1, 256, 128, 256]``, MMDetection's settings
   (7×7, adaptive sampling, ``aligned=True``): two GEMMs per RoI on a channels_last map
-  (``detkit.models.roi_heads.roi_align``) vs ``torchvision.ops.roi_align``.
+  (``detkit.ops.roi_align``) vs ``torchvision.ops.roi_align``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ import torch
 import torchvision
 from torchvision.ops import RoIAlign
 
-from detkit.models.layers.fast_conv import conv2d
-from detkit.models.layers.winograd import conv3x3_weight_grad
-from detkit.models.roi_heads.roi_align import roi_align
+from detkit.ops.conv import conv2d
+from detkit.ops.roi_align import roi_align
+from detkit.ops.winograd import conv3x3_weight_grad
 
 from timing import alternate  # bench/timing.py
 

@@ -38,6 +38,8 @@ _PUBLIC_API: dict[str, str] = {
     "build_detector": "detkit.models",
     "fuse_conv_bn": "detkit.models.layers",
     "DetectionResult": "detkit.structures.results",
+    "FeaturePyramid": "detkit.structures.feature_pyramid",
+    "Instances": "detkit.structures.instances",
     "parameter_table": "detkit.models.summary",
     "format_parameter_table": "detkit.models.summary",
     "init_detector": "detkit.engine.inference",

@@ -1,21 +1,27 @@
-"""Box helpers shared by data and models.
+"""Box helpers shared by data and models: conversion, areas, clipping, flipping, mapping
+between original and augmented images, and packing per-image boxes into RoIs.
 
 Convention everywhere in detkit: boxes are ``[N, 4]`` float32 ``(x1, y1, x2, y2)`` in absolute
 pixels, with ``width = x2 - x1`` and ``height = y2 - y1`` (no ``+1``). COCO files store
 ``[x, y, w, h]``; convert at the file boundary with :func:`xywh_to_xyxy` / :func:`xyxy_to_xywh`.
-Every function accepts NumPy arrays or torch tensors and returns the same kind.
+The conversion, area, clipping and flipping functions accept NumPy arrays or torch tensors and
+return the same kind; the mapping and RoI functions work on tensors.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 BoxArray = TypeVar("BoxArray", np.ndarray, torch.Tensor)
 
-__all__ = ["empty_boxes", "check_boxes", "xywh_to_xyxy", "xyxy_to_xywh", "box_areas", "clip_boxes"]
+__all__ = ["empty_boxes", "check_boxes", "xywh_to_xyxy", "xyxy_to_xywh", "box_areas", "clip_boxes",
+           "flip_boxes", "scale_factor_tensor", "bbox_mapping", "bbox_mapping_back", "bbox2roi"]
+
+FLIP_DIRECTIONS = ("horizontal", "vertical", "diagonal")
 
 
 def empty_boxes() -> np.ndarray:
@@ -74,3 +80,57 @@ def clip_boxes(boxes: BoxArray, height: int, width: int) -> BoxArray:
     out[:, 0::2] = np.clip(out[:, 0::2], 0, width)
     out[:, 1::2] = np.clip(out[:, 1::2], 0, height)
     return out
+
+
+def flip_boxes(boxes: BoxArray, img_shape: Sequence[int], direction: str = "horizontal") -> BoxArray:
+    """Flip ``[..., 4k]`` xyxy boxes inside an image of ``img_shape = (h, w, ...)``
+    (mmdet ``bbox_flip``): ``x -> w - x`` horizontally, ``y -> h - y`` vertically, both for
+    ``'diagonal'``."""
+    if direction not in FLIP_DIRECTIONS:
+        raise ValueError(f"flip direction must be one of {FLIP_DIRECTIONS}, got {direction!r}")
+    if boxes.shape[-1] % 4 != 0:
+        raise ValueError(f"boxes must have 4k columns, got shape {tuple(boxes.shape)}")
+    h, w = img_shape[0], img_shape[1]
+    flipped = boxes.clone() if isinstance(boxes, torch.Tensor) else boxes.copy()
+    if direction in ("horizontal", "diagonal"):
+        flipped[..., 0::4] = w - boxes[..., 2::4]
+        flipped[..., 2::4] = w - boxes[..., 0::4]
+    if direction in ("vertical", "diagonal"):
+        flipped[..., 1::4] = h - boxes[..., 3::4]
+        flipped[..., 3::4] = h - boxes[..., 1::4]
+    return flipped
+
+
+def scale_factor_tensor(scale_factor: Any, like: torch.Tensor) -> torch.Tensor:
+    """An image meta's ``scale_factor`` (float, list, array or tensor) as a float32 ``[4]``
+    ``(w, h, w, h)`` on ``like``'s device."""
+    scale = torch.as_tensor(np.asarray(scale_factor, dtype=np.float32) if not isinstance(
+        scale_factor, torch.Tensor) else scale_factor, dtype=torch.float32, device=like.device)
+    return scale.repeat(4) if scale.numel() == 1 else scale.reshape(4)
+
+
+def bbox_mapping(bboxes: torch.Tensor, img_shape: Sequence[int], scale_factor: Any,
+                 flip: bool, flip_direction: str = "horizontal") -> torch.Tensor:
+    """Original-image boxes ``[N, 4]`` → boxes of an augmented (scaled, maybe flipped) image."""
+    new = bboxes * bboxes.new_tensor(scale_factor)
+    return flip_boxes(new, img_shape, flip_direction) if flip else new
+
+
+def bbox_mapping_back(bboxes: torch.Tensor, img_shape: Sequence[int], scale_factor: Any,
+                      flip: bool, flip_direction: str = "horizontal") -> torch.Tensor:
+    """Boxes ``[N, 4k]`` of an augmented image → original-image boxes."""
+    new = flip_boxes(bboxes, img_shape, flip_direction) if flip else bboxes
+    return (new.reshape(-1, 4) / new.new_tensor(scale_factor)).view(bboxes.shape)
+
+
+def bbox2roi(bbox_list: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Concatenate per-image boxes ``[N_i, 4+]`` into RoIs ``[sum N_i, 5]``
+    ``[batch_idx, x1, y1, x2, y2]``."""
+    rois = []
+    for img_id, bboxes in enumerate(bbox_list):
+        if bboxes.size(0) > 0:
+            inds = bboxes.new_full((bboxes.size(0), 1), img_id)
+            rois.append(torch.cat([inds, bboxes[:, :4]], dim=-1))
+        else:
+            rois.append(bboxes.new_zeros((0, 5)))
+    return torch.cat(rois, 0)

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from detkit.models.necks.augfpn import AugFPN, PyramidFeatures, ResidualFeatureAugmentation
+from detkit.models.necks.augfpn import AugFPN, ResidualFeatureAugmentation
+from detkit.structures.feature_pyramid import FeaturePyramid
 from detkit.models.necks.fpn import FPN
 from detkit.registry import NECKS, build
 
@@ -73,7 +74,7 @@ def test_training_output_carries_laterals_before_top_down_fusion():
     inputs = _inputs()
     neck = AugFPN(IN_CHANNELS, 16, 5)
     outs = neck(inputs)
-    assert isinstance(outs, PyramidFeatures) and len(outs) == 5 and len(outs.laterals) == 4
+    assert isinstance(outs, FeaturePyramid) and len(outs) == 5 and len(outs.laterals) == 4
     for i in range(3):
         torch.testing.assert_close(outs.laterals[i], neck.lateral_convs[i](inputs[i]))
     top = neck.lateral_convs[3](inputs[3]) + neck.rfa(inputs[3])
@@ -82,15 +83,15 @@ def test_training_output_carries_laterals_before_top_down_fusion():
     torch.testing.assert_close(outs[3], neck.fpn_convs[3](top))
     neck.eval()
     eval_outs = neck(inputs)
-    assert type(eval_outs) is tuple and len(eval_outs) == 5
+    assert eval_outs.laterals is None and len(eval_outs) == 5
 
 
-def test_pyramid_features_behave_as_tuple_and_pickle():
+def test_feature_pyramid_behaves_as_a_sequence_of_levels_and_pickles():
     maps, laterals = (torch.ones(1, 2, 4, 4), torch.zeros(1, 2, 2, 2)), (torch.ones(1, 2, 4, 4),)
-    feats = PyramidFeatures(maps, laterals)
+    feats = FeaturePyramid(maps, laterals)
     assert feats[1] is maps[1] and feats[:1] == maps[:1] and len(feats) == 2
     restored = pickle.loads(pickle.dumps(feats))
-    assert isinstance(restored, PyramidFeatures)
+    assert isinstance(restored, FeaturePyramid)
     assert torch.equal(restored[0], maps[0]) and torch.equal(restored.laterals[0], laterals[0])
 
 

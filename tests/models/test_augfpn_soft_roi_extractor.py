@@ -4,7 +4,7 @@ import pytest
 import torch
 from torchvision.ops import roi_align
 
-from detkit.models.roi_heads.soft_roi_extractor import SoftRoIExtractor, rescale_rois
+from detkit.models.roi_heads.roi_extractors import SoftRoIExtractor, rescale_rois
 from detkit.registry import ROI_EXTRACTORS, build
 
 STRIDES = [4, 8, 16, 32]
@@ -98,7 +98,7 @@ def test_too_few_feature_maps_raises():
 
 
 def test_low_precision_maps_are_pooled_with_float32_boxes():
-    from detkit.models.roi_heads.soft_roi_extractor import pool_rois_per_level
+    from detkit.models.roi_heads.roi_extractors import pool_rois_per_level
 
     feats = [f.to(torch.bfloat16) for f in _feats(size=1024, levels=1)]
     extractor = _extractor()

@@ -143,15 +143,15 @@ def test_compile_option_wraps_backbone_and_neck(tiny_cfg):
     plain = build_detector(cfg).eval()
     cfg["compile"] = dict(backend="eager", dynamic=False, options=dict(freezing=True))
     compiled = build_detector(cfg).eval()
-    assert compiled.inductor_options == {"freezing": True} and "options" in cfg["compile"]
+    assert compiled.feature_compiler.inductor_options == {"freezing": True} and "options" in cfg["compile"]
     compiled.load_state_dict(plain.state_dict())
     img = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         for a, b in zip(plain.extract_feat(img), compiled.extract_feat(img)):
             torch.testing.assert_close(a, b)
-    assert compiled._compiled_features is not None
+    assert compiled.feature_compiler.compiled is not None
     clone = copy.deepcopy(compiled)
-    assert clone._compiled_features is None  # recompiled for the copy, not bound to the original
+    assert clone.feature_compiler.compiled is None  # recompiled for the copy, not bound to the original
     with torch.no_grad():
         torch.testing.assert_close(clone.extract_feat(img)[0], plain.extract_feat(img)[0])
 
@@ -178,8 +178,32 @@ def test_aug_merge_of_two_identical_views_equals_single_view(tiny_cfg, detector)
     assert torch.equal(merged.labels, single.labels) and torch.equal(merged.masks, single.masks)
 
 
+@pytest.mark.parametrize("detector", ["CascadeRCNN", "MaskRCNN"])
+def test_aug_merge_honours_rescale(tiny_cfg, detector):
+    """Both RoI heads' ``predict_aug``: without ``rescale`` the merged boxes are those in
+    original pixels times the first view's ``scale_factor``; the masks stay on the original
+    canvas (mmdet's ``aug_test``)."""
+    torch.manual_seed(0)
+    model = build_detector(tiny_cfg(detector)).eval()
+    heads = model.roi_head.bbox_head
+    for head in heads if isinstance(heads, torch.nn.ModuleList) else [heads]:
+        head.fc_cls.bias.data[0] = 5.0
+    meta = _meta(h=64, w=96, scale=2.0, ori=(32, 48))
+    img = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        x = model.extract_feat(img)
+        proposals = model.rpn_head.simple_test_rpn(x, [meta])
+        original = model.roi_head.predict_aug([x], proposals, [[meta]], rescale=True)[0]
+        scaled = model.roi_head.predict_aug([x], proposals, [[meta]], rescale=False)[0]
+    assert len(original) > 0
+    torch.testing.assert_close(scaled.boxes, original.boxes * 2.0)
+    assert torch.equal(scaled.scores, original.scores) and torch.equal(scaled.masks, original.masks)
+    assert original.masks.shape[1:] == (32, 48)
+
+
 def test_flip_mapping_round_trip():
-    from detkit.models.roi_heads.test_time_aug import bbox_flip, bbox_mapping, bbox_mapping_back
+    from detkit.structures.boxes import bbox_mapping, bbox_mapping_back
+    from detkit.structures.boxes import flip_boxes as bbox_flip
 
     boxes = torch.tensor([[10.0, 5.0, 30.0, 25.0]])
     torch.testing.assert_close(bbox_flip(boxes, (40, 100), "horizontal"),

@@ -4,8 +4,8 @@ Conv2d's values and gradients."""
 import pytest
 import torch
 
-from detkit.models.layers import fast_conv
-from detkit.models.layers.fast_conv import conv2d, conv_transpose2d
+from detkit.ops import conv as fast_conv
+from detkit.ops.conv import conv2d, conv_transpose2d
 
 pytestmark = pytest.mark.skipif(not torch._nnpack_available(), reason="NNPACK not built in")
 

@@ -10,11 +10,12 @@ import detkit.models  # noqa: F401
 from detkit.models import build_detector, parse_losses
 from torchvision.ops import batched_nms
 
-from detkit.models.roi_heads import SingleRoIExtractor, multiclass_nms
+from detkit.models.roi_heads import SingleRoIExtractor
+from detkit.models.task_modules import multiclass_nms
 from detkit.models.task_modules import top_batched_nms
 from detkit.models.roi_heads.mask_head import FCNMaskHead
 from detkit.models.roi_heads.mask_head import mask_targets
-from detkit.models.roi_heads.mask_paste import paste_masks_in_image
+from detkit.structures.mask_paste import paste_masks_in_image
 from detkit.models.task_modules import AssignResult, RandomSampler
 from detkit.structures import BitmapMasks, PolygonMasks
 from detkit.structures.results import DetectionResult

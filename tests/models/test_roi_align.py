@@ -5,7 +5,7 @@ import pytest
 import torch
 from torchvision.ops import RoIAlign
 
-from detkit.models.roi_heads.roi_align import roi_align
+from detkit.ops.roi_align import roi_align
 
 
 def _inputs(num_rois=300, channels=64, dtype=torch.float32):

@@ -4,8 +4,9 @@ large maps where it measured faster."""
 import pytest
 import torch
 
-from detkit.models.layers import fast_conv, winograd
-from detkit.models.layers.winograd import conv3x3_weight_grad, faster_than_onednn
+from detkit.ops import conv as fast_conv
+from detkit.ops import winograd
+from detkit.ops.winograd import conv3x3_weight_grad, faster_than_onednn
 
 
 def _direct_weight_grad(x, grad, padding):

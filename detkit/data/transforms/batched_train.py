@@ -31,6 +31,7 @@ from detkit.data.transforms.normalize import Normalize
 from detkit.data.transforms.pad import Pad
 from detkit.data.transforms.policies import AutoAugment
 from detkit.data.transforms.resize import Resize
+from detkit.structures.boxes import flip_boxes
 from detkit.structures.masks import rescale_size
 
 __all__ = ["TrainDraw", "BatchedTrainOutput", "draw_train", "batched_train_transforms"]
@@ -88,12 +89,7 @@ def _flip_sample(img: torch.Tensor, masks: torch.Tensor, boxes: torch.Tensor,
                  direction: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     h, w = img.shape[-2:]
     dims = {"horizontal": [-1], "vertical": [-2], "diagonal": [-2, -1]}[direction]
-    flipped = boxes.clone()
-    if direction in ("horizontal", "diagonal"):
-        flipped[:, 0], flipped[:, 2] = w - boxes[:, 2], w - boxes[:, 0]
-    if direction in ("vertical", "diagonal"):
-        flipped[:, 1], flipped[:, 3] = h - boxes[:, 3], h - boxes[:, 1]
-    return img.flip(dims), masks.flip(dims), flipped
+    return img.flip(dims), masks.flip(dims), flip_boxes(boxes, (h, w), direction)
 
 
 def batched_train_transforms(images: torch.Tensor, image_hw: list[tuple[int, int]],

@@ -15,26 +15,11 @@ import numpy as np
 
 from detkit.data.transforms.fields import bbox_keys, img_keys, mask_keys, seg_keys
 from detkit.registry import PIPELINES
+from detkit.structures.boxes import FLIP_DIRECTIONS, flip_boxes
 
-__all__ = ["RandomFlip", "flip_boxes", "flip_image"]
+__all__ = ["RandomFlip", "flip_image"]
 
-_DIRECTIONS = ("horizontal", "vertical", "diagonal")
 _CV2_FLIP_CODES = {"horizontal": 1, "vertical": 0, "diagonal": -1}
-
-
-def flip_boxes(boxes: np.ndarray, img_shape: tuple[int, ...], direction: str) -> np.ndarray:
-    """Flip ``[..., 4k]`` xyxy boxes inside an image of ``img_shape = (h, w, ...)``."""
-    if boxes.shape[-1] % 4 != 0:
-        raise ValueError(f"boxes must have 4k columns, got shape {boxes.shape}")
-    h, w = img_shape[:2]
-    flipped = boxes.copy()
-    if direction in ("horizontal", "diagonal"):
-        flipped[..., 0::4] = w - boxes[..., 2::4]
-        flipped[..., 2::4] = w - boxes[..., 0::4]
-    if direction in ("vertical", "diagonal"):
-        flipped[..., 1::4] = h - boxes[..., 3::4]
-        flipped[..., 3::4] = h - boxes[..., 1::4]
-    return flipped
 
 
 def flip_image(img: np.ndarray, direction: str) -> np.ndarray:
@@ -56,8 +41,8 @@ class RandomFlip:
     def __init__(self, flip_ratio: float | list[float] | None = None,
                  direction: str | list[str] = "horizontal") -> None:
         directions = direction if isinstance(direction, list) else [direction]
-        if not all(isinstance(d, str) and d in _DIRECTIONS for d in directions):
-            raise ValueError(f"RandomFlip: direction must be in {_DIRECTIONS} (or a list), got {direction!r}")
+        if not all(isinstance(d, str) and d in FLIP_DIRECTIONS for d in directions):
+            raise ValueError(f"RandomFlip: direction must be in {FLIP_DIRECTIONS} (or a list), got {direction!r}")
         if isinstance(flip_ratio, list):
             if len(flip_ratio) != len(directions) or not isinstance(direction, list):
                 raise ValueError(f"RandomFlip: one flip_ratio per direction needed, got {flip_ratio} for {direction}")
@@ -92,8 +77,8 @@ class RandomFlip:
             results["flip_direction"] = None
         if results["flip"]:
             direction = results["flip_direction"]
-            if direction not in _DIRECTIONS:
-                raise ValueError(f"RandomFlip: results['flip_direction'] must be in {_DIRECTIONS}, got {direction!r}")
+            if direction not in FLIP_DIRECTIONS:
+                raise ValueError(f"RandomFlip: results['flip_direction'] must be in {FLIP_DIRECTIONS}, got {direction!r}")
             for key in img_keys(results):
                 results[key] = flip_image(results[key], direction)
             for key in bbox_keys(results):

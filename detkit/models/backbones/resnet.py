@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.utils.checkpoint as activation_checkpoint
 
 from detkit.models.layers import build_norm_layer, constant_init, kaiming_init
-from detkit.models.layers.fast_conv import conv2d
+from detkit.ops import Conv2d
 from detkit.registry import MODELS
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck"]
@@ -40,9 +40,9 @@ class BasicBlock(nn.Module):
         norm_cfg: Mapping[str, Any] = _DEFAULT_NORM,
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, dilation, dilation, bias=False)
+        self.conv1 = Conv2d(inplanes, planes, 3, stride, dilation, dilation, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, planes)[1]
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.conv2 = Conv2d(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = build_norm_layer(norm_cfg, planes)[1]
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -53,8 +53,8 @@ class BasicBlock(nn.Module):
         return self.bn2
 
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(conv2d(self.conv1, x)))
-        out = self.bn2(conv2d(self.conv2, out))
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
         out += x if self.downsample is None else self.downsample(x)
         return out
 
@@ -89,7 +89,7 @@ class Bottleneck(nn.Module):
         stride_1x1, stride_3x3 = (1, stride) if style == "pytorch" else (stride, 1)
         self.conv1 = nn.Conv2d(inplanes, planes, 1, stride_1x1, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, planes)[1]
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride_3x3, dilation, dilation, bias=False)
+        self.conv2 = Conv2d(planes, planes, 3, stride_3x3, dilation, dilation, bias=False)
         self.bn2 = build_norm_layer(norm_cfg, planes)[1]
         self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
         self.bn3 = build_norm_layer(norm_cfg, planes * self.expansion)[1]
@@ -103,7 +103,7 @@ class Bottleneck(nn.Module):
 
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(conv2d(self.conv2, out)))
+        out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
         out += x if self.downsample is None else self.downsample(x)
         return out

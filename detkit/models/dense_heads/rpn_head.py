@@ -10,19 +10,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, normal_init
-from detkit.models.layers.fast_conv import conv2d
+from detkit.ops import Conv2d
 from detkit.models.task_modules import top_batched_nms
 from detkit.registry import (BBOX_ASSIGNERS, BBOX_CODERS, BBOX_SAMPLERS, MODELS,
                              PRIOR_GENERATORS, build)
 
 __all__ = ["RPNHead", "anchor_inside_flags", "proposal_settings"]
 
-_DEFAULT_ANCHORS = {"type": "AnchorGenerator", "scales": [8], "ratios": [0.5, 1.0, 2.0],
-                    "strides": [4, 8, 16, 32, 64]}
-_DEFAULT_CODER = {"type": "DeltaXYWHBBoxCoder", "clip_border": True,
-                  "target_means": (0.0, 0.0, 0.0, 0.0), "target_stds": (1.0, 1.0, 1.0, 1.0)}
-_DEFAULT_LOSS_CLS = {"type": "CrossEntropyLoss", "use_sigmoid": True, "loss_weight": 1.0}
-_DEFAULT_LOSS_BBOX = {"type": "SmoothL1Loss", "beta": 1.0 / 9.0, "loss_weight": 1.0}
 
 
 def anchor_inside_flags(flat_anchors: torch.Tensor, valid_flags: torch.Tensor,
@@ -67,7 +61,9 @@ class RPNHead(nn.Module):
         feat_channels: channels of the shared 3×3 conv.
         num_classes: 1 (objectness).
         num_convs: shared convs before the predictors.
-        anchor_generator, bbox_coder, loss_cls, loss_bbox: component configs.
+        anchor_generator, bbox_coder, loss_cls, loss_bbox: component configs (the model
+            configs in ``configs/_base_/models`` give them; the defaults are MMDetection v2's
+            ``AnchorHead`` signature defaults).
         reg_decoded_bbox: regress decoded boxes (not supported by the losses here: False).
         train_cfg: ``assigner``, ``sampler``, ``allowed_border``, ``pos_weight``.
         test_cfg: ``nms_pre``, ``max_per_img``, ``nms`` (``iou_threshold``), ``min_bbox_size``.
@@ -80,10 +76,16 @@ class RPNHead(nn.Module):
 
     def __init__(self, in_channels: int, feat_channels: int = 256, num_classes: int = 1,
                  num_convs: int = 1,
-                 anchor_generator: Mapping[str, Any] = _DEFAULT_ANCHORS,
-                 bbox_coder: Mapping[str, Any] = _DEFAULT_CODER,
-                 loss_cls: Mapping[str, Any] = _DEFAULT_LOSS_CLS,
-                 loss_bbox: Mapping[str, Any] = _DEFAULT_LOSS_BBOX,
+                 anchor_generator: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "AnchorGenerator", "scales": [8, 16, 32], "ratios": [0.5, 1.0, 2.0],
+                     "strides": [4, 8, 16, 32, 64]},
+                 bbox_coder: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "DeltaXYWHBBoxCoder", "clip_border": True,
+                     "target_means": (0.0, 0.0, 0.0, 0.0), "target_stds": (1.0, 1.0, 1.0, 1.0)},
+                 loss_cls: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "CrossEntropyLoss", "use_sigmoid": True, "loss_weight": 1.0},
+                 loss_bbox: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "SmoothL1Loss", "beta": 1.0 / 9.0, "loss_weight": 1.0},
                  reg_decoded_bbox: bool = False,
                  train_cfg: Mapping[str, Any] | None = None,
                  test_cfg: Mapping[str, Any] | None = None,
@@ -112,7 +114,7 @@ class RPNHead(nn.Module):
                 ConvModule(in_channels if i == 0 else feat_channels, feat_channels, 3,
                            padding=1, inplace=False) for i in range(num_convs)])
         else:
-            self.rpn_conv = nn.Conv2d(in_channels, feat_channels, 3, padding=1)
+            self.rpn_conv = Conv2d(in_channels, feat_channels, 3, padding=1)
         self.rpn_cls = nn.Conv2d(feat_channels, num_anchors * self.cls_out_channels, 1)
         self.rpn_reg = nn.Conv2d(feat_channels, num_anchors * 4, 1)
         self.init_weights()
@@ -125,9 +127,8 @@ class RPNHead(nn.Module):
 
     def forward(self, feats: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         cls_scores, bbox_preds = [], []
-        stacked = isinstance(self.rpn_conv, nn.Sequential)  # num_convs > 1: ConvModules
         for x in feats:
-            x = self.rpn_conv(x) if stacked else conv2d(self.rpn_conv, x)
+            x = self.rpn_conv(x)
             x = F.relu(x, inplace=False)
             cls_scores.append(self.rpn_cls(x))
             bbox_preds.append(self.rpn_reg(x))

@@ -1,6 +1,6 @@
 """``BaseDetector``: MMDetection v2's calling conventions (``forward(img, img_metas,
 return_loss)``, ``forward_train``, ``forward_test``, ``train_step``) and the feature
-extractor options (``channels_last``, ``torch.compile``)."""
+extractor options (``channels_last``, ``torch.compile``, carried out by ``detkit.ops``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from detkit.models.necks.augfpn import PyramidFeatures
+from detkit.ops import LazyCompiled, parse_compile_option, roi_pooling_layout, to_channels_last
+from detkit.structures.feature_pyramid import FeaturePyramid
 
 __all__ = ["BaseDetector", "parse_losses"]
 
@@ -59,9 +60,10 @@ class BaseDetector(nn.Module):
             ``torch.channels_last`` memory format (faster convolutions on CPU and with
             tensor cores); the RoI heads pool from float32 maps in the layout their
             RoIAlign reads (``roi_features``).
-        compile: ``True`` or ``torch.compile`` keyword arguments: compile backbone + neck;
-            ``options`` (inductor settings, e.g. ``dict(freezing=True)`` to fold BatchNorm
-            into the convs for inference) are patched into the inductor config per call.
+        compile: ``True`` or ``torch.compile`` keyword arguments: compile backbone + neck
+            (``detkit.ops.LazyCompiled``); ``options`` (inductor settings, e.g.
+            ``dict(freezing=True)`` to fold BatchNorm into the convs for inference) are
+            patched into the inductor config per call.
     """
 
     def __init__(self, channels_last: bool = False,
@@ -69,43 +71,24 @@ class BaseDetector(nn.Module):
         super().__init__()
         if not isinstance(channels_last, bool):
             raise TypeError(f"model.channels_last must be a bool, got {channels_last!r}")
-        if compile is not None and not isinstance(compile, (bool, Mapping)):
-            raise TypeError(f"model.compile must be a bool or a dict of torch.compile "
-                            f"arguments, got {compile!r}")
+        compile_args = parse_compile_option(compile)
         self.channels_last = channels_last
-        self.compile_cfg = ({} if compile is True else dict(compile)) if compile else None
-        # inductor settings (e.g. freezing=True) are applied as a config patch around the
-        # compiled call: torch.compile(options=...) does not reach weight freezing
-        self.inductor_options = (dict(self.compile_cfg.pop("options") or {})
-                                 if self.compile_cfg and "options" in self.compile_cfg else {})
-        self._compiled_features: Any = None
+        self.feature_compiler = (LazyCompiled(self._features, *compile_args)
+                                 if compile_args is not None else None)
 
-    def __getstate__(self) -> dict[str, Any]:
-        # the compiled function is bound to this instance: copies and pickles recompile
-        state = dict(super().__getstate__())
-        state["_compiled_features"] = None
-        return state
-
-    def _features(self, img: torch.Tensor) -> Sequence[torch.Tensor]:
+    def _features(self, img: torch.Tensor) -> FeaturePyramid:
         x = self.backbone(img)
-        return self.neck(x) if getattr(self, "neck", None) is not None else x
+        return FeaturePyramid.of(self.neck(x) if getattr(self, "neck", None) is not None else x)
 
-    def extract_feat(self, img: torch.Tensor) -> Sequence[torch.Tensor]:
+    def extract_feat(self, img: torch.Tensor) -> FeaturePyramid:
         """Backbone (+ neck) features of ``img`` ``[B, 3, H, W]``, finest level first."""
         if self.channels_last:
-            img = img.contiguous(memory_format=torch.channels_last)
-        if self.compile_cfg is None:
+            img = to_channels_last(img)
+        if self.feature_compiler is None:
             return self._features(img)
-        if self._compiled_features is None:
-            self._compiled_features = torch.compile(self._features, **self.compile_cfg)
-        if not self.inductor_options:
-            return self._compiled_features(img)
-        import torch._inductor.config as inductor_config
+        return self.feature_compiler(img)
 
-        with inductor_config.patch(self.inductor_options):
-            return self._compiled_features(img)
-
-    def extract_feats(self, imgs: Sequence[torch.Tensor]) -> list[Sequence[torch.Tensor]]:
+    def extract_feats(self, imgs: Sequence[torch.Tensor]) -> list[FeaturePyramid]:
         return [self.extract_feat(img) for img in imgs]
 
     def apply_memory_format(self) -> None:
@@ -114,34 +97,11 @@ class BaseDetector(nn.Module):
             self.to(memory_format=torch.channels_last)
 
     @staticmethod
-    def roi_features(x: Sequence[torch.Tensor]) -> Sequence[torch.Tensor]:
-        """The maps ``[B, C, H_l, W_l]`` the RoI head pools from, in float32 and in the layout
-        its RoIAlign reads: channels_last on CPU (``roi_align``'s GEMMs), contiguous NCHW
-        elsewhere (torchvision's kernels).
-
-        RoIs are pooled in float32 (bf16 would round their coordinates), and a map in another
-        layout or precision would be converted once per pooling call (twice per level for Mask
-        R-CNN, six times for the cascade) instead of once here. ``x`` itself when already so;
-        AugFPN's ``laterals`` are kept (and converted too)."""
-        low_precision = (torch.float16, torch.bfloat16)
-
-        def layout(f: torch.Tensor) -> torch.memory_format:
-            return torch.channels_last if f.device.type == "cpu" else torch.contiguous_format
-
-        def ready(f: torch.Tensor) -> bool:
-            return f.is_contiguous(memory_format=layout(f)) and f.dtype not in low_precision
-
-        def convert(f: torch.Tensor) -> torch.Tensor:
-            dtype = torch.float32 if f.dtype in low_precision else f.dtype
-            return f.to(dtype=dtype, memory_format=layout(f))
-
-        if all(ready(f) for f in x):
-            return x
-        maps = tuple(convert(f) for f in x)
-        laterals = getattr(x, "laterals", None)
-        if laterals is None:
-            return maps
-        return PyramidFeatures(maps, [convert(f) for f in laterals])
+    def roi_features(x: FeaturePyramid) -> FeaturePyramid:
+        """The pyramid the RoI head pools from: every map (laterals included) in float32 and
+        in the layout its RoIAlign reads (``detkit.ops.roi_pooling_layout``), converted once
+        here rather than once per pooling call."""
+        return x.map(roi_pooling_layout)
 
     @staticmethod
     def _add_batch_input_shape(img: torch.Tensor, img_metas: Sequence[dict]) -> None:

@@ -9,8 +9,9 @@ import torch
 
 from detkit.models.detectors.base import BaseDetector
 from detkit.models.layers import apply_init_cfg
-from detkit.models.roi_heads.test_time_aug import merge_aug_proposals
+from detkit.models.roi_heads.aug_merge import merge_aug_proposals
 from detkit.registry import MODELS, build
+from detkit.structures.ground_truth import GroundTruth
 from detkit.structures.results import DetectionResult
 
 __all__ = ["TwoStageDetector", "FasterRCNN", "MaskRCNN", "CascadeRCNN"]
@@ -106,20 +107,20 @@ class TwoStageDetector(BaseDetector):
                       proposals: Sequence[torch.Tensor] | None = None,
                       **kwargs: Any) -> dict[str, Any]:
         """Loss dict: ``loss_rpn_cls``/``loss_rpn_bbox`` (lists over levels) and the RoI
-        head's losses."""
+        head's losses. The targets travel on as one ``Instances`` per image
+        (``GroundTruth``); proposals as ``[N_i, 5]`` (xyxy input pixels, score)."""
         if self.train_cfg is None:
             raise ValueError("forward_train needs model.train_cfg")
         self._add_batch_input_shape(img, img_metas)
+        gt = GroundTruth.from_mmdet(img_metas, gt_bboxes, gt_labels, gt_bboxes_ignore, gt_masks)
         x = self.extract_feat(img)
         losses: dict[str, Any] = {}
         if proposals is None:
             proposal_cfg = self.train_cfg.get("rpn_proposal", _sub_cfg(self.test_cfg, "rpn"))
             rpn_losses, proposals = self.rpn_head.forward_train(
-                x, img_metas, gt_bboxes, None, gt_bboxes_ignore, proposal_cfg)
+                x, img_metas, gt.bboxes(), None, gt.ignored, proposal_cfg)
             losses.update(rpn_losses)
-        losses.update(self.roi_head.forward_train(self.roi_features(x), img_metas, proposals,
-                                                  gt_bboxes, gt_labels, gt_bboxes_ignore,
-                                                  gt_masks))
+        losses.update(self.roi_head.loss(self.roi_features(x), proposals, img_metas, gt))
         return losses
 
     def predict(self, img: torch.Tensor, img_metas: Sequence[dict],

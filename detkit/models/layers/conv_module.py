@@ -12,8 +12,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from detkit.models.layers.fast_conv import conv2d
 from detkit.models.layers.weight_init import constant_init, kaiming_init
+from detkit.ops import Conv2d
 
 __all__ = ["ConvModule", "build_norm_layer", "build_activation"]
 
@@ -111,7 +111,7 @@ class ConvModule(nn.Module):
         self.with_activation = act_cfg is not None
         self.act_cfg = dict(act_cfg) if act_cfg is not None else None
         use_bias = (not self.with_norm) if bias == "auto" else bias
-        self.conv = nn.Conv2d(
+        self.conv = Conv2d(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, use_bias
         )
         self.in_channels = in_channels
@@ -142,7 +142,7 @@ class ConvModule(nn.Module):
             constant_init(self.norm, 1, bias=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = conv2d(self.conv, x)
+        x = self.conv(x)
         if self.norm_name is not None:
             x = self.norm(x)
         if self.with_activation:

@@ -1,8 +1,8 @@
 """AugFPN neck (Guo et al., CVPR 2020): FPN plus Residual Feature Augmentation.
 
 ``AugFPN`` is an ``FPN`` whose top lateral map gets a residual term computed from the top
-backbone level (RFA), and which, in training, also hands the lateral maps taken *before* the
-top-down fusion to the RoI head (for Consistent Supervision; see
+backbone level (RFA), and which, in training, also returns the lateral maps taken *before*
+the top-down fusion (``FeaturePyramid.laterals``, read by Consistent Supervision; see
 ``detkit.models.roi_heads.consistent_supervision``). Its FPN-shaped parameters keep FPN's key
 names (``lateral_convs.N.conv.*``, ``fpn_convs.N.conv.*``), so an FPN checkpoint fills them;
 the RFA parameters live under ``rfa.*``.
@@ -20,28 +20,9 @@ import torch.nn.functional as F
 from detkit.models.layers import xavier_init
 from detkit.models.necks.fpn import FPN
 from detkit.registry import MODELS
+from detkit.structures.feature_pyramid import FeaturePyramid
 
-__all__ = ["AugFPN", "PyramidFeatures", "ResidualFeatureAugmentation"]
-
-
-class PyramidFeatures(tuple):
-    """A neck's output maps (a plain tuple of ``[B, C, H_l, W_l]``, finest first) that also
-    carries ``laterals``: the lateral maps before the top-down fusion, one per backbone level
-    used (finest first, same shapes as the first outputs).
-
-    Code that only indexes or iterates the neck output sees an ordinary tuple; heads that
-    want the laterals read ``feats.laterals``.
-    """
-
-    laterals: tuple[torch.Tensor, ...]
-
-    def __new__(cls, maps: Sequence[torch.Tensor], laterals: Sequence[torch.Tensor]) -> PyramidFeatures:
-        obj = super().__new__(cls, maps)
-        obj.laterals = tuple(laterals)
-        return obj
-
-    def __getnewargs__(self) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-        return tuple(self), self.laterals
+__all__ = ["AugFPN", "ResidualFeatureAugmentation"]
 
 
 class ResidualFeatureAugmentation(nn.Module):
@@ -104,9 +85,10 @@ class AugFPN(FPN):
         use_rfa: False drops RFA (and its ``rfa.*`` parameters): the outputs then equal FPN's.
 
     Input: tuple of backbone maps ``[B, C_i, H_i, W_i]``. Output: ``num_outs`` maps
-    ``[B, out_channels, H_l, W_l]`` (finest first, the same shapes as FPN). In training mode
-    the output is a ``PyramidFeatures`` whose ``laterals`` are the lateral maps (RFA already
-    added to the top one) before the top-down fusion; in eval mode a plain tuple.
+    ``[B, out_channels, H_l, W_l]`` (finest first, the same shapes as FPN) as a
+    ``FeaturePyramid``; in training mode its ``laterals`` are the lateral maps (RFA already
+    added to the top one) before the top-down fusion (None in eval mode, where nothing reads
+    them).
     """
 
     def __init__(
@@ -130,7 +112,7 @@ class AugFPN(FPN):
                                                 out_channels, pool_ratios)
                     if use_rfa else None)
 
-    def forward(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    def forward(self, inputs: Sequence[torch.Tensor]) -> FeaturePyramid:
         if len(inputs) != len(self.in_channels):
             raise ValueError(f"AugFPN expects {len(self.in_channels)} inputs, got {len(inputs)}")
         laterals = [conv(inputs[i + self.start_level]) for i, conv in enumerate(self.lateral_convs)]
@@ -140,7 +122,5 @@ class AugFPN(FPN):
         fused = self.top_down(list(laterals))
         outs = [self.fpn_convs[i](fused[i]) for i in range(len(fused))]
         outs = self.extra_levels(inputs, fused, outs)
-        if self.training:
-            return PyramidFeatures(outs, laterals_before_fusion)
-        return tuple(outs)
+        return FeaturePyramid(tuple(outs), laterals_before_fusion if self.training else None)
 

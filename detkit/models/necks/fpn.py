@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, xavier_init
 from detkit.registry import MODELS
+from detkit.structures.feature_pyramid import FeaturePyramid
 
 __all__ = ["FPN"]
 
@@ -144,10 +145,12 @@ class FPN(nn.Module):
             outs.append(self.fpn_convs[i](prev))
         return outs
 
-    def forward(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    def forward(self, inputs: Sequence[torch.Tensor]) -> FeaturePyramid:
+        """Backbone maps ``[B, C_i, H_i, W_i]`` → ``num_outs`` levels
+        ``[B, out_channels, H_l, W_l]``, finest first."""
         if len(inputs) != len(self.in_channels):
             raise ValueError(f"FPN expects {len(self.in_channels)} inputs, got {len(inputs)}")
         laterals = [conv(inputs[i + self.start_level]) for i, conv in enumerate(self.lateral_convs)]
         laterals = self.top_down(laterals)
         outs = [self.fpn_convs[i](laterals[i]) for i in range(len(laterals))]
-        return tuple(self.extra_levels(inputs, laterals, outs))
+        return FeaturePyramid(tuple(self.extra_levels(inputs, laterals, outs)))

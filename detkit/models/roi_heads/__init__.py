@@ -1,12 +1,10 @@
 """RoI heads: extractors, box/mask heads, the standard and the cascade RoI head."""
 
 from detkit.models.roi_heads.bbox_head import ConvFCBBoxHead, Shared2FCBBoxHead
-from detkit.models.roi_heads.bbox_utils import bbox2roi, multiclass_nms
 from detkit.models.roi_heads.cascade_roi_head import CascadeRoIHead
 from detkit.models.roi_heads.consistent_supervision import AugFPNCascadeRoIHead
 from detkit.models.roi_heads.mask_head import FCNMaskHead
-from detkit.models.roi_heads.roi_extractor import SingleRoIExtractor
-from detkit.models.roi_heads.soft_roi_extractor import SoftRoIExtractor
+from detkit.models.roi_heads.roi_extractors import SingleRoIExtractor, SoftRoIExtractor
 from detkit.models.roi_heads.standard_roi_head import StandardRoIHead
 
 __all__ = [
@@ -18,6 +16,4 @@ __all__ = [
     "SingleRoIExtractor",
     "SoftRoIExtractor",
     "StandardRoIHead",
-    "bbox2roi",
-    "multiclass_nms",
 ]

@@ -11,16 +11,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, normal_init, xavier_init
-from detkit.models.roi_heads.bbox_utils import multiclass_nms
-from detkit.models.task_modules import SamplingResult
+from detkit.models.task_modules import SamplingResult, multiclass_nms
 from detkit.registry import BBOX_CODERS, MODELS, build
 
 __all__ = ["ConvFCBBoxHead", "Shared2FCBBoxHead", "accuracy"]
-
-_DEFAULT_CODER = {"type": "DeltaXYWHBBoxCoder", "clip_border": True,
-                  "target_means": [0.0, 0.0, 0.0, 0.0], "target_stds": [0.1, 0.1, 0.2, 0.2]}
-_DEFAULT_LOSS_CLS = {"type": "CrossEntropyLoss", "use_sigmoid": False, "loss_weight": 1.0}
-_DEFAULT_LOSS_BBOX = {"type": "SmoothL1Loss", "beta": 1.0, "loss_weight": 1.0}
 
 
 def accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -42,7 +36,8 @@ class ConvFCBBoxHead(nn.Module):
         in_channels, roi_feat_size: input RoI features ``[K, in_channels, s, s]``.
         num_classes: foreground classes; ``fc_cls`` has ``num_classes + 1`` outputs, the last
             is background.
-        bbox_coder, loss_cls, loss_bbox: component configs.
+        bbox_coder, loss_cls, loss_bbox: component configs (the model configs give them; the
+            defaults are MMDetection v2's ``BBoxHead`` signature defaults).
         reg_class_agnostic: 4 regression outputs instead of ``4 * num_classes``.
         reg_decoded_bbox: not supported (False).
         conv_cfg, norm_cfg: for the ConvModules.
@@ -53,10 +48,14 @@ class ConvFCBBoxHead(nn.Module):
                  num_cls_convs: int = 0, num_cls_fcs: int = 0, num_reg_convs: int = 0,
                  num_reg_fcs: int = 0, conv_out_channels: int = 256, fc_out_channels: int = 1024,
                  in_channels: int = 256, roi_feat_size: int = 7, num_classes: int = 80,
-                 bbox_coder: Mapping[str, Any] = _DEFAULT_CODER,
+                 bbox_coder: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "DeltaXYWHBBoxCoder", "clip_border": True,
+                     "target_means": [0.0, 0.0, 0.0, 0.0], "target_stds": [0.1, 0.1, 0.2, 0.2]},
                  reg_class_agnostic: bool = False, reg_decoded_bbox: bool = False,
-                 loss_cls: Mapping[str, Any] = _DEFAULT_LOSS_CLS,
-                 loss_bbox: Mapping[str, Any] = _DEFAULT_LOSS_BBOX,
+                 loss_cls: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "CrossEntropyLoss", "use_sigmoid": False, "loss_weight": 1.0},
+                 loss_bbox: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "SmoothL1Loss", "beta": 1.0, "loss_weight": 1.0},
                  conv_cfg: Mapping[str, Any] | None = None,
                  norm_cfg: Mapping[str, Any] | None = None,
                  init_cfg: Any = None) -> None:
@@ -220,20 +219,25 @@ class ConvFCBBoxHead(nn.Module):
             bboxes_list.append(bboxes[keep])
         return bboxes_list
 
-    def get_bboxes(self, rois: torch.Tensor, cls_score: torch.Tensor, bbox_pred: torch.Tensor,
-                   img_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
-                   rescale: bool = False, cfg: Mapping[str, Any] | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Softmax scores and decoded boxes (÷ ``scale_factor`` if ``rescale``); with ``cfg``
-        (``score_thr``, ``nms``, ``max_per_img``) the ``multiclass_nms`` detections
-        ``([n, 5], [n])`` instead."""
+    def decode_bboxes(self, rois: torch.Tensor, cls_score: torch.Tensor, bbox_pred: torch.Tensor,
+                      img_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
+                      rescale: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoded boxes ``[K, 4 or 4C]`` (clipped to ``img_shape``; ÷ ``scale_factor`` if
+        ``rescale``) and softmax scores ``[K, C+1]`` of ``rois`` ``[K, 5]``."""
         scores = F.softmax(cls_score.float(), dim=-1)
         bboxes = self.bbox_coder.decode(rois[..., 1:], bbox_pred.float(), max_shape=img_shape)
         if rescale and bboxes.size(0) > 0:
             scale = bboxes.new_tensor(scale_factor)
             bboxes = (bboxes.view(bboxes.size(0), -1, 4) / scale).view(bboxes.size(0), -1)
-        if cfg is None:
-            return bboxes, scores
+        return bboxes, scores
+
+    def get_bboxes(self, rois: torch.Tensor, cls_score: torch.Tensor, bbox_pred: torch.Tensor,
+                   img_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
+                   rescale: bool, cfg: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Detections of one image: :meth:`decode_bboxes`, then ``multiclass_nms`` with
+        ``cfg`` (``score_thr``, ``nms``, ``max_per_img``): dets ``[n, 5]``, labels ``[n]``."""
+        bboxes, scores = self.decode_bboxes(rois, cls_score, bbox_pred, img_shape, scale_factor,
+                                            rescale)
         return multiclass_nms(bboxes, scores, cfg["score_thr"], cfg["nms"], cfg["max_per_img"])
 
 

@@ -1,7 +1,7 @@
 """Consistent Supervision (AugFPN): auxiliary heads on the lateral maps, training only.
 
 During training the RoIs sampled for cascade stage 0 are pooled from *each* lateral map taken
-before the top-down fusion (``feats.laterals`` of ``AugFPN``'s training output); one auxiliary
+before the top-down fusion (``FeaturePyramid.laterals`` of ``AugFPN``'s training output); one auxiliary
 box head (and mask head), shared across levels, predicts on every level, and each level's
 losses are weighted by ``loss_weight`` (α, authors' 0.25) and summed into ``aux.loss_cls``,
 ``aux.loss_bbox`` (and ``aux.loss_mask``); ``aux.acc`` is the mean accuracy over levels. The
@@ -22,11 +22,13 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from detkit.models.roi_heads.bbox_utils import bbox2roi
+from detkit.models.roi_heads.base_roi_head import BoxStageOutput, GroundTruth, StageLosses
 from detkit.models.roi_heads.cascade_roi_head import CascadeRoIHead
-from detkit.models.roi_heads.soft_roi_extractor import pool_rois_per_level
+from detkit.models.roi_heads.roi_extractors import pool_rois_per_level
 from detkit.models.task_modules import SamplingResult
 from detkit.registry import MODELS, build
+from detkit.structures.boxes import bbox2roi
+from detkit.structures.feature_pyramid import FeaturePyramid
 
 __all__ = ["ConsistentSupervision", "AugFPNCascadeRoIHead"]
 
@@ -175,18 +177,13 @@ class AugFPNCascadeRoIHead(CascadeRoIHead):
         if self.consistent_supervision is not None:
             self.consistent_supervision.init_weights()
 
-    def _run_stage_train(self, stage: int, x: Sequence[torch.Tensor],
-                         sampling_results: Sequence[SamplingResult],
-                         gt_masks: Sequence[Any] | None
-                         ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor,
-                                    torch.Tensor, torch.Tensor]:
-        losses, *rest = super()._run_stage_train(stage, x, sampling_results, gt_masks)
+    def _stage_losses(self, stage: int, x: FeaturePyramid, out: BoxStageOutput,
+                      sampling: Sequence[SamplingResult], gt: GroundTruth) -> StageLosses:
+        step = super()._stage_losses(stage, x, out, sampling, gt)
         if stage == 0 and self.consistent_supervision is not None:
-            laterals = getattr(x, "laterals", None)
-            if laterals is None:
+            if x.laterals is None:
                 raise ValueError("consistent_supervision needs a neck whose training output "
-                                 "carries the lateral maps (model.neck.type='AugFPN'), got "
-                                 f"{type(x).__name__}")
-            losses.update(self.consistent_supervision.loss(
-                laterals, sampling_results, self.train_cfg[0], gt_masks))
-        return (losses, *rest)
+                                 "carries the lateral maps (model.neck.type='AugFPN')")
+            step.losses.update(self.consistent_supervision.loss(
+                x.laterals, sampling, self.stage_train_cfg(0), gt.masks()))
+        return step

@@ -11,15 +11,13 @@ import torch
 import torch.nn as nn
 
 from detkit.models.layers import ConvModule
-from detkit.models.layers.fast_conv import conv_transpose2d
-from detkit.models.roi_heads.mask_paste import paste_masks_in_image
+from detkit.structures.mask_paste import paste_masks_in_image
 from detkit.models.task_modules import SamplingResult
+from detkit.ops import ConvTranspose2d
 from detkit.registry import MODELS, build
 from detkit.structures.masks import BitmapMasks, PolygonMasks
 
 __all__ = ["FCNMaskHead", "mask_targets"]
-
-_DEFAULT_LOSS = {"type": "CrossEntropyLoss", "use_mask": True, "loss_weight": 1.0}
 
 
 def _as_mask_structure(gt_masks: Any, where: str) -> Any:
@@ -67,7 +65,8 @@ class FCNMaskHead(nn.Module):
         upsample_cfg: ``dict(type='deconv', scale_factor=2)`` (only deconv is supported).
         conv_cfg, norm_cfg: for the ConvModules.
         predictor_cfg: ``dict(type='Conv')``.
-        loss_mask: mask loss config.
+        loss_mask: mask loss config (default: MMDetection v2's ``FCNMaskHead`` signature
+            default).
         init_cfg: must be None (mmdet).
 
     ``forward(x, labels=None)``: ``[K, in_channels, s, s]`` → logits ``[K, C, 2s, 2s]``; with
@@ -82,7 +81,8 @@ class FCNMaskHead(nn.Module):
                  conv_cfg: Mapping[str, Any] | None = None,
                  norm_cfg: Mapping[str, Any] | None = None,
                  predictor_cfg: Mapping[str, Any] | None = None,
-                 loss_mask: Mapping[str, Any] = _DEFAULT_LOSS,
+                 loss_mask: Mapping[str, Any] = {  # noqa: B006 - read only
+                     "type": "CrossEntropyLoss", "use_mask": True, "loss_weight": 1.0},
                  init_cfg: Any = None) -> None:
         super().__init__()
         if init_cfg is not None:
@@ -104,7 +104,7 @@ class FCNMaskHead(nn.Module):
             for i in range(num_convs))
         last = conv_out_channels if num_convs > 0 else in_channels
         scale = upsample_cfg.get("scale_factor", 2)
-        self.upsample = nn.ConvTranspose2d(last, conv_out_channels, scale, stride=scale)
+        self.upsample = ConvTranspose2d(last, conv_out_channels, scale, stride=scale)
         self.relu = nn.ReLU(inplace=True)
         self.conv_logits = nn.Conv2d(conv_out_channels, 1 if class_agnostic else num_classes, 1)
         self.init_weights()
@@ -120,7 +120,7 @@ class FCNMaskHead(nn.Module):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         for conv in self.convs:
             x = conv(x)
-        x = self.relu(conv_transpose2d(self.upsample, x))
+        x = self.relu(self.upsample(x))
         if labels is None or self.conv_logits.out_channels == 1:
             return self.conv_logits(x)
         return self._class_logits(x, labels)

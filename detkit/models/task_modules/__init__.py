@@ -4,7 +4,7 @@ from detkit.models.task_modules.anchor_generator import AnchorGenerator
 from detkit.models.task_modules.assigner import AssignResult, MaxIoUAssigner
 from detkit.models.task_modules.bbox_coder import DeltaXYWHBBoxCoder, bbox2delta, delta2bbox
 from detkit.models.task_modules.iou_calculator import BboxOverlaps2D, bbox_overlaps
-from detkit.models.task_modules.nms import top_batched_nms
+from detkit.models.task_modules.nms import multiclass_nms, top_batched_nms
 from detkit.models.task_modules.sampler import RandomSampler, SamplingResult
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "delta2bbox",
     "BboxOverlaps2D",
     "bbox_overlaps",
+    "multiclass_nms",
     "top_batched_nms",
     "RandomSampler",
     "SamplingResult",

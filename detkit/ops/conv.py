@@ -1,36 +1,35 @@
-"""Faster CPU calls for 3×3 convolutions (NNPACK's Winograd algorithm) and for the mask head's
-transposed convolution.
+"""Convolutions that take faster CPU kernels where they apply: ``Conv2d`` and
+``ConvTranspose2d`` are drop-in ``nn.Conv2d`` / ``nn.ConvTranspose2d`` modules (same
+parameters, same state-dict keys), so model code reads ``self.conv(x)``.
 
-``conv2d``: a ``Conv2d`` call that takes NNPACK where it measured faster than oneDNN.
+``Conv2d`` (and the functional :func:`conv2d`) takes NNPACK's Winograd algorithm for a 3×3
+stride-1 convolution where it measured faster than oneDNN; PyTorch itself prefers oneDNN
+whenever both can run a CPU convolution. NNPACK applies to two kinds of float32 input
+(``python bench/kernels.py`` has the figures):
 
-PyTorch prefers oneDNN over NNPACK whenever both can run a CPU convolution. For 3×3 kernels,
-stride 1, NNPACK's Winograd convolution does fewer multiplications and is faster on two kinds
-of input (this project's CPUs, 2 threads, float32; ``python bench/kernels.py``):
-
-* a batch of RoI features (>= 16 maps of >= 10×10; a mask head's convs on
-  ``[100, 256, 14, 14]``: 0.057 s vs 0.115 s), through NNPACK's batched algorithm;
+* a batch of RoI features (>= 16 maps of >= 10×10, e.g. a mask head's convs), through
+  NNPACK's batched algorithm;
 * one large map per image (>= 2048 pixels and ``C_in · C_out · H · W >= 2**27``, e.g. the
-  FPN and RPN convs on the stride-4 level ``[1, 256, 128, 256]``: 0.069 s vs 0.199 s; the
-  ResNet-50 3×3 convs of layers 2 and 3), through NNPACK's single-image algorithm, one image
-  at a time. Smaller maps or fewer channels were as fast or faster with oneDNN, e.g. 0.53×
-  on ``[1, 256, 16, 32]``.
+  FPN and RPN convs on the stride-4 level, the ResNet-50 3×3 convs of layers 2 and 3),
+  through NNPACK's single-image algorithm, one image at a time. Smaller maps or fewer
+  channels stay on oneDNN, which was as fast or faster there.
 
-NNPACK reads NCHW-contiguous float32 maps, so channels_last inputs (a ``channels_last`` model)
-and autocast keep oneDNN. Under bf16 autocast, converting to NCHW float32 for NNPACK measured
-slower than oneDNN's bf16 convolution (0.139 s vs 0.088 s on the stride-4 level).
+NNPACK reads NCHW-contiguous float32 maps, so channels_last inputs (a ``channels_last``
+model) and autocast keep oneDNN (converting a bf16 map to NCHW float32 for NNPACK measured
+slower than oneDNN's bf16 convolution).
 
 Winograd's results differ from a direct convolution by ~4e-6 relative (norm of the
 difference over norm of the output; up to ~1e-5 of the largest output). When a gradient is
 needed, the input's gradient (the 3×3 convolution of the output's gradient with the flipped,
 transposed kernel) goes through NNPACK too, on the same conditions; the kernel's gradient
-goes through Winograd's F(4×4, 3×3) algorithm where that measured faster (``winograd``: 256+
-channels on 8192+ pixels, e.g. 2× on the stride-4 level), else through oneDNN.
+goes through Winograd's F(4×4, 3×3) algorithm where that measured faster
+(:mod:`detkit.ops.winograd`: 256+ channels on 8192+ pixels), else through oneDNN.
 ``torch.backends.nnpack.flags(enabled=False)`` turns it all off.
 ``torch.utils.flop_counter`` counts NNPACK's convolutions as the convolutions they compute.
 
-``conv_transpose2d``: a ``ConvTranspose2d`` call on a channels_last copy of a CPU input. oneDNN's
-transposed convolution is about 1.7× faster on NHWC data (the mask head's 2×2 deconvolution on
-``[100, 256, 14, 14]``: 0.078 s vs 0.135 s, 2 threads); the output is channels_last.
+``ConvTranspose2d`` runs on a channels_last copy of a CPU input: oneDNN's transposed
+convolution is faster on NHWC data (the mask head's 2×2 deconvolution); its output is
+channels_last.
 """
 
 from __future__ import annotations
@@ -43,9 +42,9 @@ import torch.nn as nn
 from torch.autograd.function import once_differentiable
 from torch.utils.flop_counter import conv_flop_count, flop_registry, register_flop_formula
 
-from detkit.models.layers import winograd
+from detkit.ops import winograd
 
-__all__ = ["conv2d", "conv_transpose2d"]
+__all__ = ["Conv2d", "ConvTranspose2d", "conv2d", "conv_transpose2d"]
 
 _MIN_BATCH = 16  # PyTorch's own NNPACK batch threshold; NNPACK's batched algorithm
 _MIN_SIDE = 10  # batched: smaller maps were as fast or faster with oneDNN
@@ -137,10 +136,10 @@ class _NNPACKConv3x3(torch.autograd.Function):
 
 
 def conv2d(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """``conv(x)`` for ``x`` ``[B, C_in, H, W]`` → ``[B, C_out, H', W']``, through NNPACK when
-    it applies (see the module docstring), else through ``conv`` itself."""
+    """``conv``'s convolution of ``x`` ``[B, C_in, H, W]`` → ``[B, C_out, H', W']``, through
+    NNPACK when it applies (see the module docstring), else through ``conv``'s own kernel."""
     if not _use_nnpack(conv, x):
-        return conv(x)
+        return conv._conv_forward(x, conv.weight, conv.bias)
     padding = conv.padding[0]
     if torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad
                                     or (conv.bias is not None and conv.bias.requires_grad)):
@@ -149,8 +148,26 @@ def conv2d(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
 
 
 def conv_transpose2d(deconv: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
-    """``deconv(x)`` for ``x`` ``[B, C_in, H, W]`` → ``[B, C_out, H', W']``; on CPU the input
-    is made channels_last first (see the module docstring)."""
+    """``deconv``'s transposed convolution of ``x`` ``[B, C_in, H, W]`` →
+    ``[B, C_out, H', W']``; on CPU the input is made channels_last first."""
     if x.device.type == "cpu" and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
-    return deconv(x)
+    return nn.ConvTranspose2d.forward(deconv, x)
+
+
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` whose 3×3 stride-1 CPU convolutions take NNPACK where it is faster
+    (:func:`conv2d`). Same arguments, parameters and results (to float rounding)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return conv2d(self, x)
+
+
+class ConvTranspose2d(nn.ConvTranspose2d):
+    """``nn.ConvTranspose2d`` that runs on a channels_last copy of a CPU input
+    (:func:`conv_transpose2d`); ``output_size`` is not supported."""
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        if output_size is not None:
+            raise ValueError("detkit.ops.ConvTranspose2d does not take output_size")
+        return conv_transpose2d(self, x)

@@ -14,12 +14,11 @@ the multiplications drop 4× and the GEMMs keep oneDNN's speed. The transforms a
 convolutions with stride 4 (6×6 kernels on ``x``, 4×4 on ``g``), run on bands of two tile
 rows so that the transformed bands stay in cache.
 
-On this project's CPUs (2 threads, float32; ``python bench/kernels.py``, two runs) it measured
-2.0–2.2× faster than oneDNN's kernel gradient on the stride-4 FPN level ``[1, 256, 128, 256]``
-(0.10–0.12 s vs 0.23–0.24 s) and 1.6× on the stride-8 one (0.033 s vs 0.052–0.056 s); on
-fewer channels or smaller maps the transforms cost more than the multiplications saved
-(``faster_than_onednn``). The result differs from the direct sum by ~3e-6 relative (norm of
-the difference over the norm of the gradient).
+It is taken where it measured faster than oneDNN's kernel gradient (``faster_than_onednn``:
+256+ channels on 8192+ output pixels, e.g. the stride-4 and stride-8 FPN levels; ``python
+bench/kernels.py`` has the figures); on fewer channels or smaller maps the transforms cost
+more than the multiplications saved. The result differs from the direct sum by ~3e-6
+relative (norm of the difference over the norm of the gradient).
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ __all__ = ["faster_than_onednn", "conv3x3_weight_grad"]
 
 _MIN_CHANNELS = 256  # fewer input or output channels: the transforms dominate
 _MIN_PIXELS = 8192  # output pixels per image; smaller maps were as fast or faster with oneDNN
-_BAND_TILE_ROWS = 2  # tile rows transformed together (P2: 2 → 107 ms, 1 → 127, 8 → 108)
+_BAND_TILE_ROWS = 2  # tile rows transformed together (the fastest band height measured)
 
 _BT = ((4, 0, -5, 0, 1, 0),
        (0, -4, -4, 1, 1, 0),

@@ -1,5 +1,5 @@
-"""The RoIAlign call of every RoI extractor: ``torchvision.ops`` RoIAlign semantics with
-float32 box coordinates; on CPU computed as two small GEMMs per RoI.
+"""RoIAlign with ``torchvision.ops`` semantics and float32 box coordinates; on CPU computed as
+two small GEMMs per RoI.
 
 RoIAlign is linear in the map, and each RoI's samples form a Cartesian grid (rows × columns)
 whose bilinear weights factor into a row part and a column part. Averaging them over each
@@ -13,13 +13,13 @@ with torchvision's sampling exactly: adaptive (``sampling_ratio=0``: ``ceil(size
 samples per bin) or fixed sampling, the ``aligned`` half-pixel offset, samples beyond
 ``[-1, size]`` dropped and the rest clamped onto the border. On channels-last data the crop is
 read in place as an ``[h, w·C]`` matrix: one GEMM pools its rows, then a batched GEMM its
-columns, vectorised over channels; torchvision's CPU kernels instead loop over channels and samples with scalar code on one
-thread, and its backward scatters four bilinear taps per sample and channel. ``python
-bench/kernels.py`` (2 threads, 700 RoIs on a 256-channel stride-4 map, MMDetection's adaptive
-sampling): forward 0.074 s against torchvision's 0.300 s, backward 0.067 s against 1.09 s.
-Values agree with torchvision's to float32 rounding (~5e-7).
+columns, vectorised over channels (torchvision's CPU kernels instead loop over channels and
+samples with scalar code on one thread, and its backward scatters four bilinear taps per
+sample and channel; ``python bench/kernels.py`` compares them). Values agree with
+torchvision's to float32 rounding (~5e-7).
 
-On other devices torchvision's kernels are used as they are.
+On other devices torchvision's kernels are used as they are. ``RoIAlign`` is the module:
+a ``torchvision.ops.RoIAlign`` whose CPU forward is this one.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn as nn
+import torchvision.ops
 
-__all__ = ["roi_align"]
+__all__ = ["RoIAlign", "roi_align"]
 
 
 def _axis_weights(start: torch.Tensor, extent: torch.Tensor, bins: int, size: int,
@@ -116,8 +117,8 @@ def _pool(nhwc: torch.Tensor, sampling: _Sampling) -> torch.Tensor:
         if h == 0 or w == 0:
             out[k] = 0
             continue
-        # [out_h, w, C]: the crop's rows pooled first (one GEMM over the whole crop, 7%
-        # faster than pooling its columns first)
+        # [out_h, w, C]: the crop's rows pooled first (one GEMM over the whole crop; faster
+        # than pooling its columns first)
         crop = nhwc[b, y0:y0 + h, x0:x0 + w].reshape(h, w * channels)
         rows = torch.mm(sampling.weights_y[k, :, :h], crop).view(out_h, w, channels)
         torch.bmm(sampling.weights_x[k, :, :w].expand(out_h, out_w, w), rows, out=out[k])
@@ -146,7 +147,7 @@ def _roi_align_cpu(feat: torch.Tensor, rois: torch.Tensor, spatial_scale: float,
                    out_w: int, sampling_ratio: int, aligned: bool) -> torch.Tensor:
     """RoIAlign of ``feat`` ``[B, C, H, W]`` → ``[K, C, out_h, out_w]`` as two GEMMs per RoI,
     with channels-last strides (as pooled: a caller that scatters the rows into a buffer
-    converts the layout in the same pass, 5 ms instead of 18 ms for 700 RoIs).
+    converts the layout in the same pass, instead of a separate copy).
 
     One registered op, like torchvision's: profilers and ``FlopCounterMode`` see a pooling op
     (no FLOPs counted, as for torchvision's kernel), not its GEMMs."""
@@ -163,7 +164,7 @@ def _roi_align_backward_cpu(grad: torch.Tensor, rois: torch.Tensor, map_shape: l
                             aligned: bool) -> torch.Tensor:
     """The map's gradient ``[B, C, H, W]`` (channels-last strides) from ``grad``
     ``[K, C, out_h, out_w]``. The sampling is recomputed from the RoIs (a registered op
-    carries tensors only; ~2 ms for 700 RoIs, against ~70 ms for the products)."""
+    carries tensors only; recomputing costs little next to the products)."""
     sampling = _sampling(rois, map_shape, tuple(grad.shape[2:]), spatial_scale,
                          sampling_ratio, aligned)
     with torch.autocast("cpu", enabled=False):
@@ -215,9 +216,17 @@ def roi_align(layer: nn.Module, feat: torch.Tensor, rois: torch.Tensor) -> torch
     if feat.dtype != rois.dtype:
         feat, rois = feat.float(), rois.float()
     if feat.device.type != "cpu":
-        return layer(feat, rois).to(dtype)
+        return torchvision.ops.RoIAlign.forward(layer, feat, rois).to(dtype)
     size = layer.output_size
     out_h, out_w = (size, size) if isinstance(size, int) else size
     out = _roi_align_cpu(feat, rois, float(layer.spatial_scale), out_h, out_w,
                          layer.sampling_ratio, layer.aligned)
     return out.to(dtype)
+
+
+class RoIAlign(torchvision.ops.RoIAlign):
+    """``torchvision.ops.RoIAlign`` (same arguments) whose CPU forward is :func:`roi_align`'s
+    GEMMs: ``forward(feat [B, C, H, W], rois [K, 5]) -> [K, C, out_h, out_w]``."""
+
+    def forward(self, input: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:  # noqa: A002
+        return roi_align(self, input, rois)

@@ -1,5 +1,4 @@
-"""``SingleRoIExtractor``: pool each RoI from one FPN level (``roi_align``: a
-``torchvision.ops.RoIAlign`` layer's semantics; two GEMMs per RoI on CPU)."""
+"""``SingleRoIExtractor``: pool each RoI from the one FPN level that suits its scale."""
 
 from __future__ import annotations
 
@@ -8,32 +7,11 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from torchvision.ops import RoIAlign
 
-from detkit.models.roi_heads.roi_align import roi_align
+from detkit.models.roi_heads.roi_extractors.roi_layers import build_roi_layers
 from detkit.registry import MODELS
 
-__all__ = ["SingleRoIExtractor", "build_roi_layers"]
-
-
-def build_roi_layers(roi_layer: Mapping[str, Any], featmap_strides: Sequence[int]) -> nn.ModuleList:
-    """One ``torchvision.ops.RoIAlign`` per stride from an mmcv ``roi_layer`` config
-    (``type='RoIAlign'``, ``output_size``, ``sampling_ratio`` (0 = adaptive), ``aligned``
-    (default True), ``pool_mode`` ('avg' only))."""
-    cfg = dict(roi_layer)
-    kind = cfg.pop("type", None)
-    if kind != "RoIAlign":
-        raise KeyError(f"roi_layer type {kind!r} is not supported; use 'RoIAlign'")
-    if cfg.pop("pool_mode", "avg") != "avg":
-        raise ValueError("roi_layer pool_mode must be 'avg' (torchvision's RoIAlign averages)")
-    cfg.pop("use_torchvision", None)
-    output_size = cfg.pop("output_size")
-    sampling_ratio = cfg.pop("sampling_ratio", 0)
-    aligned = cfg.pop("aligned", True)
-    if cfg:
-        raise KeyError(f"roi_layer has unknown keys {sorted(cfg)}")
-    return nn.ModuleList(RoIAlign(output_size, 1.0 / s, sampling_ratio, aligned)
-                         for s in featmap_strides)
+__all__ = ["SingleRoIExtractor"]
 
 
 @MODELS.register_module()
@@ -76,14 +54,14 @@ class SingleRoIExtractor(nn.Module):
     def forward(self, feats: Sequence[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
         feats = feats[: self.num_inputs]
         if len(feats) == 1:
-            return roi_align(self.roi_layers[0], feats[0], rois).contiguous()
+            return self.roi_layers[0](feats[0], rois).contiguous()
         # every RoI is mapped to one level, so every row is written below
         roi_feats = feats[0].new_empty(rois.size(0), self.out_channels, *self.output_size)
         levels = self.map_roi_levels(rois, len(feats))
         for i, feat in enumerate(feats):
             inds = torch.nonzero(levels == i, as_tuple=False).squeeze(1)
             if inds.numel() > 0:
-                roi_feats[inds] = roi_align(self.roi_layers[i], feat, rois[inds])
+                roi_feats[inds] = self.roi_layers[i](feat, rois[inds])
             elif torch.is_grad_enabled() and feat.requires_grad:
                 # keeps every level in the graph (needed by DistributedDataParallel)
                 roi_feats = roi_feats + feat[0, 0, 0, 0] * 0.0

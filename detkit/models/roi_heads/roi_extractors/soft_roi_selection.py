@@ -2,7 +2,7 @@
 
 ``SoftRoIExtractor`` is a drop-in replacement for ``SingleRoIExtractor`` (same constructor
 arguments, call signature and output shape). Instead of picking one level by RoI size it pools
-each RoI from every level (``torchvision.ops.roi_align``, ``aligned=True``) and fuses the
+each RoI from every level (RoIAlign, ``aligned=True``) and fuses the
 per-level features with adaptive spatial fusion: 1×1 conv (``L*C -> C``) → ReLU → 3×3 conv
 (one map per level) → sigmoid weights → weighted sum.
 """
@@ -16,38 +16,11 @@ import torch
 import torch.nn as nn
 
 from detkit.models.layers import xavier_init
-from detkit.models.roi_heads.roi_align import roi_align
-from detkit.models.roi_heads.roi_extractor import build_roi_layers
+from detkit.models.roi_heads.roi_extractors.roi_layers import (build_roi_layers,
+                                                                pool_rois_per_level, rescale_rois)
 from detkit.registry import MODELS
 
-__all__ = ["SoftRoIExtractor", "pool_rois_per_level", "rescale_rois"]
-
-
-def rescale_rois(rois: torch.Tensor, scale_factor: float) -> torch.Tensor:
-    """Scale ``[K, 5]`` RoIs ``(batch_idx, x1, y1, x2, y2)`` about their centres."""
-    cx = (rois[:, 1] + rois[:, 3]) * 0.5
-    cy = (rois[:, 2] + rois[:, 4]) * 0.5
-    half_w = (rois[:, 3] - rois[:, 1]) * scale_factor * 0.5
-    half_h = (rois[:, 4] - rois[:, 2]) * scale_factor * 0.5
-    return torch.stack([rois[:, 0], cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=1)
-
-
-def pool_rois_per_level(feats: Sequence[torch.Tensor], rois: torch.Tensor,
-                        roi_layers: nn.ModuleList) -> list[torch.Tensor]:
-    """Pool every RoI from each of the first ``len(roi_layers)`` maps.
-
-    Args:
-        feats: maps ``[B, C, H_l, W_l]``, finest first.
-        rois: ``[K, 5]`` float ``(batch_idx, x1, y1, x2, y2)`` in input-image pixels.
-        roi_layers: one ``torchvision.ops.RoIAlign`` per level (spatial scale 1 / stride),
-            as made by ``build_roi_layers``.
-
-    Returns: one ``[K, C, out_h, out_w]`` tensor per level.
-    """
-    if len(feats) < len(roi_layers):
-        raise ValueError(f"got {len(feats)} feature maps for {len(roi_layers)} RoI levels "
-                         f"(featmap_strides)")
-    return [roi_align(layer, feat, rois) for feat, layer in zip(feats, roi_layers)]
+__all__ = ["SoftRoIExtractor"]
 
 
 @MODELS.register_module()

@@ -1,4 +1,6 @@
-"""Test-time augmentation helpers (MMDetection v2 ``bbox_mapping``/``merge_aug_*``)."""
+"""Merging the predictions of test-time augmentations (MMDetection v2 ``merge_aug_*``): each
+augmentation's boxes, mask probabilities or proposals are mapped back to the original image
+(``detkit.structures.boxes.bbox_mapping_back``) and averaged or suppressed together."""
 
 from __future__ import annotations
 
@@ -9,42 +11,13 @@ import torch
 from torchvision.ops import nms
 
 from detkit.models.dense_heads.rpn_head import proposal_settings
+from detkit.structures.boxes import bbox_mapping_back
 
-__all__ = ["bbox_flip", "bbox_mapping", "bbox_mapping_back", "merge_aug_bboxes",
-           "merge_aug_masks", "merge_aug_proposals"]
-
-
-def bbox_flip(bboxes: torch.Tensor, img_shape: Sequence[int],
-              direction: str = "horizontal") -> torch.Tensor:
-    """Flip boxes ``[N, 4k]`` inside an image of ``img_shape`` (H, W)."""
-    if direction not in ("horizontal", "vertical", "diagonal"):
-        raise ValueError(f"flip direction must be horizontal/vertical/diagonal, got {direction!r}")
-    flipped = bboxes.clone()
-    h, w = img_shape[0], img_shape[1]
-    if direction in ("horizontal", "diagonal"):
-        flipped[..., 0::4] = w - bboxes[..., 2::4]
-        flipped[..., 2::4] = w - bboxes[..., 0::4]
-    if direction in ("vertical", "diagonal"):
-        flipped[..., 1::4] = h - bboxes[..., 3::4]
-        flipped[..., 3::4] = h - bboxes[..., 1::4]
-    return flipped
+__all__ = ["aug_geometry", "merge_aug_bboxes", "merge_aug_masks", "merge_aug_proposals"]
 
 
-def bbox_mapping(bboxes: torch.Tensor, img_shape: Sequence[int], scale_factor: Any,
-                 flip: bool, flip_direction: str = "horizontal") -> torch.Tensor:
-    """Original-image boxes → boxes of an augmented (scaled, maybe flipped) image."""
-    new = bboxes * bboxes.new_tensor(scale_factor)
-    return bbox_flip(new, img_shape, flip_direction) if flip else new
-
-
-def bbox_mapping_back(bboxes: torch.Tensor, img_shape: Sequence[int], scale_factor: Any,
-                      flip: bool, flip_direction: str = "horizontal") -> torch.Tensor:
-    """Boxes ``[N, 4k]`` of an augmented image → original-image boxes."""
-    new = bbox_flip(bboxes, img_shape, flip_direction) if flip else bboxes
-    return (new.reshape(-1, 4) / new.new_tensor(scale_factor)).view(bboxes.shape)
-
-
-def _aug_geometry(meta: Mapping[str, Any]) -> tuple[Any, Any, bool, str]:
+def aug_geometry(meta: Mapping[str, Any]) -> tuple[Any, Any, bool, str]:
+    """``(img_shape, scale_factor, flip, flip_direction)`` of one augmentation's meta."""
     return (meta["img_shape"], meta["scale_factor"], bool(meta.get("flip", False)),
             meta.get("flip_direction") or "horizontal")
 
@@ -53,7 +26,7 @@ def merge_aug_bboxes(aug_bboxes: Sequence[torch.Tensor], aug_scores: Sequence[to
                      img_metas: Sequence[Sequence[Mapping[str, Any]]]
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """Map each augmentation's boxes back to the original image and average boxes and scores."""
-    recovered = [bbox_mapping_back(b, *_aug_geometry(meta[0]))
+    recovered = [bbox_mapping_back(b, *aug_geometry(meta[0]))
                  for b, meta in zip(aug_bboxes, img_metas)]
     return torch.stack(recovered).mean(dim=0), torch.stack(list(aug_scores)).mean(dim=0)
 
@@ -80,7 +53,7 @@ def merge_aug_proposals(aug_proposals: Sequence[torch.Tensor],
     recovered = []
     for proposals, meta in zip(aug_proposals, img_metas):
         p = proposals.clone()
-        p[:, :4] = bbox_mapping_back(p[:, :4], *_aug_geometry(meta))
+        p[:, :4] = bbox_mapping_back(p[:, :4], *aug_geometry(meta))
         recovered.append(p)
     merged = torch.cat(recovered, dim=0)
     iou_threshold, max_per_img = proposal_settings(cfg)

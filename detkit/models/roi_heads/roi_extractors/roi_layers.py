@@ -1,0 +1,61 @@
+"""What the RoI extractors share: their RoIAlign layers from an mmcv ``roi_layer`` config,
+pooling every RoI from several levels, and scaling RoIs about their centres."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from detkit.ops import RoIAlign
+
+__all__ = ["build_roi_layers", "pool_rois_per_level", "rescale_rois"]
+
+
+def build_roi_layers(roi_layer: Mapping[str, Any], featmap_strides: Sequence[int]) -> nn.ModuleList:
+    """One ``detkit.ops.RoIAlign`` (``torchvision.ops.RoIAlign`` semantics) per stride from an
+    mmcv ``roi_layer`` config (``type='RoIAlign'``, ``output_size``, ``sampling_ratio`` (0 = adaptive), ``aligned``
+    (default True), ``pool_mode`` ('avg' only))."""
+    cfg = dict(roi_layer)
+    kind = cfg.pop("type", None)
+    if kind != "RoIAlign":
+        raise KeyError(f"roi_layer type {kind!r} is not supported; use 'RoIAlign'")
+    if cfg.pop("pool_mode", "avg") != "avg":
+        raise ValueError("roi_layer pool_mode must be 'avg' (torchvision's RoIAlign averages)")
+    cfg.pop("use_torchvision", None)
+    output_size = cfg.pop("output_size")
+    sampling_ratio = cfg.pop("sampling_ratio", 0)
+    aligned = cfg.pop("aligned", True)
+    if cfg:
+        raise KeyError(f"roi_layer has unknown keys {sorted(cfg)}")
+    return nn.ModuleList(RoIAlign(output_size, 1.0 / s, sampling_ratio, aligned)
+                         for s in featmap_strides)
+
+
+def rescale_rois(rois: torch.Tensor, scale_factor: float) -> torch.Tensor:
+    """Scale ``[K, 5]`` RoIs ``(batch_idx, x1, y1, x2, y2)`` about their centres."""
+    cx = (rois[:, 1] + rois[:, 3]) * 0.5
+    cy = (rois[:, 2] + rois[:, 4]) * 0.5
+    half_w = (rois[:, 3] - rois[:, 1]) * scale_factor * 0.5
+    half_h = (rois[:, 4] - rois[:, 2]) * scale_factor * 0.5
+    return torch.stack([rois[:, 0], cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=1)
+
+
+def pool_rois_per_level(feats: Sequence[torch.Tensor], rois: torch.Tensor,
+                        roi_layers: nn.ModuleList) -> list[torch.Tensor]:
+    """Pool every RoI from each of the first ``len(roi_layers)`` maps.
+
+    Args:
+        feats: maps ``[B, C, H_l, W_l]``, finest first.
+        rois: ``[K, 5]`` float ``(batch_idx, x1, y1, x2, y2)`` in input-image pixels.
+        roi_layers: one ``RoIAlign`` per level (spatial scale 1 / stride),
+            as made by ``build_roi_layers``.
+
+    Returns: one ``[K, C, out_h, out_w]`` tensor per level.
+    """
+    if len(feats) < len(roi_layers):
+        raise ValueError(f"got {len(feats)} feature maps for {len(roi_layers)} RoI levels "
+                         f"(featmap_strides)")
+    return [layer(feat, rois) for feat, layer in zip(feats, roi_layers)]
