@@ -15,6 +15,7 @@ from detkit.data.datasets import (
     XMLDataset,
     build_dataset,
 )
+from detkit.data.device_augment import DeviceAugment, PrepareDeviceBatch, split_device_augment
 from detkit.data.loaders import DistributedGroupSampler, GroupSampler, build_dataloader, collate
 from detkit.data.synthetic import generate_cityscapes_sample
 
@@ -24,8 +25,10 @@ __all__ = [
     "ConcatDataset",
     "ConversionSummary",
     "CustomDataset",
+    "DeviceAugment",
     "DistributedGroupSampler",
     "GroupSampler",
+    "PrepareDeviceBatch",
     "RepeatDataset",
     "VOCDataset",
     "XMLDataset",
@@ -34,4 +37,5 @@ __all__ = [
     "collate",
     "convert_cityscapes",
     "generate_cityscapes_sample",
+    "split_device_augment",
 ]

@@ -7,7 +7,9 @@ Batch format (training, ``B`` samples)::
     img_metas    list of B dicts (``filename``, ``ori_shape``, ``img_shape``, ``pad_shape``, ...)
     gt_bboxes    list of B float32 tensors [N_i, 4] (xyxy, absolute pixels)
     gt_labels    list of B int64 tensors [N_i]
-    gt_masks     list of B BitmapMasks / PolygonMasks
+    gt_masks     list of B BitmapMasks / PolygonMasks; uint8 ``[N_i, H_i, W_i]`` tensors (the
+                 device-augmentation loaders) become one uint8 tensor ``[sum N_i, max H, max W]``
+                 zero-padded bottom/right (split again per sample by ``len(gt_labels[i])``)
     gt_semantic_seg  uint8 tensor [B, 1, H, W] padded with 255 (if present)
 
 Any other key becomes a list of B values. Test-time samples from ``MultiScaleFlipAug`` hold a
@@ -24,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-__all__ = ["collate", "pad_and_stack", "STACKED_KEYS"]
+__all__ = ["collate", "pad_and_stack", "pad_and_concat", "STACKED_KEYS"]
 
 # keys stacked into one padded tensor, with their padding value
 STACKED_KEYS = {"img": 0, "gt_semantic_seg": 255}
@@ -42,9 +44,21 @@ def pad_and_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> torc
     return torch.stack(padded)
 
 
+def pad_and_concat(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> torch.Tensor:
+    """Concatenate ``[N_i, H_i, W_i]`` tensors into ``[sum N_i, max H, max W]``, padding
+    bottom/right (one tensor per batch, e.g. all instance masks)."""
+    if not tensors or any(t.dim() != 3 for t in tensors):
+        raise ValueError(f"expected [N, H, W] tensors, got shapes {[tuple(t.shape) for t in tensors]}")
+    max_h = max(t.shape[1] for t in tensors)
+    max_w = max(t.shape[2] for t in tensors)
+    return torch.cat([F.pad(t, (0, max_w - t.shape[2], 0, max_h - t.shape[1]), value=pad_value) for t in tensors])
+
+
 def _collate_key(key: str, values: list[Any]) -> Any:
     if key in STACKED_KEYS and all(isinstance(v, torch.Tensor) for v in values):
         return pad_and_stack(values, STACKED_KEYS[key])
+    if key == "gt_masks" and all(isinstance(v, torch.Tensor) for v in values):
+        return pad_and_concat(values)
     return values
 
 
