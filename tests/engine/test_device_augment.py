@@ -129,3 +129,23 @@ def test_split_keeps_the_dataset_and_names_unsupported_steps(sample_root, tmp_pa
         detkit.split_device_augment(detkit.build_dataset(cfg.data.train))
     with pytest.raises(TypeError, match="device_augment must be"):
         detkit.train_detector(None, dataset, _config(sample_root, tmp_path, device_augment="yes"), validate=False)
+
+
+def test_mask_targets_from_tensor_masks_equal_bitmap_masks():
+    from detkit.models.roi_heads.mask_head import mask_targets
+    from detkit.models.task_modules import AssignResult, SamplingResult
+    from detkit.structures.masks import BitmapMasks
+
+    gen = torch.Generator().manual_seed(0)
+    masks = (torch.rand((3, 40, 60), generator=gen) > 0.4).to(torch.uint8)
+    gt_boxes = torch.tensor([[2.0, 3.0, 30.0, 25.0], [10.0, 5.0, 58.0, 39.0], [0.0, 0.0, 20.0, 20.0]])
+    proposals = torch.cat([gt_boxes + 1.5, torch.tensor([[-5.0, -3.0, 70.0, 45.0], [5.5, 6.25, 17.75, 33.0]])])
+    gt_inds = torch.tensor([1, 2, 3, 2, 1])
+    assign = AssignResult(3, gt_inds, torch.ones(5), torch.zeros(5, dtype=torch.long))
+    sampling = SamplingResult(torch.arange(5), torch.zeros(0, dtype=torch.long), proposals, gt_boxes, assign,
+                              torch.zeros(5, dtype=torch.uint8))
+    for binarize in (True, False):
+        from_tensor = mask_targets([sampling], [masks], 28, binarize=binarize)
+        from_bitmap = mask_targets([sampling], [BitmapMasks(masks.numpy(), 40, 60)], 28, binarize=binarize)
+        assert from_tensor.shape == (5, 28, 28) and from_tensor.dtype == torch.float32
+        torch.testing.assert_close(from_tensor, from_bitmap, rtol=0, atol=1e-6)
