@@ -149,3 +149,19 @@ def test_mask_targets_from_tensor_masks_equal_bitmap_masks():
         from_bitmap = mask_targets([sampling], [BitmapMasks(masks.numpy(), 40, 60)], 28, binarize=binarize)
         assert from_tensor.shape == (5, 28, 28) and from_tensor.dtype == torch.float32
         torch.testing.assert_close(from_tensor, from_bitmap, rtol=0, atol=1e-6)
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_notebook_04_device_augment_parameter(tmp_path, run_notebook):
+    root = tmp_path / "sample"
+    generate_cityscapes_sample(root, train=4, val=2, test=0, size=(128, 64), seed=11)
+    convert_cityscapes(root, root / "annotations", nproc=1, show_progress=False, splits=("train", "val"))
+    work_dir = tmp_path / "work"
+    run = run_notebook("04_train_and_evaluate.ipynb", config=DEMO_CONFIG, data_root=str(root),
+                       work_dir=str(work_dir), max_epochs=1, times=1, img_scale=[128, 64], samples_per_gpu=2,
+                       device_augment=True, cfg_options=TINY_DEMO_OPTIONS)
+    assert "augmentation on the cpu batch" in run.text
+    (log,) = work_dir.glob("*.log")
+    assert "device_augment: loaders stop after loading" in log.read_text()
+    assert (work_dir / "latest.pth").exists()
