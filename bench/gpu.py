@@ -166,6 +166,14 @@ def bench_train(cfg: Any, device: torch.device, root: Path, scales: list[tuple[i
 
 
 
+def _write(out: Path, result: dict[str, Any]) -> None:
+    """Atomic JSON write."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = out.with_suffix(out.suffix + ".tmp")
+    tmp_out.write_text(json.dumps(result, indent=2) + "\n")
+    tmp_out.replace(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "bench" / "gpu.json"))
@@ -191,26 +199,25 @@ def main() -> None:
             sizes, image_size, scales = [(64, 128), (50, 83)], (128, 64), [(128, 50), (128, 64)]
         else:
             sizes, image_size, scales = [(256, 512), (200, 333)], (512, 256), [(512, 200), (512, 256)]
-    rows = bench_inference(cfg, device, sizes, args.iters)
+    result = {"device": name, "device_type": device.type, "tiny": args.tiny, "torch": torch.__version__,
+              "model": "Cascade Mask R-CNN R50 + AugFPN (seed config)" if not args.tiny else "tiny seed variant",
+              "rows": {}}
+    out = Path(args.out)
+    result["rows"].update(bench_inference(cfg, device, sizes, args.iters))
+    _write(out, result)  # inference rows are kept if training is interrupted
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         root = _train_sample(work, image_size, count=max(4, args.samples_per_gpu * 2))
-        rows.update(bench_train(cfg, device, root, scales, args.train_iters, args.workers, args.samples_per_gpu, work))
-    result = {"device": name, "device_type": device.type, "tiny": args.tiny, "torch": torch.__version__,
-              "model": "Cascade Mask R-CNN R50 + AugFPN (seed config)" if not args.tiny else "tiny seed variant",
-              "rows": rows}
+        result["rows"].update(bench_train(cfg, device, root, scales, args.train_iters, args.workers,
+                                          args.samples_per_gpu, work))
+    _write(out, result)
     print(f"device: {name}{' (CPU: small sizes)' if device.type == 'cpu' else ''}")
     print(f"{'row':38s} {'fps / img/s':>12s} {'ms':>10s} {'loader wait':>12s}")
-    for key, row in rows.items():
+    for key, row in result["rows"].items():
         if key.startswith("infer"):
             print(f"{key:38s} {row['fps']:12.2f} {row['ms_per_image']:10.1f} {'':>12s}")
         else:
             print(f"{key:38s} {row['images_per_s']:12.2f} {row['step_ms']:10.1f} {100 * row['loader_wait_share']:11.1f}%")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_suffix(out.suffix + ".tmp")
-    tmp_out.write_text(json.dumps(result, indent=2) + "\n")
-    tmp_out.replace(out)
     print(f"wrote {out}")
 
 
