@@ -7,12 +7,19 @@ MMDetection-v2 compatible: ``@NECKS.register_module()`` works as in mmdet, and
 ``build(cfg, REGISTRY, default_args)`` accepts a config dict (``type`` plus keyword
 arguments) or an already built object, which passes through unchanged. Errors name the
 registry, the config key path (``model.neck.type``) and the closest registered names.
+
+Each registry names the modules that define detkit's own classes for it (``locations``, as
+MMEngine's registries do) and imports them on first use, so ``build(dict(type='Rotate'),
+PIPELINES)`` works in a fresh interpreter that imported only ``detkit.registry``, and close-name
+suggestions always see the built-ins. The modules are named as strings, so importing this
+module imports nothing above it.
 """
 
 from __future__ import annotations
 
 import contextvars
 import difflib
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -48,19 +55,37 @@ class Registry:
 
     Args:
         name: registry name used in messages, e.g. ``'models'``.
+        locations: modules (dotted names) whose import registers the built-in classes; they
+            are imported once, on the first lookup (``get``, ``in``, iteration, ``len``).
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, locations: tuple[str, ...] | list[str] = ()) -> None:
         self.name = name
+        self.locations = tuple(locations)
         self._module_dict: dict[str, type | Callable[..., Any]] = {}
+        self._imported = not self.locations
+
+    def import_from_location(self) -> None:
+        """Import ``locations`` (once) so that every built-in class is registered."""
+        if self._imported:
+            return
+        self._imported = True  # set first: the imported modules register into this registry
+        try:
+            for location in self.locations:
+                importlib.import_module(location)
+        except BaseException:
+            self._imported = False
+            raise
 
     def __len__(self) -> int:
+        self.import_from_location()
         return len(self._module_dict)
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
 
     def __iter__(self) -> Iterator[str]:
+        self.import_from_location()
         return iter(sorted(self._module_dict))
 
     def __repr__(self) -> str:
@@ -68,18 +93,21 @@ class Registry:
 
     @property
     def module_dict(self) -> dict[str, type | Callable[..., Any]]:
+        self.import_from_location()
         return dict(self._module_dict)
 
     def get(self, key: str) -> type | Callable[..., Any] | None:
         """Return the class registered as ``key`` (an optional ``mmdet.``-style scope is
-        ignored), or None."""
+        ignored), or None. The built-ins are imported on the first call."""
+        self.import_from_location()
         scope, _, bare = key.rpartition(".")
         if scope and scope in _KNOWN_SCOPES:
             key = bare
         return self._module_dict.get(key)
 
     def closest(self, key: str, n: int = 3) -> list[str]:
-        """Registered names most similar to ``key`` (for error messages)."""
+        """Registered names (built-ins included) most similar to ``key`` (for error messages)."""
+        self.import_from_location()
         names = list(self._module_dict)
         close = difflib.get_close_matches(key, names, n=n, cutoff=0.4)
         lowered = [k for k in names if k.lower() == key.lower() and k not in close]
@@ -254,14 +282,16 @@ def build(
         _BUILD_STACK.reset(token)
 
 
-MODELS = Registry("models")
+# Packages whose import registers the built-ins (their __init__ imports every defining module).
+_TASK_MODULES = ("detkit.models.task_modules",)
+MODELS = Registry("models", locations=("detkit.models",))
 BACKBONES = NECKS = HEADS = ROI_EXTRACTORS = SHARED_HEADS = LOSSES = DETECTORS = MODELS
-DATASETS = Registry("dataset")
-PIPELINES = Registry("pipeline")
-BBOX_ASSIGNERS = Registry("bbox_assigner")
-BBOX_SAMPLERS = Registry("bbox_sampler")
-BBOX_CODERS = Registry("bbox_coder")
-PRIOR_GENERATORS = ANCHOR_GENERATORS = Registry("prior_generator")
-IOU_CALCULATORS = Registry("iou_calculator")
-HOOKS = Registry("hook")
-OPTIMIZERS = Registry("optimizer")
+DATASETS = Registry("dataset", locations=("detkit.data.datasets",))
+PIPELINES = Registry("pipeline", locations=("detkit.data.transforms",))
+BBOX_ASSIGNERS = Registry("bbox_assigner", locations=_TASK_MODULES)
+BBOX_SAMPLERS = Registry("bbox_sampler", locations=_TASK_MODULES)
+BBOX_CODERS = Registry("bbox_coder", locations=_TASK_MODULES)
+PRIOR_GENERATORS = ANCHOR_GENERATORS = Registry("prior_generator", locations=_TASK_MODULES)
+IOU_CALCULATORS = Registry("iou_calculator", locations=_TASK_MODULES)
+HOOKS = Registry("hook", locations=("detkit.engine.hooks",))
+OPTIMIZERS = Registry("optimizer", locations=("detkit.engine.optim",))

@@ -9,18 +9,22 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "detkit"
 
 # top-level package -> the detkit packages it may import (besides itself)
-FOUNDATION = {"config", "registry", "viz"}
+FOUNDATION = {"config", "registry", "image_io"}
 ALLOWED: dict[str, set[str]] = {
     "config": set(),
     "registry": {"config"},
-    "viz": {"config", "registry"},
+    "image_io": set(),
     "ops": set(),
-    "structures": FOUNDATION,  # DetectionResult.plot draws with detkit.viz
-    "evaluation": FOUNDATION | {"structures"},
+    "structures": FOUNDATION,
+    "viz": FOUNDATION | {"structures"},  # viz draws structures
+    "evaluation": FOUNDATION | {"structures", "viz"},
     "checkpoint": FOUNDATION,
-    "data": FOUNDATION | {"structures", "evaluation", "checkpoint"},
-    "models": FOUNDATION | {"structures", "ops", "checkpoint"},
+    "data": FOUNDATION | {"structures", "viz", "evaluation", "checkpoint"},
+    "models": FOUNDATION | {"structures", "viz", "ops", "checkpoint"},
 }
+# the one sanctioned call upward: ``DetectionResult.plot`` draws through ``detkit.viz`` with an
+# import inside the method (no import-time cycle)
+EXCEPTIONS = {("structures/results.py", "viz")}
 
 
 def _imports(path: Path, module_level_only: bool = False) -> set[str]:
@@ -60,7 +64,10 @@ def test_no_module_imports_a_higher_layer(package):
             continue
         # registries find their built-ins on first use: inside functions they may load any
         # package, at module level only the allowed ones
-        extra = _imports(path, module_level_only=package == "registry") - ALLOWED[package] - {package}
+        imported = _imports(path, module_level_only=package == "registry")
+        relative = path.relative_to(PACKAGE).as_posix()
+        extra = {name for name in imported - ALLOWED[package] - {package}
+                 if (relative, name) not in EXCEPTIONS}
         if extra:
             bad.append(f"{path.relative_to(PACKAGE.parent)} imports detkit.{sorted(extra)}")
     assert bad == []

@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default=None, help="device (default: cuda:<gpu-id> if available, else cpu)")
     parser.add_argument("--cfg-options", nargs="+", action=detkit.DictAction, default={},
                         help="override config settings, key=value (e.g. model.test_cfg.rcnn.score_thr=0.3)")
+    parser.add_argument("--strict-cfg-options", action="store_true",
+                        help="fail on a --cfg-options key the config does not have (default: warn)")
     parser.add_argument("--eval-options", nargs="+", action=detkit.DictAction, default={},
                         help="kwargs of dataset.evaluate/format_results (e.g. classwise=True)")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     cfg = detkit.Config.fromfile(args.config)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        cfg.merge_from_dict(args.cfg_options, strict=args.strict_cfg_options)
 
     distributed = args.launcher != "none"
     if distributed:

@@ -35,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--options", nargs="+", action=detkit.DictAction, help="(deprecated) use --cfg-options")
     parser.add_argument("--cfg-options", nargs="+", action=detkit.DictAction,
                         help="override config settings, e.g. model.roi_head.bbox_head.0.num_classes=8")
+    parser.add_argument("--strict-cfg-options", action="store_true",
+                        help="fail on a --cfg-options key the config does not have (default: warn)")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
                         help="job launcher: torchrun (pytorch) or srun (slurm)")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
     cfg = detkit.replace_cfg_vals(cfg)
     detkit.update_data_root(cfg)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        cfg.merge_from_dict(args.cfg_options, strict=args.strict_cfg_options)
     if args.auto_scale_lr:
         if "auto_scale_lr" in cfg and "base_batch_size" in cfg.auto_scale_lr:
             cfg.auto_scale_lr.enable = True

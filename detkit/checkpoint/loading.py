@@ -9,8 +9,10 @@ and unexpected keys are tolerated. Everything that did not match is returned as 
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import re
+import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,10 +20,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from detkit.checkpoint.integrity import CheckpointError, check_checkpoint_file, non_finite_tensors
 from detkit.checkpoint.report import LoadReport
 from detkit.checkpoint.sources import resolve_checkpoint_path
 
-__all__ = ["load_checkpoint", "load_state_dict", "read_checkpoint", "unwrap_model"]
+__all__ = ["CheckpointError", "load_checkpoint", "load_state_dict", "read_checkpoint", "read_checkpoint_meta",
+           "unwrap_model"]
 
 _DEFAULT_LOGGER = logging.getLogger("detkit.checkpoint")
 
@@ -51,20 +55,46 @@ def read_checkpoint(filename: str, map_location: str | torch.device | None = "cp
     """``torch.load(weights_only=True)`` of a checkpoint name (see ``resolve_checkpoint_path``).
 
     Raises:
+        CheckpointError: (a ValueError) the file is empty, text, truncated, a zip of something
+            else, or torch cannot read it; the message names the file and the problem.
         ValueError: the file holds objects ``weights_only`` refuses, or is not a dict.
     """
     path = resolve_checkpoint_path(filename)
+    check_checkpoint_file(path)
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower():
+            raise CheckpointError(f"checkpoint file {path}: not a PyTorch checkpoint ({exc})") from exc
         raise ValueError(
             f"checkpoint {path} holds Python objects that torch.load(weights_only=True) refuses "
             f"({exc}). If you trust the file, re-save its 'state_dict' and 'meta' as plain "
             "tensors/str/int/float/list/dict."
         ) from exc
+    except EOFError as exc:
+        raise CheckpointError(f"checkpoint file {path}: not a complete checkpoint: truncated "
+                              f"at byte {os.path.getsize(path)}") from exc
+    except RuntimeError as exc:
+        if "PytorchStreamReader" not in str(exc):
+            raise
+        raise CheckpointError(f"checkpoint file {path}: not a complete checkpoint ({exc})") from exc
     if not isinstance(checkpoint, dict):
         raise ValueError(f"checkpoint {path} must hold a dict, got {type(checkpoint).__name__}")
     return checkpoint
+
+
+def read_checkpoint_meta(filename: str) -> dict[str, Any]:
+    """The ``meta`` dict of a local checkpoint file, without reading its tensors into memory
+    (``torch.load(mmap=True)``; legacy-format files are read whole). Raises as
+    :func:`read_checkpoint`."""
+    path = resolve_checkpoint_path(filename)
+    check_checkpoint_file(path)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except (RuntimeError, ValueError):  # the legacy format cannot be memory-mapped
+        checkpoint = read_checkpoint(path)
+    meta = checkpoint.get("meta") if isinstance(checkpoint, dict) else None
+    return dict(meta) if isinstance(meta, Mapping) else {}
 
 
 def load_state_dict(
@@ -98,6 +128,11 @@ def load_state_dict(
     metadata = getattr(state_dict, "_metadata", None)
     if metadata is not None:
         filtered._metadata = metadata  # type: ignore[attr-defined]
+    non_finite = non_finite_tensors(filtered)
+    if non_finite:
+        warnings.warn(f"{source}: tensors holding NaN or inf values are loaded: {', '.join(non_finite)}; the "
+                      "model's outputs will be meaningless (e.g. no detections). Was it saved after a diverged "
+                      "step?", UserWarning, stacklevel=3)
     result = module.load_state_dict(filtered, strict=False)
     mismatched_keys = {key for key, _, _ in report.mismatched}
     report.missing = [
@@ -107,7 +142,8 @@ def load_state_dict(
     skipped = set(result.unexpected_keys)
     report.loaded = [k for k in filtered if k not in skipped]
     if strict and not report.exact:
-        raise RuntimeError(f"strict load failed:\n{report.table()}")
+        raise RuntimeError(f"strict load of {source} failed: its weights do not match the model (was the architecture "
+                           f"changed? load_from copies the matching weights only)\n{report.table()}")
     _log(logger, logging.INFO if report.exact else logging.WARNING, report.table())
     return report
 

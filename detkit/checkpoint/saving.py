@@ -8,6 +8,7 @@ a process killed at any moment leaves either the old file or the new one, never 
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 import time
@@ -19,6 +20,7 @@ from typing import Any, BinaryIO
 import torch
 from torch import nn
 
+from detkit.checkpoint.integrity import non_finite_tensors
 from detkit.checkpoint.loading import unwrap_model
 
 __all__ = ["save_checkpoint", "atomic_write", "link_latest", "to_cpu", "get_state_dict"]
@@ -75,11 +77,25 @@ def atomic_write(filename: str, write: Callable[[BinaryIO], None]) -> None:
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp_path, filename)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
+        if _is_disk_full(exc):
+            raise OSError(errno.ENOSPC, f"no space left on device while writing {filename} (nothing was "
+                          "replaced: the previous file there, if any, is intact)", filename) from exc
         raise
     _fsync_directory(directory)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC, raised directly or wrapped by torch's stream writer."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        if isinstance(exc, RuntimeError) and "No space left" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _versions() -> dict[str, str]:
@@ -109,13 +125,23 @@ def save_checkpoint(
 
     Returns:
         The dict that was written.
+
+    Raises:
+        FloatingPointError: a weight or buffer is NaN/inf (nothing is written).
+        OSError: the write failed (e.g. no space left); the message names the path and the old
+            file at ``filename`` is intact.
     """
     if meta is None:
         meta = {}
     elif not isinstance(meta, dict):
         raise TypeError(f"meta must be a dict or None, got {type(meta).__name__}")
     meta = {**meta, **_versions(), "time": time.asctime()}
-    checkpoint: dict[str, Any] = {"meta": meta, "state_dict": get_state_dict(model)}
+    state_dict = get_state_dict(model)
+    non_finite = non_finite_tensors(state_dict)
+    if non_finite:
+        raise FloatingPointError(f"not saving {filename}: the model holds NaN or inf values in "
+                                 f"{', '.join(non_finite)}; the previous checkpoints are kept as they are")
+    checkpoint: dict[str, Any] = {"meta": meta, "state_dict": state_dict}
     if optimizer is not None:
         checkpoint["optimizer"] = to_cpu(optimizer.state_dict())
     if extra:

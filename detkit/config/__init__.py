@@ -4,7 +4,8 @@ merge rules, ``--cfg-options``, ``custom_imports`` and the tools' post-processin
 Modules: ``config_dict`` (attribute dicts), ``file_loading`` (files and ``_base_`` chains),
 ``merging`` (merge rules), ``options`` (``--cfg-options`` grammar, ``DictAction``),
 ``custom_imports``, ``pretty`` and ``formats`` (writing), ``references`` (``${a.b}``),
-``runtime`` (data root override, work_dir, legacy epochs).
+``runtime`` (data root override, work_dir, legacy epochs), ``option_keys`` (new ``--cfg-options``
+keys and their closest existing ones), ``value_checks`` (types of the numbers training reads).
 """
 
 from detkit.config.config import Config
@@ -13,10 +14,12 @@ from detkit.config.custom_imports import import_modules_from_strings
 from detkit.config.options import DictAction, parse_option_value
 from detkit.config.references import replace_cfg_vals
 from detkit.config.runtime import compat_runner_args, resolve_work_dir, update_data_root
+from detkit.config.value_checks import check_config_values
 
 __all__ = [
     "Config",
     "ConfigDict",
+    "check_config_values",
     "DictAction",
     "compat_runner_args",
     "import_modules_from_strings",

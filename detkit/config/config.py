@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from detkit.config.custom_imports import apply_custom_imports
 from detkit.config.file_loading import RESERVED_KEYS, load_config_file
 from detkit.config.formats import PY_SUFFIX, SUPPORTED_SUFFIXES, dump_data
 from detkit.config.merging import merge_a_into_b, nest_dotted_keys
+from detkit.config.option_keys import describe_new_keys, new_option_keys
 from detkit.config.pretty import find_non_literal, format_config
 
 __all__ = ["Config"]
@@ -147,14 +149,23 @@ class Config:
             node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
         return node
 
-    def merge_from_dict(self, options: Mapping[str, Any], allow_list_keys: bool = True) -> None:
+    def merge_from_dict(self, options: Mapping[str, Any], allow_list_keys: bool = True, strict: bool = False) -> None:
         """Merge dotted-key ``options`` (``{'model.neck.type': 'AugFPN'}``) into the config.
 
         With ``allow_list_keys`` a digit part indexes a list
-        (``'model.roi_head.bbox_head.0.num_classes'``); out of range is a KeyError.
+        (``'model.roi_head.bbox_head.0.num_classes'``); out of range is a KeyError. A key that
+        does not exist yet is added (mmcv) with a warning naming it and the closest existing
+        key; with ``strict`` (``--strict-cfg-options``) it is a KeyError and nothing is merged.
         """
         if not isinstance(options, Mapping):
             raise TypeError(f"options must be a dict, got {type(options).__name__}")
+        new_keys = new_option_keys(options, self._cfg_dict)
+        if new_keys and strict:
+            raise KeyError(f"config option keys not in the config: {describe_new_keys(new_keys)}")
+        if new_keys:
+            warnings.warn(f"config options add keys that were not in the config: {describe_new_keys(new_keys)}; "
+                          "a misspelt key is never read (pass --strict-cfg-options to fail instead)",
+                          UserWarning, stacklevel=2)
         merged = merge_a_into_b(nest_dotted_keys(options), self._cfg_dict, allow_list_keys)
         for key in RESERVED_KEYS:
             if key in merged:

@@ -203,7 +203,10 @@ def _load(path: Path, chain: tuple[Path, ...], use_predefined: bool) -> tuple[Co
             f"config file {path} has an unsupported type {path.suffix!r}: only "
             f"{', '.join(SUPPORTED_SUFFIXES)} files are supported"
         )
-    raw_text = path.read_text(encoding="utf-8")
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"config file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
     text = _substitute_predefined(raw_text, path) if use_predefined else raw_text
     text, tokens = _tokenize_base_vars(text)
     if path.suffix == PY_SUFFIX:

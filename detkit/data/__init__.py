@@ -1,15 +1,17 @@
 """Data: datasets, pipeline transforms, loaders, the Cityscapes converter and the synthetic sample.
 
-Importing ``detkit.data`` registers every dataset (``DATASETS``) and transform (``PIPELINES``).
+``DATASETS`` and ``PIPELINES`` import ``detkit.data.datasets`` / ``detkit.data.transforms`` on
+their first lookup, so nothing needs importing for registration.
 """
 
-from detkit.data import transforms  # noqa: F401  (registers the pipeline transforms)
+from detkit.data import transforms
 from detkit.data.convert import ConversionSummary, convert_cityscapes
 from detkit.data.datasets import (
     CityscapesDataset,
     CocoDataset,
     ConcatDataset,
     CustomDataset,
+    MultiImageMixDataset,
     RepeatDataset,
     VOCDataset,
     XMLDataset,
@@ -26,6 +28,7 @@ __all__ = [
     "ConversionSummary",
     "CustomDataset",
     "DeviceAugment",
+    "MultiImageMixDataset",
     "DistributedGroupSampler",
     "GroupSampler",
     "PrepareDeviceBatch",
@@ -33,6 +36,7 @@ __all__ = [
     "VOCDataset",
     "XMLDataset",
     "build_dataloader",
+    "transforms",
     "build_dataset",
     "collate",
     "convert_cityscapes",

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
+import pickle
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
 
+from detkit.checkpoint import atomic_write
 from detkit.engine.testing import single_gpu_test
 
 __all__ = ["set_img_scale", "evaluate_detector", "write_eval_json", "plot_class_ap"]
@@ -71,11 +73,13 @@ def evaluate_detector(
     work_dir: str | None = None,
     show_dir: str | None = None,
     show_score_thr: float = 0.3,
+    out: str | None = None,
 ) -> dict[str, Any]:
     """Test ``model`` on ``cfg.data[split]`` and evaluate (prints the COCO tables).
 
     With ``work_dir`` the metrics also go to ``<work_dir>/eval_<timestamp>.json``; with
-    ``show_dir`` the drawn results are saved there.
+    ``show_dir`` the drawn results are saved there; with ``out`` the results are pickled
+    there (``tools/test.py --out``: per image ``(bbox_results, segm_results)``, RLE masks).
     """
     from detkit.data import build_dataloader, build_dataset
 
@@ -89,6 +93,8 @@ def evaluate_detector(
     if getattr(model, "CLASSES", None) is None:
         model.CLASSES = dataset.CLASSES
     results = single_gpu_test(model, loader, out_dir=show_dir, show_score_thr=show_score_thr)
+    if out is not None:
+        atomic_write(out, lambda file: pickle.dump(results, file))
     metric_names = [metric] if isinstance(metric, str) else list(metric)
     metrics = dataset.evaluate(results, metric=metric_names, classwise=classwise)
     if work_dir is not None:

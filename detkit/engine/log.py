@@ -1,16 +1,29 @@
 """The ``detkit`` logger: console on every rank (errors only on ranks > 0) and, on rank 0, the
-text log file ``<work_dir>/<timestamp>.log`` (mmdet ``get_root_logger``)."""
+text log file ``<work_dir>/<timestamp>.log`` (mmdet ``get_root_logger``).
+
+The console is stderr in a terminal (mmdet's text log) and stdout in a Jupyter kernel, where
+JupyterLab would draw every stderr line in a red box that reads like an error."""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from detkit.engine.dist import get_dist_info
 
-__all__ = ["get_root_logger"]
+__all__ = ["get_root_logger", "in_notebook"]
 
 _FORMAT = "%(asctime)s - detkit - %(levelname)s - %(message)s"
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (notebook, papermill)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ipython = shell.get_ipython()
+    return ipython is not None and type(ipython).__name__ == "ZMQInteractiveShell"
 
 
 def get_root_logger(log_file: str | None = None, log_level: int | str = "INFO") -> logging.Logger:
@@ -23,7 +36,7 @@ def get_root_logger(log_file: str | None = None, log_level: int | str = "INFO") 
     logger.propagate = False
     formatter = logging.Formatter(_FORMAT)
     if not any(getattr(h, "_detkit_console", False) for h in logger.handlers):
-        console = logging.StreamHandler()
+        console = logging.StreamHandler(sys.stdout if in_notebook() else sys.stderr)
         console.setFormatter(formatter)
         console._detkit_console = True  # type: ignore[attr-defined]
         logger.addHandler(console)

@@ -39,20 +39,16 @@ from detkit.engine.hooks.logger import LogBuffer
 from detkit.engine.optim.step import GradientStep
 from detkit.engine.priority import get_priority
 from detkit.engine.rng import get_rng_state, set_rng_state
+from detkit.engine.model_inputs import scatter
 from detkit.registry import HOOKS, build
 
 __all__ = ["Runner", "move_to_device"]
 
 
 def move_to_device(obj: Any, device: torch.device) -> Any:
-    """Tensors nested in dicts/lists/tuples moved to ``device`` (other objects unchanged)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.to(device, non_blocking=True)
-    if isinstance(obj, dict):
-        return type(obj)((k, move_to_device(v, device)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(move_to_device(v, device) for v in obj)
-    return obj
+    """A collated batch ready for the model on ``device``: DataContainers unwrapped and
+    tensors moved (:func:`detkit.engine.model_inputs.scatter`)."""
+    return scatter(obj, device)
 
 
 class Runner:
@@ -144,13 +140,14 @@ class Runner:
         return [group["lr"] for group in self.optimizer.param_groups]
 
     # -- hooks -----------------------------------------------------------------------------
-    def register_hook(self, hook: Hook | Mapping[str, Any], priority: int | str | None = None) -> Hook:
-        """Add a hook (or a HOOKS config dict, whose ``priority`` key is honoured); hooks with
-        equal priority run in registration order."""
+    def register_hook(self, hook: Hook | Mapping[str, Any], priority: int | str | None = None,
+                      key_path: str | None = None) -> Hook:
+        """Add a hook (or a HOOKS config dict, whose ``priority`` key is honoured; ``key_path``
+        names it in build errors); hooks with equal priority run in registration order."""
         if isinstance(hook, Mapping):
             options = dict(hook)
             priority = options.pop("priority", priority)
-            hook = build(options, HOOKS)
+            hook = build(options, HOOKS, key_path=key_path)
         if not isinstance(hook, Hook):
             raise TypeError(f"hooks must derive from detkit.engine.Hook, got {type(hook).__name__}")
         value = get_priority(priority if priority is not None else hook.priority)
@@ -312,7 +309,7 @@ class Runner:
         """Load weights, counters, optimizer and GradScaler state and the RNG/data position
         (``resume_from``). Checkpoints without detkit's resume entry (e.g. from MMDetection)
         resume at ``meta['epoch']``/``meta['iter']`` without RNG state."""
-        checkpoint = self.load_checkpoint(filename, map_location=map_location)
+        checkpoint = self.load_checkpoint(filename, map_location=map_location, strict=True)  # same architecture
         meta = checkpoint.get("meta", {})
         position = checkpoint.get("resume")
         saved_world_size = int(meta.get("world_size", self.world_size))

@@ -25,6 +25,7 @@ from fastprogress.fastprogress import progress_bar
 from torch import nn
 
 from detkit.engine.dist import collect_results, get_dist_info
+from detkit.engine.model_inputs import scatter
 from detkit.evaluation.coco_format import encode_mask_results
 
 __all__ = ["single_gpu_test", "multi_gpu_test", "encode_results"]
@@ -66,7 +67,9 @@ def _run(
     results: list[Any] = []
     class_names = getattr(getattr(model, "module", model), "CLASSES", None)
     batches = progress_bar(data_loader) if display else data_loader
+    device = next(getattr(model, "module", model).parameters()).device
     for batch in batches:
+        batch = scatter(batch, device)
         with torch.no_grad():
             batch_results = model(return_loss=False, rescale=True, **batch)
         if show or out_dir:

@@ -23,17 +23,21 @@ import glob
 import os
 import re
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from detkit.checkpoint import CheckpointError, checkpoint_problem, read_checkpoint_meta
+from detkit.config import check_config_values
 from detkit.data import build_dataloader, build_dataset, split_device_augment
 from detkit.engine.dist import get_dist_info, wrap_distributed
 from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook
 from detkit.engine.log import get_root_logger
 from detkit.engine.optim import GradientStep, build_optimizer, lr_hook_config
+from detkit.engine.rng import set_random_seed
 from detkit.engine.runner import Runner
 from detkit.engine.testing import multi_gpu_test, single_gpu_test
 
@@ -45,16 +49,32 @@ _TEST_LOOP_EVAL_KEYS = ("gpu_collect", "tmpdir")
 
 
 def find_latest_checkpoint(work_dir: str) -> str | None:
-    """``latest.pth`` in ``work_dir``, else the newest ``epoch_N.pth``/``iter_N.pth``, else None."""
+    """``latest.pth`` in ``work_dir``, else the newest ``epoch_N.pth``/``iter_N.pth``, else None.
+
+    A candidate that is not a complete checkpoint (empty, truncated, ...) is skipped with a
+    warning naming it and the next newest is tried.
+
+    Raises:
+        CheckpointError: there are candidates but none is a complete checkpoint (resuming would
+            otherwise silently start over).
+    """
     latest = os.path.join(work_dir, "latest.pth")
-    if os.path.exists(latest):
-        return latest
     numbered = []
     for path in glob.glob(os.path.join(work_dir, "*.pth")):
         match = re.fullmatch(r"(?:epoch|iter)_(\d+)\.pth", os.path.basename(path))
         if match:
             numbered.append((int(match.group(1)), os.path.getmtime(path), path))
-    return max(numbered)[2] if numbered else None
+    candidates = ([latest] if os.path.exists(latest) else []) + [p for _, _, p in sorted(numbered, reverse=True)]
+    problems = []
+    for path in candidates:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path
+        problems.append(f"{path}: {problem}")
+        warnings.warn(f"auto-resume: skipping {path}: {problem}", UserWarning, stacklevel=2)
+    if problems:
+        raise CheckpointError(f"auto-resume: no complete checkpoint in {work_dir}:\n  " + "\n  ".join(problems))
+    return None
 
 
 def skip_overwritten_pretrained(cfg: Any, logger: Any = None) -> list[str]:
@@ -152,7 +172,7 @@ def _auto_scale_lr(cfg: Any, world_size: int, samples_per_gpu: int, logger: Any)
 
 def _register_hooks(runner: Runner, cfg: Any, by_epoch: bool, classes: Sequence[str] | None) -> None:
     if cfg.get("lr_config") is not None:
-        runner.register_hook(lr_hook_config(cfg["lr_config"]))
+        runner.register_hook(lr_hook_config(cfg["lr_config"]), key_path="lr_config")
     checkpoint_cfg = dict(cfg.get("checkpoint_config") or {})
     checkpoint_cfg.setdefault("by_epoch", by_epoch)
     # the one place CLASSES enters checkpoint meta (mmdet's tools/train.py sets it there too)
@@ -160,16 +180,17 @@ def _register_hooks(runner: Runner, cfg: Any, by_epoch: bool, classes: Sequence[
                               "CLASSES": tuple(classes) if classes is not None else None}
     runner.register_hook(CheckpointHook(**checkpoint_cfg))
     log_cfg = dict(cfg.get("log_config") or {"interval": 50, "hooks": [{"type": "TextLoggerHook"}]})
-    for hook_cfg in [dict(h) for h in log_cfg.get("hooks", [{"type": "TextLoggerHook"}])]:
+    hook_cfgs = [dict(h) for h in log_cfg.get("hooks", [{"type": "TextLoggerHook"}])]
+    for index, hook_cfg in enumerate(hook_cfgs):
         hook_cfg.setdefault("interval", log_cfg.get("interval", 50))
         if hook_cfg["type"] == "TextLoggerHook":
             hook_cfg.setdefault("by_epoch", by_epoch)
-        runner.register_hook(hook_cfg)
+        runner.register_hook(hook_cfg, key_path=f"log_config.hooks.{index}")
     runner.register_hook(DistSamplerSeedHook())
-    for hook_cfg in cfg.get("custom_hooks") or []:
+    for index, hook_cfg in enumerate(cfg.get("custom_hooks") or []):
         if not isinstance(hook_cfg, Mapping):
             raise TypeError(f"custom_hooks entries must be dicts with a 'type', got {hook_cfg!r}")
-        runner.register_hook(hook_cfg)
+        runner.register_hook(hook_cfg, key_path=f"custom_hooks.{index}")
 
 
 def _register_eval_hook(runner: Runner, cfg: Any, distributed: bool, by_epoch: bool) -> None:
@@ -191,6 +212,19 @@ def _register_eval_hook(runner: Runner, cfg: Any, distributed: bool, by_epoch: b
     runner.register_hook(EvalHook(val_loader, test_fn, val_dataset.evaluate, **eval_cfg))
 
 
+def _restore_run_seed(cfg: Any, resume_from: str, meta: dict[str, Any], logger: Any) -> None:
+    """Continue with the seed of the run being resumed (its checkpoint's ``meta['seed']``), so
+    the data order matches an uninterrupted run even if this process drew another seed."""
+    saved = read_checkpoint_meta(resume_from).get("seed")
+    if saved is None:
+        return
+    if cfg.get("seed") != saved:
+        logger.warning(f"resuming {resume_from}: using the run's seed {saved} from its meta "
+                       f"instead of {cfg.get('seed')}")
+        set_random_seed(int(saved))
+    cfg["seed"] = meta["seed"] = int(saved)
+
+
 def train_detector(
     model: nn.Module,
     dataset: Any,
@@ -210,6 +244,7 @@ def train_detector(
     (a notebook's progress bar is ``log_config.hooks`` entry ``dict(type='ProgressBarHook')``).
     ``detkit.setup_training`` builds ``model`` and ``dataset`` from the config for this call.
     """
+    check_config_values(cfg)
     rank, world_size = get_dist_info()
     work_dir = cfg.get("work_dir")
     timestamp = timestamp or time.strftime("%Y%m%d_%H%M%S")
@@ -222,6 +257,14 @@ def train_detector(
     workflow = [tuple(phase) for phase in (cfg.get("workflow") or [("train", 1)])]
     if len(datasets) != len(workflow):
         raise ValueError(f"workflow {workflow} needs {len(workflow)} datasets, got {len(datasets)}")
+    resume_from = cfg.get("resume_from")
+    if resume_from is None and cfg.get("auto_resume") and work_dir is not None:
+        resume_from = find_latest_checkpoint(work_dir)
+    meta = dict(meta or {})
+    if resume_from is not None:
+        _restore_run_seed(cfg, resume_from, meta, logger)
+    elif cfg.get("seed") is not None:
+        meta.setdefault("seed", cfg["seed"])
     device = cfg.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
     loader_args = _train_loader_args(cfg["data"])
     loader_args.setdefault("pin_memory", torch.device(device).type == "cuda")
@@ -253,9 +296,6 @@ def train_detector(
     if validate:
         _register_eval_hook(runner, cfg, distributed, by_epoch)
 
-    resume_from = cfg.get("resume_from")
-    if resume_from is None and cfg.get("auto_resume") and work_dir is not None:
-        resume_from = find_latest_checkpoint(work_dir)
     if resume_from is not None:
         runner.resume(resume_from)
     elif cfg.get("load_from"):

@@ -1,9 +1,10 @@
 """Detection models: backbones, necks, heads, task modules, losses and detectors.
 
-Importing this package registers every component in ``detkit.registry``.
+``detkit.registry.MODELS`` (and the task-module registries) import this package on their first
+lookup, which registers every component.
 """
 
-from detkit.models import (  # noqa: F401  (registration)
+from detkit.models import (
     backbones,
     dense_heads,
     detectors,

@@ -77,13 +77,15 @@ def _nnpack_faster(x: torch.Tensor, out_channels: int) -> bool:
 
 
 def _use_nnpack(conv: nn.Conv2d, x: torch.Tensor) -> bool:
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4
+    # the switch first: an exported graph (torch.backends.nnpack.flags(enabled=False)) has
+    # symbolic sizes that the size tests below would guard on
+    return (torch._C._get_nnpack_enabled() and x.device.type == "cpu"
+            and x.dtype == torch.float32 and x.dim() == 4
             and x.is_contiguous() and conv.weight.dtype == torch.float32
             and conv.kernel_size == (3, 3) and conv.groups == 1 and conv.stride == (1, 1)
             and conv.dilation == (1, 1) and conv.padding_mode == "zeros"
             and conv.padding in ((0, 0), (1, 1)) and not torch.is_autocast_enabled("cpu")
-            and _nnpack_faster(x, conv.out_channels)
-            and torch._C._get_nnpack_enabled() and _nnpack_ready())
+            and _nnpack_faster(x, conv.out_channels) and _nnpack_ready())
 
 
 def _nnpack_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,

@@ -200,8 +200,8 @@ def warp_hwc(
 
     CPU path: ``cv2.warpAffine`` (what mmcv's ``imrotate``/``imtranslate``/``imshear`` call),
     because on full-size images it measured much faster than torchvision's affine on one
-    thread (``bench/pipeline.py`` has the figures). Results agree with :func:`warp_tensor` to within one
-    grey level (exactly for integer translations and multiples of 90 degrees).
+    thread (``bench/pipeline.py`` has the figures). Results agree with :func:`warp_tensor` to
+    within one grey level (exactly for integer translations and multiples of 90 degrees).
     """
     if interpolation not in _CV2_INTERPOLATIONS:
         raise ValueError(

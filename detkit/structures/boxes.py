@@ -19,7 +19,8 @@ import torch
 BoxArray = TypeVar("BoxArray", np.ndarray, torch.Tensor)
 
 __all__ = ["empty_boxes", "check_boxes", "xywh_to_xyxy", "xyxy_to_xywh", "box_areas", "clip_boxes",
-           "flip_boxes", "scale_factor_tensor", "bbox_mapping", "bbox_mapping_back", "bbox2roi"]
+           "flip_boxes", "bbox_flip", "scale_factor_tensor", "bbox_mapping", "bbox_mapping_back",
+           "bbox2roi", "roi2bbox", "mask2bbox"]
 
 FLIP_DIRECTIONS = ("horizontal", "vertical", "diagonal")
 
@@ -82,7 +83,8 @@ def clip_boxes(boxes: BoxArray, height: int, width: int) -> BoxArray:
     return out
 
 
-def flip_boxes(boxes: BoxArray, img_shape: Sequence[int], direction: str = "horizontal") -> BoxArray:
+def flip_boxes(boxes: BoxArray, img_shape: Sequence[int],
+               direction: str = "horizontal") -> BoxArray:
     """Flip ``[..., 4k]`` xyxy boxes inside an image of ``img_shape = (h, w, ...)``
     (mmdet ``bbox_flip``): ``x -> w - x`` horizontally, ``y -> h - y`` vertically, both for
     ``'diagonal'``."""
@@ -99,6 +101,9 @@ def flip_boxes(boxes: BoxArray, img_shape: Sequence[int], direction: str = "hori
         flipped[..., 1::4] = h - boxes[..., 3::4]
         flipped[..., 3::4] = h - boxes[..., 1::4]
     return flipped
+
+
+bbox_flip = flip_boxes  # MMDetection v2's name (``mmdet.core.bbox_flip``)
 
 
 def scale_factor_tensor(scale_factor: Any, like: torch.Tensor) -> torch.Tensor:
@@ -134,3 +139,35 @@ def bbox2roi(bbox_list: Sequence[torch.Tensor]) -> torch.Tensor:
         else:
             rois.append(bboxes.new_zeros((0, 5)))
     return torch.cat(rois, 0)
+
+
+def roi2bbox(rois: torch.Tensor) -> list[torch.Tensor]:
+    """Split RoIs ``[K, 5]`` ``[batch_idx, x1, y1, x2, y2]`` into per-image boxes ``[K_i, 4]``
+    (mmdet ``roi2bbox``): one entry per batch index present, in increasing order."""
+    if rois.dim() != 2 or rois.size(1) < 5:
+        raise ValueError(f"rois must have shape [K, 5] (batch_idx, x1, y1, x2, y2), got "
+                         f"{tuple(rois.shape)}")
+    img_ids = torch.unique(rois[:, 0].cpu(), sorted=True)
+    return [rois[rois[:, 0] == img_id.item(), 1:] for img_id in img_ids]
+
+
+def mask2bbox(masks: BoxArray) -> BoxArray:
+    """Tight xyxy boxes ``[N, 4]`` float32 of ``[N, H, W]`` masks (mmdet ``mask2bbox``): a box
+    ends one pixel past the last non-zero column/row; an empty mask gives ``[0, 0, 0, 0]``.
+    Tensors give a tensor on the same device, arrays an array."""
+    if masks.ndim != 3:
+        raise ValueError(f"masks must have shape [N, H, W], got {tuple(masks.shape)}")
+    as_numpy = isinstance(masks, np.ndarray)
+    stack = torch.from_numpy(np.ascontiguousarray(masks)) if as_numpy else masks
+    stack = stack.bool()
+    boxes = torch.zeros((stack.shape[0], 4), dtype=torch.float32, device=stack.device)
+    if stack.numel() == 0:
+        return boxes.numpy() if as_numpy else boxes
+    for axis, (lo, hi) in ((1, (0, 2)), (2, (1, 3))):  # columns give x, rows give y
+        hits = stack.any(dim=axis)
+        size = hits.shape[1]
+        first = hits.int().argmax(dim=1)
+        last = size - 1 - hits.flip(1).int().argmax(dim=1)
+        boxes[:, lo], boxes[:, hi] = first.float(), (last + 1).float()
+    boxes[~stack.flatten(1).any(dim=1)] = 0
+    return boxes.numpy() if as_numpy else boxes

@@ -40,7 +40,8 @@ class GroundTruth:
             if gt_masks is not None:
                 fields["masks"] = gt_masks[i]
             instances.append(Instances(tuple(meta["img_shape"][:2]), **fields))
-        ignored = list(gt_bboxes_ignore) if gt_bboxes_ignore is not None else [None] * len(instances)
+        ignored = ([None] * len(instances) if gt_bboxes_ignore is None
+                   else list(gt_bboxes_ignore))
         return cls(instances, ignored)
 
     def bboxes(self) -> list[torch.Tensor]:

@@ -68,17 +68,25 @@ class PolygonMasks:
         return len(self.masks)
 
     def __getitem__(self, index: Any) -> PolygonMasks:
-        """Index by int, list, int/bool ndarray or slice; always returns ``PolygonMasks``."""
+        """Index as mmdet does: a list of ints, an int or bool ndarray, or anything a Python
+        list accepts (int, slice, 0-d integer tensor); always returns ``PolygonMasks``.
+
+        Raises:
+            ValueError: any other index (e.g. a 1-d tensor: convert it with ``.tolist()``
+                or ``.numpy()``), as mmdet; the message names its type.
+        """
         if isinstance(index, np.ndarray):
             index = np.flatnonzero(index).tolist() if index.dtype == bool else index.tolist()
         if isinstance(index, list):
             masks = [self.masks[i] for i in index]
-        elif isinstance(index, (int, np.integer)):
-            masks = [self.masks[int(index)]]
-        elif isinstance(index, slice):
-            masks = self.masks[index]
         else:
-            raise TypeError(f"PolygonMasks: unsupported index type {type(index).__name__}")
+            try:
+                masks = self.masks[index]
+            except Exception as exc:
+                raise ValueError(f"PolygonMasks: unsupported input of type {type(index)} for "
+                                 f"indexing (use an int, a slice, a list or a numpy array)") from exc
+        if len(masks) and isinstance(masks[0], np.ndarray):
+            masks = [masks]  # one instance: keep the three-level list
         return PolygonMasks(masks, self.height, self.width)
 
     def __iter__(self) -> Iterator[list[np.ndarray]]:
@@ -185,25 +193,40 @@ class PolygonMasks:
         device: torch.device | str = "cpu",
         interpolation: str = "bilinear",
         binarize: bool = True,
-    ) -> BitmapMasks:
-        """Polygon ``inds[i]`` moved into box ``bboxes[i]`` (xyxy), scaled to ``out_shape``
-        and rasterised; returns :class:`BitmapMasks` ``(K, *out_shape)``."""
+    ) -> PolygonMasks:
+        """Polygon ``inds[i]`` moved into box ``bboxes[i]`` (xyxy, ``[K, 4]``; sides below 1 px
+        count as 1) and scaled to ``out_shape`` ``(h, w)``: ``PolygonMasks`` of K instances on
+        an ``out_shape`` canvas, as mmdet (``.to_ndarray()`` rasterises; vertices outside the
+        canvas are clipped by the rasteriser). ``device`` and ``interpolation`` are accepted
+        for the shared signature and unused.
+
+        Raises:
+            ValueError: ``binarize=False`` (polygons are always binary).
+        """
         out_h, out_w = int(out_shape[0]), int(out_shape[1])
-        boxes = torch.as_tensor(bboxes).detach().cpu().numpy().astype(np.float64)
-        index = torch.as_tensor(inds).detach().cpu().numpy().astype(np.int64)
-        bitmaps = []
+        if len(self) == 0:
+            return PolygonMasks([], out_h, out_w)
+        if not binarize:
+            raise ValueError("PolygonMasks.crop_and_resize: polygons are always binary, "
+                             "binarize=False is unsupported")
+        boxes = torch.as_tensor(bboxes).detach().cpu().numpy().astype(np.float64).reshape(-1, 4)
+        index = torch.as_tensor(inds).detach().cpu().numpy().astype(np.int64).reshape(-1)
+        if len(index) != len(boxes):
+            raise ValueError(f"PolygonMasks.crop_and_resize: {len(boxes)} boxes for "
+                             f"{len(index)} indices")
+        resized = []
         for box, i in zip(boxes, index):
             x1, y1, x2, y2 = box
-            w_scale = out_w / max(x2 - x1, 0.1)
-            h_scale = out_h / max(y2 - y1, 0.1)
+            w_scale = out_w / max(max(x2 - x1, 1.0), 0.1)
+            h_scale = out_h / max(max(y2 - y1, 1.0), 0.1)
             polys = []
             for p in self.masks[int(i)]:
                 q = np.array(p, dtype=np.float64)
                 q[0::2] = (q[0::2] - x1) * w_scale
                 q[1::2] = (q[1::2] - y1) * h_scale
                 polys.append(q)
-            bitmaps.append(polygon_to_bitmap(polys, out_h, out_w))
-        return BitmapMasks(bitmaps, out_h, out_w)
+            resized.append(polys)
+        return PolygonMasks(resized, out_h, out_w)
 
     def expand(self, expanded_h: int, expanded_w: int, top: int, left: int) -> PolygonMasks:
         """Shift by ``(left, top)`` into an ``expanded_h x expanded_w`` canvas."""

@@ -17,11 +17,13 @@ from matplotlib.figure import Figure
 
 from detkit.registry import DATASETS, PIPELINES, build
 from detkit.viz.draw import draw_instances
+from detkit.viz.transform_menu import TRANSFORMS, make_transform
 
-__all__ = ["POLICIES", "DIRECTIONS", "load_preview_samples", "config_policies", "make_policy",
+__all__ = ["POLICIES", "GRID_TRANSFORMS", "DIRECTIONS", "load_preview_samples", "config_policies", "make_policy",
            "augment_sample", "show_pair", "render_policy_grid"]
 
-POLICIES = ("Rotate", "Translate", "AutoAugment (config)")
+POLICIES = ("Rotate", "Translate", "AutoAugment (config)", *TRANSFORMS)
+GRID_TRANSFORMS = ("PhotoMetricDistortion", "RandomCrop", "CopyPaste", "RandomAffine", "Mosaic")
 DIRECTIONS = ("random", "positive", "negative")  # positive = clockwise / right / down
 _NEGATIVE_PROB = {"random": 0.5, "positive": 0.0, "negative": 1.0}
 
@@ -50,7 +52,8 @@ def config_policies(cfg: Any) -> list[list[dict]]:
 
 def make_policy(policy: str, level: float = 5, prob: float = 1.0, direction: str = "random",
                 axis: str = "horizontal", fill: Sequence[float] = (124, 116, 104),
-                policies: list[list[dict]] | None = None) -> Callable[[Results], Results | None]:
+                policies: list[list[dict]] | None = None,
+                samples: Sequence[Results] | None = None) -> Callable[[Results], Results | None]:
     """Build the transform the preview UI describes.
 
     Args:
@@ -62,6 +65,8 @@ def make_policy(policy: str, level: float = 5, prob: float = 1.0, direction: str
         fill: image fill per channel, given in **RGB** and applied to the BGR image reversed.
         policies: the AutoAugment policies for ``'AutoAugment (config)'`` (level, prob,
             direction and fill are then those of the config).
+        samples: the preview's samples: the image size of the size-dependent transforms and
+            the partners of Mosaic / MixUp / CopyPaste (see :mod:`detkit.viz.transform_menu`).
     """
     if direction not in _NEGATIVE_PROB:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -75,6 +80,11 @@ def make_policy(policy: str, level: float = 5, prob: float = 1.0, direction: str
         if not policies:
             raise ValueError("AutoAugment (config) needs the config's policies")
         return build(dict(type="AutoAugment", policies=policies), PIPELINES)
+    if policy in TRANSFORMS:
+        if not samples:
+            raise ValueError(f"{policy} needs the preview's samples")
+        hw = tuple(int(v) for v in samples[0]["img"].shape[:2])
+        return make_transform(policy, level, prob, fill_bgr, samples, hw)  # type: ignore[arg-type]
     raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
 
 
@@ -111,8 +121,9 @@ def render_policy_grid(samples: Sequence[Results], class_names: Sequence[str],
                        policies: list[list[dict]] | None = None, levels: Sequence[float] = (0, 5, 10),
                        seed: int = 0) -> Figure:
     """Static grid for headless runs: one row per (sample, policy) with the original then each
-    policy at each level (Rotate / Translate, prob 1, positive sign) and, if ``policies`` is
-    given, two draws of the config's AutoAugment."""
+    policy at each level (Rotate / Translate, prob 1, positive sign), if ``policies`` is
+    given, draws of the config's AutoAugment, and a row of the first ``len(levels)`` of
+    :data:`GRID_TRANSFORMS` at level 5 (multi-image ones draw partners from ``samples``)."""
     rows: list[tuple[Results, str, list[tuple[str, Callable | None]]]] = []
     for i, sample in enumerate(samples):
         for name in ("Rotate", "Translate"):
@@ -121,6 +132,8 @@ def render_policy_grid(samples: Sequence[Results], class_names: Sequence[str],
         if policies:
             aug = make_policy("AutoAugment (config)", policies=policies)
             rows.append((sample, f"sample {i}", [(f"AutoAugment seed {seed + k}", aug) for k in range(len(levels))]))
+        names = [GRID_TRANSFORMS[k % len(GRID_TRANSFORMS)] for k in range(len(levels))]
+        rows.append((sample, f"sample {i}", [(name, make_policy(name, 5, 1.0, samples=samples)) for name in names]))
     cols = 1 + len(levels)
     h, w = samples[0]["img"].shape[:2]
     fig, axes = plt.subplots(len(rows), cols, figsize=(3.2 * cols, 3.2 * len(rows) * h / w + 0.4), squeeze=False)

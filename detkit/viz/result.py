@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from PIL import Image
 
+from detkit.image_io import read_image
 from detkit.structures.results import DetectionResult
 from detkit.viz.draw import draw_instances
 
@@ -34,9 +35,7 @@ def read_rgb(img: str | os.PathLike | np.ndarray) -> np.ndarray:
         if img.ndim != 3 or img.shape[2] != 3:
             raise ValueError(f"image array must be HWC with 3 channels (BGR), got {img.shape}")
         return np.ascontiguousarray(img[:, :, ::-1])
-    if not osp.isfile(img):
-        raise FileNotFoundError(f"image not found: {img}")
-    return np.asarray(Image.open(img).convert("RGB"))
+    return read_image(os.fspath(img), channel_order="rgb")
 
 
 def draw_result(ax: Axes, img_rgb: np.ndarray, result: DetectionResult,

@@ -1,7 +1,9 @@
 """Live ipywidgets UI for the augmentation preview (notebook 03).
 
-Controls: policy (Rotate / Translate / the config's AutoAugment), level, prob, direction
-(sign), translate axis, fill colour, random seed and sample picker; every change redraws the
+Controls: policy (Rotate / Translate / the config's AutoAugment / the other MMDetection v2
+transforms of :mod:`detkit.viz.transform_menu`, whose main arguments follow level, prob and
+fill), level, prob, direction (sign), translate axis, fill colour, random seed and sample
+picker; every change redraws the
 original and the augmented sample side by side in an ``Output`` widget.
 """
 
@@ -70,7 +72,7 @@ class AugmentationPreview:
         """Draw the current choice (original | augmented) and return the figure."""
         c = {k: w.value for k, w in self.controls.items()}
         transform = make_policy(c["policy"], c["level"], c["prob"], c["direction"], c["axis"],
-                                _hex_to_rgb(c["fill"]), self.policies)
+                                _hex_to_rgb(c["fill"]), self.policies, self.samples)
         sample = self.samples[c["sample"]]
         augmented = augment_sample(sample, transform, c["seed"])
         title = f"{c['policy']} level {c['level']:g} prob {c['prob']:g} seed {c['seed']}"

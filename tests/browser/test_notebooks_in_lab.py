@@ -14,6 +14,7 @@ from PIL import Image
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 from lab_page import (
+    NOTEBOOK,
     error_outputs,
     mark_cells_that_show,
     marked_cells,
@@ -129,6 +130,19 @@ def assert_progress_finished(page: Page, screenshot_path: Path) -> None:
     screenshot_in_view(with_plot.first.locator(".jp-OutputArea"), screenshot_path)
 
 
+def assert_log_lines_plain(page: Page, screenshot_path: Path) -> None:
+    """INFO log lines are shown as plain output, none in JupyterLab's stderr style (a red
+    box); the per-epoch table is shown. Screenshot the first output with a log line."""
+    stderr = page.locator(f'{NOTEBOOK} [data-mime-type="application/vnd.jupyter.stderr"]')
+    styled = [text for text in stderr.all_inner_texts() if " - INFO - " in text]
+    assert not styled, "INFO log lines shown as stderr:\n" + "\n".join(styled[:5])
+    log_lines = page.locator(f"{NOTEBOOK} .jp-OutputArea-output", has_text=" - INFO - ")
+    assert log_lines.count() > 0, "no log line shown"
+    screenshot_in_view(log_lines.first, screenshot_path)
+    headers = page.locator(f"{NOTEBOOK} .jp-OutputArea-output table th").all_inner_texts()
+    assert {"epoch", "train_loss", "bbox_mAP", "segm_mAP", "time"} <= set(headers), headers
+
+
 def test_lab_renders_widgets_and_progress(
     page: Page, lab: LabServer, lab_root: Path, screenshot_dir: Path
 ) -> None:
@@ -192,10 +206,11 @@ def test_train_and_evaluate_notebook_in_lab(
         REPO_ROOT / "nbs/04_train_and_evaluate.ipynb", lab_root / "04_train_and_evaluate.ipynb",
         dict(
             config=str(DEMO_CONFIG), data_root=str(sample), work_dir=str(tmp_path / "work"),
-            max_epochs=1, times=1, img_scale=[128, 64], samples_per_gpu=2,
+            max_epochs=1, times=1, img_scale=[128, 64], samples_per_gpu=2, eval_interval=1,
             cfg_options={"data.workers_per_gpu": 0},
         ),
     )
     run_notebook_in_lab(page, lab, name, screenshot_dir)
     assert_progress_finished(page, screenshot_dir / "04_training.png")
+    assert_log_lines_plain(page, screenshot_dir / "04_log_lines.png")
     assert (tmp_path / "work" / "latest.pth").is_file()

@@ -23,8 +23,11 @@ def test_demo_config_train_and_test_loaders(cityscapes_root, converted):
     train_set = detkit.build_dataset(cfg.data.train)
     loader = detkit.build_dataloader(train_set, cfg.data.samples_per_gpu, 0, seed=0)
     batch = next(iter(loader))
-    assert batch["img"].dtype == torch.float32 and batch["img"].shape == (2, 3, 256, 512)
-    for boxes, labels, masks, meta in zip(batch["gt_bboxes"], batch["gt_labels"], batch["gt_masks"], batch["img_metas"]):
+    # mmdet v2's batch: DataContainers holding one chunk of samples_per_gpu samples
+    img = batch["img"].data[0]
+    assert img.dtype == torch.float32 and img.shape == (2, 3, 256, 512)
+    for boxes, labels, masks, meta in zip(batch["gt_bboxes"].data[0], batch["gt_labels"].data[0],
+                                          batch["gt_masks"].data[0], batch["img_metas"].data[0]):
         assert isinstance(masks, BitmapMasks) and len(boxes) == len(labels) == len(masks)
         assert meta["pad_shape"][:2] == (256, 512) and meta["img_norm_cfg"]["to_rgb"]
 
@@ -33,5 +36,5 @@ def test_demo_config_train_and_test_loaders(cityscapes_root, converted):
     assert len(test_loader) == 4
     batch = next(iter(test_loader))
     assert [tuple(t.shape) for t in batch["img"]] == [(1, 3, 256, 512)]
-    [[meta]] = batch["img_metas"]
+    [meta] = batch["img_metas"][0].data[0]  # the v2 idiom
     assert meta["ori_shape"] == (128, 256, 3) and meta["flip"] is False and meta["scale_factor"].tolist() == [2, 2, 2, 2]

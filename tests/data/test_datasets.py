@@ -33,7 +33,7 @@ def test_cityscapes_item_types_and_consistency(cityscapes_root, converted):
     assert dataset.cat_ids == [24, 25, 26, 27, 28, 31, 32, 33]
     assert dataset.flag.tolist() == [1] * len(dataset)
     for idx in range(len(dataset)):
-        sample = dataset[idx]
+        sample = {k: v.data for k, v in dataset[idx].items()}  # DataContainers, as mmdet
         assert sample["img"].dtype == torch.float32 and sample["img"].shape == (3, 128, 256)
         n = len(sample["gt_labels"])
         assert n > 0
@@ -47,7 +47,7 @@ def test_cityscapes_item_types_and_consistency(cityscapes_root, converted):
             assert box.tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
         assert sample["img_metas"]["ori_shape"] == (128, 256, 3)
     # BGR: the sky at the top-left is blue, so channel 0 (B) > channel 2 (R)
-    img = dataset[0]["img"]
+    img = dataset[0]["img"].data
     assert img[0, 0, 0] > img[2, 0, 0]
 
 
@@ -109,7 +109,7 @@ def test_bad_files_are_named_or_skipped(cityscapes_root, converted, tmp_path):
     tolerant = build_dataset({**cfg, "skip_bad_samples": True})
     np.random.seed(0)
     sample = tolerant[0]
-    assert tolerant.num_skipped >= 1 and sample["img"].shape[0] == 3
+    assert tolerant.num_skipped >= 1 and sample["img"].size(0) == 3
 
 
 def _write_voc(root):
@@ -169,6 +169,8 @@ def test_cityscapes_semantic_seg_from_label_ids(cityscapes_root, converted):
     dataset = build_dataset({**_cfg(cityscapes_root), "pipeline": pipeline, "seg_prefix": "gtFine/train/"})
     results = dataset[0]
     seg = results["gt_semantic_seg"]
+    assert seg.stack and seg.padding_value == 255
+    seg = seg.data
     assert seg.shape == (1, 128, 256) and seg.dtype == torch.uint8 and results["seg_fields"] == ["gt_semantic_seg"]
     label_ids = np.asarray(Image.open(cityscapes_root / "gtFine" / "train" / dataset.data_infos[0]["segm_file"]))
     assert np.array_equal(seg[0].numpy(), label_ids) and 23 in label_ids  # sky

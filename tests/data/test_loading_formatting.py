@@ -14,7 +14,7 @@ from detkit.data.transforms import (
     LoadAnnotations,
     LoadImageFromFile,
 )
-from detkit.structures import BitmapMasks, PolygonMasks
+from detkit.structures import BitmapMasks, DataContainer, PolygonMasks
 
 H, W = 12, 16
 
@@ -107,9 +107,16 @@ def test_format_bundle_collect_and_compose(tmp_path):
     ])
     data = pipeline(_results(segms, tmp_path))
     assert sorted(data) == ["gt_bboxes", "gt_labels", "gt_masks", "img", "img_metas"]
-    assert data["img"].dtype == torch.float32 and data["img"].shape == (3, H, W)
-    assert isinstance(data["gt_bboxes"], torch.Tensor) and isinstance(data["gt_masks"], BitmapMasks)
-    assert data["img_metas"]["pad_shape"] == (H, W, 3) and data["img_metas"]["scale_factor"] == 1.0
+    # mmdet v2: every field in a DataContainer, with mmcv's batching flags
+    assert all(isinstance(v, DataContainer) for v in data.values())
+    flags = {k: (v.stack, v.cpu_only, v.padding_value) for k, v in data.items()}
+    assert flags == {"img": (True, False, 0), "gt_bboxes": (False, False, 0),
+                     "gt_labels": (False, False, 0), "gt_masks": (False, True, 0),
+                     "img_metas": (False, True, 0)}
+    assert data["img"].data.dtype == torch.float32 and data["img"].data.shape == (3, H, W)
+    assert isinstance(data["gt_bboxes"].data, torch.Tensor) and isinstance(data["gt_masks"].data, BitmapMasks)
+    meta = data["img_metas"].data
+    assert meta["pad_shape"] == (H, W, 3) and meta["scale_factor"] == 1.0
     with pytest.raises(KeyError, match="flip"):
         Collect(keys=["img"])(DefaultFormatBundle()({"img": np.zeros((H, W, 3), np.uint8)}))
     assert Compose([lambda r: None, lambda r: 1 / 0])({}) is None

@@ -155,10 +155,17 @@ def test_typed_inference_matches_the_mmdet_forward_and_draws_the_same(tiny, tmp_
 
     model = detkit.init_detector(tiny["cfg"], tiny["checkpoint"])
     pipeline = _test_pipeline(model.cfg, from_arrays=False)
-    batch = collate([pipeline(dict(img_info=dict(filename=p), img_prefix=None)) for p in tiny["images"]])
+    batch = collate([pipeline(dict(img_info=dict(filename=p), img_prefix=None)) for p in tiny["images"]],
+                    samples_per_gpu=len(tiny["images"]))
+    # MMDetection v2 user code unwraps the DataContainers by hand, as mmdet's inference_detector
+    unwrapped = dict(img=batch["img"], img_metas=[m.data[0] for m in batch["img_metas"]])
+    assert [m["ori_filename"] for m in batch["img_metas"][0].data[0]] == tiny["images"]
     with torch.no_grad():
-        expected = model(return_loss=False, rescale=True, **batch)
+        expected = model(return_loss=False, rescale=True, **unwrapped)
+        assert_same = model(return_loss=False, rescale=True, **detkit.scatter(batch, "cpu"))
     typed = detkit.predict_images(model, tiny["images"])
+    for result, want in zip(assert_same, expected):
+        np.testing.assert_array_equal(np.concatenate(result[0]), np.concatenate(want[0]))
     for result, want in zip(detkit.inference_detector(model, tiny["images"]), expected):
         for got_boxes, want_boxes in zip(result[0], want[0]):
             np.testing.assert_array_equal(got_boxes, want_boxes)

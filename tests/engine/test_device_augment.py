@@ -116,10 +116,10 @@ def test_split_keeps_the_dataset_and_names_unsupported_steps(sample_root, tmp_pa
     split, device = detkit.split_device_augment(dataset)
     assert type(dataset.dataset.pipeline.transforms[-1]).__name__ == "Collect"  # original untouched
     sample = split[0]
-    assert sample["img"].dtype == torch.uint8 and sample["gt_masks"].dtype == torch.uint8
-    assert sample["gt_masks"].shape[1:] == sample["img"].shape[1:] == (64, 128)
-    batch = detkit.data.collate([split[0], split[1]])
-    assert batch["gt_masks"].shape[0] == sum(len(x) for x in batch["gt_labels"])
+    assert sample["img"].data.dtype == torch.uint8 and sample["gt_masks"].data.dtype == torch.uint8
+    assert sample["gt_masks"].data.shape[1:] == sample["img"].data.shape[1:] == (64, 128)
+    batch = detkit.scatter(detkit.collate([split[0], split[1]], samples_per_gpu=2), "cpu")
+    assert sum(len(m) for m in batch["gt_masks"]) == sum(len(x) for x in batch["gt_labels"])
     out = device(batch)
     assert out["img"].dtype == torch.float32 and out["img"].shape[-1] % 32 == 0
     assert all(m.shape[1:] == tuple(meta["pad_shape"][:2]) for m, meta in zip(out["gt_masks"], out["img_metas"]))

@@ -20,11 +20,9 @@ def test_cuda_batch_equals_cpu_batch(sample_root, tmp_path):  # noqa: F811
     dataset = detkit.build_dataset(_config(sample_root, tmp_path).data.train)
     split, device_aug = detkit.split_device_augment(dataset)
     np.random.seed(3)
-    batch = detkit.data.collate([split[i] for i in range(4)])
-    cpu = device_aug(copy.deepcopy(batch))
-    on_cuda = {k: (v.cuda(non_blocking=True) if isinstance(v, torch.Tensor) else
-                   [x.cuda() if isinstance(x, torch.Tensor) else x for x in v]) for k, v in batch.items()}
-    gpu = device_aug(on_cuda)
+    batch = detkit.collate([split[i] for i in range(4)], samples_per_gpu=4)
+    cpu = device_aug(detkit.scatter(copy.deepcopy(batch), "cpu"))
+    gpu = device_aug(detkit.scatter(batch, "cuda"))
     assert gpu["img"].is_cuda and gpu["img"].shape == cpu["img"].shape
     grey = (gpu["img"].cpu() - cpu["img"]).abs() * torch.from_numpy(STD).view(1, 3, 1, 1)
     assert grey.max() <= 1.01

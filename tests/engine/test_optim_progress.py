@@ -57,12 +57,20 @@ def test_progress_bar_hook_tracks_losses_and_metric(tmp_path, capsys):
             return [label for batch in loader for label in model(return_loss=False, **batch)]
 
     runner.register_hook(EvalHook(val_loader, test_fn, ToyDataset(4, seed=1).evaluate))
-    progress = runner.register_hook(ProgressBarHook(plot_interval=2, metric="accuracy"))
+    progress = runner.register_hook(ProgressBarHook(plot_interval=2, metric="accuracy", metrics=["accuracy", "mAP"]))
     runner.run([DataLoader(ToyDataset(12), batch_size=4)])
     assert [x for x, _ in progress.losses] == [1, 2, 3, 4, 5, 6]
     assert [x for x, _ in progress.metrics] == [3, 6] and all(0 <= y <= 1 for _, y in progress.metrics)
-    out = capsys.readouterr().out
-    assert "epoch 1: loss" in out and "accuracy" in out
+    # the per-epoch table: mean train loss of the epoch, the metrics (#na#: not produced), mm:ss
+    for epoch, row in enumerate(progress.rows):
+        losses = [loss for _, loss in progress.losses[3 * epoch:3 * epoch + 3]]
+        assert row[:2] == [str(epoch + 1), f"{sum(losses) / 3:.4f}"]
+        assert row[2] == f"{progress.metrics[epoch][1]:.4f}" and row[3] == "#na#"
+        assert len(row[4]) == 5 and row[4][2] == ":"
+    lines = capsys.readouterr().out.splitlines()  # a terminal shows the table as aligned text
+    header = next(line for line in lines if line.startswith("epoch"))
+    assert header.split() == ["epoch", "train_loss", "accuracy", "mAP", "time"]
+    assert [line.split() for line in lines if line[:1].isdigit()] == progress.rows
 
 
 def test_dist_helpers_without_process_group():

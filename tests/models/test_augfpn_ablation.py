@@ -1,4 +1,5 @@
-"""bench/ablation.py: every variant differs from the demo config only in its AugFPN parts."""
+"""bench/ablation.py: every variant differs from the demo config only in its AugFPN parts; the
+sweep grid runs each variant once per seed."""
 
 import importlib.util
 from pathlib import Path
@@ -18,13 +19,11 @@ def ablation():
     return module
 
 
-def test_variants_switch_exactly_the_augfpn_components(ablation, tmp_path):
+def test_variants_switch_exactly_the_augfpn_components(ablation):
     keys = {}
     for name, (neck, extractor, head) in ablation.VARIANTS.items():
-        cfg = ablation.variant_config(name, str(tmp_path / "sample"), epochs=2, times=1,
-                                      work_dir=str(tmp_path / name))
-        assert cfg.runner.max_epochs == 2 and cfg.data.train.times == 1
-        assert cfg.data.val.ann_file.startswith(str(tmp_path / "sample") + "/annotations/")
+        cfg = detkit.Config.fromfile(str(ABLATION.parents[1] / ablation.DEMO_CONFIG))
+        cfg.merge_from_dict(ablation.variant_options(name))  # what nb04 does with cfg_options
         model = detkit.build_detector(cfg.model)
         assert type(model.neck).__name__ == neck
         assert type(model.roi_head).__name__ == head
@@ -36,6 +35,17 @@ def test_variants_switch_exactly_the_augfpn_components(ablation, tmp_path):
         k for k in keys["RFA+CS"] if k.startswith("roi_head.consistent_supervision.")}
 
 
-def test_unknown_variant_raises(ablation, tmp_path):
+def test_grid_runs_every_variant_with_each_seed(ablation):
+    grid = ablation.ablation_grid(["FPN", "RFA+SRS+CS"], [0, 1, 2], "data/x", epochs=2, times=1,
+                                  img_scale=(256, 128), cfg_options={"optimizer.lr": 0.01})
+    runs = detkit.expand_grid(grid)
+    assert [(r.setting, r.seed) for r in runs] == [(v, s) for v in ("FPN", "RFA+SRS+CS") for s in (0, 1, 2)]
+    first = runs[0].parameters
+    assert first["max_epochs"] == 2 and first["times"] == 1 and first["img_scale"] == [256, 128]
+    assert first["cfg_options"] == {"optimizer.lr": 0.01, **ablation.variant_options("FPN")}
+    assert runs[-1].parameters["cfg_options"]["model.roi_head.type"] == "AugFPNCascadeRoIHead"
+
+
+def test_unknown_variant_raises(ablation):
     with pytest.raises(KeyError, match="RFA"):
-        ablation.variant_config("PAFPN", str(tmp_path), 1, 1, str(tmp_path))
+        ablation.variant_options("PAFPN")

@@ -143,7 +143,8 @@ def test_compile_option_wraps_backbone_and_neck(tiny_cfg):
     plain = build_detector(cfg).eval()
     cfg["compile"] = dict(backend="eager", dynamic=False, options=dict(freezing=True))
     compiled = build_detector(cfg).eval()
-    assert compiled.feature_compiler.inductor_options == {"freezing": True} and "options" in cfg["compile"]
+    assert compiled.feature_compiler.inductor_options == {"freezing": True}
+    assert "options" in cfg["compile"]
     compiled.load_state_dict(plain.state_dict())
     img = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
@@ -151,7 +152,8 @@ def test_compile_option_wraps_backbone_and_neck(tiny_cfg):
             torch.testing.assert_close(a, b)
     assert compiled.feature_compiler.compiled is not None
     clone = copy.deepcopy(compiled)
-    assert clone.feature_compiler.compiled is None  # recompiled for the copy, not bound to the original
+    # recompiled for the copy, not bound to the original
+    assert clone.feature_compiler.compiled is None
     with torch.no_grad():
         torch.testing.assert_close(clone.extract_feat(img)[0], plain.extract_feat(img)[0])
 

@@ -130,7 +130,8 @@ def test_polygon_rasterisation_and_crop_and_resize():
     assert np.array_equal(bitmap.masks[0], polygon_to_bitmap(square[0], 8, 8))
     assert bitmap.areas[0] == 16
     out = polys.crop_and_resize(np.array([[2.0, 2.0, 6.0, 6.0]]), (4, 4), np.array([0]))
-    assert out.masks.shape == (1, 4, 4) and out.masks.all()
+    assert isinstance(out, PolygonMasks) and (out.height, out.width) == (4, 4)
+    assert out.to_ndarray().shape == (1, 4, 4) and out.to_ndarray().all()
     assert PolygonMasks([], 3, 3).to_ndarray().shape == (0, 3, 3)
 
 

@@ -38,6 +38,16 @@ TRANSFORMS = [
     dict(type="Resize", img_scale=[(80, 40), (80, 60)], keep_ratio=True),
     dict(type="RandomFlip", flip_ratio=0.5, direction=["horizontal", "vertical", "diagonal"]),
     dict(type="Pad", size_divisor=32),
+    # issue 15: the rest of mmdet v2's single-image transforms that keep a uint8 image
+    dict(type="RandomCrop", crop_size=(0.5, 0.6), crop_type="relative_range", allow_negative_crop=True),
+    dict(type="RandomCrop", crop_size=(20, 40), crop_type="absolute_range", allow_negative_crop=True,
+         recompute_bbox=True),
+    dict(type="MinIoURandomCrop", min_crop_size=0.5),
+    dict(type="Expand", mean=FILL, ratio_range=(1, 3), seg_ignore_label=255, prob=1.0),
+    dict(type="RandomShift", shift_ratio=1.0, max_shift_px=16),
+    dict(type="RandomAffine", max_rotate_degree=20, max_shear_degree=5, border_val=FILL, skip_filter=False),
+    dict(type="CutOut", n_holes=(1, 4), cutout_ratio=[(0.1, 0.2), (0.3, 0.1)]),
+    dict(type="YOLOXHSVRandomAug"),
 ]
 IDS = [f"{i}-{t['type']}" for i, t in enumerate(TRANSFORMS)]
 

@@ -74,7 +74,8 @@ def test_static_grid(samples):
     sample_list, names = samples
     cfg = detkit.Config.fromfile(SEED_CONFIG)
     fig = render_policy_grid(sample_list[:1], names, config_policies(cfg), levels=(0, 10))
-    assert len(fig.axes) == 3 * 3  # (Rotate, Translate, AutoAugment) rows x (original + 2)
+    assert len(fig.axes) == 4 * 3  # (Rotate, Translate, AutoAugment, other transforms) rows x (original + 2)
+    assert [ax.get_title().split(" (")[0] for ax in fig.axes[-2:]] == ["PhotoMetricDistortion", "RandomCrop"]
     plt.close(fig)
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 import pycocotools.mask as mask_utils
 from cityscapesscripts.helpers.labels import id2label, labels as cityscapes_labels
 from fastprogress.fastprogress import progress_bar
@@ -146,6 +147,18 @@ def instance_rles(inst_ids: np.ndarray) -> dict[int, dict[str, Any]]:
     return rles
 
 
+def _check_same_size(files: CityscapesFiles, shape: tuple[int, ...]) -> None:
+    """The ``_instanceIds.png`` must have its image's size (the record's width/height come from it)."""
+    try:
+        with Image.open(files.img_file) as image:
+            width, height = image.size  # reads the header only
+    except OSError as exc:
+        raise ValueError(f"cannot read image {files.img_file}: {exc}") from exc
+    if (height, width) != tuple(shape[:2]):
+        raise ValueError(f"{files.inst_file} is {shape[1]}x{shape[0]} but its image {files.img_file} is "
+                         f"{width}x{height} (width x height): the annotation does not belong to this image size")
+
+
 def load_img_info(files: CityscapesFiles) -> dict[str, Any]:
     """Image record with its ``anno_info`` list, from the image's ``_gtFine_instanceIds.png``.
 
@@ -154,6 +167,7 @@ def load_img_info(files: CityscapesFiles) -> dict[str, Any]:
     (caravan, trailer) are skipped. Annotations are in ascending instance-id order.
     """
     inst_ids = _read_instance_ids(files.inst_file)
+    _check_same_size(files, inst_ids.shape)
     anno_info = []
     for inst_id, rle in instance_rles(inst_ids).items():
         label_id = inst_id // 1000 if inst_id >= 1000 else inst_id
@@ -239,6 +253,12 @@ def _load_all(files: Sequence[CityscapesFiles], nproc: int, show_progress: bool,
         return _collect_with_bar(infos, len(files), show_progress, label)
 
 
+def _remove_stale_temporaries(json_file: Path) -> None:
+    """Delete ``.<name>.*.tmp`` files a killed earlier conversion left beside ``json_file``."""
+    for stale in json_file.parent.glob(f".{json_file.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
 def convert_cityscapes(
     root: str | os.PathLike,
     out_dir: str | os.PathLike | None = None,
@@ -280,6 +300,7 @@ def convert_cityscapes(
         start = time.perf_counter()
         files = collect_files(images_root / split, gt_root / split)
         coco = cvt_annotations(_load_all(files, nproc, show_progress, split))
+        _remove_stale_temporaries(out_path / SPLIT_JSON_NAMES[split])
         json_file = write_json_atomic(coco, out_path / SPLIT_JSON_NAMES[split])
         summaries.append(ConversionSummary.from_coco(split, json_file, coco, time.perf_counter() - start))
     return summaries

@@ -31,10 +31,13 @@ class CityscapesDataset(CocoDataset):
             anns = self.coco.loadAnns(self.coco.getAnnIds(imgIds=[img_id]))
             all_iscrowd = all(ann["iscrowd"] for ann in anns)
             if self.filter_empty_gt and (self.img_ids[i] not in ids_in_cat or all_iscrowd):
+                self.filter_reasons["no non-crowd annotation of CLASSES"] += 1
                 continue
             if min(info["width"], info["height"]) >= min_size:
                 valid_inds.append(i)
                 valid_img_ids.append(img_id)
+            else:
+                self.filter_reasons[f"shorter side below min_size={min_size}"] += 1
         self.img_ids = valid_img_ids
         return valid_inds
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from pycocotools.coco import COCO
 
+from detkit.data.datasets.coco_checks import check_coco_dict
 from detkit.data.datasets.custom import CustomDataset
 from detkit.registry import DATASETS
 
@@ -29,12 +30,14 @@ COCO_CLASSES = (
 
 
 def load_coco(ann_file: str) -> COCO:
-    """Read a COCO JSON quietly; a malformed file raises ValueError naming it."""
+    """Read a COCO JSON quietly; a malformed file raises ValueError naming it (and the image or
+    annotation id and field, see :func:`check_coco_dict`)."""
     try:
-        with open(ann_file) as f:
-            dataset = json.load(f)
-        if not isinstance(dataset, dict) or "images" not in dataset or "categories" not in dataset:
-            raise ValueError("expected a dict with 'images' and 'categories'")
+        dataset = _read_coco_json(ann_file)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise ValueError(f"malformed COCO annotation file {ann_file}: {exc}") from exc
+    check_coco_dict(ann_file, dataset)
+    try:
         coco = COCO()
         coco.dataset = dataset
         with contextlib.redirect_stdout(io.StringIO()):
@@ -42,6 +45,14 @@ def load_coco(ann_file: str) -> COCO:
     except (json.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"malformed COCO annotation file {ann_file}: {exc}") from exc
     return coco
+
+
+def _read_coco_json(ann_file: str) -> dict[str, Any]:
+    with open(ann_file) as f:
+        dataset = json.load(f)
+    if not isinstance(dataset, dict) or "images" not in dataset or "categories" not in dataset:
+        raise ValueError("expected a dict with 'images' and 'categories'")
+    return dataset
 
 
 @DATASETS.register_module()
@@ -97,10 +108,13 @@ class CocoDataset(CustomDataset):
         valid_inds, valid_img_ids = [], []
         for i, info in enumerate(self.data_infos):
             if self.filter_empty_gt and self.img_ids[i] not in ids_in_cat:
+                self.filter_reasons[f"no annotation of the {len(self.cat_ids)} selected classes in CLASSES"] += 1
                 continue
             if min(info["width"], info["height"]) >= min_size:
                 valid_inds.append(i)
                 valid_img_ids.append(self.img_ids[i])
+            else:
+                self.filter_reasons[f"shorter side below min_size={min_size}"] += 1
         self.img_ids = valid_img_ids
         return valid_inds
 

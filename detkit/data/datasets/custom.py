@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,8 +88,12 @@ class CustomDataset(Dataset):
             raise FileNotFoundError(f"{type(self).__name__}: annotation file {self.ann_file} does not exist")
         self.data_infos = self.load_annotations(self.ann_file)
         self.proposals = self.load_proposals(self.proposal_file) if self.proposal_file else None
+        self.filter_reasons: Counter[str] = Counter()  # why training images were dropped
         if not test_mode:
+            num_images = len(self.data_infos)
             valid_inds = self._filter_imgs(min_size=min_size)
+            if not valid_inds:
+                raise ValueError(self._no_usable_images(num_images))
             self.data_infos = [self.data_infos[i] for i in valid_inds]
             if self.proposals is not None:
                 self.proposals = [self.proposals[i] for i in valid_inds]
@@ -155,8 +160,18 @@ class CustomDataset(Dataset):
         results["seg_fields"] = []
 
     def _filter_imgs(self, min_size: int = 32) -> list[int]:
-        """Indices of images whose shorter side is at least ``min_size``."""
-        return [i for i, info in enumerate(self.data_infos) if min(info["width"], info["height"]) >= min_size]
+        """Indices of images whose shorter side is at least ``min_size`` (the others are counted
+        in ``filter_reasons``)."""
+        keep = [i for i, info in enumerate(self.data_infos) if min(info["width"], info["height"]) >= min_size]
+        if len(keep) < len(self.data_infos):
+            self.filter_reasons[f"shorter side below min_size={min_size}"] += len(self.data_infos) - len(keep)
+        return keep
+
+    def _no_usable_images(self, num_images: int) -> str:
+        reasons = ", ".join(f"{n} with {reason}" for reason, n in self.filter_reasons.items())
+        return (f"{type(self).__name__}: no usable training images in {self.ann_file}: {num_images} images, "
+                f"all filtered out ({reasons or 'the file lists no images'}). Check `classes` against the file's "
+                "categories, `filter_empty_gt` and `min_size`.")
 
     def _set_group_flag(self) -> None:
         """``flag[i] = 1`` for landscape images (width / height > 1), else 0 (GroupSampler groups)."""

@@ -85,6 +85,8 @@ class XMLDataset(CustomDataset):
             root = _parse_xml(self._xml_path(info["id"]))
             if any(_text(obj, "name", self._xml_path(info["id"])) in self.cat2label for obj in root.findall("object")):
                 valid.append(i)
+            else:
+                self.filter_reasons["no object of CLASSES"] += 1
         return valid
 
     def get_ann_info(self, idx: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from detkit.data.device_augment.loader_tail import DRAW_KEY
+from detkit.data.loaders.collate import pad_and_concat
 from detkit.data.transforms.batched import BatchedInstances, PolicyStep
 from detkit.data.transforms.batched_train import TrainDraw, batched_train_transforms
 from detkit.data.transforms.normalize import Normalize
@@ -59,9 +60,9 @@ class DeviceAugment:
         metas = list(batch["img_metas"])
         labels = list(batch["gt_labels"])
         masks = None
-        if "gt_masks" in batch:
+        if "gt_masks" in batch:  # per image [N_i, H_i, W_i] -> one padded [sum N_i, H, W] on the device
             counts = [len(lab) for lab in labels]
-            masks = list(torch.split(batch["gt_masks"], counts))
+            masks = list(torch.split(pad_and_concat(list(batch["gt_masks"])), counts))
         instances = BatchedInstances(list(batch["gt_bboxes"]), labels, masks)
         draws = [self._draw(meta) for meta in metas]
         hw = [tuple(int(v) for v in meta["img_shape"][:2]) for meta in metas]

@@ -24,6 +24,7 @@ from detkit.data.transforms.batched import draw_autoaugment
 from detkit.data.transforms.flip import RandomFlip
 from detkit.data.transforms.policies import AutoAugment
 from detkit.data.transforms.resize import Resize
+from detkit.structures.data_container import DataContainer
 from detkit.structures.masks import BitmapMasks
 
 __all__ = ["PrepareDeviceBatch", "DRAW_KEY", "LOADER_META_KEYS"]
@@ -73,17 +74,21 @@ class PrepareDeviceBatch:
                             f"{img.shape} from {results.get('filename')}")
         meta = {key: results[key] for key in LOADER_META_KEYS if key in results}
         meta[DRAW_KEY] = self.draw()
-        data: dict[str, Any] = {"img_metas": meta,
-                                "img": torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))}
-        data["gt_bboxes"] = torch.as_tensor(np.asarray(results["gt_bboxes"], dtype=np.float32)).reshape(-1, 4)
-        data["gt_labels"] = torch.as_tensor(np.asarray(results["gt_labels"], dtype=np.int64))
+        # DataContainers as DefaultFormatBundle/Collect make them: collate pads and stacks the
+        # images, keeps per-image boxes/labels/masks; scatter moves all but the metas
+        data: dict[str, Any] = {
+            "img_metas": DataContainer(meta, cpu_only=True),
+            "img": DataContainer(torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))), stack=True),
+            "gt_bboxes": DataContainer(torch.as_tensor(np.asarray(results["gt_bboxes"], dtype=np.float32)).reshape(-1, 4)),
+            "gt_labels": DataContainer(torch.as_tensor(np.asarray(results["gt_labels"], dtype=np.int64))),
+        }
         if "gt_masks" in self.keys:
             masks = results["gt_masks"]
             if not isinstance(masks, BitmapMasks):
                 raise TypeError(f"device_augment needs bitmap masks (LoadAnnotations(poly2mask=True)), got "
                                 f"{type(masks).__name__} for {results.get('filename')}")
-            data["gt_masks"] = torch.from_numpy(np.ascontiguousarray(masks.masks, dtype=np.uint8)
-                                                .reshape(len(masks), *img.shape[:2]))
+            data["gt_masks"] = DataContainer(torch.from_numpy(np.ascontiguousarray(masks.masks, dtype=np.uint8)
+                                                              .reshape(len(masks), *img.shape[:2])))
         return data
 
     def __repr__(self) -> str:

@@ -1,46 +1,60 @@
-"""``collate``: batch samples produced by ``Collect`` (MMDetection v2 / mmcv semantics, no DataContainer).
+"""``collate(batch, samples_per_gpu)``: mmcv 1.x's collate, which understands
+:class:`~detkit.structures.data_container.DataContainer` fields.
 
-Batch format (training, ``B`` samples)::
+For a list of samples (dicts from ``Collect``), key by key:
 
-    img          float32 tensor [B, C, H, W]: images zero-padded at bottom/right to the
-                 largest H and W in the batch
-    img_metas    list of B dicts (``filename``, ``ori_shape``, ``img_shape``, ``pad_shape``, ...)
-    gt_bboxes    list of B float32 tensors [N_i, 4] (xyxy, absolute pixels)
-    gt_labels    list of B int64 tensors [N_i]
-    gt_masks     list of B BitmapMasks / PolygonMasks; uint8 ``[N_i, H_i, W_i]`` tensors (the
-                 device-augmentation loaders) become one uint8 tensor ``[sum N_i, max H, max W]``
-                 zero-padded bottom/right (split again per sample by ``len(gt_labels[i])``)
-    gt_semantic_seg  uint8 tensor [B, 1, H, W] padded with 255 (if present)
+- ``DataContainer(cpu_only=True)`` (``img_metas``, ``gt_masks``) → a container whose ``.data``
+  is a list per GPU chunk (``samples_per_gpu`` samples each) of the samples' data;
+- ``DataContainer(stack=True)`` (``img``, ``gt_semantic_seg``) → per chunk one tensor
+  ``[n, C, H, W]``: the samples zero-padded (``padding_value``) at the end of their last
+  ``pad_dims`` dims to the largest size in the chunk, then stacked;
+- other containers (``gt_bboxes``, ``gt_labels``, ``proposals``) → per chunk a list;
+- lists (the per-augmentation lists of ``MultiScaleFlipAug``) → collated position by
+  position, dicts key by key, anything else with torch's ``default_collate``.
 
-Any other key becomes a list of B values. Test-time samples from ``MultiScaleFlipAug`` hold a
-list per key (one entry per augmentation); they are collated per augmentation:
-``img`` -> list over augmentations of ``[B, C, H, W]`` tensors, ``img_metas`` -> list over
-augmentations of lists of B dicts.
+So a training batch of B images with ``samples_per_gpu=B`` has ``img.data[0]`` ``[B, 3, H, W]``
+and ``img_metas.data[0]`` a list of B dicts; a test batch has ``img`` a list over
+augmentations of ``[B, 3, H, W]`` tensors and ``img_metas`` a list over augmentations of
+containers. One detkit extension: plain tensors of different sizes (``ImageToTensor`` images of
+a multi-image test batch) are zero-padded at the end like a stacked container, where mmcv's
+``default_collate`` raises.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data.dataloader import default_collate
 
-__all__ = ["collate", "pad_and_stack", "pad_and_concat", "STACKED_KEYS"]
+from detkit.structures.data_container import DataContainer
 
-# keys stacked into one padded tensor, with their padding value
-STACKED_KEYS = {"img": 0, "gt_semantic_seg": 255}
+__all__ = ["collate", "pad_and_stack", "pad_and_concat"]
 
 
-def pad_and_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> torch.Tensor:
-    """Stack ``[C, H_i, W_i]`` tensors into ``[B, C, max H, max W]``, padding bottom/right."""
+def pad_and_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0,
+                  pad_dims: int = 2) -> torch.Tensor:
+    """Stack tensors of equal leading dims into ``[n, ...]``, padding the last ``pad_dims``
+    dims at their end (bottom/right) with ``pad_value`` to the largest size."""
     if not tensors:
         raise ValueError("pad_and_stack needs at least one tensor")
-    if any(t.dim() != 3 for t in tensors):
-        raise ValueError(f"expected [C, H, W] tensors, got shapes {[tuple(t.shape) for t in tensors]}")
-    max_h = max(t.shape[1] for t in tensors)
-    max_w = max(t.shape[2] for t in tensors)
-    padded = [F.pad(t, (0, max_w - t.shape[2], 0, max_h - t.shape[1]), value=pad_value) for t in tensors]
+    first = tensors[0]
+    if first.dim() <= pad_dims:
+        raise ValueError(f"pad_and_stack: tensors need more than {pad_dims} dims, got shape "
+                         f"{tuple(first.shape)}")
+    lead = first.shape[:first.dim() - pad_dims]
+    if any(t.dim() != first.dim() or t.shape[:first.dim() - pad_dims] != lead for t in tensors):
+        raise ValueError(f"pad_and_stack: tensors differ outside the padded dims: "
+                         f"{[tuple(t.shape) for t in tensors]}")
+    max_size = [max(t.size(-d) for t in tensors) for d in range(1, pad_dims + 1)]
+    padded = []
+    for t in tensors:
+        pad = [0] * (2 * pad_dims)
+        for d in range(1, pad_dims + 1):
+            pad[2 * d - 1] = max_size[d - 1] - t.size(-d)
+        padded.append(F.pad(t, pad, value=pad_value))
     return torch.stack(padded)
 
 
@@ -54,34 +68,68 @@ def pad_and_concat(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> tor
     return torch.cat([F.pad(t, (0, max_w - t.shape[2], 0, max_h - t.shape[1]), value=pad_value) for t in tensors])
 
 
-def _collate_key(key: str, values: list[Any]) -> Any:
-    if key in STACKED_KEYS and all(isinstance(v, torch.Tensor) for v in values):
-        return pad_and_stack(values, STACKED_KEYS[key])
-    if key == "gt_masks" and all(isinstance(v, torch.Tensor) for v in values):
-        return pad_and_concat(values)
-    return values
+def _collate_containers(batch: Sequence[DataContainer], samples_per_gpu: int) -> DataContainer:
+    first = batch[0]
+    chunks = [batch[i:i + samples_per_gpu] for i in range(0, len(batch), samples_per_gpu)]
+    if first.cpu_only:
+        return DataContainer([[s.data for s in chunk] for chunk in chunks], first.stack,
+                             first.padding_value, cpu_only=True)
+    if not first.stack:
+        return DataContainer([[s.data for s in chunk] for chunk in chunks], first.stack,
+                             first.padding_value)
+    stacked = []
+    for chunk in chunks:
+        if not all(isinstance(s.data, torch.Tensor) for s in chunk):
+            raise TypeError(f"collate: a stacked DataContainer must hold tensors, got "
+                            f"{[type(s.data).__name__ for s in chunk]}")
+        if chunk[0].pad_dims is None:
+            stacked.append(default_collate([s.data for s in chunk]))
+        else:
+            # each sample pads with its own padding_value, as mmcv
+            max_size = [max(s.size(-d) for s in chunk) for d in range(1, chunk[0].pad_dims + 1)]
+            padded = []
+            for s in chunk:
+                pad = [0] * (2 * chunk[0].pad_dims)
+                for d in range(1, chunk[0].pad_dims + 1):
+                    pad[2 * d - 1] = max_size[d - 1] - s.size(-d)
+                padded.append(F.pad(s.data, pad, value=s.padding_value))
+            try:
+                stacked.append(torch.stack(padded))
+            except RuntimeError as exc:
+                raise ValueError(f"collate: stacked samples differ outside their last "
+                                 f"{chunk[0].pad_dims} dims: {[tuple(s.data.shape) for s in chunk]}"
+                                 ) from exc
+    return DataContainer(stacked, first.stack, first.padding_value)
 
 
-def collate(batch: Sequence[dict[str, Any]], samples_per_gpu: int = 1) -> dict[str, Any]:
-    """Collate a list of sample dicts into a batch dict (see the module docstring).
+def collate(batch: Sequence[Any], samples_per_gpu: int = 1) -> Any:
+    """Collate a list of samples (see the module docstring), mmcv 1.x semantics.
 
-    ``samples_per_gpu`` is accepted for mmdet compatibility; one batch is one GPU's batch.
+    Raises:
+        TypeError: ``batch`` is not a sequence; ValueError: it is empty or
+            ``samples_per_gpu < 1``.
     """
+    if not isinstance(batch, Sequence) or isinstance(batch, str):
+        raise TypeError(f"collate expects a list of samples, got {type(batch).__name__}")
     if not batch:
         raise ValueError("cannot collate an empty batch")
-    if not all(isinstance(sample, dict) for sample in batch):
-        raise TypeError(f"collate expects dict samples, got {[type(s).__name__ for s in batch]}")
-    keys = list(batch[0])
-    for index, sample in enumerate(batch):
-        if list(sample) != keys:
-            raise KeyError(f"sample {index} of the batch has keys {sorted(sample)}, expected {sorted(keys)}")
-    test_time = isinstance(batch[0].get("img_metas"), list)
-    out: dict[str, Any] = {}
-    for key in keys:
-        values = [sample[key] for sample in batch]
-        if test_time and isinstance(values[0], list):
-            num_augs = len(values[0])
-            out[key] = [_collate_key(key, [v[aug] for v in values]) for aug in range(num_augs)]
-        else:
-            out[key] = _collate_key(key, values)
-    return out
+    if samples_per_gpu < 1:
+        raise ValueError(f"collate: samples_per_gpu must be >= 1, got {samples_per_gpu}")
+    first = batch[0]
+    if isinstance(first, DataContainer):
+        return _collate_containers(batch, samples_per_gpu)
+    if isinstance(first, Sequence) and not isinstance(first, str):
+        if any(len(sample) != len(first) for sample in batch):
+            raise ValueError(f"collate: samples hold lists of different lengths "
+                             f"{[len(s) for s in batch]}")
+        return [collate(list(samples), samples_per_gpu) for samples in zip(*batch)]
+    if isinstance(first, Mapping):
+        for index, sample in enumerate(batch):
+            if set(sample) != set(first):
+                raise KeyError(f"sample {index} of the batch has keys {sorted(sample)}, "
+                               f"expected {sorted(first)}")
+        return {key: collate([d[key] for d in batch], samples_per_gpu) for key in first}
+    if (isinstance(first, torch.Tensor) and first.dim() >= 3
+            and any(t.shape != first.shape for t in batch)):
+        return pad_and_stack(batch)
+    return default_collate(list(batch))

@@ -1,10 +1,12 @@
 """Formatting transforms: numpy fields -> tensors, and the final dict a model receives.
 
-Without mmcv's ``DataContainer``, the per-sample format is plain: after ``DefaultFormatBundle``
-and ``Collect``, a sample is ``{'img': float32 tensor [3, H, W], 'img_metas': dict,
-'gt_bboxes': float32 tensor [N, 4] (xyxy absolute pixels), 'gt_labels': int64 tensor [N],
-'gt_masks': BitmapMasks, ...}``. Batching (padding images to a common size) is done by
-:func:`detkit.data.loaders.collate`.
+As in MMDetection v2, after ``DefaultFormatBundle`` and ``Collect`` a training sample is
+``{'img': DataContainer(float32 [3, H, W], stack=True), 'img_metas': DataContainer(dict,
+cpu_only=True), 'gt_bboxes': DataContainer(float32 [N, 4] xyxy absolute pixels),
+'gt_labels': DataContainer(int64 [N]), 'gt_masks': DataContainer(BitmapMasks, cpu_only=True),
+...}`` (:class:`~detkit.structures.data_container.DataContainer`, mmcv's semantics); a test
+sample from ``ImageToTensor`` has a plain ``img`` tensor. Batching (padding images to a common
+size) is done by :func:`detkit.data.loaders.collate`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 from detkit.registry import PIPELINES
+from detkit.structures.data_container import DataContainer
 
 __all__ = ["to_tensor", "ToTensor", "ImageToTensor", "DefaultFormatBundle", "Collect"]
 
@@ -73,21 +76,26 @@ class ImageToTensor:
 
 @PIPELINES.register_module()
 class DefaultFormatBundle:
-    """Fill meta defaults and turn the standard fields into tensors.
+    """Fill meta defaults and wrap the standard fields in ``DataContainer``s (mmdet v2).
 
     - ``img``: ``(H, W, C)`` -> float32 ``[C, H, W]`` tensor (uint8 is converted when
-      ``img_to_float``); sets ``pad_shape`` (= img shape), ``scale_factor`` (1.0) and
-      ``img_norm_cfg`` (mean 0, std 1, to_rgb False) when missing.
-    - ``proposals``, ``gt_bboxes``, ``gt_bboxes_ignore``, ``gt_labels``: tensors.
-    - ``gt_masks``: kept as the mask object.
-    - ``gt_semantic_seg``: ``[1, H, W]`` tensor.
-
-    ``pad_val`` records the padding the collate function uses (img 0, seg 255).
+      ``img_to_float``) in ``DataContainer(stack=True, padding_value=pad_val['img'])``; sets
+      ``pad_shape`` (= img shape), ``scale_factor`` (1.0) and ``img_norm_cfg`` (mean 0,
+      std 1, to_rgb False) when missing.
+    - ``proposals``, ``gt_bboxes``, ``gt_bboxes_ignore``, ``gt_labels``: tensors in plain
+      ``DataContainer``s (batched as lists).
+    - ``gt_masks``: the mask object in ``DataContainer(cpu_only=True)``.
+    - ``gt_semantic_seg``: ``[1, H, W]`` tensor, ``DataContainer(stack=True,
+      padding_value=pad_val['seg'])``.
     """
 
     def __init__(self, img_to_float: bool = True, pad_val: dict | None = None) -> None:
         self.img_to_float = img_to_float
         self.pad_val = pad_val if pad_val is not None else {"img": 0, "masks": 0, "seg": 255}
+        missing = {"img", "masks", "seg"} - set(self.pad_val)
+        if missing:
+            raise KeyError(f"DefaultFormatBundle: pad_val needs keys img, masks and seg, "
+                           f"missing {sorted(missing)}")
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         if "img" in results:
@@ -101,12 +109,18 @@ class DefaultFormatBundle:
                 img = img.astype(np.float32)
             if img.ndim < 3:
                 img = img[..., None]
-            results["img"] = to_tensor(np.ascontiguousarray(img.transpose(2, 0, 1)))
+            img = to_tensor(np.ascontiguousarray(img.transpose(2, 0, 1)))
+            results["img"] = DataContainer(img, padding_value=self.pad_val["img"], stack=True)
         for key in ("proposals", "gt_bboxes", "gt_bboxes_ignore", "gt_labels"):
             if key in results:
-                results[key] = to_tensor(results[key])
+                results[key] = DataContainer(to_tensor(results[key]))
+        if "gt_masks" in results:
+            results["gt_masks"] = DataContainer(results["gt_masks"],
+                                                padding_value=self.pad_val["masks"], cpu_only=True)
         if "gt_semantic_seg" in results:
-            results["gt_semantic_seg"] = to_tensor(np.ascontiguousarray(results["gt_semantic_seg"][None, ...]))
+            seg = to_tensor(np.ascontiguousarray(results["gt_semantic_seg"][None, ...]))
+            results["gt_semantic_seg"] = DataContainer(seg, padding_value=self.pad_val["seg"],
+                                                       stack=True)
         return results
 
     def __repr__(self) -> str:
@@ -115,7 +129,8 @@ class DefaultFormatBundle:
 
 @PIPELINES.register_module()
 class Collect:
-    """Keep ``keys`` and gather ``meta_keys`` into ``img_metas`` (a plain dict).
+    """Keep ``keys`` and gather ``meta_keys`` into ``img_metas``, a
+    ``DataContainer(dict, cpu_only=True)`` (mmdet v2).
 
     Raises:
         KeyError: a key or meta key is missing from the results (names it and what is there).
@@ -130,7 +145,8 @@ class Collect:
         if missing:
             raise KeyError(f"Collect: keys {missing} are not in the results (present: {sorted(results)}); "
                            "check the pipeline order or Collect(keys=..., meta_keys=...)")
-        data = {"img_metas": {key: results[key] for key in self.meta_keys}}
+        data = {"img_metas": DataContainer({key: results[key] for key in self.meta_keys},
+                                           cpu_only=True)}
         for key in self.keys:
             data[key] = results[key]
         return data

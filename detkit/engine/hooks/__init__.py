@@ -13,6 +13,14 @@ from detkit.engine.hooks.lr_updater import (
 from detkit.engine.hooks.num_class_check import NumClassCheckHook
 from detkit.engine.hooks.progress import ProgressBarHook
 from detkit.engine.hooks.sampler_seed import DistSamplerSeedHook
+from detkit.engine.hooks.yolox_mode_switch import YOLOXModeSwitchHook
+from detkit.engine.hooks.trackers import (
+    MlflowLoggerHook,
+    MMDetWandbHook,
+    TensorboardLoggerHook,
+    TrackerHook,
+    WandbLoggerHook,
+)
 
 __all__ = [
     "CheckpointHook",
@@ -23,8 +31,14 @@ __all__ = [
     "Hook",
     "LogBuffer",
     "LrUpdaterHook",
+    "MMDetWandbHook",
+    "MlflowLoggerHook",
     "NumClassCheckHook",
     "ProgressBarHook",
     "StepLrUpdaterHook",
+    "TensorboardLoggerHook",
     "TextLoggerHook",
+    "YOLOXModeSwitchHook",
+    "TrackerHook",
+    "WandbLoggerHook",
 ]

@@ -68,6 +68,7 @@ class EvalHook(Hook):
         self.best_score: float | None = None
         self.best_path: str | None = None
         self.last_metrics: dict[str, Any] = {}
+        self.last_results: list[Any] | None = None  # of the latest evaluation (rank 0)
 
     def _due(self, progress: int) -> bool:
         if self.start is None:
@@ -95,6 +96,7 @@ class EvalHook(Hook):
             return {}
         metrics = dict(self.evaluate_fn(results, logger=runner.logger, **self.eval_kwargs))
         self.last_metrics = metrics
+        self.last_results = results
         runner.log_buffer.output["eval_iter_num"] = len(self.dataloader)  # mmcv: the val line's iter
         for name, value in metrics.items():
             runner.log_buffer.output[name] = value

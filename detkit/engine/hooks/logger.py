@@ -24,7 +24,7 @@ from detkit.engine.dist import is_main_process
 from detkit.engine.hooks.base import Hook
 from detkit.registry import HOOKS
 
-__all__ = ["LogBuffer", "TextLoggerHook"]
+__all__ = ["LogBuffer", "TextLoggerHook", "log_record"]
 
 
 class LogBuffer:
@@ -39,10 +39,18 @@ class LogBuffer:
         for key, value in values.items():
             self.history[key].append((float(value), count))
 
-    def average(self) -> None:
+    def mean(self, n: int | None = None) -> dict[str, float]:
+        """Sample-weighted means of the last ``n`` updates of each key (all with None); the
+        history is left as it is."""
+        means = {}
         for key, items in self.history.items():
+            items = items[-n:] if n else items
             total = sum(count for _, count in items)
-            self.output[key] = sum(value * count for value, count in items) / max(total, 1)
+            means[key] = sum(value * count for value, count in items) / max(total, 1)
+        return means
+
+    def average(self) -> None:
+        self.output.update(self.mean())
         self.history.clear()
         self.ready = True
 
@@ -57,6 +65,23 @@ class LogBuffer:
 
 def _round(value: Any) -> Any:
     return round(value, 5) if isinstance(value, float) else value
+
+
+def log_record(runner: Any, output: dict[str, Any], by_epoch: bool = True) -> OrderedDict[str, Any]:
+    """One JSON-log record (unrounded) from averaged buffer values ``output``: ``mode`` is
+    ``'train'`` when ``output`` has ``time``, else ``'val'``; ``iter`` is 1-based within the
+    epoch (``by_epoch``) or global, or the val loader length after an evaluation."""
+    output = dict(output)
+    mode = "train" if "time" in output else "val"
+    record: OrderedDict[str, Any] = OrderedDict(mode=mode, epoch=runner.epoch + 1)
+    record["iter"] = runner.inner_iter + 1 if by_epoch else runner.iter + 1
+    if "eval_iter_num" in output:
+        record["iter"] = output.pop("eval_iter_num")
+    record["lr"] = runner.current_lr()[0]
+    if mode == "train":
+        record["memory"] = int(torch.cuda.max_memory_allocated() / 2**20) if torch.cuda.is_available() else 0
+    record.update(output)
+    return record
 
 
 @HOOKS.register_module()
@@ -94,18 +119,7 @@ class TextLoggerHook(Hook):
                 file.write(json.dumps(rounded, default=str) + "\n")
 
     def _log(self, runner: Any) -> None:
-        output = dict(runner.log_buffer.output)
-        mode = "train" if "time" in output else "val"
-        record: OrderedDict[str, Any] = OrderedDict(mode=mode, epoch=runner.epoch + 1)
-        record["iter"] = runner.inner_iter + 1 if self.by_epoch else runner.iter + 1
-        if "eval_iter_num" in output:
-            record["iter"] = output.pop("eval_iter_num")
-        record["lr"] = runner.current_lr()[0]
-        if mode == "train":
-            record["memory"] = (
-                int(torch.cuda.max_memory_allocated() / 2**20) if torch.cuda.is_available() else 0
-            )
-        record.update(output)
+        record = log_record(runner, runner.log_buffer.output, self.by_epoch)
         runner.log_buffer.clear_output()
         if not is_main_process():
             return

@@ -1,17 +1,25 @@
-"""fastprogress bars over epochs and iterations, with a live loss (and metric) plot in notebooks.
+"""fastprogress bars over epochs and iterations, a per-epoch table (as fastai's) and, in
+notebooks, a live loss (and metric) plot.
 
-Enabled by default by ``train_detector`` when running inside a Jupyter kernel; add
-``dict(type='ProgressBarHook')`` to ``log_config.hooks`` to get it in a terminal too. Rank 0.
+Add ``dict(type='ProgressBarHook')`` to ``log_config.hooks`` (nb04 does); it shows in a
+terminal too (the table as aligned text). The table has one row per epoch: ``epoch``,
+``train_loss`` (the mean of the epoch's iteration losses), the ``metrics`` columns when an
+evaluation hook is registered (``#na#`` in an epoch without evaluation) and ``time`` (the
+epoch's wall time with its evaluation, ``mm:ss``). Rank 0 only.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from typing import Any
 
-from fastprogress.fastprogress import master_bar, progress_bar
+from fastprogress.core import format_time
+from fastprogress.fastprogress import NBMasterBar, master_bar, progress_bar
 
 from detkit.engine.dist import is_main_process
 from detkit.engine.hooks.base import Hook
+from detkit.engine.hooks.evaluation import EvalHook
 from detkit.registry import HOOKS
 
 __all__ = ["ProgressBarHook"]
@@ -22,28 +30,40 @@ class ProgressBarHook(Hook):
     """Args:
         plot_interval: iterations between plot refreshes (notebook only).
         metric: the evaluation metric drawn next to the loss (if an EvalHook produces it).
+        metrics: the evaluation metrics shown as table columns.
     """
 
     priority = 80  # after the EvalHook (LOW), before the logger (VERY_LOW) clears metrics
 
-    def __init__(self, plot_interval: int = 10, metric: str = "bbox_mAP", **_: Any) -> None:
+    def __init__(self, plot_interval: int = 10, metric: str = "bbox_mAP",
+                 metrics: Sequence[str] = ("bbox_mAP", "segm_mAP"), **_: Any) -> None:
         self.plot_interval = plot_interval
         self.metric = metric
+        self.columns = list(metrics)
         self.losses: list[tuple[int, float]] = []
         self.metrics: list[tuple[int, float]] = []
+        self.rows: list[list[str]] = []
         self.master: Any = None
         self.bar: Any = None
+        self._epoch_start = 0.0
+        self._epoch_losses: list[float] = []
 
     def before_run(self, runner: Any) -> None:
         if not is_main_process():
             return
+        if not any(isinstance(hook, EvalHook) for hook in runner.hooks):
+            self.columns = []
         self.master = master_bar(range(runner.max_epochs))
-        self.master.names = ["train loss", self.metric]
         self.master.update(runner.epoch)
+        self.master.write(["epoch", "train_loss", *self.columns, "time"], table=True)
+        if isinstance(self.master, NBMasterBar):  # the plot's legend (a console bar's table header)
+            self.master.names = ["train loss", self.metric]
 
     def before_train_epoch(self, runner: Any) -> None:
         if self.master is None:
             return
+        self._epoch_start = time.time()
+        self._epoch_losses = []
         self.bar = progress_bar(range(len(runner.data_loader)), parent=self.master)
         self.bar.update(0)
 
@@ -58,6 +78,7 @@ class ProgressBarHook(Hook):
             return
         loss = float(runner.outputs["log_vars"].get("loss", float("nan")))
         self.losses.append((runner.iter + 1, loss))
+        self._epoch_losses.append(loss)
         self.bar.comment = f"loss {loss:.4f}"
         self.bar.update(runner.inner_iter + 1)
         if (runner.iter + 1) % self.plot_interval == 0:
@@ -66,12 +87,15 @@ class ProgressBarHook(Hook):
     def after_train_epoch(self, runner: Any) -> None:
         if self.master is None:
             return
-        line = f"epoch {runner.epoch + 1}: loss {self.losses[-1][1]:.4f}" if self.losses else f"epoch {runner.epoch + 1}"
-        if runner.log_buffer.ready and self.metric in runner.log_buffer.output:
-            value = float(runner.log_buffer.output[self.metric])
-            self.metrics.append((runner.iter, value))  # iterations done
-            line += f", {self.metric} {value:.4f}"
-        self.master.write(line)
+        output = runner.log_buffer.output if runner.log_buffer.ready else {}
+        if self.metric in output:
+            self.metrics.append((runner.iter, float(output[self.metric])))  # iterations done
+        loss = sum(self._epoch_losses) / len(self._epoch_losses) if self._epoch_losses else float("nan")
+        row = [str(runner.epoch + 1), f"{loss:.4f}"]
+        row += [f"{float(output[name]):.4f}" if name in output else "#na#" for name in self.columns]
+        row.append(format_time(time.time() - self._epoch_start))
+        self.rows.append(row)
+        self.master.write(row, table=True)
         self._plot()
         self.master.update(runner.epoch + 1)
 

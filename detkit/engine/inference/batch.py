@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from detkit.engine.model_inputs import scatter
 from detkit.structures.results import DetectionResult
 
 __all__ = ["LoadImageFromArray", "inference_detector", "predict_batch", "predict_images"]
@@ -37,6 +38,11 @@ class LoadImageFromArray:
         img = results["img"]
         if not (isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3):
             raise ValueError(f"image array must be HWC with 3 channels (BGR), got {getattr(img, 'shape', img)}")
+        if img.shape[0] == 0 or img.shape[1] == 0:
+            raise ValueError(f"image array is empty: shape {img.shape} (height and width must be >= 1)")
+        if img.dtype != np.uint8:
+            raise ValueError(f"image array must be uint8 (0-255, as decoded from a file), got {img.dtype}; "
+                             "convert with img.astype(np.uint8), or (img * 255).astype(np.uint8) for 0-1 floats")
         img = img.astype(np.float32) if self.to_float32 else img
         results.update(
             filename=None, ori_filename=None, img=img, img_shape=img.shape,
@@ -60,18 +66,9 @@ def _test_pipeline(cfg: Any, from_arrays: bool) -> Any:
     return Compose(pipeline)
 
 
-def _to_device(value: Any, device: torch.device) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    if isinstance(value, list):
-        return [_to_device(v, device) for v in value]
-    if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
-        return {k: _to_device(v, device) if k != "img_metas" else v for k, v in value.items()}
-    return value
-
-
 def _collate_images(model: nn.Module, images: Sequence[ImageLike]) -> dict[str, Any]:
-    """The test batch of ``images`` (all paths or all arrays) on the model's device."""
+    """The collated test batch of ``images`` (all paths or all arrays), as mmdet's
+    ``collate(datas, samples_per_gpu=len(imgs))``."""
     from detkit.data import collate
 
     if not images:
@@ -89,16 +86,20 @@ def _collate_images(model: nn.Module, images: Sequence[ImageLike]) -> dict[str, 
                 raise FileNotFoundError(f"image not found: {img}")
             sample = dict(img_info=dict(filename=str(img)), img_prefix=None)
         samples.append(pipeline(sample))
-    return _to_device(collate(samples), next(model.parameters()).device)
+    return collate(samples, samples_per_gpu=len(samples))
 
 
 def predict_batch(model: nn.Module, batch: Mapping[str, Any]) -> list[DetectionResult]:
     """Typed detections of a collated test batch, boxes and masks in original-image pixels.
 
     ``batch['img']``/``batch['img_metas']`` are lists over test-time augmentations (as the
-    test pipeline's ``MultiScaleFlipAug`` makes them): one augmentation runs
-    ``model.predict`` on the whole batch, several run ``model.predict_aug`` (batch size 1).
+    test pipeline's ``MultiScaleFlipAug`` makes them), DataContainers as ``collate`` makes
+    them or already unwrapped: one augmentation runs ``model.predict`` on the whole batch,
+    several run ``model.predict_aug`` (batch size 1).
     """
+    # an exported detector (detkit.deploy) has no parameters but names its device
+    device = getattr(model, "device", None) or next(model.parameters()).device
+    batch = scatter(batch, device)
     imgs, img_metas = batch["img"], batch["img_metas"]
     if len(imgs) != len(img_metas):
         raise ValueError(f"num of augmentations ({len(imgs)}) != num of image meta ({len(img_metas)})")

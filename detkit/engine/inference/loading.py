@@ -29,7 +29,6 @@ def load_config(config: Any, cfg_options: dict[str, Any] | None = None) -> Any:
 
 def _dataset_classes(cfg: Any) -> tuple[str, ...] | None:
     """CLASSES of ``cfg.data.test`` (its ``classes`` override, or its dataset class's)."""
-    import detkit.data  # noqa: F401  (registers the datasets)
     from detkit.registry import DATASETS
 
     test_cfg = cfg.get("data", {}).get("test")
@@ -75,6 +74,12 @@ def init_detector(
     if checkpoint is not None:
         meta = load_checkpoint(model, checkpoint, map_location="cpu").get("meta", {})
         classes = meta.get("CLASSES")
+        num_classes = max((m.num_classes for m in model.modules() if isinstance(getattr(m, "num_classes", None), int)),
+                          default=0)
+        if classes and len(classes) < num_classes:
+            raise ValueError(f"checkpoint {checkpoint}: its meta CLASSES has {len(classes)} names {tuple(classes)} but "
+                             f"the model predicts {num_classes} classes (num_classes in the config); use the "
+                             "config the checkpoint was trained with")
     model.CLASSES = tuple(classes) if classes else _dataset_classes(cfg)
     model.cfg = cfg
     model.to(device)

@@ -12,6 +12,7 @@ on any device without loss scaling (bfloat16 has float32's range).
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -90,14 +91,30 @@ class GradientStep:
         optimizer.zero_grad()
         self.scaler.scale(loss).backward()
         grad_norm = None
+        params = [p for p in model.parameters() if p.requires_grad and p.grad is not None]
         if self.grad_clip is not None:
             self.scaler.unscale_(optimizer)
-            params = [p for p in model.parameters() if p.requires_grad and p.grad is not None]
             if params:
                 grad_norm = float(nn.utils.clip_grad_norm_(params, **self.grad_clip))
+        if not self.fp16 and params:  # (with fp16 the GradScaler skips steps with inf/NaN grads)
+            self._check_finite(grad_norm, model)
         self.scaler.step(optimizer)
         self.scaler.update(self.static_scale)
         return grad_norm
+
+    @staticmethod
+    def _check_finite(grad_norm: float | None, model: nn.Module) -> None:
+        """Raise before stepping if a gradient is NaN/inf (the weights and checkpoints stay finite)."""
+        if grad_norm is None:
+            grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
+            grad_norm = float(nn.utils.get_total_norm(grads))
+        if math.isfinite(grad_norm):
+            return
+        bad = [name for name, p in model.named_parameters()
+               if p.grad is not None and not bool(torch.isfinite(p.grad).all())]
+        shown = ", ".join(bad[:8]) + (", ..." if len(bad) > 8 else "")
+        raise FloatingPointError(f"gradient norm is {grad_norm} although the loss is finite; the step was not "
+                                 f"taken. Non-finite gradients in: {shown}")
 
     def state_dict(self) -> dict[str, Any]:
         return self.scaler.state_dict() if self.fp16 else {}

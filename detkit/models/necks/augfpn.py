@@ -25,6 +25,41 @@ from detkit.structures.feature_pyramid import FeaturePyramid
 __all__ = ["AugFPN", "ResidualFeatureAugmentation"]
 
 
+def _pool_upsample_matrix(length: Any, bins: Any, like: torch.Tensor) -> torch.Tensor:
+    """``[length, length]``: ``adaptive_avg_pool`` of a line to ``bins`` values, then bilinear
+    upsampling back (``align_corners=False``), as one matrix. No tensor has ``bins`` in its
+    shape, so ``bins`` stays symbolic in an exported graph (1 is no special case)."""
+    out = torch.arange(length, device=like.device, dtype=like.dtype)[:, None]
+    pos = torch.arange(length, device=like.device)[None, :]
+    src = ((out + 0.5) * (bins / length) - 0.5).clamp(min=0)
+    low = src.floor()
+    frac = src - low
+    low = low.long()
+    high = torch.where(low < bins - 1, low + 1, low)
+
+    def window(i: torch.Tensor) -> torch.Tensor:  # row i of the pooling matrix
+        start = torch.div(i * length, bins, rounding_mode="floor")
+        end = torch.div((i + 1) * length + bins - 1, bins, rounding_mode="floor")
+        return ((pos >= start) & (pos < end)).to(like.dtype) / (end - start).to(like.dtype)
+
+    return (1 - frac) * window(low) + frac * window(high)
+
+
+def _pooled_context(top: torch.Tensor, conv: nn.Conv2d, size: tuple[Any, Any]) -> torch.Tensor:
+    """``conv`` (1×1) of ``top`` average-pooled to ``size``, upsampled back to ``top``'s size
+    (bilinear). While ``torch.export`` traces, the same map as two matrix products before the
+    conv (both steps are linear and the upsampling weights sum to 1), which keep ``size``
+    symbolic: the pooling op would fix it to the traced image's size."""
+    h, w = top.shape[-2:]
+    if not torch.compiler.is_exporting():
+        pooled = conv(F.adaptive_avg_pool2d(top, size))
+        return F.interpolate(pooled, size=(h, w), mode="bilinear", align_corners=False)
+    maps = top.reshape(-1, h, w)  # [B·C, h, w]; bmm: no broadcasting folds to guard on
+    rows = _pool_upsample_matrix(h, size[0], top).expand(maps.size(0), h, h)
+    cols = _pool_upsample_matrix(w, size[1], top).t().expand(maps.size(0), w, w)
+    return conv(torch.bmm(torch.bmm(rows, maps), cols).reshape(top.shape))
+
+
 class ResidualFeatureAugmentation(nn.Module):
     """RFA: ratio-invariant adaptive pooling of the top backbone map, fused spatially.
 
@@ -63,10 +98,10 @@ class ResidualFeatureAugmentation(nn.Module):
         h, w = top.shape[-2:]
         pooled_per_ratio = []
         for ratio, conv in zip(self.pool_ratios, self.pool_convs):
-            size = (max(1, int(h * ratio)), max(1, int(w * ratio)))
-            pooled = conv(F.adaptive_avg_pool2d(top, size))
-            pooled_per_ratio.append(F.interpolate(pooled, size=(h, w), mode="bilinear",
-                                                  align_corners=False))
+            # sym_int/sym_max: plain ints in eager, symbolic sizes in an exported graph
+            size = (torch.sym_max(1, torch.sym_int(h * ratio)),
+                    torch.sym_max(1, torch.sym_int(w * ratio)))
+            pooled_per_ratio.append(_pooled_context(top, conv, size))
         weights = torch.sigmoid(self.fusion(torch.cat(pooled_per_ratio, dim=1)))
         fused = weights[:, 0:1] * pooled_per_ratio[0]
         for i in range(1, len(pooled_per_ratio)):

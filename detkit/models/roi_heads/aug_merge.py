@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from torchvision.ops import nms
 
 from detkit.models.dense_heads.rpn_head import proposal_settings
+from detkit.models.task_modules.nms import nms_top
 from detkit.structures.boxes import bbox_mapping_back
 
 __all__ = ["aug_geometry", "merge_aug_bboxes", "merge_aug_masks", "merge_aug_proposals"]
@@ -57,5 +57,4 @@ def merge_aug_proposals(aug_proposals: Sequence[torch.Tensor],
         recovered.append(p)
     merged = torch.cat(recovered, dim=0)
     iou_threshold, max_per_img = proposal_settings(cfg)
-    keep = nms(merged[:, :4].float(), merged[:, 4].float(), iou_threshold)
-    return merged[keep[:max_per_img]]
+    return merged[nms_top(merged[:, :4], merged[:, 4], iou_threshold, max_per_img)]

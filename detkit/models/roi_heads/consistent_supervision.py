@@ -1,11 +1,12 @@
 """Consistent Supervision (AugFPN): auxiliary heads on the lateral maps, training only.
 
 During training the RoIs sampled for cascade stage 0 are pooled from *each* lateral map taken
-before the top-down fusion (``FeaturePyramid.laterals`` of ``AugFPN``'s training output); one auxiliary
-box head (and mask head), shared across levels, predicts on every level, and each level's
-losses are weighted by ``loss_weight`` (α, authors' 0.25) and summed into ``aux.loss_cls``,
-``aux.loss_bbox`` (and ``aux.loss_mask``); ``aux.acc`` is the mean accuracy over levels. The
-cascade head logs them under stage 0 (``s0.aux.loss_cls`` ...). Inference never runs them.
+before the top-down fusion (``FeaturePyramid.laterals`` of ``AugFPN``'s training output); one
+auxiliary box head (and mask head), shared across levels, predicts on every level, and each
+level's losses are weighted by ``loss_weight`` (α, authors' 0.25) and summed into
+``aux.loss_cls``, ``aux.loss_bbox`` (and ``aux.loss_mask``); ``aux.acc`` is the mean accuracy
+over levels. The cascade head logs them under stage 0 (``s0.aux.loss_cls`` ...). Inference
+never runs them.
 
 Only stage 0 gets auxiliary heads: the laterals are shared by all stages, stage 0 samples the
 RPN proposals at IoU 0.5 as the single-stage detectors of the paper do, and later stages train

@@ -100,19 +100,29 @@ class AnchorGenerator:
             hs = (h * self.scales[:, None] * h_ratios[None, :]).view(-1)
         return torch.stack([cx - 0.5 * ws, cy - 0.5 * hs, cx + 0.5 * ws, cy + 0.5 * hs], dim=-1)
 
+    @property
+    def num_base_priors(self) -> list[int]:
+        """Priors per location, per level (v2.18+ name of :attr:`num_base_anchors`)."""
+        return self.num_base_anchors
+
+    @staticmethod
+    def _shifted(base: torch.Tensor, featmap_size: Sequence[int], stride: Sequence[float],
+                 dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
+        """``base`` ``[A, 4]`` shifted to every cell of an ``(H, W)`` grid → ``[H*W*A, 4]``."""
+        feat_h, feat_w = int(featmap_size[0]), int(featmap_size[1])
+        shift_x = torch.arange(0, feat_w, device=device).to(dtype) * stride[0]
+        shift_y = torch.arange(0, feat_h, device=device).to(dtype) * stride[1]
+        shift_yy, shift_xx = torch.meshgrid(shift_y, shift_x, indexing="ij")
+        shift_xx, shift_yy = shift_xx.reshape(-1), shift_yy.reshape(-1)
+        shifts = torch.stack([shift_xx, shift_yy, shift_xx, shift_yy], dim=-1)
+        return (base[None, :, :] + shifts[:, None, :]).view(-1, 4)
+
     def single_level_grid_priors(self, featmap_size: tuple[int, int], level_idx: int,
                                  dtype: torch.dtype = torch.float32,
                                  device: torch.device | str = "cpu") -> torch.Tensor:
         """Anchors ``[H*W*A, 4]`` of one level for a feature map of ``(H, W)``."""
         base = self.base_anchors[level_idx].to(device=device, dtype=dtype)
-        feat_h, feat_w = featmap_size
-        stride_w, stride_h = self.strides[level_idx]
-        shift_x = torch.arange(0, feat_w, device=device).to(dtype) * stride_w
-        shift_y = torch.arange(0, feat_h, device=device).to(dtype) * stride_h
-        shift_yy, shift_xx = torch.meshgrid(shift_y, shift_x, indexing="ij")
-        shift_xx, shift_yy = shift_xx.reshape(-1), shift_yy.reshape(-1)
-        shifts = torch.stack([shift_xx, shift_yy, shift_xx, shift_yy], dim=-1)
-        return (base[None, :, :] + shifts[:, None, :]).view(-1, 4)
+        return self._shifted(base, featmap_size, self.strides[level_idx], dtype, device)
 
     def grid_priors(self, featmap_sizes: Sequence[tuple[int, int]],
                     dtype: torch.dtype = torch.float32,
@@ -123,10 +133,62 @@ class AnchorGenerator:
         return [self.single_level_grid_priors(tuple(featmap_sizes[i]), i, dtype, device)
                 for i in range(self.num_levels)]
 
+    def single_level_grid_anchors(self, base_anchors: torch.Tensor, featmap_size: Sequence[int],
+                                  stride: Sequence[float] = (16, 16),
+                                  device: torch.device | str = "cpu") -> torch.Tensor:
+        """MMDetection v2's pre-2.18 form: ``base_anchors`` ``[A, 4]`` on a grid of
+        ``featmap_size`` ``(H, W)`` with ``stride`` ``(w, h)`` → ``[H*W*A, 4]`` in the base
+        anchors' dtype."""
+        base = base_anchors.to(device)
+        return self._shifted(base, featmap_size, _pair(stride), base.dtype, device)
+
+    def grid_anchors(self, featmap_sizes: Sequence[tuple[int, int]],
+                     device: torch.device | str = "cpu") -> list[torch.Tensor]:
+        """MMDetection v2's pre-2.18 name of :meth:`grid_priors` (float32 anchors)."""
+        if len(featmap_sizes) != self.num_levels:
+            raise ValueError(f"{len(featmap_sizes)} feature maps for {self.num_levels} levels")
+        return [self.single_level_grid_anchors(self.base_anchors[i], featmap_sizes[i],
+                                               self.strides[i], device)
+                for i in range(self.num_levels)]
+
+    def sparse_priors(self, prior_idxs: torch.Tensor, featmap_size: Sequence[int], level_idx: int,
+                      dtype: torch.dtype = torch.float32,
+                      device: torch.device | str = "cpu") -> torch.Tensor:
+        """Anchors ``[K, 4]`` at flat indices ``prior_idxs`` ``[K]`` of level ``level_idx``
+        (index ``(i * W + j) * A + a``, the order of :meth:`single_level_grid_priors`)."""
+        height, width = int(featmap_size[0]), int(featmap_size[1])
+        num_base = self.num_base_anchors[level_idx]
+        stride_w, stride_h = self.strides[level_idx]
+        base_id = prior_idxs % num_base
+        x = (prior_idxs // num_base) % width * stride_w
+        y = (prior_idxs // width // num_base) % height * stride_h
+        priors = torch.stack([x, y, x, y], 1).to(dtype).to(device)
+        return priors + self.base_anchors[level_idx][base_id.cpu(), :].to(device=device, dtype=dtype)
+
+    @staticmethod
+    def single_level_valid_flags(featmap_size: Sequence[int], valid_size: Sequence[int],
+                                 num_base_anchors: int,
+                                 device: torch.device | str = "cpu") -> torch.Tensor:
+        """Bool ``[H*W*A]``: the anchor's cell lies in the top-left ``valid_size`` ``(h, w)``
+        part of the ``featmap_size`` ``(H, W)`` grid."""
+        feat_h, feat_w = int(featmap_size[0]), int(featmap_size[1])
+        valid_h, valid_w = int(valid_size[0]), int(valid_size[1])
+        if valid_h > feat_h or valid_w > feat_w:
+            raise ValueError(f"valid size {(valid_h, valid_w)} exceeds the feature map "
+                             f"{(feat_h, feat_w)}")
+        valid_x = torch.zeros(feat_w, dtype=torch.bool, device=device)
+        valid_y = torch.zeros(feat_h, dtype=torch.bool, device=device)
+        valid_x[:valid_w] = True
+        valid_y[:valid_h] = True
+        valid = (valid_y[:, None] & valid_x[None, :]).reshape(-1)
+        return valid[:, None].expand(valid.numel(), num_base_anchors).reshape(-1)
+
     def valid_flags(self, featmap_sizes: Sequence[tuple[int, int]],
                     pad_shape: Sequence[int],
                     device: torch.device | str = "cpu") -> list[torch.Tensor]:
         """Per level bool ``[H_l*W_l*A]``: the anchor's grid cell lies inside ``pad_shape``."""
+        if len(featmap_sizes) != self.num_levels:
+            raise ValueError(f"{len(featmap_sizes)} feature maps for {self.num_levels} levels")
         pad_h, pad_w = pad_shape[:2]
         flags = []
         for i in range(self.num_levels):
@@ -134,10 +196,6 @@ class AnchorGenerator:
             feat_h, feat_w = featmap_sizes[i]
             valid_h = min(int(math.ceil(pad_h / stride_h)), feat_h)
             valid_w = min(int(math.ceil(pad_w / stride_w)), feat_w)
-            valid_x = torch.zeros(feat_w, dtype=torch.bool, device=device)
-            valid_y = torch.zeros(feat_h, dtype=torch.bool, device=device)
-            valid_x[:valid_w] = True
-            valid_y[:valid_h] = True
-            valid = (valid_y[:, None] & valid_x[None, :]).reshape(-1)
-            flags.append(valid[:, None].expand(valid.numel(), self.num_base_anchors[i]).reshape(-1))
+            flags.append(self.single_level_valid_flags((feat_h, feat_w), (valid_h, valid_w),
+                                                       self.num_base_anchors[i], device))
         return flags

@@ -1,43 +1,17 @@
-"""``MaxIoUAssigner`` (MMDetection v2) and its ``AssignResult``."""
+"""``MaxIoUAssigner`` (MMDetection v2): IoU-based assignment of candidates to gts."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from detkit.models.task_modules.assign_result import AssignResult
 from detkit.models.task_modules.iou_calculator import BboxOverlaps2D
 from detkit.registry import BBOX_ASSIGNERS, IOU_CALCULATORS, build
 
 __all__ = ["AssignResult", "MaxIoUAssigner"]
-
-
-@dataclass
-class AssignResult:
-    """Assignment of N candidate boxes to G gt boxes.
-
-    Attributes:
-        num_gts: G.
-        gt_inds: int64 ``[N]``: 0 negative, -1 ignored, i > 0 matched to gt ``i - 1``.
-        max_overlaps: float ``[N]``: best IoU with any gt.
-        labels: int64 ``[N]`` gt label of positives, -1 otherwise (None without labels).
-    """
-
-    num_gts: int
-    gt_inds: torch.Tensor
-    max_overlaps: torch.Tensor
-    labels: torch.Tensor | None = None
-
-    def add_gt_(self, gt_labels: torch.Tensor) -> None:
-        """Prepend the gts themselves as candidates matched to themselves (IoU 1)."""
-        self_inds = torch.arange(1, len(gt_labels) + 1, dtype=torch.long, device=gt_labels.device)
-        self.gt_inds = torch.cat([self_inds, self.gt_inds])
-        self.max_overlaps = torch.cat([self.max_overlaps.new_ones(len(gt_labels)),
-                                       self.max_overlaps])
-        if self.labels is not None:
-            self.labels = torch.cat([gt_labels, self.labels])
 
 
 @BBOX_ASSIGNERS.register_module()

@@ -9,12 +9,12 @@ import torch
 
 from detkit.registry import BBOX_CODERS
 
-__all__ = ["DeltaXYWHBBoxCoder", "bbox2delta", "delta2bbox"]
+__all__ = ["DeltaXYWHBBoxCoder", "bbox2delta", "delta2bbox", "batched_delta2bbox"]
 
 
 def bbox2delta(proposals: torch.Tensor, gt: torch.Tensor, means: Sequence[float],
                stds: Sequence[float]) -> torch.Tensor:
-    """Deltas ``[N, 4]`` that turn ``proposals`` ``[N, 4]`` into ``gt`` ``[N, 4]`` (xyxy)."""
+    """Deltas ``[..., 4]`` that turn ``proposals`` ``[..., 4]`` into ``gt`` ``[..., 4]`` (xyxy)."""
     proposals = proposals.float()
     gt = gt.float()
     px = (proposals[..., 0] + proposals[..., 2]) * 0.5
@@ -64,6 +64,42 @@ def delta2bbox(rois: torch.Tensor, deltas: torch.Tensor, means: Sequence[float],
     return bboxes.reshape(num_bboxes, -1)
 
 
+def _hw_tensor(max_shape: Sequence[int] | Sequence[Sequence[int]] | torch.Tensor,
+               like: torch.Tensor) -> torch.Tensor:
+    """``(H, W)`` as ``[2]``, or one per image as ``[B, 2]``, in ``like``'s dtype and device."""
+    if isinstance(max_shape, torch.Tensor):
+        shapes = max_shape
+    elif isinstance(max_shape[0], Sequence) or isinstance(max_shape[0], torch.Tensor):
+        shapes = torch.tensor([[float(v) for v in list(s)[:2]] for s in max_shape])
+    else:
+        shapes = torch.tensor([float(v) for v in list(max_shape)[:2]])
+    return shapes[..., :2].to(device=like.device, dtype=like.dtype)
+
+
+def batched_delta2bbox(rois: torch.Tensor, deltas: torch.Tensor, means: Sequence[float],
+                       stds: Sequence[float],
+                       max_shape: Sequence[int] | Sequence[Sequence[int]] | torch.Tensor | None = None,
+                       wh_ratio_clip: float = 16 / 1000, clip_border: bool = True,
+                       add_ctr_clamp: bool = False, ctr_clamp: float = 32) -> torch.Tensor:
+    """:func:`delta2bbox` per image: ``rois`` ``[B, N, 4]``, ``deltas`` ``[B, N, 4k]`` →
+    ``[B, N, 4k]`` (mmdet's batched decode). ``max_shape`` is one ``(H, W[, C])`` or one per
+    image; with ``clip_border`` x is clamped to ``[0, W_b]`` and y to ``[0, H_b]``."""
+    batch, num = deltas.shape[:2]
+    if batch * num == 0:
+        return deltas
+    boxes = delta2bbox(rois.reshape(-1, 4), deltas.reshape(batch * num, -1), means, stds, None,
+                       wh_ratio_clip, clip_border, add_ctr_clamp, ctr_clamp)
+    boxes = boxes.reshape(deltas.shape)
+    if not clip_border or max_shape is None:
+        return boxes
+    shapes = _hw_tensor(max_shape, boxes)
+    if shapes.dim() == 2 and shapes.size(0) != batch:
+        raise ValueError(f"batched decode got {shapes.size(0)} max_shapes for {batch} images")
+    # (H, W) -> (W, H, W, H, ...) per image, broadcast over the N boxes
+    max_xy = shapes.flip(-1).repeat(*([1] * (shapes.dim() - 1)), deltas.size(-1) // 2).unsqueeze(-2)
+    return torch.minimum(boxes.clamp(min=0), max_xy)
+
+
 @BBOX_CODERS.register_module()
 class DeltaXYWHBBoxCoder:
     """Encode gt boxes against proposals as ``((dx, dy, dw, dh) - means) / stds``.
@@ -87,18 +123,36 @@ class DeltaXYWHBBoxCoder:
         self.ctr_clamp = ctr_clamp
 
     def encode(self, bboxes: torch.Tensor, gt_bboxes: torch.Tensor) -> torch.Tensor:
-        """Deltas ``[N, 4]`` from ``bboxes`` ``[N, 4]`` to ``gt_bboxes`` ``[N, 4]``."""
+        """Deltas ``[..., N, 4]`` from ``bboxes`` to ``gt_bboxes`` (both ``[..., N, 4]``, e.g.
+        ``[N, 4]`` or batched ``[B, N, 4]``)."""
         if bboxes.size(0) != gt_bboxes.size(0):
             raise ValueError(f"encode needs as many boxes as gts, got {bboxes.size(0)} and "
                              f"{gt_bboxes.size(0)}")
+        if bboxes.shape != gt_bboxes.shape or bboxes.size(-1) != 4:
+            raise ValueError(f"encode needs boxes and gts of the same shape [..., 4], got "
+                             f"{tuple(bboxes.shape)} and {tuple(gt_bboxes.shape)}")
         return bbox2delta(bboxes, gt_bboxes, self.means, self.stds)
 
     def decode(self, bboxes: torch.Tensor, pred_bboxes: torch.Tensor,
-               max_shape: Sequence[int] | None = None,
+               max_shape: Sequence[int] | Sequence[Sequence[int]] | torch.Tensor | None = None,
                wh_ratio_clip: float = 16 / 1000) -> torch.Tensor:
-        """Boxes ``[N, 4k]`` from ``bboxes`` ``[N, 4]`` and deltas ``[N, 4k]``."""
+        """Boxes from ``bboxes`` and deltas ``pred_bboxes``.
+
+        - ``bboxes`` ``[N, 4]``, deltas ``[N, 4k]`` → ``[N, 4k]``; ``max_shape`` ``(H, W[, C])``.
+        - batched: ``bboxes`` ``[B, N, 4]``, deltas ``[B, N, 4k]`` → ``[B, N, 4k]``;
+          ``max_shape`` one ``(H, W[, C])`` for all images or one per image (``B`` of them,
+          a sequence or a ``[B, 2+]`` tensor).
+        """
         if pred_bboxes.size(0) != bboxes.size(0):
             raise ValueError(f"decode needs one delta row per box, got {pred_bboxes.size(0)} "
                              f"rows for {bboxes.size(0)} boxes")
-        return delta2bbox(bboxes, pred_bboxes, self.means, self.stds, max_shape, wh_ratio_clip,
-                          self.clip_border, self.add_ctr_clamp, self.ctr_clamp)
+        if pred_bboxes.dim() == 2:
+            return delta2bbox(bboxes, pred_bboxes, self.means, self.stds, max_shape,
+                              wh_ratio_clip, self.clip_border, self.add_ctr_clamp,
+                              self.ctr_clamp)
+        if pred_bboxes.dim() != 3 or bboxes.dim() != 3 or pred_bboxes.size(1) != bboxes.size(1):
+            raise ValueError(f"batched decode needs bboxes [B, N, 4] and deltas [B, N, 4k], got "
+                             f"{tuple(bboxes.shape)} and {tuple(pred_bboxes.shape)}")
+        return batched_delta2bbox(bboxes, pred_bboxes, self.means, self.stds, max_shape,
+                                  wh_ratio_clip, self.clip_border, self.add_ctr_clamp,
+                                  self.ctr_clamp)

@@ -1,6 +1,7 @@
 """Non-maximum suppression: ``top_batched_nms`` (group-wise NMS keeping the ``max_num`` best
-boxes, shared by the RPN, groups = levels, and the RoI heads, groups = classes) and
-``multiclass_nms`` (the RoI heads' class-wise NMS of scored boxes)."""
+boxes, shared by the RPN, groups = levels, and the RoI heads, groups = classes),
+``multiclass_nms`` (the RoI heads' class-wise NMS of scored boxes) and ``nms_top`` (one group,
+for merging the proposals of test-time augmentations)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from torchvision.ops import batched_nms
+from torchvision.ops import batched_nms, nms
 
-__all__ = ["multiclass_nms", "top_batched_nms"]
+__all__ = ["multiclass_nms", "nms_top", "top_batched_nms"]
 
 
 def top_batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor,
@@ -42,6 +43,13 @@ def top_batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tenso
         if keep.numel() >= max_num or k >= order.numel():
             return cand[keep[:max_num]]
         k *= 4
+
+
+def nms_top(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float,
+            max_num: int) -> torch.Tensor:
+    """Indices of the ``max_num`` best boxes ``[N, 4]`` (xyxy) that survive NMS over all of
+    them (``torchvision.ops.nms`` in float32), by decreasing score."""
+    return nms(boxes.float(), scores.float(), iou_threshold)[:max_num]
 
 
 def multiclass_nms(multi_bboxes: torch.Tensor, multi_scores: torch.Tensor, score_thr: float,

@@ -14,10 +14,11 @@ from detkit.ops import RoIAlign
 __all__ = ["build_roi_layers", "pool_rois_per_level", "rescale_rois"]
 
 
-def build_roi_layers(roi_layer: Mapping[str, Any], featmap_strides: Sequence[int]) -> nn.ModuleList:
+def build_roi_layers(roi_layer: Mapping[str, Any],
+                     featmap_strides: Sequence[int]) -> nn.ModuleList:
     """One ``detkit.ops.RoIAlign`` (``torchvision.ops.RoIAlign`` semantics) per stride from an
-    mmcv ``roi_layer`` config (``type='RoIAlign'``, ``output_size``, ``sampling_ratio`` (0 = adaptive), ``aligned``
-    (default True), ``pool_mode`` ('avg' only))."""
+    mmcv ``roi_layer`` config (``type='RoIAlign'``, ``output_size``, ``sampling_ratio``
+    (0 = adaptive), ``aligned`` (default True), ``pool_mode`` ('avg' only))."""
     cfg = dict(roi_layer)
     kind = cfg.pop("type", None)
     if kind != "RoIAlign":

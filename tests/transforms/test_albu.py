@@ -1,0 +1,47 @@
+"""Albu on the real albumentations package: v2's keymap, bbox_params with
+filter_lost_elements, skip_img_without_anno, update_pad_shape and masks."""
+
+import numpy as np
+import pytest
+
+from detkit.data.transforms.albu import Albu
+from detkit.registry import PIPELINES, build
+from detkit.structures.masks import BitmapMasks
+
+from .toy import random_results, toy_results
+
+BBOX_PARAMS = dict(type="BboxParams", format="pascal_voc", label_fields=["gt_labels"], min_visibility=0.0,
+                   filter_lost_elements=True)
+
+
+def test_albu_horizontal_flip_exact_boxes_masks_labels():
+    t = build(dict(type="Albu", transforms=[dict(type="HorizontalFlip", p=1.0)], bbox_params=BBOX_PARAMS,
+                   update_pad_shape=True), PIPELINES)
+    out = t(toy_results())
+    assert out["img"][..., 0].tolist() == [[4, 3, 2, 1], [8, 7, 6, 5]]
+    np.testing.assert_allclose(out["gt_bboxes"], [[2, 0, 4, 1]])  # x -> w - x
+    assert isinstance(out["gt_masks"], BitmapMasks) and out["gt_masks"].masks[0].tolist() == [[0, 1, 1, 0], [0, 0, 1, 0]]
+    assert out["gt_labels"].tolist() == [1] and out["gt_labels"].dtype == np.int64
+    assert out["pad_shape"] == (2, 4, 3) and "idx_mapper" not in out
+
+
+def test_albu_filter_lost_elements_keeps_masks_and_labels_aligned():
+    results = random_results(4, n=6)
+    crop = dict(type="Crop", x_min=0, y_min=0, x_max=32, y_max=24, p=1.0)
+    out = Albu([crop], bbox_params=BBOX_PARAMS)(results)
+    boxes = out["gt_bboxes"]
+    assert out["img"].shape == (24, 32, 3) and out["img_shape"] == (24, 32, 3)
+    assert len(boxes) == len(out["gt_labels"]) == len(out["gt_masks"]) < 6
+    np.testing.assert_allclose(out["gt_masks"].get_bboxes(), boxes, atol=1)
+
+
+def test_albu_skip_img_without_anno_polygons_and_errors():
+    empty = dict(type="Crop", x_min=3, y_min=1, x_max=4, y_max=2, p=1.0)
+    assert Albu([empty], bbox_params=BBOX_PARAMS, skip_img_without_anno=True)(toy_results()) is None
+    polygons = toy_results(poly=True)
+    raster = polygons["gt_masks"].to_bitmap().masks[0]
+    out = Albu([dict(type="VerticalFlip", p=1.0)], bbox_params=BBOX_PARAMS)(polygons)
+    assert isinstance(out["gt_masks"], BitmapMasks)  # polygons rasterised (mmdet raises)
+    np.testing.assert_array_equal(out["gt_masks"].masks[0], raster[::-1])
+    with pytest.raises(KeyError, match="NoSuchTransform"):
+        Albu([dict(type="NoSuchTransform")])
