@@ -35,6 +35,8 @@ _PUBLIC_API: dict[str, str] = {
     "build_dataloader": "detkit.data",
     "convert_cityscapes": "detkit.data",
     "generate_cityscapes_sample": "detkit.data",
+    "split_device_augment": "detkit.data",
+    "DeviceAugment": "detkit.data",
     "coco_stats": "detkit.data.inspect",
     "plot_annotation_stats": "detkit.data.inspect",
     "show_annotated_images": "detkit.data.inspect",

@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="job launcher: torchrun (pytorch) or srun (slurm)")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
     parser.add_argument("--auto-scale-lr", action="store_true", help="scale the LR by total batch / base batch")
+    parser.add_argument("--device-augment", action="store_true",
+                        help="run the train pipeline's augmentation on the device batch (config key device_augment=True)")
     args = parser.parse_args(argv)
     if "LOCAL_RANK" not in os.environ:
         os.environ["LOCAL_RANK"] = str(args.local_rank)
@@ -65,6 +67,8 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
         else:
             warnings.warn("--auto-scale-lr is set but the config has no auto_scale_lr.base_batch_size; LR not scaled",
                           UserWarning, stacklevel=2)
+    if args.device_augment:
+        cfg.device_augment = True
     detkit.resolve_work_dir(cfg, args.work_dir, args.config)
     if args.resume_from is not None:
         cfg.resume_from = args.resume_from

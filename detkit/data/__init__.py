@@ -17,6 +17,7 @@ from detkit.data.datasets import (
     XMLDataset,
     build_dataset,
 )
+from detkit.data.device_augment import DeviceAugment, PrepareDeviceBatch, split_device_augment
 from detkit.data.loaders import DistributedGroupSampler, GroupSampler, build_dataloader, collate
 from detkit.data.synthetic import generate_cityscapes_sample
 
@@ -26,9 +27,11 @@ __all__ = [
     "ConcatDataset",
     "ConversionSummary",
     "CustomDataset",
+    "DeviceAugment",
     "MultiImageMixDataset",
     "DistributedGroupSampler",
     "GroupSampler",
+    "PrepareDeviceBatch",
     "RepeatDataset",
     "VOCDataset",
     "XMLDataset",
@@ -38,4 +41,5 @@ __all__ = [
     "collate",
     "convert_cityscapes",
     "generate_cityscapes_sample",
+    "split_device_augment",
 ]

@@ -1,8 +1,9 @@
 """The training loop: ``run_step`` plus prioritised hooks (mmcv ``EpochBasedRunner`` semantics,
 with an optional iteration budget).
 
-One iteration (``run_step``): ``model.train_step(data_batch, optimizer)`` (under autocast when
-fp16 is on) -> ``dict(loss, log_vars, num_samples)``; a non-finite loss raises
+One iteration (``run_step``): the batch moves to the model's device (non-blocking copies from
+pinned memory), ``batch_transform`` (device-side augmentation) runs on it, then
+``model.train_step(data_batch, optimizer)`` (under autocast when fp16/bf16 is on) -> ``dict(loss, log_vars, num_samples)``; a non-finite loss raises
 FloatingPointError; then :class:`GradientStep` does zero_grad -> backward -> clip -> step.
 
 Counters: ``epoch`` (completed epochs, 0-based while running), ``iter`` (completed global
@@ -25,6 +26,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -61,6 +63,9 @@ class Runner:
             comes first.
         max_iters: iteration budget (the ``IterBasedRunner`` way, or a cap for short demos).
         gradient_step: backward/clip/step (and fp16) policy; default plain full precision.
+        batch_transform: applied to each training batch once it is on the model's device,
+            before ``train_step`` (``train_detector`` passes :class:`detkit.data.DeviceAugment`
+            with ``device_augment=True``); val phases get their batches unchanged.
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class Runner:
         max_epochs: int | None = None,
         max_iters: int | None = None,
         gradient_step: GradientStep | None = None,
+        batch_transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         if max_epochs is None and max_iters is None:
             raise ValueError("give max_epochs (runner=dict(type='EpochBasedRunner', max_epochs=N)) or max_iters")
@@ -91,6 +97,7 @@ class Runner:
         self._max_epochs = max_epochs
         self._max_iters = max_iters
         self.gradient_step = gradient_step or GradientStep()
+        self.batch_transform = batch_transform
         self.timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
         self.rank, self.world_size = get_dist_info()
         self.hooks: list[Hook] = []
@@ -161,6 +168,8 @@ class Runner:
     def run_step(self, data_batch: Any) -> dict[str, Any]:
         """Forward ``train_step``, check the losses, backward and step the optimizer."""
         data_batch = move_to_device(data_batch, self._device())
+        if self.batch_transform is not None:
+            data_batch = self.batch_transform(data_batch)
         with self.gradient_step.autocast():
             outputs = self.model.train_step(data_batch, self.optimizer)
         if not isinstance(outputs, dict) or not {"loss", "log_vars", "num_samples"} <= set(outputs):

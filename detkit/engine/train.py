@@ -6,7 +6,14 @@ Config keys read: ``data`` (``samples_per_gpu``, ``workers_per_gpu``, optional
 ``fp16``, ``lr_config``, ``runner`` (or legacy ``total_epochs``), ``checkpoint_config``,
 ``log_config``, ``custom_hooks``, ``evaluation``, ``workflow``, ``load_from``, ``resume_from``,
 ``auto_resume``, ``auto_scale_lr``, ``find_unused_parameters``, ``sync_bn``, ``seed``,
-``device``, ``work_dir``, ``log_level``.
+``device``, ``work_dir``, ``log_level``, ``device_augment``.
+
+``device_augment = True`` (or ``dict(enable=True)``): the train loaders stop after
+loading/decoding and the train pipeline's augmentation (``[AutoAugment,] Resize, RandomFlip,
+Normalize, Pad``) runs on the device batch inside each training step
+(:func:`detkit.data.split_device_augment`); the random choices are drawn in the loader workers
+as the per-sample path draws them. Loaders pin memory when training on CUDA
+(``data.train_dataloader.pin_memory`` overrides).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from torch import nn
 
 from detkit.checkpoint import CheckpointError, checkpoint_problem, read_checkpoint_meta
 from detkit.config import check_config_values
-from detkit.data import build_dataloader, build_dataset
+from detkit.data import build_dataloader, build_dataset, split_device_augment
 from detkit.engine.dist import get_dist_info, wrap_distributed
 from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook
 from detkit.engine.log import get_root_logger
@@ -34,7 +41,8 @@ from detkit.engine.rng import set_random_seed
 from detkit.engine.runner import Runner
 from detkit.engine.testing import multi_gpu_test, single_gpu_test
 
-__all__ = ["train_detector", "find_latest_checkpoint", "runner_budget", "skip_overwritten_pretrained"]
+__all__ = ["train_detector", "find_latest_checkpoint", "runner_budget", "skip_overwritten_pretrained",
+           "device_augment_enabled"]
 
 # mmdet's result-collection options; detkit always gathers with all_gather_object
 _TEST_LOOP_EVAL_KEYS = ("gpu_collect", "tmpdir")
@@ -135,6 +143,19 @@ def _train_loader_args(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
             args[key] = data_cfg[key]
     args.update(dict(data_cfg.get("train_dataloader", {}) or {}))
     return args
+
+
+def device_augment_enabled(cfg: Mapping[str, Any]) -> bool:
+    """The ``device_augment`` config key: a bool or ``dict(enable=bool)`` (default False)."""
+    value = cfg.get("device_augment", False)
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"enable"}
+        if unknown:
+            raise KeyError(f"device_augment: unknown keys {sorted(unknown)}; use device_augment=dict(enable=True)")
+        value = value.get("enable", False)
+    if not isinstance(value, bool):
+        raise TypeError(f"device_augment must be True/False or dict(enable=...), got {value!r}")
+    return value
 
 
 def _auto_scale_lr(cfg: Any, world_size: int, samples_per_gpu: int, logger: Any) -> None:
@@ -244,10 +265,16 @@ def train_detector(
         _restore_run_seed(cfg, resume_from, meta, logger)
     elif cfg.get("seed") is not None:
         meta.setdefault("seed", cfg["seed"])
+    device = cfg.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
     loader_args = _train_loader_args(cfg["data"])
+    loader_args.setdefault("pin_memory", torch.device(device).type == "cuda")
+    batch_transform = None
+    if device_augment_enabled(cfg):
+        train_index = [mode for mode, _ in workflow].index("train")
+        datasets[train_index], batch_transform = split_device_augment(datasets[train_index])
+        logger.info(f"device_augment: loaders stop after loading; on the {device} batch: {batch_transform!r}")
     loaders = [build_dataloader(ds, **loader_args, dist=distributed, seed=cfg.get("seed")) for ds in datasets]
 
-    device = cfg.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
     if distributed:
         sync_bn = bool(cfg.get("sync_bn", False)) or (
             (((cfg.get("model") or {}).get("backbone") or {}).get("norm_cfg") or {}).get("type") == "SyncBN"
@@ -262,7 +289,8 @@ def train_detector(
     classes = getattr(datasets[0], "CLASSES", None)
     max_epochs, max_iters, by_epoch = runner_budget(cfg)
     runner = Runner(model, optimizer, work_dir=work_dir, logger=logger, meta=meta,
-                    max_epochs=max_epochs, max_iters=max_iters, gradient_step=gradient_step)
+                    max_epochs=max_epochs, max_iters=max_iters, gradient_step=gradient_step,
+                    batch_transform=batch_transform)
     runner.timestamp = timestamp
     _register_hooks(runner, cfg, by_epoch, classes)
     if validate:

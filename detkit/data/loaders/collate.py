@@ -31,7 +31,7 @@ from torch.utils.data.dataloader import default_collate
 
 from detkit.structures.data_container import DataContainer
 
-__all__ = ["collate", "pad_and_stack"]
+__all__ = ["collate", "pad_and_stack", "pad_and_concat"]
 
 
 def pad_and_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0,
@@ -56,6 +56,16 @@ def pad_and_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0,
             pad[2 * d - 1] = max_size[d - 1] - t.size(-d)
         padded.append(F.pad(t, pad, value=pad_value))
     return torch.stack(padded)
+
+
+def pad_and_concat(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> torch.Tensor:
+    """Concatenate ``[N_i, H_i, W_i]`` tensors into ``[sum N_i, max H, max W]``, padding
+    bottom/right (one tensor per batch, e.g. all instance masks)."""
+    if not tensors or any(t.dim() != 3 for t in tensors):
+        raise ValueError(f"expected [N, H, W] tensors, got shapes {[tuple(t.shape) for t in tensors]}")
+    max_h = max(t.shape[1] for t in tensors)
+    max_w = max(t.shape[2] for t in tensors)
+    return torch.cat([F.pad(t, (0, max_w - t.shape[2], 0, max_h - t.shape[1]), value=pad_value) for t in tensors])
 
 
 def _collate_containers(batch: Sequence[DataContainer], samples_per_gpu: int) -> DataContainer:

@@ -5,7 +5,9 @@ Built from ``optimizer_config`` (mmcv ``OptimizerHook``/``Fp16OptimizerHook`` ar
 ``grad_clip=dict(max_norm=..., norm_type=2)``) and ``fp16``. Mixed precision uses
 ``torch.autocast`` (float16 on CUDA, bfloat16 on CPU) and ``torch.amp.GradScaler``: a dynamic
 scale grows/shrinks as usual; a float ``loss_scale`` is a static scale that never changes.
-On a CPU without native bfloat16 arithmetic (no AVX-512 BF16 / AMX) the CPU forward stays
+``fp16 = dict(dtype='bfloat16')`` (mmengine's ``AmpOptimWrapper`` name) autocasts to bfloat16
+on any device without loss scaling (bfloat16 has float32's range).
+On a CPU without native bfloat16 (or float16) arithmetic (no AVX-512 BF16 / AMX) the CPU forward stays
 float32 (``detkit.ops.cpu.cpu_autocast`` warns once): emulated bfloat16 is several times slower.
 """
 
@@ -33,16 +35,24 @@ class GradientStep:
         grad_clip: kwargs of ``torch.nn.utils.clip_grad_norm_`` (e.g. ``max_norm=35``) or None.
         loss_scale: None (full precision), ``'dynamic'`` or a float static scale.
         device_type: ``'cuda'`` or ``'cpu'`` (autocast device).
+        dtype: autocast dtype: None (float16 on CUDA, bfloat16 on CPU), ``'float16'`` or
+            ``'bfloat16'`` (no loss scaling; ``loss_scale`` is then ignored).
     """
 
     def __init__(
-        self, grad_clip: Mapping[str, Any] | None = None, loss_scale: str | float | None = None, device_type: str = "cpu"
+        self, grad_clip: Mapping[str, Any] | None = None, loss_scale: str | float | None = None, device_type: str = "cpu",
+        dtype: str | None = None,
     ) -> None:
+        if dtype not in (None, "float16", "bfloat16"):
+            raise ValueError(f"fp16.dtype must be 'float16' or 'bfloat16', got {dtype!r}")
         self.grad_clip = dict(grad_clip) if grad_clip else None
         self.device_type = device_type
-        self.fp16 = loss_scale is not None
+        self.fp16 = loss_scale is not None or dtype is not None
+        self.dtype = getattr(torch, dtype or ("float16" if device_type == "cuda" else "bfloat16"))
         self.static_scale: float | None = None
-        if loss_scale is None or loss_scale == "dynamic":
+        if dtype == "bfloat16":
+            self.scaler = torch.amp.GradScaler(device_type, enabled=False)
+        elif loss_scale is None or loss_scale == "dynamic":
             self.scaler = torch.amp.GradScaler(device_type, enabled=self.fp16)
         elif isinstance(loss_scale, (int, float)) and not isinstance(loss_scale, bool) and loss_scale > 0:
             # mmcv: a static scale is re-imposed after every step (steps with inf grads are skipped)
@@ -64,19 +74,25 @@ class GradientStep:
         options.pop("distributed", None)
         if options:
             raise KeyError(f"optimizer_config: unsupported keys {sorted(options)}")
+        dtype = None
         if fp16 is not None:
+            unknown = set(fp16) - {"loss_scale", "dtype"}
+            if unknown:
+                raise KeyError(f"fp16: unsupported keys {sorted(unknown)}; use fp16=dict(loss_scale='dynamic') "
+                               "or fp16=dict(dtype='bfloat16')")
             loss_scale = dict(fp16).get("loss_scale", "dynamic")
-        return cls(grad_clip=grad_clip, loss_scale=loss_scale, device_type=device_type)
+            dtype = dict(fp16).get("dtype")
+        return cls(grad_clip=grad_clip, loss_scale=loss_scale, device_type=device_type, dtype=dtype)
 
     @contextlib.contextmanager
     def autocast(self) -> Iterator[None]:
-        """Context for the forward pass (mixed precision when fp16 is on: float16 on CUDA,
-        bfloat16 on a CPU that computes it natively, else float32)."""
+        """Context for the forward pass (mixed precision when fp16 is on: ``self.dtype``, float16
+        on CUDA unless set; on CPU only where the CPU computes it natively, else float32)."""
         if self.device_type == "cpu":
-            with cpu_autocast(torch.bfloat16, enabled=self.fp16):
+            with cpu_autocast(self.dtype, enabled=self.fp16):
                 yield
         else:
-            with torch.autocast(self.device_type, dtype=torch.float16, enabled=self.fp16):
+            with torch.autocast(self.device_type, dtype=self.dtype, enabled=self.fp16):
                 yield
 
     def __call__(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module) -> float | None:

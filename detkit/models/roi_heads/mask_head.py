@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
+from torchvision.ops import roi_align
 
 from detkit.models.layers import ConvModule
 from detkit.structures.mask_paste import paste_masks_in_image
@@ -31,17 +32,36 @@ def _as_mask_structure(gt_masks: Any, where: str) -> Any:
                     f"tensor, got {type(gt_masks).__name__}")
 
 
+def _crop_tensor_masks(masks: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, size: tuple[int, int],
+                       binarize: bool) -> torch.Tensor:
+    """``BitmapMasks.crop_and_resize`` on a ``[N, H, W]`` tensor where it lies (a device batch's
+    masks stay on the device): boxes clipped to the canvas, RoIAlign (aligned, adaptive
+    sampling), ``>= 0.5`` when ``binarize``; ``[K, s, s]`` float."""
+    height, width = masks.shape[-2:]
+    rois = boxes.detach().float().clone()
+    rois[:, [0, 2]] = rois[:, [0, 2]].clamp(0, width)
+    rois[:, [1, 3]] = rois[:, [1, 3]].clamp(0, height)
+    index = torch.arange(len(rois), device=rois.device, dtype=rois.dtype)[:, None]
+    picked = masks.to(rois.device).index_select(0, inds.to(rois.device).long()).float()[:, None]
+    targets = roi_align(picked, torch.cat([index, rois], 1), size, 1.0, 0, True).squeeze(1)
+    return (targets >= 0.5).float() if binarize else targets
+
+
 def mask_targets(sampling_results: Sequence[SamplingResult], gt_masks: Sequence[Any],
                  mask_size: int | Sequence[int], binarize: bool = True) -> torch.Tensor:
     """Targets ``[P, s, s]`` float (0/1 when ``binarize``) for all positives: each positive
-    box, clipped to the mask canvas, crops its gt mask (RoIAlign, aligned, for bitmaps;
-    shifted and rasterised for polygons)."""
+    box, clipped to the mask canvas, crops its gt mask (RoIAlign, aligned, for bitmaps and
+    ``[N, H, W]`` tensors, the latter on their own device; shifted and rasterised for
+    polygons)."""
     size = (mask_size, mask_size) if isinstance(mask_size, int) else tuple(mask_size)
     out = []
     for res, masks in zip(sampling_results, gt_masks):
         proposals = res.pos_bboxes
         if proposals.size(0) == 0:
             out.append(proposals.new_zeros((0,) + size))
+            continue
+        if isinstance(masks, torch.Tensor) and masks.dim() == 3:
+            out.append(_crop_tensor_masks(masks, proposals, res.pos_assigned_gt_inds, size, binarize))
             continue
         structure = _as_mask_structure(masks, "mask_targets")
         boxes = proposals.detach().float().cpu().clone()
