@@ -30,6 +30,7 @@ _PUBLIC_API: dict[str, str] = {
     "check_config_values": "detkit.config",
     "CheckpointError": "detkit.checkpoint",
     "registry": "detkit.registry",
+    "run_cli": "detkit.cli",
     "build_dataset": "detkit.data",
     "MultiImageMixDataset": "detkit.data",
     "build_dataloader": "detkit.data",

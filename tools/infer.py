@@ -15,7 +15,6 @@ Writes ``OUT/<relative image path>`` (drawn) and ``OUT/detections.json``: a list
 from __future__ import annotations
 
 import argparse
-import sys
 
 import detkit
 
@@ -66,8 +65,4 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (FileNotFoundError, KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    detkit.run_cli(main)

@@ -12,7 +12,6 @@ import argparse
 import os
 import os.path as osp
 import pickle
-import sys
 
 import torch
 
@@ -125,8 +124,4 @@ def _test_and_evaluate(args: argparse.Namespace, cfg: "detkit.Config", distribut
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    detkit.run_cli(main, errors=(FileNotFoundError, ValueError))

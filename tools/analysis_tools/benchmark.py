@@ -8,7 +8,6 @@ needs a distributed launcher).
 from __future__ import annotations
 
 import argparse
-import sys
 
 import detkit
 
@@ -39,8 +38,4 @@ def main(argv: list[str] | None = None) -> object:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (FileNotFoundError, KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    detkit.run_cli(main)

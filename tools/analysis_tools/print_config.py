@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 
 import detkit
@@ -35,8 +34,4 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (FileNotFoundError, KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    detkit.run_cli(main)

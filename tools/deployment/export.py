@@ -12,7 +12,6 @@ onnxruntime``. Without ``--shape`` the graph takes any (padded) image size.
 from __future__ import annotations
 
 import argparse
-import sys
 
 import detkit
 
@@ -45,8 +44,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (FileNotFoundError, ValueError, TypeError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    detkit.run_cli(main, errors=(FileNotFoundError, ValueError, TypeError, RuntimeError))
