@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from detkit.engine import GradientStep, Runner, build_optimizer
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
-GOLDEN = "/work/shared/golden/mmdet_v2_cascade_tiny"
+GOLDEN = str(Path(__file__).resolve().parents[2].parent / "shared" / "golden" / "mmdet_v2_cascade_tiny")
 
 
 @pytest.mark.parametrize("loss_scale", ["dynamic", 512.0])

@@ -13,8 +13,6 @@ import detkit
 from detkit.engine import CheckpointHook, Runner, build_optimizer
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "golden", "mmdet_v2_cascade_tiny")
-if not os.path.isdir(GOLDEN):
-    GOLDEN = "/work/shared/golden/mmdet_v2_cascade_tiny"
 
 
 @pytest.mark.skipif(not os.path.isdir(GOLDEN), reason="shared golden data not available")
