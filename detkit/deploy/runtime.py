@@ -6,6 +6,7 @@ results: MMDetection's per-class format, ``predict`` gives ``DetectionResult``s.
 
 from __future__ import annotations
 
+import abc
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,7 +21,7 @@ from detkit.structures.results import DetectionResult
 __all__ = ["OnnxDetector", "ExportedProgramDetector"]
 
 
-class _GraphDetector:
+class _GraphDetector(abc.ABC):
     """What both runtimes share: config and class names from the file's metadata, the
     MMDetection calling conventions, one graph run per image."""
 
@@ -49,9 +50,9 @@ class _GraphDetector:
         rcnn = (model_cfg.get("test_cfg") or self.cfg.get("test_cfg") or {}).get("rcnn") or {}
         self.mask_thr_binary = float(rcnn.get("mask_thr_binary", 0.5))
 
+    @abc.abstractmethod
     def run(self, img: Any, img_shape: Any, scale_factor: Any) -> list[Any]:
         """The graph's outputs for one image's three inputs (numpy arrays)."""
-        raise NotImplementedError
 
     def _check_shape(self, img: torch.Tensor) -> None:
         if self.input_shape == "dynamic":

@@ -3,6 +3,8 @@ tiny Cascade Mask R-CNN config over it and its random-weight checkpoint."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -10,38 +12,9 @@ import detkit
 
 from analysis_helpers import REPO
 
-DEMO_CONFIG = REPO / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes_demo.py"
-# the demo model with 16-channel ResNet-18 / neck on 256x128 images (as tests/tools/test_test_cli.py)
-TINY_CONFIG = """
-_base_ = {base!r}
-model = dict(
-    backbone=dict(base_channels=16),
-    neck=dict(in_channels=[16, 32, 64, 128], out_channels=16),
-    rpn_head=dict(in_channels=16, feat_channels=16),
-    roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=16),
-        mask_roi_extractor=dict(out_channels=16),
-        bbox_head=[dict(type='Shared2FCBBoxHead', in_channels=16, fc_out_channels=32,
-                        roi_feat_size=7, num_classes=8, reg_class_agnostic=True,
-                        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4,
-                                        target_stds=[0.1, 0.1, 0.2, 0.2]),
-                        loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-                        loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0))] * 3,
-        mask_head=dict(in_channels=16, conv_out_channels=16)),
-    test_cfg=dict(rpn=dict(nms_pre=100, max_per_img=50), rcnn=dict(score_thr=0.0, max_per_img=20)),
-)
-img_scale = (256, 128)
-data_root = {root!r}
-data = dict(
-    workers_per_gpu=0,
-    train=dict(times=1, dataset=dict(ann_file=data_root + 'annotations/instancesonly_filtered_gtFine_train.json',
-                                     img_prefix=data_root + 'leftImg8bit/train/')),
-    val=dict(ann_file=data_root + 'annotations/instancesonly_filtered_gtFine_val.json',
-             img_prefix=data_root + 'leftImg8bit/val/'),
-    test=dict(ann_file=data_root + 'annotations/instancesonly_filtered_gtFine_val.json',
-              img_prefix=data_root + 'leftImg8bit/val/'),
-)
-"""
+sys.path.insert(0, str(REPO / "tests" / "engine"))
+from tiny_demo import DEMO_CONFIG, TINY_DEMO_OPTIONS  # noqa: E402  (the shared 16-channel demo model)
+
 CLASSES = ("person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
 
 
@@ -52,8 +25,16 @@ def tiny(tmp_path_factory) -> dict[str, str]:
     detkit.generate_cityscapes_sample(root, train=2, val=3, test=0, size=(256, 128), seed=2)
     detkit.convert_cityscapes(root, root / "annotations", nproc=1, show_progress=False)
     config = root / "tiny_cascade.py"
-    config.write_text(TINY_CONFIG.format(base=str(DEMO_CONFIG), root=str(root) + "/"))
-    cfg = detkit.Config.fromfile(str(config))
+    cfg = detkit.Config.fromfile(str(REPO / DEMO_CONFIG))
+    ann, images = str(root / "annotations/instancesonly_filtered_gtFine_{}.json"), str(root / "leftImg8bit/{}") + "/"
+    cfg.merge_from_dict({
+        **TINY_DEMO_OPTIONS,
+        "model.test_cfg.rpn.nms_pre": 100, "model.test_cfg.rpn.max_per_img": 50,
+        "data.train.times": 1,
+        "data.train.dataset.ann_file": ann.format("train"), "data.train.dataset.img_prefix": images.format("train"),
+        **{f"data.{split}.{key}": value for split in ("val", "test")
+           for key, value in (("ann_file", ann.format("val")), ("img_prefix", images.format("val")))},
+    })
     detkit.set_img_scale(cfg, (256, 128))
     cfg.dump(str(config))
     torch.manual_seed(0)

@@ -16,6 +16,7 @@ every hook in ``log_config.hooks``). Rank 0 only: other ranks never open a track
 
 from __future__ import annotations
 
+import abc
 import importlib
 from types import ModuleType
 from typing import Any
@@ -46,7 +47,7 @@ def tracker_scalars(record: dict[str, Any]) -> dict[str, float]:
     return scalars
 
 
-class TrackerHook(Hook):
+class TrackerHook(Hook, abc.ABC):
     """Args (mmcv ``LoggerHook``): interval (iterations between records), ignore_last (skip the
     last, partial interval of an epoch; False as detkit's text logger), reset_flag (accepted
     for mmcv configs: the text logger clears the buffer), by_epoch. Subclasses
@@ -65,15 +66,18 @@ class TrackerHook(Hook):
         self._logged_inner = 0
         self._metrics_step: int | None = None
 
-    # -- to implement ----------------------------------------------------------------------
+    # -- each tracker implements these ------------------------------------------------------
+    @abc.abstractmethod
     def open(self, runner: Any) -> None:
-        raise NotImplementedError
+        """Start the tracker's run (rank 0, before the first iteration)."""
 
+    @abc.abstractmethod
     def write(self, scalars: dict[str, float], step: int, runner: Any) -> None:
-        raise NotImplementedError
+        """Log ``scalars`` (tag -> value) at global iteration ``step``."""
 
+    @abc.abstractmethod
     def close(self, runner: Any) -> None:
-        raise NotImplementedError
+        """Flush and end the tracker's run (after the last iteration)."""
 
     # -- runner calls ------------------------------------------------------------------------
     def before_run(self, runner: Any) -> None:
