@@ -10,12 +10,7 @@ Counters: ``epoch`` (completed epochs, 0-based while running), ``iter`` (complet
 iterations), ``inner_iter`` (index in the current epoch). Hooks see them before the increment,
 as in mmcv, so ``runner.epoch + 1`` is the 1-based epoch being run.
 
-Exact resume: each checkpoint carries a ``resume`` entry with the position (epoch, iter,
-inner_iter), the RNG state at the start of that epoch, the RNG state at save time and the
-GradScaler state. Resuming restores the epoch-start RNG, re-creates the data iterator (same
-sampler order, same worker seeds), skips the batches already trained, then restores the save-time
-RNG, so the continuation is the same as an uninterrupted run. Each epoch starts from the RNG
-state at the end of the previous epoch's last step (evaluation in between does not shift it).
+Checkpoints and exact resume: :class:`detkit.engine.runner_checkpoints.CheckpointMixin`.
 """
 
 from __future__ import annotations
@@ -32,13 +27,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from detkit.checkpoint import link_latest, load_checkpoint, save_checkpoint, unwrap_model
+from detkit.checkpoint import unwrap_model
 from detkit.engine.dist import get_dist_info
 from detkit.engine.hooks.base import Hook
 from detkit.engine.hooks.logger import LogBuffer
 from detkit.engine.optim.step import GradientStep
 from detkit.engine.priority import get_priority
 from detkit.engine.rng import get_rng_state, set_rng_state
+from detkit.engine.runner_checkpoints import CheckpointMixin
 from detkit.engine.model_inputs import scatter
 from detkit.registry import HOOKS, build
 
@@ -51,7 +47,7 @@ def move_to_device(obj: Any, device: torch.device) -> Any:
     return scatter(obj, device)
 
 
-class Runner:
+class Runner(CheckpointMixin):
     """Args:
         model: a module with ``train_step`` (and ``val_step`` for a val workflow phase);
             possibly wrapped by :class:`~detkit.engine.dist.DetectorDDP`.
@@ -266,74 +262,3 @@ class Runner:
                         break
                     getattr(self, mode)(loader)
         self.call_hook("after_train")
-
-    # -- checkpoints -----------------------------------------------------------------------
-    def _positions(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(mmcv meta counters, exact resume position) for a checkpoint written now, from
-        ``after_step`` (mid-epoch) or ``after_epoch`` hooks."""
-        if self._hook_stage == "step":
-            meta = {"epoch": self.epoch + 1, "iter": self.iter + 1}
-            position = {"epoch": self.epoch, "iter": self.iter + 1, "inner_iter": self.inner_iter + 1,
-                        "rng_epoch_start": self._epoch_start_rng, "rng": get_rng_state()}
-        else:
-            meta = {"epoch": self.epoch + 1, "iter": self.iter}
-            position = {"epoch": self.epoch + 1, "iter": self.iter, "inner_iter": 0,
-                        "rng_epoch_start": self._next_epoch_rng, "rng": None}
-        return meta, position
-
-    def save_checkpoint(
-        self,
-        out_dir: str,
-        filename: str,
-        save_optimizer: bool = True,
-        meta: dict[str, Any] | None = None,
-        create_symlink: bool = True,
-    ) -> str:
-        """Write ``<out_dir>/<filename>`` (atomically) with MMDetection's layout plus the exact
-        resume state; point ``latest.pth`` at it. Returns the path."""
-        counters, position = self._positions()
-        position["grad_scaler"] = self.gradient_step.state_dict()
-        full_meta = {**self.meta, **(meta or {}), **counters, "world_size": self.world_size}
-        path = os.path.join(out_dir, filename)
-        optimizer = self.optimizer if save_optimizer else None
-        save_checkpoint(self.model, path, optimizer=optimizer, meta=full_meta, extra={"resume": position})
-        if create_symlink:
-            link_latest(path)
-        return path
-
-    def load_checkpoint(self, filename: str, map_location: str = "cpu", strict: bool = False) -> dict[str, Any]:
-        """Load weights only (``load_from``): counters and optimizer untouched."""
-        return load_checkpoint(self.model, filename, map_location=map_location, strict=strict, logger=self.logger)
-
-    def resume(self, filename: str, resume_optimizer: bool = True, map_location: str = "cpu") -> dict[str, Any]:
-        """Load weights, counters, optimizer and GradScaler state and the RNG/data position
-        (``resume_from``). Checkpoints without detkit's resume entry (e.g. from MMDetection)
-        resume at ``meta['epoch']``/``meta['iter']`` without RNG state."""
-        checkpoint = self.load_checkpoint(filename, map_location=map_location, strict=True)  # same architecture
-        meta = checkpoint.get("meta", {})
-        position = checkpoint.get("resume")
-        saved_world_size = int(meta.get("world_size", self.world_size))
-        if position is not None and saved_world_size != self.world_size:
-            # another number of processes: batches per epoch differ, so the data position and
-            # RNG streams cannot be replayed; continue at the saved epoch, iter rescaled (mmcv)
-            self.logger.warning(f"{filename} was saved by {saved_world_size} processes, resuming with "
-                                f"{self.world_size}: iter rescaled, the run will not match an uninterrupted one")
-            position = None
-            meta = {**meta, "epoch": int(checkpoint["resume"]["epoch"]),
-                    "iter": int(meta["iter"]) * saved_world_size // self.world_size}
-        if position is not None:
-            self.epoch, self.iter = int(position["epoch"]), int(position["iter"])
-            self._epoch_start_rng = position["rng_epoch_start"]
-            inner = int(position["inner_iter"])
-            self._resume_position = (inner, position["rng"]) if inner > 0 else None
-            self.gradient_step.load_state_dict(position.get("grad_scaler", {}))
-        elif "epoch" in meta and "iter" in meta:
-            self.epoch, self.iter = int(meta["epoch"]), int(meta["iter"])
-        else:
-            raise KeyError(f"cannot resume from {filename}: its meta has no 'epoch'/'iter' (use load_from for weights only)")
-        if resume_optimizer:
-            if "optimizer" not in checkpoint:
-                raise KeyError(f"cannot resume from {filename}: it was saved without optimizer state")
-            self.optimizer.load_state_dict(checkpoint["optimizer"])
-        self.logger.info(f"resumed from {filename}: epoch {self.epoch}, iter {self.iter}")
-        return checkpoint

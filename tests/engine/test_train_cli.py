@@ -99,3 +99,35 @@ def test_torchrun_two_gloo_processes_keep_identical_weights(tmp_path):
     assert all(float(acc * 8).is_integer() for _, acc in val)  # scored on the 8 images gathered from both ranks
     assert [k[:2] for k in records if k[2] == "train"] == [(1, 2), (1, 4), (2, 2), (2, 4)]  # 16 / (2 ranks x 2)
     assert "SyncBN needs CUDA" in result.stderr
+
+
+@pytest.mark.slow
+def test_torchrun_sigkill_then_auto_resume_restores_every_ranks_rng(tmp_path):
+    # --diff-seed and in-process loading (workers_per_gpu=0): each rank draws its images' noise
+    # from its own NumPy stream, so a resume that put rank 0's RNG state on rank 1 would train on
+    # other images. The checkpoint is written mid-epoch (iteration 3 of 2 per epoch), so both the
+    # epoch-start and the save-time states are replayed.
+    config = write_config(str(tmp_path), extra="checkpoint_config = dict(interval=3, by_epoch=False)\n")
+    killing = tmp_path / "toy_config_killed.py"
+    killing.write_text("_base_ = './toy_config.py'\n"
+                       "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='SigkillAtIterHook', at_iter=5)]\n")
+    torchrun = [os.path.join(BIN, "torchrun"), "--standalone", "--nproc_per_node=2", TRAIN]
+    common = ["--launcher", "pytorch", "--seed", "0", "--diff-seed", "--no-validate",
+              "--cfg-options", "data.workers_per_gpu=0"]
+    full = run([*torchrun, config, "--work-dir", str(tmp_path / "full"), *common])
+    assert full.returncode == 0, full.stderr[-4000:]
+    killed = run([*torchrun, str(killing), "--work-dir", str(tmp_path / "resumed"), *common])
+    assert killed.returncode != 0
+    assert os.readlink(tmp_path / "resumed" / "latest.pth") == "iter_3.pth"
+    saved = read_checkpoint(str(tmp_path / "resumed" / "latest.pth"))["resume"]
+    assert len(saved["ranks"]) == 2 and saved["inner_iter"] == 1
+    assert not torch.equal(saved["ranks"][0]["rng"]["numpy"][1], saved["ranks"][1]["rng"]["numpy"][1])
+
+    resumed = run([*torchrun, config, "--work-dir", str(tmp_path / "resumed"), "--auto-resume", *common])
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert "epoch 1, iter 3" in resumed.stderr
+    expected = read_checkpoint(str(tmp_path / "full" / "latest.pth"))
+    actual = read_checkpoint(str(tmp_path / "resumed" / "latest.pth"))
+    assert actual["meta"]["iter"] == expected["meta"]["iter"] == 6
+    for key, value in expected["state_dict"].items():
+        torch.testing.assert_close(actual["state_dict"][key], value, rtol=0, atol=0, msg=key)

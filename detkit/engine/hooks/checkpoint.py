@@ -1,5 +1,6 @@
 """Save ``epoch_N.pth`` / ``iter_N.pth`` checkpoints and keep ``latest.pth`` pointing at the
-newest (mmcv ``CheckpointHook``). Rank 0 only; every write is atomic."""
+newest (mmcv ``CheckpointHook``). Rank 0 writes, atomically; with several processes every rank
+first hands in its RNG states (one ``all_gather``), so a resumed run continues each rank's stream."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import glob
 import os
 from typing import Any
 
-from detkit.engine.dist import is_main_process
+from detkit.engine.dist import all_gather, is_main_process
 from detkit.engine.hooks.base import Hook
 from detkit.registry import HOOKS
 
@@ -54,11 +55,13 @@ class CheckpointHook(Hook):
                 os.remove(stale)
 
     def _save(self, runner: Any) -> None:
+        rank_rng_states = all_gather(runner.rng_snapshot())  # every rank takes part
         if not is_main_process():
             return
         template = "epoch_{}.pth" if self.by_epoch else "iter_{}.pth"
         current = runner.epoch + 1 if self.by_epoch else runner.iter + 1
-        runner.save_checkpoint(self.out_dir, template.format(current), save_optimizer=self.save_optimizer, meta=self.meta)
+        runner.save_checkpoint(self.out_dir, template.format(current), save_optimizer=self.save_optimizer,
+                               meta=self.meta, rank_rng_states=rank_rng_states)
         if self.max_keep_ckpts > 0:
             step = self.interval if self.interval > 0 else 1
             for old in range(current - self.max_keep_ckpts * step, 0, -step):
