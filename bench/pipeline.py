@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"{'ms detkit':>11}{'ms mmdet':>10}{'x (wall)':>10}")
     for name, row in end_to_end.items():
         print(f"{name:<40}{row['detkit_samples_per_cpu_s']:>9.2f}{row['mmdet_samples_per_cpu_s']:>9.2f}"
-              f"{row['speedup_cpu']:>9.2f}{row['detkit_ms']:>11.1f}{row['mmdet_ms']:>10.1f}{row['speedup_wall']:>10.2f}")
+              f"{row['speedup_cpu']:>9.2f}{row['detkit_ms']:>11.1f}{row['mmdet_ms']:>10.1f}"
+              f"{row['speedup_wall']:>10.2f}")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2))
     return report

@@ -75,7 +75,8 @@ def _unwrap(x: Any) -> Any:
 def _same(ours: dict[str, Any], theirs: dict[str, Any], row: str) -> None:
     a_masks, b_masks = _unwrap(ours["gt_masks"]).masks, theirs["gt_masks"].masks
     meta_a, meta_b = _unwrap(ours["img_metas"]), theirs["img_metas"]
-    same = (torch.equal(_unwrap(ours["img"]), theirs["img"]) and torch.equal(_unwrap(ours["gt_bboxes"]), theirs["gt_bboxes"])
+    same = (torch.equal(_unwrap(ours["img"]), theirs["img"])
+            and torch.equal(_unwrap(ours["gt_bboxes"]), theirs["gt_bboxes"])
             and torch.equal(_unwrap(ours["gt_labels"]), theirs["gt_labels"]) and np.array_equal(a_masks, b_masks)
             and all(tuple(meta_a[k]) == tuple(meta_b[k]) for k in ("img_shape", "pad_shape", "ori_shape"))
             and np.array_equal(meta_a["scale_factor"], meta_b["scale_factor"]) and meta_a["flip"] == meta_b["flip"])

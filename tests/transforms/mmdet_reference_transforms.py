@@ -1,7 +1,8 @@
 """MMDetection v2.28's ``PhotoMetricDistortion``, ``RandomCrop`` and ``CopyPaste``
 (``mmdet/datasets/pipelines/transforms.py``) and the parts of its ``BitmapMasks``
-(``mmdet/core/mask/structures.py``) they and the seed pipeline (mmdet_reference_seed.py) use, re-stated with mmcv replaced by OpenCV: the
-reference that bench/pipeline.py times detkit's versions against (outputs checked equal)."""
+(``mmdet/core/mask/structures.py``) they and the seed pipeline (mmdet_reference_seed.py) use,
+re-stated with mmcv replaced by OpenCV: the reference that bench/pipeline.py times detkit's
+versions against (outputs checked equal)."""
 
 import numpy as np
 from numpy import random

@@ -66,7 +66,8 @@ def test_albu_in_the_preview_static_grid(tmp_path):
                                           str(root / "leftImg8bit/train"), num=2)
     fig = render_policy_grid(samples, names, None, levels=(0, 5, 10))
     titles = [ax.get_title() for ax in fig.axes]
-    cells = [t.split(" (")[0] for r in (2, 5) for t in titles[4 * r + 1:4 * r + 4]]  # rows: Rotate, Translate, transforms
+    # rows per sample: Rotate, Translate, the transforms; 4 cells each (original + 3 levels)
+    cells = [t.split(" (")[0] for r in (2, 5) for t in titles[4 * r + 1:4 * r + 4]]
     assert cells == list(GRID_TRANSFORMS) and "Albu" in cells
     assert titles[4 * 2 + 3].startswith("Albu (") and "instances)" in titles[4 * 2 + 3]
     plt.close(fig)

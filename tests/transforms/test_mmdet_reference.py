@@ -47,13 +47,15 @@ def _tiny_seed_dataset(tmp_path, images):
     from detkit.data import build_dataset, convert_cityscapes
     from detkit.data.synthetic import generate_cityscapes_sample
 
-    config = Path(__file__).resolve().parents[2] / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py"
+    configs = Path(__file__).resolve().parents[2] / "configs" / "cityscapes"
+    config = configs / "cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py"
     pipeline = [dict(c) for c in detkit.Config.fromfile(str(config)).train_pipeline]
     next(c for c in pipeline if c["type"] == "Resize")["img_scale"] = [(256, 100), (256, 128)]
     root = tmp_path / "cityscapes"
     generate_cityscapes_sample(root, train=images, val=0, size=(256, 128), seed=5, instances=(3, 9))
     convert_cityscapes(root, out_dir=root / "annotations", splits=("train",), show_progress=False)
-    dataset = build_dataset(dict(type="CityscapesDataset", ann_file=str(root / "annotations/instancesonly_filtered_gtFine_train.json"),
+    ann_file = root / "annotations" / "instancesonly_filtered_gtFine_train.json"
+    dataset = build_dataset(dict(type="CityscapesDataset", ann_file=str(ann_file),
                                  img_prefix=str(root / "leftImg8bit/train/"), pipeline=[]))
     return pipeline, dataset
 
