@@ -151,12 +151,51 @@ def pad_stack(masks: np.ndarray, out_hw: tuple[int, int], pad_val: int,
     return _fill_rects(masks, rects, out_hw, fill)[0]
 
 
+# OpenCV's fixed-point warpAffine (AB_BITS = 10, INTER_BITS = 5): what mmcv's warp of a whole
+# (H, W, n) mask stack computes for n outside _FLOAT_PATH_CHANNELS
+_AB_BITS, _INTER_BITS = 10, 5
+# channel counts that OpenCV 5's warpAffine sends through its float-coordinate path instead
+_FLOAT_PATH_CHANNELS = (1, 3, 4)
+
+
+def _fixed_point_maps(inverse: np.ndarray, rect: Rect, nearest: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """``cv2.remap`` maps of the output pixels in ``rect`` holding the source positions that
+    warpAffine's fixed-point path computes for them (``inverse``: the dst -> src matrix):
+    per row ``X0 = rint((m01 * y + m02) * 2^10) + delta``, per column ``rint(m00 * x * 2^10)``,
+    summed and shifted; the split into a row and a column term is OpenCV's, so a rectangle
+    gets the same positions as the whole image."""
+    x0, y0, x1, y1 = rect
+    scale = float(1 << _AB_BITS)
+    delta = (1 << (_AB_BITS - 1)) if nearest else (1 << (_AB_BITS - _INTER_BITS - 1))
+    xs, ys = np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64)
+    shift = _AB_BITS if nearest else _AB_BITS - _INTER_BITS
+    coords = []
+    for row in inverse:
+        per_row = np.rint((row[1] * ys + row[2]) * scale).astype(np.int32) + delta
+        per_col = np.rint(row[0] * xs * scale).astype(np.int32)
+        coords.append(np.add.outer(per_row, per_col) >> shift)
+    cx, cy = coords
+    if nearest:
+        return np.stack([cx, cy], axis=-1).astype(np.int16), None
+    tab = (1 << _INTER_BITS) - 1
+    fraction = ((cy & tab) << _INTER_BITS) | (cx & tab)
+    return np.stack([cx >> _INTER_BITS, cy >> _INTER_BITS], axis=-1).astype(np.int16), fraction.astype(np.uint16)
+
+
 def warp_stack(masks: np.ndarray, matrix: np.ndarray, interpolation: str,
                rects: list[Rect | None]) -> tuple[np.ndarray, list[Rect | None]]:
-    """Affine-warp with a zero border (same size), each mask only over the output rectangle
-    its own rectangle can reach (one pixel of margin for the bilinear taps)."""
+    """Affine-warp with a zero border (same size), bit for bit as mmcv's one ``cv2.warpAffine``
+    of the ``(H, W, N)`` stack. With ``N`` in (1, 3, 4) that one call is made; else each mask is
+    remapped only over the output rectangle its own rectangle can reach (one pixel of margin
+    for the bilinear taps), with the fixed-point source positions of the whole-stack call."""
     flag = _check_interpolation(interpolation)
     height, width = masks.shape[1:]
+    if len(masks) in _FLOAT_PATH_CHANNELS:
+        out = cv2.warpAffine(masks.transpose(1, 2, 0), matrix, (width, height), flags=flag,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        out = c_order(out.reshape(height, width, -1).transpose(2, 0, 1))
+        return out, mask_rects(out)
+    inverse = cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
 
     def fill(mask: np.ndarray, rect: Rect, target: np.ndarray) -> Rect | None:
         x, y, x_end, y_end = rect
@@ -166,10 +205,8 @@ def warp_stack(masks: np.ndarray, matrix: np.ndarray, interpolation: str,
         x1, y1 = (int(v) for v in np.minimum(np.ceil(mapped.max(axis=0)) + 2, (width, height)))
         if x1 <= x0 or y1 <= y0:
             return None
-        roi_matrix = matrix.copy()
-        roi_matrix[:, 2] -= (x0, y0)
-        target[y0:y1, x0:x1] = cv2.warpAffine(mask, roi_matrix, (x1 - x0, y1 - y0), flags=flag,
-                                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        map1, map2 = _fixed_point_maps(inverse, (x0, y0, x1, y1), interpolation == "nearest")
+        target[y0:y1, x0:x1] = cv2.remap(mask, map1, map2, flag, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return (x0, y0, x1, y1)
 
     return _fill_rects(masks, rects, (height, width), fill)

@@ -23,7 +23,7 @@ __all__ = ["POLICIES", "GRID_TRANSFORMS", "DIRECTIONS", "load_preview_samples", 
            "augment_sample", "show_pair", "render_policy_grid"]
 
 POLICIES = ("Rotate", "Translate", "AutoAugment (config)", *TRANSFORMS)
-GRID_TRANSFORMS = ("PhotoMetricDistortion", "RandomCrop", "CopyPaste", "RandomAffine", "Mosaic")
+GRID_TRANSFORMS = ("PhotoMetricDistortion", "RandomCrop", "Albu", "CopyPaste", "RandomAffine", "Mosaic")
 DIRECTIONS = ("random", "positive", "negative")  # positive = clockwise / right / down
 _NEGATIVE_PROB = {"random": 0.5, "positive": 0.0, "negative": 1.0}
 
@@ -122,8 +122,9 @@ def render_policy_grid(samples: Sequence[Results], class_names: Sequence[str],
                        seed: int = 0) -> Figure:
     """Static grid for headless runs: one row per (sample, policy) with the original then each
     policy at each level (Rotate / Translate, prob 1, positive sign), if ``policies`` is
-    given, draws of the config's AutoAugment, and a row of the first ``len(levels)`` of
-    :data:`GRID_TRANSFORMS` at level 5 (multi-image ones draw partners from ``samples``)."""
+    given, draws of the config's AutoAugment, and a row of ``len(levels)`` of
+    :data:`GRID_TRANSFORMS` at level 5, taken in turn (sample ``i`` from index
+    ``i * len(levels)``, wrapping; multi-image ones draw partners from ``samples``)."""
     rows: list[tuple[Results, str, list[tuple[str, Callable | None]]]] = []
     for i, sample in enumerate(samples):
         for name in ("Rotate", "Translate"):
@@ -132,7 +133,7 @@ def render_policy_grid(samples: Sequence[Results], class_names: Sequence[str],
         if policies:
             aug = make_policy("AutoAugment (config)", policies=policies)
             rows.append((sample, f"sample {i}", [(f"AutoAugment seed {seed + k}", aug) for k in range(len(levels))]))
-        names = [GRID_TRANSFORMS[k % len(GRID_TRANSFORMS)] for k in range(len(levels))]
+        names = [GRID_TRANSFORMS[(i * len(levels) + k) % len(GRID_TRANSFORMS)] for k in range(len(levels))]
         rows.append((sample, f"sample {i}", [(name, make_policy(name, 5, 1.0, samples=samples)) for name in names]))
     cols = 1 + len(levels)
     h, w = samples[0]["img"].shape[:2]

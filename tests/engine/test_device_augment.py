@@ -1,6 +1,6 @@
 """``device_augment``: the loader stops after loading and the seed's train pipeline runs on the
 device batch inside the training step; through ``train_detector`` both paths give the model the
-same batches (one grey level, 1 px boxes, mask IoU >= 0.97) and the same losses."""
+same batches (one grey level, 1 px boxes, mask IoU >= 0.97 or 3 px) and the same losses."""
 
 from __future__ import annotations
 
@@ -71,9 +71,12 @@ def _train(cfg, weights):
     return seen
 
 
-def _mask_iou(a, b):
+def _masks_agree(a, b):
+    """IoU >= 0.97, counted in pixels: at most 3% of the union differ, or 3 pixels (a tiny mask's
+    edge: the CPU path warps with OpenCV's 1/32-pixel fixed-point weights as mmcv, the device
+    path with float ones, so a bilinear tap near 0.5 can round either way)."""
     union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else np.logical_and(a, b).sum() / union
+    return np.logical_xor(a, b).sum() <= max(3, 0.03 * union)
 
 
 @pytest.mark.parametrize("workers", [0, 1])
@@ -101,7 +104,7 @@ def test_device_path_sees_the_cpu_batches_and_losses(sample_root, tmp_path, work
             assert np.abs(a["boxes"][i] - b["boxes"][i]).max(initial=0) <= 1.0
             assert a["masks"][i].shape == b["masks"][i].shape
             for ka, kb in zip(a["masks"][i], b["masks"][i]):
-                assert _mask_iou(ka, kb) >= 0.97, (step, i)
+                assert _masks_agree(ka, kb), (step, i)
         # the RPN sees the batch directly; the RoI stages sample from its proposals, whose
         # order/threshold ties a one-grey-level difference can flip, so they are compared summed
         assert set(a["losses"]) == set(b["losses"])

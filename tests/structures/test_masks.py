@@ -135,13 +135,26 @@ def test_polygon_rasterisation_and_crop_and_resize():
     assert PolygonMasks([], 3, 3).to_ndarray().shape == (0, 3, 3)
 
 
+def _mmcv_stack_warp(stack, params, flag=None):
+    """mmcv's mask warp: one cv2.warpAffine of the (H, W, N) view of the stack."""
+    import cv2
+
+    h, w = stack.shape[1:]
+    out = cv2.warpAffine(stack.transpose(1, 2, 0), params.matrix(h, w), (w, h),
+                         flags=cv2.INTER_LINEAR if flag is None else flag, borderValue=0)
+    return out.reshape(h, w, -1).transpose(2, 0, 1)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 6, 22])
 @pytest.mark.parametrize("kind", ["rotate", "translate", "shear"])
-def test_roi_mask_warps_equal_whole_mask_warps(kind):
-    from detkit.structures.affine import AffineParams, warp_hwc
+def test_roi_mask_warps_equal_mmcv_stack_warp(kind, count):
+    """Bit for bit as mmcv's one warpAffine of the whole stack, whichever OpenCV path (fixed
+    point, or OpenCV 5's float coordinates for 1, 3 or 4 channels) that call takes."""
+    from detkit.structures.affine import AffineParams
 
     rng = np.random.default_rng(1)
-    stack = np.zeros((6, 60, 90), dtype=np.uint8)
-    for m in stack[1:]:
+    stack = np.zeros((count, 60, 90), dtype=np.uint8)
+    for m in stack[min(1, count - 1):]:
         x, y = rng.integers(0, 80), rng.integers(0, 50)
         m[y:y + rng.integers(1, 25), x:x + rng.integers(1, 30)] = 1
         m &= (rng.random(m.shape) > 0.3).astype(np.uint8)
@@ -152,8 +165,20 @@ def test_roi_mask_warps_equal_whole_mask_warps(kind):
         out, params = masks.translate((60, 90), -13, "vertical"), AffineParams(translate=(0.0, -13.0))
     else:
         out, params = masks.shear((60, 90), 0.25), AffineParams(shear=(0.25, 0.0))
-    expected = np.stack([warp_hwc(m, params, 0) for m in stack])
-    assert np.array_equal(out.masks, expected)
+    assert np.array_equal(out.masks, _mmcv_stack_warp(stack, params))
+
+
+def test_roi_nearest_warp_equals_mmcv_stack_warp():
+    import cv2
+
+    from detkit.structures.affine import AffineParams
+    from detkit.structures.mask_ops import mask_rects, warp_stack
+
+    rng = np.random.default_rng(5)
+    stack = (rng.random((7, 64, 96)) > 0.7).astype(np.uint8)
+    params = AffineParams(angle=-31.0, scale=1.2)
+    out, _ = warp_stack(stack, params.matrix(64, 96), "nearest", mask_rects(stack))
+    assert np.array_equal(out, _mmcv_stack_warp(stack, params, cv2.INTER_NEAREST))
 
 
 def test_nearest_resize_equals_cv2():
@@ -179,7 +204,7 @@ def test_rectangle_kernels_chain_equals_whole_mask_opencv():
     """rotate -> index -> resize -> flip -> pad with remembered rectangles == plain OpenCV calls."""
     import cv2
 
-    from detkit.structures.affine import AffineParams, warp_hwc
+    from detkit.structures.affine import AffineParams
 
     rng = np.random.default_rng(4)
     stack = np.zeros((5, 64, 96), dtype=np.uint8)
@@ -188,7 +213,7 @@ def test_rectangle_kernels_chain_equals_whole_mask_opencv():
         m[y:y + rng.integers(2, 20), x:x + rng.integers(2, 30)] = 1
     masks = BitmapMasks(stack, 64, 96)
     out = masks.rotate((64, 96), 23.0)[np.array([3, 0, 4, 1])].resize((50, 70)).flip("diagonal").pad((64, 96))
-    ref = np.stack([warp_hwc(m, AffineParams(angle=23.0), 0) for m in stack])[[3, 0, 4, 1]]
+    ref = _mmcv_stack_warp(stack, AffineParams(angle=23.0))[[3, 0, 4, 1]]
     ref = np.stack([cv2.resize(m, (70, 50), interpolation=cv2.INTER_NEAREST) for m in ref])
     ref = np.stack([cv2.flip(m, -1) for m in ref])
     ref = np.pad(ref, ((0, 0), (0, 14), (0, 26)))

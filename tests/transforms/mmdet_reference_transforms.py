@@ -1,7 +1,8 @@
 """MMDetection v2.28's ``PhotoMetricDistortion``, ``RandomCrop`` and ``CopyPaste``
 (``mmdet/datasets/pipelines/transforms.py``) and the parts of its ``BitmapMasks``
-(``mmdet/core/mask/structures.py``) they use, re-stated with mmcv replaced by OpenCV: the
-reference that bench/pipeline.py times detkit's versions against (outputs checked equal)."""
+(``mmdet/core/mask/structures.py``) they and the seed pipeline (mmdet_reference_seed.py) use,
+re-stated with mmcv replaced by OpenCV: the reference that bench/pipeline.py times detkit's
+versions against (outputs checked equal)."""
 
 import numpy as np
 from numpy import random
@@ -9,22 +10,59 @@ from numpy import random
 import cv2
 
 
+def _imrescale(img, scale, interpolation):
+    """mmcv ``imrescale`` (``rescale_size`` + ``imresize``, cv2 backend)."""
+    h, w = img.shape[:2]
+    factor = min(max(scale) / max(h, w), min(scale) / min(h, w))
+    return cv2.resize(img, (int(w * float(factor) + 0.5), int(h * float(factor) + 0.5)), interpolation=interpolation)
+
+
+def _warp_stack(masks, matrix, fill_val):
+    """mmcv ``imrotate`` / ``imtranslate`` on the ``(H, W, n)`` view of a mask stack."""
+    h, w = masks.shape[1:]
+    fill = tuple([fill_val] * len(masks))[:3] if isinstance(fill_val, int) else fill_val
+    out = cv2.warpAffine(masks.transpose((1, 2, 0)), matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=fill)
+    out = out[:, :, None] if out.ndim == 2 else out
+    return out.transpose((2, 0, 1)).astype(masks.dtype)
+
+
 class BitmapMasks:
-    """mmdet v2.28 ``BitmapMasks``: indexing, ``crop`` (a view) and ``get_bboxes``."""
+    """mmdet v2.28 ``BitmapMasks``: construction (``np.stack``: always a copy), indexing, and
+    ``rotate``, ``translate``, ``rescale``, ``flip``, ``pad``, ``crop``, ``get_bboxes``."""
 
     def __init__(self, masks, height, width):
         self.height, self.width = height, width
         if len(masks) == 0:
             self.masks = np.empty((0, self.height, self.width), dtype=np.uint8)
         else:
-            self.masks = np.stack(masks).reshape(-1, height, width) if isinstance(masks, list) \
-                else masks.reshape(-1, height, width)
+            self.masks = np.stack(masks).reshape(-1, height, width)
 
     def __getitem__(self, index):
         return BitmapMasks(self.masks[index].reshape(-1, self.height, self.width), self.height, self.width)
 
     def __len__(self):
         return len(self.masks)
+
+    def rotate(self, out_shape, angle, center, scale, fill_val=0):
+        matrix = cv2.getRotationMatrix2D(center, -angle, scale)
+        return BitmapMasks(_warp_stack(self.masks, matrix, fill_val), *out_shape)
+
+    def translate(self, out_shape, offset, direction, fill_val=0):
+        matrix = np.float32([[1, 0, offset], [0, 1, 0]]) if direction == 'horizontal' \
+            else np.float32([[1, 0, 0], [0, 1, offset]])
+        return BitmapMasks(_warp_stack(self.masks, matrix, fill_val), *out_shape)
+
+    def rescale(self, scale):
+        out = np.stack([_imrescale(mask, scale, cv2.INTER_NEAREST) for mask in self.masks])
+        return BitmapMasks(out, *out.shape[1:])
+
+    def flip(self, direction='horizontal'):
+        return BitmapMasks(np.stack([np.flip(mask, axis=1) for mask in self.masks]), self.height, self.width)
+
+    def pad(self, out_shape, pad_val=0):
+        out = np.stack([cv2.copyMakeBorder(m, 0, out_shape[0] - m.shape[0], 0, out_shape[1] - m.shape[1],
+                                           cv2.BORDER_CONSTANT, value=pad_val) for m in self.masks])
+        return BitmapMasks(out, *out_shape)
 
     def crop(self, bbox):
         bbox = bbox.copy()

@@ -45,3 +45,29 @@ def test_albu_skip_img_without_anno_polygons_and_errors():
     np.testing.assert_array_equal(out["gt_masks"].masks[0], raster[::-1])
     with pytest.raises(KeyError, match="NoSuchTransform"):
         Albu([dict(type="NoSuchTransform")])
+
+
+def test_albu_in_the_preview_static_grid(tmp_path):
+    """nb03's static grid row takes GRID_TRANSFORMS in turn over the samples: with 2 samples
+    and 3 levels it shows all six, Albu among them, each with its instances drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import detkit
+    from detkit.viz import load_preview_samples, render_policy_grid
+    from detkit.viz.preview import GRID_TRANSFORMS
+
+    root = tmp_path / "cs"
+    detkit.generate_cityscapes_sample(root, train=2, val=0, size=(128, 64), seed=1, instances=(3, 4))
+    detkit.convert_cityscapes(root, out_dir=root / "annotations", splits=("train",), show_progress=False)
+    samples, names = load_preview_samples(str(root / "annotations/instancesonly_filtered_gtFine_train.json"),
+                                          str(root / "leftImg8bit/train"), num=2)
+    fig = render_policy_grid(samples, names, None, levels=(0, 5, 10))
+    titles = [ax.get_title() for ax in fig.axes]
+    # rows per sample: Rotate, Translate, the transforms; 4 cells each (original + 3 levels)
+    cells = [t.split(" (")[0] for r in (2, 5) for t in titles[4 * r + 1:4 * r + 4]]
+    assert cells == list(GRID_TRANSFORMS) and "Albu" in cells
+    assert titles[4 * 2 + 3].startswith("Albu (") and "instances)" in titles[4 * 2 + 3]
+    plt.close(fig)
