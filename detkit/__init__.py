@@ -65,6 +65,7 @@ _PUBLIC_API: dict[str, str] = {
     "multi_gpu_test": "detkit.engine.testing",
     "set_img_scale": "detkit.engine.apis",
     "evaluate_detector": "detkit.engine.apis",
+    "DATASET_METRICS": "detkit.evaluation",
     "write_eval_json": "detkit.engine.apis",
     "plot_class_ap": "detkit.engine.apis",
     "DictAction": "detkit.config",
