@@ -1,7 +1,7 @@
 """Peak memory of inference (and drawing) on one huge image, as ``tools/infer.py`` runs it.
 
     python bench/huge_image.py [--size 10000] [--max-per-img 100] [--device cpu] [--no-draw]
-                               [--out huge_image.json]
+                               [--seed 0] [--out huge_image.json]
 
 The seed demo config (random weights, ``score_thr=0`` so that ``max_per_img`` detections are
 kept, the worst case) runs ``inference_detector`` on a ``size x size`` JPEG, ``show_result``
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 import detkit
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-per-img", type=int, default=100, help="detections kept (model.test_cfg.rcnn)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-draw", action="store_true", help="skip show_result")
+    parser.add_argument("--seed", type=int, default=0, help="torch seed of the random weights")
     parser.add_argument("--out", default="huge_image.json")
     args = parser.parse_args(argv)
 
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
         phases.append((name, time.perf_counter() - start, peak_rss_mib()))
         print(f"{name:<28} {phases[-1][1]:8.1f} s   peak RSS {phases[-1][2]:9.0f} MiB", flush=True)
 
+    torch.manual_seed(args.seed)  # the random weights decide the detections' boxes
     model = detkit.init_detector(str(DEMO_CONFIG), device=args.device, cfg_options={
         "model.test_cfg.rcnn.score_thr": 0.0, "model.test_cfg.rcnn.max_per_img": args.max_per_img})
     mark("model built")
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"largest box {float(areas.max()) if num else 0:.0%} of the image, "
           f"{float(areas.sum()) if num else 0:.1f} images of box area in all; "
           f"masks held: {mask_bytes / 2 ** 20:.2f} MiB", flush=True)
-    report = {"size": args.size, "max_per_img": args.max_per_img, "device": args.device,
+    report = {"size": args.size, "max_per_img": args.max_per_img, "device": args.device, "seed": args.seed,
               "detections": num, "largest_box_share": round(float(areas.max()) if num else 0.0, 3),
               "box_area_images": round(float(areas.sum()) if num else 0.0, 2),
               "mask_bytes_held": int(mask_bytes),
