@@ -8,7 +8,8 @@ pixels); an MMDetection v2 per-class result is converted once with
 Drawing is on a uint8 copy of the image: masks are blended one at a time inside their
 windows (``DetectionResult.iter_mask_windows``), boxes and names are drawn into the array
 (:mod:`detkit.viz.raster`), and matplotlib only shows a copy of at most
-``MAX_DISPLAY_SIDE`` pixels. A 10000×10000 result draws in about twice its image's size.
+``MAX_DISPLAY_SIDE`` pixels. Memory: the decoded image (drawn in place by ``show_result``),
+one mask window and row bands of bounded size.
 """
 
 from __future__ import annotations
