@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import os.path as osp
 import pickle
@@ -57,6 +58,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--eval and --format-only cannot be both specified")
     if args.out is not None and not args.out.endswith((".pkl", ".pickle")):
         parser.error(f"--out must be a .pkl or .pickle file, got {args.out}")
+    for name in args.eval or ():  # before the model runs over the whole test set
+        if name not in detkit.DATASET_METRICS:
+            close = difflib.get_close_matches(name, detkit.DATASET_METRICS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            parser.error(f"--eval: unknown metric {name!r}; {hint}choose from {', '.join(detkit.DATASET_METRICS)}")
     return args
 
 
@@ -109,8 +115,14 @@ def _test_and_evaluate(args: argparse.Namespace, cfg: "detkit.Config", distribut
     if args.out:
         print(f"\nwriting results to {args.out}")
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, "wb") as f:
-            pickle.dump(outputs, f)
+        partial = f"{args.out}.tmp"  # complete or absent: renamed once fully written
+        try:
+            with open(partial, "wb") as f:
+                pickle.dump(outputs, f)
+            os.replace(partial, args.out)
+        finally:
+            if osp.exists(partial):
+                os.remove(partial)
     if args.format_only:
         dataset.format_results(outputs, **args.eval_options)
     if args.eval:
@@ -124,4 +136,4 @@ def _test_and_evaluate(args: argparse.Namespace, cfg: "detkit.Config", distribut
 
 
 if __name__ == "__main__":
-    detkit.run_cli(main, errors=(FileNotFoundError, ValueError))
+    detkit.run_cli(main)

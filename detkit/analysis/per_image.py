@@ -71,7 +71,7 @@ def _save(dataset: Any, results: Sequence[Any], ranked: Sequence[tuple[int, floa
         kept = detections[detections.scores >= score_thr]
         gt = dict(bboxes=item["gt_bboxes"], labels=item["gt_labels"], masks=item.get("gt_masks"))
         det = dict(bboxes=kept.boxes.numpy(), labels=kept.labels.numpy(), scores=kept.scores.numpy(),
-                   masks=None if kept.masks is None else kept.masks.numpy())
+                   masks=None if kept.masks is None else kept.dense_masks().numpy())
         panels = [[gt, det]] if overlay_gt_pred else [{**gt, "title": "ground truth"},
                                                        {**det, "title": f"detections (mAP {m_ap:.3f})"}]
         save_panels(panels, np.ascontiguousarray(item["img"][:, :, ::-1]), out_file,

@@ -27,8 +27,10 @@ def checkpoint_problem(path: str) -> str | None:
     """What is wrong with ``path`` as a PyTorch checkpoint, or None if it looks complete.
 
     Checked: the file is non-empty, starts like a torch zip archive (or the legacy pickle
-    format), the zip's end record is present (a cut-off download or a killed copy loses it) and
-    the archive holds a ``data.pkl`` (``torch.save`` writes one; a zip of something else does not).
+    format), the zip's end record is present (a cut-off download or a killed copy loses it),
+    the archive holds a ``data.pkl`` (``torch.save`` writes one; a zip of something else does
+    not) and every record matches its CRC-32 (bytes changed inside the file, the size unchanged:
+    a disk, memory or transfer error). The CRC pass reads the file once more than ``torch.load``.
     """
     size = os.path.getsize(path)
     if size == 0:
@@ -49,6 +51,26 @@ def checkpoint_problem(path: str) -> str | None:
     if not any(name == "data.pkl" or name.endswith("/data.pkl") for name in names):
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         return f"not a PyTorch checkpoint: a zip archive without data.pkl (it holds {shown or 'nothing'})"
+    corrupt = _corrupt_record(path)
+    if corrupt is not None:
+        return (f"corrupt checkpoint: record {corrupt!r} fails its CRC-32 check (bytes changed inside "
+                "the file, e.g. a disk or transfer error; the size is unchanged, so it is not a cut-off copy)")
+    return None
+
+
+def _corrupt_record(path: str, chunk: int = 1 << 20) -> str | None:
+    """The first record of the zip at ``path`` whose bytes do not match its CRC-32, or None.
+    Records saved without a checksum (CRC 0, torch's ``compute_crc32=False``) are skipped."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.CRC == 0 and info.file_size:
+                continue
+            try:
+                with archive.open(info) as record:
+                    while record.read(chunk):
+                        pass
+            except (zipfile.BadZipFile, EOFError):
+                return info.filename
     return None
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from detkit.models.roi_heads.predict import canvas_shape
-from detkit.structures.mask_paste import paste_masks_in_image
 from detkit.structures.results import DetectionResult
+from detkit.structures.roi_masks import RoIMasks
 
 __all__ = ["graph_inputs", "to_result"]
 
@@ -36,8 +36,8 @@ def graph_inputs(img: torch.Tensor, meta: Mapping[str, Any], rescale: bool
 def to_result(outputs: Sequence[Any], meta: Mapping[str, Any], rescale: bool,
               mask_thr_binary: float = 0.5) -> DetectionResult:
     """``DetectionResult`` from the graph's ``boxes``, ``scores``, ``labels`` (and
-    ``mask_probs`` ``[N, 1, m, m]``): masks pasted on ``ori_shape`` with ``rescale``, else on
-    the resized image, as ``FCNMaskHead.get_seg_masks`` does on CPU."""
+    ``mask_probs`` ``[N, 1, m, m]``): ``RoIMasks`` on ``ori_shape`` with ``rescale``, else on
+    the resized image, pasted on request as ``FCNMaskHead.get_roi_masks`` gives them on CPU."""
     boxes, scores, labels = (torch.as_tensor(np.asarray(o)) for o in outputs[:3])
     masks = None
     if len(outputs) > 3:
@@ -45,6 +45,5 @@ def to_result(outputs: Sequence[Any], meta: Mapping[str, Any], rescale: bool,
         height, width = canvas_shape(meta, rescale)
         scale = torch.from_numpy(_scale(meta, rescale))
         # the eager head pastes (boxes × scale) ÷ scale: the same float rounding here
-        masks = paste_masks_in_image(probs, boxes * scale / scale, height, width,
-                                     mask_thr_binary, skip_empty=True)
+        masks = RoIMasks(probs, boxes * scale / scale, height, width, mask_thr_binary, skip_empty=True)
     return DetectionResult(boxes.float(), scores.float(), labels.long(), masks)

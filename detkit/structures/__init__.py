@@ -22,6 +22,7 @@ from detkit.structures.ground_truth import GroundTruth
 from detkit.structures.instances import Instances
 from detkit.structures.masks import BitmapMasks, PolygonMasks
 from detkit.structures.overlaps import bbox_overlaps
+from detkit.structures.roi_masks import MaskList, RoIMasks
 
 __all__ = [
     "BitmapMasks",
@@ -29,7 +30,9 @@ __all__ = [
     "FeaturePyramid",
     "GroundTruth",
     "Instances",
+    "MaskList",
     "PolygonMasks",
+    "RoIMasks",
     "bbox2roi",
     "bbox_flip",
     "bbox_mapping",

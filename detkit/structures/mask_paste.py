@@ -6,6 +6,11 @@ is mapped into the box's normalised frame and the mask is sampled bilinearly
 path) a mask only covers its box's window ``[floor(x1) - 1, ceil(x2) + 1)`` (clamped to the
 canvas) and is zero elsewhere; here all windows of a chunk are sampled in one call on a
 common window size, then cut back to each box's own window.
+
+:func:`paste_mask_window` samples one mask on its window only (in row bands of bounded size):
+the same values as the canvas of :func:`paste_masks_in_image`, without an image-sized
+allocation. :func:`mask_windows` gives the windows (with ``skip_empty=False`` the window holds
+every pixel the bilinear sample can make non-zero, so the rest of the canvas is zero).
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["paste_masks_in_image"]
+__all__ = ["mask_windows", "paste_mask_window", "paste_masks_in_image"]
 
 # bytes of float32 sampling grid + output allowed per chunk
 _CHUNK_BYTES = 256 * 1024 * 1024
+# bytes per window pixel of _paste_chunk's float32 grid (x, y), sample and mask
+_BYTES_PER_PIXEL = 4 * 4
 
 
 def _paste_chunk(masks: torch.Tensor, boxes: torch.Tensor, x0: torch.Tensor, y0: torch.Tensor,
@@ -41,6 +48,71 @@ def _paste_chunk(masks: torch.Tensor, boxes: torch.Tensor, x0: torch.Tensor, y0:
     return sampled * inside
 
 
+def _skip_empty_windows(boxes: torch.Tensor, img_h: int, img_w: int
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """mmdet's CPU windows ``[floor(x1) - 1, ceil(x2) + 1)`` clamped to the canvas."""
+    x0 = torch.clamp(boxes[:, 0].floor() - 1, min=0).long()
+    y0 = torch.clamp(boxes[:, 1].floor() - 1, min=0).long()
+    x1 = torch.clamp(boxes[:, 2].ceil() + 1, max=img_w).long()
+    y1 = torch.clamp(boxes[:, 3].ceil() + 1, max=img_h).long()
+    return x0, y0, torch.maximum(x1, x0), torch.maximum(y1, y0)
+
+
+def mask_windows(boxes: torch.Tensor, img_h: int, img_w: int, mask_size: int,
+                 skip_empty: bool) -> torch.Tensor:
+    """int64 ``[N, 4]`` windows ``(x0, y0, x1, y1)`` (canvas pixels, end exclusive, clamped
+    to the canvas) outside which the pasted masks of ``boxes`` (xyxy) are zero.
+
+    With ``skip_empty`` these are mmdet's windows. Without it the bilinear sample of an
+    ``m × m`` mask is non-zero at most half a mask cell beyond the box, so the box is widened
+    by a whole cell plus 2 pixels; a box of zero width (height) spans the whole canvas width
+    (height), as the paste maps it to the mask's centre column (row).
+    """
+    boxes = boxes.float()
+    if skip_empty:
+        return torch.stack(_skip_empty_windows(boxes, img_h, img_w), dim=1)
+    lo = torch.minimum(boxes[:, :2], boxes[:, 2:])
+    hi = torch.maximum(boxes[:, :2], boxes[:, 2:])
+    margin = (hi - lo) / max(mask_size, 1) + 2
+    start = (lo - margin).floor()
+    end = (hi + margin).ceil()
+    flat = hi == lo
+    start = torch.where(flat, torch.zeros_like(start), start)
+    limits = torch.tensor([img_w, img_h], dtype=start.dtype, device=start.device)
+    end = torch.where(flat, limits.expand_as(end), end)
+    start = torch.minimum(torch.clamp(start, min=0), limits)
+    end = torch.maximum(torch.minimum(end, limits), start)
+    return torch.cat([start, end], dim=1).long()
+
+
+def paste_mask_window(mask: torch.Tensor, box: torch.Tensor, window: torch.Tensor,
+                      threshold: float, band_bytes: int = 64 * 1024 * 1024) -> torch.Tensor:
+    """One mask ``[1, m, m]`` (probabilities) sampled on ``window`` ``(x0, y0, x1, y1)``
+    (int64 ``[4]``, from :func:`mask_windows`) for ``box`` (xyxy ``[4]``, canvas pixels).
+
+    Returns bool (or uint8 0–255 when ``threshold < 0``) ``[y1 - y0, x1 - x0]``: the values of
+    :func:`paste_masks_in_image`'s canvas there. Sampled in row bands of at most
+    ``band_bytes`` of float32 temporaries.
+    """
+    x0, y0, x1, y1 = (int(v) for v in window.tolist())
+    height, width = y1 - y0, x1 - x0
+    out_dtype = torch.bool if threshold >= 0 else torch.uint8
+    out = torch.zeros(height, width, dtype=out_dtype, device=mask.device)
+    if height == 0 or width == 0:
+        return out
+    rows_per_band = max(1, band_bytes // (width * _BYTES_PER_PIXEL))
+    masks, boxes = mask[None], box.float().reshape(1, 4)
+    col0 = torch.tensor([x0], device=mask.device)
+    col1 = torch.tensor([x1], device=mask.device)
+    for top in range(y0, y1, rows_per_band):
+        rows = min(rows_per_band, y1 - top)
+        probs = _paste_chunk(masks, boxes, col0, torch.tensor([top], device=mask.device),
+                             col1, torch.tensor([y1], device=mask.device), rows, width)[0]
+        out[top - y0:top - y0 + rows] = probs >= threshold if threshold >= 0 \
+            else (probs * 255).to(torch.uint8)
+    return out
+
+
 def paste_masks_in_image(masks: torch.Tensor, boxes: torch.Tensor, img_h: int, img_w: int,
                          threshold: float, skip_empty: bool) -> torch.Tensor:
     """Paste RoI masks into ``[N, img_h, img_w]`` canvases.
@@ -63,11 +135,7 @@ def paste_masks_in_image(masks: torch.Tensor, boxes: torch.Tensor, img_h: int, i
         return canvas
     boxes_f = boxes.float()
     if skip_empty:
-        x0 = torch.clamp(boxes_f[:, 0].floor() - 1, min=0).long()
-        y0 = torch.clamp(boxes_f[:, 1].floor() - 1, min=0).long()
-        x1 = torch.clamp(boxes_f[:, 2].ceil() + 1, max=img_w).long()
-        y1 = torch.clamp(boxes_f[:, 3].ceil() + 1, max=img_h).long()
-        x1, y1 = torch.maximum(x1, x0), torch.maximum(y1, y0)
+        x0, y0, x1, y1 = _skip_empty_windows(boxes_f, img_h, img_w)
     else:
         x0 = y0 = torch.zeros(n, dtype=torch.long, device=device)
         x1 = torch.full((n,), img_w, dtype=torch.long, device=device)
@@ -79,7 +147,7 @@ def paste_masks_in_image(masks: torch.Tensor, boxes: torch.Tensor, img_h: int, i
         first = order[start].item()
         win_h = int((y1[first] - y0[first]).item())
         win_w = int((x1[first] - x0[first]).item())
-        per_mask = max(win_h * win_w * 4 * 4, 1)
+        per_mask = max(win_h * win_w * _BYTES_PER_PIXEL, 1)
         count = max(1, min(n - start, _CHUNK_BYTES // per_mask))
         inds = order[start:start + count].to(device)
         start += count

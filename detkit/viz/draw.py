@@ -10,7 +10,10 @@ from matplotlib.axes import Axes
 from matplotlib.colors import hsv_to_rgb
 from matplotlib.patches import Rectangle
 
-__all__ = ["make_palette", "draw_instances", "masks_as_array"]
+from detkit.structures.roi_masks import dense_mask_windows
+from detkit.viz.raster import blend_mask_windows, display_copy
+
+__all__ = ["annotate_axes", "make_palette", "draw_instances", "masks_as_array"]
 
 
 def make_palette(num: int, seed: int = 3) -> np.ndarray:
@@ -46,7 +49,8 @@ def draw_instances(ax: Axes, img_rgb: np.ndarray, bboxes: np.ndarray, labels: Se
         bboxes: ``[N, 4]`` xyxy boxes in absolute pixels (width = x2 - x1).
         labels: ``[N]`` 0-based class indices (colour and name).
         masks: optional ``N`` masks (``BitmapMasks``, ``PolygonMasks``, ``(N, H, W)`` array
-            or tensor) blended over the image with ``mask_alpha``.
+            or tensor) blended over the image with ``mask_alpha``, one at a time inside the
+            bounding box of its pixels (a uint8 canvas; no float copy of the image).
         scores: optional ``[N]`` scores appended to the names.
         class_names: names indexed by label; default ``str(label)``.
         palette: ``[C, 3]`` RGB colours in [0, 1] indexed by label; default
@@ -58,16 +62,23 @@ def draw_instances(ax: Axes, img_rgb: np.ndarray, bboxes: np.ndarray, labels: Se
         raise ValueError(f"draw_instances: {len(boxes)} boxes but {len(labels)} labels")
     num_classes = max(len(class_names) if class_names else 0, int(labels.max()) + 1 if len(labels) else 1)
     colors = palette if palette is not None else make_palette(num_classes)
-    canvas = np.asarray(img_rgb).astype(np.float32) / 255.0
+    canvas = np.array(img_rgb, dtype=np.uint8)
     mask_array = masks_as_array(masks)
     if mask_array is not None and len(mask_array):
         if len(mask_array) != len(boxes):
             raise ValueError(f"draw_instances: {len(boxes)} boxes but {len(mask_array)} masks")
-        h, w = canvas.shape[:2]
-        for mask, label in zip(mask_array, labels):
-            region = mask[:h, :w].astype(bool)
-            canvas[region] = canvas[region] * (1 - mask_alpha) + colors[label % len(colors)] * mask_alpha
-    ax.imshow(np.clip(canvas, 0, 1))
+        blend_mask_windows(canvas, dense_mask_windows(mask_array), colors[labels % len(colors)],
+                           mask_alpha)
+    return annotate_axes(ax, canvas, boxes, labels, scores, class_names, colors, title)
+
+
+def annotate_axes(ax: Axes, canvas: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
+                  scores: Sequence[float] | np.ndarray | None, class_names: Sequence[str] | None,
+                  colors: np.ndarray, title: str | None = None) -> Axes:
+    """Show ``canvas`` (HWC uint8, masks already blended; subsampled for display beyond
+    ``MAX_DISPLAY_SIDE`` pixels, axes still in image pixels) with box patches and names."""
+    height, width = canvas.shape[:2]
+    ax.imshow(display_copy(canvas), extent=(-0.5, width - 0.5, height - 0.5, -0.5))
     for i, ((x1, y1, x2, y2), label) in enumerate(zip(boxes, labels)):
         color = colors[label % len(colors)]
         ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=1.2))

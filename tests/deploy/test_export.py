@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow  # each export traces the whole detector (~0.5-2 m
 def flatten_result(result):
     """(boxes, scores, labels, masks) NumPy arrays of an mmdet result, in class order."""
     typed = detkit.DetectionResult.from_mmdet(result)
-    masks = None if typed.masks is None else typed.masks.numpy().astype(bool)
+    masks = None if typed.masks is None else typed.dense_masks().numpy().astype(bool)
     return typed.boxes.numpy(), typed.scores.numpy(), typed.labels.numpy(), masks
 
 

@@ -177,7 +177,7 @@ def test_aug_merge_of_two_identical_views_equals_single_view(tiny_cfg, detector)
     assert len(single) > 0 and len(merged) == len(single)
     torch.testing.assert_close(merged.boxes, single.boxes, rtol=1e-5, atol=1e-4)
     torch.testing.assert_close(merged.scores, single.scores)
-    assert torch.equal(merged.labels, single.labels) and torch.equal(merged.masks, single.masks)
+    assert torch.equal(merged.labels, single.labels) and torch.equal(merged.dense_masks(), single.dense_masks())
 
 
 @pytest.mark.parametrize("detector", ["CascadeRCNN", "MaskRCNN"])
@@ -199,7 +199,7 @@ def test_aug_merge_honours_rescale(tiny_cfg, detector):
         scaled = model.roi_head.predict_aug([x], proposals, [[meta]], rescale=False)[0]
     assert len(original) > 0
     torch.testing.assert_close(scaled.boxes, original.boxes * 2.0)
-    assert torch.equal(scaled.scores, original.scores) and torch.equal(scaled.masks, original.masks)
+    assert torch.equal(scaled.scores, original.scores) and torch.equal(scaled.dense_masks(), original.dense_masks())
     assert original.masks.shape[1:] == (32, 48)
 
 

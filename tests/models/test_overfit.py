@@ -53,6 +53,6 @@ def test_tiny_mask_rcnn_overfits_two_images(tiny_cfg):
             ious = box_iou(gt_box[None], result.boxes[same_class])[0]
             best = ious.argmax()
             assert ious[best] >= 0.7
-            pred_mask = result.masks[same_class][best].numpy()
+            pred_mask = result[same_class].dense_masks()[best].numpy()
             inter = np.logical_and(pred_mask, gt_mask).sum()
             assert inter / np.logical_or(pred_mask, gt_mask).sum() >= 0.7

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import sys
 import zipfile
 from pathlib import Path
@@ -45,6 +46,42 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         archive.writestr("holiday/a.jpg", b"\xff\xd8")
     found["zip_of_other"] = (tmp_path / "photos.zip", "a zip archive without data.pkl (it holds holiday/a.jpg)")
     return found
+
+
+def flip_inside_a_tensor(path: Path) -> str:
+    """Invert 4 bytes in the middle of the largest tensor record of the checkpoint zip at
+    ``path`` (its size unchanged, as a disk or transfer error leaves it); returns the record."""
+    with zipfile.ZipFile(path) as archive:
+        info = max((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    data = bytearray(path.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    middle = info.header_offset + 30 + name_len + extra_len + info.file_size // 2
+    data[middle:middle + 4] = bytes(b ^ 0xFF for b in data[middle:middle + 4])
+    path.write_bytes(bytes(data))
+    return info.filename
+
+
+def test_bytes_flipped_inside_a_tensor_are_detected(tmp_path):
+    path = _good(tmp_path / "flipped.pth")
+    size = path.stat().st_size
+    record = flip_inside_a_tensor(path)
+    assert path.stat().st_size == size
+    for call in (lambda: detkit.load_checkpoint(ToyDetector(), str(path)), lambda: read_checkpoint(str(path))):
+        with pytest.raises(CheckpointError) as info:
+            call()
+        assert str(path) in str(info.value) and f"record '{record}' fails its CRC-32 check" in str(info.value)
+    assert detkit.load_checkpoint(ToyDetector(), str(_good(tmp_path / "good.pth")))  # a good one loads
+
+
+def test_auto_resume_skips_a_latest_with_flipped_bytes(tmp_path):
+    _train(tmp_path, "work", 2, seed=0)
+    work = tmp_path / "work"
+    flip_inside_a_tensor(work / "epoch_2.pth")
+    with pytest.warns(UserWarning, match=r"skipping .*latest.pth: corrupt checkpoint: record .* CRC-32"):
+        assert detkit.find_latest_checkpoint(str(work)) == str(work / "epoch_1.pth")
+    with pytest.warns(UserWarning, match="CRC-32"):
+        runner = _train(tmp_path, "work", 2, seed=0, auto_resume=True)
+    assert (runner.epoch, runner.iter) == (2, 8)  # resumed from epoch 1
 
 
 @pytest.mark.parametrize("kind", ["text", "empty", "truncated", "truncated_tail", "random_binary", "zip_of_other"])

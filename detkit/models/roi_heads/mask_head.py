@@ -12,11 +12,11 @@ import torch.nn as nn
 from torchvision.ops import roi_align
 
 from detkit.models.layers import ConvModule
-from detkit.structures.mask_paste import paste_masks_in_image
 from detkit.models.task_modules import SamplingResult
 from detkit.ops import ConvTranspose2d
 from detkit.registry import MODELS, build
 from detkit.structures.masks import BitmapMasks, PolygonMasks
+from detkit.structures.roi_masks import RoIMasks
 
 __all__ = ["FCNMaskHead", "mask_targets"]
 
@@ -168,18 +168,12 @@ class FCNMaskHead(nn.Module):
             labels = torch.zeros_like(labels)
         return {"loss_mask": self.loss_mask(mask_pred.float(), targets, labels)}
 
-    def get_seg_masks(self, mask_prob: torch.Tensor, det_bboxes: torch.Tensor,
+    def get_roi_masks(self, mask_prob: torch.Tensor, det_bboxes: torch.Tensor,
                       det_labels: torch.Tensor, rcnn_test_cfg: Mapping[str, Any],
                       ori_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
-                      rescale: bool) -> torch.Tensor:
-        """Paste mask probabilities (already sigmoid-ed) of ``det_bboxes`` (network-input
-        pixels) into the image: ``[N, C, m, m]`` (channel ``det_labels`` is used) or
-        ``[N, 1, m, m]`` (class agnostic, or computed for the detections' classes).
-
-        With ``rescale`` the boxes are divided by ``scale_factor`` and the canvas is
-        ``ori_shape``; otherwise the canvas is ``round(ori_h * sh) × round(ori_w * sw)``.
-        Returns bool ``[N, H, W]`` (uint8 0–255 when ``mask_thr_binary < 0``).
-        """
+                      rescale: bool) -> RoIMasks:
+        """The masks of :meth:`get_seg_masks` before pasting: ``RoIMasks`` of the
+        ``det_labels`` channel of ``mask_prob`` and the boxes on the output canvas."""
         bboxes = det_bboxes[:, :4].float()
         scale = torch.as_tensor(scale_factor, dtype=torch.float32, device=bboxes.device)
         if scale.numel() == 1:
@@ -193,6 +187,20 @@ class FCNMaskHead(nn.Module):
         n = mask_prob.size(0)
         if mask_prob.size(1) > 1:
             mask_prob = mask_prob[torch.arange(n, device=mask_prob.device), det_labels][:, None]
-        return paste_masks_in_image(mask_prob, bboxes, img_h, img_w,
-                                    rcnn_test_cfg["mask_thr_binary"],
-                                    skip_empty=mask_prob.device.type == "cpu")
+        return RoIMasks(mask_prob, bboxes, img_h, img_w, rcnn_test_cfg["mask_thr_binary"],
+                        skip_empty=mask_prob.device.type == "cpu")
+
+    def get_seg_masks(self, mask_prob: torch.Tensor, det_bboxes: torch.Tensor,
+                      det_labels: torch.Tensor, rcnn_test_cfg: Mapping[str, Any],
+                      ori_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
+                      rescale: bool) -> torch.Tensor:
+        """Paste mask probabilities (already sigmoid-ed) of ``det_bboxes`` (network-input
+        pixels) into the image: ``[N, C, m, m]`` (channel ``det_labels`` is used) or
+        ``[N, 1, m, m]`` (class agnostic, or computed for the detections' classes).
+
+        With ``rescale`` the boxes are divided by ``scale_factor`` and the canvas is
+        ``ori_shape``; otherwise the canvas is ``round(ori_h * sh) × round(ori_w * sw)``.
+        Returns bool ``[N, H, W]`` (uint8 0–255 when ``mask_thr_binary < 0``).
+        """
+        return self.get_roi_masks(mask_prob, det_bboxes, det_labels, rcnn_test_cfg, ori_shape,
+                                  scale_factor, rescale).dense()

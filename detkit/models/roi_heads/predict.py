@@ -18,6 +18,7 @@ from detkit.models.task_modules import multiclass_nms
 from detkit.structures.boxes import bbox2roi, bbox_mapping, scale_factor_tensor
 from detkit.structures.feature_pyramid import FeaturePyramid
 from detkit.structures.results import DetectionResult
+from detkit.structures.roi_masks import RoIMasks
 
 __all__ = ["RoIHeadPrediction", "canvas_shape"]
 
@@ -76,7 +77,8 @@ class RoIHeadPrediction(nn.Module):
     def _with_masks(self, x: FeaturePyramid, det_bboxes: list[torch.Tensor],
                     det_labels: list[torch.Tensor], img_metas: Sequence[Mapping[str, Any]],
                     rescale: bool) -> list[DetectionResult]:
-        """``DetectionResult``s with the masks of the detections pasted into their canvases."""
+        """``DetectionResult``s with the masks of the detections as ``RoIMasks`` on their
+        canvases (pasted on request)."""
         mask_head = self.mask_branch(self.num_stages - 1)[1]
         # the detections in network-input pixels (x scale_factor when they were rescaled)
         boxes = [d[:, :4] * scale_factor_tensor(m["scale_factor"], d) if rescale else d[:, :4]
@@ -89,10 +91,11 @@ class RoIHeadPrediction(nn.Module):
         results = []
         for dets, labels, prob, box, meta in zip(det_bboxes, det_labels, probs, boxes, img_metas):
             if dets.shape[0] == 0:
-                masks = torch.zeros((0, *canvas_shape(meta, rescale)), dtype=torch.bool,
-                                    device=dets.device)
+                masks = RoIMasks(dets.new_zeros((0, 1, 1, 1)), dets.new_zeros((0, 4)),
+                                 *canvas_shape(meta, rescale), self.test_cfg["mask_thr_binary"],
+                                 skip_empty=dets.device.type == "cpu")
             else:
-                masks = mask_head.get_seg_masks(prob, box, labels, self.test_cfg,
+                masks = mask_head.get_roi_masks(prob, box, labels, self.test_cfg,
                                                 meta["ori_shape"], meta["scale_factor"], rescale)
             results.append(DetectionResult(dets[:, :4], dets[:, 4], labels, masks))
         return results
@@ -135,6 +138,6 @@ class RoIHeadPrediction(nn.Module):
                     probs.append(prob)
                     prob_metas.append(meta[0])
             merged = merge_aug_masks(probs, prob_metas)
-            masks = self.mask_branch(self.num_stages - 1)[1].get_seg_masks(
+            masks = self.mask_branch(self.num_stages - 1)[1].get_roi_masks(
                 merged, dets, labels, self.test_cfg, img_metas[0][0]["ori_shape"], 1.0, False)
         return [DetectionResult(out_dets[:, :4], out_dets[:, 4], labels, masks)]
