@@ -13,6 +13,7 @@ import difflib
 import os
 import os.path as osp
 import pickle
+from typing import Any
 
 import torch
 
@@ -58,12 +59,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--eval and --format-only cannot be both specified")
     if args.out is not None and not args.out.endswith((".pkl", ".pickle")):
         parser.error(f"--out must be a .pkl or .pickle file, got {args.out}")
-    for name in args.eval or ():  # before the model runs over the whole test set
-        if name not in detkit.DATASET_METRICS:
-            close = difflib.get_close_matches(name, detkit.DATASET_METRICS, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            parser.error(f"--eval: unknown metric {name!r}; {hint}choose from {', '.join(detkit.DATASET_METRICS)}")
     return args
+
+
+def check_metrics(names: list[str] | tuple[str, ...], dataset: Any) -> None:
+    """Refuse a metric the test dataset's ``METRICS`` (when it declares them) lacks, naming the
+    closest one; datasets without ``METRICS`` (users' own) judge their metrics in ``evaluate``."""
+    supported = getattr(dataset, "METRICS", None)
+    for name in names if supported is not None else ():
+        if name not in supported:
+            close = difflib.get_close_matches(name, supported, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"--eval: unknown metric {name!r} for {type(dataset).__name__}; "
+                             f"{hint}choose from {', '.join(supported)}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -94,6 +102,7 @@ def _test_and_evaluate(args: argparse.Namespace, cfg: "detkit.Config", distribut
     cfg.data.test.test_mode = True
     samples_per_gpu = cfg.data.test.pop("samples_per_gpu", 1)
     dataset = detkit.build_dataset(cfg.data.test)
+    check_metrics(args.eval or (), dataset)  # before the model runs over the whole test set
     data_loader = detkit.build_dataloader(
         dataset, samples_per_gpu=samples_per_gpu, workers_per_gpu=cfg.data.get("workers_per_gpu", 0),
         dist=distributed, shuffle=False,

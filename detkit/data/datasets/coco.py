@@ -12,6 +12,7 @@ from pycocotools.coco import COCO
 
 from detkit.data.datasets.coco_checks import check_coco_dict
 from detkit.data.datasets.custom import CustomDataset
+from detkit.evaluation.dataset_eval import DATASET_METRICS
 from detkit.registry import DATASETS
 
 __all__ = ["CocoDataset"]
@@ -153,6 +154,9 @@ class CocoDataset(CustomDataset):
 
     def _seg_map(self, img_info: dict[str, Any]) -> str:
         return img_info["filename"].replace("jpg", "png")
+
+    #: the ``metric`` names :meth:`evaluate` accepts (tools/test.py checks ``--eval`` against them)
+    METRICS: tuple[str, ...] = DATASET_METRICS
 
     def evaluate(self, results: list[Any], metric: str | list[str] = "bbox", **kwargs: Any) -> dict[str, Any]:
         """COCO ``bbox``/``segm``/``proposal`` metrics (and ``cityscapes``) of ``results``, one per
