@@ -63,8 +63,8 @@ class RoIMosaic:
         mosaic = x.new_zeros(1, channels, *self.shape)
         if cells > self.count:
             x = torch.cat([x, x.new_zeros(cells - self.count, *x.shape[1:])])
-        self._cells(mosaic).copy_(x.view(self.rows, self.cols, channels, self.height,
-                                         self.width).permute(2, 0, 3, 1, 4))
+        self._cells(mosaic).copy_(x.reshape(self.rows, self.cols, channels, self.height,
+                                            self.width).permute(2, 0, 3, 1, 4))
         return mosaic
 
     def clear_seams(self, mosaic: torch.Tensor) -> torch.Tensor:
