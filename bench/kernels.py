@@ -19,6 +19,9 @@ the largest difference relative to the largest default value):
   oneDNN;
 * 3×3 conv forward on a mask head's RoI batch ``[100, 256, 14, 14]``: NNPACK's batched
   Winograd vs oneDNN;
+* a mask head's four 3×3 conv + ReLU layers on ``[100, 256, 14, 14]`` (and 16 RoIs):
+  on the RoI mosaic (``detkit.ops.roi_mosaic``: pack, NNPACK's single-image Winograd,
+  seams cleared, unpack) vs NNPACK's batched Winograd per RoI and vs oneDNN;
 * crossovers: NNPACK's 3×3 forward called directly vs oneDNN on the FPN levels
   ``[1, 256, H, W]`` (strides 4-32) and on RoI batches ``[B, 256, 14, 14]``, each with the
   choice :func:`detkit.ops.policy.conv_policy` makes for this CPU (``policy``: nnpack/onednn);
@@ -42,7 +45,7 @@ import torch
 import torchvision
 from torchvision.ops import RoIAlign
 
-from detkit.ops.conv import conv2d
+from detkit.ops.conv import conv2d, nnpack_mosaic
 from detkit.ops.cpu import probe_cpu
 from detkit.ops.policy import conv_policy
 from detkit.ops.roi_align import roi_align
@@ -93,6 +96,35 @@ def _conv_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Calla
                                                    weight_grad(stride8, False)),
         "conv3x3_forward_rois_100x256x14x14": (lambda: conv2d(conv, rois), lambda: conv(rois)),
     }
+
+
+def _mosaic_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
+    """name -> (mosaic call, default call) for a mask head's conv stack on RoI batches."""
+    convs = [torch.nn.Conv2d(256, 256, 3, padding=1).requires_grad_(False) for _ in range(4)]
+    rows = {}
+    for count in (100, 16):
+        rois = torch.randn(count, 256, 14, 14, generator=gen)
+        mosaic = nnpack_mosaic(convs[0], rois)
+
+        def on_mosaic(rois: torch.Tensor = rois, mosaic: Any = mosaic) -> torch.Tensor:
+            x = mosaic.pack(rois)
+            for i, conv in enumerate(convs):
+                x = torch.relu_(conv2d(conv, x))
+                x = mosaic.clear_seams(x) if i < len(convs) - 1 else x
+            return mosaic.unpack(x)
+
+        def per_roi(rois: torch.Tensor = rois, nnpack: bool = True) -> torch.Tensor:
+            x = rois
+            for conv in convs:
+                x = torch.relu_(conv2d(conv, x) if nnpack else conv(x))
+            return x
+
+        if mosaic is None:  # this CPU's policy keeps the per-RoI path
+            continue
+        name = f"mask_head_4convs_{count}x256x14x14_mosaic_vs_"
+        rows[name + "per_roi_policy"] = (on_mosaic, per_roi)
+        rows[name + "onednn"] = (on_mosaic, lambda rois=rois: per_roi(rois, False))
+    return rows
 
 
 def _crossover_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
@@ -150,7 +182,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
-    rows = {} if args.only_crossovers else _conv_rows(gen)
+    rows = {} if args.only_crossovers else {**_conv_rows(gen), **_mosaic_rows(gen)}
     rows.update(_crossover_rows(gen))
     if not (args.skip_roi_align or args.only_crossovers):
         rows.update(_roi_align_rows(gen))

@@ -6,11 +6,12 @@ settings. Model code uses them as it would use
 ``nn.Conv2d`` / ``torchvision.ops.RoIAlign``; ``bench/kernels.py`` measures them."""
 
 from detkit.ops.compile import LazyCompiled, parse_compile_option
-from detkit.ops.conv import Conv2d, ConvTranspose2d, conv2d, conv_transpose2d
+from detkit.ops.conv import Conv2d, ConvTranspose2d, conv2d, conv_transpose2d, nnpack_mosaic
 from detkit.ops.cpu import CpuCapability, cpu_autocast, cpu_autocast_dtype, probe_cpu
 from detkit.ops.memory_format import roi_pooling_layout, to_channels_last
 from detkit.ops.policy import ConvPolicy, conv_policy
 from detkit.ops.roi_align import RoIAlign, roi_align
+from detkit.ops.roi_mosaic import RoIMosaic
 from detkit.ops.threads import ThreadSettings, configure_threads, thread_settings
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "CpuCapability",
     "LazyCompiled",
     "RoIAlign",
+    "RoIMosaic",
     "ThreadSettings",
     "configure_threads",
     "conv2d",
@@ -27,6 +29,7 @@ __all__ = [
     "conv_transpose2d",
     "cpu_autocast",
     "cpu_autocast_dtype",
+    "nnpack_mosaic",
     "parse_compile_option",
     "probe_cpu",
     "roi_align",

@@ -14,6 +14,11 @@ whenever both can run a CPU convolution. NNPACK applies to two kinds of float32 
   through NNPACK's single-image algorithm, one image at a time. Smaller maps or fewer
   channels stay on oneDNN, which was as fast or faster there.
 
+A stack of 3×3 convs on RoI maps (the mask head) can instead run on one mosaic of the maps
+(:func:`nnpack_mosaic`, :mod:`detkit.ops.roi_mosaic`) where the mosaic, as one image, passes
+the single-image rule: NNPACK's single-image algorithm wastes less on tile edges than its
+batched one on 14×14 maps.
+
 The thresholds are per instruction set (:func:`detkit.ops.policy.conv_policy` of this CPU's
 :func:`detkit.ops.cpu.probe_cpu`); the figures above are AVX-512's.
 
@@ -48,8 +53,9 @@ from torch.utils.flop_counter import conv_flop_count, flop_registry, register_fl
 from detkit.ops import winograd
 from detkit.ops.cpu import probe_cpu
 from detkit.ops.policy import ConvPolicy, conv_policy
+from detkit.ops.roi_mosaic import RoIMosaic
 
-__all__ = ["Conv2d", "ConvTranspose2d", "conv2d", "conv_transpose2d"]
+__all__ = ["Conv2d", "ConvTranspose2d", "conv2d", "conv_transpose2d", "nnpack_mosaic"]
 
 
 
@@ -74,13 +80,17 @@ def _policy() -> ConvPolicy:
     return conv_policy(probe_cpu())
 
 
-def _nnpack_faster(x: torch.Tensor, out_channels: int) -> bool:
+def _nnpack_faster(x: torch.Tensor, out_channels: int,
+                   shape: tuple[int, ...] | None = None) -> bool:
     """NNPACK measured faster than oneDNN on this CPU for a 3×3 stride-1 conv of ``x``
-    ``[B, C, H, W]``."""
-    return _policy().nnpack_faster(*x.shape[:2], out_channels, *x.shape[2:])
+    ``[B, C, H, W]`` (or of a map of ``shape``)."""
+    batch, channels, height, width = shape if shape is not None else x.shape
+    return _policy().nnpack_faster(batch, channels, out_channels, height, width)
 
 
-def _use_nnpack(conv: nn.Conv2d, x: torch.Tensor) -> bool:
+def _use_nnpack(conv: nn.Conv2d, x: torch.Tensor,
+                shape: tuple[int, ...] | None = None) -> bool:
+    """NNPACK runs ``conv`` on ``x`` (or on a map of ``shape`` laid out as ``x``)."""
     # the switch first: an exported graph (torch.backends.nnpack.flags(enabled=False)) has
     # symbolic sizes that the size tests below would guard on
     return (torch._C._get_nnpack_enabled() and x.device.type == "cpu"
@@ -89,7 +99,20 @@ def _use_nnpack(conv: nn.Conv2d, x: torch.Tensor) -> bool:
             and conv.kernel_size == (3, 3) and conv.groups == 1 and conv.stride == (1, 1)
             and conv.dilation == (1, 1) and conv.padding_mode == "zeros"
             and conv.padding in ((0, 0), (1, 1)) and not torch.is_autocast_enabled("cpu")
-            and _nnpack_faster(x, conv.out_channels) and _nnpack_ready())
+            and _nnpack_faster(x, conv.out_channels, shape) and _nnpack_ready())
+
+
+def nnpack_mosaic(conv: nn.Conv2d, x: torch.Tensor) -> RoIMosaic | None:
+    """The :class:`~detkit.ops.roi_mosaic.RoIMosaic` of a batch of RoI maps ``x``
+    ``[K, C, h, w]`` (K >= 2) on which ``conv`` (3×3, padding 1) takes NNPACK's single-image
+    algorithm, where the policy says NNPACK is faster than oneDNN for the mosaic as one
+    image; None otherwise (then ``conv(x)`` keeps its own path)."""
+    if not torch._C._get_nnpack_enabled() or x.dim() != 4 or conv.padding != (1, 1):
+        return None
+    if x.size(0) < 2:
+        return None
+    mosaic = RoIMosaic.plan(x.size(0), x.size(2), x.size(3))
+    return mosaic if _use_nnpack(conv, x, (1, x.size(1), *mosaic.shape)) else None
 
 
 def _nnpack_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,

@@ -140,19 +140,25 @@ def paste_masks_in_image(masks: torch.Tensor, boxes: torch.Tensor, img_h: int, i
         x0 = y0 = torch.zeros(n, dtype=torch.long, device=device)
         x1 = torch.full((n,), img_w, dtype=torch.long, device=device)
         y1 = torch.full((n,), img_h, dtype=torch.long, device=device)
-    sizes = ((y1 - y0) * (x1 - x0)).cpu()
-    order = torch.argsort(sizes, descending=True)
+    heights, widths = (y1 - y0).cpu(), (x1 - x0).cpu()
+    order = torch.argsort(heights * widths, descending=True)
+    hs, ws = heights[order].tolist(), widths[order].tolist()
     start = 0
     while start < n:
-        first = order[start].item()
-        win_h = int((y1[first] - y0[first]).item())
-        win_w = int((x1[first] - x0[first]).item())
-        per_mask = max(win_h * win_w * _BYTES_PER_PIXEL, 1)
-        count = max(1, min(n - start, _CHUNK_BYTES // per_mask))
-        inds = order[start:start + count].to(device)
-        start += count
-        win_h = int((y1[inds] - y0[inds]).max().item())
-        win_w = int((x1[inds] - x0[inds]).max().item())
+        # a chunk shares its largest height and width: grow it while that common window
+        # wastes at most 2x its masks' own windows (one wide and one tall box would otherwise
+        # make every mask of the chunk sample their union) and fits the memory budget
+        end, win_h, win_w, own = start, 0, 0, 0
+        while end < n:
+            grown_h, grown_w = max(win_h, hs[end]), max(win_w, ws[end])
+            cells = grown_h * grown_w * (end - start + 1)
+            grown_own = own + hs[end] * ws[end]
+            if end > start and (cells * _BYTES_PER_PIXEL > _CHUNK_BYTES or cells > 2 * grown_own):
+                break
+            win_h, win_w, own = grown_h, grown_w, grown_own
+            end += 1
+        inds = order[start:end].to(device)
+        start = end
         if win_h == 0 or win_w == 0:
             continue
         probs = _paste_chunk(masks[inds], boxes_f[inds], x0[inds], y0[inds], x1[inds], y1[inds],

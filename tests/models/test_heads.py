@@ -141,6 +141,19 @@ def test_vectorised_paste_equals_mmdet_per_instance(skip_empty):
     assert not outside.any()
 
 
+def test_paste_of_wide_tall_and_small_boxes_equals_mmdet_per_instance():
+    """Windows of very different shapes (pasted in separate chunks) give mmdet's masks."""
+    gen = torch.Generator().manual_seed(1)
+    masks = torch.rand(6, 1, 28, 28, generator=gen)
+    boxes = torch.tensor([[0.0, 2.0, 63.5, 6.0], [2.0, 0.0, 6.5, 47.0],  # wide, tall
+                          [20.0, 20.0, 24.0, 25.0], [30.2, 10.1, 35.7, 14.9],
+                          [0.0, 0.0, 64.0, 48.0], [40.0, 30.0, 41.0, 31.0]])
+    ref = _mmdet_paste_reference(masks, boxes, 48, 64, True)
+    assert torch.equal(paste_masks_in_image(masks, boxes, 48, 64, 0.5, True), ref >= 0.5)
+    soft = paste_masks_in_image(masks, boxes, 48, 64, -1, True)
+    assert torch.equal(soft, (ref * 255).to(torch.uint8))
+
+
 def test_multiclass_nms_hand_case():
     boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 10.0, 10.0], [50.0, 50.0, 60.0, 60.0]])
     scores = torch.tensor([[0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.05, 0.7, 0.25]])

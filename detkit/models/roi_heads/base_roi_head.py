@@ -57,6 +57,14 @@ class BoxStagesResult:
     bbox_pred: torch.Tensor | None = None
 
 
+def _one_config(cfg: Any) -> bool:
+    """A per-stage config that builds the same module for every stage: one config (replicated)
+    or a list of equal ones."""
+    if isinstance(cfg, (list, tuple)):
+        return all(c == cfg[0] for c in cfg[1:])
+    return isinstance(cfg, Mapping)
+
+
 def _per_stage(cfg: Any, num_stages: int, name: str) -> list[Any]:
     if isinstance(cfg, (list, tuple)):
         if len(cfg) != num_stages:
@@ -105,10 +113,19 @@ class RoIHeadBase(RoIHeadPrediction):
         self.bbox_roi_extractor = self._build(bbox_roi_extractor, "bbox_roi_extractor")
         self.bbox_head = self._build(bbox_head, "bbox_head")
         self.with_mask = mask_head is not None
+        # every stage pools mask RoIs alike (one config, no parameters): at test time the
+        # stages' mask heads, all on the same detections, share one pooling
+        self.shared_mask_pooling = False
         if self.with_mask:
             self.mask_head = self._build(mask_head, "mask_head")
+            mask_extractor_cfg = (bbox_roi_extractor if mask_roi_extractor is None
+                                  else mask_roi_extractor)
             self.mask_roi_extractor = (self.bbox_roi_extractor if mask_roi_extractor is None
                                        else self._build(mask_roi_extractor, "mask_roi_extractor"))
+            extractors = [self._at(self.mask_roi_extractor, s) for s in range(self.num_stages)]
+            self.shared_mask_pooling = (
+                _one_config(mask_extractor_cfg)
+                and all(next(iter(e.parameters()), None) is None for e in extractors))
         if train_cfg is not None:
             cfgs = self.train_cfg if self.stacked else [self.train_cfg]
             assigners = [build(c["assigner"], BBOX_ASSIGNERS) for c in cfgs]

@@ -38,6 +38,7 @@ class RoIHeadPrediction(nn.Module):
 
     num_stages: int
     with_mask: bool
+    shared_mask_pooling: bool
     test_cfg: Any
 
     def predict(self, x: FeaturePyramid, proposal_list: Sequence[torch.Tensor],
@@ -71,8 +72,16 @@ class RoIHeadPrediction(nn.Module):
 
     def _stage_mask_probs(self, x: FeaturePyramid, rois: torch.Tensor,
                           labels: torch.Tensor) -> list[torch.Tensor]:
-        """Each stage's sigmoid mask probabilities ``[K, 1, m, m]`` of ``rois``' classes."""
-        return [self._mask_forward(s, x, rois, labels).sigmoid() for s in range(self.num_stages)]
+        """Each stage's sigmoid mask probabilities ``[K, 1, m, m]`` of ``rois`` ``[K, 5]``'
+        classes ``labels`` ``[K]``. With ``shared_mask_pooling`` (the stages' mask extractors
+        are one parameter-free config, MMDetection's cascade configs) the RoI features
+        ``[K, C, s, s]`` are pooled once for all stages: the same values mmdet pools per stage."""
+        if not self.shared_mask_pooling:
+            return [self._mask_forward(s, x, rois, labels).sigmoid()
+                    for s in range(self.num_stages)]
+        feats = self.mask_branch(0)[0](x, rois)
+        return [self.mask_branch(s)[1](feats, labels).float().sigmoid()
+                for s in range(self.num_stages)]
 
     def _with_masks(self, x: FeaturePyramid, det_bboxes: list[torch.Tensor],
                     det_labels: list[torch.Tensor], img_metas: Sequence[Mapping[str, Any]],
