@@ -29,9 +29,9 @@ def test_shared_mask_pooling_gives_the_per_stage_masks(tiny_cfg):
     shared = _detections(model, img)
     model.roi_head.shared_mask_pooling = False
     per_stage = _detections(model, img)
-    assert len(shared) > 0 and shared.masks.any()
+    assert len(shared) > 0 and shared.dense_masks().any()
     assert torch.equal(shared.boxes, per_stage.boxes)
-    assert torch.equal(shared.masks, per_stage.masks)
+    assert torch.equal(shared.dense_masks(), per_stage.dense_masks())
 
 
 def test_mask_pooling_is_per_stage_for_differing_or_learned_extractors(tiny_cfg):
