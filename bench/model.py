@@ -4,7 +4,9 @@ Usage: python bench/model.py [--out FILE.json] [--threads 1,2,N] [--repeats 3] [
                              [--objects 8] [--no-compile]
 
 ``--threads`` takes a comma-separated list: every row is measured at each thread count (the
-JSON holds one result block per count, under ``by_threads``). The CPU capability
+JSON holds one result block per count, under ``by_threads``), each count in a fresh process:
+PyTorch sizes NNPACK's thread pool once, at the first NNPACK convolution of a process, so a
+later ``torch.set_num_threads`` would leave detkit's NNPACK convolutions on the old count. The CPU capability
 (``detkit.ops.cpu.probe_cpu``) and the thread settings are printed first. The bf16 row goes
 through ``detkit.ops.cpu.cpu_autocast``: on a CPU without native bf16 it runs float32 (and says
 so in the row's name), as detkit's own low-precision paths do.
@@ -40,6 +42,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -242,15 +247,28 @@ def main() -> None:
     cap = probe_cpu()
     print(f"CPU: {cap.summary()}")
     print(f"threads: {thread_settings().summary()}")
-    by_threads = {}
-    for count in counts:
-        torch.set_num_threads(count)
-        by_threads[str(count)] = _measure(args, count)
+    if len(counts) == 1:
+        torch.set_num_threads(counts[0])
+        by_threads = {str(counts[0]): _measure(args, counts[0])}
+    else:
+        by_threads = {str(count): _measure_in_fresh_process(args, count) for count in counts}
     if args.out:
         out = {"cpu": cap.summary(), "cpu_isa": cap.isa, "cpu_flags_low_precision": sorted(
             f for f in cap.flags if "bf16" in f or "fp16" in f or f.startswith("amx")),
                "wait_policy": thread_settings().omp_wait_policy, "by_threads": by_threads}
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+
+
+def _measure_in_fresh_process(args: argparse.Namespace, threads: int) -> dict[str, Any]:
+    """This script with ``--threads threads`` in a new interpreter (its table printed as it
+    runs); returns its result block."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "result.json")
+        command = [sys.executable, __file__, "--threads", str(threads), "--repeats", str(args.repeats),
+                   "--objects", str(args.objects), "--out", out]
+        command += ["--skip-train"] * args.skip_train + ["--no-compile"] * args.no_compile
+        subprocess.run(command, check=True)
+        return json.loads(Path(out).read_text())["by_threads"][str(threads)]
 
 
 def _measure(args: argparse.Namespace, threads: int) -> dict[str, Any]:

@@ -6,7 +6,8 @@ settings. Model code uses them as it would use
 ``nn.Conv2d`` / ``torchvision.ops.RoIAlign``; ``bench/kernels.py`` measures them."""
 
 from detkit.ops.compile import LazyCompiled, parse_compile_option
-from detkit.ops.conv import Conv2d, ConvTranspose2d, conv2d, conv_transpose2d, nnpack_mosaic
+from detkit.ops.conv import (Conv2d, ConvTranspose2d, conv2d, conv_transpose2d, nnpack_mosaic,
+                             nnpack_pool_threads)
 from detkit.ops.cpu import CpuCapability, cpu_autocast, cpu_autocast_dtype, probe_cpu
 from detkit.ops.memory_format import roi_pooling_layout, to_channels_last
 from detkit.ops.policy import ConvPolicy, conv_policy
@@ -30,6 +31,7 @@ __all__ = [
     "cpu_autocast",
     "cpu_autocast_dtype",
     "nnpack_mosaic",
+    "nnpack_pool_threads",
     "parse_compile_option",
     "probe_cpu",
     "roi_align",

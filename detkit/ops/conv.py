@@ -33,6 +33,12 @@ transposed kernel) goes through NNPACK too, on the same conditions; the kernel's
 goes through Winograd's F(4×4, 3×3) algorithm where that measured faster
 (:mod:`detkit.ops.winograd`: 256+ channels on 8192+ pixels), else through oneDNN.
 ``torch.backends.nnpack.flags(enabled=False)`` turns it all off.
+
+PyTorch creates NNPACK's thread pool at the process's first NNPACK convolution, sized to
+``torch.get_num_threads()`` then, and never resizes it. NNPACK is therefore taken only while
+the thread count equals that size (:func:`nnpack_pool_threads`); after a change
+(``torch.set_num_threads``) the convolutions stay on oneDNN, which follows the new count, and
+a warning says once to set the thread count before the first forward pass.
 ``torch.utils.flop_counter`` counts NNPACK's convolutions as the convolutions they compute.
 
 ``ConvTranspose2d`` runs on a channels_last copy of a CPU input: oneDNN's transposed
@@ -43,6 +49,7 @@ channels_last.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import torch
@@ -55,7 +62,7 @@ from detkit.ops.cpu import probe_cpu
 from detkit.ops.policy import ConvPolicy, conv_policy
 from detkit.ops.roi_mosaic import RoIMosaic
 
-__all__ = ["Conv2d", "ConvTranspose2d", "conv2d", "conv_transpose2d", "nnpack_mosaic"]
+__all__ = ["Conv2d", "ConvTranspose2d", "conv2d", "conv_transpose2d", "nnpack_mosaic", "nnpack_pool_threads"]
 
 
 
@@ -72,6 +79,32 @@ if torch.ops.aten._nnpack_spatial_convolution not in flop_registry:
 def _nnpack_ready() -> bool:
     """NNPACK is built in and initialised (the first call initialises it)."""
     return bool(torch._nnpack_available())
+
+
+_pool_threads: int | None = None  # torch's thread count at this process's first NNPACK conv
+
+
+def nnpack_pool_threads() -> int | None:
+    """The threads of NNPACK's pool (fixed by PyTorch at the first NNPACK convolution of the
+    process); None before that convolution."""
+    return _pool_threads
+
+
+def _pool_matches() -> bool:
+    """NNPACK's pool has (or, not created yet, will have) ``torch.get_num_threads()`` threads;
+    warns once when it does not."""
+    if _pool_threads is None or _pool_threads == torch.get_num_threads():
+        return True
+    _warn_pool_mismatch(_pool_threads, torch.get_num_threads())
+    return False
+
+
+@functools.cache
+def _warn_pool_mismatch(pool: int, now: int) -> None:
+    warnings.warn(f"NNPACK's thread pool was created with {pool} thread(s) and PyTorch cannot resize "
+                  f"it; with {now} thread(s) now, detkit runs its 3x3 convolutions on oneDNN. Set the "
+                  "thread count (torch.set_num_threads / OMP_NUM_THREADS) before the first forward pass.",
+                  RuntimeWarning, stacklevel=4)
 
 
 @functools.cache
@@ -99,7 +132,7 @@ def _use_nnpack(conv: nn.Conv2d, x: torch.Tensor,
             and conv.kernel_size == (3, 3) and conv.groups == 1 and conv.stride == (1, 1)
             and conv.dilation == (1, 1) and conv.padding_mode == "zeros"
             and conv.padding in ((0, 0), (1, 1)) and not torch.is_autocast_enabled("cpu")
-            and _nnpack_faster(x, conv.out_channels, shape) and _nnpack_ready())
+            and _nnpack_faster(x, conv.out_channels, shape) and _nnpack_ready() and _pool_matches())
 
 
 def nnpack_mosaic(conv: nn.Conv2d, x: torch.Tensor) -> RoIMosaic | None:
@@ -120,6 +153,9 @@ def _nnpack_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     """NNPACK's 3×3 convolution of ``x`` ``[B, C_in, H, W]`` (contiguous) with ``weight``
     ``[C_out, C_in, 3, 3]``; below the policy's ``min_batch`` one image per call (NNPACK's
     single-image algorithm, the fast one for large maps)."""
+    global _pool_threads
+    if _pool_threads is None:  # this call creates NNPACK's pool with the current thread count
+        _pool_threads = torch.get_num_threads()
     if x.size(0) >= _policy().min_batch or x.size(0) == 1:
         return torch._nnpack_spatial_convolution(x, weight, bias, [padding, padding])
     return torch.cat([torch._nnpack_spatial_convolution(image, weight, bias, [padding, padding])

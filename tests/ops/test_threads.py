@@ -1,6 +1,10 @@
 """Thread settings: the main process's count, the OpenMP wait policy reported, and both in
 collect_env."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -44,3 +48,47 @@ def test_collect_env_names_the_cpu_and_threads():
     assert env["CPU"] == detkit.probe_cpu().summary()
     assert torch.backends.cpu.get_cpu_capability() in env["CPU"]
     assert env["threads"].startswith(f"torch threads {torch.get_num_threads()}")
+
+
+NNPACK_POOL_SCRIPT = r"""
+import warnings
+import torch
+import torch.nn.functional as F
+from torch.profiler import profile
+from detkit.ops.conv import Conv2d, nnpack_pool_threads
+
+def nnpack_calls(conv, x):
+    with torch.no_grad(), profile() as prof:
+        out = conv(x)
+    calls = sum(e.count for e in prof.key_averages() if e.key == "aten::_nnpack_spatial_convolution")
+    return out, calls
+
+torch.set_num_threads(1)
+torch.manual_seed(0)
+conv = Conv2d(256, 256, 3, padding=1).eval()
+x = torch.randn(1, 256, 64, 128)  # a large map: the single-image NNPACK rule takes it
+assert nnpack_pool_threads() is None
+_, calls = nnpack_calls(conv, x)
+assert torch._nnpack_available() and calls == 1 and nnpack_pool_threads() == 1, (calls, nnpack_pool_threads())
+torch.set_num_threads(2)  # NNPACK's pool keeps its one thread: oneDNN follows the new count
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    out, calls = nnpack_calls(conv, x)
+    nnpack_calls(conv, x)
+assert calls == 0, calls
+messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+assert len(messages) == 1 and "created with 1 thread(s)" in messages[0], messages
+torch.testing.assert_close(out, F.conv2d(x, conv.weight, conv.bias, padding=1), rtol=1e-4, atol=1e-4)
+torch.set_num_threads(1)  # back to the pool's size: NNPACK again
+assert nnpack_calls(conv, x)[1] == 1
+print("ok")
+"""
+
+
+def test_nnpack_runs_only_at_the_thread_count_its_pool_was_created_with():
+    # PyTorch sizes NNPACK's pool once, at the first NNPACK convolution of the process: a fresh
+    # interpreter, since this test process may have run NNPACK convolutions already
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    run = subprocess.run([sys.executable, "-c", NNPACK_POOL_SCRIPT], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=root), timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]
