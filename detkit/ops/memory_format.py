@@ -11,6 +11,8 @@ Mask R-CNN, six times for the cascade), so detectors convert it once with
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 __all__ = ["roi_pooling_layout", "to_channels_last"]
@@ -30,4 +32,23 @@ def roi_pooling_layout(feat: torch.Tensor) -> torch.Tensor:
     if feat.is_contiguous(memory_format=layout) and feat.dtype not in _LOW_PRECISION:
         return feat
     dtype = torch.float32 if feat.dtype in _LOW_PRECISION else feat.dtype
+    if (layout is torch.channels_last and feat.dtype == dtype and feat.is_contiguous()
+            and feat.requires_grad and torch.is_grad_enabled()):
+        return _ChannelsLastNCHWGrad.apply(feat)
     return feat.to(dtype=dtype, memory_format=layout)
+
+
+class _ChannelsLastNCHWGrad(torch.autograd.Function):
+    """A channels_last copy of an NCHW-contiguous map whose gradient comes back NCHW.
+
+    RoIAlign's gradient is channels_last; passed back as it is, autograd adds it to the map's
+    other (NCHW) gradients in mixed layouts and the conv that made the map copies the sum
+    to NCHW again. Converted here, once, after the RoI heads' gradients are summed."""
+
+    @staticmethod
+    def forward(ctx: Any, feat: torch.Tensor) -> torch.Tensor:
+        return feat.contiguous(memory_format=torch.channels_last)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad.contiguous()

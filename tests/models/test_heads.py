@@ -64,6 +64,26 @@ def test_roi_extractor_keeps_levels_without_rois_in_the_graph_when_training():
         assert torch.equal(ext(feats, rois), out.detach())
 
 
+def test_roi_extractor_gradient_reaches_each_level_from_its_own_rois():
+    """Each level's gradient is exactly that of pooling its own RoIs (the rows of the
+    output's gradient they were written to), RoIs of several levels interleaved."""
+    torch.manual_seed(0)
+    ext = SingleRoIExtractor(dict(type="RoIAlign", output_size=3, sampling_ratio=0), 2,
+                             [4, 8, 16])
+    feats = [torch.randn(1, 2, 64 // 2**i, 64 // 2**i, requires_grad=True) for i in range(3)]
+    rois = torch.tensor([[0, 0, 0, 150, 150], [0, 0, 0, 40, 40], [0, 5, 5, 250, 240],
+                         [0, 3, 4, 30, 50], [0, 10, 0, 160, 170]])
+    grad = torch.randn(5, 2, 3, 3)
+    ext(feats, rois).backward(grad)
+    levels = ext.map_roi_levels(rois, 3)
+    assert levels.tolist() == [1, 0, 2, 0, 1]
+    for i, feat in enumerate(feats):
+        ref = feat.detach().clone().requires_grad_(True)
+        inds = torch.nonzero(levels == i).squeeze(1)
+        ext.roi_layers[i](ref, rois[inds]).backward(grad[inds])
+        assert torch.equal(feat.grad, ref.grad)
+
+
 def _sampling_result(pos_boxes, gt_inds):
     n = pos_boxes.shape[0]
     assign = AssignResult(1, torch.tensor(gt_inds), torch.ones(n), torch.zeros(n, dtype=torch.long))
