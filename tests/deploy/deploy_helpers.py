@@ -14,25 +14,15 @@ import detkit
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "engine"))
-from tiny_demo import DEMO_CONFIG  # noqa: E402
+from tiny_demo import DEMO_CONFIG, TINY_CHANNELS_OPTIONS  # noqa: E402
 
 CLASSES = ("person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
 MASK_RCNN_CONFIG = "configs/cityscapes/mask_rcnn_r50_fpn_1x_cityscapes.py"
 TINY_MASK_RCNN_OPTIONS = {
+    **TINY_CHANNELS_OPTIONS,
     "model.backbone.depth": 18,
-    "model.backbone.base_channels": 16,
-    "model.neck.in_channels": [16, 32, 64, 128],
-    "model.neck.out_channels": 16,
-    "model.rpn_head.in_channels": 16,
-    "model.rpn_head.feat_channels": 16,
-    "model.roi_head.bbox_roi_extractor.out_channels": 16,
-    "model.roi_head.mask_roi_extractor.out_channels": 16,
     "model.roi_head.bbox_head.in_channels": 16,
     "model.roi_head.bbox_head.fc_out_channels": 32,
-    "model.roi_head.mask_head.in_channels": 16,
-    "model.roi_head.mask_head.conv_out_channels": 16,
-    "model.test_cfg.rcnn.score_thr": 0.0,
-    "model.test_cfg.rcnn.max_per_img": 20,
     "model.test_cfg.rpn.max_per_img": 100,
 }
 # padded network inputs of 96x192 and 96x96 (the test pipeline resizes into 192x96)

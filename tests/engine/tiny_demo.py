@@ -10,7 +10,9 @@ _BBOX_HEAD = dict(
     loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
     loss_bbox=dict(type="SmoothL1Loss", beta=1.0, loss_weight=1.0),
 )
-TINY_DEMO_OPTIONS = {
+# 16-channel backbone outputs, neck, RPN, RoI extractors and mask head: shared by the tiny
+# cascade demo below and the tiny Mask R-CNN of tests/deploy
+TINY_CHANNELS_OPTIONS = {
     "model.backbone.base_channels": 16,
     "model.neck.in_channels": [16, 32, 64, 128],
     "model.neck.out_channels": 16,
@@ -18,11 +20,14 @@ TINY_DEMO_OPTIONS = {
     "model.rpn_head.feat_channels": 16,
     "model.roi_head.bbox_roi_extractor.out_channels": 16,
     "model.roi_head.mask_roi_extractor.out_channels": 16,
-    "model.roi_head.bbox_head": [_BBOX_HEAD] * 3,
     "model.roi_head.mask_head.in_channels": 16,
     "model.roi_head.mask_head.conv_out_channels": 16,
     "model.test_cfg.rcnn.score_thr": 0.0,
     "model.test_cfg.rcnn.max_per_img": 20,
+}
+TINY_DEMO_OPTIONS = {
+    **TINY_CHANNELS_OPTIONS,
+    "model.roi_head.bbox_head": [_BBOX_HEAD] * 3,
     "data.workers_per_gpu": 0,
     "log_config.interval": 1,
 }
