@@ -27,6 +27,11 @@ the largest difference relative to the largest default value):
   choice :func:`detkit.ops.policy.conv_policy` makes for this CPU (``policy``: nnpack/onednn);
 * bf16 autocast 3×3 conv on the stride-4 level vs float32 (native on AVX-512 BF16 / AMX,
   emulated and slower elsewhere: :func:`detkit.ops.cpu.cpu_autocast_dtype`);
+* linear layers and unstrided 1×1 convolutions, forward and backward (``gemm_*``): oneDNN's
+  matmul (``detkit.ops.gemm``; :func:`detkit.ops.policy.gemm_policy` names this CPU's choice
+  in the row) vs ``nn.Linear`` / ``nn.Conv2d`` (MKL's GEMM): the box head's first fc
+  ``[512, 12544] → 1024``, ResNet-50 and FPN 1×1 convs on one image, and a mask head's
+  ``conv_logits`` on 100 RoIs of 28×28;
 * RoIAlign forward and backward, 700 RoIs of 16-112 pixels (the RoIs FPN assigns to the
   stride-4 level; aspect ratios log-normal) on ``[1, 256, 128, 256]``, MMDetection's settings
   (7×7, adaptive sampling, ``aligned=True``): two GEMMs per RoI on a channels_last map
@@ -47,7 +52,8 @@ from torchvision.ops import RoIAlign
 
 from detkit.ops.conv import conv2d, nnpack_mosaic
 from detkit.ops.cpu import probe_cpu
-from detkit.ops.policy import conv_policy
+from detkit.ops.gemm import conv1x1, linear
+from detkit.ops.policy import conv_policy, gemm_policy
 from detkit.ops.roi_align import roi_align
 from detkit.ops.winograd import conv3x3_weight_grad
 
@@ -151,6 +157,55 @@ def _crossover_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], 
     return rows
 
 
+def _gemm_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
+    """name -> (detkit call, default call) for linear layers and 1×1 convolutions; a backward
+    row returns the input and weight gradients, flattened and concatenated."""
+    policy = gemm_policy(probe_cpu())
+    pick = {True: "onednn", False: "pytorch"}
+    rows = {}
+    fc = torch.nn.Linear(12544, 1024)
+    x = torch.randn(512, 12544, generator=gen)
+    grad = torch.randn(512, 1024, generator=gen)
+
+    def fc_grads(via_detkit: bool) -> Callable[[], torch.Tensor]:
+        x_in = x.clone().requires_grad_()
+
+        def run() -> torch.Tensor:
+            out = linear(x_in, fc.weight, fc.bias) if via_detkit else fc(x_in)
+            return torch.cat([g.flatten() for g in torch.autograd.grad(out, (x_in, fc.weight), grad)])
+        return run
+
+    with torch.no_grad():
+        rows[f"gemm_linear_forward_512x12544_to_1024_policy_{pick[policy.forward]}"] = (
+            lambda: linear(x, fc.weight, fc.bias), lambda: fc(x))
+    rows[f"gemm_linear_backward_512x12544_to_1024_policy_{pick[policy.backward]}"] = (
+        fc_grads(True), fc_grads(False))
+    for shape, out_channels in (((1, 1024, 32, 64), 256), ((1, 64, 128, 256), 256),
+                                ((1, 256, 128, 256), 256), ((100, 256, 28, 28), 80)):
+        conv = torch.nn.Conv2d(shape[1], out_channels, 1)
+        fmap = torch.randn(*shape, generator=gen)
+        name = f"gemm_conv1x1_{{}}_{'x'.join(map(str, shape))}_to_{out_channels}_policy_{{}}"
+        with torch.no_grad():
+            rows[name.format("forward", pick[policy.forward])] = (
+                lambda conv=conv, fmap=fmap: conv1x1(conv, fmap),
+                lambda conv=conv, fmap=fmap: conv(fmap))
+        if shape[0] > 1:
+            continue
+        out_grad = torch.randn(shape[0], out_channels, *shape[2:], generator=gen)
+
+        def conv_grads(via_detkit: bool, conv: torch.nn.Conv2d = conv, fmap: torch.Tensor = fmap,
+                       out_grad: torch.Tensor = out_grad) -> Callable[[], torch.Tensor]:
+            x_in = fmap.clone().requires_grad_()
+
+            def run() -> torch.Tensor:
+                out = conv1x1(conv, x_in) if via_detkit else conv(x_in)
+                grads = torch.autograd.grad(out, (x_in, conv.weight), out_grad)
+                return torch.cat([g.flatten() for g in grads])
+            return run
+        rows[name.format("backward", pick[policy.backward])] = (conv_grads(True), conv_grads(False))
+    return rows
+
+
 def _roi_align_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
     """name -> (detkit call, torchvision call) for RoIAlign forward and backward."""
     layer = RoIAlign(7, 0.25, 0, True)
@@ -182,7 +237,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
-    rows = {} if args.only_crossovers else {**_conv_rows(gen), **_mosaic_rows(gen)}
+    rows = {} if args.only_crossovers else {**_conv_rows(gen), **_mosaic_rows(gen),
+                                            **_gemm_rows(gen)}
     rows.update(_crossover_rows(gen))
     if not (args.skip_roi_align or args.only_crossovers):
         rows.update(_roi_align_rows(gen))
@@ -195,7 +251,7 @@ def main() -> None:
                                "onednn_max_isa": cap.onednn_max_isa, "rows": {}}
     print(f"{'row':58} {'detkit s':>9} {'default s':>9} {'ratio':>6} {'rel. diff':>10}")
     for name, (ours, default) in rows.items():
-        with torch.set_grad_enabled("input_grad" in name or "backward" in name):
+        with torch.set_grad_enabled(any(key in name for key in ("input_grad", "backward"))):
             expected = default()
             diff = ((ours().float() - expected).abs().max() / expected.abs().max()).item()
             times = alternate({"detkit": ours, "default": default}, args.repeats)

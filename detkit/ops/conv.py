@@ -59,6 +59,7 @@ from torch.utils.flop_counter import conv_flop_count, flop_registry, register_fl
 
 from detkit.ops import winograd
 from detkit.ops.cpu import probe_cpu
+from detkit.ops.gemm import conv1x1
 from detkit.ops.policy import ConvPolicy, conv_policy
 from detkit.ops.roi_mosaic import RoIMosaic
 
@@ -202,9 +203,11 @@ class _NNPACKConv3x3(torch.autograd.Function):
 
 def conv2d(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """``conv``'s convolution of ``x`` ``[B, C_in, H, W]`` → ``[B, C_out, H', W']``, through
-    NNPACK when it applies (see the module docstring), else through ``conv``'s own kernel."""
+    NNPACK when it applies (see the module docstring), an unstrided 1×1 one as oneDNN products
+    where they apply (:func:`detkit.ops.gemm.conv1x1`), else through ``conv``'s own kernel."""
     if not _use_nnpack(conv, x):
-        return conv._conv_forward(x, conv.weight, conv.bias)
+        out = conv1x1(conv, x)
+        return out if out is not None else conv._conv_forward(x, conv.weight, conv.bias)
     padding = conv.padding[0]
     if torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad
                                     or (conv.bias is not None and conv.bias.requires_grad)):
@@ -221,8 +224,8 @@ def conv_transpose2d(deconv: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tenso
 
 
 class Conv2d(nn.Conv2d):
-    """``nn.Conv2d`` whose 3×3 stride-1 CPU convolutions take NNPACK where it is faster
-    (:func:`conv2d`). Same arguments, parameters and results (to float rounding)."""
+    """``nn.Conv2d`` whose 3×3 stride-1 CPU convolutions take NNPACK where it is faster and
+    whose unstrided 1×1 ones take oneDNN's GEMM where that is faster (:func:`conv2d`). Same arguments, parameters and results (to float rounding)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return conv2d(self, x)

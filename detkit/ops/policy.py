@@ -19,6 +19,15 @@ Crossovers (``[1, 256, H, W]`` and ``[B, 256, 14, 14]`` 3×3 forward rows of
 
 The GEMM RoIAlign (:mod:`detkit.ops.roi_align`) measured faster than torchvision's on both
 AVX-512 and AVX2, forward and backward, so it has no per-ISA switch.
+
+:func:`gemm_policy` says where linear layers and 1×1 convolutions take oneDNN's matmul instead
+of MKL (:mod:`detkit.ops.gemm`; ``gemm_*`` rows of ``bench/kernels.py``, figures in the README):
+
+* AVX-512: oneDNN's 512-bit GEMM beats MKL's (which keeps AVX2 kernels on AMD CPUs) on every
+  row, forward and backward.
+* AVX2 (or oneDNN capped at AVX2): oneDNN is as fast or faster on every row, forward and
+  backward.
+* No AVX2: PyTorch's kernels.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from dataclasses import dataclass
 
 from detkit.ops.cpu import CpuCapability
 
-__all__ = ["ConvPolicy", "conv_policy"]
+__all__ = ["ConvPolicy", "GemmPolicy", "conv_policy", "gemm_policy"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +86,23 @@ def conv_policy(capability: CpuCapability) -> ConvPolicy:
     if capability.isa.upper().startswith("AVX2") or capability.avx512:
         return _AVX2
     return _PORTABLE
+
+
+@dataclass(frozen=True)
+class GemmPolicy:
+    """Which float32 products of linear layers and unstrided 1×1 convolutions oneDNN runs.
+
+    Attributes:
+        forward: the forward products.
+        backward: the gradient products (of layers whose forward oneDNN ran).
+    """
+
+    forward: bool = True
+    backward: bool = True
+
+
+def gemm_policy(capability: CpuCapability) -> GemmPolicy:
+    """The oneDNN GEMM choice for a CPU with ``capability`` (see the module docstring)."""
+    if capability.isa.upper().startswith(("AVX2", "AVX512")):
+        return GemmPolicy()
+    return GemmPolicy(forward=False, backward=False)

@@ -86,3 +86,13 @@ def test_conv_policy_per_instruction_set():
         assert policy.nnpack_faster(100, 256, 256, 14, 14)  # mask head RoIs
         assert not policy.nnpack_faster(100, 256, 256, 7, 7)
         assert not policy.nnpack_faster(1, 64, 64, 16, 16)  # too little work
+
+
+def test_gemm_policy_per_instruction_set():
+    from detkit.ops.policy import GemmPolicy, gemm_policy
+
+    assert gemm_policy(ZEN4) == GemmPolicy(forward=True, backward=True)
+    assert gemm_policy(AVX2) == GemmPolicy(forward=True, backward=True)
+    capped = CpuCapability(isa="AVX512", flags=ZEN4.flags, onednn_max_isa="avx2")
+    assert gemm_policy(capped) == gemm_policy(AVX2)
+    assert gemm_policy(ARM) == GemmPolicy(forward=False, backward=False)

@@ -87,11 +87,11 @@ class Bottleneck(nn.Module):
         if style not in ("pytorch", "caffe"):
             raise ValueError(f"ResNet style must be 'pytorch' or 'caffe', got {style!r}")
         stride_1x1, stride_3x3 = (1, stride) if style == "pytorch" else (stride, 1)
-        self.conv1 = nn.Conv2d(inplanes, planes, 1, stride_1x1, bias=False)
+        self.conv1 = Conv2d(inplanes, planes, 1, stride_1x1, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, planes)[1]
         self.conv2 = Conv2d(planes, planes, 3, stride_3x3, dilation, dilation, bias=False)
         self.bn2 = build_norm_layer(norm_cfg, planes)[1]
-        self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
+        self.conv3 = Conv2d(planes, planes * self.expansion, 1, bias=False)
         self.bn3 = build_norm_layer(norm_cfg, planes * self.expansion)[1]
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
@@ -224,7 +224,7 @@ class ResNet(nn.Module):
         downsample = None
         if stride != 1 or inplanes != planes * block.expansion:
             downsample = nn.Sequential(
-                nn.Conv2d(inplanes, planes * block.expansion, 1, stride, bias=False),
+                Conv2d(inplanes, planes * block.expansion, 1, stride, bias=False),
                 build_norm_layer(norm_cfg, planes * block.expansion)[1],
             )
         layers = [block(inplanes, planes, stride, dilation, downsample, style, with_cp, norm_cfg)]

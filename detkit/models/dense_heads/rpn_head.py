@@ -115,8 +115,8 @@ class RPNHead(nn.Module):
                            padding=1, inplace=False) for i in range(num_convs)])
         else:
             self.rpn_conv = Conv2d(in_channels, feat_channels, 3, padding=1)
-        self.rpn_cls = nn.Conv2d(feat_channels, num_anchors * self.cls_out_channels, 1)
-        self.rpn_reg = nn.Conv2d(feat_channels, num_anchors * 4, 1)
+        self.rpn_cls = Conv2d(feat_channels, num_anchors * self.cls_out_channels, 1)
+        self.rpn_reg = Conv2d(feat_channels, num_anchors * 4, 1)
         self.init_weights()
 
     def init_weights(self) -> None:

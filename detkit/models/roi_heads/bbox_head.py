@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, normal_init, xavier_init
 from detkit.models.task_modules import SamplingResult, multiclass_nms
+from detkit.ops import Linear
 from detkit.registry import BBOX_CODERS, MODELS, build
 
 __all__ = ["ConvFCBBoxHead", "Shared2FCBBoxHead", "accuracy"]
@@ -83,8 +84,8 @@ class ConvFCBBoxHead(nn.Module):
             cls_dim = cls_dim * area if num_cls_fcs == 0 else cls_dim
             reg_dim = reg_dim * area if num_reg_fcs == 0 else reg_dim
         # fc_cls / fc_reg registered first: mmdet's state-dict order
-        self.fc_cls = nn.Linear(cls_dim, num_classes + 1)
-        self.fc_reg = nn.Linear(reg_dim, 4 if reg_class_agnostic else 4 * num_classes)
+        self.fc_cls = Linear(cls_dim, num_classes + 1)
+        self.fc_reg = Linear(reg_dim, 4 if reg_class_agnostic else 4 * num_classes)
         self.shared_convs, self.shared_fcs = shared_convs, shared_fcs
         self.cls_convs, self.cls_fcs = cls_convs, cls_fcs
         self.reg_convs, self.reg_fcs = reg_convs, reg_fcs
@@ -103,7 +104,7 @@ class ConvFCBBoxHead(nn.Module):
             if is_shared or self.num_shared_fcs == 0:
                 last *= self.roi_feat_size * self.roi_feat_size
             for i in range(num_fcs):
-                fcs.append(nn.Linear(last if i == 0 else self.fc_out_channels,
+                fcs.append(Linear(last if i == 0 else self.fc_out_channels,
                                      self.fc_out_channels))
             last = self.fc_out_channels
         return convs, fcs, last

@@ -13,7 +13,7 @@ from torchvision.ops import roi_align
 
 from detkit.models.layers import ConvModule
 from detkit.models.task_modules import SamplingResult
-from detkit.ops import ConvTranspose2d, nnpack_mosaic
+from detkit.ops import Conv2d, ConvTranspose2d, nnpack_mosaic
 from detkit.registry import MODELS, build
 from detkit.structures.masks import BitmapMasks, PolygonMasks
 from detkit.structures.roi_masks import RoIMasks
@@ -126,7 +126,7 @@ class FCNMaskHead(nn.Module):
         scale = upsample_cfg.get("scale_factor", 2)
         self.upsample = ConvTranspose2d(last, conv_out_channels, scale, stride=scale)
         self.relu = nn.ReLU(inplace=True)
-        self.conv_logits = nn.Conv2d(conv_out_channels, 1 if class_agnostic else num_classes, 1)
+        self.conv_logits = Conv2d(conv_out_channels, 1 if class_agnostic else num_classes, 1)
         self.init_weights()
 
     def init_weights(self) -> None:
