@@ -32,6 +32,8 @@ the largest difference relative to the largest default value):
   in the row) vs ``nn.Linear`` / ``nn.Conv2d`` (MKL's GEMM): the box head's first fc
   ``[512, 12544] → 1024``, ResNet-50 and FPN 1×1 convs on one image, and a mask head's
   ``conv_logits`` on 100 RoIs of 28×28;
+* ResNet-50's stem (7×7 stride-2 conv, BatchNorm, ReLU, 3×3 max-pool) on a ``[1, 3, 512, 1024]``
+  image: on channels_last strides, converted in and out (``ResNet._stem``) vs on NCHW;
 * RoIAlign forward and backward, 700 RoIs of 16-112 pixels (the RoIs FPN assigns to the
   stride-4 level; aspect ratios log-normal) on ``[1, 256, 128, 256]``, MMDetection's settings
   (7×7, adaptive sampling, ``aligned=True``): two GEMMs per RoI on a channels_last map
@@ -50,6 +52,7 @@ import torch
 import torchvision
 from torchvision.ops import RoIAlign
 
+from detkit.models.backbones.resnet import ResNet
 from detkit.ops.conv import conv2d, nnpack_mosaic
 from detkit.ops.cpu import probe_cpu
 from detkit.ops.gemm import conv1x1, linear
@@ -206,6 +209,16 @@ def _gemm_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Calla
     return rows
 
 
+def _stem_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
+    """name -> (detkit's stem, the same modules on NCHW) for ResNet-50 at inference."""
+    backbone = ResNet(50, out_indices=(0,)).eval().requires_grad_(False)
+    image = torch.randn(1, 3, 512, 1024, generator=gen)
+
+    def nchw() -> torch.Tensor:
+        return backbone.maxpool(backbone.relu(backbone.bn1(backbone.conv1(image))))
+    return {"resnet_stem_1x3x512x1024_channels_last_vs_nchw": (lambda: backbone._stem(image), nchw)}
+
+
 def _roi_align_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
     """name -> (detkit call, torchvision call) for RoIAlign forward and backward."""
     layer = RoIAlign(7, 0.25, 0, True)
@@ -238,7 +251,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
     rows = {} if args.only_crossovers else {**_conv_rows(gen), **_mosaic_rows(gen),
-                                            **_gemm_rows(gen)}
+                                            **_gemm_rows(gen), **_stem_rows(gen)}
     rows.update(_crossover_rows(gen))
     if not (args.skip_roi_align or args.only_crossovers):
         rows.update(_roi_align_rows(gen))

@@ -10,7 +10,7 @@ from detkit.ops.conv import (Conv2d, ConvTranspose2d, conv2d, conv_transpose2d, 
                              nnpack_pool_threads)
 from detkit.ops.cpu import CpuCapability, cpu_autocast, cpu_autocast_dtype, probe_cpu
 from detkit.ops.gemm import Linear, conv1x1, linear, onednn_matmul
-from detkit.ops.memory_format import roi_pooling_layout, to_channels_last
+from detkit.ops.memory_format import relayout, roi_pooling_layout, to_channels_last
 from detkit.ops.policy import ConvPolicy, GemmPolicy, conv_policy, gemm_policy
 from detkit.ops.roi_align import RoIAlign, roi_align
 from detkit.ops.roi_mosaic import RoIMosaic
@@ -41,6 +41,7 @@ __all__ = [
     "onednn_matmul",
     "parse_compile_option",
     "probe_cpu",
+    "relayout",
     "roi_align",
     "roi_pooling_layout",
     "thread_settings",

@@ -34,7 +34,8 @@ from torch.utils.flop_counter import flop_registry, register_flop_formula
 from detkit.ops.cpu import probe_cpu
 from detkit.ops.policy import GemmPolicy, gemm_policy
 
-__all__ = ["Linear", "conv1x1", "linear", "onednn_gradients", "onednn_matmul"]
+__all__ = ["Linear", "conv1x1", "linear", "onednn_gradients", "onednn_matmul",
+           "onednn_winograd_products"]
 
 _ONEDNN_LINEAR = torch.ops.mkldnn._linear_pointwise.default
 
@@ -59,6 +60,12 @@ def _policy() -> GemmPolicy:
 def onednn_gradients() -> bool:
     """Gradient products go through oneDNN: this CPU's policy says so and oneDNN is enabled."""
     return _policy().backward and torch._C._get_mkldnn_enabled()
+
+
+def onednn_winograd_products() -> bool:
+    """The Winograd kernel gradient's products go through oneDNN (this CPU's policy, oneDNN
+    enabled)."""
+    return _policy().winograd and torch._C._get_mkldnn_enabled()
 
 
 def _dense(matrix: torch.Tensor) -> torch.Tensor:

@@ -25,8 +25,9 @@ of MKL (:mod:`detkit.ops.gemm`; ``gemm_*`` rows of ``bench/kernels.py``, figures
 
 * AVX-512: oneDNN's 512-bit GEMM beats MKL's (which keeps AVX2 kernels on AMD CPUs) on every
   row, forward and backward.
-* AVX2 (or oneDNN capped at AVX2): oneDNN is as fast or faster on every row, forward and
-  backward.
+  The Winograd kernel gradient's products (``conv3x3_weight_grad_*`` rows) too.
+* AVX2 (or oneDNN capped at AVX2): oneDNN is as fast or faster on every ``gemm_*`` row, forward
+  and backward; the Winograd products stay one batched MKL GEMM (oneDNN was not faster there).
 * No AVX2: PyTorch's kernels.
 """
 
@@ -95,14 +96,19 @@ class GemmPolicy:
     Attributes:
         forward: the forward products.
         backward: the gradient products (of layers whose forward oneDNN ran).
+        winograd: the 36 products per band of the Winograd kernel gradient
+            (:mod:`detkit.ops.winograd`), else one batched MKL GEMM.
     """
 
     forward: bool = True
     backward: bool = True
+    winograd: bool = True
 
 
 def gemm_policy(capability: CpuCapability) -> GemmPolicy:
     """The oneDNN GEMM choice for a CPU with ``capability`` (see the module docstring)."""
-    if capability.isa.upper().startswith(("AVX2", "AVX512")):
+    if _onednn_avx512(capability):
         return GemmPolicy()
-    return GemmPolicy(forward=False, backward=False)
+    if capability.isa.upper().startswith(("AVX2", "AVX512")):
+        return GemmPolicy(winograd=False)
+    return GemmPolicy(forward=False, backward=False, winograd=False)

@@ -26,6 +26,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from detkit.ops.gemm import onednn_matmul, onednn_winograd_products
+
 __all__ = ["faster_than_onednn", "conv3x3_weight_grad"]
 
 _MIN_CHANNELS = 256  # fewer input or output channels: the transforms dominate
@@ -68,6 +70,21 @@ def _transforms(like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.T
     return tuple(t.to(like.device, like.dtype) for t in (x_kernels, g_kernels, inverse))
 
 
+def _accumulate(products: torch.Tensor, g_tiles: torch.Tensor, x_tiles: torch.Tensor) -> None:
+    """``products[p] += g_tiles[p] · x_tiles[p]ᵀ`` for the 36 positions ``p``
+    (``g_tiles [36, C_out, T]``, ``x_tiles [36, C_in, T]``): 36 oneDNN products where
+    :func:`detkit.ops.policy.gemm_policy` takes oneDNN for them, else one batched GEMM.
+    (Gathering several bands into longer products was tried: no faster, the buffers cost
+    what the longer sums save.)"""
+    if not (onednn_winograd_products() and products.device.type == "cpu"
+            and products.dtype == torch.float32):
+        products.baddbmm_(g_tiles, x_tiles.transpose(1, 2))
+        return
+    g_tiles, x_tiles = g_tiles.contiguous(), x_tiles.contiguous()  # dense [C, T] per position
+    for position in range(36):
+        products[position] += onednn_matmul(g_tiles[position], x_tiles[position].t())
+
+
 def conv3x3_weight_grad(x: torch.Tensor, grad: torch.Tensor, padding: int) -> torch.Tensor:
     """Kernel gradient ``[C_out, C_in, 3, 3]`` of the 3×3 stride-1 convolution with zero
     ``padding`` (0 or 1) that took ``x`` ``[B, C_in, H, W]`` to an output whose gradient is
@@ -89,7 +106,7 @@ def conv3x3_weight_grad(x: torch.Tensor, grad: torch.Tensor, padding: int) -> to
                                     0, 4 * (row1 - row0) - g_band.size(1)))
             x_tiles = F.conv2d(x_band.unsqueeze(1), x_kernels, stride=4)  # [C_in, 36, rows, cols]
             g_tiles = F.conv2d(g_band.unsqueeze(1), g_kernels, stride=4)  # [C_out, 36, rows, cols]
-            products.baddbmm_(g_tiles.flatten(2).transpose(0, 1),
-                              x_tiles.flatten(2).permute(1, 2, 0))
+            _accumulate(products, g_tiles.flatten(2).transpose(0, 1),
+                        x_tiles.flatten(2).transpose(0, 1))
     kernel = inverse @ products.view(36, -1)  # [9, C_out * C_in]
     return kernel.view(3, 3, out_channels, in_channels).permute(2, 3, 0, 1).contiguous()

@@ -33,7 +33,12 @@ def test_equals_the_direct_kernel_gradient_in_float64(batch, channels, height, w
                                _direct_weight_grad(x, grad, padding), rtol=1e-10, atol=1e-10)
 
 
-def test_float32_error_is_small_relative_to_the_gradient():
+@pytest.mark.parametrize("onednn_products", [True, False], ids=["onednn", "batched_gemm"])
+def test_float32_error_is_small_relative_to_the_gradient(onednn_products, monkeypatch):
+    from detkit.ops import gemm
+    from detkit.ops.policy import GemmPolicy
+
+    monkeypatch.setattr(gemm, "_policy", lambda: GemmPolicy(winograd=onednn_products))
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(1, 32, 40, 48, generator=gen)
     grad = torch.randn(1, 16, 40, 48, generator=gen)

@@ -91,8 +91,8 @@ def test_conv_policy_per_instruction_set():
 def test_gemm_policy_per_instruction_set():
     from detkit.ops.policy import GemmPolicy, gemm_policy
 
-    assert gemm_policy(ZEN4) == GemmPolicy(forward=True, backward=True)
-    assert gemm_policy(AVX2) == GemmPolicy(forward=True, backward=True)
+    assert gemm_policy(ZEN4) == GemmPolicy(forward=True, backward=True, winograd=True)
+    assert gemm_policy(AVX2) == GemmPolicy(forward=True, backward=True, winograd=False)
     capped = CpuCapability(isa="AVX512", flags=ZEN4.flags, onednn_max_isa="avx2")
     assert gemm_policy(capped) == gemm_policy(AVX2)
-    assert gemm_policy(ARM) == GemmPolicy(forward=False, backward=False)
+    assert gemm_policy(ARM) == GemmPolicy(forward=False, backward=False, winograd=False)

@@ -34,3 +34,21 @@ def test_maps_already_in_layout_or_without_gradient_are_returned_as_they_are():
     with torch.no_grad():
         plain = torch.randn(1, 4, 8, 8, requires_grad=True)
         assert roi_pooling_layout(plain).grad_fn is None
+
+
+def test_conversions_copy_in_channel_blocks_with_the_same_values():
+    """40 channels: two whole 16-channel blocks and a partial one, forward and gradient."""
+    torch.manual_seed(0)
+    leaf = torch.randn(2, 40, 9, 11, requires_grad=True)
+    feat = leaf * 1.0
+    seen = []
+    feat.register_hook(seen.append)
+    pooled_map = roi_pooling_layout(feat)
+    assert pooled_map.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(pooled_map, feat)
+    grad = torch.randn(2, 40, 9, 11).contiguous(memory_format=torch.channels_last)
+    pooled_map.backward(grad)
+    assert seen[0].is_contiguous() and torch.equal(seen[0], grad)
+    with torch.no_grad():
+        plain = roi_pooling_layout(leaf)
+    assert plain.is_contiguous(memory_format=torch.channels_last) and torch.equal(plain, leaf)

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.utils.checkpoint as activation_checkpoint
 
 from detkit.models.layers import build_norm_layer, constant_init, kaiming_init
-from detkit.ops import Conv2d
+from detkit.ops import Conv2d, relayout
 from detkit.registry import MODELS
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck"]
@@ -257,8 +257,20 @@ class ResNet(nn.Module):
             for param in module.parameters():
                 param.requires_grad = False
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
+        """conv1 → norm → ReLU → 3×3 max-pool of ``x`` ``[B, C, H, W]`` → ``[B, C', H/4, W/4]``
+        in ``x``'s layout. On CPU it runs on channels_last strides, converted once: oneDNN's
+        7×7 stride-2 conv and PyTorch's max-pool are several times faster there than on NCHW
+        (``bench/kernels.py``, row ``resnet_stem_*``); same values."""
+        nchw = (x.device.type == "cpu" and x.dim() == 4 and x.is_contiguous()
+                and not torch.compiler.is_exporting())
+        if nchw:
+            x = relayout(x, torch.channels_last)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return relayout(x, torch.contiguous_format) if nchw else x
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = self._stem(x)
         outs = []
         for i, name in enumerate(self.res_layers):
             x = getattr(self, name)(x)
