@@ -140,7 +140,7 @@ def _crossover_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], 
     """name -> (NNPACK forward, oneDNN forward) on FPN levels and RoI batches; bf16 autocast
     vs float32."""
     conv = torch.nn.Conv2d(256, 256, 3, padding=1).requires_grad_(False)
-    policy = conv_policy(probe_cpu())
+    policy = conv_policy(probe_cpu(), torch.get_num_threads())
     torch._nnpack_available()  # initialises NNPACK
     rows = {}
     for shape in ((1, 256, 128, 256), (1, 256, 64, 128), (1, 256, 32, 64), (1, 256, 16, 32),

@@ -19,8 +19,8 @@ A stack of 3×3 convs on RoI maps (the mask head) can instead run on one mosaic 
 the single-image rule: NNPACK's single-image algorithm wastes less on tile edges than its
 batched one on 14×14 maps.
 
-The thresholds are per instruction set (:func:`detkit.ops.policy.conv_policy` of this CPU's
-:func:`detkit.ops.cpu.probe_cpu`); the figures above are AVX-512's.
+The thresholds are per instruction set and thread count (:func:`detkit.ops.policy.conv_policy`
+of this CPU's :func:`detkit.ops.cpu.probe_cpu`); the figures above are AVX-512's at one thread.
 
 NNPACK reads NCHW-contiguous float32 maps, so channels_last inputs (a ``channels_last``
 model) and autocast keep oneDNN (converting a bf16 map to NCHW float32 for NNPACK measured
@@ -108,10 +108,15 @@ def _warn_pool_mismatch(pool: int, now: int) -> None:
                   RuntimeWarning, stacklevel=4)
 
 
-@functools.cache
 def _policy() -> ConvPolicy:
-    """This CPU's NNPACK thresholds (probed once)."""
-    return conv_policy(probe_cpu())
+    """This CPU's NNPACK thresholds at the current thread count."""
+    return _policy_at(torch.get_num_threads())
+
+
+@functools.cache
+def _policy_at(threads: int) -> ConvPolicy:
+    """This CPU's NNPACK thresholds at ``threads`` threads (the CPU probed once)."""
+    return conv_policy(probe_cpu(), threads)
 
 
 def _nnpack_faster(x: torch.Tensor, out_channels: int,
@@ -186,7 +191,7 @@ class _NNPACKConv3x3(torch.autograd.Function):
             # a stride-1 conv's input gradient: "full" 3×3 conv with the flipped, transposed kernel
             kernel = weight.flip(2, 3).transpose(0, 1).contiguous()
             grad_x = _nnpack_conv3x3(grad, kernel, None, 2 - ctx.padding)
-        if need_weight and winograd.faster_than_onednn(x, grad):
+        if need_weight and winograd.faster_than_onednn(x, grad, _policy().weight_grad_min_pixels):
             grad_weight = winograd.conv3x3_weight_grad(x, grad, ctx.padding)
             grad_bias = grad.sum((0, 2, 3)) if need_bias else None
         onednn_mask = [need and done is None for need, done in

@@ -5,17 +5,25 @@ NNPACK's Winograd convolution has AVX2 kernels only, whereas oneDNN's direct con
 doubles its width on AVX-512; so where NNPACK beats oneDNN depends on the ISA.
 :func:`conv_policy` maps a :class:`~detkit.ops.cpu.CpuCapability` to the thresholds
 :mod:`detkit.ops.conv` applies; the policy is a plain function of the capability, so any
-machine's choice can be asked for (``conv_policy(CpuCapability(isa='AVX2'))``).
+machine's choice can be asked for (``conv_policy(CpuCapability(isa='AVX2'), threads=2)``).
 
 Crossovers (``[1, 256, H, W]`` and ``[B, 256, 14, 14]`` 3×3 forward rows of
-``python bench/kernels.py``, NNPACK called directly vs oneDNN; the figures are in the README):
+``python bench/kernels.py --threads 1`` and ``--threads 2``, NNPACK called directly vs oneDNN;
+the figures are in the README):
 
-* AVX-512: NNPACK wins on the FPN levels down to ``C_in·C_out·H·W ≈ 2**27`` (single image) and
-  on RoI batches of >= 16 maps of >= 10×10; below, oneDNN.
+* AVX-512: NNPACK wins on the FPN levels down to ``C_in·C_out·H·W ≈ 2**27`` (single image) at
+  one thread, down to ``2**29`` (the stride-8 level) at two: oneDNN's convolution gains more
+  from a second thread than NNPACK's on small maps. RoI batches of >= 16 maps of >= 10×10 take
+  NNPACK at both; below, oneDNN. The Winograd kernel gradient (``conv3x3_weight_grad_*`` rows)
+  pays from 8192 output pixels at one thread, from 32768 (the stride-4 level) at two.
 * AVX2 (or oneDNN capped at AVX2 by ``ONEDNN_MAX_CPU_ISA``): oneDNN's float32 convolution loses
   its 512-bit kernels while NNPACK's (AVX2 only) are unchanged, so NNPACK wins on smaller maps
-  too: single image from 512 pixels and ``C_in·C_out·H·W >= 2**25`` (the stride-32 level).
+  too: single image from 512 pixels and ``C_in·C_out·H·W >= 2**25`` (the stride-32 level) at
+  one thread, from 2048 pixels and ``2**27`` (the stride-16 level) at two.
 * No AVX2 (``DEFAULT`` / Arm): NNPACK's portable kernels are not faster; oneDNN only.
+
+More threads than two were not measurable here (2-core machines); they keep the two-thread
+thresholds.
 
 The GEMM RoIAlign (:mod:`detkit.ops.roi_align`) measured faster than torchvision's on both
 AVX-512 and AVX2, forward and backward, so it has no per-ISA switch.
@@ -50,6 +58,8 @@ class ConvPolicy:
         min_side: batched: smallest ``min(H, W)``.
         min_pixels: single image: smallest ``H·W``.
         min_work: single image: smallest ``C_in·C_out·H·W``.
+        weight_grad_min_pixels: smallest output ``H'·W'`` whose kernel gradient takes
+            Winograd's F(4×4, 3×3) (:mod:`detkit.ops.winograd`; 256+ channels).
     """
 
     nnpack: bool = True
@@ -57,6 +67,7 @@ class ConvPolicy:
     min_side: int = 10
     min_pixels: int = 2048
     min_work: int = 1 << 27
+    weight_grad_min_pixels: int = 8192
 
     def nnpack_faster(self, batch: int, in_channels: int, out_channels: int, height: int,
                       width: int) -> bool:
@@ -69,8 +80,9 @@ class ConvPolicy:
         return pixels >= self.min_pixels and in_channels * out_channels * pixels >= self.min_work
 
 
-_AVX512 = ConvPolicy()
-_AVX2 = ConvPolicy(min_pixels=512, min_work=1 << 25)
+# (one thread, two or more threads)
+_AVX512 = (ConvPolicy(), ConvPolicy(min_pixels=8192, min_work=1 << 29, weight_grad_min_pixels=32768))
+_AVX2 = (ConvPolicy(min_pixels=512, min_work=1 << 25), ConvPolicy())
 _PORTABLE = ConvPolicy(nnpack=False)
 
 
@@ -80,12 +92,13 @@ def _onednn_avx512(capability: CpuCapability) -> bool:
     return capability.avx512 and (cap is None or cap == "all" or "512" in cap or "amx" in cap)
 
 
-def conv_policy(capability: CpuCapability) -> ConvPolicy:
-    """The NNPACK thresholds for a CPU with ``capability`` (see the module docstring)."""
+def conv_policy(capability: CpuCapability, threads: int = 1) -> ConvPolicy:
+    """The NNPACK thresholds for a CPU with ``capability`` running ``threads`` threads (see the
+    module docstring)."""
     if _onednn_avx512(capability):
-        return _AVX512
+        return _AVX512[threads > 1]
     if capability.isa.upper().startswith("AVX2") or capability.avx512:
-        return _AVX2
+        return _AVX2[threads > 1]
     return _PORTABLE
 
 

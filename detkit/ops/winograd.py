@@ -52,11 +52,13 @@ _AT = ((1, 1, 1, 1, 1, 0),
        (0, 1, -1, 8, -8, 1))
 
 
-def faster_than_onednn(x: torch.Tensor, grad: torch.Tensor) -> bool:
+def faster_than_onednn(x: torch.Tensor, grad: torch.Tensor, min_pixels: int = _MIN_PIXELS) -> bool:
     """Winograd measured faster than oneDNN for the kernel gradient of a 3×3 stride-1 conv of
-    ``x`` ``[B, C_in, H, W]`` whose output gradient is ``grad`` ``[B, C_out, H', W']``."""
+    ``x`` ``[B, C_in, H, W]`` whose output gradient is ``grad`` ``[B, C_out, H', W']``, with
+    at least ``min_pixels`` output pixels per image (the policy's
+    :attr:`~detkit.ops.policy.ConvPolicy.weight_grad_min_pixels`)."""
     return (min(x.size(1), grad.size(1)) >= _MIN_CHANNELS
-            and grad.size(2) * grad.size(3) >= _MIN_PIXELS)
+            and grad.size(2) * grad.size(3) >= min_pixels)
 
 
 def _transforms(like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

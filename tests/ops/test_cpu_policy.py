@@ -96,3 +96,23 @@ def test_gemm_policy_per_instruction_set():
     capped = CpuCapability(isa="AVX512", flags=ZEN4.flags, onednn_max_isa="avx2")
     assert gemm_policy(capped) == gemm_policy(AVX2)
     assert gemm_policy(ARM) == GemmPolicy(forward=False, backward=False, winograd=False)
+
+
+def test_conv_policy_per_thread_count():
+    """oneDNN gains more from a second thread than NNPACK on small maps: two threads move the
+    single-image crossover up one FPN level on each ISA; RoI batches keep NNPACK."""
+    for cap in (ZEN4, AVX2):
+        one, two = conv_policy(cap, 1), conv_policy(cap, 2)
+        assert conv_policy(cap) == one and conv_policy(cap, 8) == two
+        assert one.nnpack_faster(1, 256, 256, 128, 256) and two.nnpack_faster(1, 256, 256, 128, 256)
+        assert two.nnpack_faster(100, 256, 256, 14, 14)
+    assert conv_policy(ZEN4, 1).nnpack_faster(1, 256, 256, 32, 64)
+    assert not conv_policy(ZEN4, 2).nnpack_faster(1, 256, 256, 32, 64)
+    assert conv_policy(ZEN4, 2).nnpack_faster(1, 256, 256, 64, 128)
+    assert conv_policy(AVX2, 1).nnpack_faster(1, 256, 256, 16, 32)
+    assert not conv_policy(AVX2, 2).nnpack_faster(1, 256, 256, 16, 32)
+    assert conv_policy(AVX2, 2).nnpack_faster(1, 256, 256, 32, 64)
+    # the Winograd kernel gradient: the stride-8 level (8192 pixels) leaves it on AVX-512 at 2 threads
+    assert conv_policy(ZEN4, 1).weight_grad_min_pixels == 8192
+    assert conv_policy(ZEN4, 2).weight_grad_min_pixels == 32768
+    assert conv_policy(AVX2, 2).weight_grad_min_pixels == 8192
