@@ -6,10 +6,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.detkit-installed
 # Two torch threads fight over a busy 2-core machine; tests pick their own count.
 export OMP_NUM_THREADS ?= 2
-# Idle OpenMP threads sleep instead of spin-waiting (GNU / Intel OpenMP): on a busy machine
-# spinning threads steal the cores the working ones need. Read when torch loads, so set here
-# (and in the detkit Jupyter kernel's environment); see detkit.ops.threads.
-export OMP_WAIT_POLICY ?= PASSIVE
+# Idle OpenMP threads spin ~0.1 ms, then sleep (GNU OpenMP; KMP_BLOCKTIME for Intel OpenMP):
+# libgomp's default ~10 ms spin steals the cores of a busy machine and of NNPACK's own pool,
+# sleeping at once costs a wake-up per kernel (bench/threads.py). Read when torch loads, so set
+# here (and in the detkit Jupyter kernel's environment); see detkit.ops.threads.
+export GOMP_SPINCOUNT ?= 3000
 export KMP_BLOCKTIME ?= 0
 
 .PHONY: venv test test-fast demo data lab bench clean
@@ -21,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name detkit --display-name "detkit (.venv)" \
-		--env OMP_WAIT_POLICY PASSIVE --env KMP_BLOCKTIME 0
+		--env GOMP_SPINCOUNT 3000 --env KMP_BLOCKTIME 0
 	@touch $(STAMP)
 
 test: $(STAMP)

@@ -24,7 +24,9 @@ the largest difference relative to the largest default value):
   seams cleared, unpack) vs NNPACK's batched Winograd per RoI and vs oneDNN;
 * crossovers: NNPACK's 3×3 forward called directly vs oneDNN on the FPN levels
   ``[1, 256, H, W]`` (strides 4-32) and on RoI batches ``[B, 256, 14, 14]``, each with the
-  choice :func:`detkit.ops.policy.conv_policy` makes for this CPU (``policy``: nnpack/onednn);
+  choice :func:`detkit.ops.policy.conv_policy` makes for this CPU, thread count and OpenMP
+  wait (``policy``: nnpack/onednn; at 2+ threads the wait moves the crossovers: run once as
+  is and once with ``GOMP_SPINCOUNT=3000``);
 * bf16 autocast 3×3 conv on the stride-4 level vs float32 (native on AVX-512 BF16 / AMX,
   emulated and slower elsewhere: :func:`detkit.ops.cpu.cpu_autocast_dtype`);
 * linear layers and unstrided 1×1 convolutions, forward and backward (``gemm_*``): oneDNN's
@@ -57,6 +59,7 @@ from detkit.ops.conv import conv2d, nnpack_mosaic
 from detkit.ops.cpu import probe_cpu
 from detkit.ops.gemm import conv1x1, linear
 from detkit.ops.policy import conv_policy, gemm_policy
+from detkit.ops.threads import process_openmp_wait, thread_settings
 from detkit.ops.roi_align import roi_align
 from detkit.ops.winograd import conv3x3_weight_grad
 
@@ -140,7 +143,7 @@ def _crossover_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], 
     """name -> (NNPACK forward, oneDNN forward) on FPN levels and RoI batches; bf16 autocast
     vs float32."""
     conv = torch.nn.Conv2d(256, 256, 3, padding=1).requires_grad_(False)
-    policy = conv_policy(probe_cpu(), torch.get_num_threads())
+    policy = conv_policy(probe_cpu(), torch.get_num_threads(), process_openmp_wait())
     torch._nnpack_available()  # initialises NNPACK
     rows = {}
     for shape in ((1, 256, 128, 256), (1, 256, 64, 128), (1, 256, 32, 64), (1, 256, 16, 32),
@@ -257,11 +260,13 @@ def main() -> None:
         rows.update(_roi_align_rows(gen))
     rows = {name: pair for name, pair in rows.items() if args.match in name}
     cap = probe_cpu()
-    print(f"CPU: {cap.summary()} | torch threads {torch.get_num_threads()}")
+    print(f"CPU: {cap.summary()}")
+    print(f"threads: {thread_settings().summary()}")
     results: dict[str, Any] = {"threads": args.threads, "repeats": args.repeats,
                                "torch": torch.__version__, "torchvision": torchvision.__version__,
                                "cpu": cap.summary(), "cpu_isa": cap.isa,
-                               "onednn_max_isa": cap.onednn_max_isa, "rows": {}}
+                               "onednn_max_isa": cap.onednn_max_isa,
+                               "openmp_wait": process_openmp_wait(), "rows": {}}
     print(f"{'row':58} {'detkit s':>9} {'default s':>9} {'ratio':>6} {'rel. diff':>10}")
     for name, (ours, default) in rows.items():
         with torch.set_grad_enabled(any(key in name for key in ("input_grad", "backward"))):

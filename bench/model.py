@@ -256,7 +256,7 @@ def main() -> None:
     if args.out:
         out = {"cpu": cap.summary(), "cpu_isa": cap.isa, "cpu_flags_low_precision": sorted(
             f for f in cap.flags if "bf16" in f or "fp16" in f or f.startswith("amx")),
-               "wait_policy": thread_settings().omp_wait_policy, "by_threads": by_threads}
+               "openmp_wait": thread_settings().openmp_wait, "by_threads": by_threads}
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
 
 

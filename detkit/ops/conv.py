@@ -19,8 +19,10 @@ A stack of 3×3 convs on RoI maps (the mask head) can instead run on one mosaic 
 the single-image rule: NNPACK's single-image algorithm wastes less on tile edges than its
 batched one on 14×14 maps.
 
-The thresholds are per instruction set and thread count (:func:`detkit.ops.policy.conv_policy`
-of this CPU's :func:`detkit.ops.cpu.probe_cpu`); the figures above are AVX-512's at one thread.
+The thresholds are per instruction set, thread count and OpenMP wait
+(:func:`detkit.ops.policy.conv_policy` of this CPU's :func:`detkit.ops.cpu.probe_cpu` and this
+process's :func:`detkit.ops.threads.process_openmp_wait`); the figures above are AVX-512's at
+one thread.
 
 NNPACK reads NCHW-contiguous float32 maps, so channels_last inputs (a ``channels_last``
 model) and autocast keep oneDNN (converting a bf16 map to NCHW float32 for NNPACK measured
@@ -62,6 +64,7 @@ from detkit.ops.cpu import probe_cpu
 from detkit.ops.gemm import conv1x1
 from detkit.ops.policy import ConvPolicy, conv_policy
 from detkit.ops.roi_mosaic import RoIMosaic
+from detkit.ops.threads import OpenMPWait, process_openmp_wait
 
 __all__ = ["Conv2d", "ConvTranspose2d", "conv2d", "conv_transpose2d", "nnpack_mosaic", "nnpack_pool_threads"]
 
@@ -109,14 +112,14 @@ def _warn_pool_mismatch(pool: int, now: int) -> None:
 
 
 def _policy() -> ConvPolicy:
-    """This CPU's NNPACK thresholds at the current thread count."""
-    return _policy_at(torch.get_num_threads())
+    """This CPU's NNPACK thresholds at the current thread count and this process's OpenMP wait."""
+    return _policy_at(torch.get_num_threads(), process_openmp_wait())
 
 
 @functools.cache
-def _policy_at(threads: int) -> ConvPolicy:
-    """This CPU's NNPACK thresholds at ``threads`` threads (the CPU probed once)."""
-    return conv_policy(probe_cpu(), threads)
+def _policy_at(threads: int, wait: OpenMPWait) -> ConvPolicy:
+    """This CPU's NNPACK thresholds at ``threads`` threads under ``wait`` (the CPU probed once)."""
+    return conv_policy(probe_cpu(), threads, wait)
 
 
 def _nnpack_faster(x: torch.Tensor, out_channels: int,

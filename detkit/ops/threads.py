@@ -1,12 +1,18 @@
-"""CPU thread settings that hold up on a busy machine.
+"""CPU thread settings that hold up on a quiet and on a busy machine.
 
-PyTorch's CPU kernels run on an OpenMP pool. Between parallel regions GNU OpenMP's threads
-spin-wait (up to ~300k spins) before sleeping; when other processes hold the cores, the
-spinning threads steal the time the working ones need. ``OMP_WAIT_POLICY=PASSIVE`` (GNU
-OpenMP) and ``KMP_BLOCKTIME=0`` (Intel OpenMP) make them sleep at once. OpenMP reads these
-when it loads (``import torch``), so they belong in the environment that starts Python:
-``make`` exports them and the ``detkit`` Jupyter kernel is installed with them; see
-:data:`PASSIVE_WAIT_ENV`.
+PyTorch's CPU kernels run on an OpenMP pool (GNU OpenMP in PyTorch's wheels). Between parallel
+regions its threads spin-wait (libgomp's default: 300k spins, about 10 ms here) before they
+sleep. On a busy machine the spinning threads steal the time the working ones need; on a quiet
+one they also steal the cores of NNPACK's own thread pool (an NNPACK convolution right after a
+oneDNN one ran 2× its time). Sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) fixes both but pays a
+wake-up per region (1.3–1.4× slower model steps on a quiet machine). A bounded spin,
+``GOMP_SPINCOUNT=3000`` (about 0.1 ms), covers the short gaps between kernels and then sleeps
+(``python bench/threads.py``; figures in the README). ``KMP_BLOCKTIME=0`` is Intel OpenMP's
+setting, for builds that use it. OpenMP reads these when it loads (``import torch``), so they
+belong in the environment that starts Python: ``make`` exports :data:`BOUNDED_WAIT_ENV` and the
+``detkit`` Jupyter kernel is installed with it. :func:`openmp_wait` classifies an environment
+the way libgomp reads it (``GOMP_SPINCOUNT`` over ``OMP_WAIT_POLICY``); the NNPACK thresholds at
+two threads or more depend on it (:func:`detkit.ops.policy.conv_policy`).
 
 Thread counts: the main process runs ``torch.get_num_threads()`` threads (PyTorch's default:
 the physical cores, or ``OMP_NUM_THREADS``); :func:`configure_threads` sets it, by default to
@@ -16,18 +22,49 @@ every worker), so data loading does not multiply the pool.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import torch
 
 from detkit.ops.cpu import CpuCapability, probe_cpu
 
-__all__ = ["PASSIVE_WAIT_ENV", "ThreadSettings", "configure_threads", "default_threads",
-           "thread_settings"]
+__all__ = ["BOUNDED_WAIT_ENV", "OpenMPWait", "ThreadSettings", "configure_threads",
+           "default_threads", "openmp_wait", "process_openmp_wait", "thread_settings"]
 
-# environment that makes idle OpenMP threads sleep instead of spinning
-PASSIVE_WAIT_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
+# environment under which idle OpenMP threads spin ~0.1 ms, then sleep
+BOUNDED_WAIT_ENV = {"GOMP_SPINCOUNT": "3000", "KMP_BLOCKTIME": "0"}
+
+OpenMPWait = Literal["spin", "bounded", "passive"]
+# spin counts up to this (about 1 ms here) count as a bounded spin
+_BOUNDED_SPINS = 30_000
+_SPIN_SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+
+
+def openmp_wait(env: Mapping[str, str] | None = None) -> OpenMPWait:
+    """How GNU OpenMP's idle threads wait under ``env`` (default ``os.environ``):
+    ``'passive'`` (sleep at once), ``'bounded'`` (spin at most ~1 ms) or ``'spin'`` (libgomp's
+    default ~10 ms, or longer). ``GOMP_SPINCOUNT`` (a count, optionally with a k/M/G/T suffix,
+    or ``infinite``) takes precedence over ``OMP_WAIT_POLICY``, as in libgomp."""
+    env = os.environ if env is None else env
+    count = env.get("GOMP_SPINCOUNT", "").strip().lower()
+    if count:
+        number, suffix = (count[:-1], count[-1]) if count[-1] in "kmgt" else (count, "")
+        if not number.isdigit():
+            return "spin"  # 'infinite' / 'infinity', or a value libgomp ignores (its default)
+        spins = int(number) * _SPIN_SUFFIXES[suffix]
+        return "passive" if spins == 0 else "bounded" if spins <= _BOUNDED_SPINS else "spin"
+    return "passive" if env.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE" else "spin"
+
+
+@functools.cache
+def process_openmp_wait() -> OpenMPWait:
+    """:func:`openmp_wait` of this process, read once (OpenMP read its environment when torch
+    loaded; later changes to ``os.environ`` do not reach it)."""
+    return openmp_wait()
 
 
 @dataclass(frozen=True)
@@ -39,8 +76,8 @@ class ThreadSettings:
         interop_threads: inter-op threads of the main process.
         data_worker_threads: intra-op threads per DataLoader worker (PyTorch sets 1).
         cpus: logical CPUs this process may run on.
-        omp_num_threads, omp_wait_policy, kmp_blocktime: the environment variables
-            (``'unset'`` where not set).
+        omp_num_threads, omp_wait_policy, gomp_spincount, kmp_blocktime: the environment
+            variables (``'unset'`` where not set).
     """
 
     torch_threads: int
@@ -49,20 +86,26 @@ class ThreadSettings:
     cpus: int
     omp_num_threads: str
     omp_wait_policy: str
+    gomp_spincount: str
     kmp_blocktime: str
 
     @property
-    def passive_wait(self) -> bool:
-        """Idle OpenMP threads sleep instead of spin-waiting."""
-        return self.omp_wait_policy.upper() == "PASSIVE" or self.kmp_blocktime == "0"
+    def openmp_wait(self) -> OpenMPWait:
+        """How idle OpenMP threads wait under these variables (:func:`openmp_wait`)."""
+        return openmp_wait({name: value for name, value in (
+            ("OMP_WAIT_POLICY", self.omp_wait_policy), ("GOMP_SPINCOUNT", self.gomp_spincount))
+            if value != "unset"})
 
     def summary(self) -> str:
         """One line for logs and ``make demo``."""
-        wait = "passive" if self.passive_wait else "spin (set OMP_WAIT_POLICY=PASSIVE)"
+        wait = self.openmp_wait
+        if wait == "spin":
+            wait = "spin (set GOMP_SPINCOUNT=3000 for a bounded spin)"
         return (f"torch threads {self.torch_threads} (interop {self.interop_threads}), "
                 f"data workers {self.data_worker_threads} thread each, {self.cpus} CPUs | "
                 f"OMP_NUM_THREADS={self.omp_num_threads} OMP_WAIT_POLICY={self.omp_wait_policy} "
-                f"KMP_BLOCKTIME={self.kmp_blocktime} | OpenMP wait: {wait}")
+                f"GOMP_SPINCOUNT={self.gomp_spincount} KMP_BLOCKTIME={self.kmp_blocktime} | "
+                f"OpenMP wait: {wait}")
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -82,6 +125,7 @@ def thread_settings() -> ThreadSettings:
                           interop_threads=torch.get_num_interop_threads(), data_worker_threads=1,
                           cpus=probe_cpu().cpus, omp_num_threads=env("OMP_NUM_THREADS", "unset"),
                           omp_wait_policy=env("OMP_WAIT_POLICY", "unset"),
+                          gomp_spincount=env("GOMP_SPINCOUNT", "unset"),
                           kmp_blocktime=env("KMP_BLOCKTIME", "unset"))
 
 

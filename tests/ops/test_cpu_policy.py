@@ -1,6 +1,9 @@
 """CPU capability probe and the policies that take it as input: low precision only where the
-CPU computes it natively, NNPACK thresholds per instruction set."""
+CPU computes it natively, NNPACK thresholds per instruction set, thread count and OpenMP wait."""
 
+import os
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -116,3 +119,42 @@ def test_conv_policy_per_thread_count():
     assert conv_policy(ZEN4, 1).weight_grad_min_pixels == 8192
     assert conv_policy(ZEN4, 2).weight_grad_min_pixels == 32768
     assert conv_policy(AVX2, 2).weight_grad_min_pixels == 8192
+
+
+def test_conv_policy_under_a_bounded_or_passive_wait():
+    """Without libgomp's long spin, NNPACK's pool keeps its cores at two threads: the
+    single-image crossovers are the one-thread ones (the kernel gradient's stays at two)."""
+    for wait in ("bounded", "passive"):
+        for cap in (ZEN4, AVX2):
+            one, two = conv_policy(cap, 1, wait), conv_policy(cap, 2, wait)
+            assert one == conv_policy(cap, 1)  # one thread: the wait does not matter
+            assert (two.min_pixels, two.min_work) == (one.min_pixels, one.min_work)
+            assert two != conv_policy(cap, 2, "spin")
+        assert conv_policy(ZEN4, 2, wait).nnpack_faster(1, 256, 256, 32, 64)
+        assert conv_policy(AVX2, 2, wait).nnpack_faster(1, 256, 256, 16, 32)
+        assert conv_policy(ZEN4, 2, wait).weight_grad_min_pixels == 32768
+        assert not conv_policy(ARM, 2, wait).nnpack
+
+
+WAIT_SCRIPT = r"""
+import torch
+from detkit.ops import conv
+from detkit.ops.cpu import probe_cpu
+from detkit.ops.policy import conv_policy
+from detkit.ops.threads import process_openmp_wait
+torch.set_num_threads(2)
+assert process_openmp_wait() == "{wait}", process_openmp_wait()
+assert conv._policy() == conv_policy(probe_cpu(), 2, "{wait}")
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("env, wait", [({"GOMP_SPINCOUNT": "3000"}, "bounded"), ({}, "spin")])
+def test_convolutions_follow_the_wait_the_process_started_with(env, wait):
+    """OpenMP reads its wait settings when torch loads: a fresh interpreter per environment."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    base = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    run = subprocess.run([sys.executable, "-c", WAIT_SCRIPT.replace("{wait}", wait)],
+                         capture_output=True, text=True, timeout=300,
+                         env=dict(base, PYTHONPATH=root, **env))
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]

@@ -10,7 +10,8 @@ import torch
 
 import detkit
 from detkit.ops.cpu import CpuCapability
-from detkit.ops.threads import ThreadSettings, configure_threads, default_threads
+from detkit.ops.threads import (BOUNDED_WAIT_ENV, ThreadSettings, configure_threads, default_threads,
+                                 openmp_wait)
 
 
 @pytest.fixture
@@ -21,11 +22,12 @@ def restore_threads():
 
 
 def test_configure_threads_sets_torch_and_reports(restore_threads, monkeypatch):
-    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "3000")
     settings = configure_threads(1)
     assert torch.get_num_threads() == 1 and settings.torch_threads == 1
-    assert settings.passive_wait and settings.data_worker_threads == 1
-    assert "OMP_WAIT_POLICY=PASSIVE" in settings.summary() and "passive" in settings.summary()
+    assert settings.openmp_wait == "bounded" and settings.data_worker_threads == 1
+    assert "GOMP_SPINCOUNT=3000" in settings.summary()
+    assert settings.summary().endswith("OpenMP wait: bounded")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert configure_threads().torch_threads == 1  # OMP_NUM_THREADS is the user's choice
     with pytest.raises(ValueError, match="num_threads must be >= 1"):
@@ -33,14 +35,27 @@ def test_configure_threads_sets_torch_and_reports(restore_threads, monkeypatch):
 
 
 def test_spin_wait_is_flagged_and_default_threads_counts_physical_cores(monkeypatch):
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    monkeypatch.delenv("KMP_BLOCKTIME", raising=False)
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"):
+        monkeypatch.delenv(name, raising=False)
     settings = detkit.thread_settings()
-    assert isinstance(settings, ThreadSettings) and not settings.passive_wait
-    assert "spin" in settings.summary()
+    assert isinstance(settings, ThreadSettings) and settings.openmp_wait == "spin"
+    assert "OpenMP wait: spin (set GOMP_SPINCOUNT=3000" in settings.summary()
     smt = CpuCapability(isa="AVX2", cpus=16, physical_cores=8)
     assert default_threads(smt) == 8
     assert default_threads(CpuCapability(isa="AVX2", cpus=2, physical_cores=2)) == 2
+
+
+@pytest.mark.parametrize("env, wait", [
+    ({}, "spin"), ({"OMP_WAIT_POLICY": "passive"}, "passive"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "spin"),
+    (BOUNDED_WAIT_ENV, "bounded"), ({"GOMP_SPINCOUNT": "30k"}, "bounded"),
+    ({"GOMP_SPINCOUNT": "300000"}, "spin"), ({"GOMP_SPINCOUNT": "1M"}, "spin"),
+    ({"GOMP_SPINCOUNT": "infinite"}, "spin"), ({"GOMP_SPINCOUNT": "0"}, "passive"),
+    # libgomp: GOMP_SPINCOUNT over OMP_WAIT_POLICY
+    ({"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "300000"}, "spin"),
+    ({"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "3000"}, "bounded"),
+])
+def test_openmp_wait_reads_the_environment_as_libgomp_does(env, wait):
+    assert openmp_wait(env) == wait
 
 
 def test_collect_env_names_the_cpu_and_threads():
