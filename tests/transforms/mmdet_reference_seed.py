@@ -227,8 +227,10 @@ class Normalize:
         mean, stdinv = np.float64(self.mean.reshape(1, -1)), 1 / np.float64(self.std.reshape(1, -1))
         if self.to_rgb:
             cv2.cvtColor(img, cv2.COLOR_BGR2RGB, img)
-        cv2.subtract(img, mean, img)
-        cv2.multiply(img, stdinv, img)
+        # mmcv passes the (1, 3) arrays, which OpenCV 4 reads as per-channel scalars; OpenCV 5
+        # reads them as a matrix, so the same scalars go in as tuples here
+        cv2.subtract(img, tuple(mean.ravel().tolist()), img)
+        cv2.multiply(img, tuple(stdinv.ravel().tolist()), img)
         results['img'] = img
         results['img_norm_cfg'] = dict(mean=self.mean, std=self.std, to_rgb=self.to_rgb)
         return results

@@ -110,6 +110,11 @@ def test_normalize():
     assert out["img_norm_cfg"]["to_rgb"] is True and out["img_norm_cfg"]["mean"].dtype == np.float32
     out = Normalize(mean=[1, 2, 3], std=[1, 1, 1], to_rgb=False)({"img": img})
     assert np.allclose(out["img"][0, 0], [9, 18, 27])
+    # per channel on a larger image too (OpenCV 5 reads a (1, 3) mean array as a matrix)
+    big = np.random.default_rng(0).integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    out = Normalize(mean=[1, 2, 3], std=[2, 4, 5], to_rgb=True)({"img": big.copy()})
+    expected = (big[..., ::-1].astype(np.float64) - [1, 2, 3]) / [2, 4, 5]
+    assert np.allclose(out["img"], expected, atol=1e-4)
 
 
 def test_pad_size_divisor_and_fields():

@@ -20,10 +20,10 @@ def normalize_image(img: np.ndarray, mean: np.ndarray, std: np.ndarray, to_rgb: 
     # swap channels on the uint8 image (a quarter of the bytes of the float copy); the result
     # equals mmcv's swap-after-conversion exactly
     out = (cv2.cvtColor(img, cv2.COLOR_BGR2RGB) if to_rgb else img).astype(np.float32)
-    mean64 = np.float64(mean.reshape(1, -1))
-    stdinv = 1 / np.float64(std.reshape(1, -1))
-    cv2.subtract(out, mean64, out)
-    cv2.multiply(out, stdinv, out)
+    # per-channel float64 scalars as tuples: OpenCV 5 reads a (1, 3) array as a matrix, not as
+    # the per-channel scalar OpenCV 4 (and mmcv) took it for
+    cv2.subtract(out, tuple(np.float64(mean).tolist()), out)
+    cv2.multiply(out, tuple((1 / np.float64(std)).tolist()), out)
     return out
 
 
