@@ -46,18 +46,37 @@ def variant_options(name: str) -> dict[str, str]:
     if name not in VARIANTS:
         raise KeyError(f"unknown variant {name!r}; choose from {sorted(VARIANTS)}")
     neck, extractor, head = VARIANTS[name]
-    return {"model.neck.type": neck, "model.roi_head.type": head,
-            "model.roi_head.bbox_roi_extractor.type": extractor,
-            "model.roi_head.mask_roi_extractor.type": extractor}
+    return {
+        "model.neck.type": neck,
+        "model.roi_head.type": head,
+        "model.roi_head.bbox_roi_extractor.type": extractor,
+        "model.roi_head.mask_roi_extractor.type": extractor,
+    }
 
 
-def ablation_grid(variants: list[str], seeds: list[int], data_root: str, epochs: int, times: int,
-                  img_scale: tuple[int, int], cfg_options: dict[str, Any] | None = None) -> dict[str, Any]:
+def ablation_grid(
+    variants: list[str],
+    seeds: list[int],
+    data_root: str,
+    epochs: int,
+    times: int,
+    img_scale: tuple[int, int],
+    cfg_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The sweep grid (``detkit.sweep``) of nb04 runs: one setting per variant, one run per seed."""
     return {
-        "fixed": {"config": DEMO_CONFIG, "data_root": data_root, "max_epochs": epochs, "times": times,
-                  "img_scale": list(img_scale), "device": "cpu"},
-        "variants": {name: {"cfg_options": {**(cfg_options or {}), **variant_options(name)}} for name in variants},
+        "fixed": {
+            "config": DEMO_CONFIG,
+            "data_root": data_root,
+            "max_epochs": epochs,
+            "times": times,
+            "img_scale": list(img_scale),
+            "device": "cpu",
+        },
+        "variants": {
+            name: {"cfg_options": {**(cfg_options or {}), **variant_options(name)}}
+            for name in variants
+        },
         "seeds": list(seeds),
     }
 
@@ -67,8 +86,12 @@ def ensure_sample(data_root: str) -> None:
     if Path(data_root, "annotations", "instancesonly_filtered_gtFine_val.json").exists():
         return
     detkit.generate_cityscapes_sample(data_root, train=60, val=20, test=0, size=(512, 256), seed=0)
-    detkit.convert_cityscapes(data_root, out_dir=os.path.join(data_root, "annotations"),
-                              splits=("train", "val"), show_progress=False)
+    detkit.convert_cityscapes(
+        data_root,
+        out_dir=os.path.join(data_root, "annotations"),
+        splits=("train", "val"),
+        show_progress=False,
+    )
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
@@ -77,30 +100,70 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--times", type=int, default=4, help="RepeatDataset passes per epoch")
-    parser.add_argument("--img-scale", nargs=2, type=int, default=[512, 256], metavar=("LONG", "SHORT"))
+    parser.add_argument(
+        "--img-scale", nargs=2, type=int, default=[512, 256], metavar=("LONG", "SHORT")
+    )
     parser.add_argument("--data-root", default=str(ROOT / "data" / "cityscapes_sample"))
-    parser.add_argument("--out-dir", default=str(ROOT / "work_dirs" / "ablation"), help="the sweep folder")
-    parser.add_argument("--cfg-options", type=json.loads, default={}, help="more overrides for every run (JSON)")
+    parser.add_argument(
+        "--out-dir", default=str(ROOT / "work_dirs" / "ablation"), help="the sweep folder"
+    )
+    parser.add_argument(
+        "--cfg-options", type=json.loads, default={}, help="more overrides for every run (JSON)"
+    )
     parser.add_argument("--kernel", default="detkit")
-    parser.add_argument("--retry-failed", action="store_true", help="run again the runs recorded as failed")
+    parser.add_argument(
+        "--retry-failed", action="store_true", help="run again the runs recorded as failed"
+    )
     parser.add_argument("--out", help="write the table as JSON here")
     args = parser.parse_args(argv)
     if len(args.seeds) < 3:
         print(f"warning: {len(args.seeds)} seed(s); a std over fewer than 3 seeds says little")
     ensure_sample(args.data_root)
-    grid = ablation_grid(args.variants, args.seeds, args.data_root, args.epochs, args.times,
-                         tuple(args.img_scale), args.cfg_options)
-    rows = detkit.sweep(NOTEBOOK, grid, args.out_dir, metrics=METRICS, kernel_name=args.kernel, cwd=ROOT,
-                        retry_failed=args.retry_failed, log=lambda line: print(line, flush=True))
+    grid = ablation_grid(
+        args.variants,
+        args.seeds,
+        args.data_root,
+        args.epochs,
+        args.times,
+        tuple(args.img_scale),
+        args.cfg_options,
+    )
+    rows = detkit.sweep(
+        NOTEBOOK,
+        grid,
+        args.out_dir,
+        metrics=METRICS,
+        kernel_name=args.kernel,
+        cwd=ROOT,
+        retry_failed=args.retry_failed,
+        log=lambda line: print(line, flush=True),
+    )
     print(f"\n{'variant':<12}{'seeds':>6}{'bbox mAP':>18}{'segm mAP':>18}")
     for row in rows:
-        cells = ["—" if row[m + "_mean"] is None else f"{row[m + '_mean']:.3f}" if row[m + "_std"] is None
-                 else f"{row[m + '_mean']:.3f} ± {row[m + '_std']:.3f}" for m in METRICS]
+        cells = [
+            "—"
+            if row[m + "_mean"] is None
+            else f"{row[m + '_mean']:.3f}"
+            if row[m + "_std"] is None
+            else f"{row[m + '_mean']:.3f} ± {row[m + '_std']:.3f}"
+            for m in METRICS
+        ]
         print(f"{row['setting']:<12}{row['done']:>6}{cells[0]:>18}{cells[1]:>18}")
     if args.out:
         with open(args.out, "w") as f:
-            json.dump(dict(epochs=args.epochs, times=args.times, img_scale=args.img_scale, seeds=args.seeds,
-                           cfg_options=args.cfg_options, rows=rows, sweep=args.out_dir), f, indent=1)
+            json.dump(
+                dict(
+                    epochs=args.epochs,
+                    times=args.times,
+                    img_scale=args.img_scale,
+                    seeds=args.seeds,
+                    cfg_options=args.cfg_options,
+                    rows=rows,
+                    sweep=args.out_dir,
+                ),
+                f,
+                indent=1,
+            )
     return rows
 
 

@@ -65,13 +65,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         start = time.perf_counter()
-        generate_cityscapes_sample(root, train=args.images, val=0, size=(2048, 1024), seed=0, instances=(24, 24))
+        generate_cityscapes_sample(
+            root, train=args.images, val=0, size=(2048, 1024), seed=0, instances=(24, 24)
+        )
         generated = time.perf_counter() - start
         files = collect_files(root / "leftImg8bit" / "train", root / "gtFine" / "train")
         rows = []
         outputs = {}
-        for name, fn, nproc in (("mmdet v2 (per-instance)", _mmdet_load, 1), ("detkit (single pass)", load_img_info, 1),
-                                ("detkit (single pass)", load_img_info, 2)):
+        for name, fn, nproc in (
+            ("mmdet v2 (per-instance)", _mmdet_load, 1),
+            ("detkit (single pass)", load_img_info, 1),
+            ("detkit (single pass)", load_img_info, 2),
+        ):
             speed, infos = _time(fn, files, nproc, args.repeats)
             outputs[(name, nproc)] = json.loads(json.dumps(cvt_annotations(infos)))
             rows.append({"converter": name, "processes": nproc, "images_per_s": round(speed, 2)})
@@ -79,16 +84,26 @@ def main() -> None:
         identical = all(out == reference for out in outputs.values())
         instances = len(reference.get("annotations", []))
     base = rows[0]["images_per_s"]
-    print(f"{args.images} images 2048x1024, {instances / args.images:.1f} evaluated instances/image "
-          f"(generated in {generated:.1f}s); outputs identical: {identical}")
+    print(
+        f"{args.images} images 2048x1024, {instances / args.images:.1f} evaluated instances/image "
+        f"(generated in {generated:.1f}s); outputs identical: {identical}"
+    )
     print(f"{'converter':<26}{'procs':>6}{'images/s':>10}{'vs mmdet':>10}")
     for row in rows:
-        print(f"{row['converter']:<26}{row['processes']:>6}{row['images_per_s']:>10.2f}"
-              f"{row['images_per_s'] / base:>9.1f}x")
+        print(
+            f"{row['converter']:<26}{row['processes']:>6}{row['images_per_s']:>10.2f}"
+            f"{row['images_per_s'] / base:>9.1f}x"
+        )
     if args.out:
-        report = {"images": args.images, "size": [2048, 1024], "instances_per_image": instances / args.images,
-                  "identical_outputs": identical, "cpu_count": os.cpu_count(), "machine": platform.machine(),
-                  "results": rows}
+        report = {
+            "images": args.images,
+            "size": [2048, 1024],
+            "instances_per_image": instances / args.images,
+            "identical_outputs": identical,
+            "cpu_count": os.cpu_count(),
+            "machine": platform.machine(),
+            "results": rows,
+        }
         Path(args.out).write_text(json.dumps(report, indent=2))
         print(f"wrote {args.out}")
     if not identical:

@@ -30,17 +30,17 @@ from typing import Any
 import onnxruntime
 import torch
 import torchvision
-
-import detkit
-
 from model import H, W, _meta, _torchvision_model, _torchvision_to_mmdet_keys  # bench/model.py
 from timing import alternate  # bench/timing.py
+
+import detkit
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _detkit_model(name: str, weights: dict[str, torch.Tensor],
-                  channels_last: bool = False) -> torch.nn.Module:
+def _detkit_model(
+    name: str, weights: dict[str, torch.Tensor], channels_last: bool = False
+) -> torch.nn.Module:
     """detkit's model from its base config (score threshold 0) holding ``weights`` where its
     keys exist, with ``cfg`` set (the export stores it)."""
     cfg = detkit.Config.fromfile(str(ROOT / "configs" / "_base_" / "models" / f"{name}.py"))
@@ -63,14 +63,15 @@ def _ort_profile(path: str, detector: Any, img: torch.Tensor, threads: int) -> d
     options.enable_profiling = True
     options.profile_file_prefix = str(Path(path).with_suffix(""))
     session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    inputs = dict(zip(("img", "img_shape", "scale_factor"),
-                      detkit.deploy.graph_inputs(img, _meta(), True)))
+    inputs = dict(
+        zip(("img", "img_shape", "scale_factor"), detkit.deploy.graph_inputs(img, _meta(), True))
+    )
     session.run(None, inputs)  # warm-up
     session.run(None, inputs)
     events = json.loads(Path(session.end_profiling()).read_text())
     per_op: dict[str, float] = {}
     runs = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
-    for event in runs[len(runs) // 2:]:  # the second run
+    for event in runs[len(runs) // 2 :]:  # the second run
         op = event["args"].get("op_name", "?")
         per_op[op] = per_op.get(op, 0.0) + event["dur"] / 1e6
     return dict(sorted(per_op.items(), key=lambda kv: -kv[1])[:8])
@@ -87,7 +88,10 @@ def _print_table(results: dict[str, Any]) -> None:
     for name, info in results["export"].items():
         print(f"export {name:18} {info['seconds']:6.1f} s {info['bytes'] / 2**20:7.1f} MiB")
     print("ORT vs eager fp32:", results["agreement"])
-    print("ORT seconds per operator type:", {k: round(v, 3) for k, v in results["ort_op_seconds"].items()})
+    print(
+        "ORT seconds per operator type:",
+        {k: round(v, 3) for k, v in results["ort_op_seconds"].items()},
+    )
 
 
 def main() -> None:
@@ -95,9 +99,11 @@ def main() -> None:
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--model", default="mask_rcnn_r50_fpn",
-                        help="a configs/_base_/models config (mask_rcnn_r50_fpn, "
-                             "cascade_mask_rcnn_r50_fpn)")
+    parser.add_argument(
+        "--model",
+        default="mask_rcnn_r50_fpn",
+        help="a configs/_base_/models config (mask_rcnn_r50_fpn, cascade_mask_rcnn_r50_fpn)",
+    )
     parser.add_argument("--work-dir", default=str(ROOT / "work_dirs" / "bench_deploy"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -108,8 +114,12 @@ def main() -> None:
     ours = _detkit_model(args.model, weights)
     ours_cl = _detkit_model(args.model, weights, channels_last=True)
     results: dict[str, Any] = {
-        "input": f"{W}x{H}", "threads": args.threads, "repeats": args.repeats,
-        "model": args.model, "torch": torch.__version__, "torchvision": torchvision.__version__,
+        "input": f"{W}x{H}",
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "model": args.model,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
         "onnxruntime": onnxruntime.__version__,
         "cpu": platform.processor() or platform.machine(),
         "load_average_before": os.getloadavg(),
@@ -118,16 +128,19 @@ def main() -> None:
     results["export"] = {
         "onnx_fixed": detkit.export(ours, out=fixed, shape=(H, W)),
         "onnx_dynamic": detkit.export(ours, out=str(work / f"{args.model}_dynamic.onnx")),
-        "exported_program": detkit.export(ours, out=str(work / f"{args.model}.pt2"),
-                                          format="exported-program"),
+        "exported_program": detkit.export(
+            ours, out=str(work / f"{args.model}.pt2"), format="exported-program"
+        ),
     }
-    ort = detkit.deploy.OnnxDetector(fixed, providers=["CPUExecutionProvider"],
-                                     num_threads=args.threads)
+    ort = detkit.deploy.OnnxDetector(
+        fixed, providers=["CPUExecutionProvider"], num_threads=args.threads
+    )
 
     def infer(model: Any, bf16: bool = False) -> Callable[[], Any]:
         def run() -> Any:
             with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 return model.predict(img, [_meta()], rescale=True)
+
         return run
 
     def tv_infer() -> Any:
@@ -136,20 +149,27 @@ def main() -> None:
 
     num_classes = ours.num_classes
     results["agreement"] = detkit.deploy.compare_results(
-        infer(ours)()[0].to_mmdet(num_classes), infer(ort)()[0].to_mmdet(num_classes))
-    results["inference"] = alternate({
-        "torchvision_mask_rcnn": tv_infer,
-        f"detkit_{args.model}": infer(ours),
-        f"detkit_{args.model}_bf16_channels_last": infer(ours_cl, bf16=True),
-        f"onnxruntime_{args.model}": infer(ort),
-    }, args.repeats)
+        infer(ours)()[0].to_mmdet(num_classes), infer(ort)()[0].to_mmdet(num_classes)
+    )
+    results["inference"] = alternate(
+        {
+            "torchvision_mask_rcnn": tv_infer,
+            f"detkit_{args.model}": infer(ours),
+            f"detkit_{args.model}_bf16_channels_last": infer(ours_cl, bf16=True),
+            f"onnxruntime_{args.model}": infer(ort),
+        },
+        args.repeats,
+    )
     table = results["inference"]
-    ratios = {"ratio_ort_vs_detkit_fp32": (f"onnxruntime_{args.model}", f"detkit_{args.model}"),
-              "ratio_ort_vs_detkit_bf16": (f"onnxruntime_{args.model}",
-                                           f"detkit_{args.model}_bf16_channels_last"),
-              "ratio_ort_vs_torchvision": (f"onnxruntime_{args.model}", "torchvision_mask_rcnn"),
-              "ratio_detkit_fp32_vs_torchvision": (f"detkit_{args.model}",
-                                                   "torchvision_mask_rcnn")}
+    ratios = {
+        "ratio_ort_vs_detkit_fp32": (f"onnxruntime_{args.model}", f"detkit_{args.model}"),
+        "ratio_ort_vs_detkit_bf16": (
+            f"onnxruntime_{args.model}",
+            f"detkit_{args.model}_bf16_channels_last",
+        ),
+        "ratio_ort_vs_torchvision": (f"onnxruntime_{args.model}", "torchvision_mask_rcnn"),
+        "ratio_detkit_fp32_vs_torchvision": (f"detkit_{args.model}", "torchvision_mask_rcnn"),
+    }
     for key, (a, b) in ratios.items():
         results[key] = table[a]["wall_s"] / table[b]["wall_s"]
         results[key + "_cpu_time"] = table[a]["cpu_s"] / table[b]["cpu_s"]

@@ -40,22 +40,42 @@ import torch
 import detkit
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED_CONFIG = ROOT / "configs" / "cityscapes" / "cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py"
-_HEAD = dict(type="Shared2FCBBoxHead", in_channels=16, fc_out_channels=32, roi_feat_size=7, num_classes=8,
-             reg_class_agnostic=True,
-             bbox_coder=dict(type="DeltaXYWHBBoxCoder", target_means=[0.0] * 4, target_stds=[0.1, 0.1, 0.2, 0.2]),
-             loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
-             loss_bbox=dict(type="SmoothL1Loss", beta=1.0, loss_weight=1.0))
-TINY = {"model.backbone.depth": 18, "model.backbone.base_channels": 16, "model.neck.in_channels": [16, 32, 64, 128],
-        "model.neck.out_channels": 16, "model.rpn_head.in_channels": 16, "model.rpn_head.feat_channels": 16,
-        "model.roi_head.bbox_roi_extractor.out_channels": 16, "model.roi_head.mask_roi_extractor.out_channels": 16,
-        "model.roi_head.bbox_head": [_HEAD] * 3, "model.roi_head.mask_head.in_channels": 16,
-        "model.roi_head.mask_head.conv_out_channels": 16}
+SEED_CONFIG = (
+    ROOT / "configs" / "cityscapes" / "cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py"
+)
+_HEAD = dict(
+    type="Shared2FCBBoxHead",
+    in_channels=16,
+    fc_out_channels=32,
+    roi_feat_size=7,
+    num_classes=8,
+    reg_class_agnostic=True,
+    bbox_coder=dict(
+        type="DeltaXYWHBBoxCoder", target_means=[0.0] * 4, target_stds=[0.1, 0.1, 0.2, 0.2]
+    ),
+    loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
+    loss_bbox=dict(type="SmoothL1Loss", beta=1.0, loss_weight=1.0),
+)
+TINY = {
+    "model.backbone.depth": 18,
+    "model.backbone.base_channels": 16,
+    "model.neck.in_channels": [16, 32, 64, 128],
+    "model.neck.out_channels": 16,
+    "model.rpn_head.in_channels": 16,
+    "model.rpn_head.feat_channels": 16,
+    "model.roi_head.bbox_roi_extractor.out_channels": 16,
+    "model.roi_head.mask_roi_extractor.out_channels": 16,
+    "model.roi_head.bbox_head": [_HEAD] * 3,
+    "model.roi_head.mask_head.in_channels": 16,
+    "model.roi_head.mask_head.conv_out_channels": 16,
+}
 
 
 def _config(tiny: bool) -> Any:
     cfg = detkit.Config.fromfile(str(SEED_CONFIG))
-    cfg.merge_from_dict({"model.backbone.init_cfg": None, "load_from": None, **(TINY if tiny else {})})
+    cfg.merge_from_dict(
+        {"model.backbone.init_cfg": None, "load_from": None, **(TINY if tiny else {})}
+    )
     return cfg
 
 
@@ -66,20 +86,37 @@ def _sync(device: torch.device) -> None:
 
 def _model(cfg: Any, device: torch.device) -> torch.nn.Module:
     torch.manual_seed(0)
-    return detkit.build_detector(cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg")).to(device)
+    return detkit.build_detector(
+        cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg")
+    ).to(device)
 
 
-def bench_inference(cfg: Any, device: torch.device, sizes: list[tuple[int, int]], iters: int) -> dict[str, Any]:
+def bench_inference(
+    cfg: Any, device: torch.device, sizes: list[tuple[int, int]], iters: int
+) -> dict[str, Any]:
     model = _model(cfg, device).eval()
     amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     rows = {}
     for h, w in sizes:
         img = torch.randn(1, 3, h, w, device=device)
-        metas = [dict(img_shape=(h, w, 3), ori_shape=(h, w, 3), pad_shape=(h, w, 3), scale_factor=1.0, flip=False)]
+        metas = [
+            dict(
+                img_shape=(h, w, 3),
+                ori_shape=(h, w, 3),
+                pad_shape=(h, w, 3),
+                scale_factor=1.0,
+                flip=False,
+            )
+        ]
         for precision in ("fp32", "amp"):
+
             def call() -> None:
-                with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype, enabled=precision == "amp"):
+                with (
+                    torch.no_grad(),
+                    torch.autocast(device.type, dtype=amp_dtype, enabled=precision == "amp"),
+                ):
                     model.simple_test(img, metas, rescale=True)
+
             for _ in range(2):
                 call()
             _sync(device)
@@ -88,8 +125,12 @@ def bench_inference(cfg: Any, device: torch.device, sizes: list[tuple[int, int]]
                 call()
             _sync(device)
             elapsed = time.perf_counter() - start
-            rows[f"infer_{h}x{w}_{precision}"] = {"fps": iters / elapsed, "ms_per_image": 1000 * elapsed / iters,
-                                                 "size": [h, w], "precision": precision}
+            rows[f"infer_{h}x{w}_{precision}"] = {
+                "fps": iters / elapsed,
+                "ms_per_image": 1000 * elapsed / iters,
+                "size": [h, w],
+                "precision": precision,
+            }
     return rows
 
 
@@ -120,29 +161,48 @@ class BenchStepTimesHook(detkit.Hook):
 def _train_sample(work: Path, size: tuple[int, int], count: int) -> Path:
     root = work / "sample"
     detkit.generate_cityscapes_sample(root, train=count, val=0, test=0, size=size, seed=0)
-    detkit.convert_cityscapes(root, root / "annotations", nproc=1, show_progress=False, splits=("train",))
+    detkit.convert_cityscapes(
+        root, root / "annotations", nproc=1, show_progress=False, splits=("train",)
+    )
     return root
 
 
-def bench_train(cfg: Any, device: torch.device, root: Path, scales: list[tuple[int, int]] | None, iters: int,
-                workers: int, samples_per_gpu: int, work: Path) -> dict[str, Any]:
+def bench_train(
+    cfg: Any,
+    device: torch.device,
+    root: Path,
+    scales: list[tuple[int, int]] | None,
+    iters: int,
+    workers: int,
+    samples_per_gpu: int,
+    work: Path,
+) -> dict[str, Any]:
     rows = {}
     warmup = 2
     for mode in ("cpu_workers", "device"):
         run_cfg = copy.deepcopy(cfg)
         prefix = str(root) + "/"
-        run_cfg.merge_from_dict({
-            "data.train.times": 100,
-            "data.train.dataset.ann_file": prefix + "annotations/instancesonly_filtered_gtFine_train.json",
-            "data.train.dataset.img_prefix": prefix + "leftImg8bit/train/",
-            "data.samples_per_gpu": samples_per_gpu, "data.workers_per_gpu": workers,
-            "runner": dict(type="IterBasedRunner", max_iters=warmup + iters), "checkpoint_config.interval": 10**6,
-            "log_config": dict(interval=10**6, hooks=[dict(type="TextLoggerHook")]),
-            "lr_config.warmup_iters": 1, "optimizer.lr": 1e-4, "work_dir": str(work / mode), "seed": 0,
-            "device": device.type, "device_augment": mode == "device",
-            "custom_hooks": [dict(type="BenchStepTimesHook", device=str(device))],
-            "fp16": dict(loss_scale="dynamic") if device.type == "cuda" else None,
-        })
+        run_cfg.merge_from_dict(
+            {
+                "data.train.times": 100,
+                "data.train.dataset.ann_file": prefix
+                + "annotations/instancesonly_filtered_gtFine_train.json",
+                "data.train.dataset.img_prefix": prefix + "leftImg8bit/train/",
+                "data.samples_per_gpu": samples_per_gpu,
+                "data.workers_per_gpu": workers,
+                "runner": dict(type="IterBasedRunner", max_iters=warmup + iters),
+                "checkpoint_config.interval": 10**6,
+                "log_config": dict(interval=10**6, hooks=[dict(type="TextLoggerHook")]),
+                "lr_config.warmup_iters": 1,
+                "optimizer.lr": 1e-4,
+                "work_dir": str(work / mode),
+                "seed": 0,
+                "device": device.type,
+                "device_augment": mode == "device",
+                "custom_hooks": [dict(type="BenchStepTimesHook", device=str(device))],
+                "fp16": dict(loss_scale="dynamic") if device.type == "cuda" else None,
+            }
+        )
         if scales is not None:
             for transform in run_cfg.data.train.dataset.pipeline:
                 if transform["type"] == "Resize":
@@ -159,11 +219,14 @@ def bench_train(cfg: Any, device: torch.device, root: Path, scales: list[tuple[i
             "step_ms": 1000 * sum(steps) / len(steps),
             "loader_wait_ms": 1000 * sum(waits) / len(waits),
             "loader_wait_share": sum(waits) / total,
-            "workers": workers, "samples_per_gpu": samples_per_gpu, "iters": len(steps),
-            "max_memory_mb": int(torch.cuda.max_memory_allocated() / 2**20) if device.type == "cuda" else 0,
+            "workers": workers,
+            "samples_per_gpu": samples_per_gpu,
+            "iters": len(steps),
+            "max_memory_mb": int(torch.cuda.max_memory_allocated() / 2**20)
+            if device.type == "cuda"
+            else 0,
         }
     return rows
-
 
 
 def _write(out: Path, result: dict[str, Any]) -> None:
@@ -183,7 +246,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--samples-per-gpu", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--tiny", action="store_true", help="the tests' 16-channel model and tiny sizes")
+    parser.add_argument(
+        "--tiny", action="store_true", help="the tests' 16-channel model and tiny sizes"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -194,22 +259,45 @@ def main() -> None:
         sizes, image_size, scales = [(1024, 2048), (800, 1333)], (2048, 1024), None
         torch.backends.cudnn.benchmark = True
     else:
-        name = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        name = (
+            f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        )
         if args.tiny:
             sizes, image_size, scales = [(64, 128), (50, 83)], (128, 64), [(128, 50), (128, 64)]
         else:
-            sizes, image_size, scales = [(256, 512), (200, 333)], (512, 256), [(512, 200), (512, 256)]
-    result = {"device": name, "device_type": device.type, "tiny": args.tiny, "torch": torch.__version__,
-              "model": "Cascade Mask R-CNN R50 + AugFPN (seed config)" if not args.tiny else "tiny seed variant",
-              "rows": {}}
+            sizes, image_size, scales = (
+                [(256, 512), (200, 333)],
+                (512, 256),
+                [(512, 200), (512, 256)],
+            )
+    result = {
+        "device": name,
+        "device_type": device.type,
+        "tiny": args.tiny,
+        "torch": torch.__version__,
+        "model": "Cascade Mask R-CNN R50 + AugFPN (seed config)"
+        if not args.tiny
+        else "tiny seed variant",
+        "rows": {},
+    }
     out = Path(args.out)
     result["rows"].update(bench_inference(cfg, device, sizes, args.iters))
     _write(out, result)  # inference rows are kept if training is interrupted
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         root = _train_sample(work, image_size, count=max(4, args.samples_per_gpu * 2))
-        result["rows"].update(bench_train(cfg, device, root, scales, args.train_iters, args.workers,
-                                          args.samples_per_gpu, work))
+        result["rows"].update(
+            bench_train(
+                cfg,
+                device,
+                root,
+                scales,
+                args.train_iters,
+                args.workers,
+                args.samples_per_gpu,
+                work,
+            )
+        )
     _write(out, result)
     print(f"device: {name}{' (CPU: small sizes)' if device.type == 'cpu' else ''}")
     print(f"{'row':38s} {'fps / img/s':>12s} {'ms':>10s} {'loader wait':>12s}")
@@ -217,7 +305,9 @@ def main() -> None:
         if key.startswith("infer"):
             print(f"{key:38s} {row['fps']:12.2f} {row['ms_per_image']:10.1f} {'':>12s}")
         else:
-            print(f"{key:38s} {row['images_per_s']:12.2f} {row['step_ms']:10.1f} {100 * row['loader_wait_share']:11.1f}%")
+            print(
+                f"{key:38s} {row['images_per_s']:12.2f} {row['step_ms']:10.1f} {100 * row['loader_wait_share']:11.1f}%"
+            )
     print(f"wrote {out}")
 
 

@@ -30,7 +30,9 @@ from detkit.evaluation.coco_format import segm2json
 from detkit.structures.roi_masks import RoIMasks
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = ROOT / "configs" / "cityscapes" / "cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes_demo.py"
+DEMO_CONFIG = (
+    ROOT / "configs" / "cityscapes" / "cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes_demo.py"
+)
 
 
 def peak_rss_mib() -> float:
@@ -42,7 +44,9 @@ def peak_rss_mib() -> float:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10000, help="image width = height in pixels")
-    parser.add_argument("--max-per-img", type=int, default=100, help="detections kept (model.test_cfg.rcnn)")
+    parser.add_argument(
+        "--max-per-img", type=int, default=100, help="detections kept (model.test_cfg.rcnn)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-draw", action="store_true", help="skip show_result")
     parser.add_argument("--seed", type=int, default=0, help="torch seed of the random weights")
@@ -57,38 +61,65 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name:<28} {phases[-1][1]:8.1f} s   peak RSS {phases[-1][2]:9.0f} MiB", flush=True)
 
     torch.manual_seed(args.seed)  # the random weights decide the detections' boxes
-    model = detkit.init_detector(str(DEMO_CONFIG), device=args.device, cfg_options={
-        "model.test_cfg.rcnn.score_thr": 0.0, "model.test_cfg.rcnn.max_per_img": args.max_per_img})
+    model = detkit.init_detector(
+        str(DEMO_CONFIG),
+        device=args.device,
+        cfg_options={
+            "model.test_cfg.rcnn.score_thr": 0.0,
+            "model.test_cfg.rcnn.max_per_img": args.max_per_img,
+        },
+    )
     mark("model built")
     with tempfile.TemporaryDirectory() as tmp:
         image_path = str(Path(tmp) / "huge.jpg")
         rng = np.random.default_rng(0)
         tile = rng.integers(0, 255, (500, 500, 3), dtype=np.uint8)
-        Image.fromarray(np.tile(tile, (args.size // 500 + 1, args.size // 500 + 1, 1))[: args.size, : args.size]).save(
-            image_path, quality=90)
+        Image.fromarray(
+            np.tile(tile, (args.size // 500 + 1, args.size // 500 + 1, 1))[: args.size, : args.size]
+        ).save(image_path, quality=90)
         mark("image written")
         result = detkit.inference_detector(model, image_path)
         typed = detkit.DetectionResult.from_mmdet(result)
         num = len(typed)
         mark(f"inference ({num} detections)")
         if not args.no_draw:
-            detkit.show_result(image_path, result, model.CLASSES, score_thr=0.0, out_file=str(Path(tmp) / "drawn.jpg"))
+            detkit.show_result(
+                image_path,
+                result,
+                model.CLASSES,
+                score_thr=0.0,
+                out_file=str(Path(tmp) / "drawn.jpg"),
+            )
             mark("drawn")
         cat_ids = list(range(1, len(model.CLASSES) + 1))
         _, segm_entries = segm2json([result], [1], cat_ids)
         Path(tmp, "segm.json").write_text(json.dumps(segm_entries))
         mark(f"json ({len(segm_entries)} RLE masks)")
-    areas = (typed.boxes[:, 2:] - typed.boxes[:, :2]).clamp(min=0).prod(1) / args.size ** 2
-    mask_bytes = typed.masks.probs.numel() * typed.masks.probs.element_size() \
-        if isinstance(typed.masks, RoIMasks) else (typed.masks.numel() if typed.masks is not None else 0)
-    print(f"largest box {float(areas.max()) if num else 0:.0%} of the image, "
-          f"{float(areas.sum()) if num else 0:.1f} images of box area in all; "
-          f"masks held: {mask_bytes / 2 ** 20:.2f} MiB", flush=True)
-    report = {"size": args.size, "max_per_img": args.max_per_img, "device": args.device, "seed": args.seed,
-              "detections": num, "largest_box_share": round(float(areas.max()) if num else 0.0, 3),
-              "box_area_images": round(float(areas.sum()) if num else 0.0, 2),
-              "mask_bytes_held": int(mask_bytes),
-              "phases": [{"phase": n, "seconds": round(t, 2), "peak_rss_mib": round(m)} for n, t, m in phases]}
+    areas = (typed.boxes[:, 2:] - typed.boxes[:, :2]).clamp(min=0).prod(1) / args.size**2
+    mask_bytes = (
+        typed.masks.probs.numel() * typed.masks.probs.element_size()
+        if isinstance(typed.masks, RoIMasks)
+        else (typed.masks.numel() if typed.masks is not None else 0)
+    )
+    print(
+        f"largest box {float(areas.max()) if num else 0:.0%} of the image, "
+        f"{float(areas.sum()) if num else 0:.1f} images of box area in all; "
+        f"masks held: {mask_bytes / 2**20:.2f} MiB",
+        flush=True,
+    )
+    report = {
+        "size": args.size,
+        "max_per_img": args.max_per_img,
+        "device": args.device,
+        "seed": args.seed,
+        "detections": num,
+        "largest_box_share": round(float(areas.max()) if num else 0.0, 3),
+        "box_area_images": round(float(areas.sum()) if num else 0.0, 2),
+        "mask_bytes_held": int(mask_bytes),
+        "phases": [
+            {"phase": n, "seconds": round(t, 2), "peak_rss_mib": round(m)} for n, t, m in phases
+        ],
+    }
     Path(args.out).write_text(json.dumps(report, indent=2))
     return report
 

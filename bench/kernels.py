@@ -52,6 +52,7 @@ from typing import Any
 
 import torch
 import torchvision
+from timing import alternate  # bench/timing.py
 from torchvision.ops import RoIAlign
 
 from detkit.models.backbones.resnet import ResNet
@@ -59,11 +60,9 @@ from detkit.ops.conv import conv2d, nnpack_mosaic
 from detkit.ops.cpu import probe_cpu
 from detkit.ops.gemm import conv1x1, linear
 from detkit.ops.policy import conv_policy, gemm_policy
-from detkit.ops.threads import process_openmp_wait, thread_settings
 from detkit.ops.roi_align import roi_align
+from detkit.ops.threads import process_openmp_wait, thread_settings
 from detkit.ops.winograd import conv3x3_weight_grad
-
-from timing import alternate  # bench/timing.py
 
 
 def _rois(num: int, gen: torch.Generator) -> torch.Tensor:
@@ -88,24 +87,39 @@ def _conv_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Calla
         def run() -> torch.Tensor:
             out = conv2d(conv, x) if via_detkit else conv(x)
             return torch.autograd.grad(out, x, grad)[0]
+
         return run
 
     def weight_grad(x: torch.Tensor, via_detkit: bool) -> Callable[[], torch.Tensor]:
-        out_grad = grad[..., :x.size(2), :x.size(3)].contiguous()
+        out_grad = grad[..., : x.size(2), : x.size(3)].contiguous()
         if via_detkit:
             return lambda: conv3x3_weight_grad(x, out_grad, 1)
         return lambda: torch.ops.aten.convolution_backward(
-            out_grad, x, conv.weight, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
-            [False, True, False])[1]
+            out_grad,
+            x,
+            conv.weight,
+            None,
+            [1, 1],
+            [1, 1],
+            [1, 1],
+            False,
+            [0, 0],
+            1,
+            [False, True, False],
+        )[1]
 
     stride8 = level[..., :64, :128].contiguous()
     return {
         "conv3x3_forward_level_1x256x128x256": (lambda: conv2d(conv, level), lambda: conv(level)),
         "conv3x3_forward_input_grad_level_1x256x128x256": (input_grad(True), input_grad(False)),
-        "conv3x3_weight_grad_level_1x256x128x256": (weight_grad(level, True),
-                                                    weight_grad(level, False)),
-        "conv3x3_weight_grad_level_1x256x64x128": (weight_grad(stride8, True),
-                                                   weight_grad(stride8, False)),
+        "conv3x3_weight_grad_level_1x256x128x256": (
+            weight_grad(level, True),
+            weight_grad(level, False),
+        ),
+        "conv3x3_weight_grad_level_1x256x64x128": (
+            weight_grad(stride8, True),
+            weight_grad(stride8, False),
+        ),
         "conv3x3_forward_rois_100x256x14x14": (lambda: conv2d(conv, rois), lambda: conv(rois)),
     }
 
@@ -146,19 +160,27 @@ def _crossover_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], 
     policy = conv_policy(probe_cpu(), torch.get_num_threads(), process_openmp_wait())
     torch._nnpack_available()  # initialises NNPACK
     rows = {}
-    for shape in ((1, 256, 128, 256), (1, 256, 64, 128), (1, 256, 32, 64), (1, 256, 16, 32),
-                  (100, 256, 14, 14), (8, 256, 14, 14)):
+    for shape in (
+        (1, 256, 128, 256),
+        (1, 256, 64, 128),
+        (1, 256, 32, 64),
+        (1, 256, 16, 32),
+        (100, 256, 14, 14),
+        (8, 256, 14, 14),
+    ):
         x = torch.randn(*shape, generator=gen)
         pick = "nnpack" if policy.nnpack_faster(*shape[:2], 256, *shape[2:]) else "onednn"
         name = f"nnpack_vs_onednn_{'x'.join(map(str, shape))}_policy_{pick}"
-        rows[name] = ((lambda x=x: torch._nnpack_spatial_convolution(x, conv.weight, conv.bias,
-                                                                      [1, 1])),
-                      (lambda x=x: conv(x)))
+        rows[name] = (
+            (lambda x=x: torch._nnpack_spatial_convolution(x, conv.weight, conv.bias, [1, 1])),
+            (lambda x=x: conv(x)),
+        )
     level = torch.randn(1, 256, 128, 256, generator=gen)
 
     def bf16() -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return conv(level).float()
+
     rows["bf16_autocast_vs_fp32_conv3x3_1x256x128x256"] = (bf16, lambda: conv(level))
     return rows
 
@@ -178,36 +200,54 @@ def _gemm_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Calla
 
         def run() -> torch.Tensor:
             out = linear(x_in, fc.weight, fc.bias) if via_detkit else fc(x_in)
-            return torch.cat([g.flatten() for g in torch.autograd.grad(out, (x_in, fc.weight), grad)])
+            return torch.cat(
+                [g.flatten() for g in torch.autograd.grad(out, (x_in, fc.weight), grad)]
+            )
+
         return run
 
     with torch.no_grad():
         rows[f"gemm_linear_forward_512x12544_to_1024_policy_{pick[policy.forward]}"] = (
-            lambda: linear(x, fc.weight, fc.bias), lambda: fc(x))
+            lambda: linear(x, fc.weight, fc.bias),
+            lambda: fc(x),
+        )
     rows[f"gemm_linear_backward_512x12544_to_1024_policy_{pick[policy.backward]}"] = (
-        fc_grads(True), fc_grads(False))
-    for shape, out_channels in (((1, 1024, 32, 64), 256), ((1, 64, 128, 256), 256),
-                                ((1, 256, 128, 256), 256), ((100, 256, 28, 28), 80)):
+        fc_grads(True),
+        fc_grads(False),
+    )
+    for shape, out_channels in (
+        ((1, 1024, 32, 64), 256),
+        ((1, 64, 128, 256), 256),
+        ((1, 256, 128, 256), 256),
+        ((100, 256, 28, 28), 80),
+    ):
         conv = torch.nn.Conv2d(shape[1], out_channels, 1)
         fmap = torch.randn(*shape, generator=gen)
         name = f"gemm_conv1x1_{{}}_{'x'.join(map(str, shape))}_to_{out_channels}_policy_{{}}"
         with torch.no_grad():
             rows[name.format("forward", pick[policy.forward])] = (
                 lambda conv=conv, fmap=fmap: conv1x1(conv, fmap),
-                lambda conv=conv, fmap=fmap: conv(fmap))
+                lambda conv=conv, fmap=fmap: conv(fmap),
+            )
         if shape[0] > 1:
             continue
         out_grad = torch.randn(shape[0], out_channels, *shape[2:], generator=gen)
 
-        def conv_grads(via_detkit: bool, conv: torch.nn.Conv2d = conv, fmap: torch.Tensor = fmap,
-                       out_grad: torch.Tensor = out_grad) -> Callable[[], torch.Tensor]:
+        def conv_grads(
+            via_detkit: bool,
+            conv: torch.nn.Conv2d = conv,
+            fmap: torch.Tensor = fmap,
+            out_grad: torch.Tensor = out_grad,
+        ) -> Callable[[], torch.Tensor]:
             x_in = fmap.clone().requires_grad_()
 
             def run() -> torch.Tensor:
                 out = conv1x1(conv, x_in) if via_detkit else conv(x_in)
                 grads = torch.autograd.grad(out, (x_in, conv.weight), out_grad)
                 return torch.cat([g.flatten() for g in grads])
+
             return run
+
         rows[name.format("backward", pick[policy.backward])] = (conv_grads(True), conv_grads(False))
     return rows
 
@@ -219,6 +259,7 @@ def _stem_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], Calla
 
     def nchw() -> torch.Tensor:
         return backbone.maxpool(backbone.relu(backbone.bn1(backbone.conv1(image))))
+
     return {"resnet_stem_1x3x512x1024_channels_last_vs_nchw": (lambda: backbone._stem(image), nchw)}
 
 
@@ -236,7 +277,10 @@ def _roi_align_rows(gen: torch.Generator) -> dict[str, tuple[Callable[[], Any], 
         return lambda: torch.autograd.grad(out, x, grad, retain_graph=True)[0]
 
     return {
-        "roi_align_forward_700": (lambda: roi_align(layer, level_cl, rois), lambda: layer(level, rois)),
+        "roi_align_forward_700": (
+            lambda: roi_align(layer, level_cl, rois),
+            lambda: layer(level, rois),
+        ),
         "roi_align_backward_700": (backward(True), backward(False)),
     }
 
@@ -247,14 +291,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-roi-align", action="store_true")
-    parser.add_argument("--only-crossovers", action="store_true",
-                        help="only the NNPACK/oneDNN crossover and bf16 rows")
+    parser.add_argument(
+        "--only-crossovers",
+        action="store_true",
+        help="only the NNPACK/oneDNN crossover and bf16 rows",
+    )
     parser.add_argument("--match", default="", help="only the rows whose name contains this")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
-    rows = {} if args.only_crossovers else {**_conv_rows(gen), **_mosaic_rows(gen),
-                                            **_gemm_rows(gen), **_stem_rows(gen)}
+    rows = (
+        {}
+        if args.only_crossovers
+        else {**_conv_rows(gen), **_mosaic_rows(gen), **_gemm_rows(gen), **_stem_rows(gen)}
+    )
     rows.update(_crossover_rows(gen))
     if not (args.skip_roi_align or args.only_crossovers):
         rows.update(_roi_align_rows(gen))
@@ -262,23 +312,34 @@ def main() -> None:
     cap = probe_cpu()
     print(f"CPU: {cap.summary()}")
     print(f"threads: {thread_settings().summary()}")
-    results: dict[str, Any] = {"threads": args.threads, "repeats": args.repeats,
-                               "torch": torch.__version__, "torchvision": torchvision.__version__,
-                               "cpu": cap.summary(), "cpu_isa": cap.isa,
-                               "onednn_max_isa": cap.onednn_max_isa,
-                               "openmp_wait": process_openmp_wait(), "rows": {}}
+    results: dict[str, Any] = {
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "cpu": cap.summary(),
+        "cpu_isa": cap.isa,
+        "onednn_max_isa": cap.onednn_max_isa,
+        "openmp_wait": process_openmp_wait(),
+        "rows": {},
+    }
     print(f"{'row':58} {'detkit s':>9} {'default s':>9} {'ratio':>6} {'rel. diff':>10}")
     for name, (ours, default) in rows.items():
         with torch.set_grad_enabled(any(key in name for key in ("input_grad", "backward"))):
             expected = default()
             diff = ((ours().float() - expected).abs().max() / expected.abs().max()).item()
             times = alternate({"detkit": ours, "default": default}, args.repeats)
-        row = {"detkit_s": times["detkit"]["wall_s"], "default_s": times["default"]["wall_s"],
-               "max_rel_diff": diff}
+        row = {
+            "detkit_s": times["detkit"]["wall_s"],
+            "default_s": times["default"]["wall_s"],
+            "max_rel_diff": diff,
+        }
         row["ratio"] = row["detkit_s"] / row["default_s"]
         results["rows"][name] = row
-        print(f"{name:58} {row['detkit_s']:9.4f} {row['default_s']:9.4f} {row['ratio']:6.2f} "
-              f"{diff:10.1e}")
+        print(
+            f"{name:58} {row['detkit_s']:9.4f} {row['default_s']:9.4f} {row['ratio']:6.2f} "
+            f"{diff:10.1e}"
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
 

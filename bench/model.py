@@ -54,20 +54,20 @@ from typing import Any
 import numpy as np
 import torch
 import torchvision
+from timing import alternate  # bench/timing.py
 
 import detkit
 from detkit.ops.cpu import cpu_autocast, probe_cpu
 from detkit.ops.threads import thread_settings
-
-from timing import alternate  # bench/timing.py
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT.parent / "shared" / "golden" / "mmdet_v2_cascade_tiny"
 H, W = 512, 1024
 
 
-def _detkit_model(name: str, weights: dict[str, torch.Tensor], channels_last: bool = False,
-                  compiled: bool = False) -> torch.nn.Module:
+def _detkit_model(
+    name: str, weights: dict[str, torch.Tensor], channels_last: bool = False, compiled: bool = False
+) -> torch.nn.Module:
     """detkit's model from its base config, 80 classes, score threshold 0, holding
     ``weights`` (torchvision's, renamed) where its keys exist."""
     cfg = detkit.Config.fromfile(str(ROOT / "configs" / "_base_" / "models" / f"{name}.py")).model
@@ -88,12 +88,22 @@ def _torchvision_model(channels_last: bool = False) -> torch.nn.Module:
     """torchvision's Mask R-CNN R50-FPN with the settings above (random weights, seed 0)."""
     torch.manual_seed(0)
     model = torchvision.models.detection.maskrcnn_resnet50_fpn(
-        weights=None, weights_backbone=None, num_classes=81, min_size=H, max_size=W,
-        image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0],
-        box_score_thresh=0.0, box_detections_per_img=100, rpn_pre_nms_top_n_test=1000,
-        rpn_post_nms_top_n_test=1000, rpn_pre_nms_top_n_train=2000,
-        rpn_post_nms_top_n_train=1000, rpn_batch_size_per_image=256,
-        box_batch_size_per_image=512)
+        weights=None,
+        weights_backbone=None,
+        num_classes=81,
+        min_size=H,
+        max_size=W,
+        image_mean=[0.0, 0.0, 0.0],
+        image_std=[1.0, 1.0, 1.0],
+        box_score_thresh=0.0,
+        box_detections_per_img=100,
+        rpn_pre_nms_top_n_test=1000,
+        rpn_post_nms_top_n_test=1000,
+        rpn_pre_nms_top_n_train=2000,
+        rpn_post_nms_top_n_train=1000,
+        rpn_batch_size_per_image=256,
+        box_batch_size_per_image=512,
+    )
     for name, param in model.backbone.body.named_parameters():
         if name.startswith(("conv1.", "bn1.", "layer1.")):
             param.requires_grad_(False)
@@ -106,26 +116,35 @@ def _torchvision_to_mmdet_keys(tv_state: dict[str, torch.Tensor]) -> dict[str, t
     """torchvision Mask R-CNN (81 classes, background first) weights under MMDetection v2 key
     names (80 classes, background last), so both models compute the same function."""
     out: dict[str, torch.Tensor] = {}
-    renames = {"backbone.fpn.inner_blocks.{i}.0.": "neck.lateral_convs.{i}.conv.",
-               "backbone.fpn.layer_blocks.{i}.0.": "neck.fpn_convs.{i}.conv.",
-               "roi_heads.mask_head.{i}.0.": "roi_head.mask_head.convs.{i}.conv."}
-    fixed = {"backbone.body.": "backbone.", "rpn.head.conv.0.0.": "rpn_head.rpn_conv.",
-             "rpn.head.cls_logits.": "rpn_head.rpn_cls.", "rpn.head.bbox_pred.": "rpn_head.rpn_reg.",
-             "roi_heads.box_head.fc6.": "roi_head.bbox_head.shared_fcs.0.",
-             "roi_heads.box_head.fc7.": "roi_head.bbox_head.shared_fcs.1.",
-             "roi_heads.mask_predictor.conv5_mask.": "roi_head.mask_head.upsample."}
+    renames = {
+        "backbone.fpn.inner_blocks.{i}.0.": "neck.lateral_convs.{i}.conv.",
+        "backbone.fpn.layer_blocks.{i}.0.": "neck.fpn_convs.{i}.conv.",
+        "roi_heads.mask_head.{i}.0.": "roi_head.mask_head.convs.{i}.conv.",
+    }
+    fixed = {
+        "backbone.body.": "backbone.",
+        "rpn.head.conv.0.0.": "rpn_head.rpn_conv.",
+        "rpn.head.cls_logits.": "rpn_head.rpn_cls.",
+        "rpn.head.bbox_pred.": "rpn_head.rpn_reg.",
+        "roi_heads.box_head.fc6.": "roi_head.bbox_head.shared_fcs.0.",
+        "roi_heads.box_head.fc7.": "roi_head.bbox_head.shared_fcs.1.",
+        "roi_heads.mask_predictor.conv5_mask.": "roi_head.mask_head.upsample.",
+    }
     for i in range(4):
         fixed.update({src.format(i=i): dst.format(i=i) for src, dst in renames.items()})
     for key, value in tv_state.items():
         prefix = next((p for p in fixed if key.startswith(p)), None)
         if prefix is not None:
-            out[fixed[prefix] + key[len(prefix):]] = value
+            out[fixed[prefix] + key[len(prefix) :]] = value
     for kind in ("weight", "bias"):
         cls = tv_state[f"roi_heads.box_predictor.cls_score.{kind}"]
         out[f"roi_head.bbox_head.fc_cls.{kind}"] = torch.cat([cls[1:], cls[:1]])
-        out[f"roi_head.bbox_head.fc_reg.{kind}"] = tv_state[f"roi_heads.box_predictor.bbox_pred.{kind}"][4:]
-        out[f"roi_head.mask_head.conv_logits.{kind}"] = (
-            tv_state[f"roi_heads.mask_predictor.mask_fcn_logits.{kind}"][1:])
+        out[f"roi_head.bbox_head.fc_reg.{kind}"] = tv_state[
+            f"roi_heads.box_predictor.bbox_pred.{kind}"
+        ][4:]
+        out[f"roi_head.mask_head.conv_logits.{kind}"] = tv_state[
+            f"roi_heads.mask_predictor.mask_fcn_logits.{kind}"
+        ][1:]
     return out
 
 
@@ -148,8 +167,13 @@ def _targets(num_objects: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
 
 
 def _meta() -> dict[str, Any]:
-    return dict(img_shape=(H, W, 3), ori_shape=(H, W, 3), pad_shape=(H, W, 3),
-                scale_factor=np.ones(4, dtype=np.float32), flip=False)
+    return dict(
+        img_shape=(H, W, 3),
+        ori_shape=(H, W, 3),
+        pad_shape=(H, W, 3),
+        scale_factor=np.ones(4, dtype=np.float32),
+        flip=False,
+    )
 
 
 def _golden_model() -> tuple[torch.nn.Module, torch.Tensor, dict[str, Any]]:
@@ -181,24 +205,44 @@ def _bf16_agreement() -> dict[str, Any]:
         return [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
 
     gt = COCO()
-    gt.dataset = {"images": [{"id": 1, "height": meta["ori_shape"][0], "width": meta["ori_shape"][1]}],
-                  "categories": [{"id": c + 1} for c in range(model.num_classes)],
-                  "annotations": [{"id": i + 1, "image_id": 1, "category_id": int(lab) + 1,
-                                   "bbox": xywh(b), "area": xywh(b)[2] * xywh(b)[3], "iscrowd": 0}
-                                  for i, (b, lab) in enumerate(zip(ref.boxes, ref.labels))]}
+    gt.dataset = {
+        "images": [{"id": 1, "height": meta["ori_shape"][0], "width": meta["ori_shape"][1]}],
+        "categories": [{"id": c + 1} for c in range(model.num_classes)],
+        "annotations": [
+            {
+                "id": i + 1,
+                "image_id": 1,
+                "category_id": int(lab) + 1,
+                "bbox": xywh(b),
+                "area": xywh(b)[2] * xywh(b)[3],
+                "iscrowd": 0,
+            }
+            for i, (b, lab) in enumerate(zip(ref.boxes, ref.labels))
+        ],
+    }
     gt.createIndex()
-    dets = [{"image_id": 1, "category_id": int(lab) + 1, "score": float(s), "bbox": xywh(b)}
-            for b, s, lab in zip(test.boxes, test.scores, test.labels)]
+    dets = [
+        {"image_id": 1, "category_id": int(lab) + 1, "score": float(s), "bbox": xywh(b)}
+        for b, s, lab in zip(test.boxes, test.scores, test.labels)
+    ]
     evaluator = COCOeval(gt, gt.loadRes(dets), "bbox")
     evaluator.evaluate()
     evaluator.accumulate()
     evaluator.summarize()
-    return {"bbox_mAP": float(evaluator.stats[0]), "fp32_detections": len(ref),
-            "bf16_detections": len(test), "model": "golden tiny Cascade Mask R-CNN, coffee photo"}
+    return {
+        "bbox_mAP": float(evaluator.stats[0]),
+        "fp32_detections": len(ref),
+        "bf16_detections": len(test),
+        "model": "golden tiny Cascade Mask R-CNN, coffee photo",
+    }
 
 
-def _train_step(model: torch.nn.Module, img: torch.Tensor, detkit_model: bool,
-                targets: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> Callable[[], None]:
+def _train_step(
+    model: torch.nn.Module,
+    img: torch.Tensor,
+    detkit_model: bool,
+    targets: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+) -> Callable[[], None]:
     """One forward + backward of ``model`` (gradients dropped after each step)."""
     boxes, labels, masks = targets
     model.train()
@@ -208,14 +252,22 @@ def _train_step(model: torch.nn.Module, img: torch.Tensor, detkit_model: bool,
 
     def step() -> None:
         if detkit_model:
-            data = dict(img=img, img_metas=[_meta()], gt_bboxes=[boxes], gt_labels=[labels],
-                        gt_masks=[masks])
+            data = dict(
+                img=img,
+                img_metas=[_meta()],
+                gt_bboxes=[boxes],
+                gt_labels=[labels],
+                gt_masks=[masks],
+            )
             loss = model.train_step(data, None)["loss"]
         else:
-            loss = sum(model(list(img), [dict(boxes=boxes, labels=labels + 1, masks=masks)]).values())
+            loss = sum(
+                model(list(img), [dict(boxes=boxes, labels=labels + 1, masks=masks)]).values()
+            )
         loss.backward()
         for p in params:
             p.grad = None
+
     return step
 
 
@@ -236,13 +288,17 @@ def _print_table(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", help="write the results as JSON here")
-    parser.add_argument("--threads", default="2",
-                        help="comma-separated thread counts, e.g. 1,2,16 (default 2)")
+    parser.add_argument(
+        "--threads", default="2", help="comma-separated thread counts, e.g. 1,2,16 (default 2)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--objects", type=int, default=8, help="gt objects for the train step")
     parser.add_argument("--skip-train", action="store_true")
-    parser.add_argument("--no-compile", action="store_true",
-                        help="skip the torch.compile row (compiling takes minutes on CPU)")
+    parser.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="skip the torch.compile row (compiling takes minutes on CPU)",
+    )
     args = parser.parse_args()
     counts = [int(t) for t in args.threads.split(",")]
     cap = probe_cpu()
@@ -254,9 +310,15 @@ def main() -> None:
     else:
         by_threads = {str(count): _measure_in_fresh_process(args, count) for count in counts}
     if args.out:
-        out = {"cpu": cap.summary(), "cpu_isa": cap.isa, "cpu_flags_low_precision": sorted(
-            f for f in cap.flags if "bf16" in f or "fp16" in f or f.startswith("amx")),
-               "openmp_wait": thread_settings().openmp_wait, "by_threads": by_threads}
+        out = {
+            "cpu": cap.summary(),
+            "cpu_isa": cap.isa,
+            "cpu_flags_low_precision": sorted(
+                f for f in cap.flags if "bf16" in f or "fp16" in f or f.startswith("amx")
+            ),
+            "openmp_wait": thread_settings().openmp_wait,
+            "by_threads": by_threads,
+        }
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
 
 
@@ -265,8 +327,18 @@ def _measure_in_fresh_process(args: argparse.Namespace, threads: int) -> dict[st
     runs); returns its result block."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
-        command = [sys.executable, __file__, "--threads", str(threads), "--repeats", str(args.repeats),
-                   "--objects", str(args.objects), "--out", out]
+        command = [
+            sys.executable,
+            __file__,
+            "--threads",
+            str(threads),
+            "--repeats",
+            str(args.repeats),
+            "--objects",
+            str(args.objects),
+            "--out",
+            out,
+        ]
         command += ["--skip-train"] * args.skip_train + ["--no-compile"] * args.no_compile
         subprocess.run(command, check=True)
         return json.loads(Path(out).read_text())["by_threads"][str(threads)]
@@ -285,11 +357,14 @@ def _measure(args: argparse.Namespace, threads: int) -> dict[str, Any]:
     cascade = _detkit_model("cascade_mask_rcnn_r50_fpn", weights)
     cascade_cl = _detkit_model("cascade_mask_rcnn_r50_fpn", weights, channels_last=True)
     results: dict[str, Any] = {
-        "input": f"{W}x{H}", "threads": threads, "repeats": args.repeats,
-        "torch": torch.__version__, "torchvision": torchvision.__version__,
+        "input": f"{W}x{H}",
+        "threads": threads,
+        "repeats": args.repeats,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
         "load_average_before": os.getloadavg(),
         "weights": "torchvision's random init (seed 0) in both Mask R-CNNs; the cascade "
-                   "shares backbone, neck and RPN",
+        "shares backbone, neck and RPN",
     }
     if not args.no_compile:
         compiled = _detkit_model("mask_rcnn_r50_fpn", weights, channels_last=True, compiled=True)
@@ -302,58 +377,82 @@ def _measure(args: argparse.Namespace, threads: int) -> dict[str, Any]:
         def run() -> Any:
             with torch.no_grad(), cpu_autocast(torch.bfloat16, enabled=bf16):
                 return model.predict(img, [_meta()], rescale=True)
+
         return run
 
     # bf16 runs on the channels_last model; where it is not native, autocast runs float32,
     # on the model in detkit's fastest float32 layout (NCHW)
     native_bf16 = probe_cpu().native(torch.bfloat16)
-    bf16_name = "detkit_mask_rcnn_bf16_channels_last" if native_bf16 \
+    bf16_name = (
+        "detkit_mask_rcnn_bf16_channels_last"
+        if native_bf16
         else "detkit_mask_rcnn_bf16_requested_ran_fp32"
+    )
 
     def tv_infer(model: Any, x: torch.Tensor) -> Callable[[], Any]:
         def run() -> Any:
             with torch.no_grad():
                 return model([x[0]])
+
         return run
 
     with torch.no_grad():
-        results["detections"] = {"detkit": len(ours.predict(img, [_meta()], rescale=True)[0]),
-                                 "torchvision": len(theirs([img[0]])[0]["boxes"])}
-    runs = {"torchvision_mask_rcnn": tv_infer(theirs, img),
-            "detkit_mask_rcnn": infer(ours),
-            "torchvision_mask_rcnn_channels_last": tv_infer(theirs_cl, img_cl),
-            "detkit_mask_rcnn_channels_last": infer(ours_cl),
-            "detkit_cascade_mask_rcnn": infer(cascade),
-            "detkit_cascade_mask_rcnn_channels_last": infer(cascade_cl),
-            bf16_name: infer(ours_cl if native_bf16 else ours, bf16=True)}
+        results["detections"] = {
+            "detkit": len(ours.predict(img, [_meta()], rescale=True)[0]),
+            "torchvision": len(theirs([img[0]])[0]["boxes"]),
+        }
+    runs = {
+        "torchvision_mask_rcnn": tv_infer(theirs, img),
+        "detkit_mask_rcnn": infer(ours),
+        "torchvision_mask_rcnn_channels_last": tv_infer(theirs_cl, img_cl),
+        "detkit_mask_rcnn_channels_last": infer(ours_cl),
+        "detkit_cascade_mask_rcnn": infer(cascade),
+        "detkit_cascade_mask_rcnn_channels_last": infer(cascade_cl),
+        bf16_name: infer(ours_cl if native_bf16 else ours, bf16=True),
+    }
     if not args.no_compile:
         runs["detkit_mask_rcnn_compiled_channels_last"] = infer(compiled)
     results["inference"] = alternate(runs, args.repeats)
     ratios = {  # name: (detkit run, torchvision run)
         "ratio_infer_vs_torchvision": ("detkit_mask_rcnn", "torchvision_mask_rcnn"),
         "ratio_infer_channels_last_vs_torchvision_channels_last": (
-            "detkit_mask_rcnn_channels_last", "torchvision_mask_rcnn_channels_last"),
-        "ratio_cascade_infer_vs_torchvision_mask": ("detkit_cascade_mask_rcnn",
-                                                    "torchvision_mask_rcnn"),
+            "detkit_mask_rcnn_channels_last",
+            "torchvision_mask_rcnn_channels_last",
+        ),
+        "ratio_cascade_infer_vs_torchvision_mask": (
+            "detkit_cascade_mask_rcnn",
+            "torchvision_mask_rcnn",
+        ),
         "ratio_cascade_infer_channels_last_vs_torchvision_mask_channels_last": (
-            "detkit_cascade_mask_rcnn_channels_last", "torchvision_mask_rcnn_channels_last"),
+            "detkit_cascade_mask_rcnn_channels_last",
+            "torchvision_mask_rcnn_channels_last",
+        ),
         "ratio_bf16_infer_vs_torchvision_fp32": (bf16_name, "torchvision_mask_rcnn"),
-        "ratio_infer_compiled_vs_torchvision": ("detkit_mask_rcnn_compiled_channels_last",
-                                                "torchvision_mask_rcnn"),
+        "ratio_infer_compiled_vs_torchvision": (
+            "detkit_mask_rcnn_compiled_channels_last",
+            "torchvision_mask_rcnn",
+        ),
     }
     results["bf16_agreement"] = _bf16_agreement()
 
     if not args.skip_train:
         targets = _targets(args.objects)
-        results["train_step"] = alternate({
-            "torchvision_mask_rcnn": _train_step(theirs, img, False, targets),
-            "detkit_mask_rcnn": _train_step(ours, img, True, targets),
-            "torchvision_mask_rcnn_channels_last": _train_step(theirs_cl, img_cl, False, targets),
-            "detkit_mask_rcnn_channels_last": _train_step(ours_cl, img, True, targets),
-        }, args.repeats)
+        results["train_step"] = alternate(
+            {
+                "torchvision_mask_rcnn": _train_step(theirs, img, False, targets),
+                "detkit_mask_rcnn": _train_step(ours, img, True, targets),
+                "torchvision_mask_rcnn_channels_last": _train_step(
+                    theirs_cl, img_cl, False, targets
+                ),
+                "detkit_mask_rcnn_channels_last": _train_step(ours_cl, img, True, targets),
+            },
+            args.repeats,
+        )
         ratios["ratio_train_vs_torchvision"] = ("detkit_mask_rcnn", "torchvision_mask_rcnn")
         ratios["ratio_train_channels_last_vs_torchvision_channels_last"] = (
-            "detkit_mask_rcnn_channels_last", "torchvision_mask_rcnn_channels_last")
+            "detkit_mask_rcnn_channels_last",
+            "torchvision_mask_rcnn_channels_last",
+        )
     for key, (ours_name, tv_name) in ratios.items():
         table = results["train_step" if key.startswith("ratio_train") else "inference"]
         if ours_name in table:

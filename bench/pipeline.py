@@ -49,16 +49,25 @@ from detkit.registry import PIPELINES, build
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline_rows import ROWS, time_rows  # noqa: E402
 
-SEED_CONFIG = Path(__file__).resolve().parents[1] / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py"
+SEED_CONFIG = (
+    Path(__file__).resolve().parents[1]
+    / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py"
+)
 
 
 def make_dataset(root: Path, images: int, instances: int, pipeline: list[dict]) -> Any:
-    generate_cityscapes_sample(root, train=images, val=0, size=(2048, 1024), seed=0,
-                               instances=(instances, instances))
+    generate_cityscapes_sample(
+        root, train=images, val=0, size=(2048, 1024), seed=0, instances=(instances, instances)
+    )
     convert_cityscapes(root, out_dir=root / "annotations", splits=("train",), show_progress=False)
-    return build_dataset(dict(type="CityscapesDataset",
-                              ann_file=str(root / "annotations/instancesonly_filtered_gtFine_train.json"),
-                              img_prefix=str(root / "leftImg8bit/train/"), pipeline=pipeline))
+    return build_dataset(
+        dict(
+            type="CityscapesDataset",
+            ann_file=str(root / "annotations/instancesonly_filtered_gtFine_train.json"),
+            img_prefix=str(root / "leftImg8bit/train/"),
+            pipeline=pipeline,
+        )
+    )
 
 
 def _rates(count: int, wall_start: float, cpu_start: float) -> dict[str, float]:
@@ -66,8 +75,13 @@ def _rates(count: int, wall_start: float, cpu_start: float) -> dict[str, float]:
     dedicated core would give on a shared machine)."""
     wall = time.perf_counter() - wall_start
     cpu = time.process_time() - cpu_start
-    return dict(samples=count, samples_per_s=count / wall, samples_per_cpu_s=count / cpu,
-                wall_s=wall, cpu_s=cpu)
+    return dict(
+        samples=count,
+        samples_per_s=count / wall,
+        samples_per_cpu_s=count / cpu,
+        wall_s=wall,
+        cpu_s=cpu,
+    )
 
 
 def time_cpu(dataset: Any, rounds: int) -> dict[str, float]:
@@ -82,8 +96,9 @@ def time_cpu(dataset: Any, rounds: int) -> dict[str, float]:
     return _rates(count, wall_start, cpu_start)
 
 
-def time_batched(dataset: Any, pipeline_cfg: list[dict], rounds: int, batch: int,
-                 device: torch.device) -> dict[str, float]:
+def time_batched(
+    dataset: Any, pipeline_cfg: list[dict], rounds: int, batch: int, device: torch.device
+) -> dict[str, float]:
     load = [build(pipeline_cfg[0], PIPELINES), build(pipeline_cfg[1], PIPELINES)]
     aug, resize, flip, normalize, pad = (build(c, PIPELINES) for c in pipeline_cfg[2:7])
 
@@ -101,15 +116,24 @@ def time_batched(dataset: Any, pipeline_cfg: list[dict], rounds: int, batch: int
         boxes, labels, masks = [], [], []
         for i, r in enumerate(loaded):
             h, w = r["img"].shape[:2]
-            images[i, :, :h, :w] = torch.from_numpy(r["img"]).to(device, non_blocking=True).permute(2, 0, 1)
+            images[i, :, :h, :w] = (
+                torch.from_numpy(r["img"]).to(device, non_blocking=True).permute(2, 0, 1)
+            )
             m = torch.zeros((len(r["gt_masks"]), pad_h, pad_w), dtype=torch.uint8, device=device)
             m[:, :h, :w] = torch.from_numpy(r["gt_masks"].masks).to(device)
             masks.append(m)
             boxes.append(torch.from_numpy(r["gt_bboxes"]).to(device))
             labels.append(torch.from_numpy(r["gt_labels"]).to(device))
         draws = draw_train(aug, resize, flip, len(loaded))
-        batched_train_transforms(images, [r["img"].shape[:2] for r in loaded],
-                                 BatchedInstances(boxes, labels, masks), draws, resize, normalize, pad)
+        batched_train_transforms(
+            images,
+            [r["img"].shape[:2] for r in loaded],
+            BatchedInstances(boxes, labels, masks),
+            draws,
+            resize,
+            normalize,
+            pad,
+        )
         if device.type == "cuda":
             torch.cuda.synchronize()
 
@@ -130,11 +154,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--images", type=int, default=6, help="generated 2048x1024 images")
-    parser.add_argument("--instances", type=int, default=24, help="objects drawn per image (~20 survive)")
+    parser.add_argument(
+        "--instances", type=int, default=24, help="objects drawn per image (~20 survive)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="passes over the images per path")
     parser.add_argument("--batch", type=int, default=4, help="batch size of the batched path")
-    parser.add_argument("--profile", action="store_true", help="print the CPU path's cProfile top 20")
-    parser.add_argument("--skip-rows", action="store_true", help="end-to-end rows: the seed row only")
+    parser.add_argument(
+        "--profile", action="store_true", help="print the CPU path's cProfile top 20"
+    )
+    parser.add_argument(
+        "--skip-rows", action="store_true", help="end-to-end rows: the seed row only"
+    )
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
@@ -153,28 +183,43 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        rows[f"batched-{device.type}"] = dict(time_batched(dataset, pipeline_cfg, args.rounds, args.batch, device),
-                                              batch=args.batch)
-        end_to_end = time_rows(dataset, pipeline_cfg, args.rounds, ROWS[:1] if args.skip_rows else ROWS)
+        rows[f"batched-{device.type}"] = dict(
+            time_batched(dataset, pipeline_cfg, args.rounds, args.batch, device), batch=args.batch
+        )
+        end_to_end = time_rows(
+            dataset, pipeline_cfg, args.rounds, ROWS[:1] if args.skip_rows else ROWS
+        )
     mmdet_wall = end_to_end["seed"]["mmdet_samples_per_s"]
     mmdet_cpu = end_to_end["seed"]["mmdet_samples_per_cpu_s"]
     report = dict(
-        images=args.images, image_size=[2048, 1024], instances_per_image=float(np.mean(per_image)),
-        mmdet_v2_seed_samples_per_s=mmdet_wall, mmdet_v2_seed_samples_per_cpu_s=mmdet_cpu, torch_threads=1,
-        opencv_threads=1, device=torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu", paths=rows,
+        images=args.images,
+        image_size=[2048, 1024],
+        instances_per_image=float(np.mean(per_image)),
+        mmdet_v2_seed_samples_per_s=mmdet_wall,
+        mmdet_v2_seed_samples_per_cpu_s=mmdet_cpu,
+        torch_threads=1,
+        opencv_threads=1,
+        device=torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        paths=rows,
         rows=end_to_end,
     )
     print(f"seed train pipeline, 2048x1024, {report['instances_per_image']:.1f} instances/image")
     print(f"{'path':<16}{'samples/s':>11}{'/cpu-s':>9}{'x mmdet (wall)':>16}{'x mmdet (cpu)':>15}")
     for name, row in rows.items():
-        print(f"{name:<16}{row['samples_per_s']:>11.2f}{row['samples_per_cpu_s']:>9.2f}"
-              f"{row['samples_per_s'] / mmdet_wall:>16.2f}{row['samples_per_cpu_s'] / mmdet_cpu:>15.2f}")
-    print(f"\n{'end to end, same run (cpu-s rates)':<40}{'detkit/s':>9}{'mmdet/s':>9}{'x mmdet':>9}"
-          f"{'ms detkit':>11}{'ms mmdet':>10}{'x (wall)':>10}")
+        print(
+            f"{name:<16}{row['samples_per_s']:>11.2f}{row['samples_per_cpu_s']:>9.2f}"
+            f"{row['samples_per_s'] / mmdet_wall:>16.2f}{row['samples_per_cpu_s'] / mmdet_cpu:>15.2f}"
+        )
+    print(
+        f"\n{'end to end, same run (cpu-s rates)':<40}{'detkit/s':>9}{'mmdet/s':>9}{'x mmdet':>9}"
+        f"{'ms detkit':>11}{'ms mmdet':>10}{'x (wall)':>10}"
+    )
     for name, row in end_to_end.items():
-        print(f"{name:<40}{row['detkit_samples_per_cpu_s']:>9.2f}{row['mmdet_samples_per_cpu_s']:>9.2f}"
-              f"{row['speedup_cpu']:>9.2f}{row['detkit_ms']:>11.1f}{row['mmdet_ms']:>10.1f}"
-              f"{row['speedup_wall']:>10.2f}")
+        print(
+            f"{name:<40}{row['detkit_samples_per_cpu_s']:>9.2f}{row['mmdet_samples_per_cpu_s']:>9.2f}"
+            f"{row['speedup_cpu']:>9.2f}{row['detkit_ms']:>11.1f}{row['mmdet_ms']:>10.1f}"
+            f"{row['speedup_wall']:>10.2f}"
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2))
     return report

@@ -41,17 +41,23 @@ ROWS = ("seed", "seed+PhotoMetricDistortion+RandomCrop", "+CopyPaste")
 def _reference() -> tuple[Any, Any]:
     """tests/transforms as a package (its modules import each other relatively)."""
     if "mmdet_reference" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("mmdet_reference", REFERENCE / "__init__.py",
-                                                      submodule_search_locations=[str(REFERENCE)])
+        spec = importlib.util.spec_from_file_location(
+            "mmdet_reference",
+            REFERENCE / "__init__.py",
+            submodule_search_locations=[str(REFERENCE)],
+        )
         package = importlib.util.module_from_spec(spec)
         sys.modules["mmdet_reference"] = package
         spec.loader.exec_module(package)  # type: ignore[union-attr]
-    return (importlib.import_module("mmdet_reference.mmdet_reference_transforms"),
-            importlib.import_module("mmdet_reference.mmdet_reference_seed"))
+    return (
+        importlib.import_module("mmdet_reference.mmdet_reference_transforms"),
+        importlib.import_module("mmdet_reference.mmdet_reference_seed"),
+    )
 
 
-def _row_functions(pre: Callable, tail: Callable, pmd: Callable, crop: Callable,
-                   paste: Callable) -> dict[str, Callable[[dict, dict], dict]]:
+def _row_functions(
+    pre: Callable, tail: Callable, pmd: Callable, crop: Callable, paste: Callable
+) -> dict[str, Callable[[dict, dict], dict]]:
     def seed(raw: dict, partner: dict) -> dict:
         return tail(pre(raw))
 
@@ -75,26 +81,48 @@ def _unwrap(x: Any) -> Any:
 def _same(ours: dict[str, Any], theirs: dict[str, Any], row: str) -> None:
     a_masks, b_masks = _unwrap(ours["gt_masks"]).masks, theirs["gt_masks"].masks
     meta_a, meta_b = _unwrap(ours["img_metas"]), theirs["img_metas"]
-    same = (torch.equal(_unwrap(ours["img"]), theirs["img"])
-            and torch.equal(_unwrap(ours["gt_bboxes"]), theirs["gt_bboxes"])
-            and torch.equal(_unwrap(ours["gt_labels"]), theirs["gt_labels"]) and np.array_equal(a_masks, b_masks)
-            and all(tuple(meta_a[k]) == tuple(meta_b[k]) for k in ("img_shape", "pad_shape", "ori_shape"))
-            and np.array_equal(meta_a["scale_factor"], meta_b["scale_factor"]) and meta_a["flip"] == meta_b["flip"])
+    same = (
+        torch.equal(_unwrap(ours["img"]), theirs["img"])
+        and torch.equal(_unwrap(ours["gt_bboxes"]), theirs["gt_bboxes"])
+        and torch.equal(_unwrap(ours["gt_labels"]), theirs["gt_labels"])
+        and np.array_equal(a_masks, b_masks)
+        and all(
+            tuple(meta_a[k]) == tuple(meta_b[k]) for k in ("img_shape", "pad_shape", "ori_shape")
+        )
+        and np.array_equal(meta_a["scale_factor"], meta_b["scale_factor"])
+        and meta_a["flip"] == meta_b["flip"]
+    )
     if not same:
-        raise AssertionError(f"row {row!r}: detkit and mmdet outputs differ: the bench would compare different work")
+        raise AssertionError(
+            f"row {row!r}: detkit and mmdet outputs differ: the bench would compare different work"
+        )
 
 
-def time_rows(dataset: Any, pipeline_cfg: list[dict], rounds: int, rows: tuple[str, ...] = ROWS,
-              crop_size: tuple[int, int] = CROP_SIZE) -> dict[str, Any]:
+def time_rows(
+    dataset: Any,
+    pipeline_cfg: list[dict],
+    rounds: int,
+    rows: tuple[str, ...] = ROWS,
+    crop_size: tuple[int, int] = CROP_SIZE,
+) -> dict[str, Any]:
     """The ``rows`` over ``rounds`` passes of ``dataset`` (only its raw records are used);
     RandomCrop is ``absolute`` ``crop_size`` (both CopyPaste images must end up that size)."""
     ref, seed_ref = _reference()
     crop = dict(crop_size=crop_size, crop_type="absolute", allow_negative_crop=True)
-    ours = _row_functions(Compose(pipeline_cfg[:5]), Compose(pipeline_cfg[5:]), PhotoMetricDistortion(),
-                          RandomCrop(**crop), CopyPaste())
-    theirs = _row_functions(seed_ref.Compose(seed_ref.build_seed_pipeline(pipeline_cfg[:5])),
-                            seed_ref.Compose(seed_ref.build_seed_pipeline(pipeline_cfg[5:])),
-                            ref.MMDetPhotoMetricDistortion(), ref.MMDetRandomCrop(**crop), ref.MMDetCopyPaste())
+    ours = _row_functions(
+        Compose(pipeline_cfg[:5]),
+        Compose(pipeline_cfg[5:]),
+        PhotoMetricDistortion(),
+        RandomCrop(**crop),
+        CopyPaste(),
+    )
+    theirs = _row_functions(
+        seed_ref.Compose(seed_ref.build_seed_pipeline(pipeline_cfg[:5])),
+        seed_ref.Compose(seed_ref.build_seed_pipeline(pipeline_cfg[5:])),
+        ref.MMDetPhotoMetricDistortion(),
+        ref.MMDetRandomCrop(**crop),
+        ref.MMDetCopyPaste(),
+    )
     sides = dict(detkit=ours, mmdet=theirs)
     clocks = {(row, who): [0.0, 0.0] for row in rows for who in sides}
     n = len(dataset)
@@ -124,8 +152,15 @@ def time_rows(dataset: Any, pipeline_cfg: list[dict], rounds: int, rows: tuple[s
     report = {}
     for row in rows:
         (dk_wall, dk_cpu), (mm_wall, mm_cpu) = clocks[row, "detkit"], clocks[row, "mmdet"]
-        report[row] = dict(samples=count, detkit_samples_per_s=count / dk_wall, detkit_samples_per_cpu_s=count / dk_cpu,
-                           mmdet_samples_per_s=count / mm_wall, mmdet_samples_per_cpu_s=count / mm_cpu,
-                           detkit_ms=dk_cpu / count * 1e3, mmdet_ms=mm_cpu / count * 1e3,
-                           speedup_cpu=mm_cpu / dk_cpu, speedup_wall=mm_wall / dk_wall)
+        report[row] = dict(
+            samples=count,
+            detkit_samples_per_s=count / dk_wall,
+            detkit_samples_per_cpu_s=count / dk_cpu,
+            mmdet_samples_per_s=count / mm_wall,
+            mmdet_samples_per_cpu_s=count / mm_cpu,
+            detkit_ms=dk_cpu / count * 1e3,
+            mmdet_ms=mm_cpu / count * 1e3,
+            speedup_cpu=mm_cpu / dk_cpu,
+            speedup_wall=mm_wall / dk_wall,
+        )
     return report

@@ -46,13 +46,14 @@ def setting_env(setting: str) -> dict[str, str]:
 def _child(threads: int, steps: int, out: str) -> None:
     """Times the train step and inference in this process; writes ``{"train_s", "infer_s",
     "train_cpu_s", "infer_cpu_s"}`` (medians over ``steps``) to ``out``."""
-    import torch
-
     import model as model_bench  # bench/model.py
+    import torch
 
     torch.set_num_threads(threads)
     detector = model_bench._detkit_model("mask_rcnn_r50_fpn", {})
-    img = torch.randn(1, 3, model_bench.H, model_bench.W, generator=torch.Generator().manual_seed(0))
+    img = torch.randn(
+        1, 3, model_bench.H, model_bench.W, generator=torch.Generator().manual_seed(0)
+    )
     train = model_bench._train_step(detector, img, True, model_bench._targets(8))
 
     def infer() -> None:
@@ -80,8 +81,20 @@ def _run_setting(setting: str, threads: int, steps: int) -> dict[str, float]:
     env.update(setting_env(setting), OMP_NUM_THREADS=str(threads))
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
-        subprocess.run([sys.executable, __file__, "--child", out, "--threads", str(threads),
-                        "--steps", str(steps)], check=True, env=env)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                out,
+                "--threads",
+                str(threads),
+                "--steps",
+                str(steps),
+            ],
+            check=True,
+            env=env,
+        )
         return json.loads(Path(out).read_text())
 
 
@@ -97,8 +110,10 @@ def _measure(busy: int, settings: list[str], args: argparse.Namespace) -> dict[s
         for hog in hogs:
             hog.kill()
             hog.wait()
-    return {setting: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-            for setting, runs in samples.items()}
+    return {
+        setting: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        for setting, runs in samples.items()
+    }
 
 
 def main() -> None:
@@ -122,19 +137,25 @@ def main() -> None:
     import detkit
 
     print(f"CPU: {detkit.probe_cpu().summary()}")
-    results: dict[str, Any] = {"threads": args.threads, "settings": envs,
-                               "by_busy": {}}
-    print(f"{'busy':>4} {'setting':15} {'train s':>8} {'CPU s':>7} {'infer s':>8} {'CPU s':>7}"
-          f" {'train / spin':>12} {'infer / spin':>12}")
+    results: dict[str, Any] = {"threads": args.threads, "settings": envs, "by_busy": {}}
+    print(
+        f"{'busy':>4} {'setting':15} {'train s':>8} {'CPU s':>7} {'infer s':>8} {'CPU s':>7}"
+        f" {'train / spin':>12} {'infer / spin':>12}"
+    )
     for busy in (int(b) for b in args.busy.split(",")):
         table = _measure(busy, settings, args)
         results["by_busy"][str(busy)] = table
         base = table.get("spin")
         for setting, row in table.items():
-            rel = (f" {row['train_s'] / base['train_s']:12.2f} {row['infer_s'] / base['infer_s']:12.2f}"
-                   if base else "")
-            print(f"{busy:4d} {setting:15} {row['train_s']:8.2f} {row['train_cpu_s']:7.2f} "
-                  f"{row['infer_s']:8.2f} {row['infer_cpu_s']:7.2f}{rel}")
+            rel = (
+                f" {row['train_s'] / base['train_s']:12.2f} {row['infer_s'] / base['infer_s']:12.2f}"
+                if base
+                else ""
+            )
+            print(
+                f"{busy:4d} {setting:15} {row['train_s']:8.2f} {row['train_cpu_s']:7.2f} "
+                f"{row['infer_s']:8.2f} {row['infer_cpu_s']:7.2f}{rel}"
+            )
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
 

@@ -27,6 +27,10 @@ def alternate(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dic
     for _ in range(repeats):
         for name, fn in runs.items():
             samples[name].append(_timed(fn))
-    return {name: {"wall_s": statistics.median(s[0] for s in vals),
-                   "cpu_s": statistics.median(s[1] for s in vals)}
-            for name, vals in samples.items()}
+    return {
+        name: {
+            "wall_s": statistics.median(s[0] for s in vals),
+            "cpu_s": statistics.median(s[1] for s in vals),
+        }
+        for name, vals in samples.items()
+    }

@@ -13,7 +13,9 @@ __all__ = ["run_cli", "INPUT_ERRORS"]
 INPUT_ERRORS: tuple[type[BaseException], ...] = (FileNotFoundError, KeyError, TypeError, ValueError)
 
 
-def run_cli(main: Callable[[], Any], errors: tuple[type[BaseException], ...] = INPUT_ERRORS) -> NoReturn:
+def run_cli(
+    main: Callable[[], Any], errors: tuple[type[BaseException], ...] = INPUT_ERRORS
+) -> NoReturn:
     """Run ``main()``; exit 0, or 1 with ``error: <message>`` on stderr for one of ``errors``."""
     try:
         main()

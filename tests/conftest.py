@@ -51,10 +51,17 @@ def run_notebook(tmp_path: Path) -> Callable[..., NotebookRun]:
 
     def run(name: str, cwd: Path = REPO, **parameters: Any) -> NotebookRun:
         out = tmp_path / name
-        papermill.execute_notebook(str(REPO / "nbs" / name), str(out), kernel_name="detkit",
-                                   cwd=str(cwd), parameters=parameters, progress_bar=False)
+        papermill.execute_notebook(
+            str(REPO / "nbs" / name),
+            str(out),
+            kernel_name="detkit",
+            cwd=str(cwd),
+            parameters=parameters,
+            progress_bar=False,
+        )
         cells = json.loads(out.read_text())["cells"]
-        return NotebookRun(out, [o for c in cells if c["cell_type"] == "code"
-                                 for o in c.get("outputs", [])])
+        return NotebookRun(
+            out, [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
+        )
 
     return run

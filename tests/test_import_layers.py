@@ -66,8 +66,11 @@ def test_no_module_imports_a_higher_layer(package):
         # package, at module level only the allowed ones
         imported = _imports(path, module_level_only=package == "registry")
         relative = path.relative_to(PACKAGE).as_posix()
-        extra = {name for name in imported - ALLOWED[package] - {package}
-                 if (relative, name) not in EXCEPTIONS}
+        extra = {
+            name
+            for name in imported - ALLOWED[package] - {package}
+            if (relative, name) not in EXCEPTIONS
+        }
         if extra:
             bad.append(f"{path.relative_to(PACKAGE.parent)} imports detkit.{sorted(extra)}")
     assert bad == []

@@ -199,15 +199,27 @@ def test_exception_types_needing_extra_arguments_become_runtime_errors(reg):
 
 def test_model_registries_are_aliases_of_models():
     for alias in (
-        registry.BACKBONES, registry.NECKS, registry.HEADS, registry.ROI_EXTRACTORS,
-        registry.SHARED_HEADS, registry.LOSSES, registry.DETECTORS,
+        registry.BACKBONES,
+        registry.NECKS,
+        registry.HEADS,
+        registry.ROI_EXTRACTORS,
+        registry.SHARED_HEADS,
+        registry.LOSSES,
+        registry.DETECTORS,
     ):
         assert alias is registry.MODELS
     assert registry.ANCHOR_GENERATORS is registry.PRIOR_GENERATORS
     others = [
-        registry.DATASETS, registry.PIPELINES, registry.BBOX_ASSIGNERS, registry.BBOX_SAMPLERS,
-        registry.BBOX_CODERS, registry.PRIOR_GENERATORS, registry.IOU_CALCULATORS,
-        registry.HOOKS, registry.OPTIMIZERS, registry.MODELS,
+        registry.DATASETS,
+        registry.PIPELINES,
+        registry.BBOX_ASSIGNERS,
+        registry.BBOX_SAMPLERS,
+        registry.BBOX_CODERS,
+        registry.PRIOR_GENERATORS,
+        registry.IOU_CALCULATORS,
+        registry.HOOKS,
+        registry.OPTIMIZERS,
+        registry.MODELS,
     ]
     assert len({id(r) for r in others}) == len(others)
     assert registry.MODELS.name == "models" and registry.DATASETS.name == "dataset"

@@ -18,7 +18,6 @@ import argparse
 
 import detkit
 
-
 BACKENDS = ("eager", "onnxruntime", "exported-program")
 
 
@@ -27,27 +26,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("config", help="config file path")
     parser.add_argument("checkpoint", help="checkpoint file")
     parser.add_argument("images", help="image file or folder (searched recursively)")
-    parser.add_argument("--out-dir", required=True, help="where drawn images and detections.json go")
-    parser.add_argument("--score-thr", type=float, default=0.3, help="minimum score kept (default 0.3)")
+    parser.add_argument(
+        "--out-dir", required=True, help="where drawn images and detections.json go"
+    )
+    parser.add_argument(
+        "--score-thr", type=float, default=0.3, help="minimum score kept (default 0.3)"
+    )
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
     parser.add_argument("--device", default="cpu", help="device, e.g. cpu or cuda:0")
-    parser.add_argument("--cfg-options", nargs="+", action=detkit.DictAction, default={},
-                        help="override config settings, key=value")
-    parser.add_argument("--strict-cfg-options", action="store_true",
-                        help="fail on a --cfg-options key the config does not have (default: warn)")
-    parser.add_argument("--backend", choices=BACKENDS, default="eager",
-                        help="eager (PyTorch model), onnxruntime (.onnx) or exported-program (.pt2)")
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        action=detkit.DictAction,
+        default={},
+        help="override config settings, key=value",
+    )
+    parser.add_argument(
+        "--strict-cfg-options",
+        action="store_true",
+        help="fail on a --cfg-options key the config does not have (default: warn)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="eager",
+        help="eager (PyTorch model), onnxruntime (.onnx) or exported-program (.pt2)",
+    )
     return parser.parse_args(argv)
 
 
 def load_model(args: argparse.Namespace) -> object:
     """The eager model, or the exported detector of ``args.checkpoint``."""
     if args.backend == "eager":
-        return detkit.init_detector(args.config, args.checkpoint, device=args.device,
-                                    cfg_options=args.cfg_options)
+        return detkit.init_detector(
+            args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options
+        )
     if args.cfg_options:
-        raise ValueError("--cfg-options apply to the eager backend; an exported graph has its "
-                         "settings built in")
+        raise ValueError(
+            "--cfg-options apply to the eager backend; an exported graph has its settings built in"
+        )
     config = None if args.config == "-" else args.config
     if args.backend == "onnxruntime":
         return detkit.deploy.OnnxDetector(args.checkpoint, config=config)

@@ -23,33 +23,70 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("config", help="train config file path")
     parser.add_argument("--work-dir", help="the dir to save logs and models")
     parser.add_argument("--resume-from", help="the checkpoint file to resume from")
-    parser.add_argument("--auto-resume", action="store_true", help="resume from the latest checkpoint in work_dir")
-    parser.add_argument("--no-validate", action="store_true", help="do not evaluate checkpoints during training")
+    parser.add_argument(
+        "--auto-resume", action="store_true", help="resume from the latest checkpoint in work_dir"
+    )
+    parser.add_argument(
+        "--no-validate", action="store_true", help="do not evaluate checkpoints during training"
+    )
     gpus = parser.add_mutually_exclusive_group()
-    gpus.add_argument("--gpus", type=int, help="(deprecated, use --gpu-id) number of GPUs; only 1 is used")
-    gpus.add_argument("--gpu-ids", type=int, nargs="+", help="(deprecated, use --gpu-id) ids of GPUs; the first is used")
-    gpus.add_argument("--gpu-id", type=int, default=0, help="id of the GPU to use (non-distributed)")
+    gpus.add_argument(
+        "--gpus", type=int, help="(deprecated, use --gpu-id) number of GPUs; only 1 is used"
+    )
+    gpus.add_argument(
+        "--gpu-ids",
+        type=int,
+        nargs="+",
+        help="(deprecated, use --gpu-id) ids of GPUs; the first is used",
+    )
+    gpus.add_argument(
+        "--gpu-id", type=int, default=0, help="id of the GPU to use (non-distributed)"
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed")
-    parser.add_argument("--diff-seed", action="store_true", help="different seeds for different ranks")
+    parser.add_argument(
+        "--diff-seed", action="store_true", help="different seeds for different ranks"
+    )
     parser.add_argument("--deterministic", action="store_true", help="deterministic cuDNN")
-    parser.add_argument("--options", nargs="+", action=detkit.DictAction, help="(deprecated) use --cfg-options")
-    parser.add_argument("--cfg-options", nargs="+", action=detkit.DictAction,
-                        help="override config settings, e.g. model.roi_head.bbox_head.0.num_classes=8")
-    parser.add_argument("--strict-cfg-options", action="store_true",
-                        help="fail on a --cfg-options key the config does not have (default: warn)")
-    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
-                        help="job launcher: torchrun (pytorch) or srun (slurm)")
+    parser.add_argument(
+        "--options", nargs="+", action=detkit.DictAction, help="(deprecated) use --cfg-options"
+    )
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        action=detkit.DictAction,
+        help="override config settings, e.g. model.roi_head.bbox_head.0.num_classes=8",
+    )
+    parser.add_argument(
+        "--strict-cfg-options",
+        action="store_true",
+        help="fail on a --cfg-options key the config does not have (default: warn)",
+    )
+    parser.add_argument(
+        "--launcher",
+        choices=["none", "pytorch", "slurm"],
+        default="none",
+        help="job launcher: torchrun (pytorch) or srun (slurm)",
+    )
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
-    parser.add_argument("--auto-scale-lr", action="store_true", help="scale the LR by total batch / base batch")
-    parser.add_argument("--device-augment", action="store_true",
-                        help="run the train pipeline's augmentation on the device batch (config key device_augment=True)")
+    parser.add_argument(
+        "--auto-scale-lr", action="store_true", help="scale the LR by total batch / base batch"
+    )
+    parser.add_argument(
+        "--device-augment",
+        action="store_true",
+        help="run the train pipeline's augmentation on the device batch (config key device_augment=True)",
+    )
     args = parser.parse_args(argv)
     if "LOCAL_RANK" not in os.environ:
         os.environ["LOCAL_RANK"] = str(args.local_rank)
     if args.options and args.cfg_options:
-        raise ValueError("--options and --cfg-options cannot both be given; --options is deprecated, use --cfg-options")
+        raise ValueError(
+            "--options and --cfg-options cannot both be given; --options is deprecated, use --cfg-options"
+        )
     if args.options:
-        warnings.warn("--options is deprecated in favor of --cfg-options", UserWarning, stacklevel=2)
+        warnings.warn(
+            "--options is deprecated in favor of --cfg-options", UserWarning, stacklevel=2
+        )
         args.cfg_options = args.options
     return args
 
@@ -65,8 +102,11 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
         if "auto_scale_lr" in cfg and "base_batch_size" in cfg.auto_scale_lr:
             cfg.auto_scale_lr.enable = True
         else:
-            warnings.warn("--auto-scale-lr is set but the config has no auto_scale_lr.base_batch_size; LR not scaled",
-                          UserWarning, stacklevel=2)
+            warnings.warn(
+                "--auto-scale-lr is set but the config has no auto_scale_lr.base_batch_size; LR not scaled",
+                UserWarning,
+                stacklevel=2,
+            )
     if args.device_augment:
         cfg.device_augment = True
     detkit.resolve_work_dir(cfg, args.work_dir, args.config)
@@ -74,7 +114,11 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
         cfg.resume_from = args.resume_from
     cfg.auto_resume = args.auto_resume
     if args.gpus is not None and args.gpus != 1:
-        warnings.warn(f"--gpus {args.gpus}: non-distributed training uses a single GPU", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"--gpus {args.gpus}: non-distributed training uses a single GPU",
+            UserWarning,
+            stacklevel=2,
+        )
     gpu_id = args.gpu_ids[0] if args.gpu_ids else args.gpu_id
     if torch.cuda.is_available() and args.launcher == "none":
         torch.cuda.set_device(gpu_id)
@@ -84,8 +128,14 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
         detkit.init_dist(args.launcher, **cfg.get("dist_params", {}))
     cfg = detkit.compat_runner_args(cfg)
 
-    setup = detkit.setup_training(cfg, distributed=distributed, seed=args.seed, deterministic=args.deterministic,
-                                  diff_seed=args.diff_seed, exp_name=osp.basename(args.config))
+    setup = detkit.setup_training(
+        cfg,
+        distributed=distributed,
+        seed=args.seed,
+        deterministic=args.deterministic,
+        diff_seed=args.diff_seed,
+        exp_name=osp.basename(args.config),
+    )
     runner = setup.train(validate=not args.no_validate)
     if distributed:
         torch.distributed.barrier()

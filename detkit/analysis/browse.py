@@ -22,14 +22,21 @@ __all__ = ["DEFAULT_SKIP_TYPE", "retrieve_data_cfg", "browse_dataset"]
 DEFAULT_SKIP_TYPE = ("DefaultFormatBundle", "Normalize", "Collect")
 
 
-def retrieve_data_cfg(config: Any, skip_type: Sequence[str] = DEFAULT_SKIP_TYPE,
-                      cfg_options: Mapping[str, Any] | None = None) -> Any:
+def retrieve_data_cfg(
+    config: Any,
+    skip_type: Sequence[str] = DEFAULT_SKIP_TYPE,
+    cfg_options: Mapping[str, Any] | None = None,
+) -> Any:
     """The tool config with ``skip_type`` steps removed from the innermost training
     pipeline (wrappers such as ``RepeatDataset`` are looked through; a
     ``MultiImageMixDataset``'s own pipeline is the one changed)."""
     cfg = load_tool_config(config, cfg_options)
     train = cfg.data.train
-    while isinstance(train, Mapping) and "dataset" in train and train.get("type") != "MultiImageMixDataset":
+    while (
+        isinstance(train, Mapping)
+        and "dataset" in train
+        and train.get("type") != "MultiImageMixDataset"
+    ):
         train = train["dataset"]
     for item in train if isinstance(train, list) else [train]:
         if "pipeline" not in item:
@@ -75,14 +82,25 @@ def browse_dataset(
         item = dataset[index]
         missing = [k for k in ("img", "gt_bboxes", "gt_labels", "filename") if k not in item]
         if missing:
-            raise KeyError(f"item {index} of data.train has no {missing} after the pipeline; do not "
-                           f"skip the steps that produce them (skip_type={list(skip_type)})")
+            raise KeyError(
+                f"item {index} of data.train has no {missing} after the pipeline; do not "
+                f"skip the steps that produce them (skip_type={list(skip_type)})"
+            )
         out_file = os.path.join(output_dir, Path(item["filename"]).name) if output_dir else None
         masks = item.get("gt_masks")
-        panel = dict(bboxes=np.asarray(item["gt_bboxes"]), labels=np.asarray(item["gt_labels"]),
-                     masks=masks if masks is not None and len(masks) else None)
-        save_panels([panel], _as_uint8_rgb(item["img"]), out_file, dataset.CLASSES,
-                    show=not not_show, wait_time=show_interval)
+        panel = dict(
+            bboxes=np.asarray(item["gt_bboxes"]),
+            labels=np.asarray(item["gt_labels"]),
+            masks=masks if masks is not None and len(masks) else None,
+        )
+        save_panels(
+            [panel],
+            _as_uint8_rgb(item["img"]),
+            out_file,
+            dataset.CLASSES,
+            show=not not_show,
+            wait_time=show_interval,
+        )
         if out_file:
             written.append(out_file)
     return written

@@ -37,12 +37,26 @@ __all__ = ["ERROR_TYPES", "AREA_NAMES", "coco_error_analysis"]
 
 ERROR_TYPES = ("C75", "C50", "Loc", "Sim", "Oth", "BG", "FN")
 AREA_NAMES = ("allarea", "small", "medium", "large")
-_COLORS = np.vstack([np.ones((2, 3)), [0.31, 0.51, 0.74], [0.75, 0.31, 0.30], [0.36, 0.90, 0.38],
-                     [0.50, 0.39, 0.64], [1, 0.6, 0]])
+_COLORS = np.vstack(
+    [
+        np.ones((2, 3)),
+        [0.31, 0.51, 0.74],
+        [0.75, 0.31, 0.30],
+        [0.36, 0.90, 0.38],
+        [0.50, 0.39, 0.64],
+        [1, 0.6, 0],
+    ]
+)
 
 
-def _precision(coco_gt: COCO, coco_dt: COCO, iou_type: str, iou_thrs: Sequence[float],
-               area_rng: list[list[float]], cat_ids: Sequence[int] | None = None) -> np.ndarray:
+def _precision(
+    coco_gt: COCO,
+    coco_dt: COCO,
+    iou_type: str,
+    iou_thrs: Sequence[float],
+    area_rng: list[list[float]],
+    cat_ids: Sequence[int] | None = None,
+) -> np.ndarray:
     """``COCOeval.eval['precision']`` ``[T, R, K, A]`` (one ``maxDets`` of 100), quietly."""
     evaluator = COCOeval(coco_gt, coco_dt, iou_type)
     evaluator.params.imgIds = coco_gt.getImgIds()
@@ -82,7 +96,9 @@ def _plot(recall: np.ndarray, ps: np.ndarray, out_dir: str, name: str, iou_type:
         fig, ax = plt.subplots()
         for k, error in enumerate(ERROR_TYPES):
             ax.plot(recall, curves[k + 1], color=[0, 0, 0], linewidth=0.5)
-            ax.fill_between(recall, curves[k], curves[k + 1], color=_COLORS[k], label=f"[{aps[k]:.3f}]{error}")
+            ax.fill_between(
+                recall, curves[k], curves[k + 1], color=_COLORS[k], label=f"[{aps[k]:.3f}]{error}"
+            )
         title = f"{iou_type}-{name}-{area}"
         ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1), title=title)
         ax.legend()
@@ -101,10 +117,17 @@ def _bar_plot(ps: np.ndarray, out_dir: str, name: str, iou_type: str) -> str:
     width = 0.6
     for i, error in enumerate(ERROR_TYPES[:-1]):
         aps = [float(ps[i, :, :, a].mean()) for a in range(len(AREA_NAMES))]
-        bars = ax.bar(x - width / 2 + (i + 1) * width / len(ERROR_TYPES), aps, width / len(ERROR_TYPES), label=error)
+        bars = ax.bar(
+            x - width / 2 + (i + 1) * width / len(ERROR_TYPES),
+            aps,
+            width / len(ERROR_TYPES),
+            label=error,
+        )
         ax.bar_label(bars, labels=[f"{100 * v:2.0f}" for v in aps], fontsize="x-small")
     title = f"{iou_type}-{name}-ap bar plot"
-    ax.set(ylabel="Mean Average Precision (mAP)", title=title, xticks=x, xticklabels=list(AREA_NAMES))
+    ax.set(
+        ylabel="Mean Average Precision (mAP)", title=title, xticks=x, xticklabels=list(AREA_NAMES)
+    )
     ax.legend()
     out_file = os.path.join(out_dir, f"{title}.png")
     fig.savefig(out_file)
@@ -138,7 +161,9 @@ def coco_error_analysis(
         if res_type not in ("bbox", "segm"):
             raise ValueError(f"result type must be 'bbox' or 'segm', got {res_type!r}")
     if len(areas) != 3:
-        raise ValueError(f"3 numbers should be given as areas (small, medium, all), got {list(areas)}")
+        raise ValueError(
+            f"3 numbers should be given as areas (small, medium, all), got {list(areas)}"
+        )
     if not os.path.isfile(result):
         raise FileNotFoundError(f"result json not found: {result}")
     coco_gt = renumber_annotations_from_one(load_coco(ann))
@@ -155,10 +180,14 @@ def coco_error_analysis(
         ps = np.concatenate([ps, np.zeros((4, *ps.shape[1:]))])
         for k, cat in enumerate(cats):
             group = cat.get("supercategory")
-            same_super = {c["id"] for c in cats if group is not None and c.get("supercategory") == group}
+            same_super = {
+                c["id"] for c in cats if group is not None and c.get("supercategory") == group
+            }
             for row, forgive in ((3, same_super - {cat["id"]}), (4, set(cat_ids) - {cat["id"]})):
                 gt = _forgiving(coco_gt, cat["id"], forgive)
-                ps[row, :, k] = _precision(gt, coco_dt, res_type, [0.1], area_rng, [cat["id"]])[0, :, 0]
+                ps[row, :, k] = _precision(gt, coco_dt, res_type, [0.1], area_rng, [cat["id"]])[
+                    0, :, 0
+                ]
         ps[ps == -1] = 0
         ps[5] = ps[4] > 0
         ps[6] = 1.0
@@ -168,9 +197,13 @@ def coco_error_analysis(
             _plot(recall, ps[:, :, k : k + 1], res_dir, cat["name"], res_type)
             if extraplots:
                 _bar_plot(ps[:, :, k : k + 1], res_dir, cat["name"], res_type)
-            summary[res_type][cat["name"]] = {e: float(ps[i, :, k, 0].mean()) for i, e in enumerate(ERROR_TYPES)}
+            summary[res_type][cat["name"]] = {
+                e: float(ps[i, :, k, 0].mean()) for i, e in enumerate(ERROR_TYPES)
+            }
         _plot(recall, ps, res_dir, "allclass", res_type)
         if extraplots:
             _bar_plot(ps, res_dir, "allclass", res_type)
-        summary[res_type]["allclass"] = {e: float(ps[i, :, :, 0].mean()) for i, e in enumerate(ERROR_TYPES)}
+        summary[res_type]["allclass"] = {
+            e: float(ps[i, :, :, 0].mean()) for i, e in enumerate(ERROR_TYPES)
+        }
     return summary

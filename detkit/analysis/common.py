@@ -51,8 +51,10 @@ def load_results(results: str | list[Any]) -> list[Any]:
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
         raise ValueError(f"{results} is not a results pickle (tools/test.py --out): {exc}") from exc
     if not isinstance(loaded, list) or not loaded:
-        raise ValueError(f"{results} must hold a non-empty list of per-image results, "
-                         f"got {type(loaded).__name__}")
+        raise ValueError(
+            f"{results} must hold a non-empty list of per-image results, "
+            f"got {type(loaded).__name__}"
+        )
     return loaded
 
 

@@ -20,9 +20,19 @@ import numpy as np
 import torch
 from torchvision.ops import box_iou, nms
 
-from detkit.analysis.common import bbox_results_of, build_test_dataset, load_results, load_tool_config
+from detkit.analysis.common import (
+    bbox_results_of,
+    build_test_dataset,
+    load_results,
+    load_tool_config,
+)
 
-__all__ = ["analyze_per_img_dets", "calculate_confusion_matrix", "plot_confusion_matrix", "confusion_matrix"]
+__all__ = [
+    "analyze_per_img_dets",
+    "calculate_confusion_matrix",
+    "plot_confusion_matrix",
+    "confusion_matrix",
+]
 
 
 def analyze_per_img_dets(
@@ -84,17 +94,28 @@ def calculate_confusion_matrix(
         ValueError: ``len(results) != len(dataset)``; TypeError: a result is not mmdet's.
     """
     if len(results) != len(dataset):
-        raise ValueError(f"got {len(results)} results for the {len(dataset)} images of the dataset "
-                         f"{getattr(dataset, 'ann_file', '')}")
+        raise ValueError(
+            f"got {len(results)} results for the {len(dataset)} images of the dataset "
+            f"{getattr(dataset, 'ann_file', '')}"
+        )
     num_classes = len(dataset.CLASSES)
     confusion = np.zeros((num_classes + 1, num_classes + 1))
     for idx, result in enumerate(results):
         bbox_results = bbox_results_of(result, where=f"result {idx}")
         if len(bbox_results) != num_classes:
-            raise ValueError(f"result {idx} has {len(bbox_results)} classes, the dataset {num_classes}")
+            raise ValueError(
+                f"result {idx} has {len(bbox_results)} classes, the dataset {num_classes}"
+            )
         ann = dataset.get_ann_info(idx)
-        analyze_per_img_dets(confusion, ann["bboxes"], ann["labels"], bbox_results,
-                             score_thr, tp_iou_thr, nms_iou_thr)
+        analyze_per_img_dets(
+            confusion,
+            ann["bboxes"],
+            ann["labels"],
+            bbox_results,
+            score_thr,
+            tp_iou_thr,
+            nms_iou_thr,
+        )
     return confusion
 
 
@@ -175,6 +196,11 @@ def confusion_matrix(
     results = load_results(prediction_path)
     dataset = build_test_dataset(cfg)
     counts = calculate_confusion_matrix(dataset, results, score_thr, nms_iou_thr, tp_iou_thr)
-    plot_confusion_matrix(counts, tuple(dataset.CLASSES) + ("background",), save_dir=save_dir,
-                          show=show, color_theme=color_theme)
+    plot_confusion_matrix(
+        counts,
+        tuple(dataset.CLASSES) + ("background",),
+        save_dir=save_dir,
+        show=show,
+        color_theme=color_theme,
+    )
     return counts

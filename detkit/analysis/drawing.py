@@ -15,9 +15,14 @@ from detkit.viz import draw_instances
 __all__ = ["save_panels"]
 
 
-def save_panels(panels: Sequence[dict[str, Any]], img_rgb: np.ndarray, out_file: str | None,
-                class_names: Sequence[str] | None, show: bool = False,
-                wait_time: float = 0) -> np.ndarray:
+def save_panels(
+    panels: Sequence[dict[str, Any]],
+    img_rgb: np.ndarray,
+    out_file: str | None,
+    class_names: Sequence[str] | None,
+    show: bool = False,
+    wait_time: float = 0,
+) -> np.ndarray:
     """Draw each panel (``draw_instances`` keyword arguments: ``bboxes``, ``labels``,
     optional ``masks``, ``scores``, ``title``; a list of such dicts draws the first with
     ``draw_instances`` and the others as dashed white boxes over it) on ``img_rgb`` ``(H, W, 3)``, stacked vertically; save to ``out_file`` (folders
@@ -37,8 +42,16 @@ def save_panels(panels: Sequence[dict[str, Any]], img_rgb: np.ndarray, out_file:
         title = first.pop("title", None)
         draw_instances(ax, img_rgb, class_names=class_names, **first)
         if title:  # inside the axes: the figure has no margins
-            ax.text(0.5, 0.98, title, transform=ax.transAxes, ha="center", va="top", fontsize=7,
-                    bbox=dict(facecolor="white", alpha=0.7, pad=1, edgecolor="none"))
+            ax.text(
+                0.5,
+                0.98,
+                title,
+                transform=ax.transAxes,
+                ha="center",
+                va="top",
+                fontsize=7,
+                bbox=dict(facecolor="white", alpha=0.7, pad=1, edgecolor="none"),
+            )
         for layer in layers[1:]:
             _draw_boxes_over(ax, layer, class_names)
     canvas.draw()
@@ -65,12 +78,29 @@ def _draw_boxes_over(ax: Any, layer: dict[str, Any], class_names: Sequence[str] 
     from matplotlib.patches import Rectangle
 
     scores = layer.get("scores")
-    for i, ((x1, y1, x2, y2), label) in enumerate(zip(np.asarray(layer["bboxes"]).reshape(-1, 4),
-                                                      np.asarray(layer["labels"]).reshape(-1))):
-        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="white",
-                               linestyle="--", linewidth=1.0))
+    for i, ((x1, y1, x2, y2), label) in enumerate(
+        zip(np.asarray(layer["bboxes"]).reshape(-1, 4), np.asarray(layer["labels"]).reshape(-1))
+    ):
+        ax.add_patch(
+            Rectangle(
+                (x1, y1),
+                x2 - x1,
+                y2 - y1,
+                fill=False,
+                edgecolor="white",
+                linestyle="--",
+                linewidth=1.0,
+            )
+        )
         name = class_names[label] if class_names and label < len(class_names) else str(int(label))
         if scores is not None:
             name = f"{name} {float(scores[i]):.2f}"
-        ax.text(x1, y2, name, fontsize=6, color="black", va="top",
-                bbox=dict(facecolor="white", alpha=0.8, pad=0.5, edgecolor="none"))
+        ax.text(
+            x1,
+            y2,
+            name,
+            fontsize=6,
+            color="black",
+            va="top",
+            bbox=dict(facecolor="white", alpha=0.8, pad=0.5, edgecolor="none"),
+        )

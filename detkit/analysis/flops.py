@@ -56,22 +56,32 @@ def _flops_under(flops_by_path: dict[str, int], name: str) -> int:
     return sum(flops_by_path[p] for p in outermost)
 
 
-def count_flops(model: torch.nn.Module, shape: tuple[int, int], size_divisor: int = 32,
-                depth: int = 1) -> FlopsReport:
+def count_flops(
+    model: torch.nn.Module, shape: tuple[int, int], size_divisor: int = 32, depth: int = 1
+) -> FlopsReport:
     """Count ``model``'s FLOPs on one random ``(H, W) = shape`` image (see the module
     docstring); ``depth``: how deep module groups go (1: ``backbone``, ``neck``, ...)."""
     height, width = _padded(shape, size_divisor)
     device = next(model.parameters()).device
     img = torch.randn(1, 3, height, width, generator=torch.Generator().manual_seed(0)).to(device)
-    meta = dict(img_shape=(height, width, 3), ori_shape=(height, width, 3), pad_shape=(height, width, 3),
-                scale_factor=np.ones(4, np.float32), flip=False, flip_direction=None)
+    meta = dict(
+        img_shape=(height, width, 3),
+        ori_shape=(height, width, 3),
+        pad_shape=(height, width, 3),
+        scale_factor=np.ones(4, np.float32),
+        flip=False,
+        flip_direction=None,
+    )
     model.eval()
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
         model(img=[img], img_metas=[[meta]], return_loss=False, rescale=True)
     root = type(model).__name__ + "."
-    flops_by_path = {k[len(root):]: sum(v.values()) for k, v in counter.get_flop_counts().items()
-                     if k.startswith(root)}
+    flops_by_path = {
+        k[len(root) :]: sum(v.values())
+        for k, v in counter.get_flop_counts().items()
+        if k.startswith(root)
+    }
     total = counter.get_total_flops()
     groups: dict[str, tuple[int, float]] = {}
     for name, module in model.named_modules():
@@ -82,8 +92,11 @@ def count_flops(model: torch.nn.Module, shape: tuple[int, int], size_divisor: in
     if total - top_level > 0:  # ops the detector runs outside any submodule's forward
         groups["(outside submodules)"] = (0, (total - top_level) / 1e9)
     return FlopsReport(
-        input_shape=(3, height, width), ori_shape=(3, *shape), gflops=counter.get_total_flops() / 1e9,
-        params=sum(p.numel() for p in model.parameters()), groups=groups,
+        input_shape=(3, height, width),
+        ori_shape=(3, *shape),
+        gflops=counter.get_total_flops() / 1e9,
+        params=sum(p.numel() for p in model.parameters()),
+        groups=groups,
     )
 
 
@@ -92,15 +105,21 @@ def format_flops(report: FlopsReport) -> str:
     line = "=" * 30
     text = []
     if report.input_shape != report.ori_shape:
-        text.append(f"{line}\nUse size divisor set input shape from {report.ori_shape} to {report.input_shape}\n")
-    text.append(f"{line}\nInput shape: {report.input_shape}\nFlops: {report.gflops:.2f} GFLOPs\n"
-                f"Params: {report.params / 1e6:.2f} M\n{line}")
+        text.append(
+            f"{line}\nUse size divisor set input shape from {report.ori_shape} to {report.input_shape}\n"
+        )
+    text.append(
+        f"{line}\nInput shape: {report.input_shape}\nFlops: {report.gflops:.2f} GFLOPs\n"
+        f"Params: {report.params / 1e6:.2f} M\n{line}"
+    )
     text.append(f"{'module':<32}{'params':>12}{'GFLOPs':>10}{'% FLOPs':>9}")
     for name, (params, gflops) in report.groups.items():
         share = 100 * gflops / report.gflops if report.gflops else 0.0
         text.append(f"{name:<32}{params:>12,}{gflops:>10.3f}{share:>9.1f}")
-    text.append("!!!Please be cautious if you use the results in papers. You may need to check if "
-                "all ops are supported and verify that the flops computation is correct.")
+    text.append(
+        "!!!Please be cautious if you use the results in papers. You may need to check if "
+        "all ops are supported and verify that the flops computation is correct."
+    )
     return "\n".join(text)
 
 

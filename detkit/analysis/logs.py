@@ -65,15 +65,19 @@ def _iters_per_epoch(log_dict: LogDict) -> int:
     return max(int(it) for mode, it in zip(first["mode"], first["iter"]) if mode == "train")
 
 
-def _curve(log_dict: LogDict, key: str, json_log: str, start_epoch: int,
-           eval_interval: int) -> tuple[np.ndarray, np.ndarray, str]:
+def _curve(
+    log_dict: LogDict, key: str, json_log: str, start_epoch: int, eval_interval: int
+) -> tuple[np.ndarray, np.ndarray, str]:
     """``(xs, ys, x_label)`` of ``key``: per epoch for metrics (``mAP`` in the name: the val
     records), per iteration ``(epoch - 1) * iters_per_epoch + iter`` for train values."""
     epochs = sorted(log_dict)
     is_metric = "mAP" in key
     if not any(key in log_dict[e] for e in epochs):
-        hint = ('was the model trained with --no-validate?' if is_metric else
-                'reduce log_config.interval so that it is less than the iterations of one epoch')
+        hint = (
+            "was the model trained with --no-validate?"
+            if is_metric
+            else "reduce log_config.interval so that it is less than the iterations of one epoch"
+        )
         raise KeyError(f"{json_log} does not contain {key!r}; {hint}")
     xs: list[float] = []
     ys: list[float] = []
@@ -132,12 +136,16 @@ def plot_curve(
     import matplotlib.pyplot as plt
 
     if start_epoch < 1 or eval_interval < 1:
-        raise ValueError(f"start_epoch and eval_interval must be >= 1, got {start_epoch}, {eval_interval}")
+        raise ValueError(
+            f"start_epoch and eval_interval must be >= 1, got {start_epoch}, {eval_interval}"
+        )
     if legend is None:
         legend = [f"{json_log}_{key}" for json_log in json_logs for key in keys]
     if len(legend) != len(json_logs) * len(keys):
-        raise ValueError(f"--legend needs {len(json_logs) * len(keys)} labels (one per log and key), "
-                         f"got {len(legend)}")
+        raise ValueError(
+            f"--legend needs {len(json_logs) * len(keys)} labels (one per log and key), "
+            f"got {len(legend)}"
+        )
     if backend is not None:
         plt.switch_backend(backend)
     style_name = style if style in plt.style.available else f"seaborn-v0_8-{style}"
@@ -174,7 +182,9 @@ def plot_curve(
     return curves
 
 
-def cal_train_time(json_logs: Sequence[str], include_outliers: bool = False) -> list[dict[str, float]]:
+def cal_train_time(
+    json_logs: Sequence[str], include_outliers: bool = False
+) -> list[dict[str, float]]:
     """Time per training iteration of each log (``analyze_logs.py cal_train_time``); prints
     mmdet's summary. The first record of every epoch is left out unless ``include_outliers``.
 
@@ -193,20 +203,28 @@ def cal_train_time(json_logs: Sequence[str], include_outliers: bool = False) -> 
             times = log_dict[epoch].get("time", [])
             times = times if include_outliers else times[1:]
             if not times:
-                raise KeyError(f"{json_log}: epoch {epoch} has no train 'time' left; reduce "
-                               "log_config.interval so that it is less than the iterations of one "
-                               "epoch, or pass --include-outliers")
+                raise KeyError(
+                    f"{json_log}: epoch {epoch} has no train 'time' left; reduce "
+                    "log_config.interval so that it is less than the iterations of one "
+                    "epoch, or pass --include-outliers"
+                )
             epoch_times.append(times)
         means = np.array([np.mean(t) for t in epoch_times])
         slowest, fastest = int(means.argmax()), int(means.argmin())
         summary = dict(
-            slowest_epoch=slowest + 1, slowest_time=float(means[slowest]),
-            fastest_epoch=fastest + 1, fastest_time=float(means[fastest]),
+            slowest_epoch=slowest + 1,
+            slowest_time=float(means[slowest]),
+            fastest_epoch=fastest + 1,
+            fastest_time=float(means[fastest]),
             std_over_epochs=float(means.std()),
             average=float(np.mean(np.concatenate([np.asarray(t, float) for t in epoch_times]))),
         )
-        print(f"slowest epoch {summary['slowest_epoch']}, average time is {summary['slowest_time']:.4f}")
-        print(f"fastest epoch {summary['fastest_epoch']}, average time is {summary['fastest_time']:.4f}")
+        print(
+            f"slowest epoch {summary['slowest_epoch']}, average time is {summary['slowest_time']:.4f}"
+        )
+        print(
+            f"fastest epoch {summary['fastest_epoch']}, average time is {summary['fastest_time']:.4f}"
+        )
         print(f"time std over epochs is {summary['std_over_epochs']:.4f}")
         print(f"average iter time: {summary['average']:.4f} s/iter\n")
         summaries.append(summary)

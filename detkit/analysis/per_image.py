@@ -17,15 +17,25 @@ from typing import Any
 
 import numpy as np
 
-from detkit.analysis.common import bbox_results_of, build_test_dataset, load_results, load_tool_config
+from detkit.analysis.common import (
+    bbox_results_of,
+    build_test_dataset,
+    load_results,
+    load_tool_config,
+)
 from detkit.analysis.drawing import save_panels
-from detkit.structures.results import DetectionResult
 from detkit.evaluation.mean_ap import eval_map
+from detkit.structures.results import DetectionResult
 
 __all__ = ["LOADING_TYPES", "bbox_map_eval", "rank_images", "analyze_results"]
 
-LOADING_TYPES = ("LoadImageFromFile", "LoadImageFromWebcam", "LoadMultiChannelImageFromFiles",
-                 "LoadAnnotations", "LoadPanopticAnnotations")
+LOADING_TYPES = (
+    "LoadImageFromFile",
+    "LoadImageFromWebcam",
+    "LoadMultiChannelImageFromFiles",
+    "LoadAnnotations",
+    "LoadPanopticAnnotations",
+)
 IOU_THRS = np.linspace(0.5, 0.95, 10)
 
 
@@ -43,9 +53,12 @@ def _train_loading_pipeline(cfg: Any) -> list[dict[str, Any]]:
     return [dict(step) for step in train["pipeline"] if step["type"] in LOADING_TYPES]
 
 
-def rank_images(dataset: Any, results: Sequence[Any], topk: int = 20,
-                eval_fn: Callable[[Any, Mapping[str, Any]], float] | None = None,
-                ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+def rank_images(
+    dataset: Any,
+    results: Sequence[Any],
+    topk: int = 20,
+    eval_fn: Callable[[Any, Mapping[str, Any]], float] | None = None,
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """``(good, bad)``: the ``topk`` highest and lowest ``(index, mAP)`` pairs, ascending
     (``topk`` capped at ``len(dataset) // 2``; ``eval_fn(result, ann_info)`` defaults to
     :func:`bbox_map_eval`)."""
@@ -55,13 +68,23 @@ def rank_images(dataset: Any, results: Sequence[Any], topk: int = 20,
         raise ValueError(f"got {len(results)} results for the {len(dataset)} images of the dataset")
     topk = min(topk, max(len(dataset) // 2, 1))
     eval_fn = eval_fn or bbox_map_eval
-    scored = sorted(((i, eval_fn(r, dataset.get_ann_info(i))) for i, r in enumerate(results)),
-                    key=lambda item: item[1])
+    scored = sorted(
+        ((i, eval_fn(r, dataset.get_ann_info(i))) for i, r in enumerate(results)),
+        key=lambda item: item[1],
+    )
     return scored[-topk:], scored[:topk]
 
 
-def _save(dataset: Any, results: Sequence[Any], ranked: Sequence[tuple[int, float]], out_dir: str,
-          score_thr: float, overlay_gt_pred: bool, show: bool, wait_time: float) -> list[str]:
+def _save(
+    dataset: Any,
+    results: Sequence[Any],
+    ranked: Sequence[tuple[int, float]],
+    out_dir: str,
+    score_thr: float,
+    overlay_gt_pred: bool,
+    show: bool,
+    wait_time: float,
+) -> list[str]:
     files = []
     for index, m_ap in ranked:
         item = dataset.prepare_train_img(index)
@@ -70,12 +93,25 @@ def _save(dataset: Any, results: Sequence[Any], ranked: Sequence[tuple[int, floa
         detections = DetectionResult.from_mmdet(results[index])
         kept = detections[detections.scores >= score_thr]
         gt = dict(bboxes=item["gt_bboxes"], labels=item["gt_labels"], masks=item.get("gt_masks"))
-        det = dict(bboxes=kept.boxes.numpy(), labels=kept.labels.numpy(), scores=kept.scores.numpy(),
-                   masks=None if kept.masks is None else kept.dense_masks().numpy())
-        panels = [[gt, det]] if overlay_gt_pred else [{**gt, "title": "ground truth"},
-                                                       {**det, "title": f"detections (mAP {m_ap:.3f})"}]
-        save_panels(panels, np.ascontiguousarray(item["img"][:, :, ::-1]), out_file,
-                    dataset.CLASSES, show=show, wait_time=wait_time)
+        det = dict(
+            bboxes=kept.boxes.numpy(),
+            labels=kept.labels.numpy(),
+            scores=kept.scores.numpy(),
+            masks=None if kept.masks is None else kept.dense_masks().numpy(),
+        )
+        panels = (
+            [[gt, det]]
+            if overlay_gt_pred
+            else [{**gt, "title": "ground truth"}, {**det, "title": f"detections (mAP {m_ap:.3f})"}]
+        )
+        save_panels(
+            panels,
+            np.ascontiguousarray(item["img"][:, :, ::-1]),
+            out_file,
+            dataset.CLASSES,
+            show=show,
+            wait_time=wait_time,
+        )
         files.append(out_file)
     return files
 
@@ -101,6 +137,14 @@ def analyze_results(
     dataset = build_test_dataset(cfg)
     good, bad = rank_images(dataset, results, topk)
     for name, ranked in (("good", good), ("bad", bad)):
-        _save(dataset, results, ranked, osp.join(show_dir, name), show_score_thr, overlay_gt_pred, show,
-              wait_time)
+        _save(
+            dataset,
+            results,
+            ranked,
+            osp.join(show_dir, name),
+            show_score_thr,
+            overlay_gt_pred,
+            show,
+            wait_time,
+        )
     return dict(good=good, bad=bad)

@@ -11,8 +11,16 @@ from detkit.analysis.common import build_test_dataset, load_results, load_tool_c
 __all__ = ["EVAL_HOOK_KEYS", "eval_metric", "print_config"]
 
 # keys of cfg.evaluation that configure the EvalHook, not dataset.evaluate
-EVAL_HOOK_KEYS = ("interval", "tmpdir", "start", "gpu_collect", "save_best", "rule",
-                  "dynamic_intervals", "by_epoch")
+EVAL_HOOK_KEYS = (
+    "interval",
+    "tmpdir",
+    "start",
+    "gpu_collect",
+    "save_best",
+    "rule",
+    "dynamic_intervals",
+    "by_epoch",
+)
 
 
 def eval_metric(
@@ -34,8 +42,10 @@ def eval_metric(
         match the split (the message names the annotation file).
     """
     if not eval and not format_only:
-        raise ValueError('specify at least one operation (evaluate / format the results) with '
-                         '"--eval" or "--format-only"')
+        raise ValueError(
+            "specify at least one operation (evaluate / format the results) with "
+            '"--eval" or "--format-only"'
+        )
     if eval and format_only:
         raise ValueError("--eval and --format-only cannot be both specified")
     cfg = load_tool_config(config, cfg_options)

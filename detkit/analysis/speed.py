@@ -56,8 +56,13 @@ def measure_inference_speed(
         torch.backends.cudnn.benchmark = True
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dataset = build_test_dataset(cfg)
-    loader = build_dataloader(dataset, samples_per_gpu=1, workers_per_gpu=cfg.data.get("workers_per_gpu", 0),
-                              dist=False, shuffle=False)
+    loader = build_dataloader(
+        dataset,
+        samples_per_gpu=1,
+        workers_per_gpu=cfg.data.get("workers_per_gpu", 0),
+        dist=False,
+        shuffle=False,
+    )
     model = init_detector(cfg, checkpoint, device=device)
     if fuse_conv_bn:
         model = fuse(model)
@@ -78,8 +83,11 @@ def measure_inference_speed(
         pure_inf_time += elapsed
         fps = (i + 1 - num_warmup) / pure_inf_time
         if (i + 1) % log_interval == 0 and i + 1 < max_iter:
-            print(f"Done image [{i + 1:<3}/ {max_iter}], fps: {fps:.1f} img / s, "
-                  f"times per image: {1000 / fps:.1f} ms / img", flush=True)
+            print(
+                f"Done image [{i + 1:<3}/ {max_iter}], fps: {fps:.1f} img / s, "
+                f"times per image: {1000 / fps:.1f} ms / img",
+                flush=True,
+            )
     print(f"Overall fps: {fps:.1f} img / s, times per image: {1000 / fps:.1f} ms / img", flush=True)
     return fps
 
@@ -100,11 +108,18 @@ def benchmark(
     if repeat_num < 1:
         raise ValueError(f"repeat_num must be >= 1, got {repeat_num}")
     cfg = load_tool_config(config, cfg_options)
-    fps_list = [measure_inference_speed(copy.deepcopy(cfg), checkpoint, max_iter, log_interval,
-                                        fuse_conv_bn, num_warmup, device) for _ in range(repeat_num)]
+    fps_list = [
+        measure_inference_speed(
+            copy.deepcopy(cfg), checkpoint, max_iter, log_interval, fuse_conv_bn, num_warmup, device
+        )
+        for _ in range(repeat_num)
+    ]
     if repeat_num > 1:
         rounded = [round(fps, 1) for fps in fps_list]
         per_image = [round(1000 / fps, 1) for fps in fps_list]
-        print(f"Overall fps: {rounded}[{sum(rounded) / len(rounded):.1f}] img / s, times per image: "
-              f"{per_image}[{sum(per_image) / len(per_image):.1f}] ms / img", flush=True)
+        print(
+            f"Overall fps: {rounded}[{sum(rounded) / len(rounded):.1f}] img / s, times per image: "
+            f"{per_image}[{sum(per_image) / len(per_image):.1f}] ms / img",
+            flush=True,
+        )
     return fps_list

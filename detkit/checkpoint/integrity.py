@@ -46,15 +46,19 @@ def checkpoint_problem(path: str) -> str | None:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
     except zipfile.BadZipFile:
-        return (f"not a complete checkpoint: truncated at byte {size} (a zip archive whose end record is "
-                "missing, e.g. a cut-off download or copy, or a save interrupted outside detkit)")
+        return (
+            f"not a complete checkpoint: truncated at byte {size} (a zip archive whose end record is "
+            "missing, e.g. a cut-off download or copy, or a save interrupted outside detkit)"
+        )
     if not any(name == "data.pkl" or name.endswith("/data.pkl") for name in names):
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         return f"not a PyTorch checkpoint: a zip archive without data.pkl (it holds {shown or 'nothing'})"
     corrupt = _corrupt_record(path)
     if corrupt is not None:
-        return (f"corrupt checkpoint: record {corrupt!r} fails its CRC-32 check (bytes changed inside "
-                "the file, e.g. a disk or transfer error; the size is unchanged, so it is not a cut-off copy)")
+        return (
+            f"corrupt checkpoint: record {corrupt!r} fails its CRC-32 check (bytes changed inside "
+            "the file, e.g. a disk or transfer error; the size is unchanged, so it is not a cut-off copy)"
+        )
     return None
 
 
@@ -85,7 +89,11 @@ def non_finite_tensors(state_dict: Mapping[str, object], limit: int = 8) -> list
     """Keys of floating-point tensors in ``state_dict`` holding NaN or inf (at most ``limit``)."""
     found: list[str] = []
     for key, value in state_dict.items():
-        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        if (
+            isinstance(value, torch.Tensor)
+            and value.is_floating_point()
+            and not bool(torch.isfinite(value).all())
+        ):
             found.append(key)
             if len(found) >= limit:
                 break

@@ -24,8 +24,14 @@ from detkit.checkpoint.integrity import CheckpointError, check_checkpoint_file, 
 from detkit.checkpoint.report import LoadReport
 from detkit.checkpoint.sources import resolve_checkpoint_path
 
-__all__ = ["CheckpointError", "load_checkpoint", "load_state_dict", "read_checkpoint", "read_checkpoint_meta",
-           "unwrap_model"]
+__all__ = [
+    "CheckpointError",
+    "load_checkpoint",
+    "load_state_dict",
+    "read_checkpoint",
+    "read_checkpoint_meta",
+    "unwrap_model",
+]
 
 _DEFAULT_LOGGER = logging.getLogger("detkit.checkpoint")
 
@@ -51,7 +57,9 @@ def _log(logger: logging.Logger | str | None, level: int, message: str) -> None:
     (logger or _DEFAULT_LOGGER).log(level, message)
 
 
-def read_checkpoint(filename: str, map_location: str | torch.device | None = "cpu") -> dict[str, Any]:
+def read_checkpoint(
+    filename: str, map_location: str | torch.device | None = "cpu"
+) -> dict[str, Any]:
     """``torch.load(weights_only=True)`` of a checkpoint name (see ``resolve_checkpoint_path``).
 
     Raises:
@@ -65,15 +73,19 @@ def read_checkpoint(filename: str, map_location: str | torch.device | None = "cp
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights only" not in str(exc).lower():
-            raise CheckpointError(f"checkpoint file {path}: not a PyTorch checkpoint ({exc})") from exc
+            raise CheckpointError(
+                f"checkpoint file {path}: not a PyTorch checkpoint ({exc})"
+            ) from exc
         raise ValueError(
             f"checkpoint {path} holds Python objects that torch.load(weights_only=True) refuses "
             f"({exc}). If you trust the file, re-save its 'state_dict' and 'meta' as plain "
             "tensors/str/int/float/list/dict."
         ) from exc
     except EOFError as exc:
-        raise CheckpointError(f"checkpoint file {path}: not a complete checkpoint: truncated "
-                              f"at byte {os.path.getsize(path)}") from exc
+        raise CheckpointError(
+            f"checkpoint file {path}: not a complete checkpoint: truncated "
+            f"at byte {os.path.getsize(path)}"
+        ) from exc
     except RuntimeError as exc:
         if "PytorchStreamReader" not in str(exc):
             raise
@@ -130,20 +142,28 @@ def load_state_dict(
         filtered._metadata = metadata  # type: ignore[attr-defined]
     non_finite = non_finite_tensors(filtered)
     if non_finite:
-        warnings.warn(f"{source}: tensors holding NaN or inf values are loaded: {', '.join(non_finite)}; the "
-                      "model's outputs will be meaningless (e.g. no detections). Was it saved after a diverged "
-                      "step?", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{source}: tensors holding NaN or inf values are loaded: {', '.join(non_finite)}; the "
+            "model's outputs will be meaningless (e.g. no detections). Was it saved after a diverged "
+            "step?",
+            UserWarning,
+            stacklevel=3,
+        )
     result = module.load_state_dict(filtered, strict=False)
     mismatched_keys = {key for key, _, _ in report.mismatched}
     report.missing = [
-        k for k in result.missing_keys if k not in mismatched_keys and not k.endswith("num_batches_tracked")
+        k
+        for k in result.missing_keys
+        if k not in mismatched_keys and not k.endswith("num_batches_tracked")
     ]
     report.unexpected = list(result.unexpected_keys)
     skipped = set(result.unexpected_keys)
     report.loaded = [k for k in filtered if k not in skipped]
     if strict and not report.exact:
-        raise RuntimeError(f"strict load of {source} failed: its weights do not match the model (was the architecture "
-                           f"changed? load_from copies the matching weights only)\n{report.table()}")
+        raise RuntimeError(
+            f"strict load of {source} failed: its weights do not match the model (was the architecture "
+            f"changed? load_from copies the matching weights only)\n{report.table()}"
+        )
     _log(logger, logging.INFO if report.exact else logging.WARNING, report.table())
     return report
 
@@ -174,7 +194,9 @@ def load_checkpoint(
     checkpoint = read_checkpoint(filename, map_location)
     state_dict = checkpoint.get("state_dict", checkpoint)
     if not isinstance(state_dict, Mapping):
-        raise ValueError(f"checkpoint {filename}: 'state_dict' must be a mapping, got {type(state_dict).__name__}")
+        raise ValueError(
+            f"checkpoint {filename}: 'state_dict' must be a mapping, got {type(state_dict).__name__}"
+        )
     metadata = getattr(state_dict, "_metadata", None)
     revised: OrderedDict[str, torch.Tensor] = OrderedDict()
     for key, value in state_dict.items():
@@ -185,7 +207,9 @@ def load_checkpoint(
         revised._metadata = OrderedDict(  # type: ignore[attr-defined]
             (_revise(k, revise_keys), v) for k, v in metadata.items()
         )
-    checkpoint["load_report"] = load_state_dict(model, revised, strict=strict, logger=logger, source=str(filename))
+    checkpoint["load_report"] = load_state_dict(
+        model, revised, strict=strict, logger=logger, source=str(filename)
+    )
     return checkpoint
 
 

@@ -23,7 +23,9 @@ def _shape_text(shape: tuple[int, ...] | None) -> str:
     return "-" if shape is None else "[" + ", ".join(str(s) for s in shape) + "]"
 
 
-def _group_rows(entries: list[tuple[str, tuple | None, tuple | None]]) -> list[tuple[str, str, str]]:
+def _group_rows(
+    entries: list[tuple[str, tuple | None, tuple | None]],
+) -> list[tuple[str, str, str]]:
     """Group (key, ckpt shape, model shape) entries whose keys differ only in numbers."""
     groups: dict[tuple, list[list[str]]] = defaultdict(list)
     for key, ckpt_shape, model_shape in entries:
@@ -84,9 +86,14 @@ class LoadReport:
     def table(self) -> str:
         """The summary line, then one row per group of mismatched/missing/unexpected keys."""
         rows: list[tuple[str, str, str, str]] = []
-        rows += [("mismatch", *r) for r in _group_rows([(k, tuple(c), tuple(m)) for k, c, m in self.mismatched])]
+        rows += [
+            ("mismatch", *r)
+            for r in _group_rows([(k, tuple(c), tuple(m)) for k, c, m in self.mismatched])
+        ]
         rows += [("missing", *r) for r in _group_rows([(k, None, None) for k in self.missing])]
-        rows += [("unexpected", *r) for r in _group_rows([(k, None, None) for k in self.unexpected])]
+        rows += [
+            ("unexpected", *r) for r in _group_rows([(k, None, None) for k in self.unexpected])
+        ]
         if not rows:
             return self.summary()
         header = ("status", "key", "checkpoint", "model")

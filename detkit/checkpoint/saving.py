@@ -69,7 +69,9 @@ def atomic_write(filename: str, write: Callable[[BinaryIO], None]) -> None:
     ``filename``. On any error the temporary file is removed and ``filename`` is untouched."""
     directory = os.path.dirname(os.path.abspath(filename))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(filename) + ".", suffix=".tmp")
+    fd, tmp_path = tempfile.mkstemp(
+        dir=directory, prefix="." + os.path.basename(filename) + ".", suffix=".tmp"
+    )
     try:
         os.chmod(tmp_path, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual mode
         with os.fdopen(fd, "wb") as file:
@@ -81,8 +83,12 @@ def atomic_write(filename: str, write: Callable[[BinaryIO], None]) -> None:
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
         if _is_disk_full(exc):
-            raise OSError(errno.ENOSPC, f"no space left on device while writing {filename} (nothing was "
-                          "replaced: the previous file there, if any, is intact)", filename) from exc
+            raise OSError(
+                errno.ENOSPC,
+                f"no space left on device while writing {filename} (nothing was "
+                "replaced: the previous file there, if any, is intact)",
+                filename,
+            ) from exc
         raise
     _fsync_directory(directory)
 
@@ -139,8 +145,10 @@ def save_checkpoint(
     state_dict = get_state_dict(model)
     non_finite = non_finite_tensors(state_dict)
     if non_finite:
-        raise FloatingPointError(f"not saving {filename}: the model holds NaN or inf values in "
-                                 f"{', '.join(non_finite)}; the previous checkpoints are kept as they are")
+        raise FloatingPointError(
+            f"not saving {filename}: the model holds NaN or inf values in "
+            f"{', '.join(non_finite)}; the previous checkpoints are kept as they are"
+        )
     checkpoint: dict[str, Any] = {"meta": meta, "state_dict": state_dict}
     if optimizer is not None:
         checkpoint["optimizer"] = to_cpu(optimizer.state_dict())

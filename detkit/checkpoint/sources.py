@@ -13,7 +13,12 @@ from urllib.parse import urlparse
 
 import torch.hub
 
-__all__ = ["resolve_checkpoint_path", "hub_cache_path", "torchvision_weights_url", "OPEN_MMLAB_URLS"]
+__all__ = [
+    "resolve_checkpoint_path",
+    "hub_cache_path",
+    "torchvision_weights_url",
+    "OPEN_MMLAB_URLS",
+]
 
 _URL_SCHEMES = ("http://", "https://", "file://")
 
@@ -36,7 +41,9 @@ def hub_cache_path(url: str, model_dir: str | None = None) -> str:
     filename = os.path.basename(urlparse(url).path)
     if not filename:
         raise ValueError(f"checkpoint URL {url!r} does not end in a file name")
-    directory = model_dir if model_dir is not None else os.path.join(torch.hub.get_dir(), "checkpoints")
+    directory = (
+        model_dir if model_dir is not None else os.path.join(torch.hub.get_dir(), "checkpoints")
+    )
     return os.path.join(directory, filename)
 
 
@@ -76,11 +83,15 @@ def torchvision_weights_url(name: str) -> str:
     if not entry:
         entry = "IMAGENET1K_V1" if "IMAGENET1K_V1" in members else "DEFAULT"
     if entry not in members:
-        raise KeyError(f"torchvision://{name}: {weights_enum.__name__} has no {entry!r}; choose from {sorted(members)}")
+        raise KeyError(
+            f"torchvision://{name}: {weights_enum.__name__} has no {entry!r}; choose from {sorted(members)}"
+        )
     return members[entry].url
 
 
-def resolve_checkpoint_path(filename: str, model_dir: str | None = None, progress: bool = True) -> str:
+def resolve_checkpoint_path(
+    filename: str, model_dir: str | None = None, progress: bool = True
+) -> str:
     """Turn a checkpoint name into a local file path, downloading URLs into the hub cache.
 
     Args:
@@ -98,7 +109,9 @@ def resolve_checkpoint_path(filename: str, model_dir: str | None = None, progres
         raise TypeError(f"checkpoint filename must be a str or path, got {type(filename).__name__}")
     filename = os.fspath(filename)
     if filename.startswith(("torchvision://", "modelzoo://")):
-        return _download_to_cache(torchvision_weights_url(filename.split("://", 1)[1]), model_dir, progress)
+        return _download_to_cache(
+            torchvision_weights_url(filename.split("://", 1)[1]), model_dir, progress
+        )
     if filename.startswith(("open-mmlab://", "openmmlab://")):
         name = filename.split("://", 1)[1]
         if name not in OPEN_MMLAB_URLS:

@@ -149,7 +149,9 @@ class Config:
             node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
         return node
 
-    def merge_from_dict(self, options: Mapping[str, Any], allow_list_keys: bool = True, strict: bool = False) -> None:
+    def merge_from_dict(
+        self, options: Mapping[str, Any], allow_list_keys: bool = True, strict: bool = False
+    ) -> None:
         """Merge dotted-key ``options`` (``{'model.neck.type': 'AugFPN'}``) into the config.
 
         With ``allow_list_keys`` a digit part indexes a list
@@ -163,9 +165,12 @@ class Config:
         if new_keys and strict:
             raise KeyError(f"config option keys not in the config: {describe_new_keys(new_keys)}")
         if new_keys:
-            warnings.warn(f"config options add keys that were not in the config: {describe_new_keys(new_keys)}; "
-                          "a misspelt key is never read (pass --strict-cfg-options to fail instead)",
-                          UserWarning, stacklevel=2)
+            warnings.warn(
+                f"config options add keys that were not in the config: {describe_new_keys(new_keys)}; "
+                "a misspelt key is never read (pass --strict-cfg-options to fail instead)",
+                UserWarning,
+                stacklevel=2,
+            )
         merged = merge_a_into_b(nest_dotted_keys(options), self._cfg_dict, allow_list_keys)
         for key in RESERVED_KEYS:
             if key in merged:

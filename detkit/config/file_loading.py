@@ -131,8 +131,7 @@ def _replace_tokens(
         }
     if isinstance(value, (list, tuple)):
         items = [
-            _replace_tokens(v, tokens, base_cfg, where, f"{path}.{i}")
-            for i, v in enumerate(value)
+            _replace_tokens(v, tokens, base_cfg, where, f"{path}.{i}") for i, v in enumerate(value)
         ]
         return items if isinstance(value, list) else tuple(items)
     if not isinstance(value, str):
@@ -206,7 +205,9 @@ def _load(path: Path, chain: tuple[Path, ...], use_predefined: bool) -> tuple[Co
     try:
         raw_text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"config file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+        raise ValueError(
+            f"config file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from exc
     text = _substitute_predefined(raw_text, path) if use_predefined else raw_text
     text, tokens = _tokenize_base_vars(text)
     if path.suffix == PY_SUFFIX:

@@ -17,7 +17,9 @@ def _closest(key: str, node: Any) -> str | None:
     return found[0] if found else None
 
 
-def new_option_keys(options: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[tuple[str, str, str | None]]:
+def new_option_keys(
+    options: Mapping[str, Any], cfg: Mapping[str, Any]
+) -> list[tuple[str, str, str | None]]:
     """``(option key, first missing key path, closest existing key path or None)`` for every
     dotted key of ``options`` that does not exist in ``cfg`` (list indices are followed)."""
     found = []
@@ -34,7 +36,9 @@ def new_option_keys(options: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[
                 if isinstance(node, Mapping) or depth == 0:
                     closest = _closest(part, node)
                     path = f"{prefix}.{part}" if prefix else part
-                    closest_path = (f"{prefix}.{closest}" if prefix else closest) if closest else None
+                    closest_path = (
+                        (f"{prefix}.{closest}" if prefix else closest) if closest else None
+                    )
                     found.append((str(full_key), path, closest_path))
                 break  # a non-dict value on the way: the merge itself reports it
     return found
@@ -42,5 +46,7 @@ def new_option_keys(options: Mapping[str, Any], cfg: Mapping[str, Any]) -> list[
 
 def describe_new_keys(new_keys: list[tuple[str, str, str | None]]) -> str:
     """One line per new key: ``` `data.sample_per_gpu` (closest existing key: `data.samples_per_gpu`)```."""
-    return "; ".join(f"`{path}`" + (f" (closest existing key: `{closest}`)" if closest else "")
-                     for _, path, closest in new_keys)
+    return "; ".join(
+        f"`{path}`" + (f" (closest existing key: `{closest}`)" if closest else "")
+        for _, path, closest in new_keys
+    )

@@ -59,8 +59,9 @@ def update_data_root(cfg: Config, environ: Mapping[str, str] | None = None) -> b
             f"{DATASETS_ENV} is set, but config {cfg.filename} has data_root = "
             f"{cfg.data_root!r}; it must be a non-empty path string to be replaced"
         )
-    _LOGGER.info("%s is set: using %s as data root instead of %s", DATASETS_ENV, new_root,
-                 cfg.data_root)
+    _LOGGER.info(
+        "%s is set: using %s as data root instead of %s", DATASETS_ENV, new_root, cfg.data_root
+    )
     cfg.data = _replace_in_strings(cfg.data, cfg.data_root, new_root)
     cfg.data_root = new_root
     return True

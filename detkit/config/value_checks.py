@@ -20,7 +20,11 @@ def _int(low: int) -> tuple[Callable[[Any], bool], str]:
 
 def _number(low: float, strict: bool = False) -> tuple[Callable[[Any], bool], str]:
     def ok(value: Any) -> bool:
-        return isinstance(value, Real) and not isinstance(value, bool) and (value > low if strict else value >= low)
+        return (
+            isinstance(value, Real)
+            and not isinstance(value, bool)
+            and (value > low if strict else value >= low)
+        )
 
     return ok, f"a number {'>' if strict else '>='} {low}"
 
@@ -34,8 +38,11 @@ _LOADER = {"samples_per_gpu": _int(1), "workers_per_gpu": _int(0)}
 # key path (``*`` = any loader section) -> (check, description); absent or None keys are not checked
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     **{f"data.{key}": check for key, check in _LOADER.items()},
-    **{f"data.{section}.{key}": check for section in ("train_dataloader", "val_dataloader", "test_dataloader")
-       for key, check in _LOADER.items()},
+    **{
+        f"data.{section}.{key}": check
+        for section in ("train_dataloader", "val_dataloader", "test_dataloader")
+        for key, check in _LOADER.items()
+    },
     "optimizer.lr": _number(0),
     "optimizer.momentum": _number(0),
     "optimizer.weight_decay": _number(0),

@@ -52,15 +52,19 @@ class AnnotationStats:
 
     def size_buckets(self) -> dict[str, int]:
         small, medium = SIZE_EDGES
-        return {"small (<32)": int((self.sizes < small).sum()),
-                "medium": int(((self.sizes >= small) & (self.sizes < medium)).sum()),
-                "large (>=96)": int((self.sizes >= medium).sum())}
+        return {
+            "small (<32)": int((self.sizes < small).sum()),
+            "medium": int(((self.sizes >= small) & (self.sizes < medium)).sum()),
+            "large (>=96)": int((self.sizes >= medium).sum()),
+        }
 
     def __str__(self) -> str:
         total = sum(self.instances_per_class.values())
         classes = ", ".join(f"{k} {v}" for k, v in self.instances_per_class.items())
-        return (f"{os.path.basename(self.ann_file)}: {self.images} images ({self.images_without_instances} without "
-                f"instances), {total} instances ({classes}), {self.crowd} crowd; sizes {self.size_buckets()}")
+        return (
+            f"{os.path.basename(self.ann_file)}: {self.images} images ({self.images_without_instances} without "
+            f"instances), {total} instances ({classes}), {self.crowd} crowd; sizes {self.size_buckets()}"
+        )
 
 
 def coco_stats(ann_file: str | os.PathLike) -> AnnotationStats:
@@ -80,8 +84,15 @@ def coco_stats(ann_file: str | os.PathLike) -> AnnotationStats:
         size_labels.append(name)
         with_instances.add(ann["image_id"])
     images = len(coco.dataset["images"])
-    return AnnotationStats(str(ann_file), images, images - len(with_instances), per_class, crowd,
-                           np.array(sizes, dtype=np.float64), size_labels)
+    return AnnotationStats(
+        str(ann_file),
+        images,
+        images - len(with_instances),
+        per_class,
+        crowd,
+        np.array(sizes, dtype=np.float64),
+        size_labels,
+    )
 
 
 def plot_annotation_stats(stats: AnnotationStats, title: str | None = None) -> Figure:
@@ -111,23 +122,47 @@ def plot_annotation_stats(stats: AnnotationStats, title: str | None = None) -> F
     return fig
 
 
-def _draw_image(ax: Any, img_rgb: np.ndarray, anns: list[dict[str, Any]], masks: list[np.ndarray],
-                label_of: dict[int, int], class_names: list[str]) -> None:
+def _draw_image(
+    ax: Any,
+    img_rgb: np.ndarray,
+    anns: list[dict[str, Any]],
+    masks: list[np.ndarray],
+    label_of: dict[int, int],
+    class_names: list[str],
+) -> None:
     """Instances with :func:`detkit.viz.draw_instances`; crowd regions as dashed grey boxes."""
     plain = [i for i, a in enumerate(anns) if not a.get("iscrowd", 0)]
-    boxes = np.array([xywh_to_xyxy(np.array([anns[i]["bbox"]], np.float32))[0] for i in plain]).reshape(-1, 4)
+    boxes = np.array(
+        [xywh_to_xyxy(np.array([anns[i]["bbox"]], np.float32))[0] for i in plain]
+    ).reshape(-1, 4)
     labels = [label_of[anns[i]["category_id"]] for i in plain]
-    draw_instances(ax, img_rgb, boxes, labels, masks=[masks[i] for i in plain] or None, class_names=class_names)
+    draw_instances(
+        ax, img_rgb, boxes, labels, masks=[masks[i] for i in plain] or None, class_names=class_names
+    )
     for ann in anns:
         if ann.get("iscrowd", 0):
             x, y, w, h = ann["bbox"]
-            ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="0.85", linewidth=1.2, linestyle="--"))
-            ax.text(x, y + h, f"{class_names[label_of[ann['category_id']]]} (crowd)", fontsize=6, color="0.15",
-                    va="top", bbox={"facecolor": "0.85", "alpha": 0.8, "pad": 0.5, "edgecolor": "none"})
+            ax.add_patch(
+                Rectangle((x, y), w, h, fill=False, edgecolor="0.85", linewidth=1.2, linestyle="--")
+            )
+            ax.text(
+                x,
+                y + h,
+                f"{class_names[label_of[ann['category_id']]]} (crowd)",
+                fontsize=6,
+                color="0.15",
+                va="top",
+                bbox={"facecolor": "0.85", "alpha": 0.8, "pad": 0.5, "edgecolor": "none"},
+            )
 
 
-def show_annotated_images(ann_file: str | os.PathLike, img_prefix: str | os.PathLike, num: int = 4,
-                          seed: int = 0, cols: int = 2) -> Figure:
+def show_annotated_images(
+    ann_file: str | os.PathLike,
+    img_prefix: str | os.PathLike,
+    num: int = 4,
+    seed: int = 0,
+    cols: int = 2,
+) -> Figure:
     """Draw ``num`` random images of ``ann_file`` (found under ``img_prefix``) with masks and boxes.
 
     Crowd regions are drawn with dashed boxes. Returns the figure.

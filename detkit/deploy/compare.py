@@ -21,8 +21,9 @@ def _arrays(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return typed.boxes.numpy(), typed.scores.numpy(), typed.labels.numpy(), masks
 
 
-def _match(ref_boxes: np.ndarray, ref_labels: np.ndarray, boxes: np.ndarray,
-           labels: np.ndarray) -> list[int] | None:
+def _match(
+    ref_boxes: np.ndarray, ref_labels: np.ndarray, boxes: np.ndarray, labels: np.ndarray
+) -> list[int] | None:
     """For each row of ``boxes``, the unmatched reference row of the same label with the
     nearest box (rows of near-equal scores may come in either order); None if one lacks a
     partner."""
@@ -51,8 +52,10 @@ def compare_results(reference: Any, result: Any) -> dict[str, Any]:
     ref_boxes, ref_scores, ref_labels, ref_masks = _arrays(reference)
     boxes, scores, labels, masks = _arrays(result)
     pairs = _match(ref_boxes, ref_labels, boxes, labels) if len(labels) == len(ref_labels) else None
-    out: dict[str, Any] = {"detections": (len(ref_labels), len(labels)),
-                           "same_labels": pairs is not None}
+    out: dict[str, Any] = {
+        "detections": (len(ref_labels), len(labels)),
+        "same_labels": pairs is not None,
+    }
     if pairs is None:
         out["same"] = False
         return out
@@ -65,6 +68,9 @@ def compare_results(reference: Any, result: Any) -> dict[str, Any]:
         inter = (ref_masks & masks).sum((1, 2))
         union = (ref_masks | masks).sum((1, 2))
         out["mask_iou_min"] = float(np.where(union > 0, inter / np.maximum(union, 1), 1.0).min())
-    out["same"] = (out["box_max_abs_px"] <= 1e-2 and out["score_max_abs"] <= 1e-4
-                   and (out["mask_iou_min"] is None or out["mask_iou_min"] >= 0.99))
+    out["same"] = (
+        out["box_max_abs_px"] <= 1e-2
+        and out["score_max_abs"] <= 1e-4
+        and (out["mask_iou_min"] is None or out["mask_iou_min"] >= 0.99)
+    )
     return out

@@ -18,8 +18,15 @@ import torch.nn as nn
 from detkit.checkpoint.saving import atomic_write
 from detkit.deploy.graph import DeployableDetector
 
-__all__ = ["export", "FORMATS", "INPUT_NAMES", "output_names", "metadata", "metadata_keys",
-           "example_inputs"]
+__all__ = [
+    "export",
+    "FORMATS",
+    "INPUT_NAMES",
+    "output_names",
+    "metadata",
+    "metadata_keys",
+    "example_inputs",
+]
 
 FORMATS = ("onnx", "exported-program")
 INPUT_NAMES = ("img", "img_shape", "scale_factor")
@@ -47,21 +54,27 @@ def metadata(model: nn.Module, shape: Sequence[int] | None) -> dict[str, str]:
     if cfg is None:
         raise ValueError("export: the model has no .cfg; build it with detkit.init_detector")
     classes = getattr(model, "CLASSES", None)
-    return {META_CONFIG: cfg.pretty_text,
-            META_CLASSES: json.dumps(list(classes) if classes else None),
-            META_OUTPUTS: json.dumps(output_names(model.with_mask)),
-            META_SHAPE: json.dumps(list(shape) if shape else "dynamic")}
+    return {
+        META_CONFIG: cfg.pretty_text,
+        META_CLASSES: json.dumps(list(classes) if classes else None),
+        META_OUTPUTS: json.dumps(output_names(model.with_mask)),
+        META_SHAPE: json.dumps(list(shape) if shape else "dynamic"),
+    }
 
 
 def example_inputs(shape: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Graph inputs for a ``[1, 3, H, W]`` image with no padding and scale 1."""
     height, width = int(shape[0]), int(shape[1])
-    return (torch.zeros(1, 3, height, width), torch.tensor([height, width], dtype=torch.float32),
-            torch.ones(4))
+    return (
+        torch.zeros(1, 3, height, width),
+        torch.tensor([height, width], dtype=torch.float32),
+        torch.ones(4),
+    )
 
 
-def _load_model(model_or_config: Any, checkpoint: str | None,
-                cfg_options: dict[str, Any] | None) -> nn.Module:
+def _load_model(
+    model_or_config: Any, checkpoint: str | None, cfg_options: dict[str, Any] | None
+) -> nn.Module:
     if isinstance(model_or_config, nn.Module):
         if checkpoint is not None or cfg_options:
             raise ValueError("export: give checkpoint/cfg_options with a config, not a model")
@@ -75,8 +88,14 @@ def _dynamic_shapes(shape: Sequence[int] | None) -> Any:
     if shape is not None:
         return None
     low, high = DYNAMIC_RANGE
-    return ({2: torch.export.Dim("height", min=low, max=high),
-             3: torch.export.Dim("width", min=low, max=high)}, None, None)
+    return (
+        {
+            2: torch.export.Dim("height", min=low, max=high),
+            3: torch.export.Dim("width", min=low, max=high),
+        },
+        None,
+        None,
+    )
 
 
 @contextlib.contextmanager
@@ -88,32 +107,47 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def _trace(graph: DeployableDetector, inputs: tuple[torch.Tensor, ...],
-           shape: Sequence[int] | None) -> torch.export.ExportedProgram:
+def _trace(
+    graph: DeployableDetector, inputs: tuple[torch.Tensor, ...], shape: Sequence[int] | None
+) -> torch.export.ExportedProgram:
     """``torch.export`` of ``graph`` with NNPACK off (its size tests would guard on the
     symbolic sizes); a dynamic export that would fix a size fails here. Errors name the
     detector and the cause."""
     try:
         with torch.no_grad(), torch.backends.nnpack.flags(enabled=False), _quiet():
-            return torch.export.export(graph, inputs, dynamic_shapes=_dynamic_shapes(shape),
-                                       strict=False)
+            return torch.export.export(
+                graph, inputs, dynamic_shapes=_dynamic_shapes(shape), strict=False
+            )
     except Exception as exc:  # the exporter raises many types; name the model and re-raise
         detector = type(graph.model).__name__
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise RuntimeError(f"export of {detector} failed: {type(exc).__name__}: {first}") from exc
 
 
-def _write_onnx(program: torch.export.ExportedProgram, with_mask: bool, out: str, opset: int,
-                simplify: bool, meta: dict[str, str]) -> None:
+def _write_onnx(
+    program: torch.export.ExportedProgram,
+    with_mask: bool,
+    out: str,
+    opset: int,
+    simplify: bool,
+    meta: dict[str, str],
+) -> None:
     import onnx
 
     from detkit.deploy.onnx_ops import ONNX_TRANSLATIONS
 
     with _quiet():
-        onnx_program = torch.onnx.export(program, (), None, dynamo=True, opset_version=opset,
-                                         verbose=False, input_names=list(INPUT_NAMES),
-                                         output_names=output_names(with_mask),
-                                         custom_translation_table=ONNX_TRANSLATIONS)
+        onnx_program = torch.onnx.export(
+            program,
+            (),
+            None,
+            dynamo=True,
+            opset_version=opset,
+            verbose=False,
+            input_names=list(INPUT_NAMES),
+            output_names=output_names(with_mask),
+            custom_translation_table=ONNX_TRANSLATIONS,
+        )
     proto = onnx_program.model_proto
     if simplify:
         import onnxscript.optimizer
@@ -127,10 +161,17 @@ def _write_onnx(program: torch.export.ExportedProgram, with_mask: bool, out: str
     atomic_write(out, lambda f: f.write(data))
 
 
-def export(model_or_config: Any, checkpoint: str | None = None, *, out: str,
-           format: str = "onnx", shape: Sequence[int] | None = None,  # noqa: A002
-           opset: int = DEFAULT_OPSET, simplify: bool = False,
-           cfg_options: dict[str, Any] | None = None) -> dict[str, Any]:
+def export(
+    model_or_config: Any,
+    checkpoint: str | None = None,
+    *,
+    out: str,
+    format: str = "onnx",
+    shape: Sequence[int] | None = None,  # noqa: A002
+    opset: int = DEFAULT_OPSET,
+    simplify: bool = False,
+    cfg_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Export a two-stage detector (backbone, neck, RPN with its NMS, every box and mask
     stage, box decoding and per-class NMS) to ``out``.
 
@@ -165,13 +206,16 @@ def export(model_or_config: Any, checkpoint: str | None = None, *, out: str,
         from detkit.deploy.onnx_ops import MIN_OPSET
 
         if opset < MIN_OPSET:
-            raise ValueError(f"export: opset {opset} is too old; RoiAlign's half_pixel mode "
-                             f"needs opset >= {MIN_OPSET}")
+            raise ValueError(
+                f"export: opset {opset} is too old; RoiAlign's half_pixel mode "
+                f"needs opset >= {MIN_OPSET}"
+            )
     start = time.perf_counter()
     program = _trace(graph, inputs, shape)
     if format == "onnx":
         _write_onnx(program, graph.with_mask, out, opset, simplify, meta)
     else:
         atomic_write(out, lambda f: torch.export.save(program, f, extra_files=meta))
-    return dict(out=out, format=format, seconds=time.perf_counter() - start,
-                bytes=os.path.getsize(out))
+    return dict(
+        out=out, format=format, seconds=time.perf_counter() - start, bytes=os.path.getsize(out)
+    )

@@ -26,13 +26,15 @@ from detkit.models.dense_heads.rpn_head import proposal_settings
 
 __all__ = ["DeployableDetector", "check_exportable"]
 
-_SUPPORTED = {"detector": ("MaskRCNN", "CascadeRCNN", "FasterRCNN", "TwoStageDetector"),
-              "rpn_head": ("RPNHead",),
-              "roi_head": ("StandardRoIHead", "CascadeRoIHead"),
-              "bbox_head": ("ConvFCBBoxHead", "Shared2FCBBoxHead"),
-              "mask_head": ("FCNMaskHead",),
-              "bbox_roi_extractor": ("SingleRoIExtractor", "SoftRoIExtractor"),
-              "mask_roi_extractor": ("SingleRoIExtractor", "SoftRoIExtractor")}
+_SUPPORTED = {
+    "detector": ("MaskRCNN", "CascadeRCNN", "FasterRCNN", "TwoStageDetector"),
+    "rpn_head": ("RPNHead",),
+    "roi_head": ("StandardRoIHead", "CascadeRoIHead"),
+    "bbox_head": ("ConvFCBBoxHead", "Shared2FCBBoxHead"),
+    "mask_head": ("FCNMaskHead",),
+    "bbox_roi_extractor": ("SingleRoIExtractor", "SoftRoIExtractor"),
+    "mask_roi_extractor": ("SingleRoIExtractor", "SoftRoIExtractor"),
+}
 
 
 def _as_list(module: nn.Module) -> list[nn.Module]:
@@ -44,8 +46,10 @@ def check_exportable(model: nn.Module) -> None:
     parts: list[tuple[str, nn.Module]] = [("detector", model)]
     for name in ("rpn_head", "roi_head"):
         if getattr(model, name, None) is None:
-            raise TypeError(f"export: {type(model).__name__} has no {name}; only two-stage "
-                            "detectors (Faster/Mask/Cascade R-CNN) can be exported")
+            raise TypeError(
+                f"export: {type(model).__name__} has no {name}; only two-stage "
+                "detectors (Faster/Mask/Cascade R-CNN) can be exported"
+            )
         parts.append((name, getattr(model, name)))
     roi_head = model.roi_head
     for name in ("bbox_head", "bbox_roi_extractor", "mask_head", "mask_roi_extractor"):
@@ -54,12 +58,15 @@ def check_exportable(model: nn.Module) -> None:
     for role, module in parts:
         kind = type(module).__name__
         if kind not in _SUPPORTED[role]:
-            raise TypeError(f"export: {role} {kind} ({type(module).__module__}) cannot be "
-                            f"exported; supported: {', '.join(_SUPPORTED[role])}")
+            raise TypeError(
+                f"export: {role} {kind} ({type(module).__module__}) cannot be "
+                f"exported; supported: {', '.join(_SUPPORTED[role])}"
+            )
     rpn = model.rpn_head
     if not rpn.use_sigmoid_cls:
-        raise TypeError("export: RPNHead with a softmax objectness (use_sigmoid=False) cannot "
-                        "be exported")
+        raise TypeError(
+            "export: RPNHead with a softmax objectness (use_sigmoid=False) cannot be exported"
+        )
     if model.roi_head.test_cfg is None or rpn.test_cfg is None:
         raise ValueError("export: the model needs test_cfg.rpn and test_cfg.rcnn")
 
@@ -81,8 +88,9 @@ class DeployableDetector(nn.Module):
         cfg = rpn.test_cfg
         cls_scores, bbox_preds = rpn(feats)
         sizes = [tuple(s.shape[-2:]) for s in cls_scores]
-        anchors = rpn.prior_generator.grid_priors(sizes, dtype=torch.float32,
-                                                  device=cls_scores[0].device)
+        anchors = rpn.prior_generator.grid_priors(
+            sizes, dtype=torch.float32, device=cls_scores[0].device
+        )
         nms_pre = cfg.get("nms_pre", -1)
         scores_l, deltas_l, anchors_l, ids_l = [], [], [], []
         for lvl, (score, delta) in enumerate(zip(cls_scores, bbox_preds)):
@@ -97,8 +105,7 @@ class DeployableDetector(nn.Module):
             anchors_l.append(level_anchors)
             ids_l.append(torch.full_like(score, lvl, dtype=torch.long))
         scores, ids = torch.cat(scores_l), torch.cat(ids_l)
-        boxes = decode_deltas(rpn.bbox_coder, torch.cat(anchors_l), torch.cat(deltas_l),
-                              img_shape)
+        boxes = decode_deltas(rpn.bbox_coder, torch.cat(anchors_l), torch.cat(deltas_l), img_shape)
         min_size = cfg.get("min_bbox_size", -1)
         if min_size >= 0:
             wh = boxes[:, 2:] - boxes[:, :2]
@@ -111,8 +118,9 @@ class DeployableDetector(nn.Module):
     def _heads(self, name: str) -> list[nn.Module]:
         return _as_list(getattr(self.model.roi_head, name))
 
-    def _boxes(self, feats: Sequence[torch.Tensor], proposals: torch.Tensor,
-               img_shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _boxes(
+        self, feats: Sequence[torch.Tensor], proposals: torch.Tensor, img_shape: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Box stages on ``proposals`` ``[P, 4]``: last stage's input RoIs ``[P, 4]``, the
         stage-mean logits ``[P, C+1]`` and the last stage's deltas."""
         boxes = proposals
@@ -134,18 +142,21 @@ class DeployableDetector(nn.Module):
             mean_score = sum(stage_scores) / float(len(stage_scores))
         return boxes, mean_score, bbox_pred
 
-    def _mask_probs(self, feats: Sequence[torch.Tensor], boxes: torch.Tensor,
-                    labels: torch.Tensor) -> torch.Tensor:
+    def _mask_probs(
+        self, feats: Sequence[torch.Tensor], boxes: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
         """Sigmoid mask probabilities ``[N, 1, m, m]`` of ``boxes`` (input pixels), averaged
         over the stages' mask heads."""
         rois = torch.cat([boxes.new_zeros(boxes.size(0), 1), boxes], dim=1)
-        probs = [head(extract_rois(extractor, feats, rois), labels).float().sigmoid()
-                 for head, extractor in zip(self._heads("mask_head"),
-                                            self._heads("mask_roi_extractor"))]
+        probs = [
+            head(extract_rois(extractor, feats, rois), labels).float().sigmoid()
+            for head, extractor in zip(self._heads("mask_head"), self._heads("mask_roi_extractor"))
+        ]
         return probs[0] if len(probs) == 1 else torch.stack(probs).mean(dim=0)
 
-    def forward(self, img: torch.Tensor, img_shape: torch.Tensor,
-                scale_factor: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(
+        self, img: torch.Tensor, img_shape: torch.Tensor, scale_factor: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
         model = self.model
         feats = model.extract_feat(img)
         proposals = self._proposals(feats, img_shape)
@@ -157,10 +168,13 @@ class DeployableDetector(nn.Module):
         cfg = model.roi_head.test_cfg
         nms_cfg = cfg["nms"]
         if nms_cfg.get("type", "nms") != "nms":
-            raise ValueError(f"export: test_cfg.rcnn.nms type {nms_cfg.get('type')!r} cannot "
-                             "be exported; use 'nms'")
+            raise ValueError(
+                f"export: test_cfg.rcnn.nms type {nms_cfg.get('type')!r} cannot "
+                "be exported; use 'nms'"
+            )
         det_boxes, det_scores, det_labels = multiclass_nms(
-            boxes, scores, cfg["score_thr"], nms_cfg["iou_threshold"], cfg["max_per_img"])
+            boxes, scores, cfg["score_thr"], nms_cfg["iou_threshold"], cfg["max_per_img"]
+        )
         if not self.with_mask:
             return det_boxes, det_scores, det_labels
         mask_probs = self._mask_probs(feats, det_boxes * scale_factor, det_labels)

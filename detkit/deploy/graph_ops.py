@@ -16,14 +16,14 @@ import torch
 import torch.nn as nn
 from torchvision.ops import nms
 
-
 __all__ = ["batched_nms", "decode_deltas", "multiclass_nms", "extract_rois"]
 
 _CANDIDATES = 16  # per kept detection, before the final NMS
 
 
-def decode_deltas(coder: object, rois: torch.Tensor, deltas: torch.Tensor,
-                  img_shape: torch.Tensor) -> torch.Tensor:
+def decode_deltas(
+    coder: object, rois: torch.Tensor, deltas: torch.Tensor, img_shape: torch.Tensor
+) -> torch.Tensor:
     """``DeltaXYWHBBoxCoder.decode`` of ``deltas`` ``[N, 4k]`` on ``rois`` ``[N, 4]`` with the
     boxes clipped to ``img_shape`` (float ``[2]``: h, w) → ``[N, 4k]`` xyxy input pixels."""
     if getattr(coder, "add_ctr_clamp", False):
@@ -43,8 +43,13 @@ def decode_deltas(coder: object, rois: torch.Tensor, deltas: torch.Tensor,
     return boxes.reshape(deltas.size(0), -1)
 
 
-def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor,
-                iou_threshold: float, max_num: int) -> torch.Tensor:
+def batched_nms(
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    idxs: torch.Tensor,
+    iou_threshold: float,
+    max_num: int,
+) -> torch.Tensor:
     """Group-wise NMS (torchvision's coordinate offsets: one ``nms``, ONNX
     ``NonMaxSuppression``): indices of the kept boxes by decreasing score, at most
     ``max_num`` (``<= 0``: all). Works on zero boxes."""
@@ -55,9 +60,9 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor,
     return keep[:max_num] if max_num > 0 else keep
 
 
-def multiclass_nms(boxes: torch.Tensor, scores: torch.Tensor, score_thr: float,
-                   iou_threshold: float, max_num: int
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def multiclass_nms(
+    boxes: torch.Tensor, scores: torch.Tensor, score_thr: float, iou_threshold: float, max_num: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """MMDetection's ``multiclass_nms`` on ``boxes`` ``[N, 4]`` or ``[N, 4C]`` and softmax
     ``scores`` ``[N, C+1]`` (last column background) → boxes ``[n, 4]``, scores ``[n]``,
     labels int64 ``[n]`` sorted by score."""
@@ -82,8 +87,9 @@ def multiclass_nms(boxes: torch.Tensor, scores: torch.Tensor, score_thr: float,
     return boxes[keep], fg[keep], labels[keep]
 
 
-def extract_rois(extractor: nn.Module, feats: Sequence[torch.Tensor],
-                 rois: torch.Tensor) -> torch.Tensor:
+def extract_rois(
+    extractor: nn.Module, feats: Sequence[torch.Tensor], rois: torch.Tensor
+) -> torch.Tensor:
     """RoI features ``[K, C, s, s]`` of ``rois`` ``[K, 5]`` as ``extractor`` pools them.
 
     ``SoftRoIExtractor`` is traceable as it is (every RoI from every level);
@@ -93,8 +99,10 @@ def extract_rois(extractor: nn.Module, feats: Sequence[torch.Tensor],
     if kind == "SoftRoIExtractor":
         return extractor(feats, rois)
     if kind != "SingleRoIExtractor":
-        raise TypeError(f"export: RoI extractor {kind} ({type(extractor).__module__}) has no "
-                        "export path; SingleRoIExtractor and SoftRoIExtractor do")
+        raise TypeError(
+            f"export: RoI extractor {kind} ({type(extractor).__module__}) has no "
+            "export path; SingleRoIExtractor and SoftRoIExtractor do"
+        )
     feats = feats[: extractor.num_inputs]
     if len(feats) == 1:
         return extractor.roi_layers[0](feats[0], rois)

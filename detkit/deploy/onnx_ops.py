@@ -24,19 +24,28 @@ __all__ = ["ONNX_TRANSLATIONS", "MIN_OPSET"]
 MIN_OPSET = 16
 
 
-def detkit_roi_align(feat, rois, spatial_scale: float, out_h: int, out_w: int,
-                     sampling_ratio: int, aligned: bool):
+def detkit_roi_align(
+    feat, rois, spatial_scale: float, out_h: int, out_w: int, sampling_ratio: int, aligned: bool
+):
     """``detkit::roi_align`` as one ONNX ``RoiAlign``."""
     if sampling_ratio < 0:
-        raise ValueError(f"export: RoIAlign sampling_ratio {sampling_ratio} has no ONNX form "
-                         "(use 0 for adaptive sampling or a positive count)")
+        raise ValueError(
+            f"export: RoIAlign sampling_ratio {sampling_ratio} has no ONNX form "
+            "(use 0 for adaptive sampling or a positive count)"
+        )
     batch_indices = op.Cast(op.Squeeze(op.Slice(rois, [0], [1], [1]), [1]), to=7)  # INT64
     boxes = op.Slice(rois, [1], [5], [1])
-    return op.RoiAlign(feat, boxes, batch_indices,
-                       coordinate_transformation_mode="half_pixel" if aligned
-                       else "output_half_pixel",
-                       mode="avg", output_height=out_h, output_width=out_w,
-                       sampling_ratio=sampling_ratio, spatial_scale=spatial_scale)
+    return op.RoiAlign(
+        feat,
+        boxes,
+        batch_indices,
+        coordinate_transformation_mode="half_pixel" if aligned else "output_half_pixel",
+        mode="avg",
+        output_height=out_h,
+        output_width=out_w,
+        sampling_ratio=sampling_ratio,
+        spatial_scale=spatial_scale,
+    )
 
 
 ONNX_TRANSLATIONS: dict[Callable, Callable] = {

@@ -24,17 +24,22 @@ def _scale(meta: Mapping[str, Any], rescale: bool) -> np.ndarray:
     return np.repeat(scale, 4) if scale.size == 1 else scale.reshape(4)
 
 
-def graph_inputs(img: torch.Tensor, meta: Mapping[str, Any], rescale: bool
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def graph_inputs(
+    img: torch.Tensor, meta: Mapping[str, Any], rescale: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``img`` ``[1, 3, H, W]`` (normalised, padded), ``img_shape`` float32 ``[2]`` (h, w
     before padding) and ``scale_factor`` float32 ``[4]`` (ones without ``rescale``)."""
     img_shape = np.asarray(meta["img_shape"][:2], np.float32)
-    return (np.ascontiguousarray(img.detach().cpu().float().numpy()), img_shape,
-            _scale(meta, rescale))
+    return (
+        np.ascontiguousarray(img.detach().cpu().float().numpy()),
+        img_shape,
+        _scale(meta, rescale),
+    )
 
 
-def to_result(outputs: Sequence[Any], meta: Mapping[str, Any], rescale: bool,
-              mask_thr_binary: float = 0.5) -> DetectionResult:
+def to_result(
+    outputs: Sequence[Any], meta: Mapping[str, Any], rescale: bool, mask_thr_binary: float = 0.5
+) -> DetectionResult:
     """``DetectionResult`` from the graph's ``boxes``, ``scores``, ``labels`` (and
     ``mask_probs`` ``[N, 1, m, m]``): ``RoIMasks`` on ``ori_shape`` with ``rescale``, else on
     the resized image, pasted on request as ``FCNMaskHead.get_roi_masks`` gives them on CPU."""
@@ -45,5 +50,7 @@ def to_result(outputs: Sequence[Any], meta: Mapping[str, Any], rescale: bool,
         height, width = canvas_shape(meta, rescale)
         scale = torch.from_numpy(_scale(meta, rescale))
         # the eager head pastes (boxes × scale) ÷ scale: the same float rounding here
-        masks = RoIMasks(probs, boxes * scale / scale, height, width, mask_thr_binary, skip_empty=True)
+        masks = RoIMasks(
+            probs, boxes * scale / scale, height, width, mask_thr_binary, skip_empty=True
+        )
     return DetectionResult(boxes.float(), scores.float(), labels.long(), masks)

@@ -13,8 +13,13 @@ from typing import Any
 
 import torch
 
-from detkit.deploy.exporter import (DYNAMIC_RANGE, META_CLASSES, META_CONFIG, META_OUTPUTS,
-                                    META_SHAPE)
+from detkit.deploy.exporter import (
+    DYNAMIC_RANGE,
+    META_CLASSES,
+    META_CONFIG,
+    META_OUTPUTS,
+    META_SHAPE,
+)
 from detkit.deploy.postprocess import graph_inputs, to_result
 from detkit.structures.results import DetectionResult
 
@@ -32,8 +37,10 @@ class _GraphDetector(abc.ABC):
 
         missing = [k for k in (META_CONFIG, META_CLASSES, META_OUTPUTS) if k not in meta]
         if missing and config is None:
-            raise ValueError(f"{path} has no detkit metadata ({', '.join(missing)}); export it "
-                             "with detkit.export or pass config=")
+            raise ValueError(
+                f"{path} has no detkit metadata ({', '.join(missing)}); export it "
+                "with detkit.export or pass config="
+            )
         if config is None:
             self.cfg = Config.fromstring(meta[META_CONFIG], ".py")
         else:
@@ -45,7 +52,9 @@ class _GraphDetector(abc.ABC):
         self.path = path
         model_cfg = self.cfg.model
         head = model_cfg.roi_head.bbox_head
-        self.num_classes = int((head[-1] if isinstance(head, (list, tuple)) else head)["num_classes"])
+        self.num_classes = int(
+            (head[-1] if isinstance(head, (list, tuple)) else head)["num_classes"]
+        )
         self.with_mask = "mask_probs" in self.output_names
         rcnn = (model_cfg.get("test_cfg") or self.cfg.get("test_cfg") or {}).get("rcnn") or {}
         self.mask_thr_binary = float(rcnn.get("mask_thr_binary", 0.5))
@@ -58,34 +67,52 @@ class _GraphDetector(abc.ABC):
         if self.input_shape == "dynamic":
             low, high = DYNAMIC_RANGE
             if not all(low <= s <= high for s in img.shape[-2:]):
-                raise ValueError(f"{self.path} takes padded inputs of {low} to {high} pixels a "
-                                 f"side, got {img.shape[-2]}x{img.shape[-1]}")
+                raise ValueError(
+                    f"{self.path} takes padded inputs of {low} to {high} pixels a "
+                    f"side, got {img.shape[-2]}x{img.shape[-1]}"
+                )
         elif list(img.shape[-2:]) != list(self.input_shape):
-            raise ValueError(f"{self.path} was exported for {self.input_shape[0]}x"
-                             f"{self.input_shape[1]} inputs, got {img.shape[-2]}x{img.shape[-1]}; "
-                             "export with a dynamic shape or resize/pad to that size")
+            raise ValueError(
+                f"{self.path} was exported for {self.input_shape[0]}x"
+                f"{self.input_shape[1]} inputs, got {img.shape[-2]}x{img.shape[-1]}; "
+                "export with a dynamic shape or resize/pad to that size"
+            )
 
-    def predict(self, img: torch.Tensor, img_metas: Sequence[Mapping[str, Any]],
-                rescale: bool = False) -> list[DetectionResult]:
+    def predict(
+        self, img: torch.Tensor, img_metas: Sequence[Mapping[str, Any]], rescale: bool = False
+    ) -> list[DetectionResult]:
         """Detections of each image of ``img`` ``[B, 3, H, W]`` (one graph run each)."""
         self._check_shape(img)
         results = []
         for i, meta in enumerate(img_metas):
-            outputs = self.run(*graph_inputs(img[i:i + 1], meta, rescale))
+            outputs = self.run(*graph_inputs(img[i : i + 1], meta, rescale))
             results.append(to_result(outputs, meta, rescale, self.mask_thr_binary))
         return results
 
-    def simple_test(self, img: torch.Tensor, img_metas: Sequence[Mapping[str, Any]],
-                    rescale: bool = False, **kwargs: Any) -> list[Any]:
+    def simple_test(
+        self,
+        img: torch.Tensor,
+        img_metas: Sequence[Mapping[str, Any]],
+        rescale: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
         return [r.to_mmdet(self.num_classes) for r in self.predict(img, img_metas, rescale)]
 
-    def __call__(self, img: Sequence[torch.Tensor], img_metas: Sequence[Sequence[Mapping]],
-                 return_loss: bool = False, rescale: bool = False, **kwargs: Any) -> list[Any]:
+    def __call__(
+        self,
+        img: Sequence[torch.Tensor],
+        img_metas: Sequence[Sequence[Mapping]],
+        return_loss: bool = False,
+        rescale: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
         if return_loss:
             raise ValueError(f"{type(self).__name__} runs inference only (return_loss=False)")
         if len(img) != 1:
-            raise ValueError(f"{type(self).__name__}: test-time augmentation ({len(img)} views) "
-                             "is not exported; use one view")
+            raise ValueError(
+                f"{type(self).__name__}: test-time augmentation ({len(img)} views) "
+                "is not exported; use one view"
+            )
         return self.simple_test(img[0], img_metas[0], rescale=rescale)
 
     def eval(self) -> _GraphDetector:
@@ -102,14 +129,20 @@ class OnnxDetector(_GraphDetector):
         num_threads: intra-op threads (default: ONNX Runtime's choice).
     """
 
-    def __init__(self, path: str, config: Any = None, providers: Sequence[str] | None = None,
-                 num_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        config: Any = None,
+        providers: Sequence[str] | None = None,
+        num_threads: int | None = None,
+    ) -> None:
         import onnxruntime as ort
 
         available = ort.get_available_providers()
         if providers is None:
-            providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-                         if p in available]
+            providers = [
+                p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available
+            ]
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = num_threads
@@ -122,8 +155,9 @@ class OnnxDetector(_GraphDetector):
         self.providers = self.session.get_providers()
 
     def run(self, img: Any, img_shape: Any, scale_factor: Any) -> list[Any]:
-        return self.session.run(self.output_names, {"img": img, "img_shape": img_shape,
-                                                    "scale_factor": scale_factor})
+        return self.session.run(
+            self.output_names, {"img": img, "img_shape": img_shape, "scale_factor": scale_factor}
+        )
 
 
 class ExportedProgramDetector(_GraphDetector):
@@ -140,6 +174,7 @@ class ExportedProgramDetector(_GraphDetector):
 
     def run(self, img: Any, img_shape: Any, scale_factor: Any) -> list[Any]:
         with torch.no_grad():
-            outputs = self.module(torch.from_numpy(img), torch.from_numpy(img_shape),
-                                  torch.from_numpy(scale_factor))
+            outputs = self.module(
+                torch.from_numpy(img), torch.from_numpy(img_shape), torch.from_numpy(scale_factor)
+            )
         return [o.numpy() for o in outputs]

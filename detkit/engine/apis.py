@@ -87,8 +87,11 @@ def evaluate_detector(
         raise KeyError(f"cfg.data has no {split!r} split; it has {sorted(cfg.data)}")
     dataset = build_dataset(cfg.data[split], dict(test_mode=True))
     loader = build_dataloader(
-        dataset, samples_per_gpu=1, workers_per_gpu=cfg.data.get("workers_per_gpu", 0),
-        dist=False, shuffle=False,
+        dataset,
+        samples_per_gpu=1,
+        workers_per_gpu=cfg.data.get("workers_per_gpu", 0),
+        dist=False,
+        shuffle=False,
     )
     if getattr(model, "CLASSES", None) is None:
         model.CLASSES = dataset.CLASSES

@@ -27,7 +27,9 @@ __all__ = [
 ]
 
 
-def init_dist(launcher: str, backend: str = "nccl", port: int | str | None = None, **kwargs: Any) -> None:
+def init_dist(
+    launcher: str, backend: str = "nccl", port: int | str | None = None, **kwargs: Any
+) -> None:
     """Initialise the default process group (mmcv ``init_dist``).
 
     ``launcher='pytorch'``: torchrun's env (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
@@ -40,7 +42,9 @@ def init_dist(launcher: str, backend: str = "nccl", port: int | str | None = Non
     if launcher == "slurm":
         os.environ.update(slurm_dist_env(os.environ, port))
     elif launcher != "pytorch":
-        raise ValueError(f"launcher {launcher!r} is not supported; use 'pytorch' (torchrun) or 'slurm' (srun)")
+        raise ValueError(
+            f"launcher {launcher!r} is not supported; use 'pytorch' (torchrun) or 'slurm' (srun)"
+        )
     for key in ("RANK", "WORLD_SIZE"):
         if key not in os.environ:
             raise KeyError(f"environment variable {key} is not set: start the script with torchrun")
@@ -103,7 +107,9 @@ class DetectorDDP(nn.parallel.DistributedDataParallel):
         module = self.module
 
         def step(*args: Any, **kwargs: Any) -> dict[str, Any]:
-            del module.forward  # the detector's own forward calls inside train_step use the class forward
+            del (
+                module.forward
+            )  # the detector's own forward calls inside train_step use the class forward
             return module.train_step(*args, **kwargs)
 
         module.forward = step  # an instance attribute shadows the class forward for DDP's one call
@@ -116,16 +122,23 @@ class DetectorDDP(nn.parallel.DistributedDataParallel):
         return self.module.val_step(data_batch, optimizer)
 
 
-def wrap_distributed(model: nn.Module, find_unused_parameters: bool = False, sync_bn: bool = False) -> DetectorDDP:
+def wrap_distributed(
+    model: nn.Module, find_unused_parameters: bool = False, sync_bn: bool = False
+) -> DetectorDDP:
     """Convert BatchNorm to SyncBatchNorm if asked (CUDA only: torch's SyncBatchNorm has no CPU
     kernel, so on CPU a warning is given and BatchNorm stays), move to this rank's device and wrap
     in DDP."""
     if sync_bn and torch.cuda.is_available():
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     elif sync_bn:
-        warnings.warn("SyncBN needs CUDA (torch.nn.SyncBatchNorm has no CPU kernel); keeping per-process BatchNorm",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            "SyncBN needs CUDA (torch.nn.SyncBatchNorm has no CPU kernel); keeping per-process BatchNorm",
+            UserWarning,
+            stacklevel=2,
+        )
     if torch.cuda.is_available():
         device = torch.cuda.current_device()
-        return DetectorDDP(model.cuda(device), device_ids=[device], find_unused_parameters=find_unused_parameters)
+        return DetectorDDP(
+            model.cuda(device), device_ids=[device], find_unused_parameters=find_unused_parameters
+        )
     return DetectorDDP(model, find_unused_parameters=find_unused_parameters)

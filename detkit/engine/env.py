@@ -36,7 +36,9 @@ def collect_env() -> dict[str, str]:
         "threads": thread_settings().summary(),
     }
     if torch.cuda.is_available():
-        env["GPU"] = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        env["GPU"] = ", ".join(
+            torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
+        )
         env["CUDA (torch build)"] = str(torch.version.cuda)
     return env
 

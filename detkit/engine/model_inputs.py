@@ -26,7 +26,8 @@ def _chunk(container: DataContainer) -> Any:
         raise ValueError(
             f"a collated DataContainer must hold exactly one per-GPU chunk for one device, it "
             f"holds {count} (collate with samples_per_gpu equal to the batch size, or run one "
-            "process per GPU with dist=True)")
+            "process per GPU with dist=True)"
+        )
     return chunks[0]
 
 

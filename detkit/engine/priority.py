@@ -31,5 +31,7 @@ def get_priority(priority: int | str | Priority) -> int:
         try:
             return Priority[priority.upper()].value
         except KeyError:
-            raise ValueError(f"unknown priority {priority!r}; choose from {[p.name for p in Priority]}") from None
+            raise ValueError(
+                f"unknown priority {priority!r}; choose from {[p.name for p in Priority]}"
+            ) from None
     raise TypeError(f"priority must be an int, a Priority or a name, got {type(priority).__name__}")

@@ -20,8 +20,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -31,11 +30,11 @@ from detkit.checkpoint import unwrap_model
 from detkit.engine.dist import get_dist_info
 from detkit.engine.hooks.base import Hook
 from detkit.engine.hooks.logger import LogBuffer
+from detkit.engine.model_inputs import scatter
 from detkit.engine.optim.step import GradientStep
 from detkit.engine.priority import get_priority
 from detkit.engine.rng import get_rng_state, set_rng_state
 from detkit.engine.runner_checkpoints import CheckpointMixin
-from detkit.engine.model_inputs import scatter
 from detkit.registry import HOOKS, build
 
 __all__ = ["Runner", "move_to_device"]
@@ -49,19 +48,19 @@ def move_to_device(obj: Any, device: torch.device) -> Any:
 
 class Runner(CheckpointMixin):
     """Args:
-        model: a module with ``train_step`` (and ``val_step`` for a val workflow phase);
-            possibly wrapped by :class:`~detkit.engine.dist.DetectorDDP`.
-        optimizer: the optimizer.
-        work_dir: where checkpoints and logs go (None: nothing is written).
-        logger: text logger (default ``logging.getLogger('detkit')``).
-        meta: run meta written to the JSON log and into every checkpoint (config text, seed, ...).
-        max_epochs: number of epochs; with ``max_iters`` too, training stops at whichever
-            comes first.
-        max_iters: iteration budget (the ``IterBasedRunner`` way, or a cap for short demos).
-        gradient_step: backward/clip/step (and fp16) policy; default plain full precision.
-        batch_transform: applied to each training batch once it is on the model's device,
-            before ``train_step`` (``train_detector`` passes :class:`detkit.data.DeviceAugment`
-            with ``device_augment=True``); val phases get their batches unchanged.
+    model: a module with ``train_step`` (and ``val_step`` for a val workflow phase);
+        possibly wrapped by :class:`~detkit.engine.dist.DetectorDDP`.
+    optimizer: the optimizer.
+    work_dir: where checkpoints and logs go (None: nothing is written).
+    logger: text logger (default ``logging.getLogger('detkit')``).
+    meta: run meta written to the JSON log and into every checkpoint (config text, seed, ...).
+    max_epochs: number of epochs; with ``max_iters`` too, training stops at whichever
+        comes first.
+    max_iters: iteration budget (the ``IterBasedRunner`` way, or a cap for short demos).
+    gradient_step: backward/clip/step (and fp16) policy; default plain full precision.
+    batch_transform: applied to each training batch once it is on the model's device,
+        before ``train_step`` (``train_detector`` passes :class:`detkit.data.DeviceAugment`
+        with ``device_augment=True``); val phases get their batches unchanged.
     """
 
     def __init__(
@@ -77,12 +76,16 @@ class Runner(CheckpointMixin):
         batch_transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         if max_epochs is None and max_iters is None:
-            raise ValueError("give max_epochs (runner=dict(type='EpochBasedRunner', max_epochs=N)) or max_iters")
+            raise ValueError(
+                "give max_epochs (runner=dict(type='EpochBasedRunner', max_epochs=N)) or max_iters"
+            )
         for name, value in (("max_epochs", max_epochs), ("max_iters", max_iters)):
             if value is not None and (not isinstance(value, int) or value <= 0):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not callable(getattr(model, "train_step", None)):
-            raise TypeError(f"{type(model).__name__} has no train_step(data_batch, optimizer) method")
+            raise TypeError(
+                f"{type(model).__name__} has no train_step(data_batch, optimizer) method"
+            )
         self.model = model
         self.optimizer = optimizer
         self.work_dir = os.path.abspath(work_dir) if work_dir is not None else None
@@ -121,7 +124,9 @@ class Runner(CheckpointMixin):
     @property
     def max_iters(self) -> int:
         """The iteration budget: ``max_epochs`` x loader length, capped by ``max_iters``."""
-        by_epochs = self._max_epochs * self.train_loader_len if self._max_epochs is not None else None
+        by_epochs = (
+            self._max_epochs * self.train_loader_len if self._max_epochs is not None else None
+        )
         return min(v for v in (by_epochs, self._max_iters) if v is not None)
 
     @property
@@ -136,8 +141,12 @@ class Runner(CheckpointMixin):
         return [group["lr"] for group in self.optimizer.param_groups]
 
     # -- hooks -----------------------------------------------------------------------------
-    def register_hook(self, hook: Hook | Mapping[str, Any], priority: int | str | None = None,
-                      key_path: str | None = None) -> Hook:
+    def register_hook(
+        self,
+        hook: Hook | Mapping[str, Any],
+        priority: int | str | None = None,
+        key_path: str | None = None,
+    ) -> Hook:
         """Add a hook (or a HOOKS config dict, whose ``priority`` key is honoured; ``key_path``
         names it in build errors); hooks with equal priority run in registration order."""
         if isinstance(hook, Mapping):
@@ -174,7 +183,9 @@ class Runner(CheckpointMixin):
                 f"got {outputs!r:.200}"
             )
         log_vars = {k: float(v) for k, v in outputs["log_vars"].items()}
-        if not torch.isfinite(outputs["loss"]).all() or not all(math.isfinite(v) for v in log_vars.values()):
+        if not torch.isfinite(outputs["loss"]).all() or not all(
+            math.isfinite(v) for v in log_vars.values()
+        ):
             raise FloatingPointError(
                 f"loss became infinite or NaN at iteration {self.iter + 1} (epoch {self.epoch + 1}, "
                 f"step {self.inner_iter + 1}); losses: {log_vars}"
@@ -234,31 +245,45 @@ class Runner(CheckpointMixin):
         self.call_hook("before_epoch")
         for self.inner_iter, data_batch in enumerate(data_loader):
             self.call_hook("before_step")
-            outputs = self.model.val_step(move_to_device(data_batch, self._device()), self.optimizer)
+            outputs = self.model.val_step(
+                move_to_device(data_batch, self._device()), self.optimizer
+            )
             self.outputs = outputs
-            self.log_buffer.update({k: float(v) for k, v in outputs["log_vars"].items()}, outputs["num_samples"])
+            self.log_buffer.update(
+                {k: float(v) for k, v in outputs["log_vars"].items()}, outputs["num_samples"]
+            )
             self.call_hook("after_step")
         self.call_hook("after_epoch")
 
-    def run(self, data_loaders: Sequence[Any], workflow: Sequence[tuple[str, int]] = (("train", 1),)) -> None:
+    def run(
+        self, data_loaders: Sequence[Any], workflow: Sequence[tuple[str, int]] = (("train", 1),)
+    ) -> None:
         """Run ``workflow`` phases (``('train', n)``/``('val', n)``; one loader per phase) until
         ``max_epochs``/``max_iters``."""
         if len(data_loaders) != len(workflow):
-            raise ValueError(f"workflow {list(workflow)} has {len(workflow)} phases but {len(data_loaders)} loaders were given")
+            raise ValueError(
+                f"workflow {list(workflow)} has {len(workflow)} phases but {len(data_loaders)} loaders were given"
+            )
         for mode, epochs in workflow:
             if mode not in ("train", "val") or not isinstance(epochs, int) or epochs <= 0:
-                raise ValueError(f"workflow phases must be ('train'|'val', positive int), got {(mode, epochs)!r}")
+                raise ValueError(
+                    f"workflow phases must be ('train'|'val', positive int), got {(mode, epochs)!r}"
+                )
         train_index = next((i for i, (mode, _) in enumerate(workflow) if mode == "train"), None)
         if train_index is None:
             raise ValueError(f"workflow {list(workflow)} has no 'train' phase")
         self.train_loader_len = len(data_loaders[train_index])
         self.data_loader = data_loaders[train_index]
-        self.logger.info(f"workflow: {list(workflow)}, max: {self.max_epochs} epochs / {self.max_iters} iters")
+        self.logger.info(
+            f"workflow: {list(workflow)}, max: {self.max_epochs} epochs / {self.max_iters} iters"
+        )
         self.call_hook("before_train")
         while self.epoch < self.max_epochs and self.iter < self.max_iters:
             for (mode, epochs), loader in zip(workflow, data_loaders):
                 for _ in range(epochs):
-                    if mode == "train" and (self.epoch >= self.max_epochs or self.iter >= self.max_iters):
+                    if mode == "train" and (
+                        self.epoch >= self.max_epochs or self.iter >= self.max_iters
+                    ):
                         break
                     getattr(self, mode)(loader)
         self.call_hook("after_train")

@@ -38,7 +38,11 @@ class CheckpointMixin:
         """(mmcv meta counters, exact resume position of this process) for a checkpoint written now."""
         if self._hook_stage == "step":
             meta = {"epoch": self.epoch + 1, "iter": self.iter + 1}
-            position = {"epoch": self.epoch, "iter": self.iter + 1, "inner_iter": self.inner_iter + 1}
+            position = {
+                "epoch": self.epoch,
+                "iter": self.iter + 1,
+                "inner_iter": self.inner_iter + 1,
+            }
         else:
             meta = {"epoch": self.epoch + 1, "iter": self.iter}
             position = {"epoch": self.epoch + 1, "iter": self.iter, "inner_iter": 0}
@@ -62,43 +66,62 @@ class CheckpointMixin:
         counters, position = self._positions()
         if rank_rng_states is not None:
             if len(rank_rng_states) != self.world_size:
-                raise ValueError(f"rank_rng_states has {len(rank_rng_states)} entries for {self.world_size} processes")
+                raise ValueError(
+                    f"rank_rng_states has {len(rank_rng_states)} entries for {self.world_size} processes"
+                )
             position["ranks"] = list(rank_rng_states)
         position["grad_scaler"] = self.gradient_step.state_dict()
         full_meta = {**self.meta, **(meta or {}), **counters, "world_size": self.world_size}
         path = os.path.join(out_dir, filename)
         optimizer = self.optimizer if save_optimizer else None
-        save_checkpoint(self.model, path, optimizer=optimizer, meta=full_meta, extra={"resume": position})
+        save_checkpoint(
+            self.model, path, optimizer=optimizer, meta=full_meta, extra={"resume": position}
+        )
         if create_symlink:
             link_latest(path)
         return path
 
-    def load_checkpoint(self, filename: str, map_location: str = "cpu", strict: bool = False) -> dict[str, Any]:
+    def load_checkpoint(
+        self, filename: str, map_location: str = "cpu", strict: bool = False
+    ) -> dict[str, Any]:
         """Load weights only (``load_from``): counters and optimizer untouched."""
-        return load_checkpoint(self.model, filename, map_location=map_location, strict=strict, logger=self.logger)
+        return load_checkpoint(
+            self.model, filename, map_location=map_location, strict=strict, logger=self.logger
+        )
 
-    def resume(self, filename: str, resume_optimizer: bool = True, map_location: str = "cpu") -> dict[str, Any]:
+    def resume(
+        self, filename: str, resume_optimizer: bool = True, map_location: str = "cpu"
+    ) -> dict[str, Any]:
         """Load weights, counters, optimizer and GradScaler state and the RNG/data position
         (``resume_from``). Checkpoints without detkit's resume entry (e.g. from MMDetection)
         resume at ``meta['epoch']``/``meta['iter']`` without RNG state."""
-        checkpoint = self.load_checkpoint(filename, map_location=map_location, strict=True)  # same architecture
+        checkpoint = self.load_checkpoint(
+            filename, map_location=map_location, strict=True
+        )  # same architecture
         meta = checkpoint.get("meta", {})
         position = checkpoint.get("resume")
         saved_world_size = int(meta.get("world_size", self.world_size))
         if position is not None and saved_world_size != self.world_size:
             # another number of processes: batches per epoch differ, so the data position and
             # RNG streams cannot be replayed; continue at the saved epoch, iter rescaled (mmcv)
-            self.logger.warning(f"{filename} was saved by {saved_world_size} processes, resuming with "
-                                f"{self.world_size}: iter rescaled, the run will not match an uninterrupted one")
+            self.logger.warning(
+                f"{filename} was saved by {saved_world_size} processes, resuming with "
+                f"{self.world_size}: iter rescaled, the run will not match an uninterrupted one"
+            )
             position = None
-            meta = {**meta, "epoch": int(checkpoint["resume"]["epoch"]),
-                    "iter": int(meta["iter"]) * saved_world_size // self.world_size}
+            meta = {
+                **meta,
+                "epoch": int(checkpoint["resume"]["epoch"]),
+                "iter": int(meta["iter"]) * saved_world_size // self.world_size,
+            }
         if position is not None:
             self.epoch, self.iter = int(position["epoch"]), int(position["iter"])
             rng = position["ranks"][self.rank] if "ranks" in position else position
             if "ranks" not in position and self.world_size > 1:
-                self.logger.warning(f"{filename} holds one process's RNG states: every rank resumes on it, "
-                                    "so the run will not match an uninterrupted one")
+                self.logger.warning(
+                    f"{filename} holds one process's RNG states: every rank resumes on it, "
+                    "so the run will not match an uninterrupted one"
+                )
             self._epoch_start_rng = rng["rng_epoch_start"]
             inner = int(position["inner_iter"])
             self._resume_position = (inner, rng["rng"]) if inner > 0 else None
@@ -106,10 +129,14 @@ class CheckpointMixin:
         elif "epoch" in meta and "iter" in meta:
             self.epoch, self.iter = int(meta["epoch"]), int(meta["iter"])
         else:
-            raise KeyError(f"cannot resume from {filename}: its meta has no 'epoch'/'iter' (use load_from for weights only)")
+            raise KeyError(
+                f"cannot resume from {filename}: its meta has no 'epoch'/'iter' (use load_from for weights only)"
+            )
         if resume_optimizer:
             if "optimizer" not in checkpoint:
-                raise KeyError(f"cannot resume from {filename}: it was saved without optimizer state")
+                raise KeyError(
+                    f"cannot resume from {filename}: it was saved without optimizer state"
+                )
             self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.logger.info(f"resumed from {filename}: epoch {self.epoch}, iter {self.iter}")
         return checkpoint

@@ -66,7 +66,10 @@ def expand_hostlist(hostlist: str) -> list[str]:
     hosts: list[str] = []
     for part in _split_top_level(hostlist.strip()):
         pieces = re.split(r"\[([^\]]*)\]", part)  # text, bracket body, text, ...
-        choices = [[piece] if i % 2 == 0 else _expand_brackets(piece, hostlist) for i, piece in enumerate(pieces)]
+        choices = [
+            [piece] if i % 2 == 0 else _expand_brackets(piece, hostlist)
+            for i, piece in enumerate(pieces)
+        ]
         hosts += ["".join(combination) for combination in itertools.product(*choices)]
     return hosts
 
@@ -75,8 +78,13 @@ def first_host(nodelist: str) -> str:
     """The first host of ``nodelist`` by ``scontrol show hostnames`` (the cluster's own
     parser), else by :func:`expand_hostlist` when ``scontrol`` is missing or fails."""
     try:
-        result = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True,
-                                timeout=30, check=False)
+        result = subprocess.run(
+            ["scontrol", "show", "hostnames", nodelist],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         result = None
     if result is not None and result.returncode == 0 and result.stdout.split():
@@ -99,8 +107,10 @@ def _tasks_per_node(environ: Mapping[str, str]) -> int | None:
 
 def _required_int(environ: Mapping[str, str], key: str) -> int:
     if key not in environ:
-        raise KeyError(f"environment variable {key} is not set: start the script with srun "
-                       "(tools/slurm_train.sh / tools/slurm_test.sh) for --launcher slurm")
+        raise KeyError(
+            f"environment variable {key} is not set: start the script with srun "
+            "(tools/slurm_train.sh / tools/slurm_test.sh) for --launcher slurm"
+        )
     try:
         return int(environ[key])
     except ValueError:
@@ -125,16 +135,32 @@ def slurm_dist_env(environ: Mapping[str, str], port: int | str | None = None) ->
     else:
         per_node = _tasks_per_node(environ) or torch.cuda.device_count() or 1
         local_rank = rank % per_node
-    master_port = environ.get("PORT") or (str(port) if port is not None else None) or environ.get(
-        "MASTER_PORT") or str(DEFAULT_PORT)
+    master_port = (
+        environ.get("PORT")
+        or (str(port) if port is not None else None)
+        or environ.get("MASTER_PORT")
+        or str(DEFAULT_PORT)
+    )
     if not master_port.isdigit():
-        raise ValueError(f"master port {master_port!r} (PORT, dist_params.port or MASTER_PORT) is not a number")
+        raise ValueError(
+            f"master port {master_port!r} (PORT, dist_params.port or MASTER_PORT) is not a number"
+        )
     master_addr = environ.get("MASTER_ADDR")
     if not master_addr:
-        nodelist = environ.get("SLURM_STEP_NODELIST") or environ.get("SLURM_NODELIST") or environ.get(
-            "SLURM_JOB_NODELIST")
+        nodelist = (
+            environ.get("SLURM_STEP_NODELIST")
+            or environ.get("SLURM_NODELIST")
+            or environ.get("SLURM_JOB_NODELIST")
+        )
         if not nodelist:
-            raise KeyError("environment variable SLURM_NODELIST is not set (and no MASTER_ADDR): start with srun")
+            raise KeyError(
+                "environment variable SLURM_NODELIST is not set (and no MASTER_ADDR): start with srun"
+            )
         master_addr = first_host(nodelist)
-    return {"RANK": str(rank), "WORLD_SIZE": str(world_size), "LOCAL_RANK": str(local_rank),
-            "MASTER_ADDR": master_addr, "MASTER_PORT": master_port}
+    return {
+        "RANK": str(rank),
+        "WORLD_SIZE": str(world_size),
+        "LOCAL_RANK": str(local_rank),
+        "MASTER_ADDR": master_addr,
+        "MASTER_PORT": master_port,
+    }

@@ -78,8 +78,12 @@ def _run(
             for meta, result in zip(_first_aug_metas(batch), batch_results):
                 out_file = osp.join(out_dir, meta["ori_filename"]) if out_dir else None
                 show_result(
-                    meta["filename"], result, class_names=class_names,
-                    score_thr=show_score_thr, out_file=out_file, show=show,
+                    meta["filename"],
+                    result,
+                    class_names=class_names,
+                    score_thr=show_score_thr,
+                    out_file=out_file,
+                    show=show,
                 )
         results.extend(encode_results(batch_results))
     return results

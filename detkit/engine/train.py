@@ -41,8 +41,13 @@ from detkit.engine.rng import set_random_seed
 from detkit.engine.runner import Runner
 from detkit.engine.testing import multi_gpu_test, single_gpu_test
 
-__all__ = ["train_detector", "find_latest_checkpoint", "runner_budget", "skip_overwritten_pretrained",
-           "device_augment_enabled"]
+__all__ = [
+    "train_detector",
+    "find_latest_checkpoint",
+    "runner_budget",
+    "skip_overwritten_pretrained",
+    "device_augment_enabled",
+]
 
 # mmdet's result-collection options; detkit always gathers with all_gather_object
 _TEST_LOOP_EVAL_KEYS = ("gpu_collect", "tmpdir")
@@ -64,7 +69,9 @@ def find_latest_checkpoint(work_dir: str) -> str | None:
         match = re.fullmatch(r"(?:epoch|iter)_(\d+)\.pth", os.path.basename(path))
         if match:
             numbered.append((int(match.group(1)), os.path.getmtime(path), path))
-    candidates = ([latest] if os.path.exists(latest) else []) + [p for _, _, p in sorted(numbered, reverse=True)]
+    candidates = ([latest] if os.path.exists(latest) else []) + [
+        p for _, _, p in sorted(numbered, reverse=True)
+    ]
     problems = []
     for path in candidates:
         problem = checkpoint_problem(path)
@@ -73,7 +80,9 @@ def find_latest_checkpoint(work_dir: str) -> str | None:
         problems.append(f"{path}: {problem}")
         warnings.warn(f"auto-resume: skipping {path}: {problem}", UserWarning, stacklevel=2)
     if problems:
-        raise CheckpointError(f"auto-resume: no complete checkpoint in {work_dir}:\n  " + "\n  ".join(problems))
+        raise CheckpointError(
+            f"auto-resume: no complete checkpoint in {work_dir}:\n  " + "\n  ".join(problems)
+        )
     return None
 
 
@@ -102,7 +111,11 @@ def skip_overwritten_pretrained(cfg: Any, logger: Any = None) -> list[str]:
             if key == "pretrained" and isinstance(value, str):
                 node[key] = None
                 cleared.append(f"{path}.{key}")
-            elif key == "init_cfg" and isinstance(value, Mapping) and value.get("type") == "Pretrained":
+            elif (
+                key == "init_cfg"
+                and isinstance(value, Mapping)
+                and value.get("type") == "Pretrained"
+            ):
                 node[key] = None
                 cleared.append(f"{path}.{key}")
             else:
@@ -110,8 +123,12 @@ def skip_overwritten_pretrained(cfg: Any, logger: Any = None) -> list[str]:
 
     visit(cfg.model, "model")
     if cleared and logger is not None:
-        source = cfg.get("resume_from") or cfg.get("load_from") or "the latest checkpoint (auto_resume)"
-        logger.info(f"not fetching pretrained weights at {', '.join(cleared)}: {source} overwrites them")
+        source = (
+            cfg.get("resume_from") or cfg.get("load_from") or "the latest checkpoint (auto_resume)"
+        )
+        logger.info(
+            f"not fetching pretrained weights at {', '.join(cleared)}: {source} overwrites them"
+        )
     return cleared
 
 
@@ -120,7 +137,9 @@ def runner_budget(cfg: Mapping[str, Any]) -> tuple[int | None, int | None, bool]
     runner_cfg = cfg.get("runner")
     if runner_cfg is None:
         if cfg.get("total_epochs") is None:
-            raise KeyError("config sets neither `runner` nor `total_epochs`; add runner = dict(type='EpochBasedRunner', max_epochs=12)")
+            raise KeyError(
+                "config sets neither `runner` nor `total_epochs`; add runner = dict(type='EpochBasedRunner', max_epochs=12)"
+            )
         return int(cfg["total_epochs"]), None, True
     runner_type = runner_cfg.get("type", "EpochBasedRunner")
     if runner_type == "EpochBasedRunner":
@@ -131,7 +150,9 @@ def runner_budget(cfg: Mapping[str, Any]) -> tuple[int | None, int | None, bool]
         if runner_cfg.get("max_iters") is None:
             raise KeyError("runner.max_iters is required for IterBasedRunner")
         return None, int(runner_cfg["max_iters"]), False
-    raise KeyError(f"runner.type {runner_type!r} is unknown; use 'EpochBasedRunner' or 'IterBasedRunner'")
+    raise KeyError(
+        f"runner.type {runner_type!r} is unknown; use 'EpochBasedRunner' or 'IterBasedRunner'"
+    )
 
 
 def _train_loader_args(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,7 +172,9 @@ def device_augment_enabled(cfg: Mapping[str, Any]) -> bool:
     if isinstance(value, Mapping):
         unknown = set(value) - {"enable"}
         if unknown:
-            raise KeyError(f"device_augment: unknown keys {sorted(unknown)}; use device_augment=dict(enable=True)")
+            raise KeyError(
+                f"device_augment: unknown keys {sorted(unknown)}; use device_augment=dict(enable=True)"
+            )
         value = value.get("enable", False)
     if not isinstance(value, bool):
         raise TypeError(f"device_augment must be True/False or dict(enable=...), got {value!r}")
@@ -166,18 +189,24 @@ def _auto_scale_lr(cfg: Any, world_size: int, samples_per_gpu: int, logger: Any)
         raise KeyError("auto_scale_lr.enable is set but auto_scale_lr.base_batch_size is missing")
     batch = world_size * samples_per_gpu
     scaled = cfg["optimizer"]["lr"] * batch / scale_cfg["base_batch_size"]
-    logger.info(f"auto_scale_lr: total batch {batch} vs base {scale_cfg['base_batch_size']}: lr -> {scaled}")
+    logger.info(
+        f"auto_scale_lr: total batch {batch} vs base {scale_cfg['base_batch_size']}: lr -> {scaled}"
+    )
     cfg["optimizer"]["lr"] = scaled
 
 
-def _register_hooks(runner: Runner, cfg: Any, by_epoch: bool, classes: Sequence[str] | None) -> None:
+def _register_hooks(
+    runner: Runner, cfg: Any, by_epoch: bool, classes: Sequence[str] | None
+) -> None:
     if cfg.get("lr_config") is not None:
         runner.register_hook(lr_hook_config(cfg["lr_config"]), key_path="lr_config")
     checkpoint_cfg = dict(cfg.get("checkpoint_config") or {})
     checkpoint_cfg.setdefault("by_epoch", by_epoch)
     # the one place CLASSES enters checkpoint meta (mmdet's tools/train.py sets it there too)
-    checkpoint_cfg["meta"] = {**(checkpoint_cfg.get("meta") or {}),
-                              "CLASSES": tuple(classes) if classes is not None else None}
+    checkpoint_cfg["meta"] = {
+        **(checkpoint_cfg.get("meta") or {}),
+        "CLASSES": tuple(classes) if classes is not None else None,
+    }
     runner.register_hook(CheckpointHook(**checkpoint_cfg))
     log_cfg = dict(cfg.get("log_config") or {"interval": 50, "hooks": [{"type": "TextLoggerHook"}]})
     hook_cfgs = [dict(h) for h in log_cfg.get("hooks", [{"type": "TextLoggerHook"}])]
@@ -201,10 +230,14 @@ def _register_eval_hook(runner: Runner, cfg: Any, distributed: bool, by_epoch: b
         **dict(cfg["data"].get("val_dataloader", {}) or {}),
     }
     val_dataset = build_dataset(val_cfg, dict(test_mode=True))
-    val_loader = build_dataloader(val_dataset, **loader_args, dist=distributed, shuffle=False, seed=cfg.get("seed"))
+    val_loader = build_dataloader(
+        val_dataset, **loader_args, dist=distributed, shuffle=False, seed=cfg.get("seed")
+    )
     eval_cfg = dict(cfg.get("evaluation") or {})
     if "dynamic_intervals" in eval_cfg:
-        raise KeyError("evaluation.dynamic_intervals is not supported; use a fixed evaluation.interval")
+        raise KeyError(
+            "evaluation.dynamic_intervals is not supported; use a fixed evaluation.interval"
+        )
     eval_cfg.setdefault("by_epoch", by_epoch)
     for key in _TEST_LOOP_EVAL_KEYS:
         eval_cfg.pop(key, None)
@@ -219,8 +252,10 @@ def _restore_run_seed(cfg: Any, resume_from: str, meta: dict[str, Any], logger: 
     if saved is None:
         return
     if cfg.get("seed") != saved:
-        logger.warning(f"resuming {resume_from}: using the run's seed {saved} from its meta "
-                       f"instead of {cfg.get('seed')}")
+        logger.warning(
+            f"resuming {resume_from}: using the run's seed {saved} from its meta "
+            f"instead of {cfg.get('seed')}"
+        )
         set_random_seed(int(saved))
     cfg["seed"] = meta["seed"] = int(saved)
 
@@ -272,25 +307,41 @@ def train_detector(
     if device_augment_enabled(cfg):
         train_index = [mode for mode, _ in workflow].index("train")
         datasets[train_index], batch_transform = split_device_augment(datasets[train_index])
-        logger.info(f"device_augment: loaders stop after loading; on the {device} batch: {batch_transform!r}")
-    loaders = [build_dataloader(ds, **loader_args, dist=distributed, seed=cfg.get("seed")) for ds in datasets]
+        logger.info(
+            f"device_augment: loaders stop after loading; on the {device} batch: {batch_transform!r}"
+        )
+    loaders = [
+        build_dataloader(ds, **loader_args, dist=distributed, seed=cfg.get("seed"))
+        for ds in datasets
+    ]
 
     if distributed:
         sync_bn = bool(cfg.get("sync_bn", False)) or (
-            (((cfg.get("model") or {}).get("backbone") or {}).get("norm_cfg") or {}).get("type") == "SyncBN"
+            (((cfg.get("model") or {}).get("backbone") or {}).get("norm_cfg") or {}).get("type")
+            == "SyncBN"
         )
         model = wrap_distributed(model, cfg.get("find_unused_parameters", False), sync_bn=sync_bn)
     else:
         model = model.to(device)
     _auto_scale_lr(cfg, world_size, loader_args["samples_per_gpu"], logger)
     optimizer = build_optimizer(model, cfg["optimizer"])
-    gradient_step = GradientStep.from_config(cfg.get("optimizer_config"), cfg.get("fp16"), torch.device(device).type)
+    gradient_step = GradientStep.from_config(
+        cfg.get("optimizer_config"), cfg.get("fp16"), torch.device(device).type
+    )
 
     classes = getattr(datasets[0], "CLASSES", None)
     max_epochs, max_iters, by_epoch = runner_budget(cfg)
-    runner = Runner(model, optimizer, work_dir=work_dir, logger=logger, meta=meta,
-                    max_epochs=max_epochs, max_iters=max_iters, gradient_step=gradient_step,
-                    batch_transform=batch_transform)
+    runner = Runner(
+        model,
+        optimizer,
+        work_dir=work_dir,
+        logger=logger,
+        meta=meta,
+        max_epochs=max_epochs,
+        max_iters=max_iters,
+        gradient_step=gradient_step,
+        batch_transform=batch_transform,
+    )
     runner.timestamp = timestamp
     _register_hooks(runner, cfg, by_epoch, classes)
     if validate:

@@ -58,8 +58,15 @@ class TrainingSetup:
 
     def train(self, validate: bool = True) -> Runner:
         """Train as ``cfg`` says (evaluating ``data.val`` when ``validate``); the runner after."""
-        return train_detector(self.model, self.datasets, self.cfg, distributed=self.distributed,
-                              validate=validate, timestamp=self.timestamp, meta=self.meta)
+        return train_detector(
+            self.model,
+            self.datasets,
+            self.cfg,
+            distributed=self.distributed,
+            validate=validate,
+            timestamp=self.timestamp,
+            meta=self.meta,
+        )
 
 
 def build_train_datasets(cfg: Any) -> list[Any]:
@@ -101,7 +108,9 @@ def setup_training(
         KeyError: ``cfg.work_dir`` is not set.
     """
     if not cfg.get("work_dir"):
-        raise KeyError("setup_training: cfg.work_dir is not set (where the config, logs and checkpoints go)")
+        raise KeyError(
+            "setup_training: cfg.work_dir is not set (where the config, logs and checkpoints go)"
+        )
     rank, world_size = get_dist_info()
     if cfg.get("cudnn_benchmark", False):
         torch.backends.cudnn.benchmark = True
@@ -110,7 +119,9 @@ def setup_training(
     if rank == 0:
         os.makedirs(osp.abspath(cfg.work_dir), exist_ok=True)
         cfg.dump(osp.join(cfg.work_dir, exp_name))
-    logger = get_root_logger(osp.join(cfg.work_dir, f"{timestamp}.log"), cfg.get("log_level", "INFO"))
+    logger = get_root_logger(
+        osp.join(cfg.work_dir, f"{timestamp}.log"), cfg.get("log_level", "INFO")
+    )
     env_info = format_env()
     logger.info("Environment info:\n" + env_info)
     logger.info(f"Distributed training: {distributed} (world size {world_size})")

@@ -21,8 +21,8 @@ import io
 import os
 import os.path as osp
 import tempfile
-from collections.abc import Sequence
-from typing import Any, Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -87,7 +87,9 @@ def results2txt(
             for i, row in enumerate(rows):
                 score = float(mask_scores[label][i]) if mask_scores is not None else float(row[4])
                 png_name = f"{basename}_{index}_{classes[label]}.png"
-                Image.fromarray(_decode_mask(segms[label][i])).save(osp.join(outfile_prefix, png_name))
+                Image.fromarray(_decode_mask(segms[label][i])).save(
+                    osp.join(outfile_prefix, png_name)
+                )
                 lines.append(f"{png_name} {label_ids[label]} {score}\n")
                 index += 1
         with open(pred_txt, "w") as f:

@@ -117,9 +117,7 @@ def classwise_ap(coco_eval: COCOeval, coco_gt: COCO, cat_ids: Sequence[int]) -> 
     (nan for a category without ground truth)."""
     precisions = coco_eval.eval["precision"]  # [iou, recall, cls, area, maxdets]
     if precisions.shape[2] != len(cat_ids):
-        raise ValueError(
-            f"COCOeval has {precisions.shape[2]} categories, expected {len(cat_ids)}"
-        )
+        raise ValueError(f"COCOeval has {precisions.shape[2]} categories, expected {len(cat_ids)}")
     per_class: dict[str, float] = {}
     for idx, cat_id in enumerate(cat_ids):
         precision = precisions[:, :, idx, 0, -1]
@@ -211,8 +209,15 @@ def evaluate_coco(
             with open(result_files[name]) as f:
                 predictions = json.load(f)
             stats, per_class = _run_cocoeval(
-                coco_gt, predictions, name, cat_ids, img_ids, proposal_nums, iou_thrs,
-                classwise, logger,
+                coco_gt,
+                predictions,
+                name,
+                cat_ids,
+                img_ids,
+                proposal_nums,
+                iou_thrs,
+                classwise,
+                logger,
             )
             prefix = "" if name == "proposal" else f"{name}_"
             for item in items:

@@ -78,9 +78,7 @@ def _check_classes(bbox_result: Sequence[Any], cat_ids: Sequence[int], index: in
         )
 
 
-def proposal2json(
-    results: Sequence[np.ndarray], img_ids: Sequence[int]
-) -> list[dict[str, Any]]:
+def proposal2json(results: Sequence[np.ndarray], img_ids: Sequence[int]) -> list[dict[str, Any]]:
     """Proposal arrays ``[n, 5]`` per image -> COCO entries with ``category_id`` 1."""
     _check_lengths(results, img_ids)
     entries = []

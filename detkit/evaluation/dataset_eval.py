@@ -64,17 +64,28 @@ def evaluate_dataset(
     if "cityscapes" in metrics:
         eval_results.update(
             evaluate_cityscapes(
-                results, _filenames(dataset), dataset.CLASSES, dataset.img_prefix,
-                outfile_prefix, logger,
+                results,
+                _filenames(dataset),
+                dataset.CLASSES,
+                dataset.img_prefix,
+                outfile_prefix,
+                logger,
             )
         )
     coco_metrics = [name for name in metrics if name != "cityscapes"]
     if coco_metrics:
         eval_results.update(
             evaluate_coco(
-                results, dataset.ann_file, coco_metrics, cat_ids=dataset.cat_ids,
-                img_ids=dataset.img_ids, logger=logger, jsonfile_prefix=jsonfile_prefix,
-                classwise=classwise, proposal_nums=proposal_nums, iou_thrs=iou_thrs,
+                results,
+                dataset.ann_file,
+                coco_metrics,
+                cat_ids=dataset.cat_ids,
+                img_ids=dataset.img_ids,
+                logger=logger,
+                jsonfile_prefix=jsonfile_prefix,
+                classwise=classwise,
+                proposal_nums=proposal_nums,
+                iou_thrs=iou_thrs,
                 metric_items=metric_items,
             )
         )

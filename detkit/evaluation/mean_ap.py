@@ -36,8 +36,12 @@ def average_precision(recalls: np.ndarray, precisions: np.ndarray, mode: str = "
     raise ValueError(f"mode must be 'area' or '11points', got {mode!r}")
 
 
-def tpfp_default(det_bboxes: np.ndarray, gt_bboxes: np.ndarray, gt_bboxes_ignore: np.ndarray,
-                 iou_thr: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def tpfp_default(
+    det_bboxes: np.ndarray,
+    gt_bboxes: np.ndarray,
+    gt_bboxes_ignore: np.ndarray,
+    iou_thr: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
     """TP / FP flags ``([n], [n])`` of one image's detections ``[n, 5]`` (in the given order)
     against ``[G, 4]`` ground truth plus ``[I, 4]`` ignored boxes."""
     gts = np.concatenate([gt_bboxes, gt_bboxes_ignore]).astype(np.float32)
@@ -47,7 +51,9 @@ def tpfp_default(det_bboxes: np.ndarray, gt_bboxes: np.ndarray, gt_bboxes_ignore
     if len(gts) == 0:
         fp[:] = 1
         return tp, fp
-    ious = box_iou(torch.as_tensor(det_bboxes[:, :4], dtype=torch.float32), torch.as_tensor(gts)).numpy()
+    ious = box_iou(
+        torch.as_tensor(det_bboxes[:, :4], dtype=torch.float32), torch.as_tensor(gts)
+    ).numpy()
     best_iou, best_gt = ious.max(axis=1), ious.argmax(axis=1)
     covered = np.zeros(len(gts), bool)
     for i in np.argsort(-det_bboxes[:, 4], kind="stable"):
@@ -103,7 +109,14 @@ def eval_map(
         eps = np.finfo(np.float32).eps
         recall = tp / max(num_gts, eps)
         precision = tp / np.maximum(tp + fp, eps)
-        per_class.append(dict(num_gts=num_gts, num_dets=len(order), recall=recall,
-                              precision=precision, ap=average_precision(recall, precision, mode)))
+        per_class.append(
+            dict(
+                num_gts=num_gts,
+                num_dets=len(order),
+                recall=recall,
+                precision=precision,
+                ap=average_precision(recall, precision, mode),
+            )
+        )
     aps = [c["ap"] for c in per_class if c["num_gts"] > 0]
     return (float(np.mean(aps)) if aps else 0.0), per_class

@@ -12,7 +12,13 @@ from detkit.experiments.compare import (
 )
 from detkit.experiments.confusion import experiment_confusion
 from detkit.experiments.grid import SweepRun, expand_grid, load_grid
-from detkit.experiments.summary import final_metrics, format_markdown, read_runs, summarize, write_summary
+from detkit.experiments.summary import (
+    final_metrics,
+    format_markdown,
+    read_runs,
+    summarize,
+    write_summary,
+)
 from detkit.experiments.sweep import sweep
 
 __all__ = [

@@ -18,8 +18,15 @@ from typing import Any
 
 from detkit.experiments.summary import RUN_RECORD, final_metrics
 
-__all__ = ["Experiment", "class_ap_rows", "format_table", "load_experiments", "metrics_rows", "plot_class_aps",
-           "plot_curves"]
+__all__ = [
+    "Experiment",
+    "class_ap_rows",
+    "format_table",
+    "load_experiments",
+    "metrics_rows",
+    "plot_class_aps",
+    "plot_curves",
+]
 
 
 @dataclass
@@ -51,13 +58,21 @@ def _read_logs(work_dir: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     for path in sorted(glob.glob(os.path.join(glob.escape(work_dir), "*.log.json"))):
         with open(path) as file:
             records += [r for r in map(json.loads, file) if r.get("mode") in ("train", "val")]
-    per_epoch = max((r["iter"] for r in records if r["mode"] == "train" and r["epoch"] == 1), default=1)
+    per_epoch = max(
+        (r["iter"] for r in records if r["mode"] == "train" and r["epoch"] == 1), default=1
+    )
     for record in records:
-        record["x"] = record["epoch"] - 1 + record["iter"] / per_epoch if record["mode"] == "train" else record["epoch"]
+        record["x"] = (
+            record["epoch"] - 1 + record["iter"] / per_epoch
+            if record["mode"] == "train"
+            else record["epoch"]
+        )
     return [r for r in records if r["mode"] == "train"], [r for r in records if r["mode"] == "val"]
 
 
-def load_experiments(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Experiment]:
+def load_experiments(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> list[Experiment]:
     """Experiments from a sweep folder (every recorded run, named ``<setting>/seed_<s>``) or
     from work dirs (named by their folder), in the order given."""
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
@@ -81,16 +96,26 @@ def load_experiments(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[
     return experiments
 
 
-def plot_curves(experiments: Sequence[Experiment], key: str = "loss", mode: str = "train", ax: Any = None) -> Any:
+def plot_curves(
+    experiments: Sequence[Experiment], key: str = "loss", mode: str = "train", ax: Any = None
+) -> Any:
     """``key`` of every experiment's ``mode`` records against epochs, overlaid; the Axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     for experiment in experiments:
-        points = [(r["x"], r[key]) for r in getattr(experiment, mode) if isinstance(r.get(key), (int, float))]
+        points = [
+            (r["x"], r[key])
+            for r in getattr(experiment, mode)
+            if isinstance(r.get(key), (int, float))
+        ]
         if points:
-            ax.plot(*zip(*points), marker="o" if mode == "val" or len(points) < 20 else None, label=experiment.name)
+            ax.plot(
+                *zip(*points),
+                marker="o" if mode == "val" or len(points) < 20 else None,
+                label=experiment.name,
+            )
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{mode} {key}")
     if ax.get_legend_handles_labels()[0]:
@@ -98,16 +123,28 @@ def plot_curves(experiments: Sequence[Experiment], key: str = "loss", mode: str 
     return ax
 
 
-def metrics_rows(experiments: Sequence[Experiment], metrics: Sequence[str] = ("bbox_mAP", "segm_mAP")) -> list[dict[str, Any]]:
+def metrics_rows(
+    experiments: Sequence[Experiment], metrics: Sequence[str] = ("bbox_mAP", "segm_mAP")
+) -> list[dict[str, Any]]:
     """``{experiment, status, <metric>...}`` per experiment from its final metrics."""
-    return [{"experiment": e.name, "status": e.status, **{m: e.final.get(m) for m in metrics}} for e in experiments]
+    return [
+        {"experiment": e.name, "status": e.status, **{m: e.final.get(m) for m in metrics}}
+        for e in experiments
+    ]
 
 
 def class_ap_rows(experiments: Sequence[Experiment], metric: str = "bbox") -> list[dict[str, Any]]:
     """``{class, <experiment>: AP...}`` per class from the ``<metric>_AP_<class>`` entries."""
     prefix = f"{metric}_AP_"
-    classes = list(dict.fromkeys(k[len(prefix):] for e in experiments for k in e.final if k.startswith(prefix)))
-    return [{"class": name, **{e.name: e.final.get(prefix + name) for e in experiments}} for name in classes]
+    classes = list(
+        dict.fromkeys(
+            k[len(prefix) :] for e in experiments for k in e.final if k.startswith(prefix)
+        )
+    )
+    return [
+        {"class": name, **{e.name: e.final.get(prefix + name) for e in experiments}}
+        for name in classes
+    ]
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -132,7 +169,9 @@ def plot_class_aps(experiments: Sequence[Experiment], metric: str = "bbox", ax: 
 
     rows = class_ap_rows(experiments, metric)
     if not rows:
-        raise KeyError(f"no {metric}_AP_<class> entries in the final metrics: evaluate with classwise=True")
+        raise KeyError(
+            f"no {metric}_AP_<class> entries in the final metrics: evaluate with classwise=True"
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(max(5, len(rows) * 1.1), 3.5))
     width = 0.8 / max(len(experiments), 1)
@@ -140,7 +179,12 @@ def plot_class_aps(experiments: Sequence[Experiment], metric: str = "bbox", ax: 
     for i, experiment in enumerate(experiments):
         values = [row.get(experiment.name) for row in rows]
         values = [0.0 if v is None or v != v else v for v in values]
-        ax.bar(positions + (i - (len(experiments) - 1) / 2) * width, values, width, label=experiment.name)
+        ax.bar(
+            positions + (i - (len(experiments) - 1) / 2) * width,
+            values,
+            width,
+            label=experiment.name,
+        )
     ax.set_xticks(positions, [row["class"] for row in rows], rotation=30)
     ax.set_ylim(0, 1)
     ax.set_ylabel(f"{metric} AP")

@@ -13,7 +13,9 @@ import numpy as np
 __all__ = ["experiment_confusion"]
 
 
-def experiment_confusion(experiment: Any, score_thr: float = 0.3, tp_iou_thr: float = 0.5) -> tuple[np.ndarray, list[str]]:
+def experiment_confusion(
+    experiment: Any, score_thr: float = 0.3, tp_iou_thr: float = 0.5
+) -> tuple[np.ndarray, list[str]]:
     """(``[C + 1, C + 1]`` counts, class names + ``'background'``) of a run from its dumped
     config's ``data.val`` and its ``results.pkl``."""
     from detkit.analysis import calculate_confusion_matrix
@@ -21,10 +23,14 @@ def experiment_confusion(experiment: Any, score_thr: float = 0.3, tp_iou_thr: fl
     from detkit.data import build_dataset
 
     if experiment.config is None or experiment.results is None:
-        raise FileNotFoundError(f"{experiment.work_dir} needs a dumped config (*.py) and results.pkl for a confusion matrix")
+        raise FileNotFoundError(
+            f"{experiment.work_dir} needs a dumped config (*.py) and results.pkl for a confusion matrix"
+        )
     cfg = Config.fromfile(experiment.config)
     dataset = build_dataset(cfg.data.val, dict(test_mode=True))
     with open(experiment.results, "rb") as file:
         results = pickle.load(file)
-    counts = calculate_confusion_matrix(dataset, results, score_thr=score_thr, tp_iou_thr=tp_iou_thr)
+    counts = calculate_confusion_matrix(
+        dataset, results, score_thr=score_thr, tp_iou_thr=tp_iou_thr
+    )
     return counts, [*dataset.CLASSES, "background"]

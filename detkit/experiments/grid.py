@@ -51,7 +51,9 @@ def load_grid(grid: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any
     with open(grid) as file:
         loaded = yaml.safe_load(file)
     if not isinstance(loaded, Mapping):
-        raise ValueError(f"{grid}: a sweep grid must be a YAML mapping, got {type(loaded).__name__}")
+        raise ValueError(
+            f"{grid}: a sweep grid must be a YAML mapping, got {type(loaded).__name__}"
+        )
     return dict(loaded)
 
 
@@ -60,16 +62,24 @@ def _normalise(spec: Mapping[str, Any]) -> dict[str, Any]:
         unknown = set(spec) - _KEYS
         if unknown:
             raise KeyError(f"unknown sweep grid keys {sorted(unknown)}; use {sorted(_KEYS)}")
-        return {"fixed": dict(spec.get("fixed") or {}), "grid": dict(spec.get("grid") or {}),
-                "variants": dict(spec.get("variants") or {}), "seeds": spec.get("seeds"),
-                "seed_parameter": spec.get("seed_parameter", "seed")}
+        return {
+            "fixed": dict(spec.get("fixed") or {}),
+            "grid": dict(spec.get("grid") or {}),
+            "variants": dict(spec.get("variants") or {}),
+            "seeds": spec.get("seeds"),
+            "seed_parameter": spec.get("seed_parameter", "seed"),
+        }
     plain = dict(spec)
     seeds = plain.pop("seeds", None)
     if seeds is None and isinstance(plain.get("seed"), list):
         seeds = plain.pop("seed")
-    return {"fixed": {k: v for k, v in plain.items() if not isinstance(v, list)},
-            "grid": {k: v for k, v in plain.items() if isinstance(v, list)},
-            "variants": {}, "seeds": seeds, "seed_parameter": "seed"}
+    return {
+        "fixed": {k: v for k, v in plain.items() if not isinstance(v, list)},
+        "grid": {k: v for k, v in plain.items() if isinstance(v, list)},
+        "variants": {},
+        "seeds": seeds,
+        "seed_parameter": "seed",
+    }
 
 
 def _folder_name(text: str) -> str:
@@ -81,7 +91,9 @@ def expand_grid(grid: str | os.PathLike[str] | Mapping[str, Any]) -> list[SweepR
     spec = _normalise(load_grid(grid))
     for name, values in spec["grid"].items():
         if not isinstance(values, list) or not values:
-            raise ValueError(f"sweep grid axis {name!r} needs a non-empty list of values, got {values!r}")
+            raise ValueError(
+                f"sweep grid axis {name!r} needs a non-empty list of values, got {values!r}"
+            )
     seeds = spec["seeds"]
     seeds = [None] if seeds is None else list(seeds) if isinstance(seeds, list) else [seeds]
     variants = spec["variants"] or {"": {}}
@@ -89,7 +101,9 @@ def expand_grid(grid: str | os.PathLike[str] | Mapping[str, Any]) -> list[SweepR
     runs, folders = [], set()
     for variant, overrides in variants.items():
         if not isinstance(overrides, Mapping):
-            raise ValueError(f"sweep variant {variant!r} must map parameters to values, got {overrides!r}")
+            raise ValueError(
+                f"sweep variant {variant!r} must map parameters to values, got {overrides!r}"
+            )
         for values in itertools.product(*(spec["grid"][n] for n in names)):
             axes = [f"{n}={v}" for n, v in zip(names, values)]
             setting = ",".join(([str(variant)] if variant else []) + axes) or "default"
@@ -97,9 +111,13 @@ def expand_grid(grid: str | os.PathLike[str] | Mapping[str, Any]) -> list[SweepR
                 parameters = {**spec["fixed"], **overrides, **dict(zip(names, values))}
                 if seed is not None:
                     parameters[spec["seed_parameter"]] = seed
-                folder = os.path.join(_folder_name(setting), "seed_" + str(seed) if seed is not None else "run")
+                folder = os.path.join(
+                    _folder_name(setting), "seed_" + str(seed) if seed is not None else "run"
+                )
                 if folder in folders:
-                    raise ValueError(f"two sweep runs share the folder {folder!r}; rename a variant or value")
+                    raise ValueError(
+                        f"two sweep runs share the folder {folder!r}; rename a variant or value"
+                    )
                 folders.add(folder)
                 runs.append(SweepRun(setting, seed, parameters, folder))
     return runs

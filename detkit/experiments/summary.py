@@ -18,7 +18,14 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["RUN_RECORD", "final_metrics", "format_markdown", "read_runs", "summarize", "write_summary"]
+__all__ = [
+    "RUN_RECORD",
+    "final_metrics",
+    "format_markdown",
+    "read_runs",
+    "summarize",
+    "write_summary",
+]
 
 RUN_RECORD = "sweep_run.json"
 
@@ -45,7 +52,9 @@ def final_metrics(work_dir: str) -> dict[str, Any]:
     return {k: v for k, v in last.items() if k not in ("mode", "epoch", "iter", "lr")}
 
 
-def read_runs(out_dir: str, metrics: Sequence[str] = ("bbox_mAP", "segm_mAP")) -> list[dict[str, Any]]:
+def read_runs(
+    out_dir: str, metrics: Sequence[str] = ("bbox_mAP", "segm_mAP")
+) -> list[dict[str, Any]]:
     """One row per run recorded under ``out_dir`` (in grid order when ``grid.json`` is there)."""
     records = []
     for path in glob.glob(os.path.join(glob.escape(out_dir), "**", RUN_RECORD), recursive=True):
@@ -53,8 +62,12 @@ def read_runs(out_dir: str, metrics: Sequence[str] = ("bbox_mAP", "segm_mAP")) -
             record = json.load(file)
         folder = os.path.dirname(path)
         found = final_metrics(folder) if record.get("status") == "done" else {}
-        row = {"setting": record["setting"], "seed": record.get("seed"), "status": record["status"],
-               "seconds": record.get("seconds")}
+        row = {
+            "setting": record["setting"],
+            "seed": record.get("seed"),
+            "status": record["status"],
+            "seconds": record.get("seconds"),
+        }
         row.update({name: found.get(name) for name in metrics})
         row["folder"] = os.path.relpath(folder, out_dir)
         records.append(row)
@@ -75,7 +88,9 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-def summarize(runs: list[dict[str, Any]], metrics: Sequence[str] = ("bbox_mAP", "segm_mAP")) -> list[dict[str, Any]]:
+def summarize(
+    runs: list[dict[str, Any]], metrics: Sequence[str] = ("bbox_mAP", "segm_mAP")
+) -> list[dict[str, Any]]:
     """Per-setting rows (in first-seen order) with ``<metric>_mean``/``_std`` over done runs."""
     settings: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
@@ -83,8 +98,12 @@ def summarize(runs: list[dict[str, Any]], metrics: Sequence[str] = ("bbox_mAP", 
     rows = []
     for setting, group in settings.items():
         done = [r for r in group if r["status"] == "done"]
-        row: dict[str, Any] = {"setting": setting, "runs": len(group), "done": len(done),
-                               "failed": sum(r["status"] == "failed" for r in group)}
+        row: dict[str, Any] = {
+            "setting": setting,
+            "runs": len(group),
+            "done": len(done),
+            "failed": sum(r["status"] == "failed" for r in group),
+        }
         for name in metrics:
             values = [float(r[name]) for r in done if isinstance(r.get(name), (int, float))]
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(values)
@@ -98,13 +117,21 @@ def _cell(mean: float | None, std: float | None) -> str:
     return f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
 
 
-def format_markdown(rows: list[dict[str, Any]], metrics: Sequence[str] = ("bbox_mAP", "segm_mAP")) -> str:
+def format_markdown(
+    rows: list[dict[str, Any]], metrics: Sequence[str] = ("bbox_mAP", "segm_mAP")
+) -> str:
     """The summary rows as a markdown table (``mean ± std``; one seed: the value alone)."""
-    lines = ["| setting | seeds done | failed | " + " | ".join(metrics) + " |",
-             "|---|---:|---:|" + "---:|" * len(metrics)]
+    lines = [
+        "| setting | seeds done | failed | " + " | ".join(metrics) + " |",
+        "|---|---:|---:|" + "---:|" * len(metrics),
+    ]
     for row in rows:
         cells = [_cell(row[f"{m}_mean"], row[f"{m}_std"]) for m in metrics]
-        lines.append(f"| {row['setting']} | {row['done']}/{row['runs']} | {row['failed']} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {row['setting']} | {row['done']}/{row['runs']} | {row['failed']} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -113,18 +140,29 @@ def _write_csv(path: str, rows: list[dict[str, Any]], columns: list[str]) -> Non
     with open(temporary, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=columns)
         writer.writeheader()
-        writer.writerows([{k: ("" if row.get(k) is None else row[k]) for k in columns} for row in rows])
+        writer.writerows(
+            [{k: ("" if row.get(k) is None else row[k]) for k in columns} for row in rows]
+        )
     os.replace(temporary, path)
 
 
-def write_summary(out_dir: str, metrics: Sequence[str] = ("bbox_mAP", "segm_mAP"),
-                  log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+def write_summary(
+    out_dir: str,
+    metrics: Sequence[str] = ("bbox_mAP", "segm_mAP"),
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
     """Write ``runs.csv``, ``summary.csv`` and ``summary.md`` for the sweep in ``out_dir``;
     returns the summary rows."""
     runs = read_runs(out_dir, metrics)
-    _write_csv(os.path.join(out_dir, "runs.csv"), runs, ["setting", "seed", "status", "seconds", *metrics, "folder"])
+    _write_csv(
+        os.path.join(out_dir, "runs.csv"),
+        runs,
+        ["setting", "seed", "status", "seconds", *metrics, "folder"],
+    )
     rows = summarize(runs, metrics)
-    columns = ["setting", "runs", "done", "failed"] + [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
+    columns = ["setting", "runs", "done", "failed"] + [
+        f"{m}_{s}" for m in metrics for s in ("mean", "std")
+    ]
     _write_csv(os.path.join(out_dir, "summary.csv"), rows, columns)
     markdown = format_markdown(rows, metrics)
     with open(os.path.join(out_dir, "summary.md.tmp"), "w") as file:

@@ -41,14 +41,26 @@ def _read_status(folder: str) -> str | None:
         return None
 
 
-def _execute(notebook: str, run: SweepRun, folder: str, kernel_name: str | None, cwd: str | None,
-             timeout: int | None) -> None:
+def _execute(
+    notebook: str,
+    run: SweepRun,
+    folder: str,
+    kernel_name: str | None,
+    cwd: str | None,
+    timeout: int | None,
+) -> None:
     import papermill
 
     output = os.path.join(folder, os.path.basename(notebook))
-    papermill.execute_notebook(notebook, output, parameters={**run.parameters, "work_dir": folder},
-                               kernel_name=kernel_name, cwd=cwd, progress_bar=False,
-                               execution_timeout=timeout)
+    papermill.execute_notebook(
+        notebook,
+        output,
+        parameters={**run.parameters, "work_dir": folder},
+        kernel_name=kernel_name,
+        cwd=cwd,
+        progress_bar=False,
+        execution_timeout=timeout,
+    )
 
 
 def sweep(
@@ -85,8 +97,20 @@ def sweep(
     runs = expand_grid(grid)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "grid.json"), "w") as file:
-        json.dump([{"setting": r.setting, "seed": r.seed, "folder": r.folder, "parameters": r.parameters}
-                   for r in runs], file, indent=1, default=str)
+        json.dump(
+            [
+                {
+                    "setting": r.setting,
+                    "seed": r.seed,
+                    "folder": r.folder,
+                    "parameters": r.parameters,
+                }
+                for r in runs
+            ],
+            file,
+            indent=1,
+            default=str,
+        )
     for index, run in enumerate(runs, 1):
         folder = os.path.join(out_dir, run.folder)
         status = _read_status(folder)
@@ -97,15 +121,32 @@ def sweep(
         if os.path.isdir(folder):
             shutil.rmtree(folder)  # an unfinished (killed) or retried run starts over
         os.makedirs(folder)
-        record: dict[str, Any] = {"setting": run.setting, "seed": run.seed, "parameters": run.parameters,
-                                  "notebook": notebook}
+        record: dict[str, Any] = {
+            "setting": run.setting,
+            "seed": run.seed,
+            "parameters": run.parameters,
+            "notebook": notebook,
+        }
         start = time.time()
         try:
-            _execute(notebook, run, folder, kernel_name, os.fspath(cwd) if cwd is not None else None, timeout)
+            _execute(
+                notebook,
+                run,
+                folder,
+                kernel_name,
+                os.fspath(cwd) if cwd is not None else None,
+                timeout,
+            )
         except Exception as error:  # noqa: BLE001 - any failure of one run is recorded, the sweep goes on
-            record.update(status="failed", seconds=round(time.time() - start, 1),
-                          error=f"{type(error).__name__}: {error}"[-2000:], traceback=traceback.format_exc()[-8000:])
-            log(f"{name}: failed after {record['seconds']} s ({type(error).__name__}); see {folder}")
+            record.update(
+                status="failed",
+                seconds=round(time.time() - start, 1),
+                error=f"{type(error).__name__}: {error}"[-2000:],
+                traceback=traceback.format_exc()[-8000:],
+            )
+            log(
+                f"{name}: failed after {record['seconds']} s ({type(error).__name__}); see {folder}"
+            )
         else:
             record.update(status="done", seconds=round(time.time() - start, 1))
             log(f"{name}: done in {record['seconds']} s")

@@ -16,5 +16,15 @@ from detkit.models import (
 )
 from detkit.models.detectors import build_detector, parse_losses
 
-__all__ = ["backbones", "dense_heads", "detectors", "layers", "losses", "necks", "roi_heads",
-           "task_modules", "build_detector", "parse_losses"]
+__all__ = [
+    "backbones",
+    "dense_heads",
+    "detectors",
+    "layers",
+    "losses",
+    "necks",
+    "roi_heads",
+    "task_modules",
+    "build_detector",
+    "parse_losses",
+]

@@ -20,7 +20,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from detkit.registry import MODELS, build
 
-__all__ = ["ModuleCost", "measure_module", "compare_necks", "compare_roi_extractors", "format_costs"]
+__all__ = [
+    "ModuleCost",
+    "measure_module",
+    "compare_necks",
+    "compare_roi_extractors",
+    "format_costs",
+]
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,9 @@ def _synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def measure_module(name: str, module: nn.Module, run: Callable[[nn.Module], Any],
-                   repeats: int = 5, warmup: int = 1) -> ModuleCost:
+def measure_module(
+    name: str, module: nn.Module, run: Callable[[nn.Module], Any], repeats: int = 5, warmup: int = 1
+) -> ModuleCost:
     """Measure ``run(module)`` (one forward) in eval mode without autograd.
 
     Args:
@@ -69,16 +76,26 @@ def measure_module(name: str, module: nn.Module, run: Callable[[nn.Module], Any]
             run(module)
             _synchronize()
             times.append(time.perf_counter() - start)
-    return ModuleCost(name=name, params=sum(p.numel() for p in module.parameters()),
-                      gflops=counter.get_total_flops() / 1e9,
-                      latency_ms=statistics.median(times) * 1e3)
+    return ModuleCost(
+        name=name,
+        params=sum(p.numel() for p in module.parameters()),
+        gflops=counter.get_total_flops() / 1e9,
+        latency_ms=statistics.median(times) * 1e3,
+    )
 
 
-def _random_pyramid(channels: Sequence[int], image_size: tuple[int, int], strides: Sequence[int],
-                    gen: torch.Generator, device: torch.device) -> list[torch.Tensor]:
+def _random_pyramid(
+    channels: Sequence[int],
+    image_size: tuple[int, int],
+    strides: Sequence[int],
+    gen: torch.Generator,
+    device: torch.device,
+) -> list[torch.Tensor]:
     """Random maps ``[1, channels[l], H // strides[l], W // strides[l]]``, one per level."""
-    return [torch.randn(1, c, image_size[0] // s, image_size[1] // s, generator=gen).to(device)
-            for c, s in zip(channels, strides)]
+    return [
+        torch.randn(1, c, image_size[0] // s, image_size[1] // s, generator=gen).to(device)
+        for c, s in zip(channels, strides)
+    ]
 
 
 def compare_necks(
@@ -105,8 +122,9 @@ def compare_necks(
     Returns one ``ModuleCost`` per config, in order.
     """
     if len(strides) != len(in_channels):
-        raise ValueError(f"strides {list(strides)} and in_channels {list(in_channels)} "
-                         "must have the same length")
+        raise ValueError(
+            f"strides {list(strides)} and in_channels {list(in_channels)} must have the same length"
+        )
     if neck_cfgs is None:
         neck_cfgs = {"FPN": dict(type="FPN"), "AugFPN": dict(type="AugFPN")}
     device = torch.device(device)
@@ -148,15 +166,22 @@ def compare_roi_extractors(
     gen = torch.Generator().manual_seed(0)
     feats = _random_pyramid([channels] * len(strides), image_size, strides, gen, device)
     size = torch.rand(num_rois, 2, generator=gen) * 504 + 8
-    corner = torch.rand(num_rois, 2, generator=gen) * (torch.tensor(image_size[::-1]) - size).clamp(min=0)
+    corner = torch.rand(num_rois, 2, generator=gen) * (torch.tensor(image_size[::-1]) - size).clamp(
+        min=0
+    )
     rois = torch.cat([torch.zeros(num_rois, 1), corner, corner + size], dim=1).to(device)
     roi_layer = dict(type="RoIAlign", output_size=output_size, sampling_ratio=sampling_ratio)
     rows = []
     for name in extractor_types:
-        extractor = build(dict(type=name, roi_layer=roi_layer, out_channels=channels,
-                               featmap_strides=list(strides)), MODELS)
-        rows.append(measure_module(name, extractor.to(device), lambda m: m(feats, rois),
-                                   repeats, warmup))
+        extractor = build(
+            dict(
+                type=name, roi_layer=roi_layer, out_channels=channels, featmap_strides=list(strides)
+            ),
+            MODELS,
+        )
+        rows.append(
+            measure_module(name, extractor.to(device), lambda m: m(feats, rois), repeats, warmup)
+        )
     return rows
 
 
@@ -168,10 +193,14 @@ def format_costs(rows: Sequence[ModuleCost]) -> str:
     """A plain-text table of ``rows``, with each row's ratio to the first (``-`` where the
     first row's value is 0)."""
     base = rows[0]
-    lines = [f"{'module':<16}{'params':>12}{'GFLOPs':>10}{'ms':>10}{'x params':>10}"
-             f"{'x FLOPs':>9}{'x ms':>7}"]
+    lines = [
+        f"{'module':<16}{'params':>12}{'GFLOPs':>10}{'ms':>10}{'x params':>10}"
+        f"{'x FLOPs':>9}{'x ms':>7}"
+    ]
     for row in rows:
-        lines.append(f"{row.name:<16}{row.params:>12,}{row.gflops:>10.2f}{row.latency_ms:>10.1f}"
-                     f"{_ratio(row.params, base.params, 10, 3)}{_ratio(row.gflops, base.gflops, 9, 3)}"
-                     f"{_ratio(row.latency_ms, base.latency_ms, 7, 2)}")
+        lines.append(
+            f"{row.name:<16}{row.params:>12,}{row.gflops:>10.2f}{row.latency_ms:>10.1f}"
+            f"{_ratio(row.params, base.params, 10, 3)}{_ratio(row.gflops, base.gflops, 9, 3)}"
+            f"{_ratio(row.latency_ms, base.latency_ms, 7, 2)}"
+        )
     return "\n".join(lines)

@@ -22,12 +22,22 @@ def parameter_table(model: nn.Module, max_depth: int = 2) -> list[dict[str, Any]
         params = list(module.parameters())
         if not params:
             continue
-        rows.append({"name": name, "type": type(module).__name__,
-                     "params": sum(p.numel() for p in params),
-                     "trainable": sum(p.numel() for p in params if p.requires_grad)})
-    rows.append({"name": "total", "type": type(model).__name__,
-                 "params": sum(p.numel() for p in model.parameters()),
-                 "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)})
+        rows.append(
+            {
+                "name": name,
+                "type": type(module).__name__,
+                "params": sum(p.numel() for p in params),
+                "trainable": sum(p.numel() for p in params if p.requires_grad),
+            }
+        )
+    rows.append(
+        {
+            "name": "total",
+            "type": type(model).__name__,
+            "params": sum(p.numel() for p in model.parameters()),
+            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        }
+    )
     return rows
 
 
@@ -39,6 +49,8 @@ def format_parameter_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         depth = r["name"].count(".")
         label = "  " * depth + r["name"].split(".")[-1] if r["name"] != "total" else "total"
-        lines.append(f"{label:<{width}}  {r['type']:<{type_width}}  {r['params']:>12,}  "
-                     f"{r['trainable']:>12,}")
+        lines.append(
+            f"{label:<{width}}  {r['type']:<{type_width}}  {r['params']:>12,}  "
+            f"{r['trainable']:>12,}"
+        )
     return "\n".join(lines)

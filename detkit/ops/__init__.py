@@ -6,8 +6,14 @@ settings. Model code uses them as it would use
 ``nn.Conv2d`` / ``torchvision.ops.RoIAlign``; ``bench/kernels.py`` measures them."""
 
 from detkit.ops.compile import LazyCompiled, parse_compile_option
-from detkit.ops.conv import (Conv2d, ConvTranspose2d, conv2d, conv_transpose2d, nnpack_mosaic,
-                             nnpack_pool_threads)
+from detkit.ops.conv import (
+    Conv2d,
+    ConvTranspose2d,
+    conv2d,
+    conv_transpose2d,
+    nnpack_mosaic,
+    nnpack_pool_threads,
+)
 from detkit.ops.cpu import CpuCapability, cpu_autocast, cpu_autocast_dtype, probe_cpu
 from detkit.ops.gemm import Linear, conv1x1, linear, onednn_matmul
 from detkit.ops.memory_format import relayout, roi_pooling_layout, to_channels_last

@@ -16,14 +16,16 @@ import torch
 __all__ = ["LazyCompiled", "parse_compile_option"]
 
 
-def parse_compile_option(compile: bool | Mapping[str, Any] | None  # noqa: A002
-                         ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def parse_compile_option(
+    compile: bool | Mapping[str, Any] | None,  # noqa: A002
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """A model's ``compile`` option (``True`` or ``torch.compile`` keyword arguments, with
     optional inductor ``options``) as ``(torch.compile kwargs, inductor options)``; None when
     off. Raises TypeError naming ``model.compile`` for anything else."""
     if compile is not None and not isinstance(compile, (bool, Mapping)):
-        raise TypeError(f"model.compile must be a bool or a dict of torch.compile "
-                        f"arguments, got {compile!r}")
+        raise TypeError(
+            f"model.compile must be a bool or a dict of torch.compile arguments, got {compile!r}"
+        )
     if not compile:
         return None
     kwargs = {} if compile is True else dict(compile)
@@ -43,8 +45,12 @@ class LazyCompiled:
     owner) and compile again on their first call.
     """
 
-    def __init__(self, fn: Callable[..., Any], compile_kwargs: Mapping[str, Any],
-                 inductor_options: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        compile_kwargs: Mapping[str, Any],
+        inductor_options: Mapping[str, Any],
+    ) -> None:
         self.fn = fn
         self.compile_kwargs = dict(compile_kwargs)
         self.inductor_options = dict(inductor_options)

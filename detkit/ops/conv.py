@@ -66,15 +66,26 @@ from detkit.ops.policy import ConvPolicy, conv_policy
 from detkit.ops.roi_mosaic import RoIMosaic
 from detkit.ops.threads import OpenMPWait, process_openmp_wait
 
-__all__ = ["Conv2d", "ConvTranspose2d", "conv2d", "conv_transpose2d", "nnpack_mosaic", "nnpack_pool_threads"]
-
+__all__ = [
+    "Conv2d",
+    "ConvTranspose2d",
+    "conv2d",
+    "conv_transpose2d",
+    "nnpack_mosaic",
+    "nnpack_pool_threads",
+]
 
 
 if torch.ops.aten._nnpack_spatial_convolution not in flop_registry:
 
     @register_flop_formula(torch.ops.aten._nnpack_spatial_convolution)
-    def _nnpack_conv_flop(x_shape: list[int], w_shape: list[int], *args: Any,
-                          out_shape: list[int] | None = None, **kwargs: Any) -> int:
+    def _nnpack_conv_flop(
+        x_shape: list[int],
+        w_shape: list[int],
+        *args: Any,
+        out_shape: list[int] | None = None,
+        **kwargs: Any,
+    ) -> int:
         """FLOPs of the direct convolution (one multiply-add = 2), as for ``aten.convolution``."""
         return conv_flop_count(x_shape, w_shape, out_shape, transposed=False)
 
@@ -105,10 +116,13 @@ def _pool_matches() -> bool:
 
 @functools.cache
 def _warn_pool_mismatch(pool: int, now: int) -> None:
-    warnings.warn(f"NNPACK's thread pool was created with {pool} thread(s) and PyTorch cannot resize "
-                  f"it; with {now} thread(s) now, detkit runs its 3x3 convolutions on oneDNN. Set the "
-                  "thread count (torch.set_num_threads / OMP_NUM_THREADS) before the first forward pass.",
-                  RuntimeWarning, stacklevel=4)
+    warnings.warn(
+        f"NNPACK's thread pool was created with {pool} thread(s) and PyTorch cannot resize "
+        f"it; with {now} thread(s) now, detkit runs its 3x3 convolutions on oneDNN. Set the "
+        "thread count (torch.set_num_threads / OMP_NUM_THREADS) before the first forward pass.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def _policy() -> ConvPolicy:
@@ -122,26 +136,37 @@ def _policy_at(threads: int, wait: OpenMPWait) -> ConvPolicy:
     return conv_policy(probe_cpu(), threads, wait)
 
 
-def _nnpack_faster(x: torch.Tensor, out_channels: int,
-                   shape: tuple[int, ...] | None = None) -> bool:
+def _nnpack_faster(
+    x: torch.Tensor, out_channels: int, shape: tuple[int, ...] | None = None
+) -> bool:
     """NNPACK measured faster than oneDNN on this CPU for a 3×3 stride-1 conv of ``x``
     ``[B, C, H, W]`` (or of a map of ``shape``)."""
     batch, channels, height, width = shape if shape is not None else x.shape
     return _policy().nnpack_faster(batch, channels, out_channels, height, width)
 
 
-def _use_nnpack(conv: nn.Conv2d, x: torch.Tensor,
-                shape: tuple[int, ...] | None = None) -> bool:
+def _use_nnpack(conv: nn.Conv2d, x: torch.Tensor, shape: tuple[int, ...] | None = None) -> bool:
     """NNPACK runs ``conv`` on ``x`` (or on a map of ``shape`` laid out as ``x``)."""
     # the switch first: an exported graph (torch.backends.nnpack.flags(enabled=False)) has
     # symbolic sizes that the size tests below would guard on
-    return (torch._C._get_nnpack_enabled() and x.device.type == "cpu"
-            and x.dtype == torch.float32 and x.dim() == 4
-            and x.is_contiguous() and conv.weight.dtype == torch.float32
-            and conv.kernel_size == (3, 3) and conv.groups == 1 and conv.stride == (1, 1)
-            and conv.dilation == (1, 1) and conv.padding_mode == "zeros"
-            and conv.padding in ((0, 0), (1, 1)) and not torch.is_autocast_enabled("cpu")
-            and _nnpack_faster(x, conv.out_channels, shape) and _nnpack_ready() and _pool_matches())
+    return (
+        torch._C._get_nnpack_enabled()
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and x.dim() == 4
+        and x.is_contiguous()
+        and conv.weight.dtype == torch.float32
+        and conv.kernel_size == (3, 3)
+        and conv.groups == 1
+        and conv.stride == (1, 1)
+        and conv.dilation == (1, 1)
+        and conv.padding_mode == "zeros"
+        and conv.padding in ((0, 0), (1, 1))
+        and not torch.is_autocast_enabled("cpu")
+        and _nnpack_faster(x, conv.out_channels, shape)
+        and _nnpack_ready()
+        and _pool_matches()
+    )
 
 
 def nnpack_mosaic(conv: nn.Conv2d, x: torch.Tensor) -> RoIMosaic | None:
@@ -157,8 +182,9 @@ def nnpack_mosaic(conv: nn.Conv2d, x: torch.Tensor) -> RoIMosaic | None:
     return mosaic if _use_nnpack(conv, x, (1, x.size(1), *mosaic.shape)) else None
 
 
-def _nnpack_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                    padding: int) -> torch.Tensor:
+def _nnpack_conv3x3(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: int
+) -> torch.Tensor:
     """NNPACK's 3×3 convolution of ``x`` ``[B, C_in, H, W]`` (contiguous) with ``weight``
     ``[C_out, C_in, 3, 3]``; below the policy's ``min_batch`` one image per call (NNPACK's
     single-image algorithm, the fast one for large maps)."""
@@ -167,8 +193,12 @@ def _nnpack_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
         _pool_threads = torch.get_num_threads()
     if x.size(0) >= _policy().min_batch or x.size(0) == 1:
         return torch._nnpack_spatial_convolution(x, weight, bias, [padding, padding])
-    return torch.cat([torch._nnpack_spatial_convolution(image, weight, bias, [padding, padding])
-                      for image in x.split(1)])
+    return torch.cat(
+        [
+            torch._nnpack_spatial_convolution(image, weight, bias, [padding, padding])
+            for image in x.split(1)
+        ]
+    )
 
 
 class _NNPACKConv3x3(torch.autograd.Function):
@@ -176,8 +206,9 @@ class _NNPACKConv3x3(torch.autograd.Function):
     it is faster."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                padding: int) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: int
+    ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
         ctx.padding = padding
         ctx.has_bias = bias is not None
@@ -197,15 +228,31 @@ class _NNPACKConv3x3(torch.autograd.Function):
         if need_weight and winograd.faster_than_onednn(x, grad, _policy().weight_grad_min_pixels):
             grad_weight = winograd.conv3x3_weight_grad(x, grad, ctx.padding)
             grad_bias = grad.sum((0, 2, 3)) if need_bias else None
-        onednn_mask = [need and done is None for need, done in
-                       zip((need_x, need_weight, need_bias), (grad_x, grad_weight, grad_bias))]
+        onednn_mask = [
+            need and done is None
+            for need, done in zip(
+                (need_x, need_weight, need_bias), (grad_x, grad_weight, grad_bias)
+            )
+        ]
         if any(onednn_mask):
             bias_sizes = [weight.size(0)] if ctx.has_bias else None
             onednn = torch.ops.aten.convolution_backward(
-                grad, x, weight, bias_sizes, [1, 1], [ctx.padding] * 2, [1, 1], False, [0, 0], 1,
-                onednn_mask)
-            grad_x, grad_weight, grad_bias = (new if needed else done for new, needed, done in
-                                              zip(onednn, onednn_mask, (grad_x, grad_weight, grad_bias)))
+                grad,
+                x,
+                weight,
+                bias_sizes,
+                [1, 1],
+                [ctx.padding] * 2,
+                [1, 1],
+                False,
+                [0, 0],
+                1,
+                onednn_mask,
+            )
+            grad_x, grad_weight, grad_bias = (
+                new if needed else done
+                for new, needed, done in zip(onednn, onednn_mask, (grad_x, grad_weight, grad_bias))
+            )
         return grad_x, grad_weight, grad_bias, None
 
 
@@ -217,8 +264,11 @@ def conv2d(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         out = conv1x1(conv, x)
         return out if out is not None else conv._conv_forward(x, conv.weight, conv.bias)
     padding = conv.padding[0]
-    if torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad
-                                    or (conv.bias is not None and conv.bias.requires_grad)):
+    if torch.is_grad_enabled() and (
+        x.requires_grad
+        or conv.weight.requires_grad
+        or (conv.bias is not None and conv.bias.requires_grad)
+    ):
         return _NNPACKConv3x3.apply(x, conv.weight, conv.bias, padding)
     return _nnpack_conv3x3(x, conv.weight, conv.bias, padding)
 

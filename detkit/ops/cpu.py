@@ -27,16 +27,33 @@ import torch
 __all__ = ["CpuCapability", "cpu_autocast", "cpu_autocast_dtype", "probe_cpu"]
 
 # /proc/cpuinfo flags meaning the CPU multiplies in this type natively (x86, then Arm)
-_NATIVE_FLAGS = {torch.bfloat16: ("avx512_bf16", "amx_bf16", "bf16"),
-                 torch.float16: ("avx512_fp16", "amx_fp16", "fphp")}
+_NATIVE_FLAGS = {
+    torch.bfloat16: ("avx512_bf16", "amx_bf16", "bf16"),
+    torch.float16: ("avx512_fp16", "amx_fp16", "fphp"),
+}
 # ONEDNN_MAX_CPU_ISA values (oneDNN's names, lower case) at or above which oneDNN uses them
-_ONEDNN_NATIVE = {torch.bfloat16: ("avx512_core_bf16", "avx512_core_fp16", "avx512_core_amx",
-                                   "avx512_core_amx_fp16", "avx10_1_512", "avx10_1_512_amx",
-                                   "avx10_1_512_amx_fp16", "avx10_2_512", "avx10_2_512_amx_2",
-                                   "all"),
-                  torch.float16: ("avx512_core_fp16", "avx512_core_amx_fp16",
-                                  "avx10_1_512_amx_fp16", "avx10_2_512", "avx10_2_512_amx_2",
-                                  "all")}
+_ONEDNN_NATIVE = {
+    torch.bfloat16: (
+        "avx512_core_bf16",
+        "avx512_core_fp16",
+        "avx512_core_amx",
+        "avx512_core_amx_fp16",
+        "avx10_1_512",
+        "avx10_1_512_amx",
+        "avx10_1_512_amx_fp16",
+        "avx10_2_512",
+        "avx10_2_512_amx_2",
+        "all",
+    ),
+    torch.float16: (
+        "avx512_core_fp16",
+        "avx512_core_amx_fp16",
+        "avx10_1_512_amx_fp16",
+        "avx10_2_512",
+        "avx10_2_512_amx_2",
+        "all",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -74,13 +91,18 @@ class CpuCapability:
 
     def summary(self) -> str:
         """One line: model, ISA, native low precision, CPUs / cores."""
-        lowp = [name for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16))
-                if self.native(dtype)]
+        lowp = [
+            name
+            for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16))
+            if self.native(dtype)
+        ]
         amx = "amx_bf16" in self.flags or "amx_tile" in self.flags
         cap = f", oneDNN capped at {self.onednn_max_isa}" if self.onednn_max_isa else ""
-        return (f"{self.model or platform.machine()} | torch ISA {self.isa} | native "
-                f"{'/'.join(lowp) or 'fp32 only'}{' | AMX' if amx else ''} | "
-                f"{self.cpus} CPUs, {self.physical_cores} cores{cap}")
+        return (
+            f"{self.model or platform.machine()} | torch ISA {self.isa} | native "
+            f"{'/'.join(lowp) or 'fp32 only'}{' | AMX' if amx else ''} | "
+            f"{self.cpus} CPUs, {self.physical_cores} cores{cap}"
+        )
 
 
 def _cpuinfo() -> tuple[frozenset[str], str, int]:
@@ -112,16 +134,22 @@ def probe_cpu() -> CpuCapability:
     flags, model, cores = _cpuinfo()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     onednn = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
-    return CpuCapability(isa=torch.backends.cpu.get_cpu_capability(), flags=flags, model=model,
-                         cpus=cpus, physical_cores=min(cores, cpus) if cores else cpus,
-                         onednn_max_isa=onednn.lower() if onednn else None)
+    return CpuCapability(
+        isa=torch.backends.cpu.get_cpu_capability(),
+        flags=flags,
+        model=model,
+        cpus=cpus,
+        physical_cores=min(cores, cpus) if cores else cpus,
+        onednn_max_isa=onednn.lower() if onednn else None,
+    )
 
 
 _warned: set[tuple[torch.dtype, str]] = set()
 
 
-def cpu_autocast_dtype(dtype: torch.dtype = torch.bfloat16,
-                       capability: CpuCapability | None = None) -> torch.dtype | None:
+def cpu_autocast_dtype(
+    dtype: torch.dtype = torch.bfloat16, capability: CpuCapability | None = None
+) -> torch.dtype | None:
     """``dtype`` where ``capability`` (default: this CPU) computes it natively, else ``None``
     (run float32), with one warning per dtype and CPU."""
     cap = capability if capability is not None else probe_cpu()
@@ -130,15 +158,22 @@ def cpu_autocast_dtype(dtype: torch.dtype = torch.bfloat16,
     key = (dtype, cap.summary())
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(f"{dtype} autocast on CPU requested, but this CPU ({cap.summary()}) has no "
-                      f"native {dtype} arithmetic (it would be emulated, several times slower "
-                      "than float32): running float32", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"{dtype} autocast on CPU requested, but this CPU ({cap.summary()}) has no "
+            f"native {dtype} arithmetic (it would be emulated, several times slower "
+            "than float32): running float32",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return None
 
 
 @contextlib.contextmanager
-def cpu_autocast(dtype: torch.dtype = torch.bfloat16, enabled: bool = True,
-                 capability: CpuCapability | None = None) -> Iterator[torch.dtype]:
+def cpu_autocast(
+    dtype: torch.dtype = torch.bfloat16,
+    enabled: bool = True,
+    capability: CpuCapability | None = None,
+) -> Iterator[torch.dtype]:
     """``torch.autocast('cpu', dtype)`` where the CPU computes ``dtype`` natively, else plain
     float32 (:func:`cpu_autocast_dtype` warns once); yields the dtype in effect."""
     chosen = cpu_autocast_dtype(dtype, capability) if enabled else None

@@ -34,16 +34,23 @@ from torch.utils.flop_counter import flop_registry, register_flop_formula
 from detkit.ops.cpu import probe_cpu
 from detkit.ops.policy import GemmPolicy, gemm_policy
 
-__all__ = ["Linear", "conv1x1", "linear", "onednn_gradients", "onednn_matmul",
-           "onednn_winograd_products"]
+__all__ = [
+    "Linear",
+    "conv1x1",
+    "linear",
+    "onednn_gradients",
+    "onednn_matmul",
+    "onednn_winograd_products",
+]
 
 _ONEDNN_LINEAR = torch.ops.mkldnn._linear_pointwise.default
 
 if torch.ops.mkldnn._linear_pointwise not in flop_registry:
 
     @register_flop_formula(torch.ops.mkldnn._linear_pointwise)
-    def _onednn_linear_flop(a_shape: list[int], *args: Any, out_shape: list[int] | None = None,
-                            **kwargs: Any) -> int:
+    def _onednn_linear_flop(
+        a_shape: list[int], *args: Any, out_shape: list[int] | None = None, **kwargs: Any
+    ) -> int:
         """``a [.., K] · wᵀ`` → ``[.., N]``: 2·K FLOPs per output value (one multiply-add = 2)."""
         outputs = 1
         for size in out_shape or ():
@@ -75,7 +82,9 @@ def _dense(matrix: torch.Tensor) -> torch.Tensor:
     return matrix if matrix.is_contiguous() or matrix.t().is_contiguous() else matrix.contiguous()
 
 
-def onednn_matmul(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+def onednn_matmul(
+    a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
     """``a [M, K] · b [K, N] (+ bias [N])`` → contiguous ``[M, N]`` by oneDNN; a transposed
     ``a`` or ``b`` is read in place, other strides are copied first."""
     return _ONEDNN_LINEAR(_dense(a), _dense(b).t(), bias, "none", [], "")
@@ -83,15 +92,20 @@ def onednn_matmul(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = 
 
 def _traced() -> bool:
     """Inside ``torch.compile``, ``torch.export`` or a TorchScript trace."""
-    return (torch.compiler.is_compiling() or torch.compiler.is_exporting()
-            or torch.jit.is_tracing())
+    return torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing()
 
 
 def _applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """oneDNN may run the forward products of ``x`` with ``weight`` (see the module docstring)."""
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
-            and _policy().forward and torch._C._get_mkldnn_enabled()
-            and not torch.is_autocast_enabled("cpu") and not _traced())
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and _policy().forward
+        and torch._C._get_mkldnn_enabled()
+        and not torch.is_autocast_enabled("cpu")
+        and not _traced()
+    )
 
 
 def _wants_grad(*tensors: torch.Tensor | None) -> bool:
@@ -102,8 +116,9 @@ class _OneDNNLinear(torch.autograd.Function):
     """``x [M, K] · Wᵀ + b`` whose gradients are oneDNN products too (where the policy says)."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor,
-                bias: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
         return onednn_matmul(x, weight.t(), bias)
 
@@ -140,8 +155,9 @@ def _conv1x1_nchw(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return out.view(batch, weight.size(0), height, width)
 
 
-def _conv1x1_forward(x: torch.Tensor, weight: torch.Tensor,
-                     bias: torch.Tensor | None) -> torch.Tensor:
+def _conv1x1_forward(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
     """The 1×1 convolution of ``x`` (NCHW or channels_last contiguous) with ``weight``
     ``[C_out, C_in]``, output in ``x``'s layout."""
     if x.is_contiguous():
@@ -158,8 +174,9 @@ class _OneDNNConv1x1(torch.autograd.Function):
     backward."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor,
-                bias: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
         return _conv1x1_forward(x, weight, bias)
 
@@ -170,8 +187,18 @@ class _OneDNNConv1x1(torch.autograd.Function):
         need_x, need_weight, need_bias = ctx.needs_input_grad
         if not onednn_gradients():
             grad_x, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
-                grad, x, weight.view(*weight.shape, 1, 1), [weight.size(0)] if need_bias else None,
-                [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [need_x, need_weight, need_bias])
+                grad,
+                x,
+                weight.view(*weight.shape, 1, 1),
+                [weight.size(0)] if need_bias else None,
+                [1, 1],
+                [0, 0],
+                [1, 1],
+                False,
+                [0, 0],
+                1,
+                [need_x, need_weight, need_bias],
+            )
             return grad_x, grad_weight.flatten(1) if need_weight else None, grad_bias
         batch, channels, height, width = x.shape
         grad_x = grad_weight = None
@@ -190,15 +217,23 @@ class _OneDNNConv1x1(torch.autograd.Function):
                 rows = onednn_matmul(grad_rows, weight)
                 grad_x = rows.view(batch, height, width, channels).permute(0, 3, 1, 2)
             if need_weight:
-                grad_weight = onednn_matmul(grad_rows.t(), x.permute(0, 2, 3, 1).reshape(-1, channels))
+                grad_weight = onednn_matmul(
+                    grad_rows.t(), x.permute(0, 2, 3, 1).reshape(-1, channels)
+                )
         grad_bias = grad.sum((0, 2, 3)) if need_bias else None
         return grad_x, grad_weight, grad_bias
 
 
 def _conv1x1_applies(conv: nn.Conv2d, x: torch.Tensor) -> bool:
-    return (conv.kernel_size == (1, 1) and conv.stride == (1, 1) and conv.padding == (0, 0)
-            and conv.groups == 1 and x.dim() == 4 and _applies(x, conv.weight)
-            and (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)))
+    return (
+        conv.kernel_size == (1, 1)
+        and conv.stride == (1, 1)
+        and conv.padding == (0, 0)
+        and conv.groups == 1
+        and x.dim() == 4
+        and _applies(x, conv.weight)
+        and (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last))
+    )
 
 
 def conv1x1(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor | None:

@@ -37,7 +37,7 @@ def relayout(x: torch.Tensor, memory_format: torch.memory_format) -> torch.Tenso
         return x.contiguous(memory_format=memory_format)
     out = torch.empty_like(x, memory_format=memory_format)
     for start in range(0, x.size(1), _CHANNEL_BLOCK):
-        out[:, start:start + _CHANNEL_BLOCK].copy_(x[:, start:start + _CHANNEL_BLOCK])
+        out[:, start : start + _CHANNEL_BLOCK].copy_(x[:, start : start + _CHANNEL_BLOCK])
     return out
 
 
@@ -48,8 +48,13 @@ def roi_pooling_layout(feat: torch.Tensor) -> torch.Tensor:
     if feat.is_contiguous(memory_format=layout) and feat.dtype not in _LOW_PRECISION:
         return feat
     dtype = torch.float32 if feat.dtype in _LOW_PRECISION else feat.dtype
-    if (layout is torch.channels_last and feat.dtype == dtype and feat.is_contiguous()
-            and feat.requires_grad and torch.is_grad_enabled()):
+    if (
+        layout is torch.channels_last
+        and feat.dtype == dtype
+        and feat.is_contiguous()
+        and feat.requires_grad
+        and torch.is_grad_enabled()
+    ):
         return _ChannelsLastNCHWGrad.apply(feat)
     if feat.dtype == dtype and not (feat.requires_grad and torch.is_grad_enabled()):
         return relayout(feat, layout)

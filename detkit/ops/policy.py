@@ -76,8 +76,9 @@ class ConvPolicy:
     min_work: int = 1 << 27
     weight_grad_min_pixels: int = 8192
 
-    def nnpack_faster(self, batch: int, in_channels: int, out_channels: int, height: int,
-                      width: int) -> bool:
+    def nnpack_faster(
+        self, batch: int, in_channels: int, out_channels: int, height: int, width: int
+    ) -> bool:
         """NNPACK measured faster than oneDNN for this conv."""
         if not self.nnpack:
             return False
@@ -88,10 +89,16 @@ class ConvPolicy:
 
 
 # (one thread, two or more under the default spin, two or more under a bounded/passive wait)
-_AVX512 = (ConvPolicy(), ConvPolicy(min_pixels=8192, min_work=1 << 29, weight_grad_min_pixels=32768),
-           ConvPolicy(weight_grad_min_pixels=32768))
-_AVX2 = (ConvPolicy(min_pixels=512, min_work=1 << 25), ConvPolicy(),
-         ConvPolicy(min_pixels=512, min_work=1 << 25))
+_AVX512 = (
+    ConvPolicy(),
+    ConvPolicy(min_pixels=8192, min_work=1 << 29, weight_grad_min_pixels=32768),
+    ConvPolicy(weight_grad_min_pixels=32768),
+)
+_AVX2 = (
+    ConvPolicy(min_pixels=512, min_work=1 << 25),
+    ConvPolicy(),
+    ConvPolicy(min_pixels=512, min_work=1 << 25),
+)
 _PORTABLE = ConvPolicy(nnpack=False)
 
 
@@ -101,8 +108,9 @@ def _onednn_avx512(capability: CpuCapability) -> bool:
     return capability.avx512 and (cap is None or cap == "all" or "512" in cap or "amx" in cap)
 
 
-def conv_policy(capability: CpuCapability, threads: int = 1,
-                wait: OpenMPWait = "spin") -> ConvPolicy:
+def conv_policy(
+    capability: CpuCapability, threads: int = 1, wait: OpenMPWait = "spin"
+) -> ConvPolicy:
     """The NNPACK thresholds for a CPU with ``capability`` running ``threads`` threads whose
     idle OpenMP threads ``wait`` as :func:`detkit.ops.threads.openmp_wait` says (see the module
     docstring)."""

@@ -34,8 +34,9 @@ import torchvision.ops
 __all__ = ["RoIAlign", "roi_align"]
 
 
-def _axis_weights(start: torch.Tensor, extent: torch.Tensor, bins: int, size: int,
-                  sampling_ratio: int) -> tuple[torch.Tensor, list[int], list[int]]:
+def _axis_weights(
+    start: torch.Tensor, extent: torch.Tensor, bins: int, size: int, sampling_ratio: int
+) -> tuple[torch.Tensor, list[int], list[int]]:
     """Bin-averaged bilinear weights of K RoIs along one axis, as torchvision samples them.
 
     Args:
@@ -63,8 +64,9 @@ def _axis_weights(start: torch.Tensor, extent: torch.Tensor, bins: int, size: in
     bin_index = torch.arange(bins, dtype=start.dtype)[None, :, None]
     sample = torch.arange(max_grid)
     # torchvision: start + b * bin_size + (i + .5) * bin_size / grid, in the map's float type
-    pos = ((start[:, None, None] + bin_index * bin_size[:, None, None])
-           + ((sample.to(start.dtype) + 0.5) * bin_size[:, None, None]) / per_bin)
+    pos = (start[:, None, None] + bin_index * bin_size[:, None, None]) + (
+        (sample.to(start.dtype) + 0.5) * bin_size[:, None, None]
+    ) / per_bin
     valid = (sample < grid[:, None, None]) & (pos >= -1) & (pos <= size)
     pos = pos.clamp(min=0)
     low = pos.floor().long()
@@ -92,8 +94,14 @@ class _Sampling(NamedTuple):
     crops: list[tuple[int, int, int, int, int]]  # (image, row, rows, column, columns) per RoI
 
 
-def _sampling(rois: torch.Tensor, map_shape: Sequence[int], output_size: tuple[int, int],
-              spatial_scale: float, sampling_ratio: int, aligned: bool) -> _Sampling:
+def _sampling(
+    rois: torch.Tensor,
+    map_shape: Sequence[int],
+    output_size: tuple[int, int],
+    spatial_scale: float,
+    sampling_ratio: int,
+    aligned: bool,
+) -> _Sampling:
     """The crops and weights of ``rois`` ``[K, 5]`` (input pixels) on a ``[B, C, H, W]`` map."""
     height, width = map_shape[2:]
     offset = 0.5 if aligned else 0.0
@@ -119,7 +127,7 @@ def _pool(nhwc: torch.Tensor, sampling: _Sampling) -> torch.Tensor:
             continue
         # [out_h, w, C]: the crop's rows pooled first (one GEMM over the whole crop; faster
         # than pooling its columns first)
-        crop = nhwc[b, y0:y0 + h, x0:x0 + w].reshape(h, w * channels)
+        crop = nhwc[b, y0 : y0 + h, x0 : x0 + w].reshape(h, w * channels)
         rows = torch.mm(sampling.weights_y[k, :, :h], crop).view(out_h, w, channels)
         torch.bmm(sampling.weights_x[k, :, :w].expand(out_h, out_w, w), rows, out=out[k])
     return out
@@ -137,50 +145,75 @@ def _unpool(grad: torch.Tensor, sampling: _Sampling, map_shape: Sequence[int]) -
             continue
         # [out_h, w, C]: each pooled row spread over the crop's columns
         spread = torch.bmm(grad_cols[k, :w].expand(out_h, w, out_w), grad[k])
-        crop = grad_map[b, y0:y0 + h, x0:x0 + w].view(h, w * channels)
+        crop = grad_map[b, y0 : y0 + h, x0 : x0 + w].view(h, w * channels)
         crop.addmm_(grad_rows[k, :h], spread.view(out_h, w * channels))
     return grad_map
 
 
 @torch.library.custom_op("detkit::roi_align", mutates_args=(), device_types="cpu")
-def _roi_align_cpu(feat: torch.Tensor, rois: torch.Tensor, spatial_scale: float, out_h: int,
-                   out_w: int, sampling_ratio: int, aligned: bool) -> torch.Tensor:
+def _roi_align_cpu(
+    feat: torch.Tensor,
+    rois: torch.Tensor,
+    spatial_scale: float,
+    out_h: int,
+    out_w: int,
+    sampling_ratio: int,
+    aligned: bool,
+) -> torch.Tensor:
     """RoIAlign of ``feat`` ``[B, C, H, W]`` → ``[K, C, out_h, out_w]`` as two GEMMs per RoI,
     with channels-last strides (as pooled: a caller that scatters the rows into a buffer
     converts the layout in the same pass, instead of a separate copy).
 
     One registered op, like torchvision's: profilers and ``FlopCounterMode`` see a pooling op
     (no FLOPs counted, as for torchvision's kernel), not its GEMMs."""
-    sampling = _sampling(rois, feat.shape, (out_h, out_w), spatial_scale, sampling_ratio,
-                         aligned)
+    sampling = _sampling(rois, feat.shape, (out_h, out_w), spatial_scale, sampling_ratio, aligned)
     with torch.autocast("cpu", enabled=False):  # mm/bmm stay in the map's float32
         out = _pool(feat.permute(0, 2, 3, 1).contiguous(), sampling)
     return out.permute(0, 3, 1, 2)
 
 
 @torch.library.custom_op("detkit::roi_align_backward", mutates_args=(), device_types="cpu")
-def _roi_align_backward_cpu(grad: torch.Tensor, rois: torch.Tensor, map_shape: list[int],
-                            spatial_scale: float, sampling_ratio: int,
-                            aligned: bool) -> torch.Tensor:
+def _roi_align_backward_cpu(
+    grad: torch.Tensor,
+    rois: torch.Tensor,
+    map_shape: list[int],
+    spatial_scale: float,
+    sampling_ratio: int,
+    aligned: bool,
+) -> torch.Tensor:
     """The map's gradient ``[B, C, H, W]`` (channels-last strides) from ``grad``
     ``[K, C, out_h, out_w]``. The sampling is recomputed from the RoIs (a registered op
     carries tensors only; recomputing costs little next to the products)."""
-    sampling = _sampling(rois, map_shape, tuple(grad.shape[2:]), spatial_scale,
-                         sampling_ratio, aligned)
+    sampling = _sampling(
+        rois, map_shape, tuple(grad.shape[2:]), spatial_scale, sampling_ratio, aligned
+    )
     with torch.autocast("cpu", enabled=False):
         grad_map = _unpool(grad.permute(0, 2, 3, 1).contiguous(), sampling, map_shape)
     return grad_map.permute(0, 3, 1, 2)
 
 
 @_roi_align_cpu.register_fake
-def _(feat: torch.Tensor, rois: torch.Tensor, spatial_scale: float, out_h: int, out_w: int,
-      sampling_ratio: int, aligned: bool) -> torch.Tensor:
+def _(
+    feat: torch.Tensor,
+    rois: torch.Tensor,
+    spatial_scale: float,
+    out_h: int,
+    out_w: int,
+    sampling_ratio: int,
+    aligned: bool,
+) -> torch.Tensor:
     return feat.new_empty(rois.size(0), out_h, out_w, feat.size(1)).permute(0, 3, 1, 2)
 
 
 @_roi_align_backward_cpu.register_fake
-def _(grad: torch.Tensor, rois: torch.Tensor, map_shape: list[int], spatial_scale: float,
-      sampling_ratio: int, aligned: bool) -> torch.Tensor:
+def _(
+    grad: torch.Tensor,
+    rois: torch.Tensor,
+    map_shape: list[int],
+    spatial_scale: float,
+    sampling_ratio: int,
+    aligned: bool,
+) -> torch.Tensor:
     return grad.new_empty(map_shape, memory_format=torch.channels_last)
 
 
@@ -219,8 +252,9 @@ def roi_align(layer: nn.Module, feat: torch.Tensor, rois: torch.Tensor) -> torch
         return torchvision.ops.RoIAlign.forward(layer, feat, rois).to(dtype)
     size = layer.output_size
     out_h, out_w = (size, size) if isinstance(size, int) else size
-    out = _roi_align_cpu(feat, rois, float(layer.spatial_scale), out_h, out_w,
-                         layer.sampling_ratio, layer.aligned)
+    out = _roi_align_cpu(
+        feat, rois, float(layer.spatial_scale), out_h, out_w, layer.sampling_ratio, layer.aligned
+    )
     return out.to(dtype)
 
 

@@ -53,8 +53,11 @@ class RoIMosaic:
         channels = mosaic.size(1)
         height, width = self.shape
         strides = (height * width, (self.height + 1) * width, width, self.width + 1, 1)
-        return mosaic.as_strided((channels, self.rows, self.height, self.cols, self.width),
-                                 strides, mosaic.storage_offset())
+        return mosaic.as_strided(
+            (channels, self.rows, self.height, self.cols, self.width),
+            strides,
+            mosaic.storage_offset(),
+        )
 
     def pack(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``[K, C, h, w]`` → contiguous mosaic ``[1, C, H, W]`` (zeros between)."""
@@ -63,8 +66,11 @@ class RoIMosaic:
         mosaic = x.new_zeros(1, channels, *self.shape)
         if cells > self.count:
             x = torch.cat([x, x.new_zeros(cells - self.count, *x.shape[1:])])
-        self._cells(mosaic).copy_(x.reshape(self.rows, self.cols, channels, self.height,
-                                            self.width).permute(2, 0, 3, 1, 4))
+        self._cells(mosaic).copy_(
+            x.reshape(self.rows, self.cols, channels, self.height, self.width).permute(
+                2, 0, 3, 1, 4
+            )
+        )
         return mosaic
 
     def clear_seams(self, mosaic: torch.Tensor) -> torch.Tensor:
@@ -84,5 +90,6 @@ class RoIMosaic:
     def unpack(self, mosaic: torch.Tensor) -> torch.Tensor:
         """Mosaic ``[1, C, H, W]`` → contiguous maps ``[K, C, h, w]``."""
         maps = self._cells(mosaic.contiguous()).permute(1, 3, 0, 2, 4)
-        return maps.reshape(self.rows * self.cols, mosaic.size(1), self.height,
-                            self.width)[:self.count].contiguous()
+        return maps.reshape(self.rows * self.cols, mosaic.size(1), self.height, self.width)[
+            : self.count
+        ].contiguous()

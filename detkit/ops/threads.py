@@ -32,8 +32,16 @@ import torch
 
 from detkit.ops.cpu import CpuCapability, probe_cpu
 
-__all__ = ["BOUNDED_WAIT_ENV", "OpenMPWait", "ThreadSettings", "configure_threads",
-           "default_threads", "openmp_wait", "process_openmp_wait", "thread_settings"]
+__all__ = [
+    "BOUNDED_WAIT_ENV",
+    "OpenMPWait",
+    "ThreadSettings",
+    "configure_threads",
+    "default_threads",
+    "openmp_wait",
+    "process_openmp_wait",
+    "thread_settings",
+]
 
 # environment under which idle OpenMP threads spin ~0.1 ms, then sleep
 BOUNDED_WAIT_ENV = {"GOMP_SPINCOUNT": "3000", "KMP_BLOCKTIME": "0"}
@@ -92,20 +100,29 @@ class ThreadSettings:
     @property
     def openmp_wait(self) -> OpenMPWait:
         """How idle OpenMP threads wait under these variables (:func:`openmp_wait`)."""
-        return openmp_wait({name: value for name, value in (
-            ("OMP_WAIT_POLICY", self.omp_wait_policy), ("GOMP_SPINCOUNT", self.gomp_spincount))
-            if value != "unset"})
+        return openmp_wait(
+            {
+                name: value
+                for name, value in (
+                    ("OMP_WAIT_POLICY", self.omp_wait_policy),
+                    ("GOMP_SPINCOUNT", self.gomp_spincount),
+                )
+                if value != "unset"
+            }
+        )
 
     def summary(self) -> str:
         """One line for logs and ``make demo``."""
         wait = self.openmp_wait
         if wait == "spin":
             wait = "spin (set GOMP_SPINCOUNT=3000 for a bounded spin)"
-        return (f"torch threads {self.torch_threads} (interop {self.interop_threads}), "
-                f"data workers {self.data_worker_threads} thread each, {self.cpus} CPUs | "
-                f"OMP_NUM_THREADS={self.omp_num_threads} OMP_WAIT_POLICY={self.omp_wait_policy} "
-                f"GOMP_SPINCOUNT={self.gomp_spincount} KMP_BLOCKTIME={self.kmp_blocktime} | "
-                f"OpenMP wait: {wait}")
+        return (
+            f"torch threads {self.torch_threads} (interop {self.interop_threads}), "
+            f"data workers {self.data_worker_threads} thread each, {self.cpus} CPUs | "
+            f"OMP_NUM_THREADS={self.omp_num_threads} OMP_WAIT_POLICY={self.omp_wait_policy} "
+            f"GOMP_SPINCOUNT={self.gomp_spincount} KMP_BLOCKTIME={self.kmp_blocktime} | "
+            f"OpenMP wait: {wait}"
+        )
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -121,12 +138,16 @@ def default_threads(capability: CpuCapability | None = None) -> int:
 def thread_settings() -> ThreadSettings:
     """The settings in effect now (nothing is changed)."""
     env = os.environ.get
-    return ThreadSettings(torch_threads=torch.get_num_threads(),
-                          interop_threads=torch.get_num_interop_threads(), data_worker_threads=1,
-                          cpus=probe_cpu().cpus, omp_num_threads=env("OMP_NUM_THREADS", "unset"),
-                          omp_wait_policy=env("OMP_WAIT_POLICY", "unset"),
-                          gomp_spincount=env("GOMP_SPINCOUNT", "unset"),
-                          kmp_blocktime=env("KMP_BLOCKTIME", "unset"))
+    return ThreadSettings(
+        torch_threads=torch.get_num_threads(),
+        interop_threads=torch.get_num_interop_threads(),
+        data_worker_threads=1,
+        cpus=probe_cpu().cpus,
+        omp_num_threads=env("OMP_NUM_THREADS", "unset"),
+        omp_wait_policy=env("OMP_WAIT_POLICY", "unset"),
+        gomp_spincount=env("GOMP_SPINCOUNT", "unset"),
+        kmp_blocktime=env("KMP_BLOCKTIME", "unset"),
+    )
 
 
 def configure_threads(num_threads: int | None = None) -> ThreadSettings:

@@ -34,22 +34,23 @@ _MIN_CHANNELS = 256  # fewer input or output channels: the transforms dominate
 _MIN_PIXELS = 8192  # output pixels per image; smaller maps were as fast or faster with oneDNN
 _BAND_TILE_ROWS = 2  # tile rows transformed together (the fastest band height measured)
 
-_BT = ((4, 0, -5, 0, 1, 0),
-       (0, -4, -4, 1, 1, 0),
-       (0, 4, -4, -1, 1, 0),
-       (0, -2, -1, 2, 1, 0),
-       (0, 2, -1, -2, 1, 0),
-       (0, 4, 0, -5, 0, 1))
-_G = ((1 / 4, 0, 0),
-      (-1 / 6, -1 / 6, -1 / 6),
-      (-1 / 6, 1 / 6, -1 / 6),
-      (1 / 24, 1 / 12, 1 / 6),
-      (1 / 24, -1 / 12, 1 / 6),
-      (0, 0, 1))
-_AT = ((1, 1, 1, 1, 1, 0),
-       (0, 1, -1, 2, -2, 0),
-       (0, 1, 1, 4, 4, 0),
-       (0, 1, -1, 8, -8, 1))
+_BT = (
+    (4, 0, -5, 0, 1, 0),
+    (0, -4, -4, 1, 1, 0),
+    (0, 4, -4, -1, 1, 0),
+    (0, -2, -1, 2, 1, 0),
+    (0, 2, -1, -2, 1, 0),
+    (0, 4, 0, -5, 0, 1),
+)
+_G = (
+    (1 / 4, 0, 0),
+    (-1 / 6, -1 / 6, -1 / 6),
+    (-1 / 6, 1 / 6, -1 / 6),
+    (1 / 24, 1 / 12, 1 / 6),
+    (1 / 24, -1 / 12, 1 / 6),
+    (0, 0, 1),
+)
+_AT = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1))
 
 
 def faster_than_onednn(x: torch.Tensor, grad: torch.Tensor, min_pixels: int = _MIN_PIXELS) -> bool:
@@ -57,8 +58,9 @@ def faster_than_onednn(x: torch.Tensor, grad: torch.Tensor, min_pixels: int = _M
     ``x`` ``[B, C_in, H, W]`` whose output gradient is ``grad`` ``[B, C_out, H', W']``, with
     at least ``min_pixels`` output pixels per image (the policy's
     :attr:`~detkit.ops.policy.ConvPolicy.weight_grad_min_pixels`)."""
-    return (min(x.size(1), grad.size(1)) >= _MIN_CHANNELS
-            and grad.size(2) * grad.size(3) >= min_pixels)
+    return (
+        min(x.size(1), grad.size(1)) >= _MIN_CHANNELS and grad.size(2) * grad.size(3) >= min_pixels
+    )
 
 
 def _transforms(like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -78,8 +80,11 @@ def _accumulate(products: torch.Tensor, g_tiles: torch.Tensor, x_tiles: torch.Te
     :func:`detkit.ops.policy.gemm_policy` takes oneDNN for them, else one batched GEMM.
     (Gathering several bands into longer products was tried: no faster, the buffers cost
     what the longer sums save.)"""
-    if not (onednn_winograd_products() and products.device.type == "cpu"
-            and products.dtype == torch.float32):
+    if not (
+        onednn_winograd_products()
+        and products.device.type == "cpu"
+        and products.dtype == torch.float32
+    ):
         products.baddbmm_(g_tiles, x_tiles.transpose(1, 2))
         return
     g_tiles, x_tiles = g_tiles.contiguous(), x_tiles.contiguous()  # dense [C, T] per position
@@ -100,15 +105,23 @@ def conv3x3_weight_grad(x: torch.Tensor, grad: torch.Tensor, padding: int) -> to
         for row0 in range(0, tile_rows, _BAND_TILE_ROWS):
             row1 = min(tile_rows, row0 + _BAND_TILE_ROWS)
             top, bottom = 4 * row0 - padding, 4 * row1 + 2 - padding  # x rows under the band
-            x_band = F.pad(x[image, :, max(top, 0):min(bottom, height)],
-                           (padding, 4 * tile_cols + 2 - padding - width,
-                            max(-top, 0), max(bottom - height, 0)))
-            g_band = grad[image, :, 4 * row0:4 * row1]
-            g_band = F.pad(g_band, (0, 4 * tile_cols - out_width,
-                                    0, 4 * (row1 - row0) - g_band.size(1)))
+            x_band = F.pad(
+                x[image, :, max(top, 0) : min(bottom, height)],
+                (
+                    padding,
+                    4 * tile_cols + 2 - padding - width,
+                    max(-top, 0),
+                    max(bottom - height, 0),
+                ),
+            )
+            g_band = grad[image, :, 4 * row0 : 4 * row1]
+            g_band = F.pad(
+                g_band, (0, 4 * tile_cols - out_width, 0, 4 * (row1 - row0) - g_band.size(1))
+            )
             x_tiles = F.conv2d(x_band.unsqueeze(1), x_kernels, stride=4)  # [C_in, 36, rows, cols]
             g_tiles = F.conv2d(g_band.unsqueeze(1), g_kernels, stride=4)  # [C_out, 36, rows, cols]
-            _accumulate(products, g_tiles.flatten(2).transpose(0, 1),
-                        x_tiles.flatten(2).transpose(0, 1))
+            _accumulate(
+                products, g_tiles.flatten(2).transpose(0, 1), x_tiles.flatten(2).transpose(0, 1)
+            )
     kernel = inverse @ products.view(36, -1)  # [9, C_out * C_in]
     return kernel.view(3, 3, out_channels, in_channels).permute(2, 3, 0, 1).contiguous()

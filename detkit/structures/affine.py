@@ -117,7 +117,9 @@ class AffineParams:
         if mx or my:
             matrix = shear_matrix(mx or my, "horizontal" if mx else "vertical")
         else:
-            center = self.center if self.center is not None else ((width - 1) * 0.5, (height - 1) * 0.5)
+            center = (
+                self.center if self.center is not None else ((width - 1) * 0.5, (height - 1) * 0.5)
+            )
             matrix = rotation_matrix(center, self.angle, self.scale)
         matrix[:, 2] += self.translate
         return matrix

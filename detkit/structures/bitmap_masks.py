@@ -30,10 +30,7 @@ from detkit.structures.mask_ops import (
 __all__ = ["BitmapMasks", "rescale_size"]
 
 
-
-def rescale_size(
-    old_size: tuple[int, int], scale: float | tuple[int, int]
-) -> tuple[int, int]:
+def rescale_size(old_size: tuple[int, int], scale: float | tuple[int, int]) -> tuple[int, int]:
     """mmcv ``rescale_size``: new ``(w, h)`` for ``old_size = (w, h)`` and a float factor or a
     ``(long, short)``-style scale tuple (longest edge <= max(scale), shortest <= min(scale))."""
     w, h = old_size
@@ -74,7 +71,9 @@ class BitmapMasks:
             if not all(isinstance(m, np.ndarray) and m.ndim == 2 for m in masks):
                 raise TypeError("BitmapMasks: a list of masks must hold 2-D numpy arrays")
             if len({m.shape for m in masks}) != 1:
-                raise ValueError(f"BitmapMasks: masks of different sizes {sorted({m.shape for m in masks})}")
+                raise ValueError(
+                    f"BitmapMasks: masks of different sizes {sorted({m.shape for m in masks})}"
+                )
             array = stack_c_order(masks)
         elif isinstance(masks, np.ndarray):
             if masks.ndim != 3:
@@ -90,8 +89,9 @@ class BitmapMasks:
         self.masks = c_order(array)
 
     @classmethod
-    def _with_rects(cls, masks: np.ndarray, height: int, width: int,
-                    rects: list[Rect | None] | None) -> BitmapMasks:
+    def _with_rects(
+        cls, masks: np.ndarray, height: int, width: int, rects: list[Rect | None] | None
+    ) -> BitmapMasks:
         """Wrap a result stack together with its known rectangles."""
         out = cls(masks, height, width)
         out._rects = rects
@@ -158,7 +158,9 @@ class BitmapMasks:
         return boxes
 
     # --- size changes -------------------------------------------------------------------
-    def rescale(self, scale: float | tuple[int, int], interpolation: str = "nearest") -> BitmapMasks:
+    def rescale(
+        self, scale: float | tuple[int, int], interpolation: str = "nearest"
+    ) -> BitmapMasks:
         """Resize keeping the aspect ratio (mmcv ``imrescale`` size rule)."""
         new_w, new_h = rescale_size((self.width, self.height), scale)
         return self.resize((new_h, new_w), interpolation)

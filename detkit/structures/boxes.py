@@ -18,9 +18,22 @@ import torch
 
 BoxArray = TypeVar("BoxArray", np.ndarray, torch.Tensor)
 
-__all__ = ["empty_boxes", "check_boxes", "xywh_to_xyxy", "xyxy_to_xywh", "box_areas", "clip_boxes",
-           "flip_boxes", "bbox_flip", "scale_factor_tensor", "bbox_mapping", "bbox_mapping_back",
-           "bbox2roi", "roi2bbox", "mask2bbox"]
+__all__ = [
+    "empty_boxes",
+    "check_boxes",
+    "xywh_to_xyxy",
+    "xyxy_to_xywh",
+    "box_areas",
+    "clip_boxes",
+    "flip_boxes",
+    "bbox_flip",
+    "scale_factor_tensor",
+    "bbox_mapping",
+    "bbox_mapping_back",
+    "bbox2roi",
+    "roi2bbox",
+    "mask2bbox",
+]
 
 FLIP_DIRECTIONS = ("horizontal", "vertical", "diagonal")
 
@@ -38,7 +51,9 @@ def check_boxes(boxes: np.ndarray | torch.Tensor, name: str = "boxes") -> None:
         name: what the boxes are, for the message (e.g. ``'gt_bboxes of img_001.png'``).
     """
     if not isinstance(boxes, (np.ndarray, torch.Tensor)):
-        raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(boxes).__name__}")
+        raise TypeError(
+            f"{name} must be a numpy array or a torch tensor, got {type(boxes).__name__}"
+        )
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f"{name} must have shape [N, 4], got {tuple(boxes.shape)}")
 
@@ -83,8 +98,9 @@ def clip_boxes(boxes: BoxArray, height: int, width: int) -> BoxArray:
     return out
 
 
-def flip_boxes(boxes: BoxArray, img_shape: Sequence[int],
-               direction: str = "horizontal") -> BoxArray:
+def flip_boxes(
+    boxes: BoxArray, img_shape: Sequence[int], direction: str = "horizontal"
+) -> BoxArray:
     """Flip ``[..., 4k]`` xyxy boxes inside an image of ``img_shape = (h, w, ...)``
     (mmdet ``bbox_flip``): ``x -> w - x`` horizontally, ``y -> h - y`` vertically, both for
     ``'diagonal'``."""
@@ -109,20 +125,35 @@ bbox_flip = flip_boxes  # MMDetection v2's name (``mmdet.core.bbox_flip``)
 def scale_factor_tensor(scale_factor: Any, like: torch.Tensor) -> torch.Tensor:
     """An image meta's ``scale_factor`` (float, list, array or tensor) as a float32 ``[4]``
     ``(w, h, w, h)`` on ``like``'s device."""
-    scale = torch.as_tensor(np.asarray(scale_factor, dtype=np.float32) if not isinstance(
-        scale_factor, torch.Tensor) else scale_factor, dtype=torch.float32, device=like.device)
+    scale = torch.as_tensor(
+        np.asarray(scale_factor, dtype=np.float32)
+        if not isinstance(scale_factor, torch.Tensor)
+        else scale_factor,
+        dtype=torch.float32,
+        device=like.device,
+    )
     return scale.repeat(4) if scale.numel() == 1 else scale.reshape(4)
 
 
-def bbox_mapping(bboxes: torch.Tensor, img_shape: Sequence[int], scale_factor: Any,
-                 flip: bool, flip_direction: str = "horizontal") -> torch.Tensor:
+def bbox_mapping(
+    bboxes: torch.Tensor,
+    img_shape: Sequence[int],
+    scale_factor: Any,
+    flip: bool,
+    flip_direction: str = "horizontal",
+) -> torch.Tensor:
     """Original-image boxes ``[N, 4]`` → boxes of an augmented (scaled, maybe flipped) image."""
     new = bboxes * bboxes.new_tensor(scale_factor)
     return flip_boxes(new, img_shape, flip_direction) if flip else new
 
 
-def bbox_mapping_back(bboxes: torch.Tensor, img_shape: Sequence[int], scale_factor: Any,
-                      flip: bool, flip_direction: str = "horizontal") -> torch.Tensor:
+def bbox_mapping_back(
+    bboxes: torch.Tensor,
+    img_shape: Sequence[int],
+    scale_factor: Any,
+    flip: bool,
+    flip_direction: str = "horizontal",
+) -> torch.Tensor:
     """Boxes ``[N, 4k]`` of an augmented image → original-image boxes."""
     new = flip_boxes(bboxes, img_shape, flip_direction) if flip else bboxes
     return (new.reshape(-1, 4) / new.new_tensor(scale_factor)).view(bboxes.shape)
@@ -145,8 +176,9 @@ def roi2bbox(rois: torch.Tensor) -> list[torch.Tensor]:
     """Split RoIs ``[K, 5]`` ``[batch_idx, x1, y1, x2, y2]`` into per-image boxes ``[K_i, 4]``
     (mmdet ``roi2bbox``): one entry per batch index present, in increasing order."""
     if rois.dim() != 2 or rois.size(1) < 5:
-        raise ValueError(f"rois must have shape [K, 5] (batch_idx, x1, y1, x2, y2), got "
-                         f"{tuple(rois.shape)}")
+        raise ValueError(
+            f"rois must have shape [K, 5] (batch_idx, x1, y1, x2, y2), got {tuple(rois.shape)}"
+        )
     img_ids = torch.unique(rois[:, 0].cpu(), sorted=True)
     return [rois[rois[:, 0] == img_id.item(), 1:] for img_id in img_ids]
 

@@ -37,8 +37,14 @@ class DataContainer:
         ValueError: ``pad_dims`` is not None, 1, 2 or 3 (mmcv asserts).
     """
 
-    def __init__(self, data: Any, stack: bool = False, padding_value: float = 0,
-                 cpu_only: bool = False, pad_dims: int | None = 2) -> None:
+    def __init__(
+        self,
+        data: Any,
+        stack: bool = False,
+        padding_value: float = 0,
+        cpu_only: bool = False,
+        pad_dims: int | None = 2,
+    ) -> None:
         if pad_dims not in (None, 1, 2, 3):
             raise ValueError(f"DataContainer: pad_dims must be None, 1, 2 or 3, got {pad_dims!r}")
         self._data = data
@@ -80,8 +86,9 @@ class DataContainer:
 
     def _tensor(self, what: str) -> torch.Tensor:
         if not isinstance(self._data, torch.Tensor):
-            raise AttributeError(f"DataContainer.{what}() needs tensor data, it holds "
-                                 f"{type(self._data).__name__}")
+            raise AttributeError(
+                f"DataContainer.{what}() needs tensor data, it holds {type(self._data).__name__}"
+            )
         return self._data
 
     def size(self, *args: int) -> Any:

@@ -29,10 +29,14 @@ class GroundTruth:
     ignored: list[torch.Tensor | None]
 
     @classmethod
-    def from_mmdet(cls, img_metas: Sequence[Mapping[str, Any]], gt_bboxes: Sequence[torch.Tensor],
-                   gt_labels: Sequence[torch.Tensor],
-                   gt_bboxes_ignore: Sequence[torch.Tensor | None] | None,
-                   gt_masks: Sequence[Any] | None) -> GroundTruth:
+    def from_mmdet(
+        cls,
+        img_metas: Sequence[Mapping[str, Any]],
+        gt_bboxes: Sequence[torch.Tensor],
+        gt_labels: Sequence[torch.Tensor],
+        gt_bboxes_ignore: Sequence[torch.Tensor | None] | None,
+        gt_masks: Sequence[Any] | None,
+    ) -> GroundTruth:
         """From MMDetection's per-image lists (the ``forward_train`` arguments)."""
         instances = []
         for i, meta in enumerate(img_metas):
@@ -40,8 +44,7 @@ class GroundTruth:
             if gt_masks is not None:
                 fields["masks"] = gt_masks[i]
             instances.append(Instances(tuple(meta["img_shape"][:2]), **fields))
-        ignored = ([None] * len(instances) if gt_bboxes_ignore is None
-                   else list(gt_bboxes_ignore))
+        ignored = [None] * len(instances) if gt_bboxes_ignore is None else list(gt_bboxes_ignore)
         return cls(instances, ignored)
 
     def bboxes(self) -> list[torch.Tensor]:

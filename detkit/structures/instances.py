@@ -163,4 +163,6 @@ class Instances:
 
     def __repr__(self) -> str:
         names = ", ".join(self._fields)
-        return f"Instances(num_instances={len(self)}, image_size={self.image_size}, fields=[{names}])"
+        return (
+            f"Instances(num_instances={len(self)}, image_size={self.image_size}, fields=[{names}])"
+        )

@@ -16,7 +16,16 @@ import numpy as np
 
 from detkit.structures.affine import apply_matrix_to_points
 
-__all__ = ["Rect", "c_order", "stack_c_order", "mask_rects", "resize_stack", "flip_stack", "pad_stack", "warp_stack"]
+__all__ = [
+    "Rect",
+    "c_order",
+    "stack_c_order",
+    "mask_rects",
+    "resize_stack",
+    "flip_stack",
+    "pad_stack",
+    "warp_stack",
+]
 
 Rect = tuple[int, int, int, int]
 _CV2_INTERPOLATIONS = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR}
@@ -49,9 +58,16 @@ def stack_c_order(masks: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarra
     """Stack ``(H, W)`` masks into a C-contiguous ``(N, H, W)`` array; column-major uint8 masks
     (pycocotools' decode output) are transposed straight into place with ``cv2.transpose``."""
     first = masks[0]
-    if not (first.dtype == np.uint8 and all(m.flags["F_CONTIGUOUS"] and not m.flags["C_CONTIGUOUS"]
-                                            and m.shape == first.shape and m.dtype == np.uint8
-                                            for m in masks)):
+    if not (
+        first.dtype == np.uint8
+        and all(
+            m.flags["F_CONTIGUOUS"]
+            and not m.flags["C_CONTIGUOUS"]
+            and m.shape == first.shape
+            and m.dtype == np.uint8
+            for m in masks
+        )
+    ):
         return c_order(np.stack(masks))
     out = np.empty((len(masks), *first.shape), dtype=np.uint8)
     for mask, target in zip(masks, out):
@@ -66,7 +82,9 @@ def mask_rects(masks: np.ndarray) -> list[Rect | None]:
     rects: list[Rect | None] = []
     for rows, cols in zip(rows_any, cols_any):
         ys, xs = np.flatnonzero(rows), np.flatnonzero(cols)
-        rects.append((int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1) if len(ys) else None)
+        rects.append(
+            (int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1) if len(ys) else None
+        )
     return rects
 
 
@@ -76,20 +94,26 @@ def _nearest_index(src: int, dst: int) -> np.ndarray:
     return np.minimum(np.floor(np.arange(dst) * (src / dst)).astype(np.int64), src - 1)
 
 
-def _fill_rects(masks: np.ndarray, rects: list[Rect | None], out_hw: tuple[int, int],
-                fill: Callable[[np.ndarray, Rect, np.ndarray], Rect | None]
-                ) -> tuple[np.ndarray, list[Rect | None]]:
+def _fill_rects(
+    masks: np.ndarray,
+    rects: list[Rect | None],
+    out_hw: tuple[int, int],
+    fill: Callable[[np.ndarray, Rect, np.ndarray], Rect | None],
+) -> tuple[np.ndarray, list[Rect | None]]:
     """Run ``fill(mask, rect, target)`` for each non-empty mask, ``target`` being its plane of a
     zeroed ``(N, *out_hw)`` output (calloc: untouched pages cost nothing); ``fill`` writes its
     output rectangle and returns it (None: nothing written). Returns the output and rectangles."""
     out = np.zeros((len(masks), int(out_hw[0]), int(out_hw[1])), dtype=masks.dtype)
-    new_rects = [None if rect is None else fill(mask, rect, target)
-                 for mask, rect, target in zip(masks, rects, out)]
+    new_rects = [
+        None if rect is None else fill(mask, rect, target)
+        for mask, rect, target in zip(masks, rects, out)
+    ]
     return out, new_rects
 
 
-def resize_stack(masks: np.ndarray, out_hw: tuple[int, int], interpolation: str,
-                 rects: list[Rect | None]) -> tuple[np.ndarray, list[Rect | None] | None]:
+def resize_stack(
+    masks: np.ndarray, out_hw: tuple[int, int], interpolation: str, rects: list[Rect | None]
+) -> tuple[np.ndarray, list[Rect | None] | None]:
     """Resize to ``out_hw = (h, w)``. Nearest works inside the rectangles with cv2's index rule;
     bilinear resizes whole masks with ``cv2.resize`` (and returns no rectangles)."""
     flag = _check_interpolation(interpolation)
@@ -114,11 +138,14 @@ def resize_stack(masks: np.ndarray, out_hw: tuple[int, int], interpolation: str,
     return _fill_rects(masks, rects, (out_h, out_w), fill)
 
 
-def flip_stack(masks: np.ndarray, direction: str,
-               rects: list[Rect | None]) -> tuple[np.ndarray, list[Rect | None]]:
+def flip_stack(
+    masks: np.ndarray, direction: str, rects: list[Rect | None]
+) -> tuple[np.ndarray, list[Rect | None]]:
     """Flip ``'horizontal'``, ``'vertical'`` or ``'diagonal'``, copying only the rectangles."""
     if direction not in ("horizontal", "vertical", "diagonal"):
-        raise ValueError(f"flip direction must be horizontal, vertical or diagonal, got {direction!r}")
+        raise ValueError(
+            f"flip direction must be horizontal, vertical or diagonal, got {direction!r}"
+        )
     height, width = masks.shape[1:]
     flip_x = direction in ("horizontal", "diagonal")
     flip_y = direction in ("vertical", "diagonal")
@@ -127,14 +154,17 @@ def flip_stack(masks: np.ndarray, direction: str,
         x0, y0, x1, y1 = rect
         nx0, nx1 = (width - x1, width - x0) if flip_x else (x0, x1)
         ny0, ny1 = (height - y1, height - y0) if flip_y else (y0, y1)
-        target[ny0:ny1, nx0:nx1] = mask[y0:y1, x0:x1][:: -1 if flip_y else 1, :: -1 if flip_x else 1]
+        target[ny0:ny1, nx0:nx1] = mask[y0:y1, x0:x1][
+            :: -1 if flip_y else 1, :: -1 if flip_x else 1
+        ]
         return (nx0, ny0, nx1, ny1)
 
     return _fill_rects(masks, rects, (height, width), fill)
 
 
-def pad_stack(masks: np.ndarray, out_hw: tuple[int, int], pad_val: int,
-              rects: list[Rect | None]) -> np.ndarray:
+def pad_stack(
+    masks: np.ndarray, out_hw: tuple[int, int], pad_val: int, rects: list[Rect | None]
+) -> np.ndarray:
     """Pad at the bottom/right to ``out_hw``; with ``pad_val == 0`` only the rectangles are
     copied into a zeroed (calloc'd) stack."""
     height, width = masks.shape[1:]
@@ -158,7 +188,9 @@ _AB_BITS, _INTER_BITS = 10, 5
 _FLOAT_PATH_CHANNELS = (1, 3, 4)
 
 
-def _fixed_point_maps(inverse: np.ndarray, rect: Rect, nearest: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _fixed_point_maps(
+    inverse: np.ndarray, rect: Rect, nearest: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
     """``cv2.remap`` maps of the output pixels in ``rect`` holding the source positions that
     warpAffine's fixed-point path computes for them (``inverse``: the dst -> src matrix):
     per row ``X0 = rint((m01 * y + m02) * 2^10) + delta``, per column ``rint(m00 * x * 2^10)``,
@@ -179,11 +211,14 @@ def _fixed_point_maps(inverse: np.ndarray, rect: Rect, nearest: bool) -> tuple[n
         return np.stack([cx, cy], axis=-1).astype(np.int16), None
     tab = (1 << _INTER_BITS) - 1
     fraction = ((cy & tab) << _INTER_BITS) | (cx & tab)
-    return np.stack([cx >> _INTER_BITS, cy >> _INTER_BITS], axis=-1).astype(np.int16), fraction.astype(np.uint16)
+    return np.stack([cx >> _INTER_BITS, cy >> _INTER_BITS], axis=-1).astype(
+        np.int16
+    ), fraction.astype(np.uint16)
 
 
-def warp_stack(masks: np.ndarray, matrix: np.ndarray, interpolation: str,
-               rects: list[Rect | None]) -> tuple[np.ndarray, list[Rect | None]]:
+def warp_stack(
+    masks: np.ndarray, matrix: np.ndarray, interpolation: str, rects: list[Rect | None]
+) -> tuple[np.ndarray, list[Rect | None]]:
     """Affine-warp with a zero border (same size), bit for bit as mmcv's one ``cv2.warpAffine``
     of the ``(H, W, N)`` stack. With ``N`` in (1, 3, 4) that one call is made; else each mask is
     remapped only over the output rectangle its own rectangle can reach (one pixel of margin
@@ -191,22 +226,32 @@ def warp_stack(masks: np.ndarray, matrix: np.ndarray, interpolation: str,
     flag = _check_interpolation(interpolation)
     height, width = masks.shape[1:]
     if len(masks) in _FLOAT_PATH_CHANNELS:
-        out = cv2.warpAffine(masks.transpose(1, 2, 0), matrix, (width, height), flags=flag,
-                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        out = cv2.warpAffine(
+            masks.transpose(1, 2, 0),
+            matrix,
+            (width, height),
+            flags=flag,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
         out = c_order(out.reshape(height, width, -1).transpose(2, 0, 1))
         return out, mask_rects(out)
     inverse = cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
 
     def fill(mask: np.ndarray, rect: Rect, target: np.ndarray) -> Rect | None:
         x, y, x_end, y_end = rect
-        corners = np.array([[x - 1, y - 1], [x_end, y - 1], [x - 1, y_end], [x_end, y_end]], dtype=np.float64)
+        corners = np.array(
+            [[x - 1, y - 1], [x_end, y - 1], [x - 1, y_end], [x_end, y_end]], dtype=np.float64
+        )
         mapped = apply_matrix_to_points(corners, matrix)
         x0, y0 = (int(v) for v in np.maximum(np.floor(mapped.min(axis=0)) - 1, 0))
         x1, y1 = (int(v) for v in np.minimum(np.ceil(mapped.max(axis=0)) + 2, (width, height)))
         if x1 <= x0 or y1 <= y0:
             return None
         map1, map2 = _fixed_point_maps(inverse, (x0, y0, x1, y1), interpolation == "nearest")
-        target[y0:y1, x0:x1] = cv2.remap(mask, map1, map2, flag, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        target[y0:y1, x0:x1] = cv2.remap(
+            mask, map1, map2, flag, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
         return (x0, y0, x1, y1)
 
     return _fill_rects(masks, rects, (height, width), fill)

@@ -26,9 +26,16 @@ _CHUNK_BYTES = 256 * 1024 * 1024
 _BYTES_PER_PIXEL = 4 * 4
 
 
-def _paste_chunk(masks: torch.Tensor, boxes: torch.Tensor, x0: torch.Tensor, y0: torch.Tensor,
-                 x1: torch.Tensor, y1: torch.Tensor, win_h: int, win_w: int
-                 ) -> torch.Tensor:
+def _paste_chunk(
+    masks: torch.Tensor,
+    boxes: torch.Tensor,
+    x0: torch.Tensor,
+    y0: torch.Tensor,
+    x1: torch.Tensor,
+    y1: torch.Tensor,
+    win_h: int,
+    win_w: int,
+) -> torch.Tensor:
     """Sample ``masks`` ``[n, 1, m, m]`` on windows ``[y0, y0 + win_h) × [x0, x0 + win_w)``
     (int64 ``[n]`` origins); pixels at or beyond ``(x1, y1)`` are zeroed."""
     device = masks.device
@@ -42,14 +49,16 @@ def _paste_chunk(masks: torch.Tensor, boxes: torch.Tensor, x0: torch.Tensor, y0:
     img_y = torch.where(torch.isinf(img_y), torch.zeros_like(img_y), img_y)
     gx = img_x[:, None, :].expand(n, win_h, win_w)
     gy = img_y[:, :, None].expand(n, win_h, win_w)
-    sampled = F.grid_sample(masks.to(torch.float32), torch.stack([gx, gy], dim=3),
-                            align_corners=False)[:, 0]
+    sampled = F.grid_sample(
+        masks.to(torch.float32), torch.stack([gx, gy], dim=3), align_corners=False
+    )[:, 0]
     inside = (cols < x1[:, None])[:, None, :] & (rows < y1[:, None])[:, :, None]
     return sampled * inside
 
 
-def _skip_empty_windows(boxes: torch.Tensor, img_h: int, img_w: int
-                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _skip_empty_windows(
+    boxes: torch.Tensor, img_h: int, img_w: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """mmdet's CPU windows ``[floor(x1) - 1, ceil(x2) + 1)`` clamped to the canvas."""
     x0 = torch.clamp(boxes[:, 0].floor() - 1, min=0).long()
     y0 = torch.clamp(boxes[:, 1].floor() - 1, min=0).long()
@@ -58,8 +67,9 @@ def _skip_empty_windows(boxes: torch.Tensor, img_h: int, img_w: int
     return x0, y0, torch.maximum(x1, x0), torch.maximum(y1, y0)
 
 
-def mask_windows(boxes: torch.Tensor, img_h: int, img_w: int, mask_size: int,
-                 skip_empty: bool) -> torch.Tensor:
+def mask_windows(
+    boxes: torch.Tensor, img_h: int, img_w: int, mask_size: int, skip_empty: bool
+) -> torch.Tensor:
     """int64 ``[N, 4]`` windows ``(x0, y0, x1, y1)`` (canvas pixels, end exclusive, clamped
     to the canvas) outside which the pasted masks of ``boxes`` (xyxy) are zero.
 
@@ -85,8 +95,13 @@ def mask_windows(boxes: torch.Tensor, img_h: int, img_w: int, mask_size: int,
     return torch.cat([start, end], dim=1).long()
 
 
-def paste_mask_window(mask: torch.Tensor, box: torch.Tensor, window: torch.Tensor,
-                      threshold: float, band_bytes: int = 64 * 1024 * 1024) -> torch.Tensor:
+def paste_mask_window(
+    mask: torch.Tensor,
+    box: torch.Tensor,
+    window: torch.Tensor,
+    threshold: float,
+    band_bytes: int = 64 * 1024 * 1024,
+) -> torch.Tensor:
     """One mask ``[1, m, m]`` (probabilities) sampled on ``window`` ``(x0, y0, x1, y1)``
     (int64 ``[4]``, from :func:`mask_windows`) for ``box`` (xyxy ``[4]``, canvas pixels).
 
@@ -106,15 +121,30 @@ def paste_mask_window(mask: torch.Tensor, box: torch.Tensor, window: torch.Tenso
     col1 = torch.tensor([x1], device=mask.device)
     for top in range(y0, y1, rows_per_band):
         rows = min(rows_per_band, y1 - top)
-        probs = _paste_chunk(masks, boxes, col0, torch.tensor([top], device=mask.device),
-                             col1, torch.tensor([y1], device=mask.device), rows, width)[0]
-        out[top - y0:top - y0 + rows] = probs >= threshold if threshold >= 0 \
-            else (probs * 255).to(torch.uint8)
+        probs = _paste_chunk(
+            masks,
+            boxes,
+            col0,
+            torch.tensor([top], device=mask.device),
+            col1,
+            torch.tensor([y1], device=mask.device),
+            rows,
+            width,
+        )[0]
+        out[top - y0 : top - y0 + rows] = (
+            probs >= threshold if threshold >= 0 else (probs * 255).to(torch.uint8)
+        )
     return out
 
 
-def paste_masks_in_image(masks: torch.Tensor, boxes: torch.Tensor, img_h: int, img_w: int,
-                         threshold: float, skip_empty: bool) -> torch.Tensor:
+def paste_masks_in_image(
+    masks: torch.Tensor,
+    boxes: torch.Tensor,
+    img_h: int,
+    img_w: int,
+    threshold: float,
+    skip_empty: bool,
+) -> torch.Tensor:
     """Paste RoI masks into ``[N, img_h, img_w]`` canvases.
 
     Args:
@@ -161,8 +191,9 @@ def paste_masks_in_image(masks: torch.Tensor, boxes: torch.Tensor, img_h: int, i
         start = end
         if win_h == 0 or win_w == 0:
             continue
-        probs = _paste_chunk(masks[inds], boxes_f[inds], x0[inds], y0[inds], x1[inds], y1[inds],
-                             win_h, win_w)
+        probs = _paste_chunk(
+            masks[inds], boxes_f[inds], x0[inds], y0[inds], x1[inds], y1[inds], win_h, win_w
+        )
         values = probs >= threshold if threshold >= 0 else (probs * 255).to(torch.uint8)
         if not skip_empty:  # every window is the whole canvas
             canvas[inds] = values

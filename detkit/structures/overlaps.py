@@ -24,20 +24,24 @@ _NUMPY_MODES = ("iou", "iof")
 
 def _check_last_dim(boxes: np.ndarray | torch.Tensor, name: str) -> None:
     if boxes.shape[-1] != 4 and boxes.shape[0] != 0:
-        raise ValueError(f"bbox_overlaps: {name} must have 4 columns (xyxy), got shape "
-                         f"{tuple(boxes.shape)}")
+        raise ValueError(
+            f"bbox_overlaps: {name} must have 4 columns (xyxy), got shape {tuple(boxes.shape)}"
+        )
 
 
-def _overlaps_torch(bboxes1: torch.Tensor, bboxes2: torch.Tensor, mode: str, is_aligned: bool,
-                    eps: float) -> torch.Tensor:
+def _overlaps_torch(
+    bboxes1: torch.Tensor, bboxes2: torch.Tensor, mode: str, is_aligned: bool, eps: float
+) -> torch.Tensor:
     if bboxes1.shape[:-2] != bboxes2.shape[:-2]:
-        raise ValueError(f"bbox_overlaps: batch dims differ, {tuple(bboxes1.shape)} and "
-                         f"{tuple(bboxes2.shape)}")
+        raise ValueError(
+            f"bbox_overlaps: batch dims differ, {tuple(bboxes1.shape)} and {tuple(bboxes2.shape)}"
+        )
     rows, cols = bboxes1.size(-2), bboxes2.size(-2)
     batch_shape = bboxes1.shape[:-2]
     if is_aligned and rows != cols:
-        raise ValueError(f"bbox_overlaps: is_aligned needs as many boxes in both sets, got "
-                         f"{rows} and {cols}")
+        raise ValueError(
+            f"bbox_overlaps: is_aligned needs as many boxes in both sets, got {rows} and {cols}"
+        )
     if rows * cols == 0:
         return bboxes1.new_zeros(batch_shape + ((rows,) if is_aligned else (rows, cols)))
     area1 = (bboxes1[..., 2] - bboxes1[..., 0]) * (bboxes1[..., 3] - bboxes1[..., 1])
@@ -57,14 +61,15 @@ def _overlaps_torch(bboxes1: torch.Tensor, bboxes2: torch.Tensor, mode: str, is_
     ious = overlap / union
     if mode != "giou":
         return ious
-    enclosed_wh = (torch.max(b1[..., 2:], b2[..., 2:]) - torch.min(b1[..., :2], b2[..., :2]))
+    enclosed_wh = torch.max(b1[..., 2:], b2[..., 2:]) - torch.min(b1[..., :2], b2[..., :2])
     enclosed_wh = enclosed_wh.clamp(min=0)
     enclose_area = torch.max(enclosed_wh[..., 0] * enclosed_wh[..., 1], union.new_tensor([eps]))
     return ious - (enclose_area - union) / enclose_area
 
 
-def _overlaps_numpy(bboxes1: np.ndarray, bboxes2: np.ndarray, mode: str, eps: float,
-                    use_legacy_coordinate: bool) -> np.ndarray:
+def _overlaps_numpy(
+    bboxes1: np.ndarray, bboxes2: np.ndarray, mode: str, eps: float, use_legacy_coordinate: bool
+) -> np.ndarray:
     extra = 1.0 if use_legacy_coordinate else 0.0
     bboxes1 = np.asarray(bboxes1, dtype=np.float32).reshape(-1, 4)
     bboxes2 = np.asarray(bboxes2, dtype=np.float32).reshape(-1, 4)
@@ -76,14 +81,22 @@ def _overlaps_numpy(bboxes1: np.ndarray, bboxes2: np.ndarray, mode: str, eps: fl
     rb = np.minimum(bboxes1[:, None, 2:], bboxes2[None, :, 2:])
     wh = np.maximum(rb - lt + extra, 0)
     overlap = wh[..., 0] * wh[..., 1]
-    union = area1[:, None] + area2[None, :] - overlap if mode == "iou" else \
-        np.broadcast_to(area1[:, None], overlap.shape)
+    union = (
+        area1[:, None] + area2[None, :] - overlap
+        if mode == "iou"
+        else np.broadcast_to(area1[:, None], overlap.shape)
+    )
     return (overlap / np.maximum(union, eps)).astype(np.float32)
 
 
-def bbox_overlaps(bboxes1: np.ndarray | torch.Tensor, bboxes2: np.ndarray | torch.Tensor,
-                  mode: str = "iou", is_aligned: bool = False, eps: float = 1e-6,
-                  use_legacy_coordinate: bool = False) -> np.ndarray | torch.Tensor:
+def bbox_overlaps(
+    bboxes1: np.ndarray | torch.Tensor,
+    bboxes2: np.ndarray | torch.Tensor,
+    mode: str = "iou",
+    is_aligned: bool = False,
+    eps: float = 1e-6,
+    use_legacy_coordinate: bool = False,
+) -> np.ndarray | torch.Tensor:
     """Overlaps between two sets of xyxy boxes (see the module docstring for both forms).
 
     Args:
@@ -98,8 +111,10 @@ def bbox_overlaps(bboxes1: np.ndarray | torch.Tensor, bboxes2: np.ndarray | torc
         ``[..., M, N]`` (or ``[..., M]`` aligned) tensor; float32 ``[M, N]`` array.
     """
     if isinstance(bboxes1, torch.Tensor) != isinstance(bboxes2, torch.Tensor):
-        raise TypeError(f"bbox_overlaps: both box sets must be tensors or both arrays, got "
-                        f"{type(bboxes1).__name__} and {type(bboxes2).__name__}")
+        raise TypeError(
+            f"bbox_overlaps: both box sets must be tensors or both arrays, got "
+            f"{type(bboxes1).__name__} and {type(bboxes2).__name__}"
+        )
     _check_last_dim(bboxes1, "bboxes1")
     _check_last_dim(bboxes2, "bboxes2")
     if isinstance(bboxes1, torch.Tensor):
@@ -109,8 +124,9 @@ def bbox_overlaps(bboxes1: np.ndarray | torch.Tensor, bboxes2: np.ndarray | torc
             raise ValueError("bbox_overlaps: use_legacy_coordinate is for NumPy arrays only")
         return _overlaps_torch(bboxes1, bboxes2, mode, is_aligned, eps)
     if mode not in _NUMPY_MODES:
-        raise ValueError(f"bbox_overlaps: mode must be one of {_NUMPY_MODES} for NumPy arrays, "
-                         f"got {mode!r}")
+        raise ValueError(
+            f"bbox_overlaps: mode must be one of {_NUMPY_MODES} for NumPy arrays, got {mode!r}"
+        )
     if is_aligned:
         raise ValueError("bbox_overlaps: is_aligned is for torch tensors only")
     return _overlaps_numpy(bboxes1, bboxes2, mode, eps, use_legacy_coordinate)

@@ -31,7 +31,9 @@ def polygon_to_bitmap(polygons: Sequence[np.ndarray], height: int, width: int) -
     """Union of the polygons of one instance rasterised to an ``(H, W)`` uint8 mask."""
     if len(polygons) == 0:
         return np.zeros((height, width), dtype=np.uint8)
-    rles = mask_utils.frPyObjects([np.asarray(p, dtype=np.float64) for p in polygons], height, width)
+    rles = mask_utils.frPyObjects(
+        [np.asarray(p, dtype=np.float64) for p in polygons], height, width
+    )
     return mask_utils.decode(mask_utils.merge(rles)).astype(np.uint8)
 
 
@@ -83,8 +85,10 @@ class PolygonMasks:
             try:
                 masks = self.masks[index]
             except Exception as exc:
-                raise ValueError(f"PolygonMasks: unsupported input of type {type(index)} for "
-                                 f"indexing (use an int, a slice, a list or a numpy array)") from exc
+                raise ValueError(
+                    f"PolygonMasks: unsupported input of type {type(index)} for "
+                    f"indexing (use an int, a slice, a list or a numpy array)"
+                ) from exc
         if len(masks) and isinstance(masks[0], np.ndarray):
             masks = [masks]  # one instance: keep the three-level list
         return PolygonMasks(masks, self.height, self.width)
@@ -130,7 +134,9 @@ class PolygonMasks:
         return boxes
 
     # --- size changes -------------------------------------------------------------------
-    def rescale(self, scale: float | tuple[int, int], interpolation: str | None = None) -> PolygonMasks:
+    def rescale(
+        self, scale: float | tuple[int, int], interpolation: str | None = None
+    ) -> PolygonMasks:
         """Scale keeping the aspect ratio (mmcv ``rescale_size`` rule)."""
         new_w, new_h = rescale_size((self.width, self.height), scale)
         return self.resize((new_h, new_w))
@@ -207,13 +213,16 @@ class PolygonMasks:
         if len(self) == 0:
             return PolygonMasks([], out_h, out_w)
         if not binarize:
-            raise ValueError("PolygonMasks.crop_and_resize: polygons are always binary, "
-                             "binarize=False is unsupported")
+            raise ValueError(
+                "PolygonMasks.crop_and_resize: polygons are always binary, "
+                "binarize=False is unsupported"
+            )
         boxes = torch.as_tensor(bboxes).detach().cpu().numpy().astype(np.float64).reshape(-1, 4)
         index = torch.as_tensor(inds).detach().cpu().numpy().astype(np.int64).reshape(-1)
         if len(index) != len(boxes):
-            raise ValueError(f"PolygonMasks.crop_and_resize: {len(boxes)} boxes for "
-                             f"{len(index)} indices")
+            raise ValueError(
+                f"PolygonMasks.crop_and_resize: {len(boxes)} boxes for {len(index)} indices"
+            )
         resized = []
         for box, i in zip(boxes, index):
             x1, y1, x2, y2 = box

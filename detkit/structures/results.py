@@ -47,20 +47,28 @@ class DetectionResult:
             if value.shape != (n,):
                 raise ValueError(f"DetectionResult {name} must be [{n}], got {tuple(value.shape)}")
         if self.masks is not None and (len(self.masks.shape) != 3 or self.masks.shape[0] != n):
-            raise ValueError(f"DetectionResult masks must be [{n}, H, W], "
-                             f"got {tuple(self.masks.shape)}")
+            raise ValueError(
+                f"DetectionResult masks must be [{n}, H, W], got {tuple(self.masks.shape)}"
+            )
 
     def __len__(self) -> int:
         return self.boxes.shape[0]
 
     def __getitem__(self, index: Any) -> DetectionResult:
-        return DetectionResult(self.boxes[index], self.scores[index], self.labels[index],
-                               None if self.masks is None else self.masks[index])
+        return DetectionResult(
+            self.boxes[index],
+            self.scores[index],
+            self.labels[index],
+            None if self.masks is None else self.masks[index],
+        )
 
     def to(self, device: torch.device | str) -> DetectionResult:
-        return DetectionResult(self.boxes.to(device), self.scores.to(device),
-                               self.labels.to(device),
-                               None if self.masks is None else self.masks.to(device))
+        return DetectionResult(
+            self.boxes.to(device),
+            self.scores.to(device),
+            self.labels.to(device),
+            None if self.masks is None else self.masks.to(device),
+        )
 
     def dense_masks(self) -> torch.Tensor | None:
         """The masks as one ``[N, H, W]`` tensor (``N × H × W`` bytes), or None."""
@@ -114,24 +122,47 @@ class DetectionResult:
             segm_results = segm_results[0]
         rows = [np.asarray(b, np.float32).reshape(-1, 5) for b in bbox_results]
         dets = np.concatenate(rows) if rows else np.zeros((0, 5), np.float32)
-        labels = np.concatenate([np.full(len(r), c, np.int64) for c, r in enumerate(rows)]) if rows \
+        labels = (
+            np.concatenate([np.full(len(r), c, np.int64) for c, r in enumerate(rows)])
+            if rows
             else np.zeros(0, np.int64)
+        )
         masks: torch.Tensor | RoIMasks | None = None
         lazy = bool(segm_results) and all(isinstance(s, MaskList) for s in segm_results)
-        flat = [m for per_class in segm_results for m in per_class] if segm_results and not lazy else []
+        flat = (
+            [m for per_class in segm_results for m in per_class]
+            if segm_results and not lazy
+            else []
+        )
         if lazy and len(dets):
             masks = RoIMasks.cat([s.masks.to("cpu") for s in segm_results])
         elif flat:
             import pycocotools.mask as mask_util
 
-            masks = torch.from_numpy(np.stack([
-                mask_util.decode(m).astype(bool) if isinstance(m, dict) else np.asarray(m, bool) for m in flat
-            ]))
-        return cls(torch.from_numpy(dets[:, :4].copy()), torch.from_numpy(dets[:, 4].copy()),
-                   torch.from_numpy(labels), masks)
+            masks = torch.from_numpy(
+                np.stack(
+                    [
+                        mask_util.decode(m).astype(bool)
+                        if isinstance(m, dict)
+                        else np.asarray(m, bool)
+                        for m in flat
+                    ]
+                )
+            )
+        return cls(
+            torch.from_numpy(dets[:, :4].copy()),
+            torch.from_numpy(dets[:, 4].copy()),
+            torch.from_numpy(labels),
+            masks,
+        )
 
-    def plot(self, ax: Any = None, img: np.ndarray | torch.Tensor | None = None,
-             class_names: Sequence[str] | None = None, score_thr: float = 0.3) -> Any:
+    def plot(
+        self,
+        ax: Any = None,
+        img: np.ndarray | torch.Tensor | None = None,
+        class_names: Sequence[str] | None = None,
+        score_thr: float = 0.3,
+    ) -> Any:
         """Draw the detections with score ≥ ``score_thr`` (boxes, class + score, masks) on
         ``img`` (HWC uint8 RGB; a blank canvas when None) with ``detkit.viz.draw_result``;
         returns the matplotlib axes."""

@@ -28,13 +28,13 @@ def dense_mask_windows(masks: Iterable[Any]) -> Iterator[tuple[int, int, np.ndar
     """``(x0, y0, window)`` of each ``[H, W]`` mask (array or tensor) of ``masks``: the bool
     part inside the bounding box of its pixels (``[0, 0]`` for an empty mask)."""
     for mask in masks:
-        mask = (mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask))
+        mask = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
         mask = mask.astype(bool, copy=False)
         rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
         if len(rows) == 0:
             yield 0, 0, mask[:0, :0]
             continue
-        yield int(cols[0]), int(rows[0]), mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        yield int(cols[0]), int(rows[0]), mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
 class RoIMasks:
@@ -49,11 +49,20 @@ class RoIMasks:
         skip_empty: mmdet's CPU paste (each mask only inside its box's window ± 1 pixel).
     """
 
-    def __init__(self, probs: torch.Tensor, boxes: torch.Tensor, height: int, width: int,
-                 threshold: float, skip_empty: bool) -> None:
+    def __init__(
+        self,
+        probs: torch.Tensor,
+        boxes: torch.Tensor,
+        height: int,
+        width: int,
+        threshold: float,
+        skip_empty: bool,
+    ) -> None:
         if probs.dim() != 4 or probs.shape[1] != 1 or boxes.shape != (probs.shape[0], 4):
-            raise ValueError(f"RoIMasks needs probs [N, 1, m, m] and boxes [N, 4], got "
-                             f"{tuple(probs.shape)} and {tuple(boxes.shape)}")
+            raise ValueError(
+                f"RoIMasks needs probs [N, 1, m, m] and boxes [N, 4], got "
+                f"{tuple(probs.shape)} and {tuple(boxes.shape)}"
+            )
         self.probs, self.boxes = probs, boxes.float()
         self.height, self.width = int(height), int(width)
         self.threshold, self.skip_empty = float(threshold), bool(skip_empty)
@@ -76,59 +85,93 @@ class RoIMasks:
 
     def __getitem__(self, index: Any) -> RoIMasks:
         """The masks at ``index`` (a slice, a bool/int64 tensor or a list); an int keeps one."""
-        if isinstance(index, (int, np.integer)) or (isinstance(index, torch.Tensor) and index.dim() == 0):
+        if isinstance(index, (int, np.integer)) or (
+            isinstance(index, torch.Tensor) and index.dim() == 0
+        ):
             index = [int(index)]
-        return RoIMasks(self.probs[index], self.boxes[index], self.height, self.width,
-                        self.threshold, self.skip_empty)
+        return RoIMasks(
+            self.probs[index],
+            self.boxes[index],
+            self.height,
+            self.width,
+            self.threshold,
+            self.skip_empty,
+        )
 
     def to(self, device: torch.device | str) -> RoIMasks:
-        return RoIMasks(self.probs.to(device), self.boxes.to(device), self.height, self.width,
-                        self.threshold, self.skip_empty)
+        return RoIMasks(
+            self.probs.to(device),
+            self.boxes.to(device),
+            self.height,
+            self.width,
+            self.threshold,
+            self.skip_empty,
+        )
 
     @classmethod
     def cat(cls, parts: Sequence[RoIMasks]) -> RoIMasks:
         """The rows of ``parts`` (same canvas and paste settings) in order."""
         first = parts[0]
         for part in parts[1:]:
-            if (part.height, part.width, part.threshold, part.skip_empty) != \
-                    (first.height, first.width, first.threshold, first.skip_empty):
+            if (part.height, part.width, part.threshold, part.skip_empty) != (
+                first.height,
+                first.width,
+                first.threshold,
+                first.skip_empty,
+            ):
                 raise ValueError("RoIMasks.cat: the parts differ in canvas size or paste settings")
-        return cls(torch.cat([p.probs for p in parts]), torch.cat([p.boxes for p in parts]),
-                   first.height, first.width, first.threshold, first.skip_empty)
+        return cls(
+            torch.cat([p.probs for p in parts]),
+            torch.cat([p.boxes for p in parts]),
+            first.height,
+            first.width,
+            first.threshold,
+            first.skip_empty,
+        )
 
     def windows(self) -> torch.Tensor:
         """int64 ``[N, 4]`` ``(x0, y0, x1, y1)`` canvas windows outside which mask i is zero."""
-        return mask_windows(self.boxes, self.height, self.width, self.probs.shape[-1],
-                            self.skip_empty)
+        return mask_windows(
+            self.boxes, self.height, self.width, self.probs.shape[-1], self.skip_empty
+        )
 
     def window(self, i: int) -> tuple[int, int, torch.Tensor]:
         """Mask ``i`` inside its window: ``(x0, y0, values [y1 - y0, x1 - x0])``."""
         win = self.windows()[i]
-        return int(win[0]), int(win[1]), paste_mask_window(self.probs[i], self.boxes[i], win,
-                                                           self.threshold)
+        return (
+            int(win[0]),
+            int(win[1]),
+            paste_mask_window(self.probs[i], self.boxes[i], win, self.threshold),
+        )
 
     def iter_windows(self) -> Iterator[tuple[int, int, torch.Tensor]]:
         """:meth:`window` of each mask in order, one at a time."""
         wins = self.windows()
         for i in range(len(self)):
-            yield int(wins[i, 0]), int(wins[i, 1]), paste_mask_window(
-                self.probs[i], self.boxes[i], wins[i], self.threshold)
+            yield (
+                int(wins[i, 0]),
+                int(wins[i, 1]),
+                paste_mask_window(self.probs[i], self.boxes[i], wins[i], self.threshold),
+            )
 
     def full(self, i: int) -> torch.Tensor:
         """Mask ``i`` on the whole canvas, ``[H, W]`` (``dense()[i]``)."""
         x0, y0, values = self.window(i)
         canvas = torch.zeros(self.height, self.width, dtype=self.dtype, device=self.device)
-        canvas[y0:y0 + values.shape[0], x0:x0 + values.shape[1]] = values
+        canvas[y0 : y0 + values.shape[0], x0 : x0 + values.shape[1]] = values
         return canvas
 
     def dense(self) -> torch.Tensor:
         """All masks pasted, ``[N, H, W]`` bool (uint8 for soft masks): ``N × H × W`` bytes."""
-        return paste_masks_in_image(self.probs, self.boxes, self.height, self.width,
-                                    self.threshold, self.skip_empty)
+        return paste_masks_in_image(
+            self.probs, self.boxes, self.height, self.width, self.threshold, self.skip_empty
+        )
 
     def __repr__(self) -> str:
-        return (f"RoIMasks(num={len(self)}, canvas={self.height}x{self.width}, "
-                f"mask_size={self.probs.shape[-1]}, threshold={self.threshold})")
+        return (
+            f"RoIMasks(num={len(self)}, canvas={self.height}x{self.width}, "
+            f"mask_size={self.probs.shape[-1]}, threshold={self.threshold})"
+        )
 
 
 class MaskList(Sequence):

@@ -37,10 +37,18 @@ def masks_as_array(masks: Any) -> np.ndarray | None:
     return np.asarray(masks)
 
 
-def draw_instances(ax: Axes, img_rgb: np.ndarray, bboxes: np.ndarray, labels: Sequence[int] | np.ndarray,
-                   masks: Any = None, scores: Sequence[float] | np.ndarray | None = None,
-                   class_names: Sequence[str] | None = None, palette: np.ndarray | None = None,
-                   mask_alpha: float = 0.45, title: str | None = None) -> Axes:
+def draw_instances(
+    ax: Axes,
+    img_rgb: np.ndarray,
+    bboxes: np.ndarray,
+    labels: Sequence[int] | np.ndarray,
+    masks: Any = None,
+    scores: Sequence[float] | np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+    palette: np.ndarray | None = None,
+    mask_alpha: float = 0.45,
+    title: str | None = None,
+) -> Axes:
     """Draw an RGB image with its instances on ``ax``.
 
     Args:
@@ -60,33 +68,52 @@ def draw_instances(ax: Axes, img_rgb: np.ndarray, bboxes: np.ndarray, labels: Se
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     if len(labels) != len(boxes):
         raise ValueError(f"draw_instances: {len(boxes)} boxes but {len(labels)} labels")
-    num_classes = max(len(class_names) if class_names else 0, int(labels.max()) + 1 if len(labels) else 1)
+    num_classes = max(
+        len(class_names) if class_names else 0, int(labels.max()) + 1 if len(labels) else 1
+    )
     colors = palette if palette is not None else make_palette(num_classes)
     canvas = np.array(img_rgb, dtype=np.uint8)
     mask_array = masks_as_array(masks)
     if mask_array is not None and len(mask_array):
         if len(mask_array) != len(boxes):
             raise ValueError(f"draw_instances: {len(boxes)} boxes but {len(mask_array)} masks")
-        blend_mask_windows(canvas, dense_mask_windows(mask_array), colors[labels % len(colors)],
-                           mask_alpha)
+        blend_mask_windows(
+            canvas, dense_mask_windows(mask_array), colors[labels % len(colors)], mask_alpha
+        )
     return annotate_axes(ax, canvas, boxes, labels, scores, class_names, colors, title)
 
 
-def annotate_axes(ax: Axes, canvas: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
-                  scores: Sequence[float] | np.ndarray | None, class_names: Sequence[str] | None,
-                  colors: np.ndarray, title: str | None = None) -> Axes:
+def annotate_axes(
+    ax: Axes,
+    canvas: np.ndarray,
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    scores: Sequence[float] | np.ndarray | None,
+    class_names: Sequence[str] | None,
+    colors: np.ndarray,
+    title: str | None = None,
+) -> Axes:
     """Show ``canvas`` (HWC uint8, masks already blended; subsampled for display beyond
     ``MAX_DISPLAY_SIDE`` pixels, axes still in image pixels) with box patches and names."""
     height, width = canvas.shape[:2]
     ax.imshow(display_copy(canvas), extent=(-0.5, width - 0.5, height - 0.5, -0.5))
     for i, ((x1, y1, x2, y2), label) in enumerate(zip(boxes, labels)):
         color = colors[label % len(colors)]
-        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=1.2))
+        ax.add_patch(
+            Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=1.2)
+        )
         name = class_names[label] if class_names and label < len(class_names) else str(int(label))
         if scores is not None:
             name = f"{name} {float(scores[i]):.2f}"
-        ax.text(x1, y1, name, fontsize=6, color="white", va="bottom",
-                bbox=dict(facecolor=color, alpha=0.8, pad=0.5, edgecolor="none"))
+        ax.text(
+            x1,
+            y1,
+            name,
+            fontsize=6,
+            color="white",
+            va="bottom",
+            bbox=dict(facecolor=color, alpha=0.8, pad=0.5, edgecolor="none"),
+        )
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=8)

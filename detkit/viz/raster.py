@@ -19,8 +19,12 @@ MAX_DISPLAY_SIDE = 2048
 BLEND_BAND_PIXELS = 1 << 18
 
 
-def blend_mask_windows(canvas: np.ndarray, windows: Iterable[tuple[int, int, np.ndarray]],
-                       colors: np.ndarray, alpha: float) -> int:
+def blend_mask_windows(
+    canvas: np.ndarray,
+    windows: Iterable[tuple[int, int, np.ndarray]],
+    colors: np.ndarray,
+    alpha: float,
+) -> int:
     """Blend each mask into ``canvas`` (HWC uint8 RGB, in place), in order:
     ``pixel = round(pixel * (1 - alpha) + 255 * color * alpha)`` where the mask is set.
 
@@ -37,12 +41,12 @@ def blend_mask_windows(canvas: np.ndarray, windows: Iterable[tuple[int, int, np.
     height, width = canvas.shape[:2]
     count = 0
     for count, ((x0, y0, window), color) in enumerate(zip(windows, colors), start=1):
-        window = np.asarray(window, dtype=bool)[:max(height - y0, 0), :max(width - x0, 0)]
+        window = np.asarray(window, dtype=bool)[: max(height - y0, 0), : max(width - x0, 0)]
         tint = np.asarray(color, np.float32) * (255 * alpha)
         rows_per_band = max(1, BLEND_BAND_PIXELS // max(window.shape[1], 1))
         for top in range(0, window.shape[0], rows_per_band):
-            band = window[top:top + rows_per_band]
-            region = canvas[y0 + top:y0 + top + band.shape[0], x0:x0 + band.shape[1]]
+            band = window[top : top + rows_per_band]
+            region = canvas[y0 + top : y0 + top + band.shape[0], x0 : x0 + band.shape[1]]
             pixels = region[band].astype(np.float32)
             region[band] = np.clip(np.rint(pixels * (1 - alpha) + tint), 0, 255).astype(np.uint8)
     return count
@@ -65,10 +69,10 @@ def draw_boxes(canvas: np.ndarray, boxes: np.ndarray, colors: np.ndarray, line_w
             continue
         rgb = np.rint(np.asarray(color) * 255).astype(np.uint8)
         lw = line_width
-        canvas[top:min(top + lw, bottom), left:right] = rgb
-        canvas[max(bottom - lw, top):bottom, left:right] = rgb
-        canvas[top:bottom, left:min(left + lw, right)] = rgb
-        canvas[top:bottom, max(right - lw, left):right] = rgb
+        canvas[top : min(top + lw, bottom), left:right] = rgb
+        canvas[max(bottom - lw, top) : bottom, left:right] = rgb
+        canvas[top:bottom, left : min(left + lw, right)] = rgb
+        canvas[top:bottom, max(right - lw, left) : right] = rgb
 
 
 @lru_cache(maxsize=8)
@@ -76,24 +80,30 @@ def _font(size: int) -> Any:
     return ImageFont.load_default(size=size)
 
 
-def draw_labels(canvas: np.ndarray, boxes: np.ndarray, names: Sequence[str], colors: np.ndarray,
-                font_size: int) -> None:
+def draw_labels(
+    canvas: np.ndarray, boxes: np.ndarray, names: Sequence[str], colors: np.ndarray, font_size: int
+) -> None:
     """Write each name in white on its colour just above its box's top-left corner (inside the
     box when there is no room above), in ``canvas`` (HWC uint8, in place)."""
     height, width = canvas.shape[:2]
     font = _font(font_size)
     pad = max(1, font_size // 6)
-    for (x1, y1, _, _), name, color in zip(np.asarray(boxes, np.float64).reshape(-1, 4), names, colors):
+    for (x1, y1, _, _), name, color in zip(
+        np.asarray(boxes, np.float64).reshape(-1, 4), names, colors
+    ):
         left, top, right, bottom = font.getbbox(name)
-        label = Image.new("RGB", (right - left + 2 * pad, bottom - top + 2 * pad),
-                          tuple(int(v) for v in np.rint(np.asarray(color) * 255)))
+        label = Image.new(
+            "RGB",
+            (right - left + 2 * pad, bottom - top + 2 * pad),
+            tuple(int(v) for v in np.rint(np.asarray(color) * 255)),
+        )
         ImageDraw.Draw(label).text((pad - left, pad - top), name, fill=(255, 255, 255), font=font)
         patch = np.asarray(label)
         x0 = int(np.clip(np.floor(x1), 0, max(width - 1, 0)))
         y0 = int(np.floor(y1)) - patch.shape[0]
         y0 = int(np.clip(y0 if y0 >= 0 else np.floor(y1), 0, max(height - 1, 0)))
-        patch = patch[:height - y0, :width - x0]
-        canvas[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]] = patch
+        patch = patch[: height - y0, : width - x0]
+        canvas[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]] = patch
 
 
 def display_copy(img: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> np.ndarray:

@@ -47,22 +47,32 @@ def read_rgb(img: str | os.PathLike | np.ndarray) -> np.ndarray:
     return read_image(os.fspath(img), channel_order="rgb")
 
 
-def _kept(result: DetectionResult, class_names: Sequence[str] | None, score_thr: float
-          ) -> tuple[DetectionResult, np.ndarray]:
+def _kept(
+    result: DetectionResult, class_names: Sequence[str] | None, score_thr: float
+) -> tuple[DetectionResult, np.ndarray]:
     """The detections scoring ≥ ``score_thr`` on the CPU and the palette of their classes."""
     kept = result[result.scores >= score_thr].to("cpu")
     labels = kept.labels.numpy()
-    num_classes = max(len(class_names) if class_names else 0, int(labels.max()) + 1 if len(labels) else 1)
+    num_classes = max(
+        len(class_names) if class_names else 0, int(labels.max()) + 1 if len(labels) else 1
+    )
     return kept, make_palette(num_classes)
 
 
 def _names(kept: DetectionResult, class_names: Sequence[str] | None) -> list[str]:
-    return [f"{class_names[label] if class_names and label < len(class_names) else label} {score:.2f}"
-            for label, score in zip(kept.labels.tolist(), kept.scores.tolist())]
+    return [
+        f"{class_names[label] if class_names and label < len(class_names) else label} {score:.2f}"
+        for label, score in zip(kept.labels.tolist(), kept.scores.tolist())
+    ]
 
 
-def draw_result(ax: Axes, img_rgb: np.ndarray, result: DetectionResult,
-                class_names: Sequence[str] | None = None, score_thr: float = 0.3) -> Axes:
+def draw_result(
+    ax: Axes,
+    img_rgb: np.ndarray,
+    result: DetectionResult,
+    class_names: Sequence[str] | None = None,
+    score_thr: float = 0.3,
+) -> Axes:
     """Draw the detections scoring ≥ ``score_thr`` (mask overlays blended into a uint8 copy of
     ``img_rgb``, HWC RGB; box patches and class + score names) into ``ax``, in the result's
     row order."""
@@ -70,12 +80,20 @@ def draw_result(ax: Axes, img_rgb: np.ndarray, result: DetectionResult,
     labels = kept.labels.numpy()
     canvas = np.array(img_rgb, dtype=np.uint8)
     blend_mask_windows(canvas, kept.iter_mask_windows(), palette[labels], MASK_ALPHA)
-    return annotate_axes(ax, canvas, kept.boxes.numpy().astype(np.float64), labels,
-                         kept.scores.numpy(), class_names, palette)
+    return annotate_axes(
+        ax,
+        canvas,
+        kept.boxes.numpy().astype(np.float64),
+        labels,
+        kept.scores.numpy(),
+        class_names,
+        palette,
+    )
 
 
-def _render_in_place(canvas: np.ndarray, result: DetectionResult,
-                     class_names: Sequence[str] | None, score_thr: float) -> np.ndarray:
+def _render_in_place(
+    canvas: np.ndarray, result: DetectionResult, class_names: Sequence[str] | None, score_thr: float
+) -> np.ndarray:
     kept, palette = _kept(result, class_names, score_thr)
     colors = palette[kept.labels.numpy()]
     blend_mask_windows(canvas, kept.iter_mask_windows(), colors, MASK_ALPHA)
@@ -92,8 +110,13 @@ def _show_on(ax: Axes, drawn: np.ndarray) -> None:
     ax.set_axis_off()
 
 
-def render_result(img_rgb: np.ndarray, result: DetectionResult, class_names: Sequence[str] | None = None,
-                  score_thr: float = 0.3, ax: Axes | None = None) -> np.ndarray:
+def render_result(
+    img_rgb: np.ndarray,
+    result: DetectionResult,
+    class_names: Sequence[str] | None = None,
+    score_thr: float = 0.3,
+    ax: Axes | None = None,
+) -> np.ndarray:
     """The drawing as an HWC uint8 RGB array at the image's size (also shown in ``ax``):
     masks blended, box outlines and class + score labels drawn into a copy of ``img_rgb``."""
     drawn = _render_in_place(np.array(img_rgb, dtype=np.uint8), result, class_names, score_thr)

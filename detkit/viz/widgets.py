@@ -39,8 +39,12 @@ class AugmentationPreview:
         policies: the config's AutoAugment policies (enables that choice).
     """
 
-    def __init__(self, samples: Sequence[dict[str, Any]], class_names: Sequence[str],
-                 policies: list[list[dict]] | None = None) -> None:
+    def __init__(
+        self,
+        samples: Sequence[dict[str, Any]],
+        class_names: Sequence[str],
+        policies: list[list[dict]] | None = None,
+    ) -> None:
         if not samples:
             raise ValueError("AugmentationPreview needs at least one sample")
         self.samples = list(samples)
@@ -52,27 +56,41 @@ class AugmentationPreview:
             "level": widgets.FloatSlider(value=5, min=0, max=10, step=0.5, description="level"),
             "prob": widgets.FloatSlider(value=1.0, min=0, max=1, step=0.05, description="prob"),
             "direction": widgets.Dropdown(options=DIRECTIONS, value="positive", description="sign"),
-            "axis": widgets.Dropdown(options=["horizontal", "vertical"], value="horizontal", description="axis"),
+            "axis": widgets.Dropdown(
+                options=["horizontal", "vertical"], value="horizontal", description="axis"
+            ),
             "fill": widgets.ColorPicker(value="#68747c", description="fill (RGB)"),
             "seed": widgets.IntText(value=0, description="seed"),
-            "sample": widgets.IntSlider(value=0, min=0, max=len(self.samples) - 1, description="sample"),
+            "sample": widgets.IntSlider(
+                value=0, min=0, max=len(self.samples) - 1, description="sample"
+            ),
         }
         self.output = widgets.Output()
         self.last_figure: Figure | None = None
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
-        self.widget = widgets.VBox([
-            widgets.HBox([self.controls[k] for k in ("policy", "level", "prob")]),
-            widgets.HBox([self.controls[k] for k in ("direction", "axis", "fill")]),
-            widgets.HBox([self.controls[k] for k in ("seed", "sample")]),
-            self.output,
-        ])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.controls[k] for k in ("policy", "level", "prob")]),
+                widgets.HBox([self.controls[k] for k in ("direction", "axis", "fill")]),
+                widgets.HBox([self.controls[k] for k in ("seed", "sample")]),
+                self.output,
+            ]
+        )
 
     def render(self) -> Figure:
         """Draw the current choice (original | augmented) and return the figure."""
         c = {k: w.value for k, w in self.controls.items()}
-        transform = make_policy(c["policy"], c["level"], c["prob"], c["direction"], c["axis"],
-                                _hex_to_rgb(c["fill"]), self.policies, self.samples)
+        transform = make_policy(
+            c["policy"],
+            c["level"],
+            c["prob"],
+            c["direction"],
+            c["axis"],
+            _hex_to_rgb(c["fill"]),
+            self.policies,
+            self.samples,
+        )
         sample = self.samples[c["sample"]]
         augmented = augment_sample(sample, transform, c["seed"])
         title = f"{c['policy']} level {c['level']:g} prob {c['prob']:g} seed {c['seed']}"
@@ -103,8 +121,11 @@ class AugmentationPreview:
         self.refresh()
 
 
-def build_augmentation_ui(samples: Sequence[dict[str, Any]], class_names: Sequence[str],
-                          policies: list[list[dict]] | None = None) -> AugmentationPreview:
+def build_augmentation_ui(
+    samples: Sequence[dict[str, Any]],
+    class_names: Sequence[str],
+    policies: list[list[dict]] | None = None,
+) -> AugmentationPreview:
     """Build the preview and draw its first state; display ``preview.widget``."""
     preview = AugmentationPreview(samples, class_names, policies)
     preview.refresh()

@@ -7,10 +7,9 @@ import sys
 
 import pytest
 import torch
+from analysis_helpers import REPO
 
 import detkit
-
-from analysis_helpers import REPO
 
 sys.path.insert(0, str(REPO / "tests" / "engine"))
 from tiny_demo import DEMO_CONFIG, TINY_DEMO_OPTIONS  # noqa: E402  (the shared 16-channel demo model)
@@ -26,15 +25,28 @@ def tiny(tmp_path_factory) -> dict[str, str]:
     detkit.convert_cityscapes(root, root / "annotations", nproc=1, show_progress=False)
     config = root / "tiny_cascade.py"
     cfg = detkit.Config.fromfile(str(REPO / DEMO_CONFIG))
-    ann, images = str(root / "annotations/instancesonly_filtered_gtFine_{}.json"), str(root / "leftImg8bit/{}") + "/"
-    cfg.merge_from_dict({
-        **TINY_DEMO_OPTIONS,
-        "model.test_cfg.rpn.nms_pre": 100, "model.test_cfg.rpn.max_per_img": 50,
-        "data.train.times": 1,
-        "data.train.dataset.ann_file": ann.format("train"), "data.train.dataset.img_prefix": images.format("train"),
-        **{f"data.{split}.{key}": value for split in ("val", "test")
-           for key, value in (("ann_file", ann.format("val")), ("img_prefix", images.format("val")))},
-    })
+    ann, images = (
+        str(root / "annotations/instancesonly_filtered_gtFine_{}.json"),
+        str(root / "leftImg8bit/{}") + "/",
+    )
+    cfg.merge_from_dict(
+        {
+            **TINY_DEMO_OPTIONS,
+            "model.test_cfg.rpn.nms_pre": 100,
+            "model.test_cfg.rpn.max_per_img": 50,
+            "data.train.times": 1,
+            "data.train.dataset.ann_file": ann.format("train"),
+            "data.train.dataset.img_prefix": images.format("train"),
+            **{
+                f"data.{split}.{key}": value
+                for split in ("val", "test")
+                for key, value in (
+                    ("ann_file", ann.format("val")),
+                    ("img_prefix", images.format("val")),
+                )
+            },
+        }
+    )
     detkit.set_img_scale(cfg, (256, 128))
     cfg.dump(str(config))
     torch.manual_seed(0)
@@ -42,8 +54,12 @@ def tiny(tmp_path_factory) -> dict[str, str]:
     model.init_weights()
     checkpoint = root / "tiny.pth"
     detkit.save_checkpoint(model, str(checkpoint), meta=dict(CLASSES=CLASSES))
-    return dict(root=str(root), config=str(config), checkpoint=str(checkpoint),
-                val_ann=str(root / "annotations/instancesonly_filtered_gtFine_val.json"))
+    return dict(
+        root=str(root),
+        config=str(config),
+        checkpoint=str(checkpoint),
+        val_ann=str(root / "annotations/instancesonly_filtered_gtFine_val.json"),
+    )
 
 
 @pytest.fixture(scope="package")

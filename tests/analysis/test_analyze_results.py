@@ -7,10 +7,10 @@ import pickle
 
 import numpy as np
 import pytest
+from analysis_helpers import gt_results, load_tool
 from PIL import Image
 
 import detkit
-from analysis_helpers import gt_results, load_tool
 from detkit.evaluation import eval_map
 
 
@@ -25,9 +25,15 @@ def test_eval_map_orders_by_score_and_ignores_boxes():
     # a false positive scoring above the true positive: precision 1/2 at recall 1
     m_ap, per_class = eval_map([one_class([20, 20, 30, 30, 0.9], [0, 0, 10, 10, 0.8])], [ANN])
     assert m_ap == pytest.approx(0.5) and per_class[0]["num_gts"] == 1
-    assert eval_map([one_class([0, 0, 10, 10, 0.9], [20, 20, 30, 30, 0.8])], [ANN])[0] == pytest.approx(1.0)
-    ignored = dict(ANN, bboxes_ignore=np.array([[20, 20, 30, 30]], np.float32), labels_ignore=np.array([0]))
-    assert eval_map([one_class([20, 20, 30, 30, 0.9], [0, 0, 10, 10, 0.8])], [ignored])[0] == pytest.approx(1.0)
+    assert eval_map([one_class([0, 0, 10, 10, 0.9], [20, 20, 30, 30, 0.8])], [ANN])[
+        0
+    ] == pytest.approx(1.0)
+    ignored = dict(
+        ANN, bboxes_ignore=np.array([[20, 20, 30, 30]], np.float32), labels_ignore=np.array([0])
+    )
+    assert eval_map([one_class([20, 20, 30, 30, 0.9], [0, 0, 10, 10, 0.8])], [ignored])[
+        0
+    ] == pytest.approx(1.0)
     no_gt = dict(bboxes=np.zeros((0, 4), np.float32), labels=np.zeros(0, np.int64))
     assert eval_map([one_class([0, 0, 10, 10, 0.9])], [no_gt])[0] == 0.0
 
@@ -44,7 +50,16 @@ def test_cli_draws_best_and_worst(tiny, val_dataset, tmp_path):
     pkl = tmp_path / "results.pkl"
     pkl.write_bytes(pickle.dumps(results))
     ranked = load_tool("analyze_results").main(
-        [tiny["config"], str(pkl), str(tmp_path / "shown"), "--topk", "5", "--show-score-thr", "0.3"])
+        [
+            tiny["config"],
+            str(pkl),
+            str(tmp_path / "shown"),
+            "--topk",
+            "5",
+            "--show-score-thr",
+            "0.3",
+        ]
+    )
     # topk capped at 3 // 2 = 1; image 1 has no objects: mAP 0
     assert ranked["good"] == [(0, 1.0)] and ranked["bad"] == [(1, 0.0)]
     stem = lambda i: val_dataset.data_infos[i]["filename"].rsplit("/", 1)[-1][: -len(".png")]  # noqa: E731
@@ -52,8 +67,9 @@ def test_cli_draws_best_and_worst(tiny, val_dataset, tmp_path):
     bad = tmp_path / "shown" / "bad" / f"{stem(1)}_0.0.png"
     assert good.is_file() and bad.is_file()
     assert Image.open(good).size == (256, 2 * 128)  # ground truth above detections
-    overlaid = detkit.analyze_results(tiny["config"], results, str(tmp_path / "overlay"), topk=1,
-                                      overlay_gt_pred=True)
+    overlaid = detkit.analyze_results(
+        tiny["config"], results, str(tmp_path / "overlay"), topk=1, overlay_gt_pred=True
+    )
     assert overlaid == ranked
     assert Image.open(tmp_path / "overlay" / "good" / f"{stem(0)}_1.0.png").size == (256, 128)
     with pytest.raises(ValueError, match="topk must be >= 1"):

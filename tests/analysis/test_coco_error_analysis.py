@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 import pytest
+from analysis_helpers import REPO, gt_results, load_tool
 
 import detkit
-from analysis_helpers import REPO, gt_results, load_tool
 
 SUPER = {"person": "human", "rider": "human"}  # the rest: vehicle
 
@@ -30,7 +30,9 @@ def result_json(val_dataset, tmp_path_factory):
 
 
 def test_breakdown_without_supercategories(tiny, result_json, tmp_path, capsys):
-    summary = load_tool("coco_error_analysis").main([result_json, str(tmp_path), "--ann", tiny["val_ann"]])
+    summary = load_tool("coco_error_analysis").main(
+        [result_json, str(tmp_path), "--ann", tiny["val_ann"]]
+    )
     truck, car = summary["bbox"]["truck"], summary["bbox"]["car"]
     # trucks: a false positive above two true positives -> precision 2/3 at every recall
     for error in ("C75", "C50", "Loc", "Sim"):  # no supercategories: Sim forgives nothing
@@ -50,18 +52,33 @@ def test_supercategory_confusion_is_sim(tiny, result_json, tmp_path):
         cat["supercategory"] = SUPER.get(cat["name"], "vehicle")
     ann_file = tmp_path / "with_super.json"
     ann_file.write_text(json.dumps(ann))
-    summary = detkit.coco_error_analysis(result_json, str(tmp_path / "out"), ann=str(ann_file), extraplots=True)
+    summary = detkit.coco_error_analysis(
+        result_json, str(tmp_path / "out"), ann=str(ann_file), extraplots=True
+    )
     truck = summary["bbox"]["truck"]
-    assert truck["Loc"] == pytest.approx(2 / 3, abs=1e-6) and truck["Sim"] == pytest.approx(1.0)  # car -> truck forgiven
+    assert truck["Loc"] == pytest.approx(2 / 3, abs=1e-6) and truck["Sim"] == pytest.approx(
+        1.0
+    )  # car -> truck forgiven
     assert (tmp_path / "out" / "bbox" / "bbox-allclass-ap bar plot.png").is_file()
 
 
 def test_bad_inputs(tiny, result_json, tmp_path):
     with pytest.raises(ValueError, match="'bbox' or 'segm'"):
-        detkit.coco_error_analysis(result_json, str(tmp_path), ann=tiny["val_ann"], types=["keypoints"])
+        detkit.coco_error_analysis(
+            result_json, str(tmp_path), ann=tiny["val_ann"], types=["keypoints"]
+        )
     with pytest.raises(ValueError, match="3 numbers should be given as areas"):
         detkit.coco_error_analysis(result_json, str(tmp_path), ann=tiny["val_ann"], areas=[1, 2])
-    run = subprocess.run([sys.executable, str(REPO / "tools/analysis_tools/coco_error_analysis.py"),
-                          str(tmp_path / "none.json"), str(tmp_path), "--ann", tiny["val_ann"]],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools/analysis_tools/coco_error_analysis.py"),
+            str(tmp_path / "none.json"),
+            str(tmp_path),
+            "--ann",
+            tiny["val_ann"],
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 1 and "result json not found" in run.stderr

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+from analysis_helpers import load_tool
 from torch.utils.flop_counter import FlopCounterMode
 
 import detkit
-from analysis_helpers import load_tool
 
 
 def test_get_flops_groups_match_a_direct_count(tiny, capsys):
-    report = load_tool("get_flops").main([tiny["config"], "--shape", "100", "130", "--device", "cpu"])
+    report = load_tool("get_flops").main(
+        [tiny["config"], "--shape", "100", "130", "--device", "cpu"]
+    )
     printed = capsys.readouterr().out
     assert report.input_shape == (3, 128, 160) and report.ori_shape == (3, 100, 130)
     assert "Use size divisor set input shape from (3, 100, 130) to (3, 128, 160)" in printed
@@ -34,8 +36,21 @@ def test_get_flops_groups_match_a_direct_count(tiny, capsys):
 
 
 def test_benchmark_counts_after_warmup(tiny, capsys):
-    fps = load_tool("benchmark").main([tiny["config"], tiny["checkpoint"], "--max-iter", "7", "--log-interval", "6",
-                                       "--fuse-conv-bn", "--device", "cpu", "--repeat-num", "2"])
+    fps = load_tool("benchmark").main(
+        [
+            tiny["config"],
+            tiny["checkpoint"],
+            "--max-iter",
+            "7",
+            "--log-interval",
+            "6",
+            "--fuse-conv-bn",
+            "--device",
+            "cpu",
+            "--repeat-num",
+            "2",
+        ]
+    )
     printed = capsys.readouterr().out
     assert len(fps) == 2 and all(v > 0 for v in fps)
     assert "Done image [6  / 7], fps:" in printed and printed.count("Overall fps:") == 3

@@ -52,7 +52,8 @@ def chromium() -> Iterator[Browser]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield browser
         finally:
@@ -66,7 +67,9 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(chromium: Browser, lab_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+def lab(
+    chromium: Browser, lab_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LabServer]:
     """JupyterLab on 127.0.0.1 with a temporary token and state dirs, serving ``lab_root``."""
     with running_lab(lab_root, tmp_path_factory.mktemp("lab_state")) as server:
         yield server

@@ -81,7 +81,8 @@ def widget_control(page: Page, description: str) -> Locator:
     Raises LookupError naming the description when no control, or more than one, carries it.
     """
     label = page.locator("label.widget-label").filter(
-        has_text=re.compile(rf"^\s*{re.escape(description)}\s*$"))
+        has_text=re.compile(rf"^\s*{re.escape(description)}\s*$")
+    )
     rows = page.locator(f"{NOTEBOOK} .jupyter-widgets.widget-inline-hbox").filter(has=label)
     if rows.count() != 1:
         raise LookupError(f"expected one widget described {description!r}, found {rows.count()}")

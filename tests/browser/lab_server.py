@@ -32,7 +32,10 @@ LOOPBACK = "127.0.0.1"
 # dialog, and every cell kept in the DOM so all outputs can be checked.
 LAB_USER_SETTINGS: dict[str, dict[str, object]] = {
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
-    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none", "autoStartDefaultKernel": True},
+    "@jupyterlab/notebook-extension/tracker": {
+        "windowingMode": "none",
+        "autoStartDefaultKernel": True,
+    },
 }
 
 
@@ -73,7 +76,9 @@ def write_user_settings(settings_dir: Path) -> None:
 def lab_command(root_dir: Path, port: int, token: str) -> list[str]:
     """The ``jupyterlab`` command line serving ``root_dir`` on ``LOOPBACK:port`` only."""
     command = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable,
+        "-m",
+        "jupyterlab",
         "--no-browser",
         f"--ServerApp.ip={LOOPBACK}",
         f"--ServerApp.port={port}",
@@ -146,8 +151,12 @@ def running_lab(root_dir: Path, state_dir: Path, timeout_s: float = 60.0) -> Ite
     with server.log_path.open("wb") as log:
         process = subprocess.Popen(
             lab_command(root_dir, port, server.token),
-            cwd=root_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=root_dir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             wait_until_ready(server, process, timeout_s)

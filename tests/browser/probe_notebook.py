@@ -69,7 +69,9 @@ def write_probe_notebook(path: Path) -> Path:
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = DETKIT_KERNELSPEC
     notebook.cells = [
-        nbformat.v4.new_markdown_cell("# Front-end probe\nWidgets, an Output image and fastprogress."),
+        nbformat.v4.new_markdown_cell(
+            "# Front-end probe\nWidgets, an Output image and fastprogress."
+        ),
         nbformat.v4.new_code_cell(IMPORTS),
         nbformat.v4.new_code_cell(WIDGET_PREVIEW),
         nbformat.v4.new_code_cell(TRAINING_LOOP),

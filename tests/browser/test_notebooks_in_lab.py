@@ -10,9 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import nbformat
 import pytest
-from PIL import Image
-from papermill.iorw import load_notebook_node
-from papermill.parameterize import parameterize_notebook
 from lab_page import (
     NOTEBOOK,
     error_outputs,
@@ -28,6 +25,9 @@ from lab_page import (
     widget_control,
 )
 from lab_server import LabServer
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
+from PIL import Image
 from probe_notebook import write_probe_notebook
 
 from detkit.data.convert import convert_cityscapes
@@ -39,8 +39,12 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SEED_CONFIG = REPO_ROOT / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py"
-DEMO_CONFIG = REPO_ROOT / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes_demo.py"
+SEED_CONFIG = (
+    REPO_ROOT / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes.py"
+)
+DEMO_CONFIG = (
+    REPO_ROOT / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes_demo.py"
+)
 # nbs/03's controls, found by their description labels, and the values the test sets in turn.
 # The preview prints its augmented panel's title ("<policy> level <l> prob <p> seed <s> (...)").
 # On the 256x128 samples, Translate level 5 / 3 moves by 125 / 75 px. With sign "random", seed 0
@@ -85,7 +89,9 @@ def run_notebook_in_lab(page: Page, lab: LabServer, name: str, screenshot_dir: P
 def assert_no_errors_shown(page: Page) -> None:
     """No output shows a traceback/exception and no widget failed to render."""
     errors = error_outputs(page)
-    assert not errors, "errors shown in the page:\n" + "\n\n".join(error[-1500:] for error in errors)
+    assert not errors, "errors shown in the page:\n" + "\n\n".join(
+        error[-1500:] for error in errors
+    )
 
 
 def pictures_shown(preview: Locator) -> list[bytes]:
@@ -152,7 +158,9 @@ def test_lab_renders_widgets_and_progress(
 
     preview = page.locator(".jp-Notebook .widget-output")
     for description, value in [("policy", "Translate"), ("level", 7), ("seed", 3)]:
-        before, after = change_control_and_wait(page, preview, description, value, f"{description}={value}")
+        before, after = change_control_and_wait(
+            page, preview, description, value, f"{description}={value}"
+        )
         screenshot_in_view(preview, screenshot_dir / f"probe_{description}_changed.png")
         assert before and after, "the preview shows no image"
         image_changed = after != before
@@ -170,17 +178,24 @@ def test_augmentation_preview_notebook_in_lab(
     shows its figure once, and its policy, level and seed controls each redraw the augmented
     image and its title."""
     name = copy_with_parameters(
-        REPO_ROOT / "nbs/03_augmentation_preview.ipynb", lab_root / "03_augmentation_preview.ipynb",
+        REPO_ROOT / "nbs/03_augmentation_preview.ipynb",
+        lab_root / "03_augmentation_preview.ipynb",
         dict(
-            data_root=str(tmp_path / "missing"), work_dir=str(tmp_path / "work"), config=str(SEED_CONFIG),
-            num_samples=2, levels=[0, 10], sample_size=[256, 128],
+            data_root=str(tmp_path / "missing"),
+            work_dir=str(tmp_path / "work"),
+            config=str(SEED_CONFIG),
+            num_samples=2,
+            levels=[0, 10],
+            sample_size=[256, 128],
         ),
     )
     run_notebook_in_lab(page, lab, name, screenshot_dir)
 
     preview = page.locator(".jp-Notebook .widget-output")
     ui = page.locator(".jp-Notebook .widget-vbox").filter(has=page.locator(".widget-output"))
-    preview_cell = page.locator(".jp-Notebook .jp-CodeCell").filter(has=page.locator(".widget-output"))
+    preview_cell = page.locator(".jp-Notebook .jp-CodeCell").filter(
+        has=page.locator(".widget-output")
+    )
     shown_twice = preview_cell.locator("img").count() != preview.locator("img").count()
     assert not shown_twice, "the preview figure is also shown outside the preview widget"
     screenshot_in_view(ui, screenshot_dir / "03_preview_before.png")
@@ -189,7 +204,9 @@ def test_augmentation_preview_notebook_in_lab(
         screenshot_in_view(ui, screenshot_dir / f"03_preview_{description}_changed.png")
         assert before and after, "the preview shows no image"
         image_changed = after != before
-        assert image_changed or not must_change, f"preview image unchanged after setting {description}={value}"
+        assert image_changed or not must_change, (
+            f"preview image unchanged after setting {description}={value}"
+        )
     assert_no_errors_shown(page)
 
 
@@ -201,12 +218,21 @@ def test_train_and_evaluate_notebook_in_lab(
     every cell runs clean, the fastprogress bars appear and finish beside the live loss plot."""
     sample = tmp_path / "sample"
     generate_cityscapes_sample(sample, train=4, val=2, test=0, size=(128, 64), seed=3)
-    convert_cityscapes(sample, sample / "annotations", nproc=1, show_progress=False, splits=("train", "val"))
+    convert_cityscapes(
+        sample, sample / "annotations", nproc=1, show_progress=False, splits=("train", "val")
+    )
     name = copy_with_parameters(
-        REPO_ROOT / "nbs/04_train_and_evaluate.ipynb", lab_root / "04_train_and_evaluate.ipynb",
+        REPO_ROOT / "nbs/04_train_and_evaluate.ipynb",
+        lab_root / "04_train_and_evaluate.ipynb",
         dict(
-            config=str(DEMO_CONFIG), data_root=str(sample), work_dir=str(tmp_path / "work"),
-            max_epochs=1, times=1, img_scale=[128, 64], samples_per_gpu=2, eval_interval=1,
+            config=str(DEMO_CONFIG),
+            data_root=str(sample),
+            work_dir=str(tmp_path / "work"),
+            max_epochs=1,
+            times=1,
+            img_scale=[128, 64],
+            samples_per_gpu=2,
+            eval_interval=1,
             cfg_options={"data.workers_per_gpu": 0},
         ),
     )

@@ -49,13 +49,23 @@ def test_save_layout_and_round_trip(tmp_path):
     model.backbone[1].running_mean.fill_(0.5)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     path = tmp_path / "sub" / "epoch_1.pth"
-    save_checkpoint(nn.DataParallel(model), str(path), optimizer, meta={"epoch": 1, "iter": 7, "CLASSES": ("a",)})
+    save_checkpoint(
+        nn.DataParallel(model),
+        str(path),
+        optimizer,
+        meta={"epoch": 1, "iter": 7, "CLASSES": ("a",)},
+    )
     raw = torch.load(path, weights_only=True)
     assert set(raw) == {"meta", "state_dict", "optimizer"}
-    assert raw["meta"]["epoch"] == 1 and raw["meta"]["iter"] == 7 and raw["meta"]["CLASSES"] == ("a",)
+    assert (
+        raw["meta"]["epoch"] == 1 and raw["meta"]["iter"] == 7 and raw["meta"]["CLASSES"] == ("a",)
+    )
     assert {"time", "torch_version", "detkit_version"} <= set(raw["meta"])
     assert not any(k.startswith("module.") for k in raw["state_dict"])
-    assert "backbone.1.running_mean" in raw["state_dict"] and "backbone.1.num_batches_tracked" in raw["state_dict"]
+    assert (
+        "backbone.1.running_mean" in raw["state_dict"]
+        and "backbone.1.num_batches_tracked" in raw["state_dict"]
+    )
     assert all(v.device.type == "cpu" for v in raw["state_dict"].values())
     assert [p.name for p in path.parent.iterdir()] == ["epoch_1.pth"]  # no temp file left
 
@@ -74,7 +84,9 @@ def test_80_to_8_class_mismatch_report(tmp_path, caplog):
     torch.manual_seed(1)
     cityscapes = TinyCascade(8)
     before = {k: v.clone() for k, v in cityscapes.state_dict().items()}
-    logger = logging.getLogger("checkpoint_test_report")  # outside 'detkit', which may not propagate
+    logger = logging.getLogger(
+        "checkpoint_test_report"
+    )  # outside 'detkit', which may not propagate
     with caplog.at_level("WARNING", logger="checkpoint_test_report"):
         report = load_checkpoint(cityscapes, str(path), logger=logger)["load_report"]
     assert isinstance(report, LoadReport)
@@ -83,12 +95,19 @@ def test_80_to_8_class_mismatch_report(tmp_path, caplog):
     after = cityscapes.state_dict()
     for key, _, _ in report.mismatched:  # kept initialised
         torch.testing.assert_close(after[key], before[key])
-    torch.testing.assert_close(after["roi_head.bbox_head.2.fc_reg.weight"], coco.state_dict()["roi_head.bbox_head.2.fc_reg.weight"])
+    torch.testing.assert_close(
+        after["roi_head.bbox_head.2.fc_reg.weight"],
+        coco.state_dict()["roi_head.bbox_head.2.fc_reg.weight"],
+    )
     table = report.table()
-    assert re.search(r"mismatch +roi_head\.bbox_head\.\{0,1,2\}\.fc_cls\.weight +\[81, 8\] +\[9, 8\]", table)
+    assert re.search(
+        r"mismatch +roi_head\.bbox_head\.\{0,1,2\}\.fc_cls\.weight +\[81, 8\] +\[9, 8\]", table
+    )
     assert "roi_head.mask_head.{0,1,2}.conv_logits.bias" in table
     assert len(table.splitlines()) == 2 + 4  # summary + header + 4 grouped rows
-    assert len([r for r in caplog.records if r.name == "checkpoint_test_report"]) == 1  # logged once
+    assert (
+        len([r for r in caplog.records if r.name == "checkpoint_test_report"]) == 1
+    )  # logged once
 
     with pytest.raises(RuntimeError, match="fc_cls"):
         load_checkpoint(TinyCascade(8), str(path), strict=True)
@@ -96,7 +115,9 @@ def test_80_to_8_class_mismatch_report(tmp_path, caplog):
 
 def test_missing_unexpected_prefix_and_plain_state_dict(tmp_path):
     model = TinyCascade(2)
-    state = OrderedDict(("module." + k, v) for k, v in model.state_dict().items() if "mask_head" not in k)
+    state = OrderedDict(
+        ("module." + k, v) for k, v in model.state_dict().items() if "mask_head" not in k
+    )
     state["module.extra.weight"] = torch.zeros(3)
     path = tmp_path / "plain.pth"
     torch.save(state, path)  # no 'state_dict' key: the whole dict is the state dict
@@ -112,7 +133,9 @@ def test_missing_num_batches_tracked_not_reported(tmp_path):
     model = TinyCascade(2)
     state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     torch.save({"state_dict": state}, tmp_path / "old.pth")
-    assert load_checkpoint(TinyCascade(2), str(tmp_path / "old.pth"), strict=True)["load_report"].exact
+    assert load_checkpoint(TinyCascade(2), str(tmp_path / "old.pth"), strict=True)[
+        "load_report"
+    ].exact
 
 
 def test_url_download_into_hub_cache_and_offline_error(tmp_path, monkeypatch):
@@ -134,12 +157,18 @@ def test_url_download_into_hub_cache_and_offline_error(tmp_path, monkeypatch):
     assert load_checkpoint(TinyCascade(2), good.as_uri(), strict=True)["load_report"].exact
 
     missing_url = (served.parent / "nothing.pth").as_uri()
-    with pytest.raises(FileNotFoundError, match=str(tmp_path / "torch_home" / "hub" / "checkpoints" / "nothing.pth")):
+    with pytest.raises(
+        FileNotFoundError,
+        match=str(tmp_path / "torch_home" / "hub" / "checkpoints" / "nothing.pth"),
+    ):
         resolve_checkpoint_path(missing_url, progress=False)
 
 
 def test_torchvision_and_open_mmlab_names(tmp_path, monkeypatch):
-    assert torchvision_weights_url("resnet50") == "https://download.pytorch.org/models/resnet50-0676ba61.pth"
+    assert (
+        torchvision_weights_url("resnet50")
+        == "https://download.pytorch.org/models/resnet50-0676ba61.pth"
+    )
     assert torchvision_weights_url("resnet18.IMAGENET1K_V1").endswith("resnet18-f37072fd.pth")
     with pytest.raises(KeyError, match="no model named"):
         torchvision_weights_url("resnet5")
@@ -187,16 +216,30 @@ def test_link_latest_is_relative_symlink_replaced(tmp_path):
         link = link_latest(str(tmp_path / f"epoch_{epoch}.pth"))
     assert os.readlink(link) == "epoch_2.pth"
     assert read_checkpoint(link)["meta"]["epoch"] == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_1.pth", "epoch_2.pth", "latest.pth"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "epoch_1.pth",
+        "epoch_2.pth",
+        "latest.pth",
+    ]
 
 
 def test_golden_mmdet_checkpoint_reads_with_weights_only():
-    golden = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "golden",
-                          "mmdet_v2_cascade_tiny", "checkpoint.pth")  # ../shared beside the repo root
+    golden = os.path.join(
+        os.path.dirname(__file__),
+        "..",
+        "..",
+        "..",
+        "shared",
+        "golden",
+        "mmdet_v2_cascade_tiny",
+        "checkpoint.pth",
+    )  # ../shared beside the repo root
     if not os.path.exists(golden):
         pytest.skip("shared golden data not available")
     checkpoint = read_checkpoint(golden)
-    assert checkpoint["meta"]["mmdet_version"] == "2.28.2" and len(checkpoint["meta"]["CLASSES"]) == 8
+    assert (
+        checkpoint["meta"]["mmdet_version"] == "2.28.2" and len(checkpoint["meta"]["CLASSES"]) == 8
+    )
 
 
 def test_saved_file_has_umask_permissions(tmp_path):

@@ -45,7 +45,10 @@ def test_bases_of_three_formats_merge_with_child_winning(child):
     assert child.model.type == "ToyDetector"  # from the base
     assert child.model.backbone.out_indices == (0, 1, 2, 3)
     assert child.model.neck.to_dict() == {
-        "type": "AugFPN", "in_channels": [64, 128], "out_channels": 32, "num_outs": 3,
+        "type": "AugFPN",
+        "in_channels": [64, 128],
+        "out_channels": 32,
+        "num_outs": 3,
     }
     assert child.model.heads == [{"type": "Head", "num_classes": 8}]
     assert child.model.test_cfg == {"score_thr": 0.3}
@@ -243,8 +246,11 @@ def test_loading_does_not_warn(child):
 def test_undefined_name_from_a_base_is_explained(tmp_path):
     write(tmp_path / "base.py", "img_norm_cfg = dict(mean=[0.0])\n")
     child = write(tmp_path / "child.py", "_base_ = 'base.py'\n\nnorm = dict(**img_norm_cfg)\n")
-    with pytest.raises(NameError, match=f"{re.escape(str(child))}, line 3: .*'img_norm_cfg'.*"
-                       r"\{\{ _base_\.img_norm_cfg \}\}"):
+    with pytest.raises(
+        NameError,
+        match=f"{re.escape(str(child))}, line 3: .*'img_norm_cfg'.*"
+        r"\{\{ _base_\.img_norm_cfg \}\}",
+    ):
         Config.fromfile(child)
 
 

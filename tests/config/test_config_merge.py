@@ -20,7 +20,9 @@ BASE = {
 def test_dicts_merge_recursively_and_child_wins():
     merged = merge_a_into_b({"model": {"neck": {"type": "AugFPN", "norm": {"eps": 1e-3}}}}, BASE)
     assert merged["model"]["neck"] == {
-        "type": "AugFPN", "out_channels": 256, "norm": {"type": "BN", "eps": 1e-3},
+        "type": "AugFPN",
+        "out_channels": 256,
+        "norm": {"type": "BN", "eps": 1e-3},
     }
     assert merged["model"]["mask_head"] == BASE["model"]["mask_head"]
 
@@ -98,7 +100,8 @@ def test_list_keys_need_allow_list_keys():
         {"model": {"bbox_head": {"1": {"num_classes": 8}}}}, BASE, allow_list_keys=True
     )
     assert merged["model"]["bbox_head"] == [
-        {"type": "A", "num_classes": 80}, {"type": "B", "num_classes": 8},
+        {"type": "A", "num_classes": 80},
+        {"type": "B", "num_classes": 8},
     ]
 
 
@@ -119,7 +122,8 @@ def test_non_digit_key_into_a_list_is_a_key_error():
 
 def test_nest_dotted_keys():
     assert nest_dotted_keys({"a.b.c": 1, "a.b.d": 2, "e": 3}) == {
-        "a": {"b": {"c": 1, "d": 2}}, "e": 3,
+        "a": {"b": {"c": 1, "d": 2}},
+        "e": 3,
     }
     with pytest.raises(KeyError, match="invalid config option key 'a..b'"):
         nest_dotted_keys({"a..b": 1})

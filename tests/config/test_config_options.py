@@ -66,8 +66,14 @@ def make_parser() -> argparse.ArgumentParser:
 
 def test_dict_action():
     args = make_parser().parse_args(
-        ["--cfg-options", "model.roi_head.bbox_head.0.num_classes=3", "data.workers=0",
-         "evaluation.metric=bbox,segm", "--cfg-options", "x=(1,2)"]
+        [
+            "--cfg-options",
+            "model.roi_head.bbox_head.0.num_classes=3",
+            "data.workers=0",
+            "evaluation.metric=bbox,segm",
+            "--cfg-options",
+            "x=(1,2)",
+        ]
     )
     assert args.cfg_options == {
         "model.roi_head.bbox_head.0.num_classes": 3,
@@ -111,7 +117,9 @@ def test_merge_from_dict_nested_and_list_index():
     assert [h.num_classes for h in cfg.model.roi_head.bbox_head] == [3, 80, 80]
     assert [h.s for h in cfg.model.roi_head.bbox_head] == [0, 1, 2]
     assert cfg.data.train.pipeline[1].to_dict() == {
-        "type": "Resize", "s": 1, "img_scale": (2048, 1024),
+        "type": "Resize",
+        "s": 1,
+        "img_scale": (2048, 1024),
     }
     assert cfg.new.key == [1]
 

@@ -64,7 +64,8 @@ def test_mmdet_datasets_env_replaces_the_data_root_under_data():
     assert update_data_root(cfg, {"MMDET_DATASETS": "/mnt/ds/"}) is True
     assert cfg.data_root == "/mnt/ds/"
     assert cfg.data.train.dataset.to_dict() == {
-        "ann_file": "/mnt/ds/a.json", "img_prefix": "/mnt/ds/img/",
+        "ann_file": "/mnt/ds/a.json",
+        "img_prefix": "/mnt/ds/img/",
     }
     assert cfg.data.val.ann_file == ["/mnt/ds/v1.json", "/mnt/ds/v2.json"]
     assert cfg.data.val.other == "keep"

@@ -63,7 +63,9 @@ def test_model_keeps_base_parts_and_takes_the_new_neck(seed):
     model = seed.model
     assert model.type == "CascadeRCNN" and model.pretrained is None
     assert model.neck.to_dict() == {
-        "type": "AugFPN", "in_channels": [256, 512, 1024, 2048], "out_channels": 256,
+        "type": "AugFPN",
+        "in_channels": [256, 512, 1024, 2048],
+        "out_channels": 256,
         "num_outs": 5,
     }
     assert model.backbone.init_cfg.checkpoint == "torchvision://resnet50"
@@ -82,8 +84,15 @@ def test_data_and_pipeline(seed):
     )
     pipeline = dataset.pipeline
     assert [step.type for step in pipeline] == [
-        "LoadImageFromFile", "LoadAnnotations", "AutoAugment", "Resize", "RandomFlip",
-        "Normalize", "Pad", "DefaultFormatBundle", "Collect",
+        "LoadImageFromFile",
+        "LoadAnnotations",
+        "AutoAugment",
+        "Resize",
+        "RandomFlip",
+        "Normalize",
+        "Pad",
+        "DefaultFormatBundle",
+        "Collect",
     ]
     policies = pipeline[2].policies
     assert policies[0] == [
@@ -171,7 +180,8 @@ def test_voc_and_coco_details():
     voc = Config.fromfile(REPO / "configs/_base_/datasets/voc0712.py")
     assert voc.data.train.times == 3
     assert voc.data.train.dataset.img_prefix == [
-        "data/VOCdevkit/VOC2007/", "data/VOCdevkit/VOC2012/",
+        "data/VOCdevkit/VOC2007/",
+        "data/VOCdevkit/VOC2012/",
     ]
     assert voc.data.test.ann_file == "data/VOCdevkit/VOC2007/ImageSets/Main/test.txt"
     assert voc.evaluation.metric == "mAP"

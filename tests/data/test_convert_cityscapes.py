@@ -18,8 +18,9 @@ from detkit.data.synthetic import generate_cityscapes_sample
 
 
 def _import_reference():
-    spec = importlib.util.spec_from_file_location("mmdet_reference_converter",
-                                                  Path(__file__).with_name("mmdet_reference_converter.py"))
+    spec = importlib.util.spec_from_file_location(
+        "mmdet_reference_converter", Path(__file__).with_name("mmdet_reference_converter.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -37,9 +38,12 @@ def _load(path: Path) -> dict:
 
 def test_equals_mmdet_converter(cityscapes_root, converted):
     for split in ("train", "val", "test"):
-        files = collect_files(cityscapes_root / "leftImg8bit" / split, cityscapes_root / "gtFine" / split)
+        files = collect_files(
+            cityscapes_root / "leftImg8bit" / split, cityscapes_root / "gtFine" / split
+        )
         expected = reference.cvt_annotations(
-            [reference.load_img_info((f.img_file, f.inst_file, f.segm_file)) for f in files])
+            [reference.load_img_info((f.img_file, f.inst_file, f.segm_file)) for f in files]
+        )
         ours = _load(converted / f"instancesonly_filtered_gtFine_{split}.json")
         assert ours == json.loads(json.dumps(expected)), split
     assert "annotations" not in _load(converted / "instancesonly_filtered_gtFine_test.json")
@@ -70,33 +74,49 @@ def test_categories_images_and_instances_against_polygons(cityscapes_root, conve
     assert [c["id"] for c in coco["categories"]] == CATEGORY_IDS
     assert [c["name"] for c in coco["categories"]][:3] == ["person", "rider", "car"]
     assert len(coco["images"]) == 8 and [im["id"] for im in coco["images"]] == list(range(8))
-    assert [im["file_name"] for im in coco["images"]] == sorted(im["file_name"] for im in coco["images"])
+    assert [im["file_name"] for im in coco["images"]] == sorted(
+        im["file_name"] for im in coco["images"]
+    )
     image = coco["images"][0]
-    assert image["file_name"].endswith("_leftImg8bit.png") and image["segm_file"].endswith("_gtFine_labelIds.png")
+    assert image["file_name"].endswith("_leftImg8bit.png") and image["segm_file"].endswith(
+        "_gtFine_labelIds.png"
+    )
     assert (image["height"], image["width"]) == (128, 256)
     names = {c["id"]: c["name"] for c in coco["categories"]}
     checked = 0
     for image in coco["images"]:
         # Re-draw the polygons in order (later objects occlude earlier ones), one fill per object.
         stem = image["file_name"][: -len("leftImg8bit.png")]
-        objects = _load(cityscapes_root / "gtFine" / "train" / f"{stem}gtFine_polygons.json")["objects"]
+        objects = _load(cityscapes_root / "gtFine" / "train" / f"{stem}gtFine_polygons.json")[
+            "objects"
+        ]
         canvas = Image.new("I", (image["width"], image["height"]), 0)
         draw = ImageDraw.Draw(canvas)
         for fill, obj in enumerate(objects, start=1):
             draw.polygon([tuple(p) for p in obj["polygon"]], fill=fill)
         fills = np.asarray(canvas)
-        visible = [(fill, obj["label"]) for fill, obj in enumerate(objects, start=1)
-                   if obj["label"] in names.values() and (fills == fill).any()]
+        visible = [
+            (fill, obj["label"])
+            for fill, obj in enumerate(objects, start=1)
+            if obj["label"] in names.values() and (fills == fill).any()
+        ]
         annos = [a for a in coco["annotations"] if a["image_id"] == image["id"]]
         assert sum(not a["iscrowd"] for a in annos) == len(visible)
         for anno in annos:
             mask = mask_utils.decode(anno["segmentation"]).astype(bool)
             ys, xs = np.nonzero(mask)
             assert anno["area"] == int(mask.sum())
-            assert anno["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+            assert anno["bbox"] == [
+                xs.min(),
+                ys.min(),
+                xs.max() - xs.min() + 1,
+                ys.max() - ys.min() + 1,
+            ]
             label = names[anno["category_id"]]
             if anno["iscrowd"]:
-                group = [f for f, obj in enumerate(objects, start=1) if obj["label"] == label + "group"]
+                group = [
+                    f for f, obj in enumerate(objects, start=1) if obj["label"] == label + "group"
+                ]
                 assert np.array_equal(mask, np.isin(fills, group))
             else:
                 [fill] = np.unique(fills[mask]).tolist()
@@ -110,7 +130,9 @@ def test_rle_round_trip_equals_instance_ids_region(cityscapes_root, converted):
     coco = _load(converted / "instancesonly_filtered_gtFine_val.json")
     for image in coco["images"]:
         stem = image["file_name"][: -len("leftImg8bit.png")]
-        ids = np.asarray(Image.open(cityscapes_root / "gtFine" / "val" / f"{stem}gtFine_instanceIds.png"))
+        ids = np.asarray(
+            Image.open(cityscapes_root / "gtFine" / "val" / f"{stem}gtFine_instanceIds.png")
+        )
         annos = [a for a in coco["annotations"] if a["image_id"] == image["id"]]
         covered = np.zeros(ids.shape, bool)
         for anno in annos:
@@ -131,12 +153,14 @@ def test_crowd_and_ignored_classes(tmp_path):
     generate_cityscapes_sample(root, train=1, val=0, size=(128, 64))
     json_path = next((root / "gtFine" / "train").glob("*/*_polygons.json"))
     box = lambda x0, y0, x1, y1: [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]  # noqa: E731
-    objects = [{"label": "road", "polygon": box(0, 0, 127, 63)},
-               {"label": "cargroup", "polygon": box(0, 0, 30, 20)},
-               {"label": "caravan", "polygon": box(40, 0, 60, 20)},
-               {"label": "trailer", "polygon": box(70, 0, 90, 20)},
-               {"label": "bicycle", "polygon": box(10, 30, 20, 50)},
-               {"label": "bicycle", "polygon": box(100, 30, 110, 60)}]
+    objects = [
+        {"label": "road", "polygon": box(0, 0, 127, 63)},
+        {"label": "cargroup", "polygon": box(0, 0, 30, 20)},
+        {"label": "caravan", "polygon": box(40, 0, 60, 20)},
+        {"label": "trailer", "polygon": box(70, 0, 90, 20)},
+        {"label": "bicycle", "polygon": box(10, 30, 20, 50)},
+        {"label": "bicycle", "polygon": box(100, 30, 110, 60)},
+    ]
     json_path.write_text(json.dumps({"imgHeight": 64, "imgWidth": 128, "objects": objects}))
     from detkit.data.synthetic import render_id_images
 
@@ -144,14 +168,23 @@ def test_crowd_and_ignored_classes(tmp_path):
     [summary] = convert_cityscapes(root, tmp_path / "out", splits=("train",), show_progress=False)
     assert summary.crowd == 1 and summary.instances_per_class["bicycle"] == 2
     coco = _load(tmp_path / "out" / "instancesonly_filtered_gtFine_train.json")
-    assert [(a["category_id"], a["iscrowd"]) for a in coco["annotations"]] == [(26, 1), (33, 0), (33, 0)]
-    assert [a["bbox"] for a in coco["annotations"]] == [[0.0, 0.0, 31.0, 21.0], [10.0, 30.0, 11.0, 21.0],
-                                                        [100.0, 30.0, 11.0, 31.0]]
+    assert [(a["category_id"], a["iscrowd"]) for a in coco["annotations"]] == [
+        (26, 1),
+        (33, 0),
+        (33, 0),
+    ]
+    assert [a["bbox"] for a in coco["annotations"]] == [
+        [0.0, 0.0, 31.0, 21.0],
+        [10.0, 30.0, 11.0, 21.0],
+        [100.0, 30.0, 11.0, 31.0],
+    ]
     assert [a["area"] for a in coco["annotations"]] == [31 * 21, 11 * 21, 11 * 31]
 
 
 def test_errors_name_the_path(tmp_path):
-    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "nothing" / "leftImg8bit"))):
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(str(tmp_path / "nothing" / "leftImg8bit"))
+    ):
         convert_cityscapes(tmp_path / "nothing")
     root = tmp_path / "cs"
     generate_cityscapes_sample(root, train=2, val=0, size=(64, 32))
@@ -183,9 +216,19 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
 def test_parallel_equals_serial_and_cli(cityscapes_root, converted, tmp_path):
     out = tmp_path / "cli"
     result = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "convert_datasets" / "cityscapes.py"), str(cityscapes_root),
-         "--nproc", "2", "--out-dir", str(out)],
-        capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            str(REPO / "tools" / "convert_datasets" / "cityscapes.py"),
+            str(cityscapes_root),
+            "--nproc",
+            "2",
+            "--out-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "train: 8 images" in result.stdout
     for split in ("train", "val", "test"):
         name = f"instancesonly_filtered_gtFine_{split}.json"

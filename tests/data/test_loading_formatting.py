@@ -22,9 +22,16 @@ H, W = 12, 16
 def _results(segms, tmp_path=None):
     results = {
         "img_info": {"filename": "img.png", "height": H, "width": W},
-        "ann_info": {"bboxes": np.array([[1, 2, 5, 6], [0, 0, 3, 3], [2, 2, 8, 8]], np.float32),
-                     "labels": np.array([0, 3, 1]), "bboxes_ignore": np.zeros((0, 4), np.float32), "masks": segms},
-        "img_prefix": str(tmp_path) if tmp_path else None, "bbox_fields": [], "mask_fields": [], "seg_fields": [],
+        "ann_info": {
+            "bboxes": np.array([[1, 2, 5, 6], [0, 0, 3, 3], [2, 2, 8, 8]], np.float32),
+            "labels": np.array([0, 3, 1]),
+            "bboxes_ignore": np.zeros((0, 4), np.float32),
+            "masks": segms,
+        },
+        "img_prefix": str(tmp_path) if tmp_path else None,
+        "bbox_fields": [],
+        "mask_fields": [],
+        "seg_fields": [],
     }
     return results
 
@@ -47,13 +54,19 @@ def test_load_annotations_bitmap_from_rle_and_polygon():
     segms, square, corner = _segms()
     results = LoadAnnotations(with_mask=True)(_results(segms))
     masks = results["gt_masks"]
-    assert isinstance(masks, BitmapMasks) and masks.masks.shape == (3, H, W) and masks.masks.dtype == np.uint8
+    assert (
+        isinstance(masks, BitmapMasks)
+        and masks.masks.shape == (3, H, W)
+        and masks.masks.dtype == np.uint8
+    )
     assert np.array_equal(masks.masks[0], square)
     assert np.array_equal(masks.masks[1], corner)
     expected_poly = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(segms[2], H, W)))
     assert np.array_equal(masks.masks[2], expected_poly) and masks.masks[2].sum() > 0
     assert results["gt_bboxes"].dtype == np.float32 and results["gt_labels"].dtype == np.int64
-    assert results["bbox_fields"] == ["gt_bboxes_ignore", "gt_bboxes"] and results["mask_fields"] == ["gt_masks"]
+    assert results["bbox_fields"] == ["gt_bboxes_ignore", "gt_bboxes"] and results[
+        "mask_fields"
+    ] == ["gt_masks"]
 
 
 def test_load_annotations_polygons_and_errors():
@@ -79,7 +92,9 @@ def test_load_image_bgr_and_errors(tmp_path):
     assert results["img"].shape == (H, W, 3) and results["img"].dtype == np.uint8
     assert results["img"][0, 0].tolist() == [0, 0, 200]  # BGR
     assert results["ori_filename"] == "img.png" and results["filename"] == str(tmp_path / "img.png")
-    assert results["img_shape"] == results["ori_shape"] == (H, W, 3) and results["img_fields"] == ["img"]
+    assert results["img_shape"] == results["ori_shape"] == (H, W, 3) and results["img_fields"] == [
+        "img"
+    ]
     assert LoadImageFromFile(to_float32=True)(_results([], tmp_path))["img"].dtype == np.float32
     gray = Image.fromarray(np.full((H, W), 7, np.uint8))
     gray.save(tmp_path / "img.png")
@@ -87,7 +102,9 @@ def test_load_image_bgr_and_errors(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
     Image.fromarray(rgb).save(tmp_path / "rot.jpg", exif=exif)
-    rotated = LoadImageFromFile()({"img_info": {"filename": "rot.jpg"}, "img_prefix": str(tmp_path)})
+    rotated = LoadImageFromFile()(
+        {"img_info": {"filename": "rot.jpg"}, "img_prefix": str(tmp_path)}
+    )
     assert rotated["img"].shape == (W, H, 3)
     (tmp_path / "img.png").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="img.png"):
@@ -97,24 +114,35 @@ def test_load_image_bgr_and_errors(tmp_path):
 def test_format_bundle_collect_and_compose(tmp_path):
     Image.fromarray(np.full((H, W, 3), 9, np.uint8)).save(tmp_path / "img.png")
     segms, _, _ = _segms()
-    pipeline = Compose([
-        dict(type="LoadImageFromFile"),
-        dict(type="LoadAnnotations", with_mask=True),
-        lambda r: r,  # callables are accepted
-        dict(type="DefaultFormatBundle"),
-        dict(type="Collect", keys=["img", "gt_bboxes", "gt_labels", "gt_masks"],
-             meta_keys=("filename", "img_shape", "pad_shape", "scale_factor", "img_norm_cfg")),
-    ])
+    pipeline = Compose(
+        [
+            dict(type="LoadImageFromFile"),
+            dict(type="LoadAnnotations", with_mask=True),
+            lambda r: r,  # callables are accepted
+            dict(type="DefaultFormatBundle"),
+            dict(
+                type="Collect",
+                keys=["img", "gt_bboxes", "gt_labels", "gt_masks"],
+                meta_keys=("filename", "img_shape", "pad_shape", "scale_factor", "img_norm_cfg"),
+            ),
+        ]
+    )
     data = pipeline(_results(segms, tmp_path))
     assert sorted(data) == ["gt_bboxes", "gt_labels", "gt_masks", "img", "img_metas"]
     # mmdet v2: every field in a DataContainer, with mmcv's batching flags
     assert all(isinstance(v, DataContainer) for v in data.values())
     flags = {k: (v.stack, v.cpu_only, v.padding_value) for k, v in data.items()}
-    assert flags == {"img": (True, False, 0), "gt_bboxes": (False, False, 0),
-                     "gt_labels": (False, False, 0), "gt_masks": (False, True, 0),
-                     "img_metas": (False, True, 0)}
+    assert flags == {
+        "img": (True, False, 0),
+        "gt_bboxes": (False, False, 0),
+        "gt_labels": (False, False, 0),
+        "gt_masks": (False, True, 0),
+        "img_metas": (False, True, 0),
+    }
     assert data["img"].data.dtype == torch.float32 and data["img"].data.shape == (3, H, W)
-    assert isinstance(data["gt_bboxes"].data, torch.Tensor) and isinstance(data["gt_masks"].data, BitmapMasks)
+    assert isinstance(data["gt_bboxes"].data, torch.Tensor) and isinstance(
+        data["gt_masks"].data, BitmapMasks
+    )
     meta = data["img_metas"].data
     assert meta["pad_shape"] == (H, W, 3) and meta["scale_factor"] == 1.0
     with pytest.raises(KeyError, match="flip"):

@@ -9,14 +9,25 @@ from detkit.structures import Instances, box_areas, clip_boxes, xywh_to_xyxy, xy
 
 def _instances() -> Instances:
     boxes = np.array([[0, 0, 10, 5], [2, 2, 4, 8], [1, 1, 3, 3]], np.float32)
-    return Instances((20, 30), bboxes=boxes, labels=np.array([0, 2, 1]), scores=torch.tensor([0.9, 0.1, 0.5]),
-                     names=["a", "b", "c"])
+    return Instances(
+        (20, 30),
+        bboxes=boxes,
+        labels=np.array([0, 2, 1]),
+        scores=torch.tensor([0.9, 0.1, 0.5]),
+        names=["a", "b", "c"],
+    )
 
 
 @pytest.mark.parametrize(
     "index",
-    [np.array([True, False, True]), torch.tensor([True, False, True]), np.array([0, 2]), torch.tensor([0, 2]), [0, 2],
-     slice(0, 3, 2)],
+    [
+        np.array([True, False, True]),
+        torch.tensor([True, False, True]),
+        np.array([0, 2]),
+        torch.tensor([0, 2]),
+        [0, 2],
+        slice(0, 3, 2),
+    ],
 )
 def test_joint_indexing_any_index_kind(index):
     kept = _instances()[index]

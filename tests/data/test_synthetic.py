@@ -19,7 +19,10 @@ def test_layout_and_formats(cityscapes_root):
     ann = json.loads(stem.with_name(stem.name + "polygons.json").read_text())
     assert (ann["imgWidth"], ann["imgHeight"]) == (256, 128)
     assert [o["label"] for o in ann["objects"][:1]] == ["sky"]
-    assert all(set(o) == {"label", "polygon"} and all(len(p) == 2 for p in o["polygon"]) for o in ann["objects"])
+    assert all(
+        set(o) == {"label", "polygon"} and all(len(p) == 2 for p in o["polygon"])
+        for o in ann["objects"]
+    )
     inst = Image.open(stem.with_name(stem.name + "instanceIds.png"))
     labels = Image.open(stem.with_name(stem.name + "labelIds.png"))
     assert inst.mode == "I;16" and labels.mode == "L" and inst.size == labels.size == (256, 128)

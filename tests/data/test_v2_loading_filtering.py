@@ -15,8 +15,12 @@ def _t(**cfg):
 
 
 def test_file_client_args_accepted_shown_and_checked():
-    for name in ("LoadImageFromFile", "LoadAnnotations", "LoadMultiChannelImageFromFiles",
-                 "LoadImageFromWebcam"):
+    for name in (
+        "LoadImageFromFile",
+        "LoadAnnotations",
+        "LoadMultiChannelImageFromFiles",
+        "LoadImageFromWebcam",
+    ):
         transform = _t(type=name, file_client_args=dict(backend="disk"))
         assert "file_client_args={'backend': 'disk'}" in repr(transform)
     assert "file_client_args={'backend': 'disk'}" in repr(_t(type="LoadImageFromFile"))
@@ -29,7 +33,9 @@ def test_file_client_args_accepted_shown_and_checked():
 def test_load_image_from_webcam():
     img = np.full((5, 7, 3), 9, np.uint8)
     out = _t(type="LoadImageFromWebcam", to_float32=True)({"img": img})
-    assert out["img"].dtype == np.float32 and out["filename"] is None and out["ori_filename"] is None
+    assert (
+        out["img"].dtype == np.float32 and out["filename"] is None and out["ori_filename"] is None
+    )
     assert out["img_shape"] == out["ori_shape"] == (5, 7, 3) and out["img_fields"] == ["img"]
     with pytest.raises(TypeError, match="numpy array"):
         _t(type="LoadImageFromWebcam")({"img": "frame.jpg"})
@@ -41,16 +47,20 @@ def test_load_multi_channel_image_from_files(tmp_path):
     for i in range(3):
         Image.fromarray(np.full((4, 6), 10 * i, np.uint8)).save(tmp_path / f"c{i}.png")
     names = [f"c{i}.png" for i in range(3)]
-    out = _t(type="LoadMultiChannelImageFromFiles")({"img_info": {"filename": names},
-                                                      "img_prefix": str(tmp_path)})
+    out = _t(type="LoadMultiChannelImageFromFiles")(
+        {"img_info": {"filename": names}, "img_prefix": str(tmp_path)}
+    )
     assert out["img"].shape == (4, 6, 3) and out["img"][0, 0].tolist() == [0, 10, 20]
     assert out["filename"] == [str(tmp_path / n) for n in names] and out["ori_filename"] == names
     assert out["pad_shape"] == (4, 6, 3) and out["scale_factor"] == 1.0
-    assert out["img_norm_cfg"]["mean"].tolist() == [0, 0, 0] and out["img_norm_cfg"]["to_rgb"] is False
+    assert (
+        out["img_norm_cfg"]["mean"].tolist() == [0, 0, 0] and out["img_norm_cfg"]["to_rgb"] is False
+    )
     Image.fromarray(np.zeros((5, 6), np.uint8)).save(tmp_path / "odd.png")
     with pytest.raises(ValueError, match="differ in size"):
-        _t(type="LoadMultiChannelImageFromFiles")({"img_info": {"filename": ["c0.png", "odd.png"]},
-                                                    "img_prefix": str(tmp_path)})
+        _t(type="LoadMultiChannelImageFromFiles")(
+            {"img_info": {"filename": ["c0.png", "odd.png"]}, "img_prefix": str(tmp_path)}
+        )
     with pytest.raises(TypeError, match="list of files"):
         _t(type="LoadMultiChannelImageFromFiles")({"img_info": {"filename": "c0.png"}})
 
@@ -63,7 +73,9 @@ def test_load_proposals():
     assert empty["proposals"].tolist() == [[0, 0, 0, 0]]
     with pytest.raises(ValueError, match=r"\(n, 4\) or \(n, 5\)"):
         _t(type="LoadProposals")({"proposals": np.zeros((3, 6)), "bbox_fields": []})
-    assert repr(_t(type="LoadProposals", num_max_proposals=7)) == "LoadProposals(num_max_proposals=7)"
+    assert (
+        repr(_t(type="LoadProposals", num_max_proposals=7)) == "LoadProposals(num_max_proposals=7)"
+    )
 
 
 def _instances():
@@ -71,7 +83,11 @@ def _instances():
     masks = np.zeros((3, 10, 10), np.uint8)
     masks[0, :5, :5] = 1
     masks[1, :8, :1] = 1
-    return {"gt_bboxes": boxes, "gt_labels": np.array([0, 1, 2]), "gt_masks": BitmapMasks(masks, 10, 10)}
+    return {
+        "gt_bboxes": boxes,
+        "gt_labels": np.array([0, 1, 2]),
+        "gt_masks": BitmapMasks(masks, 10, 10),
+    }
 
 
 def test_filter_annotations_by_box_by_mask_and_keep_empty():
@@ -91,7 +107,8 @@ def test_filter_annotations_by_box_by_mask_and_keep_empty():
     assert Compose([strict])(_instances()) is None
     assert repr(_t(type="FilterAnnotations")) == (
         "FilterAnnotations(min_gt_bbox_wh=(1.0, 1.0), min_gt_mask_area=1, by_box=True, "
-        "by_mask=False, keep_empty=True)")
+        "by_mask=False, keep_empty=True)"
+    )
     with pytest.raises(ValueError, match="by_box or by_mask"):
         _t(type="FilterAnnotations", by_box=False)
     with pytest.raises(KeyError, match="by_mask=True needs results\\['gt_masks'\\]"):

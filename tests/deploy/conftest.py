@@ -11,8 +11,11 @@ def cascade(tmp_path_factory):
     """The demo config's Cascade Mask R-CNN + AugFPN (SoftRoIExtractor; 64-channel neck,
     ResNet-18 with 32 base channels: the model ``make demo`` trains), random weights."""
     tmp = tmp_path_factory.mktemp("cascade")
-    options = {"model.test_cfg.rcnn.score_thr": 0.0, "model.test_cfg.rcnn.max_per_img": 20,
-               "model.test_cfg.rpn.max_per_img": 100}
+    options = {
+        "model.test_cfg.rcnn.score_thr": 0.0,
+        "model.test_cfg.rcnn.max_per_img": 20,
+        "model.test_cfg.rpn.max_per_img": 100,
+    }
     return tmp, tiny_model(tmp, DEMO_CONFIG, options)
 
 

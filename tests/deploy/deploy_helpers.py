@@ -52,7 +52,7 @@ def images(sizes=IMAGE_SIZES, seed: int = 0) -> list[np.ndarray]:
         img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
         for _ in range(3):
             y, x = rng.integers(0, h // 2), rng.integers(0, w // 2)
-            img[y:y + h // 3, x:x + w // 3] = rng.integers(0, 255, 3)
+            img[y : y + h // 3, x : x + w // 3] = rng.integers(0, 255, 3)
         out.append(img)
     return out
 

@@ -9,9 +9,9 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from deploy_helpers import CLASSES, assert_same_detections, images, load_tool
 
 import detkit
-from deploy_helpers import CLASSES, assert_same_detections, images, load_tool
 
 pytestmark = pytest.mark.slow  # each export traces the whole detector (~0.5-2 min on 2 cores)
 
@@ -34,7 +34,9 @@ def _compare(model, detectors, imgs) -> None:
 def cascade_exports(cascade):
     tmp, model = cascade
     onnx_file, program_file = str(tmp / "cascade.onnx"), str(tmp / "cascade.pt2")
-    load_tool("tools/deployment/export.py").main([str(tmp / "config.py"), str(tmp / "model.pth"), "--out", onnx_file])
+    load_tool("tools/deployment/export.py").main(
+        [str(tmp / "config.py"), str(tmp / "model.pth"), "--out", onnx_file]
+    )
     info = detkit.export(model, out=program_file, format="exported-program")
     assert info["bytes"] > 0 and info["seconds"] > 0
     return onnx_file, program_file
@@ -73,8 +75,13 @@ def test_predict_gives_detection_results(cascade, cascade_exports):
     _, model = cascade
     detector = detkit.deploy.OnnxDetector(cascade_exports[0], num_threads=1)
     img = torch.from_numpy(images()[0]).permute(2, 0, 1)[None].float()
-    meta = dict(img_shape=(96, 192, 3), ori_shape=(96, 192, 3), pad_shape=(96, 192, 3),
-                scale_factor=np.ones(4, np.float32), flip=False)
+    meta = dict(
+        img_shape=(96, 192, 3),
+        ori_shape=(96, 192, 3),
+        pad_shape=(96, 192, 3),
+        scale_factor=np.ones(4, np.float32),
+        flip=False,
+    )
     with torch.no_grad():
         ref = model.predict(img, [meta], rescale=False)[0]
     got = detector.predict(img, [meta], rescale=False)[0]
@@ -93,16 +100,37 @@ def test_infer_tool_onnxruntime_backend(cascade, cascade_exports, tmp_path):
 
     for i, img in enumerate(images()):
         Image.fromarray(img[:, :, ::-1]).save(folder / f"{i}.png")
-    eager = infer_main([str(tmp / "config.py"), str(tmp / "model.pth"), str(folder),
-                        "--out-dir", str(tmp_path / "eager"), "--score-thr", "0"])
-    exported = infer_main(["-", cascade_exports[0], str(folder), "--backend", "onnxruntime",
-                           "--out-dir", str(tmp_path / "ort"), "--score-thr", "0"])
+    eager = infer_main(
+        [
+            str(tmp / "config.py"),
+            str(tmp / "model.pth"),
+            str(folder),
+            "--out-dir",
+            str(tmp_path / "eager"),
+            "--score-thr",
+            "0",
+        ]
+    )
+    exported = infer_main(
+        [
+            "-",
+            cascade_exports[0],
+            str(folder),
+            "--backend",
+            "onnxruntime",
+            "--out-dir",
+            str(tmp_path / "ort"),
+            "--score-thr",
+            "0",
+        ]
+    )
     ref, got = (json.loads(open(f).read()) for f in (eager, exported))
     assert [r["file"] for r in ref] == [g["file"] for g in got]
     for r, g in zip(ref, got):
         assert [d["label"] for d in r["detections"]] == [d["label"] for d in g["detections"]]
-        np.testing.assert_allclose([d["bbox"] for d in g["detections"]],
-                                   [d["bbox"] for d in r["detections"]], atol=1.1e-2)
+        np.testing.assert_allclose(
+            [d["bbox"] for d in g["detections"]], [d["bbox"] for d in r["detections"]], atol=1.1e-2
+        )
 
 
 def test_mask_rcnn_fixed_and_dynamic_sizes_match_eager(mask_rcnn):

@@ -40,8 +40,12 @@ def test_onnx_file_without_metadata_needs_a_config(tmp_path):
     from onnx import TensorProto, helper
 
     node = helper.make_node("Identity", ["img"], ["boxes"])
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("img", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("img", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1])],
+    )
     path = tmp_path / "plain.onnx"
     onnx.save(helper.make_model(graph), str(path))
     with pytest.raises(ValueError, match="no detkit metadata"):

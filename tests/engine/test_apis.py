@@ -11,14 +11,14 @@ import pycocotools.mask as mask_util
 import pytest
 import torch
 from PIL import Image
+from tiny_demo import DEMO_CONFIG as TINY_DEMO_CONFIG
+from tiny_demo import TINY_DEMO_OPTIONS
 
 import detkit
 from detkit.data.convert import convert_cityscapes
 from detkit.data.synthetic import generate_cityscapes_sample
 from detkit.engine.inference import find_images
 from detkit.structures.results import DetectionResult
-from tiny_demo import DEMO_CONFIG as TINY_DEMO_CONFIG
-from tiny_demo import TINY_DEMO_OPTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / TINY_DEMO_CONFIG
@@ -29,12 +29,14 @@ def tiny_config(data_root: str):
     """The demo config with a 16-channel model on 128x64 images (random weights keep
     detections with score_thr 0)."""
     cfg = detkit.Config.fromfile(str(DEMO_CONFIG))
-    cfg.merge_from_dict({
-        **TINY_DEMO_OPTIONS,
-        "model.test_cfg.rpn.max_per_img": 50,
-        "data.val.ann_file": f"{data_root}/annotations/instancesonly_filtered_gtFine_val.json",
-        "data.val.img_prefix": f"{data_root}/leftImg8bit/val/",
-    })
+    cfg.merge_from_dict(
+        {
+            **TINY_DEMO_OPTIONS,
+            "model.test_cfg.rpn.max_per_img": 50,
+            "data.val.ann_file": f"{data_root}/annotations/instancesonly_filtered_gtFine_val.json",
+            "data.val.img_prefix": f"{data_root}/leftImg8bit/val/",
+        }
+    )
     detkit.set_img_scale(cfg, (128, 64))
     return cfg
 
@@ -56,7 +58,9 @@ def tiny(tmp_path_factory):
 
 def test_set_img_scale_changes_every_resize():
     cfg = detkit.Config.fromfile(str(DEMO_CONFIG))
-    assert detkit.set_img_scale(cfg, (256, 128)) == 3  # train Resize, val and test MultiScaleFlipAug
+    assert (
+        detkit.set_img_scale(cfg, (256, 128)) == 3
+    )  # train Resize, val and test MultiScaleFlipAug
     assert cfg.data.train.dataset.pipeline[3].img_scale == (256, 128)
     assert cfg.data.test.pipeline[1].img_scale == (256, 128)
     with pytest.raises(ValueError, match="two positive ints"):
@@ -131,19 +135,26 @@ def test_show_result_and_infer_folder(tiny, tmp_path):
     model = detkit.init_detector(tiny["cfg"], tiny["checkpoint"])
     path = tiny["images"][0]
     result = detkit.inference_detector(model, path)
-    drawn = detkit.show_result(path, result, model.CLASSES, score_thr=0.0, out_file=str(tmp_path / "a.png"))
+    drawn = detkit.show_result(
+        path, result, model.CLASSES, score_thr=0.0, out_file=str(tmp_path / "a.png")
+    )
     assert drawn.shape == (64, 128, 3) and drawn.dtype == np.uint8
     original = np.asarray(Image.open(path).convert("RGB"))
     assert not np.array_equal(drawn, original)  # something was drawn
     assert Image.open(tmp_path / "a.png").size == (128, 64)
 
-    json_file = detkit.infer_folder(model, str(tiny["root"] / "leftImg8bit"), str(tmp_path / "out"),
-                                    score_thr=0.0, batch_size=2)
+    json_file = detkit.infer_folder(
+        model, str(tiny["root"] / "leftImg8bit"), str(tmp_path / "out"), score_thr=0.0, batch_size=2
+    )
     records = json.loads(Path(json_file).read_text())
-    assert [r["file"] for r in records] == [str(Path(p).relative_to(tiny["root"] / "leftImg8bit"))
-                                            for p in tiny["images"]]
+    assert [r["file"] for r in records] == [
+        str(Path(p).relative_to(tiny["root"] / "leftImg8bit")) for p in tiny["images"]
+    ]
     first = records[0]["detections"][0]
-    assert set(first) == {"label", "class", "score", "bbox"} and first["class"] == model.CLASSES[first["label"]]
+    assert (
+        set(first) == {"label", "class", "score", "bbox"}
+        and first["class"] == model.CLASSES[first["label"]]
+    )
     assert all((tmp_path / "out" / r["file"]).is_file() for r in records)
 
 
@@ -155,8 +166,10 @@ def test_typed_inference_matches_the_mmdet_forward_and_draws_the_same(tiny, tmp_
 
     model = detkit.init_detector(tiny["cfg"], tiny["checkpoint"])
     pipeline = _test_pipeline(model.cfg, from_arrays=False)
-    batch = collate([pipeline(dict(img_info=dict(filename=p), img_prefix=None)) for p in tiny["images"]],
-                    samples_per_gpu=len(tiny["images"]))
+    batch = collate(
+        [pipeline(dict(img_info=dict(filename=p), img_prefix=None)) for p in tiny["images"]],
+        samples_per_gpu=len(tiny["images"]),
+    )
     # MMDetection v2 user code unwraps the DataContainers by hand, as mmdet's inference_detector
     unwrapped = dict(img=batch["img"], img_metas=[m.data[0] for m in batch["img_metas"]])
     assert [m["ori_filename"] for m in batch["img_metas"][0].data[0]] == tiny["images"]

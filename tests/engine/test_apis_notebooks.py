@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny_demo import DEMO_CONFIG, TINY_DEMO_OPTIONS
 
 from detkit.data.convert import convert_cityscapes
 from detkit.data.synthetic import generate_cityscapes_sample
-from tiny_demo import DEMO_CONFIG, TINY_DEMO_OPTIONS
 
 
 @pytest.mark.notebook
@@ -18,11 +18,22 @@ from tiny_demo import DEMO_CONFIG, TINY_DEMO_OPTIONS
 def test_train_evaluate_then_infer_notebooks(tmp_path, run_notebook):
     root = tmp_path / "sample"
     generate_cityscapes_sample(root, train=4, val=2, test=0, size=(128, 64), seed=11)
-    convert_cityscapes(root, root / "annotations", nproc=1, show_progress=False, splits=("train", "val"))
+    convert_cityscapes(
+        root, root / "annotations", nproc=1, show_progress=False, splits=("train", "val")
+    )
     work_dir = tmp_path / "work"
-    training = run_notebook("04_train_and_evaluate.ipynb", config=DEMO_CONFIG, data_root=str(root),
-                            work_dir=str(work_dir), max_epochs=1, times=1, img_scale=[128, 64],
-                            samples_per_gpu=2, eval_interval=1, cfg_options=TINY_DEMO_OPTIONS)
+    training = run_notebook(
+        "04_train_and_evaluate.ipynb",
+        config=DEMO_CONFIG,
+        data_root=str(root),
+        work_dir=str(work_dir),
+        max_epochs=1,
+        times=1,
+        img_scale=[128, 64],
+        samples_per_gpu=2,
+        eval_interval=1,
+        cfg_options=TINY_DEMO_OPTIONS,
+    )
     # log lines are plain stdout text (JupyterLab draws stderr in red boxes); the text log file has them
     stderr = "".join("".join(o["text"]) for o in training.outputs if o.get("name") == "stderr")
     assert " - INFO - " not in stderr
@@ -30,7 +41,11 @@ def test_train_evaluate_then_infer_notebooks(tmp_path, run_notebook):
     (log_file,) = work_dir.glob("*.log")
     assert "detkit - INFO - Epoch [1][1/1]" in log_file.read_text()
     # the per-epoch table (fastai's): epoch, train loss, val mAPs, time
-    tables = [o["data"]["text/html"] for o in training.with_data("text/html") if "<table" in "".join(o["data"]["text/html"])]
+    tables = [
+        o["data"]["text/html"]
+        for o in training.with_data("text/html")
+        if "<table" in "".join(o["data"]["text/html"])
+    ]
     table = "".join(tables[-1])
     for column in ("epoch", "train_loss", "bbox_mAP", "segm_mAP", "time"):
         assert f"<th>{column}</th>" in table
@@ -41,10 +56,16 @@ def test_train_evaluate_then_infer_notebooks(tmp_path, run_notebook):
     assert len(list((work_dir / "val_results").rglob("*.png"))) == 2
 
     inference = run_notebook(
-        "05_inference.ipynb", cwd=tmp_path, config=str(work_dir / Path(DEMO_CONFIG).name),
-        checkpoint=str(work_dir / "latest.pth"), images=str(root / "leftImg8bit" / "val"),
-        out_dir=str(tmp_path / "inference"), num_images=2, score_thr=0.0,
-        export_shape=[64, 128])  # the padded 128x64 inputs (a dynamic graph takes >= 65 px)
+        "05_inference.ipynb",
+        cwd=tmp_path,
+        config=str(work_dir / Path(DEMO_CONFIG).name),
+        checkpoint=str(work_dir / "latest.pth"),
+        images=str(root / "leftImg8bit" / "val"),
+        out_dir=str(tmp_path / "inference"),
+        num_images=2,
+        score_thr=0.0,
+        export_shape=[64, 128],
+    )  # the padded 128x64 inputs (a dynamic graph takes >= 65 px)
     records = json.loads((tmp_path / "inference" / "detections.json").read_text())
     assert len(records) == 2
     assert "ms per image on cpu" in inference.text

@@ -23,7 +23,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(ROOT, "tools", "train.py")
 TEST = os.path.join(ROOT, "tools", "test.py")
-TORCH_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "PORT")
+TORCH_VARS = (
+    "RANK",
+    "WORLD_SIZE",
+    "LOCAL_RANK",
+    "LOCAL_WORLD_SIZE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "PORT",
+)
 
 
 def free_port() -> int:
@@ -33,7 +41,9 @@ def free_port() -> int:
 
 
 def base_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in TORCH_VARS and not k.startswith("SLURM_")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in TORCH_VARS and not k.startswith("SLURM_")
+    }
     env.update(PYTHONPATH=os.pathsep.join([ROOT, HERE]), OMP_NUM_THREADS="1", **extra)
     return env
 
@@ -46,8 +56,10 @@ def fake_scontrol(tmp_path):
     bin_dir.mkdir()
     calls = tmp_path / "scontrol_calls"
     script = bin_dir / "scontrol"
-    script.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n[ "$1 $2" = "show hostnames" ] || exit 1\n'
-                      'echo "$3" | tr , "\\n"\n')
+    script.write_text(
+        f'#!/bin/sh\necho "$@" >> {calls}\n[ "$1 $2" = "show hostnames" ] || exit 1\n'
+        'echo "$3" | tr , "\\n"\n'
+    )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return bin_dir, calls
 
@@ -55,15 +67,34 @@ def fake_scontrol(tmp_path):
 def srun_two_tasks(args: list[str], bin_dir, port: int) -> list[subprocess.CompletedProcess]:
     """Start ``python ARGS`` twice with the variables ``srun -n 2`` sets on one node; wait."""
     env = base_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", PORT=str(port))
-    slurm = {"SLURM_JOB_ID": "4242", "SLURM_JOBID": "4242", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "2",
-             "SLURM_NPROCS": "2", "SLURM_NNODES": "1", "SLURM_NODEID": "0", "SLURM_NODELIST": "localhost",
-             "SLURM_JOB_NODELIST": "localhost", "SLURM_STEP_NODELIST": "localhost", "SLURM_TASKS_PER_NODE": "2",
-             "SLURM_STEP_TASKS_PER_NODE": "2", "SLURM_STEP_NUM_TASKS": "2", "SLURM_CPUS_PER_TASK": "1",
-             "SLURMD_NODENAME": "localhost"}
-    tasks = [subprocess.Popen([sys.executable, "-u", *args], cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE,
-                              env={**env, **slurm, "SLURM_PROCID": str(r), "SLURM_LOCALID": str(r)})
-             for r in range(2)]
+    slurm = {
+        "SLURM_JOB_ID": "4242",
+        "SLURM_JOBID": "4242",
+        "SLURM_STEP_ID": "0",
+        "SLURM_NTASKS": "2",
+        "SLURM_NPROCS": "2",
+        "SLURM_NNODES": "1",
+        "SLURM_NODEID": "0",
+        "SLURM_NODELIST": "localhost",
+        "SLURM_JOB_NODELIST": "localhost",
+        "SLURM_STEP_NODELIST": "localhost",
+        "SLURM_TASKS_PER_NODE": "2",
+        "SLURM_STEP_TASKS_PER_NODE": "2",
+        "SLURM_STEP_NUM_TASKS": "2",
+        "SLURM_CPUS_PER_TASK": "1",
+        "SLURMD_NODENAME": "localhost",
+    }
+    tasks = [
+        subprocess.Popen(
+            [sys.executable, "-u", *args],
+            cwd=ROOT,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**env, **slurm, "SLURM_PROCID": str(r), "SLURM_LOCALID": str(r)},
+        )
+        for r in range(2)
+    ]
     done = []
     for task in tasks:
         stdout, stderr = task.communicate(timeout=300)
@@ -72,18 +103,31 @@ def srun_two_tasks(args: list[str], bin_dir, port: int) -> list[subprocess.Compl
 
 
 def ddp_config(tmp_path, extra: str = "") -> str:
-    return write_config(str(tmp_path), extra=(
-        "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='DumpRankWeightsHook', at_iter=2)]\n"
-        "auto_scale_lr = dict(enable=True, base_batch_size=4)\n" + extra))
+    return write_config(
+        str(tmp_path),
+        extra=(
+            "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='DumpRankWeightsHook', at_iter=2)]\n"
+            "auto_scale_lr = dict(enable=True, base_batch_size=4)\n" + extra
+        ),
+    )
 
 
-COMMON = ["--seed", "0", "--auto-resume", "--cfg-options", "runner.max_epochs=2", "data.samples_per_gpu=4"]
+COMMON = [
+    "--seed",
+    "0",
+    "--auto-resume",
+    "--cfg-options",
+    "runner.max_epochs=2",
+    "data.samples_per_gpu=4",
+]
 
 
 def assert_same_step_on_both_ranks(work_dir) -> None:
     rank0 = torch.load(work_dir / "rank0_iter2.pt", weights_only=True)
     rank1 = torch.load(work_dir / "rank1_iter2.pt", weights_only=True)
-    parameters = [k for k in rank0 if not k.startswith("bn.running_") and k != "bn.num_batches_tracked"]
+    parameters = [
+        k for k in rank0 if not k.startswith("bn.running_") and k != "bn.num_batches_tracked"
+    ]
     assert len(parameters) == 6
     for key in parameters:  # gradients were all-reduced: the same 2 steps on both ranks
         torch.testing.assert_close(rank0[key], rank1[key], rtol=0, atol=0, msg=key)
@@ -95,10 +139,17 @@ def test_slurm_launcher_two_tasks_then_requeue_with_auto_resume(tmp_path, fake_s
     bin_dir, calls = fake_scontrol
     config = ddp_config(tmp_path)
     full = tmp_path / "full"
-    results = srun_two_tasks([TRAIN, config, "--launcher", "slurm", "--work-dir", str(full), *COMMON],
-                             bin_dir, free_port())
-    assert [r.returncode for r in results] == [0, 0], results[0].stderr[-3000:] + results[1].stderr[-3000:]
-    assert calls.read_text() == "show hostnames localhost\n" * 2  # MASTER_ADDR asked of scontrol by each task
+    results = srun_two_tasks(
+        [TRAIN, config, "--launcher", "slurm", "--work-dir", str(full), *COMMON],
+        bin_dir,
+        free_port(),
+    )
+    assert [r.returncode for r in results] == [0, 0], (
+        results[0].stderr[-3000:] + results[1].stderr[-3000:]
+    )
+    assert (
+        calls.read_text() == "show hostnames localhost\n" * 2
+    )  # MASTER_ADDR asked of scontrol by each task
     assert_same_step_on_both_ranks(full)
     names = sorted(os.listdir(full))
     assert [n for n in names if n.endswith(".pth")] == ["epoch_1.pth", "epoch_2.pth", "latest.pth"]
@@ -108,34 +159,69 @@ def test_slurm_launcher_two_tasks_then_requeue_with_auto_resume(tmp_path, fake_s
     # auto_scale_lr from the real world size: 2 tasks x 4 images vs base 4 -> lr 0.1 x 2
     assert "auto_scale_lr: total batch 8 vs base 4: lr -> 0.2" in results[0].stderr
     records = train_records(str(full))
-    assert [k[:2] for k in records if k[2] == "train"] == [(1, 2), (2, 2)]  # 16 images / (2 x 4) per epoch
-    assert records[(1, 2, "train")]["lr"] == pytest.approx(0.2 * (1 - (1 - 1 / 4) * 0.9))  # scaled warmup
+    assert [k[:2] for k in records if k[2] == "train"] == [
+        (1, 2),
+        (2, 2),
+    ]  # 16 images / (2 x 4) per epoch
+    assert records[(1, 2, "train")]["lr"] == pytest.approx(
+        0.2 * (1 - (1 - 1 / 4) * 0.9)
+    )  # scaled warmup
 
     # a requeued job re-runs its command: killed mid-epoch 2, it continues from epoch_1.pth
     killing = tmp_path / "toy_config_killed.py"
-    killing.write_text("_base_ = './toy_config.py'\ncustom_hooks = [dict(type='NumClassCheckHook'), "
-                       "dict(type='SigkillAtIterHook', at_iter=3)]\n")
+    killing.write_text(
+        "_base_ = './toy_config.py'\ncustom_hooks = [dict(type='NumClassCheckHook'), "
+        "dict(type='SigkillAtIterHook', at_iter=3)]\n"
+    )
     requeued = tmp_path / "requeued"
-    killed = srun_two_tasks([TRAIN, str(killing), "--launcher", "slurm", "--work-dir", str(requeued), *COMMON],
-                            bin_dir, free_port())
+    killed = srun_two_tasks(
+        [TRAIN, str(killing), "--launcher", "slurm", "--work-dir", str(requeued), *COMMON],
+        bin_dir,
+        free_port(),
+    )
     assert [r.returncode for r in killed] == [-9, -9], killed[0].stderr[-3000:]
     assert os.readlink(requeued / "latest.pth") == "epoch_1.pth"
-    again = srun_two_tasks([TRAIN, config, "--launcher", "slurm", "--work-dir", str(requeued), *COMMON],
-                           bin_dir, free_port())
-    assert [r.returncode for r in again] == [0, 0], again[0].stderr[-3000:] + again[1].stderr[-3000:]
+    again = srun_two_tasks(
+        [TRAIN, config, "--launcher", "slurm", "--work-dir", str(requeued), *COMMON],
+        bin_dir,
+        free_port(),
+    )
+    assert [r.returncode for r in again] == [0, 0], (
+        again[0].stderr[-3000:] + again[1].stderr[-3000:]
+    )
     assert "resumed from" in again[0].stderr and "epoch 1, iter 2" in again[0].stderr
     expected = read_checkpoint(str(full / "latest.pth"))
     actual = read_checkpoint(str(requeued / "latest.pth"))
-    assert (actual["meta"]["epoch"], actual["meta"]["iter"]) == (expected["meta"]["epoch"], expected["meta"]["iter"])
+    assert (actual["meta"]["epoch"], actual["meta"]["iter"]) == (
+        expected["meta"]["epoch"],
+        expected["meta"]["iter"],
+    )
     for key, value in expected["state_dict"].items():  # the same run as the uninterrupted job
         torch.testing.assert_close(actual["state_dict"][key], value, rtol=0, atol=0, msg=key)
 
     # tools/test.py --launcher slurm gathers both tasks' results and evaluates on rank 0
-    tested = srun_two_tasks([TEST, config, str(full / "latest.pth"), "--launcher", "slurm", "--eval", "accuracy",
-                             "--out", str(tmp_path / "results.pkl")], bin_dir, free_port())
-    assert [r.returncode for r in tested] == [0, 0], tested[0].stderr[-3000:] + tested[1].stderr[-3000:]
+    tested = srun_two_tasks(
+        [
+            TEST,
+            config,
+            str(full / "latest.pth"),
+            "--launcher",
+            "slurm",
+            "--eval",
+            "accuracy",
+            "--out",
+            str(tmp_path / "results.pkl"),
+        ],
+        bin_dir,
+        free_port(),
+    )
+    assert [r.returncode for r in tested] == [0, 0], (
+        tested[0].stderr[-3000:] + tested[1].stderr[-3000:]
+    )
     assert "'accuracy'" in tested[0].stdout and tested[1].stdout == ""
-    assert len(pickle.loads((tmp_path / "results.pkl").read_bytes())) == 8  # dataset order, padding dropped
+    assert (
+        len(pickle.loads((tmp_path / "results.pkl").read_bytes())) == 8
+    )  # dataset order, padding dropped
 
 
 @pytest.mark.slow
@@ -143,16 +229,42 @@ def test_dist_train_and_dist_test_scripts_two_processes_on_one_node(tmp_path):
     config = ddp_config(tmp_path)
     work_dir = tmp_path / "ddp"
     env = base_env(PYTHON=sys.executable, PORT=str(free_port()))
-    train = subprocess.run(["bash", os.path.join(ROOT, "tools", "dist_train.sh"), config, "2",
-                            "--work-dir", str(work_dir), *COMMON[2:]],
-                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    train = subprocess.run(
+        [
+            "bash",
+            os.path.join(ROOT, "tools", "dist_train.sh"),
+            config,
+            "2",
+            "--work-dir",
+            str(work_dir),
+            *COMMON[2:],
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert train.returncode == 0, train.stderr[-4000:]
     assert_same_step_on_both_ranks(work_dir)
     assert "Set random seed to 0" in train.stderr  # the script's --seed 0
     assert "auto_scale_lr: total batch 8 vs base 4: lr -> 0.2" in train.stderr
     env["PORT"] = str(free_port())
-    test = subprocess.run(["bash", os.path.join(ROOT, "tools", "dist_test.sh"), config,
-                           str(work_dir / "latest.pth"), "2", "--eval", "accuracy"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    test = subprocess.run(
+        [
+            "bash",
+            os.path.join(ROOT, "tools", "dist_test.sh"),
+            config,
+            str(work_dir / "latest.pth"),
+            "2",
+            "--eval",
+            "accuracy",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert test.returncode == 0, test.stderr[-4000:]
     assert test.stdout.count("'accuracy'") == 1  # evaluated once, on rank 0

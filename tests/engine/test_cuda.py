@@ -8,22 +8,29 @@ from pathlib import Path
 
 import pytest
 import torch
-from toy_detector import ToyDataset, ToyDetector
 from torch.utils.data import DataLoader
+from toy_detector import ToyDataset, ToyDetector
 
 import detkit
 from detkit.engine import GradientStep, Runner, build_optimizer
 
-pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
 
-GOLDEN = str(Path(__file__).resolve().parents[2].parent / "shared" / "golden" / "mmdet_v2_cascade_tiny")
+GOLDEN = str(
+    Path(__file__).resolve().parents[2].parent / "shared" / "golden" / "mmdet_v2_cascade_tiny"
+)
 
 
 @pytest.mark.parametrize("loss_scale", ["dynamic", 512.0])
 def test_fp16_step_on_cuda(tmp_path, loss_scale):
     model = ToyDetector().cuda()
     optimizer = build_optimizer(model, dict(type="SGD", lr=0.1, momentum=0.9))
-    step = GradientStep.from_config(dict(grad_clip=dict(max_norm=10)), dict(loss_scale=loss_scale), "cuda")
+    step = GradientStep.from_config(
+        dict(grad_clip=dict(max_norm=10)), dict(loss_scale=loss_scale), "cuda"
+    )
     runner = Runner(model, optimizer, work_dir=str(tmp_path), max_epochs=2, gradient_step=step)
     runner.run([DataLoader(ToyDataset(16), batch_size=4)])
     assert runner.iter == 8 and all(math.isfinite(v) for v in runner.outputs["log_vars"].values())
@@ -41,8 +48,13 @@ def test_cascade_tiny_fp16_step_on_cuda(tmp_path):
     sample = torch.load(os.path.join(GOLDEN, "train_input.pt"), weights_only=True)
     batch = {key: sample[key] for key in ("img", "img_metas", "gt_bboxes", "gt_labels", "gt_masks")}
     optimizer = build_optimizer(model, dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=1e-4))
-    runner = Runner(model, optimizer, work_dir=str(tmp_path), max_epochs=1,
-                    gradient_step=GradientStep(loss_scale="dynamic", device_type="cuda"))
+    runner = Runner(
+        model,
+        optimizer,
+        work_dir=str(tmp_path),
+        max_epochs=1,
+        gradient_step=GradientStep(loss_scale="dynamic", device_type="cuda"),
+    )
     runner.run([[batch, batch]])
     assert all(math.isfinite(v) for v in runner.outputs["log_vars"].values())
     assert torch.cuda.max_memory_allocated() > 0

@@ -13,7 +13,10 @@ from test_device_augment import STD, _config, sample_root  # noqa: F401  (module
 
 import detkit
 
-pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
 
 
 def test_cuda_batch_equals_cpu_batch(sample_root, tmp_path):  # noqa: F811
@@ -31,15 +34,26 @@ def test_cuda_batch_equals_cpu_batch(sample_root, tmp_path):  # noqa: F811
         assert torch.allclose(gpu["gt_bboxes"][i].cpu(), cpu["gt_bboxes"][i], atol=1e-3)
         assert torch.equal(gpu["gt_labels"][i].cpu(), cpu["gt_labels"][i])
         masks_gpu, masks_cpu = gpu["gt_masks"][i].cpu(), cpu["gt_masks"][i]
-        assert masks_gpu.shape == masks_cpu.shape and (masks_gpu != masks_cpu).float().mean() < 0.005
+        assert (
+            masks_gpu.shape == masks_cpu.shape and (masks_gpu != masks_cpu).float().mean() < 0.005
+        )
 
 
 @pytest.mark.parametrize("fp16", [dict(loss_scale="dynamic"), dict(dtype="bfloat16")])
 def test_tiny_seed_model_trains_on_cuda_with_device_augment(sample_root, tmp_path, fp16):  # noqa: F811
-    cfg = _config(sample_root, tmp_path / "work", device_augment=True, fp16=fp16, device="cuda",
-                  cudnn_benchmark=True, **{"model.channels_last": True})
+    cfg = _config(
+        sample_root,
+        tmp_path / "work",
+        device_augment=True,
+        fp16=fp16,
+        device="cuda",
+        cudnn_benchmark=True,
+        **{"model.channels_last": True},
+    )
     detkit.set_random_seed(0)
-    model = detkit.build_detector(cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg"))
+    model = detkit.build_detector(
+        cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg")
+    )
     torch.cuda.reset_peak_memory_stats()
     runner = detkit.train_detector(model, detkit.build_dataset(cfg.data.train), cfg, validate=False)
     assert runner.iter == 4 and runner.data_loader.pin_memory is True

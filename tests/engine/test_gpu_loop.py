@@ -31,13 +31,18 @@ def _train_recording_autocast(tmp_path, extra: str):
     return runner, seen
 
 
-@pytest.mark.parametrize(("fp16", "dtype", "scaled"), [
-    ("dict(loss_scale='dynamic')", torch.bfloat16, True),  # CPU autocast is bfloat16
-    ("dict(dtype='bfloat16')", torch.bfloat16, False),
-    ("None", None, False),
-])
+@pytest.mark.parametrize(
+    ("fp16", "dtype", "scaled"),
+    [
+        ("dict(loss_scale='dynamic')", torch.bfloat16, True),  # CPU autocast is bfloat16
+        ("dict(dtype='bfloat16')", torch.bfloat16, False),
+        ("None", None, False),
+    ],
+)
 def test_fp16_and_bf16_config_autocast_the_step(tmp_path, fp16, dtype, scaled):
-    runner, seen = _train_recording_autocast(tmp_path, f"fp16 = {fp16}\nrunner = dict(type='EpochBasedRunner', max_epochs=1)\n")
+    runner, seen = _train_recording_autocast(
+        tmp_path, f"fp16 = {fp16}\nrunner = dict(type='EpochBasedRunner', max_epochs=1)\n"
+    )
     assert len(seen) == 2
     if dtype is None:
         assert not any(enabled for enabled, _ in seen)
@@ -51,12 +56,21 @@ def test_fp16_and_bf16_config_autocast_the_step(tmp_path, fp16, dtype, scaled):
 
 
 def test_train_loader_pin_memory_follows_the_device_and_the_config(tmp_path):
-    runner, _ = _train_recording_autocast(tmp_path, "runner = dict(type='EpochBasedRunner', max_epochs=1)\n")
+    runner, _ = _train_recording_autocast(
+        tmp_path, "runner = dict(type='EpochBasedRunner', max_epochs=1)\n"
+    )
     assert runner.data_loader.pin_memory is False  # CPU training
-    cfg = detkit.Config.fromfile(write_config(str(tmp_path), "runner = dict(type='EpochBasedRunner', max_epochs=1)\n"
-                                              "data = dict(train_dataloader=dict(pin_memory=True))\n"))
+    cfg = detkit.Config.fromfile(
+        write_config(
+            str(tmp_path),
+            "runner = dict(type='EpochBasedRunner', max_epochs=1)\n"
+            "data = dict(train_dataloader=dict(pin_memory=True))\n",
+        )
+    )
     cfg.work_dir = str(tmp_path / "pinned")
-    with pytest.warns(UserWarning, match="pin_memory"):  # no accelerator here: torch says it cannot pin
+    with pytest.warns(
+        UserWarning, match="pin_memory"
+    ):  # no accelerator here: torch says it cannot pin
         runner = detkit.train_detector(ToyDetector(), ToyDataset(8), cfg, validate=False)
     assert runner.data_loader.pin_memory is True
 
@@ -82,7 +96,8 @@ def test_device_augment_key_and_train_flag():
     with pytest.raises(TypeError, match="device_augment must be"):
         device_augment_enabled({"device_augment": "yes"})
     spec = importlib.util.spec_from_file_location(
-        "train_tool", os.path.join(os.path.dirname(__file__), "..", "..", "tools", "train.py"))
+        "train_tool", os.path.join(os.path.dirname(__file__), "..", "..", "tools", "train.py")
+    )
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     assert tool.parse_args(["cfg.py", "--device-augment"]).device_augment is True

@@ -13,35 +13,64 @@ NORM = dict(type="Normalize", mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], to_rgb=
 
 
 def _test_pipeline(flip):
-    return Compose([
-        dict(type="LoadImageFromWebcam"),
-        dict(type="MultiScaleFlipAug", img_scale=(32, 24), flip=flip, transforms=[
-            dict(type="Resize", keep_ratio=True), dict(type="RandomFlip"), NORM,
-            dict(type="Pad", size_divisor=8), dict(type="ImageToTensor", keys=["img"]),
-            dict(type="Collect", keys=["img"])]),
-    ])
+    return Compose(
+        [
+            dict(type="LoadImageFromWebcam"),
+            dict(
+                type="MultiScaleFlipAug",
+                img_scale=(32, 24),
+                flip=flip,
+                transforms=[
+                    dict(type="Resize", keep_ratio=True),
+                    dict(type="RandomFlip"),
+                    NORM,
+                    dict(type="Pad", size_divisor=8),
+                    dict(type="ImageToTensor", keys=["img"]),
+                    dict(type="Collect", keys=["img"]),
+                ],
+            ),
+        ]
+    )
 
 
 def _train_sample(h, w, n):
-    results = {"img": np.full((h, w, 3), 5, np.uint8), "img_shape": (h, w, 3), "ori_shape": (h, w, 3),
-               "gt_bboxes": np.tile(np.array([[0, 0, 2, 2]], np.float32), (n, 1)),
-               "gt_labels": np.arange(n), "gt_masks": BitmapMasks(np.ones((n, h, w), np.uint8), h, w),
-               "filename": f"{h}x{w}.png", "ori_filename": f"{h}x{w}.png", "flip": False,
-               "flip_direction": None}
+    results = {
+        "img": np.full((h, w, 3), 5, np.uint8),
+        "img_shape": (h, w, 3),
+        "ori_shape": (h, w, 3),
+        "gt_bboxes": np.tile(np.array([[0, 0, 2, 2]], np.float32), (n, 1)),
+        "gt_labels": np.arange(n),
+        "gt_masks": BitmapMasks(np.ones((n, h, w), np.uint8), h, w),
+        "filename": f"{h}x{w}.png",
+        "ori_filename": f"{h}x{w}.png",
+        "flip": False,
+        "flip_direction": None,
+    }
     bundle = detkit.registry.build(dict(type="DefaultFormatBundle"), detkit.registry.PIPELINES)
-    collect = detkit.registry.build(dict(type="Collect", keys=["img", "gt_bboxes", "gt_labels", "gt_masks"]),
-                                    detkit.registry.PIPELINES)
+    collect = detkit.registry.build(
+        dict(type="Collect", keys=["img", "gt_bboxes", "gt_labels", "gt_masks"]),
+        detkit.registry.PIPELINES,
+    )
     return collect(bundle(results))
 
 
 def test_test_time_batch_has_the_v2_layout_and_scatters_to_model_inputs():
     pipeline = _test_pipeline(flip=True)
-    samples = [pipeline({"img": np.zeros((12, 16, 3), np.uint8)}),
-               pipeline({"img": np.zeros((12, 16, 3), np.uint8)})]
-    assert isinstance(samples[0]["img_metas"][0], DataContainer) and samples[0]["img_metas"][0].cpu_only
+    samples = [
+        pipeline({"img": np.zeros((12, 16, 3), np.uint8)}),
+        pipeline({"img": np.zeros((12, 16, 3), np.uint8)}),
+    ]
+    assert (
+        isinstance(samples[0]["img_metas"][0], DataContainer)
+        and samples[0]["img_metas"][0].cpu_only
+    )
     data = detkit.collate(samples, samples_per_gpu=2)
     metas = data["img_metas"][0].data[0]  # MMDetection v2 user code, unchanged
-    assert len(metas) == 2 and metas[0]["flip"] is False and data["img_metas"][1].data[0][0]["flip"] is True
+    assert (
+        len(metas) == 2
+        and metas[0]["flip"] is False
+        and data["img_metas"][1].data[0][0]["flip"] is True
+    )
     assert [tuple(t.shape) for t in data["img"]] == [(2, 3, 24, 32)] * 2
     inputs = detkit.scatter(data, "cpu")
     assert isinstance(inputs["img"], list) and torch.equal(inputs["img"][0], data["img"][0])

@@ -12,7 +12,9 @@ import torch
 import detkit
 from detkit.engine import CheckpointHook, Runner, build_optimizer
 
-GOLDEN = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "golden", "mmdet_v2_cascade_tiny")
+GOLDEN = os.path.join(
+    os.path.dirname(__file__), "..", "..", "..", "shared", "golden", "mmdet_v2_cascade_tiny"
+)
 
 
 @pytest.mark.skipif(not os.path.isdir(GOLDEN), reason="shared golden data not available")
@@ -27,8 +29,13 @@ def test_cascade_tiny_trains_two_steps_and_checkpoint_round_trips(tmp_path):
     before = {k: v.clone() for k, v in model.state_dict().items()}
 
     optimizer = build_optimizer(model, dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=1e-4))
-    runner = Runner(model, optimizer, work_dir=str(tmp_path), max_epochs=1,
-                    meta={"CLASSES": golden["meta"]["CLASSES"]})
+    runner = Runner(
+        model,
+        optimizer,
+        work_dir=str(tmp_path),
+        max_epochs=1,
+        meta={"CLASSES": golden["meta"]["CLASSES"]},
+    )
     runner.register_hook(CheckpointHook(interval=1))
     runner.run([[batch, batch]])
 
@@ -40,7 +47,10 @@ def test_cascade_tiny_trains_two_steps_and_checkpoint_round_trips(tmp_path):
 
     fresh = detkit.build_detector(cfg.model)
     checkpoint = detkit.load_checkpoint(fresh, str(tmp_path / "latest.pth"), strict=True)
-    assert checkpoint["meta"]["CLASSES"][0] == "person" and (checkpoint["meta"]["epoch"], checkpoint["meta"]["iter"]) == (1, 2)
+    assert checkpoint["meta"]["CLASSES"][0] == "person" and (
+        checkpoint["meta"]["epoch"],
+        checkpoint["meta"]["iter"],
+    ) == (1, 2)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(fresh.state_dict()[key], value, rtol=0, atol=0)
 
@@ -53,15 +63,22 @@ def test_coco_80_class_cascade_into_8_class_model_report(tmp_path):
         head.num_classes = 80
     coco_cfg.model.roi_head.mask_head.num_classes = 80
     coco = detkit.build_detector(coco_cfg.model)
-    detkit.save_checkpoint(coco, str(tmp_path / "coco.pth"), meta={"CLASSES": tuple(f"c{i}" for i in range(80))})
+    detkit.save_checkpoint(
+        coco, str(tmp_path / "coco.pth"), meta={"CLASSES": tuple(f"c{i}" for i in range(80))}
+    )
     cityscapes = detkit.build_detector(cfg.model)
     report = detkit.load_checkpoint(cityscapes, str(tmp_path / "coco.pth"))["load_report"]
     assert len(report.mismatched) == 12 and not report.missing and not report.unexpected
     assert len(report.loaded) == 202 - 12
     rows = report.table().splitlines()[2:]
     assert [row.split()[1] for row in rows] == [
-        "roi_head.bbox_head.{0,1,2}.fc_cls.weight", "roi_head.bbox_head.{0,1,2}.fc_cls.bias",
-        "roi_head.mask_head.{0,1,2}.conv_logits.weight", "roi_head.mask_head.{0,1,2}.conv_logits.bias"]
+        "roi_head.bbox_head.{0,1,2}.fc_cls.weight",
+        "roi_head.bbox_head.{0,1,2}.fc_cls.bias",
+        "roi_head.mask_head.{0,1,2}.conv_logits.weight",
+        "roi_head.mask_head.{0,1,2}.conv_logits.bias",
+    ]
     assert rows[0].split()[2:] == ["[81,", "64]", "[9,", "64]"]
-    torch.testing.assert_close(cityscapes.state_dict()["roi_head.bbox_head.1.fc_reg.weight"],
-                               coco.state_dict()["roi_head.bbox_head.1.fc_reg.weight"])  # class-agnostic: loaded
+    torch.testing.assert_close(
+        cityscapes.state_dict()["roi_head.bbox_head.1.fc_reg.weight"],
+        coco.state_dict()["roi_head.bbox_head.1.fc_reg.weight"],
+    )  # class-agnostic: loaded

@@ -9,8 +9,8 @@ import os
 
 import pytest
 import torch
-from toy_detector import ToyDataset, ToyDetector
 from torch.utils.data import DataLoader
+from toy_detector import ToyDataset, ToyDetector
 
 from detkit.checkpoint import read_checkpoint
 from detkit.engine import (
@@ -40,20 +40,40 @@ class RecordLr(Hook):
         self.lrs.append(runner.optimizer.param_groups[0]["lr"])
 
 
-def make_runner(work_dir, max_epochs=3, max_iters=None, num_samples=12, batch=4, lr=0.1, seed=0, nan_at_call=None,
-                gradient_step=None, shuffle=True):
+def make_runner(
+    work_dir,
+    max_epochs=3,
+    max_iters=None,
+    num_samples=12,
+    batch=4,
+    lr=0.1,
+    seed=0,
+    nan_at_call=None,
+    gradient_step=None,
+    shuffle=True,
+):
     set_random_seed(seed)
     model = ToyDetector(nan_at_call=nan_at_call)
     optimizer = build_optimizer(model, dict(type="SGD", lr=lr, momentum=0.9, weight_decay=1e-4))
     loader = DataLoader(ToyDataset(num_samples), batch_size=batch, shuffle=shuffle)
-    runner = Runner(model, optimizer, work_dir=str(work_dir), max_epochs=max_epochs, max_iters=max_iters,
-                    gradient_step=gradient_step)
+    runner = Runner(
+        model,
+        optimizer,
+        work_dir=str(work_dir),
+        max_epochs=max_epochs,
+        max_iters=max_iters,
+        gradient_step=gradient_step,
+    )
     return runner, loader
 
 
 def test_step_lr_with_linear_warmup_matches_mmcv_formula(tmp_path):
     runner, loader = make_runner(tmp_path, max_epochs=4)
-    runner.register_hook(StepLrUpdaterHook(step=[2, 3], gamma=0.1, warmup="linear", warmup_iters=5, warmup_ratio=0.001))
+    runner.register_hook(
+        StepLrUpdaterHook(
+            step=[2, 3], gamma=0.1, warmup="linear", warmup_iters=5, warmup_ratio=0.001
+        )
+    )
     record = runner.register_hook(RecordLr())
     runner.run([loader])
     expected = []
@@ -65,10 +85,14 @@ def test_step_lr_with_linear_warmup_matches_mmcv_formula(tmp_path):
     assert record.lrs[6:] == pytest.approx([0.01] * 3 + [0.001] * 3)
 
 
-@pytest.mark.parametrize("warmup,factor", [("constant", lambda i: 0.25), ("exp", lambda i: 0.25 ** (1 - i / 4))])
+@pytest.mark.parametrize(
+    "warmup,factor", [("constant", lambda i: 0.25), ("exp", lambda i: 0.25 ** (1 - i / 4))]
+)
 def test_constant_and_exp_warmup(tmp_path, warmup, factor):
     runner, loader = make_runner(tmp_path, max_epochs=2)
-    runner.register_hook(lr_hook_config(dict(policy="fixed", warmup=warmup, warmup_iters=4, warmup_ratio=0.25)))
+    runner.register_hook(
+        lr_hook_config(dict(policy="fixed", warmup=warmup, warmup_iters=4, warmup_ratio=0.25))
+    )
     record = runner.register_hook(RecordLr())
     runner.run([loader])
     assert record.lrs == pytest.approx([0.1 * factor(i) for i in range(4)] + [0.1, 0.1])
@@ -87,7 +111,9 @@ def test_cosine_annealing_by_epoch_and_by_iter(tmp_path):
     runner.register_hook(CosineAnnealingLrUpdaterHook(min_lr=0.0, by_epoch=False))
     record = runner.register_hook(RecordLr())
     runner.run([loader])
-    assert record.lrs == pytest.approx([0.1 * (math.cos(math.pi * i / 5) + 1) / 2 for i in range(5)])
+    assert record.lrs == pytest.approx(
+        [0.1 * (math.cos(math.pi * i / 5) + 1) / 2 for i in range(5)]
+    )
     assert runner.iter == 5 and runner.epoch == 2  # budget stops mid-epoch 2
 
 
@@ -152,10 +178,20 @@ def test_text_and_json_logs(tmp_path):
     runner.register_hook(StepLrUpdaterHook(step=[1]))
     runner.register_hook(TextLoggerHook(interval=2))
     runner.run([loader])
-    lines = [json.loads(line) for line in (tmp_path / f"{runner.timestamp}.log.json").read_text().splitlines()]
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / f"{runner.timestamp}.log.json").read_text().splitlines()
+    ]
     assert lines[0] == {"seed": 0, "exp_name": "toy"}
     train = lines[1:]
-    assert [(r["epoch"], r["iter"]) for r in train] == [(1, 2), (1, 4), (1, 5), (2, 2), (2, 4), (2, 5)]
+    assert [(r["epoch"], r["iter"]) for r in train] == [
+        (1, 2),
+        (1, 4),
+        (1, 5),
+        (2, 2),
+        (2, 4),
+        (2, 5),
+    ]
     assert all(r["mode"] == "train" for r in train)
     assert {"lr", "memory", "data_time", "time", "loss_cls", "acc", "loss"} <= set(train[0])
     assert train[0]["lr"] == 0.1 and train[3]["lr"] == pytest.approx(0.01)
@@ -175,7 +211,9 @@ def test_nan_loss_raises_with_iteration_and_keeps_last_checkpoint(tmp_path):
             good = (tmp_path / "epoch_1.pth").read_bytes()
 
     runner.register_hook(Snapshot())
-    with pytest.raises(FloatingPointError, match=r"iteration 5 \(epoch 2, step 2\); losses: \{'loss_cls': nan"):
+    with pytest.raises(
+        FloatingPointError, match=r"iteration 5 \(epoch 2, step 2\); losses: \{'loss_cls': nan"
+    ):
         runner.run([loader])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_1.pth", "latest.pth"]
     assert (tmp_path / "latest.pth").read_bytes() == good
@@ -183,9 +221,14 @@ def test_nan_loss_raises_with_iteration_and_keeps_last_checkpoint(tmp_path):
 
 
 def _train(work_dir, max_epochs, resume_from=None, by_epoch=True, interval=1, fp16=None):
-    runner, loader = make_runner(work_dir, max_epochs=max_epochs,
-                                 gradient_step=GradientStep(loss_scale=fp16, grad_clip=dict(max_norm=1.0)))
-    runner.register_hook(StepLrUpdaterHook(step=[2], warmup="linear", warmup_iters=4, warmup_ratio=0.1))
+    runner, loader = make_runner(
+        work_dir,
+        max_epochs=max_epochs,
+        gradient_step=GradientStep(loss_scale=fp16, grad_clip=dict(max_norm=1.0)),
+    )
+    runner.register_hook(
+        StepLrUpdaterHook(step=[2], warmup="linear", warmup_iters=4, warmup_ratio=0.1)
+    )
     runner.register_hook(CheckpointHook(interval=interval, by_epoch=by_epoch))
     losses = []
 
@@ -201,12 +244,19 @@ def _train(work_dir, max_epochs, resume_from=None, by_epoch=True, interval=1, fp
     return runner, losses
 
 
-@pytest.mark.parametrize("by_epoch,interval,resume_name", [(True, 1, "epoch_2.pth"), (False, 4, "iter_4.pth")])
+@pytest.mark.parametrize(
+    "by_epoch,interval,resume_name", [(True, 1, "epoch_2.pth"), (False, 4, "iter_4.pth")]
+)
 def test_resume_continues_exactly(tmp_path, by_epoch, interval, resume_name):
     full, full_losses = _train(tmp_path / "full", 4, by_epoch=by_epoch, interval=interval)
     _train(tmp_path / "part", 2, by_epoch=by_epoch, interval=interval)
-    resumed, resumed_losses = _train(tmp_path / "resumed", 4, resume_from=str(tmp_path / "part" / resume_name),
-                                     by_epoch=by_epoch, interval=interval)
+    resumed, resumed_losses = _train(
+        tmp_path / "resumed",
+        4,
+        resume_from=str(tmp_path / "part" / resume_name),
+        by_epoch=by_epoch,
+        interval=interval,
+    )
     start = 6 if by_epoch else 4
     assert resumed_losses == full_losses[start:]
     assert (resumed.epoch, resumed.iter) == (full.epoch, full.iter) == (4, 12)
@@ -223,7 +273,9 @@ def test_fp16_dynamic_and_static_scale_and_grad_norm(tmp_path):
         assert runner.gradient_step.state_dict()["scale"] in (512.0, 65536.0)
     with pytest.raises(ValueError, match="loss_scale"):
         GradientStep(loss_scale="static")
-    step = GradientStep.from_config(dict(grad_clip=dict(max_norm=35, norm_type=2)), dict(loss_scale=512.0), "cpu")
+    step = GradientStep.from_config(
+        dict(grad_clip=dict(max_norm=35, norm_type=2)), dict(loss_scale=512.0), "cpu"
+    )
     assert step.fp16 and step.grad_clip == {"max_norm": 35, "norm_type": 2}
     with pytest.raises(KeyError, match="unsupported keys"):
         GradientStep.from_config(dict(grad_clip=None, cumulative_iters=2), None, "cpu")
@@ -233,7 +285,9 @@ def test_num_class_check_and_sampler_epoch(tmp_path):
     runner, loader = make_runner(tmp_path, max_epochs=1)
     runner.model.bbox_head.num_classes = 8
     runner.register_hook(NumClassCheckHook())
-    with pytest.raises(ValueError, match=r"num_classes` \(8\) of ToyHead at model.bbox_head does not match the 3"):
+    with pytest.raises(
+        ValueError, match=r"num_classes` \(8\) of ToyHead at model.bbox_head does not match the 3"
+    ):
         runner.run([loader])
 
     class Sampler(torch.utils.data.Sampler):
@@ -265,7 +319,9 @@ def test_val_workflow_and_errors(tmp_path):
             seen.append((runner.epoch, runner.log_buffer.history["loss_cls"][:1]))
 
     runner.register_hook(ValProbe())
-    runner.run([loader, DataLoader(ToyDataset(4, seed=1), batch_size=2)], [("train", 1), ("val", 1)])
+    runner.run(
+        [loader, DataLoader(ToyDataset(4, seed=1), batch_size=2)], [("train", 1), ("val", 1)]
+    )
     assert [epoch for epoch, _ in seen] == [1, 2]
     with pytest.raises(ValueError, match="no 'train' phase"):
         runner.run([loader], [("val", 1)])
@@ -282,7 +338,9 @@ def test_resume_with_another_world_size_rescales_iter(tmp_path, caplog):
     checkpoint["meta"]["world_size"] = 2  # as if saved by a 2-process run
     torch.save(checkpoint, path)
     runner, _ = make_runner(tmp_path / "resumed", max_epochs=4)
-    runner.logger = logging.getLogger("engine_test_resume")  # outside 'detkit', which does not propagate
+    runner.logger = logging.getLogger(
+        "engine_test_resume"
+    )  # outside 'detkit', which does not propagate
     with caplog.at_level("WARNING", logger="engine_test_resume"):
         runner.resume(str(path))
     assert (runner.epoch, runner.iter) == (2, 12)

@@ -9,13 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tiny_demo import TINY_DEMO_OPTIONS
 
 import detkit
 from detkit.data import convert_cityscapes, generate_cityscapes_sample
-from tiny_demo import TINY_DEMO_OPTIONS
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = REPO / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_photometric_copypaste_cityscapes_demo.py"
+CONFIG = (
+    REPO
+    / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_photometric_copypaste_cityscapes_demo.py"
+)
 
 
 def test_copy_paste_photometric_config_trains_a_few_iterations(tmp_path):
@@ -25,16 +28,18 @@ def test_copy_paste_photometric_config_trains_a_few_iterations(tmp_path):
     convert_cityscapes(root, root / "annotations", nproc=1, show_progress=False, splits=("train",))
     cfg = detkit.Config.fromfile(str(CONFIG))
     inner = "data.train.dataset.dataset"
-    cfg.merge_from_dict({
-        **TINY_DEMO_OPTIONS,
-        f"{inner}.ann_file": str(root / "annotations/instancesonly_filtered_gtFine_train.json"),
-        f"{inner}.img_prefix": str(root / "leftImg8bit/train/"),
-        "data.train.times": 1,
-        "data.samples_per_gpu": 1,
-        "runner.max_epochs": 1,
-        "total_epochs": 1,
-        "lr_config.warmup_iters": 2,
-    })
+    cfg.merge_from_dict(
+        {
+            **TINY_DEMO_OPTIONS,
+            f"{inner}.ann_file": str(root / "annotations/instancesonly_filtered_gtFine_train.json"),
+            f"{inner}.img_prefix": str(root / "leftImg8bit/train/"),
+            "data.train.times": 1,
+            "data.samples_per_gpu": 1,
+            "runner.max_epochs": 1,
+            "total_epochs": 1,
+            "lr_config.warmup_iters": 2,
+        }
+    )
     detkit.set_img_scale(cfg, (128, 64))
     cfg.work_dir = str(tmp_path / "work")
     dataset = detkit.build_dataset(cfg.data.train)
@@ -48,7 +53,10 @@ def test_copy_paste_photometric_config_trains_a_few_iterations(tmp_path):
     model = detkit.build_detector(cfg.model)
     model.init_weights()
     detkit.train_detector(model, dataset, cfg, validate=False, timestamp="20260101_000000")
-    lines = [json.loads(line) for line in (tmp_path / "work" / "20260101_000000.log.json").read_text().splitlines()]
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "work" / "20260101_000000.log.json").read_text().splitlines()
+    ]
     train = [line for line in lines if line.get("mode") == "train"]
     assert len(train) == 3 and all(math.isfinite(line["loss"]) for line in train)
     assert (tmp_path / "work" / "latest.pth").exists()

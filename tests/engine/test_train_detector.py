@@ -57,18 +57,33 @@ def test_train_detector_writes_mmdet_files_and_evaluates(tmp_path):
     cfg.work_dir = str(tmp_path / "work")
     detkit.set_random_seed(0)
     model = ToyDetector()
-    runner = detkit.train_detector(model, ToyDataset(16), cfg, timestamp="20260101_000000",
-                                   meta={"seed": 0, "exp_name": "toy_config.py"})
+    runner = detkit.train_detector(
+        model,
+        ToyDataset(16),
+        cfg,
+        timestamp="20260101_000000",
+        meta={"seed": 0, "exp_name": "toy_config.py"},
+    )
     work = tmp_path / "work"
     assert sorted(os.listdir(work)) == [
-        "20260101_000000.log", "20260101_000000.log.json", "epoch_1.pth", "epoch_2.pth", "epoch_3.pth", "latest.pth"]
+        "20260101_000000.log",
+        "20260101_000000.log.json",
+        "epoch_1.pth",
+        "epoch_2.pth",
+        "epoch_3.pth",
+        "latest.pth",
+    ]
     lines = records(work)
     assert lines[0] == {"seed": 0, "exp_name": "toy_config.py"}
     val = [r for r in lines if r.get("mode") == "val"]
     assert [r["epoch"] for r in val] == [1, 2, 3] and all(0 <= r["accuracy"] <= 1 for r in val)
     train = [r for r in lines if r.get("mode") == "train"]
-    assert {"lr", "memory", "data_time", "time", "loss_cls", "acc", "loss", "grad_norm"} <= set(train[0])
-    assert train[0]["lr"] == pytest.approx(0.1 * (1 - (1 - 1 / 4) * 0.9))  # warmup lr before iteration 1
+    assert {"lr", "memory", "data_time", "time", "loss_cls", "acc", "loss", "grad_norm"} <= set(
+        train[0]
+    )
+    assert train[0]["lr"] == pytest.approx(
+        0.1 * (1 - (1 - 1 / 4) * 0.9)
+    )  # warmup lr before iteration 1
     text = (work / "20260101_000000.log").read_text()
     assert "Epoch [1][2/4]\tlr: " in text and "Epoch(val) [1][8]\tlr: " in text
     checkpoint = read_checkpoint(str(work / "latest.pth"))
@@ -99,7 +114,9 @@ def test_load_from_auto_resume_and_errors(tmp_path):
     cfg2.load_from = str(tmp_path / "work" / "epoch_1.pth")
     cfg2.work_dir = str(tmp_path / "fresh2")
     runner = detkit.train_detector(ToyDetector(), ToyDataset(16), cfg2, validate=False)
-    torch.testing.assert_close(runner.model.bbox_head.fc_cls.weight, weights["bbox_head.fc_cls.weight"])
+    torch.testing.assert_close(
+        runner.model.bbox_head.fc_cls.weight, weights["bbox_head.fc_cls.weight"]
+    )
 
     cfg2.runner = dict(type="IterRunner", max_iters=3)
     with pytest.raises(KeyError, match="runner.type 'IterRunner' is unknown"):
@@ -109,7 +126,11 @@ def test_load_from_auto_resume_and_errors(tmp_path):
     cfg2.work_dir = str(tmp_path / "iters")
     runner = detkit.train_detector(ToyDetector(), ToyDataset(16), cfg2, validate=False)
     assert runner.iter == 3
-    assert sorted(p for p in os.listdir(tmp_path / "iters") if p.endswith(".pth")) == ["iter_2.pth", "iter_3.pth", "latest.pth"]
+    assert sorted(p for p in os.listdir(tmp_path / "iters") if p.endswith(".pth")) == [
+        "iter_2.pth",
+        "iter_3.pth",
+        "latest.pth",
+    ]
 
 
 def test_auto_scale_lr_fp16_custom_hook_priority_and_progress_in_config(tmp_path):
@@ -122,11 +143,17 @@ def test_auto_scale_lr_fp16_custom_hook_priority_and_progress_in_config(tmp_path
     cfg.log_config.hooks = [dict(type="TextLoggerHook"), dict(type="ProgressBarHook")]
     cfg.custom_hooks = [dict(type="NumClassCheckHook", priority="VERY_HIGH")]
     runner = detkit.train_detector(ToyDetector(), ToyDataset(16), cfg, validate=False)
-    assert runner.optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 4 / 16)  # 1 process x 4 images
+    assert runner.optimizer.param_groups[0]["lr"] == pytest.approx(
+        0.1 * 4 / 16
+    )  # 1 process x 4 images
     assert runner.gradient_step.fp16 and runner.gradient_step.state_dict()["scale"] == 512.0
     names = [type(h).__name__ for h in runner.hooks]
     assert names[0] == "NumClassCheckHook"
-    assert names.index("CheckpointHook") < names.index("ProgressBarHook") < names.index("TextLoggerHook")
+    assert (
+        names.index("CheckpointHook")
+        < names.index("ProgressBarHook")
+        < names.index("TextLoggerHook")
+    )
 
 
 def test_setup_training_builds_the_run_and_adds_no_hooks_of_its_own(tmp_path):
@@ -136,10 +163,18 @@ def test_setup_training_builds_the_run_and_adds_no_hooks_of_its_own(tmp_path):
     cfg.work_dir = str(tmp_path / "work")
     cfg.runner.max_epochs = 1
     setup = detkit.setup_training(cfg, seed=5)
-    assert (tmp_path / "work" / "toy_config.py").is_file() and cfg.seed == 5 and setup.meta["seed"] == 5
+    assert (
+        (tmp_path / "work" / "toy_config.py").is_file()
+        and cfg.seed == 5
+        and setup.meta["seed"] == 5
+    )
     assert setup.model.CLASSES == ("red", "green", "blue") and len(setup.datasets) == 1
     assert setup.meta["exp_name"] == "toy_config.py" and "PyTorch" in setup.meta["env_info"]
     runner = setup.train(validate=False)
     names = [type(h).__name__ for h in runner.hooks]
     assert "ProgressBarHook" not in names and "EvalHook" not in names  # only what the config names
-    assert read_checkpoint(str(tmp_path / "work" / "latest.pth"))["meta"]["CLASSES"] == ("red", "green", "blue")
+    assert read_checkpoint(str(tmp_path / "work" / "latest.pth"))["meta"]["CLASSES"] == (
+        "red",
+        "green",
+        "blue",
+    )

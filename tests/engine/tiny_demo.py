@@ -4,9 +4,15 @@ notebooks' ``cfg_options`` parameter."""
 
 DEMO_CONFIG = "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes_demo.py"
 _BBOX_HEAD = dict(
-    type="Shared2FCBBoxHead", in_channels=16, fc_out_channels=32, roi_feat_size=7, num_classes=8,
+    type="Shared2FCBBoxHead",
+    in_channels=16,
+    fc_out_channels=32,
+    roi_feat_size=7,
+    num_classes=8,
     reg_class_agnostic=True,
-    bbox_coder=dict(type="DeltaXYWHBBoxCoder", target_means=[0.0] * 4, target_stds=[0.1, 0.1, 0.2, 0.2]),
+    bbox_coder=dict(
+        type="DeltaXYWHBBoxCoder", target_means=[0.0] * 4, target_stds=[0.1, 0.1, 0.2, 0.2]
+    ),
     loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
     loss_bbox=dict(type="SmoothL1Loss", beta=1.0, loss_weight=1.0),
 )

@@ -38,7 +38,9 @@ class ToyDetector(nn.Module):
     """Image [B,3,H,W] -> class logits [B, num_classes]; ``nan_at_call`` makes the loss NaN on
     that (1-based) train_step call, to test the NaN guard."""
 
-    def __init__(self, num_classes: int = 3, width: int = 8, nan_at_call: int | None = None, **_: Any) -> None:
+    def __init__(
+        self, num_classes: int = 3, width: int = 8, nan_at_call: int | None = None, **_: Any
+    ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, width, 3, padding=1)
         self.bn = nn.BatchNorm2d(width)
@@ -53,14 +55,20 @@ class ToyDetector(nn.Module):
         features = F.relu(self.bn(self.conv(img)))
         return self.bbox_head(features.mean(dim=(2, 3)))
 
-    def forward(self, img: Any, img_metas: Any = None, return_loss: bool = True, **kwargs: Any) -> Any:
+    def forward(
+        self, img: Any, img_metas: Any = None, return_loss: bool = True, **kwargs: Any
+    ) -> Any:
         if return_loss:
             return self.forward_train(img, kwargs["gt_labels"])
         images = img[0] if isinstance(img, list) else img
         return [int(i) for i in self.logits(images).argmax(dim=1)]
 
     def forward_train(self, img: torch.Tensor, gt_labels: Any) -> dict[str, torch.Tensor]:
-        labels = torch.stack(list(gt_labels)).view(-1) if isinstance(gt_labels, (list, tuple)) else gt_labels
+        labels = (
+            torch.stack(list(gt_labels)).view(-1)
+            if isinstance(gt_labels, (list, tuple))
+            else gt_labels
+        )
         logits = self.logits(img)
         loss_cls = F.cross_entropy(logits, labels)
         acc = (logits.argmax(1) == labels).float().mean() * 100
@@ -79,7 +87,11 @@ class ToyDetector(nn.Module):
     def val_step(self, data_batch: dict[str, Any], optimizer: Any = None) -> dict[str, Any]:
         losses = self(**data_batch)
         log_vars = {k: float(v) for k, v in losses.items()}
-        return {"loss": losses["loss_cls"], "log_vars": log_vars, "num_samples": len(data_batch["img"])}
+        return {
+            "loss": losses["loss_cls"],
+            "log_vars": log_vars,
+            "num_samples": len(data_batch["img"]),
+        }
 
 
 @DATASETS.register_module(force=True)
@@ -88,8 +100,15 @@ class ToyDataset(torch.utils.data.Dataset):
 
     CLASSES = ("red", "green", "blue")
 
-    def __init__(self, num_samples: int = 16, size: int = 8, seed: int = 0, noise: float = 0.3,
-                 test_mode: bool = False, **_: Any) -> None:
+    def __init__(
+        self,
+        num_samples: int = 16,
+        size: int = 8,
+        seed: int = 0,
+        noise: float = 0.3,
+        test_mode: bool = False,
+        **_: Any,
+    ) -> None:
         generator = np.random.default_rng(seed)
         self.labels = generator.integers(0, 3, num_samples)
         self.base = generator.uniform(0, 0.5, (num_samples, 3, size, size)).astype(np.float32)
@@ -102,11 +121,14 @@ class ToyDataset(torch.utils.data.Dataset):
         return len(self.labels)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        img = self.base[index] + np.random.uniform(-self.noise, self.noise, self.base[index].shape).astype(np.float32)
+        img = self.base[index] + np.random.uniform(
+            -self.noise, self.noise, self.base[index].shape
+        ).astype(np.float32)
         return {"img": torch.from_numpy(img), "gt_labels": torch.tensor(int(self.labels[index]))}
 
-    def evaluate(self, results: list[int], logger: Any = None, metric: str | list[str] = "accuracy",
-                 **_: Any) -> dict[str, float]:
+    def evaluate(
+        self, results: list[int], logger: Any = None, metric: str | list[str] = "accuracy", **_: Any
+    ) -> dict[str, float]:
         if metric not in ("accuracy", ["accuracy"]):  # tools/test.py passes --eval's list
             raise KeyError(f"ToyDataset only evaluates 'accuracy', got {metric!r}")
         return {"accuracy": float(np.mean(np.asarray(results) == self.labels[: len(results)]))}
@@ -136,4 +158,6 @@ class DumpRankWeightsHook(Hook):
     def after_train_iter(self, runner: Any) -> None:
         if runner.iter + 1 == self.at_iter:
             state = {k: v.detach().cpu() for k, v in runner.model.module.state_dict().items()}
-            torch.save(state, os.path.join(runner.work_dir, f"rank{runner.rank}_iter{self.at_iter}.pt"))
+            torch.save(
+                state, os.path.join(runner.work_dir, f"rank{runner.rank}_iter{self.at_iter}.pt")
+            )

@@ -61,7 +61,9 @@ def results_from_gt(img_prefix: str, drop: int | None = None) -> list:
 
 def test_gt_instance_file_maps_leftimg8bit_to_gtfine():
     path = gt_instance_file("data/cityscapes/leftImg8bit/val", FILENAMES[0])
-    assert path == "data/cityscapes/gtFine/val/testcity/testcity_000000_000001_gtFine_instanceIds.png"
+    assert (
+        path == "data/cityscapes/gtFine/val/testcity/testcity_000000_000001_gtFine_instanceIds.png"
+    )
     with pytest.raises(ValueError, match="not under a Cityscapes 'leftImg8bit' folder"):
         gt_instance_file("data/images", "a.png")
 
@@ -85,7 +87,11 @@ def test_a_missed_instance_lowers_ap(tmp_path):
     out_dir = tmp_path / "preds"
     # drop person 24001 of image 1: person recall 1/2 at every overlap -> person AP 0.5
     metrics = evaluate_cityscapes(
-        results_from_gt(img_prefix, drop=24001), FILENAMES, CLASSES, img_prefix, str(out_dir),
+        results_from_gt(img_prefix, drop=24001),
+        FILENAMES,
+        CLASSES,
+        img_prefix,
+        str(out_dir),
         logger="silent",
     )
     assert metrics["mAP"] == pytest.approx((0.5 + 1.0 + 1.0) / 3)
@@ -112,8 +118,10 @@ def test_missing_ground_truth_and_bad_classes(tmp_path):
     img_prefix = make_tree(tmp_path / "cityscapes")
     with pytest.raises(FileNotFoundError, match="ground-truth files not found"):
         evaluate_cityscapes(
-            results_from_gt(img_prefix), ["testcity/testcity_000000_000009_leftImg8bit.png"] * 2,
-            CLASSES, img_prefix,
+            results_from_gt(img_prefix),
+            ["testcity/testcity_000000_000009_leftImg8bit.png"] * 2,
+            CLASSES,
+            img_prefix,
         )
     with pytest.raises(KeyError, match="'cat' is not a Cityscapes label"):
         results2txt(results_from_gt(img_prefix), FILENAMES, ("cat",) * 8, str(tmp_path / "x"))

@@ -71,9 +71,7 @@ def perfect_results(shift: float = 0.0) -> list[tuple[list[np.ndarray], list[lis
             moved = (box[0] + shift, box[1], box[2] + shift, box[3])
             bboxes[label].append([*moved, 0.9])
             segms[label].append(box_mask(tuple(int(v) for v in moved)))
-        results.append(
-            ([np.asarray(b, dtype=np.float32).reshape(-1, 5) for b in bboxes], segms)
-        )
+        results.append(([np.asarray(b, dtype=np.float32).reshape(-1, 5) for b in bboxes], segms))
     return results
 
 
@@ -108,7 +106,10 @@ def test_classwise_leaves_out_categories_without_ground_truth(tmp_path):
     data["categories"].insert(1, dict(id=25, name="rider"))
     with open(ann_file, "w") as f:
         json.dump(data, f)
-    results = [(b[:1] + [np.zeros((0, 5), np.float32)] + b[1:], s[:1] + [[]] + s[1:]) for b, s in perfect_results()]
+    results = [
+        (b[:1] + [np.zeros((0, 5), np.float32)] + b[1:], s[:1] + [[]] + s[1:])
+        for b, s in perfect_results()
+    ]
     metrics = evaluate_coco(results, ann_file, "bbox", classwise=True, logger="silent")
     assert metrics["bbox_mAP"] == 1.0
     assert metrics["bbox_AP_person"] == 1.0 and metrics["bbox_AP_car"] == 1.0

@@ -20,13 +20,15 @@ def val_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval_sample")
     generate_cityscapes_sample(root, train=0, val=3, test=0, size=(256, 128), seed=2)
     convert_cityscapes(root, root / "annotations", nproc=1, show_progress=False, splits=("val",))
-    return build_dataset(dict(
-        type="CityscapesDataset",
-        ann_file=str(root / "annotations/instancesonly_filtered_gtFine_val.json"),
-        img_prefix=str(root / "leftImg8bit/val/"),
-        pipeline=TEST_PIPELINE,
-        test_mode=True,
-    ))
+    return build_dataset(
+        dict(
+            type="CityscapesDataset",
+            ann_file=str(root / "annotations/instancesonly_filtered_gtFine_val.json"),
+            img_prefix=str(root / "leftImg8bit/val/"),
+            pipeline=TEST_PIPELINE,
+            test_mode=True,
+        )
+    )
 
 
 def perfect_results(dataset) -> list:
@@ -40,7 +42,9 @@ def perfect_results(dataset) -> list:
         segms = [[] for _ in dataset.CLASSES]
         for box, label, segm in zip(ann["bboxes"], ann["labels"], masks):
             bboxes[label].append([*box, 1.0])
-            segms[label].append(_ann_to_bitmap(segm, info["height"], info["width"], "test").astype(bool))
+            segms[label].append(
+                _ann_to_bitmap(segm, info["height"], info["width"], "test").astype(bool)
+            )
         results.append(([np.asarray(b, np.float32).reshape(-1, 5) for b in bboxes], segms))
     return results
 

@@ -32,14 +32,24 @@ def test_variants_switch_exactly_the_augfpn_components(ablation):
     assert keys["RFA"] - keys["FPN"] == {k for k in keys["RFA"] if k.startswith("neck.rfa.")}
     assert keys["FPN"] < keys["RFA"] < keys["RFA+SRS"] < keys["RFA+SRS+CS"]
     assert keys["RFA+CS"] - keys["RFA"] == {
-        k for k in keys["RFA+CS"] if k.startswith("roi_head.consistent_supervision.")}
+        k for k in keys["RFA+CS"] if k.startswith("roi_head.consistent_supervision.")
+    }
 
 
 def test_grid_runs_every_variant_with_each_seed(ablation):
-    grid = ablation.ablation_grid(["FPN", "RFA+SRS+CS"], [0, 1, 2], "data/x", epochs=2, times=1,
-                                  img_scale=(256, 128), cfg_options={"optimizer.lr": 0.01})
+    grid = ablation.ablation_grid(
+        ["FPN", "RFA+SRS+CS"],
+        [0, 1, 2],
+        "data/x",
+        epochs=2,
+        times=1,
+        img_scale=(256, 128),
+        cfg_options={"optimizer.lr": 0.01},
+    )
     runs = detkit.expand_grid(grid)
-    assert [(r.setting, r.seed) for r in runs] == [(v, s) for v in ("FPN", "RFA+SRS+CS") for s in (0, 1, 2)]
+    assert [(r.setting, r.seed) for r in runs] == [
+        (v, s) for v in ("FPN", "RFA+SRS+CS") for s in (0, 1, 2)
+    ]
     first = runs[0].parameters
     assert first["max_epochs"] == 2 and first["times"] == 1 and first["img_scale"] == [256, 128]
     assert first["cfg_options"] == {"optimizer.lr": 0.01, **ablation.variant_options("FPN")}

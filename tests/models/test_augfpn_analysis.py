@@ -8,8 +8,14 @@ from detkit.models.analysis import ModuleCost, format_costs
 
 def test_compare_necks_counts_parameters_and_conv_flops_exactly():
     in_channels, width, (h, w) = [4, 8, 16, 32], 8, (64, 96)
-    fpn, aug = detkit.compare_necks(in_channels=in_channels, out_channels=width, num_outs=5,
-                                    image_size=(h, w), repeats=1, warmup=0)
+    fpn, aug = detkit.compare_necks(
+        in_channels=in_channels,
+        out_channels=width,
+        num_outs=5,
+        image_size=(h, w),
+        repeats=1,
+        warmup=0,
+    )
     assert (fpn.name, aug.name) == ("FPN", "AugFPN")
     # FPN: 1x1 laterals + 3x3 outputs, each with bias
     assert fpn.params == sum(c * width + width + 9 * width * width + width for c in in_channels)
@@ -21,8 +27,9 @@ def test_compare_necks_counts_parameters_and_conv_flops_exactly():
     fpn_flops = sum(2 * a * (c * width + 9 * width * width) for a, c in zip(areas, in_channels))
     assert fpn.gflops * 1e9 == pytest.approx(fpn_flops)
     pooled = [max(1, int(2 * r)) * max(1, int(3 * r)) for r in (0.1, 0.2, 0.3)]  # C5 is 2x3
-    rfa_flops = (sum(2 * p * 32 * width for p in pooled)
-                 + 2 * areas[3] * (3 * width * width + 9 * width * 3))
+    rfa_flops = sum(2 * p * 32 * width for p in pooled) + 2 * areas[3] * (
+        3 * width * width + 9 * width * 3
+    )
     assert aug.gflops * 1e9 == pytest.approx(fpn_flops + rfa_flops)
     assert fpn.latency_ms > 0 and aug.latency_ms > 0
 
@@ -41,8 +48,9 @@ def test_compare_roi_extractors_counts_the_attention_exactly():
     from detkit.models.analysis import compare_roi_extractors
 
     c, k = 8, 20
-    single, soft = compare_roi_extractors(channels=c, num_rois=k, image_size=(64, 64),
-                                          repeats=1, warmup=0)
+    single, soft = compare_roi_extractors(
+        channels=c, num_rois=k, image_size=(64, 64), repeats=1, warmup=0
+    )
     assert (single.params, single.gflops) == (0, 0.0)
     assert soft.params == (4 * c * c + c) + (9 * c * 4 + 4)
     assert soft.gflops * 1e9 == pytest.approx(2 * k * 49 * (4 * c * c + 9 * c * 4))

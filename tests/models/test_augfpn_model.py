@@ -19,8 +19,7 @@ WIDTH, NUM_CLASSES = 16, 3
 def _tiny_cfg(rfa: bool = True, srs: bool = True, cs: bool = True, neck: str = "AugFPN"):
     """The base cascade config shrunk (R18/8, 16-channel neck, 3 classes) with AugFPN parts."""
     cfg = detkit.Config.fromfile(str(BASE_MODEL)).model
-    cfg.backbone.update(depth=18, base_channels=8, init_cfg=None, frozen_stages=-1,
-                        norm_eval=False)
+    cfg.backbone.update(depth=18, base_channels=8, init_cfg=None, frozen_stages=-1, norm_eval=False)
     cfg.neck = dict(type=neck, in_channels=[8, 16, 32, 64], out_channels=WIDTH, num_outs=5)
     if neck == "AugFPN":
         cfg.neck["use_rfa"] = rfa
@@ -48,10 +47,20 @@ def _batch():
     masks = torch.zeros(2, 64, 96, dtype=torch.uint8)
     masks[0, 10:45, 8:36] = 1
     masks[1, 12:28, 55:85] = 1
-    meta = dict(img_shape=(64, 96, 3), ori_shape=(64, 96, 3), pad_shape=(64, 96, 3),
-                scale_factor=[1.0, 1.0, 1.0, 1.0], flip=False)
-    return dict(img=img, img_metas=[meta], gt_bboxes=[boxes],
-                gt_labels=[torch.tensor([0, 2])], gt_masks=[masks])
+    meta = dict(
+        img_shape=(64, 96, 3),
+        ori_shape=(64, 96, 3),
+        pad_shape=(64, 96, 3),
+        scale_factor=[1.0, 1.0, 1.0, 1.0],
+        flip=False,
+    )
+    return dict(
+        img=img,
+        img_metas=[meta],
+        gt_bboxes=[boxes],
+        gt_labels=[torch.tensor([0, 2])],
+        gt_masks=[masks],
+    )
 
 
 def _model(**kwargs):
@@ -68,8 +77,11 @@ def test_training_step_gives_every_parameter_a_gradient():
     losses = model(**_batch())
     assert {"s0.aux.loss_cls", "s0.aux.loss_bbox", "s0.aux.loss_mask", "s0.aux.acc"} <= set(losses)
     assert not any(k.startswith(("s1.aux", "s2.aux")) for k in losses)
-    total = sum(v.sum() if torch.is_tensor(v) else sum(x.sum() for x in v)
-                for k, v in losses.items() if "loss" in k)
+    total = sum(
+        v.sum() if torch.is_tensor(v) else sum(x.sum() for x in v)
+        for k, v in losses.items()
+        if "loss" in k
+    )
     total.backward()
     no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert no_grad == []
@@ -77,8 +89,11 @@ def test_training_step_gives_every_parameter_a_gradient():
     for group in groups:
         names = [n for n, _ in model.named_parameters() if group in n]
         assert names, group
-        assert all(dict(model.named_parameters())[n].grad.abs().sum() > 0 for n in names
-                   if not n.endswith("conv_logits.weight")), group
+        assert all(
+            dict(model.named_parameters())[n].grad.abs().sum() > 0
+            for n in names
+            if not n.endswith("conv_logits.weight")
+        ), group
 
 
 def test_switching_each_component_off_removes_exactly_its_parameters():
@@ -90,12 +105,12 @@ def test_switching_each_component_off_removes_exactly_its_parameters():
     srs_keys = full - keys(srs=False)
     assert srs_keys == {k for k in full if ".spatial_attention." in k}
     assert {k.split(".spatial_attention")[0] for k in srs_keys} == {
-        f"roi_head.{branch}_roi_extractor.{s}" for branch in ("bbox", "mask") for s in range(3)}
+        f"roi_head.{branch}_roi_extractor.{s}" for branch in ("bbox", "mask") for s in range(3)
+    }
     cs_keys = full - keys(cs=False)
     assert cs_keys == {k for k in full if k.startswith("roi_head.consistent_supervision.")}
     assert {k.split(".")[2] for k in cs_keys} == {"bbox_head", "mask_head"}
-    assert keys(rfa=False, srs=False, cs=False) == keys(rfa=False, srs=False, cs=False,
-                                                        neck="FPN")
+    assert keys(rfa=False, srs=False, cs=False) == keys(rfa=False, srs=False, cs=False, neck="FPN")
     for smaller in (keys(rfa=False), keys(srs=False), keys(cs=False)):
         assert smaller < full
 
@@ -107,8 +122,11 @@ def test_fpn_model_state_dict_fills_every_fpn_named_tensor():
     report = aug_model.load_state_dict(fpn_state, strict=False)
     assert report.unexpected_keys == []
     assert set(report.missing_keys) == set(aug_model.state_dict()) - set(fpn_state)
-    assert all(k.startswith(("neck.rfa.", "roi_head.consistent_supervision.")) or
-               ".spatial_attention." in k for k in report.missing_keys)
+    assert all(
+        k.startswith(("neck.rfa.", "roi_head.consistent_supervision."))
+        or ".spatial_attention." in k
+        for k in report.missing_keys
+    )
     aug_state = aug_model.state_dict()
     assert all(torch.equal(aug_state[k], v) for k, v in fpn_state.items())
 
@@ -125,10 +143,15 @@ def test_load_checkpoint_reports_the_augfpn_parameters_as_newly_initialised(tmp_
     assert report.unexpected == [] and report.mismatched == []
     assert set(report.missing) == set(aug_model.state_dict()) - set(fpn_state)
     table = report.table()
-    for group in ("neck.rfa.", "roi_head.bbox_roi_extractor.", "roi_head.mask_roi_extractor.",
-                  "roi_head.consistent_supervision."):
-        assert any(line.startswith("missing") and group in line
-                   for line in table.splitlines()), group
+    for group in (
+        "neck.rfa.",
+        "roi_head.bbox_roi_extractor.",
+        "roi_head.mask_roi_extractor.",
+        "roi_head.consistent_supervision.",
+    ):
+        assert any(line.startswith("missing") and group in line for line in table.splitlines()), (
+            group
+        )
 
 
 def test_inference_does_not_run_the_auxiliary_heads():
@@ -140,8 +163,9 @@ def test_inference_does_not_run_the_auxiliary_heads():
     model.eval()
     batch = _batch()
     with torch.no_grad():
-        results = model(img=[batch["img"]], img_metas=[batch["img_metas"]], return_loss=False,
-                        rescale=True)
+        results = model(
+            img=[batch["img"]], img_metas=[batch["img_metas"]], return_loss=False, rescale=True
+        )
     assert calls == [] and len(results) == 1 and len(results[0][0]) == NUM_CLASSES
     model.train()
     model(**batch)
@@ -156,8 +180,14 @@ def test_aux_loss_is_weighted_sum_over_lateral_levels():
     head = model.roi_head
     proposals = [torch.cat([batch["gt_bboxes"][0] + 2.0, torch.ones(2, 1)], dim=1)]
     torch.manual_seed(2)
-    sampling = head.sample_proposals(head.bbox_assigner[0], head.bbox_sampler[0], proposals,
-                                     batch["gt_bboxes"], batch["gt_labels"], None)
+    sampling = head.sample_proposals(
+        head.bbox_assigner[0],
+        head.bbox_sampler[0],
+        proposals,
+        batch["gt_bboxes"],
+        batch["gt_labels"],
+        None,
+    )
     aux = head.consistent_supervision
     losses = aux.loss(feats.laterals, sampling, head.train_cfg[0], batch["gt_masks"])
     rois = torch.cat([torch.zeros(len(sampling[0].bboxes), 1), sampling[0].bboxes], dim=1)
@@ -165,7 +195,9 @@ def test_aux_loss_is_weighted_sum_over_lateral_levels():
     expected = 0.0
     for lateral, stride in zip(feats.laterals, (4, 8, 16, 32)):
         pooled = roi_align(lateral, rois, (7, 7), 1.0 / stride, 0, aligned=True)
-        expected = expected + 0.25 * aux.bbox_head.loss(*aux.bbox_head(pooled), *targets)["loss_cls"]
+        expected = (
+            expected + 0.25 * aux.bbox_head.loss(*aux.bbox_head(pooled), *targets)["loss_cls"]
+        )
     torch.testing.assert_close(losses["aux.loss_cls"], expected)
 
 

@@ -7,26 +7,31 @@ import torch
 import torch.nn.functional as F
 
 from detkit.models.necks.augfpn import AugFPN, ResidualFeatureAugmentation
-from detkit.structures.feature_pyramid import FeaturePyramid
 from detkit.models.necks.fpn import FPN
 from detkit.registry import NECKS, build
+from detkit.structures.feature_pyramid import FeaturePyramid
 
 IN_CHANNELS = [8, 16, 32, 64]
 
 
 def _inputs(batch: int = 2, height: int = 64, width: int = 48) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
-    return [torch.randn(batch, c, height // 2**i, width // 2**i, generator=gen)
-            for i, c in enumerate(IN_CHANNELS)]
+    return [
+        torch.randn(batch, c, height // 2**i, width // 2**i, generator=gen)
+        for i, c in enumerate(IN_CHANNELS)
+    ]
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(num_outs=5),
-    dict(num_outs=5, add_extra_convs="on_input"),
-    dict(num_outs=5, start_level=1, add_extra_convs="on_output"),
-    dict(num_outs=3, start_level=1, end_level=3),
-    dict(num_outs=2, start_level=0, end_level=1),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(num_outs=5),
+        dict(num_outs=5, add_extra_convs="on_input"),
+        dict(num_outs=5, start_level=1, add_extra_convs="on_output"),
+        dict(num_outs=3, start_level=1, end_level=3),
+        dict(num_outs=2, start_level=0, end_level=1),
+    ],
+)
 def test_output_shapes_equal_fpn(kwargs):
     inputs = _inputs()
     fpn_outs = FPN(IN_CHANNELS, 16, **kwargs)(inputs)
@@ -35,8 +40,9 @@ def test_output_shapes_equal_fpn(kwargs):
 
 
 def test_built_from_registry_with_seed_arguments():
-    neck = build(dict(type="AugFPN", in_channels=[256, 512, 1024, 2048], out_channels=256,
-                      num_outs=5), NECKS)
+    neck = build(
+        dict(type="AugFPN", in_channels=[256, 512, 1024, 2048], out_channels=256, num_outs=5), NECKS
+    )
     assert isinstance(neck, AugFPN) and neck.rfa.pool_ratios == (0.1, 0.2, 0.3)
     assert len(neck.rfa.pool_convs) == 3 and neck.rfa.pool_convs[0].in_channels == 2048
 
@@ -45,7 +51,9 @@ def test_fpn_state_dict_fills_fpn_keys_and_reports_rfa_as_missing():
     fpn, aug = FPN(IN_CHANNELS, 16, 5), AugFPN(IN_CHANNELS, 16, 5)
     report = aug.load_state_dict(fpn.state_dict(), strict=False)
     assert report.unexpected_keys == []
-    assert sorted(report.missing_keys) == sorted(k for k in aug.state_dict() if k.startswith("rfa."))
+    assert sorted(report.missing_keys) == sorted(
+        k for k in aug.state_dict() if k.startswith("rfa.")
+    )
     aug_state = aug.state_dict()
     for key, value in fpn.state_dict().items():
         assert key.startswith(("lateral_convs.", "fpn_convs.")) and ".conv." in key
@@ -104,8 +112,9 @@ def test_rfa_is_sigmoid_weighted_sum_of_upsampled_pooled_maps():
     expected = 0
     for conv, size in zip(rfa.pool_convs, [(2, 3), (4, 6)]):
         pooled = conv(F.adaptive_avg_pool2d(top, size))
-        expected = expected + 0.5 * F.interpolate(pooled, size=(8, 12), mode="bilinear",
-                                                  align_corners=False)
+        expected = expected + 0.5 * F.interpolate(
+            pooled, size=(8, 12), mode="bilinear", align_corners=False
+        )
     torch.testing.assert_close(rfa(top), expected)
 
 

@@ -12,18 +12,27 @@ STRIDES = [4, 8, 16, 32]
 
 def _feats(channels: int = 6, size: int = 64, levels: int = 5) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
-    return [torch.randn(2, channels, size // 2**(i + 2), size // 2**(i + 2), generator=gen)
-            for i in range(levels)]
+    return [
+        torch.randn(2, channels, size // 2 ** (i + 2), size // 2 ** (i + 2), generator=gen)
+        for i in range(levels)
+    ]
 
 
-ROIS = torch.tensor([[0, 1.0, 2.0, 30.0, 20.0], [1, 10.0, 10.0, 60.0, 63.0],
-                     [1, 5.5, 7.25, 9.0, 12.0]])
+ROIS = torch.tensor(
+    [[0, 1.0, 2.0, 30.0, 20.0], [1, 10.0, 10.0, 60.0, 63.0], [1, 5.5, 7.25, 9.0, 12.0]]
+)
 
 
 def _extractor(channels: int = 6, output_size: int = 7) -> SoftRoIExtractor:
-    return build(dict(type="SoftRoIExtractor",
-                      roi_layer=dict(type="RoIAlign", output_size=output_size, sampling_ratio=0),
-                      out_channels=channels, featmap_strides=STRIDES), ROI_EXTRACTORS)
+    return build(
+        dict(
+            type="SoftRoIExtractor",
+            roi_layer=dict(type="RoIAlign", output_size=output_size, sampling_ratio=0),
+            out_channels=channels,
+            featmap_strides=STRIDES,
+        ),
+        ROI_EXTRACTORS,
+    )
 
 
 def test_output_shape_like_single_roi_extractor():
@@ -39,8 +48,9 @@ def test_fusion_is_sigmoid_weighted_sum_over_all_levels():
     torch.nn.init.zeros_(last.weight)
     torch.nn.init.zeros_(last.bias)  # every level weighted sigmoid(0) = 0.5
     feats = _feats()
-    expected = sum(0.5 * roi_align(f, ROIS, (7, 7), 1.0 / s, 0, aligned=True)
-                   for f, s in zip(feats, STRIDES))
+    expected = sum(
+        0.5 * roi_align(f, ROIS, (7, 7), 1.0 / s, 0, aligned=True) for f, s in zip(feats, STRIDES)
+    )
     torch.testing.assert_close(extractor(feats, ROIS), expected)
 
 
@@ -57,11 +67,11 @@ def test_level_weights_select_a_level():
 
 def test_roi_scale_factor_rescales_about_centres():
     rois = torch.tensor([[0, 10.0, 20.0, 30.0, 60.0]])
-    torch.testing.assert_close(rescale_rois(rois, 1.5),
-                               torch.tensor([[0, 5.0, 10.0, 35.0, 70.0]]))
+    torch.testing.assert_close(rescale_rois(rois, 1.5), torch.tensor([[0, 5.0, 10.0, 35.0, 70.0]]))
     extractor, feats = _extractor(), _feats()
-    torch.testing.assert_close(extractor(feats, rois, roi_scale_factor=1.5),
-                               extractor(feats, rescale_rois(rois, 1.5)))
+    torch.testing.assert_close(
+        extractor(feats, rois, roi_scale_factor=1.5), extractor(feats, rescale_rois(rois, 1.5))
+    )
 
 
 def test_no_rois_gives_empty_output_connected_to_the_graph():
@@ -81,12 +91,15 @@ def test_gradients_reach_attention_and_features():
     assert feats[4].grad is None  # P6 is not pooled, as with SingleRoIExtractor
 
 
-@pytest.mark.parametrize("roi_layer, error", [
-    (dict(type="RoIPool", output_size=7), KeyError),
-    (dict(type="RoIAlign"), KeyError),
-    (dict(type="RoIAlign", output_size=7, pool_mode="max"), ValueError),
-    (dict(type="RoIAlign", output_size=7, spatial_scale=2), KeyError),
-])
+@pytest.mark.parametrize(
+    "roi_layer, error",
+    [
+        (dict(type="RoIPool", output_size=7), KeyError),
+        (dict(type="RoIAlign"), KeyError),
+        (dict(type="RoIAlign", output_size=7, pool_mode="max"), ValueError),
+        (dict(type="RoIAlign", output_size=7, spatial_scale=2), KeyError),
+    ],
+)
 def test_bad_roi_layer_raises(roi_layer, error):
     with pytest.raises(error, match="roi_layer|output_size"):
         SoftRoIExtractor(roi_layer, 6, STRIDES)

@@ -28,8 +28,9 @@ def test_resnet_output_shapes(depth, channels):
 
 
 def test_resnet_frozen_stages_and_norm_eval_survive_train():
-    model = build(dict(type="ResNet", depth=18, base_channels=8, frozen_stages=1,
-                       norm_eval=True), MODELS)
+    model = build(
+        dict(type="ResNet", depth=18, base_channels=8, frozen_stages=1, norm_eval=True), MODELS
+    )
     model.train()
     assert not model.conv1.weight.requires_grad and not model.bn1.training
     assert not any(p.requires_grad for p in model.layer1.parameters())
@@ -41,8 +42,12 @@ def test_resnet_frozen_stages_and_norm_eval_survive_train():
 
 
 def test_resnet_zero_init_residual_and_requires_grad_flag():
-    model = build(dict(type="ResNet", depth=50, base_channels=8,
-                       norm_cfg=dict(type="BN", requires_grad=False)), MODELS)
+    model = build(
+        dict(
+            type="ResNet", depth=50, base_channels=8, norm_cfg=dict(type="BN", requires_grad=False)
+        ),
+        MODELS,
+    )
     assert torch.all(model.layer1[0].bn3.weight == 0)
     assert torch.all(model.layer1[0].bn1.weight == 1)
     assert not model.layer2[0].bn1.weight.requires_grad
@@ -89,11 +94,21 @@ def test_fpn_top_down_hand_computed():
     assert torch.equal(p2, c2 + up)
 
 
-@pytest.mark.parametrize("mode,first_in", [("on_input", 64), ("on_lateral", 8), ("on_output", 8),
-                                           (True, 64)])
+@pytest.mark.parametrize(
+    "mode,first_in", [("on_input", 64), ("on_lateral", 8), ("on_output", 8), (True, 64)]
+)
 def test_fpn_extra_convs(mode, first_in):
-    fpn = build(dict(type="FPN", in_channels=[8, 16, 32, 64], out_channels=8, num_outs=6,
-                     add_extra_convs=mode, relu_before_extra_convs=True), MODELS)
+    fpn = build(
+        dict(
+            type="FPN",
+            in_channels=[8, 16, 32, 64],
+            out_channels=8,
+            num_outs=6,
+            add_extra_convs=mode,
+            relu_before_extra_convs=True,
+        ),
+        MODELS,
+    )
     assert fpn.fpn_convs[4].conv.in_channels == first_in
     feats = [torch.randn(1, c, s, s) for c, s in zip([8, 16, 32, 64], [32, 16, 8, 4])]
     assert [o.shape[-1] for o in fpn(feats)] == [32, 16, 8, 4, 2, 1]
@@ -101,5 +116,13 @@ def test_fpn_extra_convs(mode, first_in):
 
 def test_fpn_rejects_bad_extra_convs():
     with pytest.raises(ValueError, match="on_top"):
-        build(dict(type="FPN", in_channels=[8, 16], out_channels=8, num_outs=3,
-                   add_extra_convs="on_top"), MODELS)
+        build(
+            dict(
+                type="FPN",
+                in_channels=[8, 16],
+                out_channels=8,
+                num_outs=3,
+                add_extra_convs="on_top",
+            ),
+            MODELS,
+        )

@@ -10,8 +10,13 @@ from detkit.models import build_detector
 
 
 def _meta(h, w):
-    return dict(img_shape=(h, w, 3), ori_shape=(h, w, 3), pad_shape=(h, w, 3),
-                scale_factor=np.ones(4, dtype=np.float32), flip=False)
+    return dict(
+        img_shape=(h, w, 3),
+        ori_shape=(h, w, 3),
+        pad_shape=(h, w, 3),
+        scale_factor=np.ones(4, dtype=np.float32),
+        flip=False,
+    )
 
 
 def _detections(model, img):
@@ -39,7 +44,8 @@ def test_mask_pooling_is_per_stage_for_differing_or_learned_extractors(tiny_cfg)
     extractor = cfg["roi_head"]["mask_roi_extractor"]
     differing = copy.deepcopy(cfg)
     differing["roi_head"]["mask_roi_extractor"] = [
-        dict(extractor, finest_scale=s) for s in (56, 56, 28)]
+        dict(extractor, finest_scale=s) for s in (56, 56, 28)
+    ]
     assert not build_detector(differing).roi_head.shared_mask_pooling
     equal = copy.deepcopy(cfg)
     equal["roi_head"]["mask_roi_extractor"] = [dict(extractor) for _ in range(3)]
@@ -47,4 +53,3 @@ def test_mask_pooling_is_per_stage_for_differing_or_learned_extractors(tiny_cfg)
     learned = copy.deepcopy(cfg)
     learned["roi_head"]["mask_roi_extractor"] = dict(extractor, type="SoftRoIExtractor")
     assert not build_detector(learned).roi_head.shared_mask_pooling
-

@@ -12,9 +12,14 @@ from detkit.structures import BitmapMasks
 
 
 def _meta(h=64, w=96, scale=1.0, flip=False, ori=(64, 96)):
-    return dict(img_shape=(h, w, 3), ori_shape=(*ori, 3), pad_shape=(h, w, 3),
-                scale_factor=np.full(4, scale, dtype=np.float32), flip=flip,
-                flip_direction="horizontal" if flip else None)
+    return dict(
+        img_shape=(h, w, 3),
+        ori_shape=(*ori, 3),
+        pad_shape=(h, w, 3),
+        scale_factor=np.full(4, scale, dtype=np.float32),
+        flip=flip,
+        flip_direction="horizontal" if flip else None,
+    )
 
 
 def _gt():
@@ -25,22 +30,25 @@ def _gt():
     return boxes, torch.tensor([0, 2]), BitmapMasks(masks, 64, 96)
 
 
-@pytest.mark.parametrize("detector,with_mask", [("CascadeRCNN", True), ("MaskRCNN", True),
-                                                ("FasterRCNN", False)])
+@pytest.mark.parametrize(
+    "detector,with_mask", [("CascadeRCNN", True), ("MaskRCNN", True), ("FasterRCNN", False)]
+)
 def test_train_step_and_simple_test_format(tiny_cfg, detector, with_mask):
     torch.manual_seed(0)
     model = build_detector(tiny_cfg(detector, with_mask=with_mask))
     boxes, labels, masks = _gt()
-    data = dict(img=torch.randn(1, 3, 64, 96), img_metas=[_meta()], gt_bboxes=[boxes],
-                gt_labels=[labels])
+    data = dict(
+        img=torch.randn(1, 3, 64, 96), img_metas=[_meta()], gt_bboxes=[boxes], gt_labels=[labels]
+    )
     if with_mask:
         data["gt_masks"] = [masks]
     out = model.train_step(data, None)
     assert set(out) == {"loss", "log_vars", "num_samples"} and out["num_samples"] == 1
     expected = {"loss_rpn_cls", "loss_rpn_bbox", "loss"}
     if detector == "CascadeRCNN":
-        expected |= {f"s{i}.{k}" for i in range(3) for k in ("loss_cls", "acc", "loss_bbox",
-                                                              "loss_mask")}
+        expected |= {
+            f"s{i}.{k}" for i in range(3) for k in ("loss_cls", "acc", "loss_bbox", "loss_mask")
+        }
     else:
         expected |= {"loss_cls", "acc", "loss_bbox"} | ({"loss_mask"} if with_mask else set())
     assert set(out["log_vars"]) == expected
@@ -48,8 +56,12 @@ def test_train_step_and_simple_test_format(tiny_cfg, detector, with_mask):
     out["loss"].backward()
     model.eval()
     with torch.no_grad():
-        results = model(img=[torch.randn(2, 3, 64, 96)], img_metas=[[_meta(), _meta()]],
-                        return_loss=False, rescale=True)
+        results = model(
+            img=[torch.randn(2, 3, 64, 96)],
+            img_metas=[[_meta(), _meta()]],
+            return_loss=False,
+            rescale=True,
+        )
     assert len(results) == 2
     for result in results:
         bbox_results = result[0] if with_mask else result
@@ -64,8 +76,7 @@ def test_forward_test_argument_checks(tiny_cfg):
     with pytest.raises(TypeError, match="imgs must be a list"):
         model(img=torch.zeros(1, 3, 64, 96), img_metas=[[_meta()]], return_loss=False)
     with pytest.raises(ValueError, match="augmentations"):
-        model(img=[torch.zeros(1, 3, 64, 96)], img_metas=[[_meta()], [_meta()]],
-              return_loss=False)
+        model(img=[torch.zeros(1, 3, 64, 96)], img_metas=[[_meta()], [_meta()]], return_loss=False)
 
 
 @pytest.mark.parametrize("detector", ["CascadeRCNN", "MaskRCNN"])
@@ -123,8 +134,11 @@ def test_channels_last_matches_default_and_autocast_bf16_runs(tiny_cfg):
     boxes, labels, masks = _gt()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         losses = model.forward_train(img, [_meta()], [boxes], [labels], gt_masks=[masks])
-    total = sum(v.float().mean() if torch.is_tensor(v) else sum(x.float().mean() for x in v)
-                for k, v in losses.items() if "loss" in k)
+    total = sum(
+        v.float().mean() if torch.is_tensor(v) else sum(x.float().mean() for x in v)
+        for k, v in losses.items()
+        if "loss" in k
+    )
     assert torch.isfinite(total)
     total.backward()
 
@@ -172,12 +186,15 @@ def test_aug_merge_of_two_identical_views_equals_single_view(tiny_cfg, detector)
         x = model.extract_feat(img)
         proposals = model.rpn_head.simple_test_rpn(x, [_meta()])
         single = model.roi_head.predict(x, proposals, [_meta()], rescale=True)[0]
-        merged = model.roi_head.predict_aug([x, x], proposals, [[_meta()], [_meta()]],
-                                            rescale=True)[0]
+        merged = model.roi_head.predict_aug(
+            [x, x], proposals, [[_meta()], [_meta()]], rescale=True
+        )[0]
     assert len(single) > 0 and len(merged) == len(single)
     torch.testing.assert_close(merged.boxes, single.boxes, rtol=1e-5, atol=1e-4)
     torch.testing.assert_close(merged.scores, single.scores)
-    assert torch.equal(merged.labels, single.labels) and torch.equal(merged.dense_masks(), single.dense_masks())
+    assert torch.equal(merged.labels, single.labels) and torch.equal(
+        merged.dense_masks(), single.dense_masks()
+    )
 
 
 @pytest.mark.parametrize("detector", ["CascadeRCNN", "MaskRCNN"])
@@ -199,7 +216,9 @@ def test_aug_merge_honours_rescale(tiny_cfg, detector):
         scaled = model.roi_head.predict_aug([x], proposals, [[meta]], rescale=False)[0]
     assert len(original) > 0
     torch.testing.assert_close(scaled.boxes, original.boxes * 2.0)
-    assert torch.equal(scaled.scores, original.scores) and torch.equal(scaled.dense_masks(), original.dense_masks())
+    assert torch.equal(scaled.scores, original.scores) and torch.equal(
+        scaled.dense_masks(), original.dense_masks()
+    )
     assert original.masks.shape[1:] == (32, 48)
 
 
@@ -208,10 +227,12 @@ def test_flip_mapping_round_trip():
     from detkit.structures.boxes import flip_boxes as bbox_flip
 
     boxes = torch.tensor([[10.0, 5.0, 30.0, 25.0]])
-    torch.testing.assert_close(bbox_flip(boxes, (40, 100), "horizontal"),
-                               torch.tensor([[70.0, 5.0, 90.0, 25.0]]))
-    torch.testing.assert_close(bbox_flip(boxes, (40, 100), "vertical"),
-                               torch.tensor([[10.0, 15.0, 30.0, 35.0]]))
+    torch.testing.assert_close(
+        bbox_flip(boxes, (40, 100), "horizontal"), torch.tensor([[70.0, 5.0, 90.0, 25.0]])
+    )
+    torch.testing.assert_close(
+        bbox_flip(boxes, (40, 100), "vertical"), torch.tensor([[10.0, 15.0, 30.0, 35.0]])
+    )
     mapped = bbox_mapping(boxes, (20, 50), [0.5] * 4, True, "horizontal")
     torch.testing.assert_close(mapped, torch.tensor([[35.0, 2.5, 45.0, 12.5]]))
     torch.testing.assert_close(bbox_mapping_back(mapped, (20, 50), [0.5] * 4, True), boxes)
@@ -247,8 +268,14 @@ def test_legacy_rpn_test_cfg_spellings_give_the_same_proposals(tiny_cfg):
     torch.manual_seed(0)
     model = build_detector(tiny_cfg()).eval()
     img = torch.randn(1, 3, 64, 96)
-    legacy = dict(nms_across_levels=False, nms_pre=500, nms_post=300, max_num=300, nms_thr=0.7,
-                  min_bbox_size=0)
+    legacy = dict(
+        nms_across_levels=False,
+        nms_pre=500,
+        nms_post=300,
+        max_num=300,
+        nms_thr=0.7,
+        min_bbox_size=0,
+    )
     with torch.no_grad():
         x = model.extract_feat(img)
         modern = model.rpn_head.simple_test_rpn(x, [_meta()])[0]

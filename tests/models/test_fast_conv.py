@@ -67,14 +67,31 @@ def test_frozen_conv_gives_only_the_input_gradient():
     torch.testing.assert_close(x.grad, torch.autograd.grad(conv(x).sum(), x)[0])
 
 
-@pytest.mark.parametrize("case", ["small batch", "stride", "groups", "autocast", "float64",
-                                  "1x1", "small maps", "small single map", "few channels",
-                                  "nnpack off"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "small batch",
+        "stride",
+        "groups",
+        "autocast",
+        "float64",
+        "1x1",
+        "small maps",
+        "small single map",
+        "few channels",
+        "nnpack off",
+    ],
+)
 def test_other_convolutions_use_conv_itself(case):
     channels = 8 if case == "few channels" else 16
-    conv = torch.nn.Conv2d(channels, channels, 1 if case == "1x1" else 3,
-                           padding=0 if case == "1x1" else 1, stride=2 if case == "stride" else 1,
-                           groups=4 if case == "groups" else 1)
+    conv = torch.nn.Conv2d(
+        channels,
+        channels,
+        1 if case == "1x1" else 3,
+        padding=0 if case == "1x1" else 1,
+        stride=2 if case == "stride" else 1,
+        groups=4 if case == "groups" else 1,
+    )
     side = {"small maps": 7, "few channels": 256}.get(case, 14)
     batch = {"small batch": 4, "small single map": 1, "few channels": 1}.get(case, 20)
     if case == "small single map":
@@ -84,8 +101,10 @@ def test_other_convolutions_use_conv_itself(case):
         x = torch.randn(batch, channels, side, side)
     if case == "float64":
         conv, x = conv.double(), x.double()
-    with torch.autocast("cpu", torch.bfloat16, enabled=case == "autocast"), \
-            torch.backends.nnpack.flags(enabled=case != "nnpack off"):
+    with (
+        torch.autocast("cpu", torch.bfloat16, enabled=case == "autocast"),
+        torch.backends.nnpack.flags(enabled=case != "nnpack off"),
+    ):
         assert not fast_conv._use_nnpack(conv, x)
         assert conv2d(conv, x).shape == conv(x).shape
 

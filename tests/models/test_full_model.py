@@ -53,23 +53,42 @@ def _expected_cascade_shapes(num_classes):
         shapes[f"neck.lateral_convs.{i}.conv.bias"] = (256,)
         shapes[f"neck.fpn_convs.{i}.conv.weight"] = (256, 256, 3, 3)
         shapes[f"neck.fpn_convs.{i}.conv.bias"] = (256,)
-    shapes.update({"rpn_head.rpn_conv.weight": (256, 256, 3, 3), "rpn_head.rpn_conv.bias": (256,),
-                   "rpn_head.rpn_cls.weight": (3, 256, 1, 1), "rpn_head.rpn_cls.bias": (3,),
-                   "rpn_head.rpn_reg.weight": (12, 256, 1, 1), "rpn_head.rpn_reg.bias": (12,)})
+    shapes.update(
+        {
+            "rpn_head.rpn_conv.weight": (256, 256, 3, 3),
+            "rpn_head.rpn_conv.bias": (256,),
+            "rpn_head.rpn_cls.weight": (3, 256, 1, 1),
+            "rpn_head.rpn_cls.bias": (3,),
+            "rpn_head.rpn_reg.weight": (12, 256, 1, 1),
+            "rpn_head.rpn_reg.bias": (12,),
+        }
+    )
     for s in range(3):
         b = f"roi_head.bbox_head.{s}"
-        shapes.update({f"{b}.fc_cls.weight": (num_classes + 1, 1024),
-                       f"{b}.fc_cls.bias": (num_classes + 1,),
-                       f"{b}.fc_reg.weight": (4, 1024), f"{b}.fc_reg.bias": (4,),
-                       f"{b}.shared_fcs.0.weight": (1024, 12544), f"{b}.shared_fcs.0.bias": (1024,),
-                       f"{b}.shared_fcs.1.weight": (1024, 1024), f"{b}.shared_fcs.1.bias": (1024,)})
+        shapes.update(
+            {
+                f"{b}.fc_cls.weight": (num_classes + 1, 1024),
+                f"{b}.fc_cls.bias": (num_classes + 1,),
+                f"{b}.fc_reg.weight": (4, 1024),
+                f"{b}.fc_reg.bias": (4,),
+                f"{b}.shared_fcs.0.weight": (1024, 12544),
+                f"{b}.shared_fcs.0.bias": (1024,),
+                f"{b}.shared_fcs.1.weight": (1024, 1024),
+                f"{b}.shared_fcs.1.bias": (1024,),
+            }
+        )
         m = f"roi_head.mask_head.{s}"
         for i in range(4):
             shapes[f"{m}.convs.{i}.conv.weight"] = (256, 256, 3, 3)
             shapes[f"{m}.convs.{i}.conv.bias"] = (256,)
-        shapes.update({f"{m}.upsample.weight": (256, 256, 2, 2), f"{m}.upsample.bias": (256,),
-                       f"{m}.conv_logits.weight": (num_classes, 256, 1, 1),
-                       f"{m}.conv_logits.bias": (num_classes,)})
+        shapes.update(
+            {
+                f"{m}.upsample.weight": (256, 256, 2, 2),
+                f"{m}.upsample.bias": (256,),
+                f"{m}.conv_logits.weight": (num_classes, 256, 1, 1),
+                f"{m}.conv_logits.bias": (num_classes,),
+            }
+        )
     return shapes
 
 

@@ -59,8 +59,7 @@ def test_strict_load_and_parameter_count(model):
 def test_rpn_proposals(model):
     inp, exp = _load("input.pt"), _load("expected.pt")
     with torch.no_grad():
-        props = model.rpn_head.simple_test_rpn(model.extract_feat(inp["img"]),
-                                               inp["img_metas"])[0]
+        props = model.rpn_head.simple_test_rpn(model.extract_feat(inp["img"]), inp["img_metas"])[0]
     ref = exp["proposals"]
     assert props.shape == ref.shape
     iou = box_iou(props[:, :4], ref[:, :4])
@@ -80,13 +79,15 @@ def test_stage_logits_and_refined_rois(model):
         x = model.extract_feat(inp["img"])
         rois = exp["stage_rois"][0]
         for stage in range(3):
-            assert torch.all((rois - exp["stage_rois"][stage]).abs()
-                             <= _box_tol(exp["stage_rois"][stage]))
+            assert torch.all(
+                (rois - exp["stage_rois"][stage]).abs() <= _box_tol(exp["stage_rois"][stage])
+            )
             cls_score, bbox_pred = model.roi_head._bbox_forward(stage, x, exp["stage_rois"][stage])
             assert (cls_score - exp["stage_cls_scores"][stage]).abs().max() <= 1e-3
             labels = cls_score[:, :-1].argmax(1)
             rois = model.roi_head.bbox_head[stage].regress_by_class(
-                exp["stage_rois"][stage], labels, bbox_pred, metas[0])
+                exp["stage_rois"][stage], labels, bbox_pred, metas[0]
+            )
 
 
 def _match_detections(bbox_results, segm_results, exp):
@@ -107,7 +108,9 @@ def _match_detections(bbox_results, segm_results, exp):
             union = np.logical_or(ours_mask, ref_mask).sum()
             inter = np.logical_and(ours_mask, ref_mask).sum()
             assert union == 0 or inter / union >= 0.99
-            ours_rle = mask_utils.encode(np.asfortranarray(ours_mask[:, :, None].astype(np.uint8)))[0]
+            ours_rle = mask_utils.encode(np.asfortranarray(ours_mask[:, :, None].astype(np.uint8)))[
+                0
+            ]
             assert ours_rle["size"] == ref_rle["size"]
     return n_total
 
@@ -131,9 +134,13 @@ def test_training_losses():
     data = _load("train_input.pt")
     ref = json.loads((GOLDEN / "losses.json").read_text())
     torch.manual_seed(12346)
-    losses = model.forward_train(data["img"], copy.deepcopy(data["img_metas"]), data["gt_bboxes"],
-                                 data["gt_labels"],
-                                 gt_masks=[BitmapMasks(m.numpy(), 320, 480) for m in data["gt_masks"]])
+    losses = model.forward_train(
+        data["img"],
+        copy.deepcopy(data["img_metas"]),
+        data["gt_bboxes"],
+        data["gt_labels"],
+        gt_masks=[BitmapMasks(m.numpy(), 320, 480) for m in data["gt_masks"]],
+    )
     for key in ("loss_rpn_cls", "loss_rpn_bbox"):
         assert len(losses[key]) == 5
         for ours, theirs in zip(losses[key], ref["raw_losses"][key]):
@@ -155,7 +162,12 @@ def test_tensor_gt_masks_give_the_same_losses():
     data = _load("train_input.pt")
     ref = json.loads((GOLDEN / "losses.json").read_text())
     model = _build(train_overrides=True).train()
-    losses = model.forward_train(data["img"], copy.deepcopy(data["img_metas"]), data["gt_bboxes"],
-                                 data["gt_labels"], gt_masks=data["gt_masks"])
+    losses = model.forward_train(
+        data["img"],
+        copy.deepcopy(data["img_metas"]),
+        data["gt_bboxes"],
+        data["gt_labels"],
+        gt_masks=data["gt_masks"],
+    )
     _, log_vars = parse_losses(losses)
     assert abs(log_vars["loss"] - ref["log_vars"]["loss"]) <= 1e-4 * ref["log_vars"]["loss"]

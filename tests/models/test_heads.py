@@ -5,33 +5,31 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torchvision.ops import batched_nms
 
 import detkit.models  # noqa: F401
 from detkit.models import build_detector, parse_losses
-from torchvision.ops import batched_nms
-
 from detkit.models.roi_heads import SingleRoIExtractor
-from detkit.models.task_modules import multiclass_nms
-from detkit.models.task_modules import top_batched_nms
-from detkit.models.roi_heads.mask_head import FCNMaskHead
-from detkit.models.roi_heads.mask_head import mask_targets
-from detkit.structures.mask_paste import paste_masks_in_image
-from detkit.models.task_modules import AssignResult, RandomSampler
+from detkit.models.roi_heads.mask_head import FCNMaskHead, mask_targets
+from detkit.models.task_modules import AssignResult, RandomSampler, multiclass_nms, top_batched_nms
 from detkit.structures import BitmapMasks, PolygonMasks
+from detkit.structures.mask_paste import paste_masks_in_image
 from detkit.structures.results import DetectionResult
 
 
 def test_roi_level_mapping_finest_scale_56():
-    ext = SingleRoIExtractor(dict(type="RoIAlign", output_size=7, sampling_ratio=0), 4,
-                             [4, 8, 16, 32])
+    ext = SingleRoIExtractor(
+        dict(type="RoIAlign", output_size=7, sampling_ratio=0), 4, [4, 8, 16, 32]
+    )
     sides = [50.0, 111.9, 112.0, 223.0, 224.0, 447.0, 448.0, 2000.0]
     rois = torch.tensor([[0, 0, 0, s, s] for s in sides])
     assert ext.map_roi_levels(rois, 4).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
 
 
 def test_roi_extractor_pools_each_roi_from_its_level():
-    ext = SingleRoIExtractor(dict(type="RoIAlign", output_size=2, sampling_ratio=0), 1,
-                             [4, 8, 16, 32])
+    ext = SingleRoIExtractor(
+        dict(type="RoIAlign", output_size=2, sampling_ratio=0), 1, [4, 8, 16, 32]
+    )
     feats = [torch.full((1, 1, 64 // 2**i, 64 // 2**i), float(i)) for i in range(4)]
     rois = torch.tensor([[0, 0, 0, 40, 40], [0, 0, 0, 150, 150], [0, 0, 0, 250, 250]])
     out = ext(feats, rois)
@@ -42,8 +40,9 @@ def test_roi_extractor_pools_each_roi_from_its_level():
 @pytest.mark.parametrize("levels", [1, 4])
 def test_roi_extractor_gives_contiguous_features(levels):
     """NCHW-contiguous as the heads' NNPACK convolutions read them, single-level or not."""
-    ext = SingleRoIExtractor(dict(type="RoIAlign", output_size=7, sampling_ratio=0), 3,
-                             [4, 8, 16, 32][:levels])
+    ext = SingleRoIExtractor(
+        dict(type="RoIAlign", output_size=7, sampling_ratio=0), 3, [4, 8, 16, 32][:levels]
+    )
     feats = [torch.randn(1, 3, 64 // 2**i, 64 // 2**i) for i in range(levels)]
     rois = torch.tensor([[0, 0, 0, 40, 40], [0, 0, 0, 150, 150], [0, 10, 20, 250, 200]])
     assert ext(feats, rois).is_contiguous()
@@ -52,8 +51,9 @@ def test_roi_extractor_gives_contiguous_features(levels):
 def test_roi_extractor_keeps_levels_without_rois_in_the_graph_when_training():
     """Every level gets a (zero) gradient, as DistributedDataParallel needs; no extra term
     without autograd."""
-    ext = SingleRoIExtractor(dict(type="RoIAlign", output_size=2, sampling_ratio=0), 2,
-                             [4, 8, 16, 32])
+    ext = SingleRoIExtractor(
+        dict(type="RoIAlign", output_size=2, sampling_ratio=0), 2, [4, 8, 16, 32]
+    )
     feats = [torch.randn(1, 2, 64 // 2**i, 64 // 2**i, requires_grad=True) for i in range(4)]
     rois = torch.tensor([[0, 0, 0, 40, 40], [0, 8, 8, 30, 30]])  # both on level 0
     out = ext(feats, rois)
@@ -68,11 +68,17 @@ def test_roi_extractor_gradient_reaches_each_level_from_its_own_rois():
     """Each level's gradient is exactly that of pooling its own RoIs (the rows of the
     output's gradient they were written to), RoIs of several levels interleaved."""
     torch.manual_seed(0)
-    ext = SingleRoIExtractor(dict(type="RoIAlign", output_size=3, sampling_ratio=0), 2,
-                             [4, 8, 16])
+    ext = SingleRoIExtractor(dict(type="RoIAlign", output_size=3, sampling_ratio=0), 2, [4, 8, 16])
     feats = [torch.randn(1, 2, 64 // 2**i, 64 // 2**i, requires_grad=True) for i in range(3)]
-    rois = torch.tensor([[0, 0, 0, 150, 150], [0, 0, 0, 40, 40], [0, 5, 5, 250, 240],
-                         [0, 3, 4, 30, 50], [0, 10, 0, 160, 170]])
+    rois = torch.tensor(
+        [
+            [0, 0, 0, 150, 150],
+            [0, 0, 0, 40, 40],
+            [0, 5, 5, 250, 240],
+            [0, 3, 4, 30, 50],
+            [0, 10, 0, 160, 170],
+        ]
+    )
     grad = torch.randn(5, 2, 3, 3)
     ext(feats, rois).backward(grad)
     levels = ext.map_roi_levels(rois, 3)
@@ -120,9 +126,11 @@ def _mmdet_paste_reference(masks, boxes, img_h, img_w, skip_empty):
     """MMDetection v2's ``_do_paste_mask`` on one mask at a time (its CPU path)."""
     out = torch.zeros(len(masks), img_h, img_w)
     for i in range(len(masks)):
-        box = boxes[i:i + 1]
+        box = boxes[i : i + 1]
         if skip_empty:
-            x0_int, y0_int = torch.clamp(box.min(dim=0).values.floor()[:2] - 1, min=0).to(torch.int32)
+            x0_int, y0_int = torch.clamp(box.min(dim=0).values.floor()[:2] - 1, min=0).to(
+                torch.int32
+            )
             x1_int = torch.clamp(box[:, 2].max().ceil() + 1, max=img_w).to(torch.int32)
             y1_int = torch.clamp(box[:, 3].max().ceil() + 1, max=img_h).to(torch.int32)
         else:
@@ -136,8 +144,8 @@ def _mmdet_paste_reference(masks, boxes, img_h, img_w, skip_empty):
         img_y[torch.isinf(img_y)] = 0
         gx = img_x[:, None, :].expand(1, img_y.size(1), img_x.size(1))
         gy = img_y[:, :, None].expand(1, img_y.size(1), img_x.size(1))
-        sampled = F.grid_sample(masks[i:i + 1], torch.stack([gx, gy], dim=3), align_corners=False)
-        out[i, int(y0_int):int(y1_int), int(x0_int):int(x1_int)] = sampled[0, 0]
+        sampled = F.grid_sample(masks[i : i + 1], torch.stack([gx, gy], dim=3), align_corners=False)
+        out[i, int(y0_int) : int(y1_int), int(x0_int) : int(x1_int)] = sampled[0, 0]
     return out
 
 
@@ -156,8 +164,9 @@ def test_vectorised_paste_equals_mmdet_per_instance(skip_empty):
     assert torch.equal(ours, ref >= 0.5)
     soft = paste_masks_in_image(masks, boxes, 48, 64, -1, skip_empty)
     assert torch.equal(soft, (ref * 255).to(torch.uint8))
-    outside = paste_masks_in_image(masks[:1], torch.tensor([[70.0, 70.0, 90.0, 90.0]]), 48, 64,
-                                   0.5, skip_empty)
+    outside = paste_masks_in_image(
+        masks[:1], torch.tensor([[70.0, 70.0, 90.0, 90.0]]), 48, 64, 0.5, skip_empty
+    )
     assert not outside.any()
 
 
@@ -165,9 +174,16 @@ def test_paste_of_wide_tall_and_small_boxes_equals_mmdet_per_instance():
     """Windows of very different shapes (pasted in separate chunks) give mmdet's masks."""
     gen = torch.Generator().manual_seed(1)
     masks = torch.rand(6, 1, 28, 28, generator=gen)
-    boxes = torch.tensor([[0.0, 2.0, 63.5, 6.0], [2.0, 0.0, 6.5, 47.0],  # wide, tall
-                          [20.0, 20.0, 24.0, 25.0], [30.2, 10.1, 35.7, 14.9],
-                          [0.0, 0.0, 64.0, 48.0], [40.0, 30.0, 41.0, 31.0]])
+    boxes = torch.tensor(
+        [
+            [0.0, 2.0, 63.5, 6.0],
+            [2.0, 0.0, 6.5, 47.0],  # wide, tall
+            [20.0, 20.0, 24.0, 25.0],
+            [30.2, 10.1, 35.7, 14.9],
+            [0.0, 0.0, 64.0, 48.0],
+            [40.0, 30.0, 41.0, 31.0],
+        ]
+    )
     ref = _mmdet_paste_reference(masks, boxes, 48, 64, True)
     assert torch.equal(paste_masks_in_image(masks, boxes, 48, 64, 0.5, True), ref >= 0.5)
     soft = paste_masks_in_image(masks, boxes, 48, 64, -1, True)
@@ -201,8 +217,9 @@ def test_top_batched_nms_equals_full_batched_nms(max_num, num_groups):
     idxs = torch.randint(0, num_groups, (5000,), generator=gen)
     full = batched_nms(boxes, scores, idxs, 0.5)[:max_num]
     assert torch.equal(top_batched_nms(boxes, scores, idxs, 0.5, max_num), full)
-    assert torch.equal(top_batched_nms(boxes, scores, idxs, 0.5, -1),
-                       batched_nms(boxes, scores, idxs, 0.5))
+    assert torch.equal(
+        top_batched_nms(boxes, scores, idxs, 0.5, -1), batched_nms(boxes, scores, idxs, 0.5)
+    )
 
 
 def test_mask_head_class_logits_equal_full_logits_channel():
@@ -216,15 +233,18 @@ def test_mask_head_class_logits_equal_full_logits_channel():
     torch.testing.assert_close(picked[:, 0], full[torch.arange(6), labels], rtol=1e-5, atol=1e-5)
     assert head(x[:0], labels[:0]).shape == (0, 1, 28, 28)
     targets = (torch.rand(6, 28, 28) > 0.5).float()
-    torch.testing.assert_close(head.loss(picked, targets, labels)["loss_mask"],
-                               head.loss(full, targets, labels)["loss_mask"])
+    torch.testing.assert_close(
+        head.loss(picked, targets, labels)["loss_mask"],
+        head.loss(full, targets, labels)["loss_mask"],
+    )
 
 
 def test_detection_result_to_mmdet_format():
     masks = torch.zeros(3, 4, 5, dtype=torch.bool)
     masks[1, 0, 0] = True
-    result = DetectionResult(torch.arange(12.0).view(3, 4), torch.tensor([0.9, 0.8, 0.7]),
-                             torch.tensor([2, 0, 2]), masks)
+    result = DetectionResult(
+        torch.arange(12.0).view(3, 4), torch.tensor([0.9, 0.8, 0.7]), torch.tensor([2, 0, 2]), masks
+    )
     bbox_results, segm_results = result.to_mmdet(3)
     assert [b.shape for b in bbox_results] == [(1, 5), (0, 5), (2, 5)]
     assert all(b.dtype == np.float32 for b in bbox_results)
@@ -236,8 +256,15 @@ def test_detection_result_to_mmdet_format():
 
 
 def _metas(h, w, pad_h, pad_w):
-    return [dict(img_shape=(h, w, 3), ori_shape=(h, w, 3), pad_shape=(pad_h, pad_w, 3),
-                 scale_factor=np.ones(4, dtype=np.float32), flip=False)]
+    return [
+        dict(
+            img_shape=(h, w, 3),
+            ori_shape=(h, w, 3),
+            pad_shape=(pad_h, pad_w, 3),
+            scale_factor=np.ones(4, dtype=np.float32),
+            flip=False,
+        )
+    ]
 
 
 @pytest.mark.parametrize("detector", ["CascadeRCNN", "MaskRCNN"])
@@ -245,9 +272,13 @@ def test_empty_ground_truth_gives_zero_box_and_mask_losses(tiny_cfg, detector):
     torch.manual_seed(0)
     model = build_detector(tiny_cfg(detector)).train()
     img = torch.randn(1, 3, 64, 96)
-    losses = model.forward_train(img, _metas(64, 96, 64, 96), [torch.zeros(0, 4)],
-                                 [torch.zeros(0, dtype=torch.long)],
-                                 gt_masks=[BitmapMasks(np.zeros((0, 64, 96), np.uint8), 64, 96)])
+    losses = model.forward_train(
+        img,
+        _metas(64, 96, 64, 96),
+        [torch.zeros(0, 4)],
+        [torch.zeros(0, dtype=torch.long)],
+        gt_masks=[BitmapMasks(np.zeros((0, 64, 96), np.uint8), 64, 96)],
+    )
     assert sum(v.item() for v in losses["loss_rpn_bbox"]) == 0
     box_keys = [k for k in losses if k.endswith("loss_bbox") and "rpn" not in k]
     mask_keys = [k for k in losses if k.endswith("loss_mask")]
@@ -267,8 +298,12 @@ def test_detection_result_plot_draws_kept_instances():
     matplotlib.use("Agg")
     masks = torch.zeros(2, 20, 30, dtype=torch.bool)
     masks[0, 2:8, 3:9] = True
-    result = DetectionResult(torch.tensor([[3.0, 2.0, 9.0, 8.0], [10.0, 10.0, 20.0, 18.0]]),
-                             torch.tensor([0.9, 0.1]), torch.tensor([1, 0]), masks)
+    result = DetectionResult(
+        torch.tensor([[3.0, 2.0, 9.0, 8.0], [10.0, 10.0, 20.0, 18.0]]),
+        torch.tensor([0.9, 0.1]),
+        torch.tensor([1, 0]),
+        masks,
+    )
     ax = result.plot(img=np.zeros((20, 30, 3), np.uint8), class_names=["a", "b"], score_thr=0.5)
     texts = [t.get_text() for t in ax.texts]
     assert len(texts) == 1 and texts[0].startswith("b")

@@ -27,11 +27,23 @@ def test_tiny_mask_rcnn_overfits_two_images(tiny_cfg):
     torch.manual_seed(0)
     model = build_detector(tiny_cfg("MaskRCNN", num_classes=2))
     samples = [_sample([(8, 10, 48, 50, 0), (56, 6, 88, 40, 1)]), _sample([(30, 20, 80, 60, 1)])]
-    metas = [dict(img_shape=(H, W, 3), ori_shape=(H, W, 3), pad_shape=(H, W, 3),
-                  scale_factor=np.ones(4, np.float32), flip=False) for _ in samples]
-    data = dict(img=torch.stack([s[0] for s in samples]), img_metas=metas,
-                gt_bboxes=[s[1] for s in samples], gt_labels=[s[2] for s in samples],
-                gt_masks=[s[3] for s in samples])
+    metas = [
+        dict(
+            img_shape=(H, W, 3),
+            ori_shape=(H, W, 3),
+            pad_shape=(H, W, 3),
+            scale_factor=np.ones(4, np.float32),
+            flip=False,
+        )
+        for _ in samples
+    ]
+    data = dict(
+        img=torch.stack([s[0] for s in samples]),
+        img_metas=metas,
+        gt_bboxes=[s[1] for s in samples],
+        gt_labels=[s[2] for s in samples],
+        gt_masks=[s[3] for s in samples],
+    )
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=2e-3)
     losses = []
     for _ in range(50):

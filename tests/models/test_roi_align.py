@@ -19,11 +19,19 @@ def _inputs(num_rois=300, channels=64, dtype=torch.float32):
 
 def _edge_rois(dtype):
     """RoIs across the border, wholly outside the map, of zero and negative size, and tiny."""
-    return torch.tensor([[0, -30.0, -20.0, 40.0, 30.0], [1, 450.0, 300.0, 520.0, 350.0],
-                         [0, 600.0, 400.0, 700.0, 500.0], [1, -90.0, -90.0, -20.0, -30.0],
-                         [0, 100.0, 100.0, 100.0, 100.0], [1, 120.0, 80.0, 110.0, 70.0],
-                         [0, 200.0, 150.0, 201.5, 150.5], [1, 0.0, 0.0, 479.0, 319.0]],
-                        dtype=dtype)
+    return torch.tensor(
+        [
+            [0, -30.0, -20.0, 40.0, 30.0],
+            [1, 450.0, 300.0, 520.0, 350.0],
+            [0, 600.0, 400.0, 700.0, 500.0],
+            [1, -90.0, -90.0, -20.0, -30.0],
+            [0, 100.0, 100.0, 100.0, 100.0],
+            [1, 120.0, 80.0, 110.0, 70.0],
+            [0, 200.0, 150.0, 201.5, 150.5],
+            [1, 0.0, 0.0, 479.0, 319.0],
+        ],
+        dtype=dtype,
+    )
 
 
 def _values_and_gradients(layer, feat, rois):
@@ -47,8 +55,7 @@ def test_values_and_gradients_match_torchvision(sampling_ratio, aligned):
     torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(grad_ours, grad_ref, rtol=1e-5, atol=1e-5)
     with torch.inference_mode():
-        torch.testing.assert_close(roi_align(layer, feat, rois), ref.detach(), rtol=1e-5,
-                                   atol=1e-6)
+        torch.testing.assert_close(roi_align(layer, feat, rois), ref.detach(), rtol=1e-5, atol=1e-6)
 
 
 def test_channels_last_map_and_bf16_autocast_give_the_same_values():
@@ -79,8 +86,7 @@ def test_samples_on_the_border_are_kept_and_beyond_it_dropped():
     layer = RoIAlign(1, 1.0, 1, False)
     feat = torch.arange(16.0).view(1, 1, 1, 16).requires_grad_()
     centres = torch.tensor([-1.0, -1.5, 16.0, 16.5])
-    rois = torch.stack([torch.zeros(4), centres - 1, torch.zeros(4), centres + 1,
-                        torch.ones(4)], 1)
+    rois = torch.stack([torch.zeros(4), centres - 1, torch.zeros(4), centres + 1, torch.ones(4)], 1)
     out = roi_align(layer, feat, rois)
     assert out.flatten().tolist() == [0.0, 0.0, 15.0, 0.0]
     out.sum().backward()

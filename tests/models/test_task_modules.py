@@ -7,21 +7,35 @@ import torch
 
 import detkit.models  # noqa: F401
 from detkit.models.losses import CrossEntropyLoss, L1Loss, SmoothL1Loss
-from detkit.models.task_modules import (AnchorGenerator, DeltaXYWHBBoxCoder, MaxIoUAssigner,
-                                        RandomSampler, bbox_overlaps)
+from detkit.models.task_modules import (
+    AnchorGenerator,
+    DeltaXYWHBBoxCoder,
+    MaxIoUAssigner,
+    RandomSampler,
+    bbox_overlaps,
+)
 from detkit.registry import PRIOR_GENERATORS, build
 
 
 def test_base_anchors_match_reference_values():
-    gen = build(dict(type="AnchorGenerator", scales=[8], ratios=[0.5, 1.0, 2.0],
-                     strides=[4, 8, 16, 32, 64]), PRIOR_GENERATORS)
-    expected = torch.tensor([[-22.627417, -11.313708, 22.627417, 11.313708],
-                             [-16.0, -16.0, 16.0, 16.0],
-                             [-11.313708, -22.627417, 11.313708, 22.627417]])
+    gen = build(
+        dict(
+            type="AnchorGenerator", scales=[8], ratios=[0.5, 1.0, 2.0], strides=[4, 8, 16, 32, 64]
+        ),
+        PRIOR_GENERATORS,
+    )
+    expected = torch.tensor(
+        [
+            [-22.627417, -11.313708, 22.627417, 11.313708],
+            [-16.0, -16.0, 16.0, 16.0],
+            [-11.313708, -22.627417, 11.313708, 22.627417],
+        ]
+    )
     torch.testing.assert_close(gen.base_anchors[0], expected)
     assert gen.num_base_anchors == [3] * 5
-    sizes = [math.sqrt(((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))[1].item())
-             for a in gen.base_anchors]
+    sizes = [
+        math.sqrt(((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))[1].item()) for a in gen.base_anchors
+    ]
     assert sizes == pytest.approx([32, 64, 128, 256, 512])
 
 
@@ -74,7 +88,9 @@ def test_coder_clamps_ratio_and_clips_border():
     out = coder.decode(roi, huge)
     max_ratio = abs(math.log(16 / 1000))
     w, h = 10 * math.exp(max_ratio), 10 * math.exp(-max_ratio)
-    torch.testing.assert_close(out, torch.tensor([[15 - w / 2, 15 - h / 2, 15 + w / 2, 15 + h / 2]]))
+    torch.testing.assert_close(
+        out, torch.tensor([[15 - w / 2, 15 - h / 2, 15 + w / 2, 15 + h / 2]])
+    )
     clipped = coder.decode(roi, huge, max_shape=(30, 40, 3))
     assert clipped[0, 0] == 0 and clipped[0, 2] == 40
     # class-specific deltas [N, 4k] decode k boxes
@@ -92,10 +108,14 @@ def test_iou_and_iof():
 
 def test_assigner_thresholds_low_quality_and_labels():
     gts = torch.tensor([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]])
-    boxes = torch.tensor([[0.0, 0.0, 10.0, 9.0],    # IoU .9 with gt0 -> pos 1
-                          [0.0, 0.0, 10.0, 5.0],    # IoU .5 -> ignored (between thresholds)
-                          [50.0, 50.0, 60.0, 60.0],  # IoU 0 -> negative
-                          [20.0, 20.0, 30.0, 24.0]])  # IoU .4 with gt1 -> low-quality pos 2
+    boxes = torch.tensor(
+        [
+            [0.0, 0.0, 10.0, 9.0],  # IoU .9 with gt0 -> pos 1
+            [0.0, 0.0, 10.0, 5.0],  # IoU .5 -> ignored (between thresholds)
+            [50.0, 50.0, 60.0, 60.0],  # IoU 0 -> negative
+            [20.0, 20.0, 30.0, 24.0],
+        ]
+    )  # IoU .4 with gt1 -> low-quality pos 2
     labels = torch.tensor([3, 5])
     assigner = MaxIoUAssigner(pos_iou_thr=0.7, neg_iou_thr=0.3, min_pos_iou=0.3)
     result = assigner.assign(boxes, gts, gt_labels=labels)
@@ -119,11 +139,13 @@ def test_assigner_ignore_boxes_and_no_gt():
     gts = torch.tensor([[0.0, 0.0, 10.0, 10.0]])
     boxes = torch.tensor([[40.0, 40.0, 50.0, 50.0], [60.0, 60.0, 70.0, 70.0]])
     ignore = torch.tensor([[38.0, 38.0, 52.0, 52.0]])
-    assigner = MaxIoUAssigner(pos_iou_thr=0.5, neg_iou_thr=0.5, ignore_iof_thr=0.5,
-                              match_low_quality=False)
+    assigner = MaxIoUAssigner(
+        pos_iou_thr=0.5, neg_iou_thr=0.5, ignore_iof_thr=0.5, match_low_quality=False
+    )
     assert assigner.assign(boxes, gts, ignore).gt_inds.tolist() == [-1, 0]
-    off = MaxIoUAssigner(pos_iou_thr=0.5, neg_iou_thr=0.5, ignore_iof_thr=-1,
-                         match_low_quality=False)
+    off = MaxIoUAssigner(
+        pos_iou_thr=0.5, neg_iou_thr=0.5, ignore_iof_thr=-1, match_low_quality=False
+    )
     assert off.assign(boxes, gts, ignore).gt_inds.tolist() == [0, 0]
     empty = off.assign(boxes, gts[:0], gt_labels=torch.zeros(0, dtype=torch.long))
     assert empty.gt_inds.tolist() == [0, 0] and empty.labels.tolist() == [-1, -1]

@@ -24,7 +24,9 @@ def test_batched_decode_equals_per_image_decode_with_per_image_max_shape():
     for i, shape in enumerate(shapes):
         assert torch.allclose(out[i], coder.decode(rois[i], deltas[i], max_shape=shape), atol=1e-5)
     assert out[1, :, 0::2].max() <= 20 and out[1, :, 1::2].max() <= 60
-    assert torch.allclose(coder.decode(rois, deltas, max_shape=torch.tensor([[30, 45], [60, 20]])), out)
+    assert torch.allclose(
+        coder.decode(rois, deltas, max_shape=torch.tensor([[30, 45], [60, 20]])), out
+    )
     # one (H, W) for the whole batch
     one = coder.decode(rois, deltas, max_shape=(30, 45))
     assert torch.allclose(one[1], coder.decode(rois[1], deltas[1], max_shape=(30, 45)), atol=1e-5)
@@ -111,8 +113,9 @@ def test_assign_result_random_edge_cases_and_info():
     assert AssignResult.random(rng=np.random.RandomState(3)).num_gts in range(8)
     with pytest.raises(TypeError, match="num_gt"):
         AssignResult.random(num_gt=3)
-    res = AssignResult(2, torch.tensor([0, 2, -1]), torch.tensor([0.1, 0.8, 0.4]),
-                       torch.tensor([-1, 1, -1]))
+    res = AssignResult(
+        2, torch.tensor([0, 2, -1]), torch.tensor([0.1, 0.8, 0.4]), torch.tensor([-1, 1, -1])
+    )
     res.set_extra_property("priors", "p")
     assert res.get_extra_property("priors") == "p" and res.get_extra_property("other") is None
     with pytest.raises(KeyError, match="basic field"):
@@ -123,5 +126,6 @@ def test_assign_result_random_edge_cases_and_info():
     res.add_gt_(torch.tensor([4, 1]))
     assert res.gt_inds.tolist() == [1, 2, 0, 2, -1] and res.labels.tolist() == [4, 1, -1, 1, -1]
     assert res.max_overlaps[:2].tolist() == [1.0, 1.0] and res.num_preds == 5
-    assert str(res) == ("<AssignResult(num_gts=2, gt_inds.shape=(5,), max_overlaps.shape=(5,), "
-                        "labels.shape=(5,))>")
+    assert str(res) == (
+        "<AssignResult(num_gts=2, gt_inds.shape=(5,), max_overlaps.shape=(5,), labels.shape=(5,))>"
+    )

@@ -13,12 +13,20 @@ from detkit.ops import cpu
 from detkit.ops.cpu import CpuCapability, cpu_autocast, cpu_autocast_dtype, probe_cpu
 from detkit.ops.policy import conv_policy
 
-ZEN4 = CpuCapability(isa="AVX512", flags=frozenset({"avx2", "avx512f", "avx512_bf16"}),
-                     model="AMD EPYC 9004", cpus=2, physical_cores=2)
-AVX2 = CpuCapability(isa="AVX2", flags=frozenset({"avx2", "fma"}), model="AMD EPYC 7002",
-                     cpus=2, physical_cores=2)
-SPR = CpuCapability(isa="AVX512", flags=frozenset({"avx512f", "avx512_bf16", "amx_bf16",
-                                                   "amx_tile", "avx512_fp16", "amx_fp16"}))
+ZEN4 = CpuCapability(
+    isa="AVX512",
+    flags=frozenset({"avx2", "avx512f", "avx512_bf16"}),
+    model="AMD EPYC 9004",
+    cpus=2,
+    physical_cores=2,
+)
+AVX2 = CpuCapability(
+    isa="AVX2", flags=frozenset({"avx2", "fma"}), model="AMD EPYC 7002", cpus=2, physical_cores=2
+)
+SPR = CpuCapability(
+    isa="AVX512",
+    flags=frozenset({"avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_fp16", "amx_fp16"}),
+)
 ARM = CpuCapability(isa="DEFAULT", flags=frozenset({"asimd", "bf16"}))
 
 
@@ -29,8 +37,9 @@ def test_native_low_precision_follows_the_flags_and_a_onednn_cap():
     assert ARM.native(torch.bfloat16)
     capped = CpuCapability(isa="AVX512", flags=ZEN4.flags, onednn_max_isa="avx2")
     assert not capped.native(torch.bfloat16)
-    assert CpuCapability(isa="AVX512", flags=ZEN4.flags,
-                         onednn_max_isa="avx512_core_bf16").native(torch.bfloat16)
+    assert CpuCapability(isa="AVX512", flags=ZEN4.flags, onednn_max_isa="avx512_core_bf16").native(
+        torch.bfloat16
+    )
     assert all(c.native(torch.float32) for c in (ZEN4, AVX2, SPR, ARM))
     assert "native fp32 only" in AVX2.summary() and "native bf16" in ZEN4.summary()
     assert "AMX" in SPR.summary() and "AMX" not in ZEN4.summary()
@@ -80,8 +89,7 @@ def test_engine_mixed_precision_on_cpu_is_bf16_only_where_native(monkeypatch):
 
 def test_conv_policy_per_instruction_set():
     avx512, avx2 = conv_policy(ZEN4), conv_policy(AVX2)
-    assert conv_policy(CpuCapability(isa="AVX512", flags=ZEN4.flags,
-                                     onednn_max_isa="avx2")) == avx2
+    assert conv_policy(CpuCapability(isa="AVX512", flags=ZEN4.flags, onednn_max_isa="avx2")) == avx2
     assert not conv_policy(ARM).nnpack
     assert not conv_policy(ARM).nnpack_faster(1, 256, 256, 128, 256)
     for policy in (avx512, avx2):
@@ -154,7 +162,11 @@ def test_convolutions_follow_the_wait_the_process_started_with(env, wait):
     """OpenMP reads its wait settings when torch loads: a fresh interpreter per environment."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     base = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
-    run = subprocess.run([sys.executable, "-c", WAIT_SCRIPT.replace("{wait}", wait)],
-                         capture_output=True, text=True, timeout=300,
-                         env=dict(base, PYTHONPATH=root, **env))
+    run = subprocess.run(
+        [sys.executable, "-c", WAIT_SCRIPT.replace("{wait}", wait)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(base, PYTHONPATH=root, **env),
+    )
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]

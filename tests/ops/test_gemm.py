@@ -13,8 +13,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from detkit.ops import Conv2d, Linear, gemm
 from detkit.ops.policy import GemmPolicy
 
-pytestmark = pytest.mark.skipif(not torch.backends.mkldnn.is_available(),
-                                reason="oneDNN not built in")
+pytestmark = pytest.mark.skipif(
+    not torch.backends.mkldnn.is_available(), reason="oneDNN not built in"
+)
 
 ALL = GemmPolicy()
 FORWARD_ONLY = GemmPolicy(backward=False)
@@ -95,7 +96,7 @@ def test_frozen_layers_compute_only_the_gradients_asked_for():
     torch.manual_seed(0)
     conv = Conv2d(16, 32, 1, bias=False).requires_grad_(False)
     x = torch.randn(1, 16, 8, 8, requires_grad=True)
-    grad_x, = torch.autograd.grad(conv(x).sum(), x)
+    (grad_x,) = torch.autograd.grad(conv(x).sum(), x)
     torch.testing.assert_close(grad_x, torch.autograd.grad(F.conv2d(x, conv.weight).sum(), x)[0])
     fc = Linear(64, 8)
     y = torch.randn(5, 64)  # an input without gradient: only the parameters' products
@@ -123,12 +124,14 @@ def test_onednn_matmul_reads_transposed_views_and_copies_other_strides():
     torch.testing.assert_close(gemm.onednn_matmul(a, wide[:, 10:50]), a @ wide[:, 10:50])
 
 
-@pytest.mark.parametrize("case", ["autocast", "export", "onednn_off", "float64", "strided",
-                                  "padded", "policy_off"])
+@pytest.mark.parametrize(
+    "case", ["autocast", "export", "onednn_off", "float64", "strided", "padded", "policy_off"]
+)
 def test_other_cases_keep_pytorchs_kernels(case, monkeypatch):
     torch.manual_seed(0)
-    conv = Conv2d(8, 8, 1, stride=2 if case == "strided" else 1,
-                  padding=1 if case == "padded" else 0)
+    conv = Conv2d(
+        8, 8, 1, stride=2 if case == "strided" else 1, padding=1 if case == "padded" else 0
+    )
     fc = Linear(8, 4)
     x, y = torch.randn(1, 8, 6, 6), torch.randn(3, 8)
     if case == "float64":
@@ -139,8 +142,12 @@ def test_other_cases_keep_pytorchs_kernels(case, monkeypatch):
         monkeypatch.setattr(gemm, "_policy", lambda: GemmPolicy(forward=False, backward=False))
 
     def layers():
-        return fc(y), F.linear(y, fc.weight, fc.bias), conv(x), F.conv2d(
-            x, conv.weight, conv.bias, conv.stride, conv.padding)
+        return (
+            fc(y),
+            F.linear(y, fc.weight, fc.bias),
+            conv(x),
+            F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding),
+        )
 
     def run():
         if case == "autocast":

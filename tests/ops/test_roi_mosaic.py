@@ -12,8 +12,7 @@ from detkit.ops import RoIMosaic, nnpack_mosaic
 @pytest.mark.parametrize("count,height,width", [(1, 5, 5), (7, 14, 14), (10, 3, 4)])
 def test_conv_stack_on_the_mosaic_equals_per_map_convs_in_float64(count, height, width):
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(count, 4, height, width, dtype=torch.float64, generator=gen,
-                    requires_grad=True)
+    x = torch.randn(count, 4, height, width, dtype=torch.float64, generator=gen, requires_grad=True)
     w1 = torch.randn(6, 4, 3, 3, dtype=torch.float64, generator=gen, requires_grad=True)
     w2 = torch.randn(3, 6, 3, 3, dtype=torch.float64, generator=gen, requires_grad=True)
     mosaic = RoIMosaic.plan(count, height, width)
@@ -60,7 +59,10 @@ def test_mask_head_takes_the_mosaic_with_the_plain_results():
     # values: Winograd's rounding, ~6e-6 of the norm (as for the FPN convs, test_fast_conv);
     # gradients: also the ReLUs whose input that rounding moves across 0 (the float64 test
     # above checks the mosaic's gradients exactly)
-    for got, want, tol in zip([ours, x.grad] + ours_grads, [ref, x_ref.grad] + ref_grads,
-                              [2e-5] + [2e-2] * (1 + len(ref_grads))):
+    for got, want, tol in zip(
+        [ours, x.grad] + ours_grads,
+        [ref, x_ref.grad] + ref_grads,
+        [2e-5] + [2e-2] * (1 + len(ref_grads)),
+    ):
         assert got.shape == want.shape
         assert ((got - want).norm() / want.norm()).item() < tol

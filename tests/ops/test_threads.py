@@ -10,8 +10,13 @@ import torch
 
 import detkit
 from detkit.ops.cpu import CpuCapability
-from detkit.ops.threads import (BOUNDED_WAIT_ENV, ThreadSettings, configure_threads, default_threads,
-                                 openmp_wait)
+from detkit.ops.threads import (
+    BOUNDED_WAIT_ENV,
+    ThreadSettings,
+    configure_threads,
+    default_threads,
+    openmp_wait,
+)
 
 
 @pytest.fixture
@@ -45,15 +50,23 @@ def test_spin_wait_is_flagged_and_default_threads_counts_physical_cores(monkeypa
     assert default_threads(CpuCapability(isa="AVX2", cpus=2, physical_cores=2)) == 2
 
 
-@pytest.mark.parametrize("env, wait", [
-    ({}, "spin"), ({"OMP_WAIT_POLICY": "passive"}, "passive"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "spin"),
-    (BOUNDED_WAIT_ENV, "bounded"), ({"GOMP_SPINCOUNT": "30k"}, "bounded"),
-    ({"GOMP_SPINCOUNT": "300000"}, "spin"), ({"GOMP_SPINCOUNT": "1M"}, "spin"),
-    ({"GOMP_SPINCOUNT": "infinite"}, "spin"), ({"GOMP_SPINCOUNT": "0"}, "passive"),
-    # libgomp: GOMP_SPINCOUNT over OMP_WAIT_POLICY
-    ({"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "300000"}, "spin"),
-    ({"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "3000"}, "bounded"),
-])
+@pytest.mark.parametrize(
+    "env, wait",
+    [
+        ({}, "spin"),
+        ({"OMP_WAIT_POLICY": "passive"}, "passive"),
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, "spin"),
+        (BOUNDED_WAIT_ENV, "bounded"),
+        ({"GOMP_SPINCOUNT": "30k"}, "bounded"),
+        ({"GOMP_SPINCOUNT": "300000"}, "spin"),
+        ({"GOMP_SPINCOUNT": "1M"}, "spin"),
+        ({"GOMP_SPINCOUNT": "infinite"}, "spin"),
+        ({"GOMP_SPINCOUNT": "0"}, "passive"),
+        # libgomp: GOMP_SPINCOUNT over OMP_WAIT_POLICY
+        ({"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "300000"}, "spin"),
+        ({"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "3000"}, "bounded"),
+    ],
+)
 def test_openmp_wait_reads_the_environment_as_libgomp_does(env, wait):
     assert openmp_wait(env) == wait
 
@@ -104,6 +117,11 @@ def test_nnpack_runs_only_at_the_thread_count_its_pool_was_created_with():
     # PyTorch sizes NNPACK's pool once, at the first NNPACK convolution of the process: a fresh
     # interpreter, since this test process may have run NNPACK convolutions already
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    run = subprocess.run([sys.executable, "-c", NNPACK_POOL_SCRIPT], capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=root), timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", NNPACK_POOL_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=root),
+        timeout=300,
+    )
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]

@@ -32,8 +32,9 @@ def test_bitmap_construction_variants():
         BitmapMasks(masks.masks, 10, 16)
 
 
-@pytest.mark.parametrize("index", [1, [0, 2], np.array([2, 0]), np.array([True, False, True]),
-                                   slice(0, 2)])
+@pytest.mark.parametrize(
+    "index", [1, [0, 2], np.array([2, 0]), np.array([True, False, True]), slice(0, 2)]
+)
 def test_indexing_keeps_type(index):
     bitmaps = _random_bitmaps()
     polys = PolygonMasks([[np.arange(6, dtype=np.float64) + i] for i in range(3)], 12, 16)
@@ -51,10 +52,16 @@ def test_bitmap_simple_ops():
     assert masks.flip("vertical").masks[0].tolist() == [[0, 1, 0, 0], [0, 1, 1, 0]]
     assert masks.flip("diagonal").masks[0].tolist() == [[0, 0, 1, 0], [0, 1, 1, 0]]
     padded = masks.pad((3, 6))
-    assert padded.masks.shape == (1, 3, 6) and padded.masks[0, :2, :4].tolist() == TOY_BITMAP[0].tolist()
+    assert (
+        padded.masks.shape == (1, 3, 6)
+        and padded.masks[0, :2, :4].tolist() == TOY_BITMAP[0].tolist()
+    )
     assert padded.masks[0, 2:].sum() == 0 and padded.masks[0, :, 4:].sum() == 0
     cropped = masks.crop(np.array([1, 0, 3, 2]))
-    assert (cropped.height, cropped.width) == (2, 2) and cropped.masks[0].tolist() == [[1, 1], [1, 0]]
+    assert (cropped.height, cropped.width) == (2, 2) and cropped.masks[0].tolist() == [
+        [1, 1],
+        [1, 0],
+    ]
     expanded = masks.expand(4, 6, 1, 2)
     assert expanded.masks[0, 1:3, 2:6].tolist() == TOY_BITMAP[0].tolist() and expanded.areas[0] == 3
     assert masks.get_bboxes().tolist() == [[1.0, 0.0, 3.0, 2.0]]
@@ -96,10 +103,13 @@ def test_crop_and_resize_roi_align():
     masks = BitmapMasks(mask, 8, 8)
     out = masks.crop_and_resize(np.array([[2.0, 2.0, 6.0, 6.0]], np.float32), (4, 4), np.array([0]))
     assert out.masks.shape == (1, 4, 4) and out.masks.all()
-    half = masks.crop_and_resize(np.array([[0.0, 2.0, 4.0, 6.0]], np.float32), (2, 2), np.array([0]))
+    half = masks.crop_and_resize(
+        np.array([[0.0, 2.0, 4.0, 6.0]], np.float32), (2, 2), np.array([0])
+    )
     assert half.masks[0].tolist() == [[0, 1], [0, 1]]
-    soft = masks.crop_and_resize(torch.tensor([[0.0, 2.0, 4.0, 6.0]]), (2, 2), torch.tensor([0]),
-                                 binarize=False)
+    soft = masks.crop_and_resize(
+        torch.tensor([[0.0, 2.0, 4.0, 6.0]]), (2, 2), torch.tensor([0]), binarize=False
+    )
     assert soft.masks.dtype == np.float32 and np.allclose(soft.masks[0], [[0, 1], [0, 1]])
     assert len(BitmapMasks([], 8, 8).crop_and_resize(np.zeros((0, 4)), (3, 3), np.zeros(0))) == 0
 
@@ -140,8 +150,13 @@ def _mmcv_stack_warp(stack, params, flag=None):
     import cv2
 
     h, w = stack.shape[1:]
-    out = cv2.warpAffine(stack.transpose(1, 2, 0), params.matrix(h, w), (w, h),
-                         flags=cv2.INTER_LINEAR if flag is None else flag, borderValue=0)
+    out = cv2.warpAffine(
+        stack.transpose(1, 2, 0),
+        params.matrix(h, w),
+        (w, h),
+        flags=cv2.INTER_LINEAR if flag is None else flag,
+        borderValue=0,
+    )
     return out.reshape(h, w, -1).transpose(2, 0, 1)
 
 
@@ -154,15 +169,18 @@ def test_roi_mask_warps_equal_mmcv_stack_warp(kind, count):
 
     rng = np.random.default_rng(1)
     stack = np.zeros((count, 60, 90), dtype=np.uint8)
-    for m in stack[min(1, count - 1):]:
+    for m in stack[min(1, count - 1) :]:
         x, y = rng.integers(0, 80), rng.integers(0, 50)
-        m[y:y + rng.integers(1, 25), x:x + rng.integers(1, 30)] = 1
+        m[y : y + rng.integers(1, 25), x : x + rng.integers(1, 30)] = 1
         m &= (rng.random(m.shape) > 0.3).astype(np.uint8)
     masks = BitmapMasks(stack, 60, 90)
     if kind == "rotate":
         out, params = masks.rotate((60, 90), 17.0), AffineParams(angle=17.0)
     elif kind == "translate":
-        out, params = masks.translate((60, 90), -13, "vertical"), AffineParams(translate=(0.0, -13.0))
+        out, params = (
+            masks.translate((60, 90), -13, "vertical"),
+            AffineParams(translate=(0.0, -13.0)),
+        )
     else:
         out, params = masks.shear((60, 90), 0.25), AffineParams(shear=(0.25, 0.0))
     assert np.array_equal(out.masks, _mmcv_stack_warp(stack, params))
@@ -194,7 +212,9 @@ def test_nearest_resize_equals_cv2():
 
 def test_fortran_ordered_masks_are_stored_c_contiguous():
     rng = np.random.default_rng(3)
-    columns_major = [np.asfortranarray((rng.random((7, 9)) > 0.5).astype(np.uint8)) for _ in range(3)]
+    columns_major = [
+        np.asfortranarray((rng.random((7, 9)) > 0.5).astype(np.uint8)) for _ in range(3)
+    ]
     masks = BitmapMasks(columns_major, 7, 9)
     assert masks.masks.flags["C_CONTIGUOUS"]
     assert np.array_equal(masks.masks, np.stack([np.ascontiguousarray(m) for m in columns_major]))
@@ -210,17 +230,24 @@ def test_rectangle_kernels_chain_equals_whole_mask_opencv():
     stack = np.zeros((5, 64, 96), dtype=np.uint8)
     for m in stack[:4]:
         x, y = rng.integers(0, 85), rng.integers(0, 55)
-        m[y:y + rng.integers(2, 20), x:x + rng.integers(2, 30)] = 1
+        m[y : y + rng.integers(2, 20), x : x + rng.integers(2, 30)] = 1
     masks = BitmapMasks(stack, 64, 96)
-    out = masks.rotate((64, 96), 23.0)[np.array([3, 0, 4, 1])].resize((50, 70)).flip("diagonal").pad((64, 96))
+    out = (
+        masks.rotate((64, 96), 23.0)[np.array([3, 0, 4, 1])]
+        .resize((50, 70))
+        .flip("diagonal")
+        .pad((64, 96))
+    )
     ref = _mmcv_stack_warp(stack, AffineParams(angle=23.0))[[3, 0, 4, 1]]
     ref = np.stack([cv2.resize(m, (70, 50), interpolation=cv2.INTER_NEAREST) for m in ref])
     ref = np.stack([cv2.flip(m, -1) for m in ref])
     ref = np.pad(ref, ((0, 0), (0, 14), (0, 26)))
     assert np.array_equal(out.masks, ref)
     assert out.rects[2] is None  # the empty mask stays empty
-    assert all(r is None or out.masks[i][r[1]:r[3], r[0]:r[2]].sum() == out.masks[i].sum()
-               for i, r in enumerate(out.rects))
+    assert all(
+        r is None or out.masks[i][r[1] : r[3], r[0] : r[2]].sum() == out.masks[i].sum()
+        for i, r in enumerate(out.rects)
+    )
 
 
 def test_masks_of_different_sizes_are_rejected():

@@ -66,13 +66,18 @@ def test_mask2bbox_tensor_and_array():
 
 
 def test_bbox2roi_roi2bbox_round_trip():
-    per_image = [torch.tensor([[1.0, 2, 3, 4]]), torch.zeros(0, 4), torch.tensor([[5.0, 6, 7, 8],
-                                                                                 [1.0, 1, 2, 2]])]
+    per_image = [
+        torch.tensor([[1.0, 2, 3, 4]]),
+        torch.zeros(0, 4),
+        torch.tensor([[5.0, 6, 7, 8], [1.0, 1, 2, 2]]),
+    ]
     rois = bbox2roi(per_image)
     assert rois[:, 0].tolist() == [0, 2, 2]
     back = roi2bbox(rois)
     # one entry per image *present* (image 1 has no boxes), in batch-index order, as mmdet
-    assert len(back) == 2 and torch.equal(back[0], per_image[0]) and torch.equal(back[1], per_image[2])
+    assert (
+        len(back) == 2 and torch.equal(back[0], per_image[0]) and torch.equal(back[1], per_image[2])
+    )
     with pytest.raises(ValueError, match=r"\[K, 5\]"):
         roi2bbox(torch.zeros(3, 4))
 
@@ -96,8 +101,9 @@ def _square(x0, y0, side):
 
 def test_polygon_crop_and_resize_returns_polygons():
     polys = PolygonMasks([_square(2, 2, 4), _square(0, 0, 2)], 8, 8)
-    out = polys.crop_and_resize(torch.tensor([[2.0, 2.0, 6.0, 6.0], [0.0, 0.0, 4.0, 4.0]]), (4, 4),
-                                torch.tensor([0, 1]))
+    out = polys.crop_and_resize(
+        torch.tensor([[2.0, 2.0, 6.0, 6.0], [0.0, 0.0, 4.0, 4.0]]), (4, 4), torch.tensor([0, 1])
+    )
     assert isinstance(out, PolygonMasks) and len(out) == 2 and (out.height, out.width) == (4, 4)
     assert out.masks[0][0].tolist() == [0, 0, 4, 0, 4, 4, 0, 4]
     assert out.masks[1][0].tolist() == [0, 0, 2, 0, 2, 2, 0, 2]

@@ -14,8 +14,9 @@ def make_result(with_masks: bool) -> DetectionResult:
     masks = torch.zeros(3, 6, 8, dtype=torch.bool)
     for i in range(3):
         masks[i, i : i + 2, i : i + 3] = True
-    return DetectionResult(boxes, torch.tensor([0.9, 0.8, 0.7]), torch.tensor([2, 0, 2]),
-                           masks if with_masks else None)
+    return DetectionResult(
+        boxes, torch.tensor([0.9, 0.8, 0.7]), torch.tensor([2, 0, 2]), masks if with_masks else None
+    )
 
 
 def test_round_trip_is_class_major():
@@ -34,9 +35,14 @@ def test_round_trip_is_class_major():
 
 def test_rle_masks_with_scores_and_empty_results():
     bbox_results, segm_results = make_result(True).to_mmdet(num_classes=3)
-    rles = [[mask_util.encode(np.asfortranarray(m.astype(np.uint8))) for m in per_class] for per_class in segm_results]
+    rles = [
+        [mask_util.encode(np.asfortranarray(m.astype(np.uint8))) for m in per_class]
+        for per_class in segm_results
+    ]
     scores = [[1.0] * len(per_class) for per_class in segm_results]
     decoded = DetectionResult.from_mmdet((bbox_results, (rles, scores)))
-    assert torch.equal(decoded.masks, DetectionResult.from_mmdet((bbox_results, segm_results)).masks)
+    assert torch.equal(
+        decoded.masks, DetectionResult.from_mmdet((bbox_results, segm_results)).masks
+    )
     empty = DetectionResult.from_mmdet(([np.zeros((0, 5), np.float32)] * 2, [[], []]))
     assert len(empty) == 0 and empty.boxes.shape == (0, 4) and empty.masks is None

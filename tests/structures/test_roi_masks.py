@@ -10,8 +10,8 @@ import torch
 
 import detkit
 from detkit.structures.mask_paste import mask_windows, paste_mask_window, paste_masks_in_image
-from detkit.structures.roi_masks import MaskList, RoIMasks
 from detkit.structures.results import DetectionResult
+from detkit.structures.roi_masks import MaskList, RoIMasks
 
 
 def _random_masks(seed: int, n: int = 7, height: int = 90, width: int = 130, size: int = 28):
@@ -19,7 +19,9 @@ def _random_masks(seed: int, n: int = 7, height: int = 90, width: int = 130, siz
     probs = torch.rand(n, 1, size, size, generator=gen)
     probs[0] = 1.0  # saturated: non-zero up to half a cell beyond the box
     corner = torch.rand(n, 2, generator=gen) * torch.tensor([width, height]) * 1.2 - 10
-    boxes = torch.cat([corner, corner + torch.rand(n, 2, generator=gen) * torch.tensor([width, height])], 1)
+    boxes = torch.cat(
+        [corner, corner + torch.rand(n, 2, generator=gen) * torch.tensor([width, height])], 1
+    )
     boxes[1, 2] = boxes[1, 0]  # zero width
     boxes[2] = torch.tensor([-5.0, -5.0, width + 5.0, height + 5.0])  # beyond the canvas
     return probs, boxes, height, width
@@ -61,15 +63,20 @@ def test_mmdet_lists_from_lazy_masks_equal_the_dense_ones():
         for got, want in zip(lazy_segms[c], dense_segms[c]):
             assert got.dtype == bool and got.shape == (height, width) and np.array_equal(got, want)
         assert np.array_equal(lazy_segms[c][-1], dense_segms[c][-1])
-        assert mask_util.encode(np.asfortranarray(np.stack(lazy_segms[c], 2).astype(np.uint8))) == \
-            mask_util.encode(np.asfortranarray(np.stack(dense_segms[c], 2).astype(np.uint8)))
+        assert mask_util.encode(
+            np.asfortranarray(np.stack(lazy_segms[c], 2).astype(np.uint8))
+        ) == mask_util.encode(np.asfortranarray(np.stack(dense_segms[c], 2).astype(np.uint8)))
     back = DetectionResult.from_mmdet((lazy_bboxes, lazy_segms))
     assert isinstance(back.masks, RoIMasks)
-    assert torch.equal(back.dense_masks(), DetectionResult.from_mmdet((dense_bboxes, dense_segms)).masks)
+    assert torch.equal(
+        back.dense_masks(), DetectionResult.from_mmdet((dense_bboxes, dense_segms)).masks
+    )
     # the windows of both kinds blend into the same pixels
     image = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
-    assert np.array_equal(detkit.render_result(image, lazy, ["a", "b", "c"], 0.0),
-                          detkit.render_result(image, dense, ["a", "b", "c"], 0.0))
+    assert np.array_equal(
+        detkit.render_result(image, lazy, ["a", "b", "c"], 0.0),
+        detkit.render_result(image, dense, ["a", "b", "c"], 0.0),
+    )
 
 
 def test_huge_image_result_and_drawing_stay_within_a_budget():
@@ -82,8 +89,12 @@ def test_huge_image_result_and_drawing_stay_within_a_budget():
     boxes = torch.cat([corner, corner + size * 0.55], 1)
     boxes[0] = torch.tensor([0.0, 0.0, size, size])  # one box over the whole image
     probs = torch.rand(n, 1, 28, 28, generator=gen)
-    result = DetectionResult(boxes, torch.linspace(0.9, 0.5, n), torch.arange(n) % 3,
-                             RoIMasks(probs, boxes, size, size, 0.5, True))
+    result = DetectionResult(
+        boxes,
+        torch.linspace(0.9, 0.5, n),
+        torch.arange(n) % 3,
+        RoIMasks(probs, boxes, size, size, 0.5, True),
+    )
     held = result.masks.probs.numel() * result.masks.probs.element_size() + result.boxes.numel() * 4
     assert result.masks.shape == (n, size, size) and held < n * size * size / 1000
     image = np.full((size, size, 3), 100, np.uint8)
@@ -95,7 +106,7 @@ def test_huge_image_result_and_drawing_stay_within_a_budget():
     finally:
         tracemalloc.stop()
     assert drawn.shape == image.shape and (drawn != 100).any()
-    assert peak < 1.5 * image.nbytes, f"drawing allocated {peak / 2 ** 20:.0f} MiB"
+    assert peak < 1.5 * image.nbytes, f"drawing allocated {peak / 2**20:.0f} MiB"
     # mmdet's lists give one full-size mask at a time, equal to the eager paste
     segms = result.to_mmdet(3)[1]
     assert len(segms[0]) == 4 and np.array_equal(segms[0][0], result.masks[0].dense()[0].numpy())

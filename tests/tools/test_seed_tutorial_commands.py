@@ -32,11 +32,16 @@ def sample_options(root: Path) -> list[str]:
     return [
         f"data.train.dataset.ann_file={ann}train.json",
         f"data.train.dataset.img_prefix={root}/leftImg8bit/train/",
-        f"data.val.ann_file={ann}val.json", f"data.val.img_prefix={root}/leftImg8bit/val/",
-        f"data.test.ann_file={ann}val.json", f"data.test.img_prefix={root}/leftImg8bit/val/",
-        "data.train.times=1", "data.workers_per_gpu=0", "total_epochs=1",
+        f"data.val.ann_file={ann}val.json",
+        f"data.val.img_prefix={root}/leftImg8bit/val/",
+        f"data.test.ann_file={ann}val.json",
+        f"data.test.img_prefix={root}/leftImg8bit/val/",
+        "data.train.times=1",
+        "data.workers_per_gpu=0",
+        "total_epochs=1",
         "data.train.dataset.pipeline.3.img_scale=[(256,128),(256,128)]",
-        "data.val.pipeline.1.img_scale=(256,128)", "data.test.pipeline.1.img_scale=(256,128)",
+        "data.val.pipeline.1.img_scale=(256,128)",
+        "data.test.pipeline.1.img_scale=(256,128)",
     ]
 
 
@@ -44,12 +49,16 @@ def sample_options(root: Path) -> list[str]:
 def test_seed_config_trains_one_epoch_and_tests_from_the_command_line(tmp_path):
     root = tmp_path / "cityscapes"
     generate_cityscapes_sample(root, train=2, val=1, size=(256, 128), seed=3)
-    convert_cityscapes(root, out_dir=root / "annotations", splits=("train", "val"), show_progress=False)
+    convert_cityscapes(
+        root, out_dir=root / "annotations", splits=("train", "val"), show_progress=False
+    )
 
     torch_home = tmp_path / "torch_home"
     cached = torch_home / "hub" / "checkpoints" / COCO_CHECKPOINT
     cached.parent.mkdir(parents=True)
-    coco_cfg = detkit.Config.fromfile(str(REPO / "configs/_base_/models/cascade_mask_rcnn_r50_fpn.py"))
+    coco_cfg = detkit.Config.fromfile(
+        str(REPO / "configs/_base_/models/cascade_mask_rcnn_r50_fpn.py")
+    )
     coco_cfg.model.backbone.init_cfg = None
     detkit.save_checkpoint(detkit.build_detector(coco_cfg.model), str(cached))
 
@@ -57,8 +66,21 @@ def test_seed_config_trains_one_epoch_and_tests_from_the_command_line(tmp_path):
     work_dir = tmp_path / "work_dirs" / "seed"
     options = sample_options(root)
     train = subprocess.run(
-        [sys.executable, "tools/train.py", SEED_CONFIG, "--work-dir", str(work_dir), "--cfg-options", *options],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            "tools/train.py",
+            SEED_CONFIG,
+            "--work-dir",
+            str(work_dir),
+            "--cfg-options",
+            *options,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert train.returncode == 0, train.stderr[-4000:]
     log = train.stdout + train.stderr
     assert COCO_CHECKPOINT in log  # load_from was resolved through the hub cache
@@ -67,9 +89,25 @@ def test_seed_config_trains_one_epoch_and_tests_from_the_command_line(tmp_path):
     assert (work_dir / "latest.pth").exists() and (work_dir / "epoch_1.pth").exists()
 
     test = subprocess.run(
-        [sys.executable, "tools/test.py", SEED_CONFIG, str(work_dir / "latest.pth"), "--eval", "bbox", "segm",
-         "--work-dir", str(work_dir), "--cfg-options", *options],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "tools/test.py",
+            SEED_CONFIG,
+            str(work_dir / "latest.pth"),
+            "--eval",
+            "bbox",
+            "segm",
+            "--work-dir",
+            str(work_dir),
+            "--cfg-options",
+            *options,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert test.returncode == 0, test.stderr[-4000:]
     for key in ("bbox_mAP", "segm_mAP", "bbox_mAP_copypaste", "segm_mAP_copypaste"):
         assert key in test.stdout

@@ -20,7 +20,9 @@ from detkit.data.synthetic import generate_cityscapes_sample
 from detkit.evaluation import evaluate_coco
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes_demo.py"
+DEMO_CONFIG = (
+    REPO / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes_demo.py"
+)
 # The demo model shrunk further (ResNet-18 with 16 base channels and a 16-channel neck, as the
 # golden config) on 256x128 images; a test threshold of 0 keeps detections from random weights.
 TINY_CONFIG = """
@@ -82,10 +84,21 @@ def tiny(tmp_path_factory) -> dict[str, str]:
 def test_eval_prints_tables_and_writes_eval_json(tiny, tmp_path, capsys):
     test_tool = load_tool("test")
     out = tmp_path / "results.pkl"
-    metric = test_tool.main([
-        tiny["config"], tiny["checkpoint"], "--eval", "bbox", "segm", "--out", str(out),
-        "--eval-options", "classwise=True", "--work-dir", str(tmp_path / "work"),
-    ])
+    metric = test_tool.main(
+        [
+            tiny["config"],
+            tiny["checkpoint"],
+            "--eval",
+            "bbox",
+            "segm",
+            "--out",
+            str(out),
+            "--eval-options",
+            "classwise=True",
+            "--work-dir",
+            str(tmp_path / "work"),
+        ]
+    )
     printed = capsys.readouterr().out
     assert printed.count("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all") == 2
     assert "bicycle" in printed  # the per-class table
@@ -93,7 +106,14 @@ def test_eval_prints_tables_and_writes_eval_json(tiny, tmp_path, capsys):
     saved = json.loads(eval_json.read_text())
     assert saved["config"] == tiny["config"]
     assert saved["metric"] == metric
-    for key in ("bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "segm_mAP", "segm_mAP_l", "bbox_mAP_copypaste"):
+    for key in (
+        "bbox_mAP",
+        "bbox_mAP_50",
+        "bbox_mAP_75",
+        "segm_mAP",
+        "segm_mAP_l",
+        "bbox_mAP_copypaste",
+    ):
         assert key in metric
     # the pickled results are what was evaluated: 3 images, per-class lists, RLE masks
     results = pickle.loads(out.read_bytes())
@@ -104,8 +124,10 @@ def test_eval_prints_tables_and_writes_eval_json(tiny, tmp_path, capsys):
     rle = next(m for per_class in segm_results for m in per_class)
     assert rle["size"] == [128, 256] and isinstance(rle["counts"], bytes)
     again = evaluate_coco(
-        results, os.path.join(tiny["root"], "annotations/instancesonly_filtered_gtFine_val.json"),
-        ["bbox", "segm"], logger="silent",
+        results,
+        os.path.join(tiny["root"], "annotations/instancesonly_filtered_gtFine_val.json"),
+        ["bbox", "segm"],
+        logger="silent",
     )
     assert again["bbox_mAP"] == metric["bbox_mAP"] and again["segm_mAP"] == metric["segm_mAP"]
 
@@ -124,13 +146,23 @@ def test_fuse_conv_bn_gives_the_same_detections(tiny, tmp_path):
 def test_format_only_show_dir_and_cityscapes_metric(tiny, tmp_path):
     test_tool = load_tool("test")
     prefix = tmp_path / "json" / "res"
-    test_tool.main([
-        tiny["config"], tiny["checkpoint"], "--format-only",
-        "--eval-options", f"jsonfile_prefix={prefix}", "--show-dir", str(tmp_path / "shown"),
-        "--show-score-thr", "0.0",
-    ])
+    test_tool.main(
+        [
+            tiny["config"],
+            tiny["checkpoint"],
+            "--format-only",
+            "--eval-options",
+            f"jsonfile_prefix={prefix}",
+            "--show-dir",
+            str(tmp_path / "shown"),
+            "--show-score-thr",
+            "0.0",
+        ]
+    )
     entries = json.loads(Path(f"{prefix}.segm.json").read_text())
-    assert entries and {"image_id", "bbox", "score", "category_id", "segmentation"} <= set(entries[0])
+    assert entries and {"image_id", "bbox", "score", "category_id", "segmentation"} <= set(
+        entries[0]
+    )
     drawn = sorted(p.name for p in (tmp_path / "shown").rglob("*.png"))
     assert len(drawn) == 3
     metric = test_tool.main([tiny["config"], tiny["checkpoint"], "--eval", "cityscapes"])
@@ -142,15 +174,27 @@ def test_argument_errors_and_unannotated_split(tiny, tmp_path):
     with pytest.raises(SystemExit):
         test_tool.parse_args([tiny["config"], tiny["checkpoint"]])  # nothing to do
     with pytest.raises(SystemExit):
-        test_tool.parse_args([tiny["config"], tiny["checkpoint"], "--eval", "bbox", "--format-only"])
+        test_tool.parse_args(
+            [tiny["config"], tiny["checkpoint"], "--eval", "bbox", "--format-only"]
+        )
     with pytest.raises(SystemExit):
         test_tool.parse_args([tiny["config"], tiny["checkpoint"], "--out", "results.json"])
     test_ann = os.path.join(tiny["root"], "annotations/instancesonly_filtered_gtFine_test.json")
     run = subprocess.run(
-        [sys.executable, str(REPO / "tools/test.py"), tiny["config"], tiny["checkpoint"], "--eval", "bbox",
-         "--cfg-options", f"data.test.ann_file={test_ann}",
-         f"data.test.img_prefix={tiny['root']}/leftImg8bit/test/"],
-        capture_output=True, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            str(REPO / "tools/test.py"),
+            tiny["config"],
+            tiny["checkpoint"],
+            "--eval",
+            "bbox",
+            "--cfg-options",
+            f"data.test.ann_file={test_ann}",
+            f"data.test.img_prefix={tiny['root']}/leftImg8bit/test/",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert run.returncode == 1
     assert f"{test_ann} has no annotations; use --format-only" in run.stderr
@@ -163,10 +207,27 @@ def test_two_process_test_gathers_results_in_dataset_order(tiny, tmp_path):
     multi = tmp_path / "multi.pkl"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
-         str(REPO / "tools/test.py"), tiny["config"], tiny["checkpoint"], "--out", str(multi),
-         "--launcher", "pytorch", "--cfg-options", "dist_params.backend=gloo"],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--standalone",
+            str(REPO / "tools/test.py"),
+            tiny["config"],
+            tiny["checkpoint"],
+            "--out",
+            str(multi),
+            "--launcher",
+            "pytorch",
+            "--cfg-options",
+            "dist_params.backend=gloo",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     expected = pickle.loads(single.read_bytes())
@@ -181,13 +242,30 @@ def test_two_process_test_gathers_results_in_dataset_order(tiny, tmp_path):
 def test_infer_cli_draws_a_folder_and_writes_json(tiny, tmp_path):
     infer_tool = load_tool("infer")
     images = os.path.join(tiny["root"], "leftImg8bit", "val")
-    json_file = infer_tool.main([
-        tiny["config"], tiny["checkpoint"], images, "--out-dir", str(tmp_path / "out"),
-        "--score-thr", "0.0", "--batch-size", "2",
-    ])
+    json_file = infer_tool.main(
+        [
+            tiny["config"],
+            tiny["checkpoint"],
+            images,
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--score-thr",
+            "0.0",
+            "--batch-size",
+            "2",
+        ]
+    )
     records = json.loads(Path(json_file).read_text())
     assert len(records) == 3
     assert all((tmp_path / "out" / r["file"]).is_file() for r in records)
     assert all(d["score"] >= 0.0 and len(d["bbox"]) == 4 for r in records for d in r["detections"])
     with pytest.raises(FileNotFoundError, match="no image file or folder"):
-        infer_tool.main([tiny["config"], tiny["checkpoint"], str(tmp_path / "missing"), "--out-dir", str(tmp_path)])
+        infer_tool.main(
+            [
+                tiny["config"],
+                tiny["checkpoint"],
+                str(tmp_path / "missing"),
+                "--out-dir",
+                str(tmp_path),
+            ]
+        )

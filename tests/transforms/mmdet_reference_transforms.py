@@ -4,24 +4,29 @@
 re-stated with mmcv replaced by OpenCV: the reference that bench/pipeline.py times detkit's
 versions against (outputs checked equal)."""
 
+import cv2
 import numpy as np
 from numpy import random
-
-import cv2
 
 
 def _imrescale(img, scale, interpolation):
     """mmcv ``imrescale`` (``rescale_size`` + ``imresize``, cv2 backend)."""
     h, w = img.shape[:2]
     factor = min(max(scale) / max(h, w), min(scale) / min(h, w))
-    return cv2.resize(img, (int(w * float(factor) + 0.5), int(h * float(factor) + 0.5)), interpolation=interpolation)
+    return cv2.resize(
+        img,
+        (int(w * float(factor) + 0.5), int(h * float(factor) + 0.5)),
+        interpolation=interpolation,
+    )
 
 
 def _warp_stack(masks, matrix, fill_val):
     """mmcv ``imrotate`` / ``imtranslate`` on the ``(H, W, n)`` view of a mask stack."""
     h, w = masks.shape[1:]
     fill = tuple([fill_val] * len(masks))[:3] if isinstance(fill_val, int) else fill_val
-    out = cv2.warpAffine(masks.transpose((1, 2, 0)), matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=fill)
+    out = cv2.warpAffine(
+        masks.transpose((1, 2, 0)), matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=fill
+    )
     out = out[:, :, None] if out.ndim == 2 else out
     return out.transpose((2, 0, 1)).astype(masks.dtype)
 
@@ -38,7 +43,9 @@ class BitmapMasks:
             self.masks = np.stack(masks).reshape(-1, height, width)
 
     def __getitem__(self, index):
-        return BitmapMasks(self.masks[index].reshape(-1, self.height, self.width), self.height, self.width)
+        return BitmapMasks(
+            self.masks[index].reshape(-1, self.height, self.width), self.height, self.width
+        )
 
     def __len__(self):
         return len(self.masks)
@@ -48,20 +55,37 @@ class BitmapMasks:
         return BitmapMasks(_warp_stack(self.masks, matrix, fill_val), *out_shape)
 
     def translate(self, out_shape, offset, direction, fill_val=0):
-        matrix = np.float32([[1, 0, offset], [0, 1, 0]]) if direction == 'horizontal' \
+        matrix = (
+            np.float32([[1, 0, offset], [0, 1, 0]])
+            if direction == "horizontal"
             else np.float32([[1, 0, 0], [0, 1, offset]])
+        )
         return BitmapMasks(_warp_stack(self.masks, matrix, fill_val), *out_shape)
 
     def rescale(self, scale):
         out = np.stack([_imrescale(mask, scale, cv2.INTER_NEAREST) for mask in self.masks])
         return BitmapMasks(out, *out.shape[1:])
 
-    def flip(self, direction='horizontal'):
-        return BitmapMasks(np.stack([np.flip(mask, axis=1) for mask in self.masks]), self.height, self.width)
+    def flip(self, direction="horizontal"):
+        return BitmapMasks(
+            np.stack([np.flip(mask, axis=1) for mask in self.masks]), self.height, self.width
+        )
 
     def pad(self, out_shape, pad_val=0):
-        out = np.stack([cv2.copyMakeBorder(m, 0, out_shape[0] - m.shape[0], 0, out_shape[1] - m.shape[1],
-                                           cv2.BORDER_CONSTANT, value=pad_val) for m in self.masks])
+        out = np.stack(
+            [
+                cv2.copyMakeBorder(
+                    m,
+                    0,
+                    out_shape[0] - m.shape[0],
+                    0,
+                    out_shape[1] - m.shape[1],
+                    cv2.BORDER_CONSTANT,
+                    value=pad_val,
+                )
+                for m in self.masks
+            ]
+        )
         return BitmapMasks(out, *out_shape)
 
     def crop(self, bbox):
@@ -72,18 +96,24 @@ class BitmapMasks:
         w, h = np.maximum(x2 - x1, 1), np.maximum(y2 - y1, 1)
         if len(self.masks) == 0:
             return BitmapMasks(np.empty((0, h, w), dtype=np.uint8), h, w)
-        return BitmapMasks(self.masks[:, y1:y1 + h, x1:x1 + w], h, w)
+        return BitmapMasks(self.masks[:, y1 : y1 + h, x1 : x1 + w], h, w)
 
 
 class MMDetPhotoMetricDistortion:
-    def __init__(self, brightness_delta=32, contrast_range=(0.5, 1.5), saturation_range=(0.5, 1.5), hue_delta=18):
+    def __init__(
+        self,
+        brightness_delta=32,
+        contrast_range=(0.5, 1.5),
+        saturation_range=(0.5, 1.5),
+        hue_delta=18,
+    ):
         self.brightness_delta = brightness_delta
         self.contrast_lower, self.contrast_upper = contrast_range
         self.saturation_lower, self.saturation_upper = saturation_range
         self.hue_delta = hue_delta
 
     def __call__(self, results):
-        img = results['img'].astype(np.float32)
+        img = results["img"].astype(np.float32)
         if random.randint(2):
             img += random.uniform(-self.brightness_delta, self.brightness_delta)
         mode = random.randint(2)
@@ -103,15 +133,17 @@ class MMDetPhotoMetricDistortion:
                 img *= random.uniform(self.contrast_lower, self.contrast_upper)
         if random.randint(2):
             img = img[..., random.permutation(3)]
-        results['img'] = img
+        results["img"] = img
         return results
 
 
 class MMDetRandomCrop:
-    bbox2label = {'gt_bboxes': 'gt_labels', 'gt_bboxes_ignore': 'gt_labels_ignore'}
-    bbox2mask = {'gt_bboxes': 'gt_masks', 'gt_bboxes_ignore': 'gt_masks_ignore'}
+    bbox2label = {"gt_bboxes": "gt_labels", "gt_bboxes_ignore": "gt_labels_ignore"}
+    bbox2mask = {"gt_bboxes": "gt_masks", "gt_bboxes_ignore": "gt_masks_ignore"}
 
-    def __init__(self, crop_size, crop_type='absolute', allow_negative_crop=False, bbox_clip_border=True):
+    def __init__(
+        self, crop_size, crop_type="absolute", allow_negative_crop=False, bbox_clip_border=True
+    ):
         self.crop_size = crop_size
         self.crop_type = crop_type
         self.allow_negative_crop = allow_negative_crop
@@ -119,15 +151,15 @@ class MMDetRandomCrop:
 
     def _get_crop_size(self, image_size):
         h, w = image_size
-        if self.crop_type == 'absolute':
+        if self.crop_type == "absolute":
             return min(self.crop_size[0], h), min(self.crop_size[1], w)
         crop_size = np.asarray(self.crop_size, dtype=np.float32)  # relative_range
         crop_h, crop_w = crop_size + np.random.rand(2) * (1 - crop_size)
         return int(h * crop_h + 0.5), int(w * crop_w + 0.5)
 
     def __call__(self, results):
-        crop_size = self._get_crop_size(results['img'].shape[:2])
-        for key in results.get('img_fields', ['img']):
+        crop_size = self._get_crop_size(results["img"].shape[:2])
+        for key in results.get("img_fields", ["img"]):
             img = results[key]
             margin_h = max(img.shape[0] - crop_size[0], 0)
             margin_w = max(img.shape[1] - crop_size[1], 0)
@@ -138,15 +170,15 @@ class MMDetRandomCrop:
             img = img[crop_y1:crop_y2, crop_x1:crop_x2, ...]
             img_shape = img.shape
             results[key] = img
-        results['img_shape'] = img_shape
-        for key in results.get('bbox_fields', []):
+        results["img_shape"] = img_shape
+        for key in results.get("bbox_fields", []):
             bbox_offset = np.array([offset_w, offset_h, offset_w, offset_h], dtype=np.float32)
             bboxes = results[key] - bbox_offset
             if self.bbox_clip_border:
                 bboxes[:, 0::2] = np.clip(bboxes[:, 0::2], 0, img_shape[1])
                 bboxes[:, 1::2] = np.clip(bboxes[:, 1::2], 0, img_shape[0])
             valid_inds = (bboxes[:, 2] > bboxes[:, 0]) & (bboxes[:, 3] > bboxes[:, 1])
-            if key == 'gt_bboxes' and not valid_inds.any() and not self.allow_negative_crop:
+            if key == "gt_bboxes" and not valid_inds.any() and not self.allow_negative_crop:
                 return None
             results[key] = bboxes[valid_inds, :]
             label_key = self.bbox2label.get(key)
@@ -155,8 +187,9 @@ class MMDetRandomCrop:
             mask_key = self.bbox2mask.get(key)
             if mask_key in results:
                 results[mask_key] = results[mask_key][valid_inds.nonzero()[0]].crop(
-                    np.asarray([crop_x1, crop_y1, crop_x2, crop_y2]))
-        for key in results.get('seg_fields', []):
+                    np.asarray([crop_x1, crop_y1, crop_x2, crop_y2])
+                )
+        for key in results.get("seg_fields", []):
             results[key] = results[key][crop_y1:crop_y2, crop_x1:crop_x2]
         return results
 
@@ -176,7 +209,9 @@ def mmdet_get_bboxes(masks):
 
 
 class MMDetCopyPaste:
-    def __init__(self, max_num_pasted=100, bbox_occluded_thr=10, mask_occluded_thr=300, selected=True):
+    def __init__(
+        self, max_num_pasted=100, bbox_occluded_thr=10, mask_occluded_thr=300, selected=True
+    ):
         self.max_num_pasted = max_num_pasted
         self.bbox_occluded_thr = bbox_occluded_thr
         self.mask_occluded_thr = mask_occluded_thr
@@ -186,25 +221,35 @@ class MMDetCopyPaste:
         return random.randint(0, len(dataset))
 
     def __call__(self, results):
-        src = results['mix_results'][0]
+        src = results["mix_results"][0]
         if self.selected:
-            bboxes = src['gt_bboxes']
+            bboxes = src["gt_bboxes"]
             max_num_pasted = min(bboxes.shape[0] + 1, self.max_num_pasted)
             num_pasted = np.random.randint(0, max_num_pasted)
             inds = np.random.choice(bboxes.shape[0], size=num_pasted, replace=False)
-            src = dict(src, gt_bboxes=bboxes[inds], gt_labels=src['gt_labels'][inds], gt_masks=src['gt_masks'][inds])
-        if len(src['gt_bboxes']) == 0:
+            src = dict(
+                src,
+                gt_bboxes=bboxes[inds],
+                gt_labels=src["gt_labels"][inds],
+                gt_masks=src["gt_masks"][inds],
+            )
+        if len(src["gt_bboxes"]) == 0:
             return results
-        composed_mask = np.where(np.any(src['gt_masks'].masks, axis=0), 1, 0)
-        updated = np.where(composed_mask, 0, results['gt_masks'].masks)
+        composed_mask = np.where(np.any(src["gt_masks"].masks, axis=0), 1, 0)
+        updated = np.where(composed_mask, 0, results["gt_masks"].masks)
         updated_bboxes = mmdet_get_bboxes(updated)
-        bboxes_inds = np.all(np.abs(updated_bboxes - results['gt_bboxes']) <= self.bbox_occluded_thr, axis=-1)
+        bboxes_inds = np.all(
+            np.abs(updated_bboxes - results["gt_bboxes"]) <= self.bbox_occluded_thr, axis=-1
+        )
         masks_inds = updated.sum(axis=(1, 2)) > self.mask_occluded_thr
         valid_inds = bboxes_inds | masks_inds
-        img = results['img'] * (1 - composed_mask[..., np.newaxis]) + src['img'] * composed_mask[..., np.newaxis]
-        masks = np.concatenate([updated[valid_inds], src['gt_masks'].masks])
-        results['img'] = img
-        results['gt_bboxes'] = np.concatenate([updated_bboxes[valid_inds], src['gt_bboxes']])
-        results['gt_labels'] = np.concatenate([results['gt_labels'][valid_inds], src['gt_labels']])
-        results['gt_masks'] = BitmapMasks(masks, masks.shape[1], masks.shape[2])
+        img = (
+            results["img"] * (1 - composed_mask[..., np.newaxis])
+            + src["img"] * composed_mask[..., np.newaxis]
+        )
+        masks = np.concatenate([updated[valid_inds], src["gt_masks"].masks])
+        results["img"] = img
+        results["gt_bboxes"] = np.concatenate([updated_bboxes[valid_inds], src["gt_bboxes"]])
+        results["gt_labels"] = np.concatenate([results["gt_labels"][valid_inds], src["gt_labels"]])
+        results["gt_masks"] = BitmapMasks(masks, masks.shape[1], masks.shape[2])
         return results

@@ -18,15 +18,29 @@ from .toy import copy_results, random_results
 FILL = (124, 116, 104)
 SEED_POLICIES = [
     [dict(type="Rotate", level=5, img_fill_val=FILL, prob=0.5, scale=1)],
-    [dict(type="Rotate", level=7, img_fill_val=FILL), dict(type="Translate", level=5, prob=0.5, img_fill_val=FILL,
-                                                           max_translate_offset=40)],
+    [
+        dict(type="Rotate", level=7, img_fill_val=FILL),
+        dict(type="Translate", level=5, prob=0.5, img_fill_val=FILL, max_translate_offset=40),
+    ],
 ]
 ALL_POLICIES = SEED_POLICIES + [
     [dict(type="Shear", level=6, prob=0.8), dict(type="ColorTransform", level=8, prob=0.7)],
-    [dict(type="BrightnessTransform", level=3, prob=0.9), dict(type="Translate", level=4, direction="vertical",
-                                                               max_translate_offset=30, prob=0.9, min_size=2)],
-    [dict(type="ContrastTransform", level=8, prob=0.9), dict(type="EqualizeTransform", prob=0.9),
-     dict(type="Shear", level=3, direction="vertical", interpolation="nearest", prob=0.9)],
+    [
+        dict(type="BrightnessTransform", level=3, prob=0.9),
+        dict(
+            type="Translate",
+            level=4,
+            direction="vertical",
+            max_translate_offset=30,
+            prob=0.9,
+            min_size=2,
+        ),
+    ],
+    [
+        dict(type="ContrastTransform", level=8, prob=0.9),
+        dict(type="EqualizeTransform", prob=0.9),
+        dict(type="Shear", level=3, direction="vertical", interpolation="nearest", prob=0.9),
+    ],
 ]
 SIZES = [(40, 60), (48, 64), (30, 50), (48, 40)]
 
@@ -46,8 +60,11 @@ def _to_batch(samples, device="cpu"):
         m = torch.zeros((len(s["gt_masks"]), pad_h, pad_w), dtype=torch.uint8)
         m[:, :h, :w] = torch.from_numpy(s["gt_masks"].masks)
         masks.append(m.to(device))
-    inst = BatchedInstances([torch.from_numpy(s["gt_bboxes"]).to(device) for s in samples],
-                            [torch.from_numpy(s["gt_labels"]).to(device) for s in samples], masks)
+    inst = BatchedInstances(
+        [torch.from_numpy(s["gt_bboxes"]).to(device) for s in samples],
+        [torch.from_numpy(s["gt_labels"]).to(device) for s in samples],
+        masks,
+    )
     return images.to(device), [s["img"].shape[:2] for s in samples], inst
 
 
@@ -83,18 +100,38 @@ def test_batched_equals_per_sample_on_cpu(policies, seed):
     out_images, out_inst = autoaugment_batch(aug, images, hw, inst)
     assert out_images.dtype == torch.uint8
     # the seed's policies (bilinear only) agree within one grey level everywhere
-    _compare(samples, reference, out_images, out_inst, tie_fraction=0.0 if policies is SEED_POLICIES else 0.01)
+    _compare(
+        samples,
+        reference,
+        out_images,
+        out_inst,
+        tie_fraction=0.0 if policies is SEED_POLICIES else 0.01,
+    )
 
 
-@pytest.mark.parametrize("cfg", [
-    dict(type="Rotate", level=10, max_rotate_angle=90, prob=1.0, random_negative_prob=0.0, img_fill_val=FILL),
-    dict(type="Translate", level=10, max_translate_offset=7, prob=1.0, random_negative_prob=1.0),
-    dict(type="Translate", level=10, max_translate_offset=5, direction="vertical", prob=1.0),
-])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(
+            type="Rotate",
+            level=10,
+            max_rotate_angle=90,
+            prob=1.0,
+            random_negative_prob=0.0,
+            img_fill_val=FILL,
+        ),
+        dict(
+            type="Translate", level=10, max_translate_offset=7, prob=1.0, random_negative_prob=1.0
+        ),
+        dict(type="Translate", level=10, max_translate_offset=5, direction="vertical", prob=1.0),
+    ],
+)
 def test_batched_exact_for_right_angles_and_integer_shifts(cfg):
     aug = AutoAugment([[cfg]])
     # odd sizes make the 90-degree centre land on pixel centres only when h - w is even
-    samples = [random_results(seed=i, h=h, w=w, n=4) for i, (h, w) in enumerate([(40, 60), (30, 50)])]
+    samples = [
+        random_results(seed=i, h=h, w=w, n=4) for i, (h, w) in enumerate([(40, 60), (30, 50)])
+    ]
     np.random.seed(5)
     reference = [aug(copy_results(s)) for s in samples]
     np.random.seed(5)
@@ -167,7 +204,9 @@ def test_batched_without_masks():
     reference = [aug(copy_results(s)) for s in samples]
     np.random.seed(5)
     images, hw, inst = _to_batch(samples)
-    out_images, out_inst = autoaugment_batch(aug, images, hw, BatchedInstances(inst.boxes, inst.labels))
+    out_images, out_inst = autoaugment_batch(
+        aug, images, hw, BatchedInstances(inst.boxes, inst.labels)
+    )
     assert out_inst.masks is None
     for i, ref in enumerate(reference):
         assert np.allclose(out_inst.boxes[i].numpy(), ref["gt_bboxes"], atol=1e-4)

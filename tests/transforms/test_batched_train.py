@@ -22,7 +22,10 @@ def test_batched_train_matches_per_sample_pipeline():
     resize = Resize(img_scale=[(128, 50), (128, 64)], keep_ratio=True)
     flip = RandomFlip(flip_ratio=0.5)
     normalize, pad = Normalize(**NORM), Pad(size_divisor=32)
-    samples = [random_results(seed=i, h=h, w=w, n=5) for i, (h, w) in enumerate([(48, 96), (40, 80), (50, 100)])]
+    samples = [
+        random_results(seed=i, h=h, w=w, n=5)
+        for i, (h, w) in enumerate([(48, 96), (40, 80), (50, 100)])
+    ]
     for seed in range(3):
         np.random.seed(seed)
         reference = []

@@ -63,8 +63,15 @@ def _mmdet_crop_draws(crop_size, crop_type, h, w):
     return off_w, off_h, cw, ch
 
 
-@pytest.mark.parametrize("crop_size,crop_type", [((20, 30), "absolute"), ((16, 40), "absolute_range"),
-                                                 ((0.5, 0.7), "relative"), ((0.3, 0.6), "relative_range")])
+@pytest.mark.parametrize(
+    "crop_size,crop_type",
+    [
+        ((20, 30), "absolute"),
+        ((16, 40), "absolute_range"),
+        ((0.5, 0.7), "relative"),
+        ((0.3, 0.6), "relative_range"),
+    ],
+)
 def test_random_crop_seeded_equivalence_and_invariants(crop_size, crop_type):
     for seed in range(6):
         for poly in (False, True):
@@ -74,7 +81,7 @@ def test_random_crop_seeded_equivalence_and_invariants(crop_size, crop_type):
             np.random.seed(seed)
             out = RandomCrop(crop_size, crop_type, allow_negative_crop=True)(copy_results(results))
             assert out["img"].shape[:2] == (min(ch, 48 - y1), min(cw, 64 - x1))
-            np.testing.assert_array_equal(out["img"], results["img"][y1:y1 + ch, x1:x1 + cw])
+            np.testing.assert_array_equal(out["img"], results["img"][y1 : y1 + ch, x1 : x1 + cw])
             ref = results["gt_bboxes"] - np.array([x1, y1, x1, y1], np.float32)
             ref[:, 0::2] = ref[:, 0::2].clip(0, out["img"].shape[1])
             ref[:, 1::2] = ref[:, 1::2].clip(0, out["img"].shape[0])
@@ -116,8 +123,12 @@ def _mmdet_min_iou_patch(sample_mode, min_crop_size, boxes, h, w):
             if len(overlaps) > 0 and overlaps.min() < mode:
                 continue
             center = (boxes[:, :2] + boxes[:, 2:]) / 2
-            inside = ((center[:, 0] > patch[0]) * (center[:, 1] > patch[1])
-                      * (center[:, 0] < patch[2]) * (center[:, 1] < patch[3]))
+            inside = (
+                (center[:, 0] > patch[0])
+                * (center[:, 1] > patch[1])
+                * (center[:, 0] < patch[2])
+                * (center[:, 1] < patch[3])
+            )
             if len(overlaps) > 0 and not inside.any():
                 continue
             return patch
@@ -171,12 +182,19 @@ def _mmdet_center_crop_pad(results, crop_size, ratios, border, mean):
             x0, x1 = max(0, cx - new_w // 2), min(cx + new_w // 2, w)
             y0, y1 = max(0, cy - new_h // 2), min(cy + new_h // 2, h)
             center = (boxes[:, :2] + boxes[:, 2:]) / 2
-            mask = (center[:, 0] > x0) * (center[:, 1] > y0) * (center[:, 0] < x1) * (center[:, 1] < y1)
+            mask = (
+                (center[:, 0] > x0)
+                * (center[:, 1] > y0)
+                * (center[:, 0] < x1)
+                * (center[:, 1] < y1)
+            )
             if not mask.any() and len(boxes) > 0:
                 continue
             canvas = np.zeros((new_h, new_w, 3), np.float32) + np.array(mean, np.float32)
             ccy, ccx = new_h // 2, new_w // 2
-            canvas[ccy - (cy - y0):ccy + (y1 - cy), ccx - (cx - x0):ccx + (x1 - cx)] = img[y0:y1, x0:x1]
+            canvas[ccy - (cy - y0) : ccy + (y1 - cy), ccx - (cx - x0) : ccx + (x1 - cx)] = img[
+                y0:y1, x0:x1
+            ]
             b = boxes[mask].copy()
             b[:, 0:4:2] += ccx - (cx - x0) - x0
             b[:, 1:4:2] += ccy - (cy - y0) - y0
@@ -192,10 +210,19 @@ def test_random_center_crop_pad_seeded_equivalence_masks_and_seg():
         for poly in (False, True):
             results = random_results(seed, poly=poly)
             results["img"] = results["img"].astype(np.float32)
-            t = RandomCenterCropPad(crop_size=(40, 40), ratios=(0.8, 1.0, 1.2), border=16, mean=mean,
-                                    std=[1, 1, 1], to_rgb=False, test_pad_mode=None)
+            t = RandomCenterCropPad(
+                crop_size=(40, 40),
+                ratios=(0.8, 1.0, 1.2),
+                border=16,
+                mean=mean,
+                std=[1, 1, 1],
+                to_rgb=False,
+                test_pad_mode=None,
+            )
             np.random.seed(seed)
-            ref_img, ref_boxes, ref_labels = _mmdet_center_crop_pad(results, (40, 40), (0.8, 1.0, 1.2), 16, mean)
+            ref_img, ref_boxes, ref_labels = _mmdet_center_crop_pad(
+                results, (40, 40), (0.8, 1.0, 1.2), 16, mean
+            )
             np.random.seed(seed)
             out = t(copy_results(results))
             np.testing.assert_array_equal(out["img"], ref_img)
@@ -208,8 +235,16 @@ def test_random_center_crop_pad_seeded_equivalence_masks_and_seg():
 def test_random_center_crop_pad_test_mode_and_errors():
     results = toy_results()
     results["img"] = results["img"].astype(np.float32)
-    t = RandomCenterCropPad(crop_size=None, ratios=None, border=None, mean=[0, 0, 0], std=[1, 1, 1],
-                            to_rgb=True, test_mode=True, test_pad_mode=("logical_or", 127))
+    t = RandomCenterCropPad(
+        crop_size=None,
+        ratios=None,
+        border=None,
+        mean=[0, 0, 0],
+        std=[1, 1, 1],
+        to_rgb=True,
+        test_mode=True,
+        test_pad_mode=("logical_or", 127),
+    )
     out = t(results)
     assert out["img"].shape == (127, 127, 3) and out["img_shape"] == (2, 4, 3)
     assert out["border"].tolist() == [62, 64, 61, 65]  # centre (1, 2) pasted at (63, 63)

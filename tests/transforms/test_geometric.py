@@ -30,16 +30,33 @@ def test_level_to_magnitude_table():
     assert [enhance_level_to_value(lv) for lv in (0, 5, 10)] == pytest.approx([0.1, 1.0, 1.9])
 
 
-@pytest.mark.parametrize("cfg", [dict(level=11), dict(level=-1), dict(level=5, prob=1.5),
-                                 dict(level=5, img_fill_val=(1, 2)), dict(level=5, img_fill_val=300)])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(level=11),
+        dict(level=-1),
+        dict(level=5, prob=1.5),
+        dict(level=5, img_fill_val=(1, 2)),
+        dict(level=5, img_fill_val=300),
+    ],
+)
 def test_invalid_arguments(cfg):
     with pytest.raises((ValueError, TypeError)):
         Rotate(**cfg)
 
 
 def test_rotate_90_clockwise_exact():
-    rotate = build(dict(type="Rotate", level=10, max_rotate_angle=90, img_fill_val=FILL,
-                        random_negative_prob=0.0, prob=1.0), PIPELINES)
+    rotate = build(
+        dict(
+            type="Rotate",
+            level=10,
+            max_rotate_angle=90,
+            img_fill_val=FILL,
+            random_negative_prob=0.0,
+            prob=1.0,
+        ),
+        PIPELINES,
+    )
     out = rotate(toy_results())
     assert np.array_equal(out["img"], _rgb([[FILL, 6, 2, FILL], [FILL, 7, 3, FILL]]))
     # box [0,0,2,1] about (1.5, 0.5): corners -> x in [1, 2], y in [-1, 1] -> clipped
@@ -58,8 +75,14 @@ def test_rotate_90_clockwise_exact():
 
 
 def test_rotate_counter_clockwise_about_origin():
-    rotate = Rotate(level=10, max_rotate_angle=90, center=(0, 0), img_fill_val=FILL,
-                    random_negative_prob=1.0, prob=1.0)
+    rotate = Rotate(
+        level=10,
+        max_rotate_angle=90,
+        center=(0, 0),
+        img_fill_val=FILL,
+        random_negative_prob=1.0,
+        prob=1.0,
+    )
     out = rotate(toy_results())
     # counter-clockwise 90 about pixel (0, 0): (x, y) -> (y, -x), so dst(x, 0) = src(0, x)
     assert np.array_equal(out["img"], _rgb([[1, 5, FILL, FILL], [FILL, FILL, FILL, FILL]]))
@@ -71,11 +94,21 @@ def test_rotate_counter_clockwise_about_origin():
 
 
 def test_translate_one_pixel_exact():
-    translate = Translate(level=10, max_translate_offset=1, img_fill_val=(10, 20, 30),
-                          random_negative_prob=0.0, prob=1.0)
+    translate = Translate(
+        level=10,
+        max_translate_offset=1,
+        img_fill_val=(10, 20, 30),
+        random_negative_prob=0.0,
+        prob=1.0,
+    )
     out = translate(toy_results())
-    expected = np.array([[[10, 20, 30], [1, 1, 1], [2, 2, 2], [3, 3, 3]],
-                         [[10, 20, 30], [5, 5, 5], [6, 6, 6], [7, 7, 7]]], dtype=np.uint8)
+    expected = np.array(
+        [
+            [[10, 20, 30], [1, 1, 1], [2, 2, 2], [3, 3, 3]],
+            [[10, 20, 30], [5, 5, 5], [6, 6, 6], [7, 7, 7]],
+        ],
+        dtype=np.uint8,
+    )
     assert np.array_equal(out["img"], expected)  # fill per channel, channel 0 first (B)
     assert out["gt_bboxes"].tolist() == [[1.0, 0.0, 3.0, 1.0]]
     assert out["gt_bboxes_ignore"].tolist() == [[3.0, 0.0, 4.0, 1.0]]
@@ -86,8 +119,9 @@ def test_translate_one_pixel_exact():
 
 
 def test_translate_vertical_negative_drops_boxes_with_labels_and_masks():
-    translate = Translate(level=10, max_translate_offset=1, direction="vertical",
-                          random_negative_prob=1.0, prob=1.0)
+    translate = Translate(
+        level=10, max_translate_offset=1, direction="vertical", random_negative_prob=1.0, prob=1.0
+    )
     out = translate(toy_results())
     assert np.array_equal(out["img"][0], _rgb([[5, 6, 7, 8]])[0])
     assert np.array_equal(out["img"][1], np.full((4, 3), FILL, np.uint8))
@@ -100,10 +134,12 @@ def test_translate_vertical_negative_drops_boxes_with_labels_and_masks():
 
 def test_translate_min_size_and_partial_exit():
     results = random_results(seed=3, n=4)
-    results["gt_bboxes"] = np.array([[0, 0, 10, 10], [50, 5, 60, 15], [20, 20, 30, 30], [58, 0, 64, 4]],
-                                    dtype=np.float32)
-    out = Translate(level=10, max_translate_offset=8, random_negative_prob=0.0, prob=1.0,
-                    min_size=3)(results)
+    results["gt_bboxes"] = np.array(
+        [[0, 0, 10, 10], [50, 5, 60, 15], [20, 20, 30, 30], [58, 0, 64, 4]], dtype=np.float32
+    )
+    out = Translate(
+        level=10, max_translate_offset=8, random_negative_prob=0.0, prob=1.0, min_size=3
+    )(results)
     # boxes -> [8,0,18,10], [58,5,64,15] (w 6), [28,20,38,30], [66,0,64,4] (dropped, w < 0)
     assert out["gt_bboxes"].tolist() == [[8, 0, 18, 10], [58, 5, 64, 15], [28, 20, 38, 30]]
     assert len(out["gt_labels"]) == len(out["gt_masks"]) == 3
@@ -122,7 +158,9 @@ def test_probability_draw_then_sign_draw():
     np.random.seed(7)
     draws = np.random.rand(2)
     np.random.seed(7)
-    out = Translate(level=10, max_translate_offset=1, prob=1.0, random_negative_prob=0.5)(toy_results())
+    out = Translate(level=10, max_translate_offset=1, prob=1.0, random_negative_prob=0.5)(
+        toy_results()
+    )
     shifted_right = out["img"][0, 0, 0] == FILL
     assert shifted_right == (draws[1] >= 0.5)
 
@@ -132,8 +170,9 @@ def test_shear_exact_point_and_boxes():
     results["img"] = np.zeros((10, 10, 3), np.uint8)
     results["img"][2, 1] = 200  # (x=1, y=2)
     results["gt_bboxes"] = np.array([[1, 1, 3, 2]], np.float32)
-    out = Shear(level=10, max_shear_magnitude=1.0, random_negative_prob=0.0, prob=1.0,
-                img_fill_val=0)(results)
+    out = Shear(
+        level=10, max_shear_magnitude=1.0, random_negative_prob=0.0, prob=1.0, img_fill_val=0
+    )(results)
     assert np.argwhere(out["img"][..., 0] == 200).tolist() == [[2, 3]]  # x + 1 * y
     # corners (1,1),(3,1),(1,2),(3,2) -> x + y: 2, 4, 3, 5
     assert out["gt_bboxes"].tolist() == [[2.0, 1.0, 5.0, 2.0]]

@@ -39,7 +39,9 @@ def _mask_boxes_agree(results, atol=1.0):
     assert masks.masks.shape[1:] == (h, w)
     assert len(masks) == len(results["gt_bboxes"]) == len(results["gt_labels"])
     boxes = results["gt_bboxes"]
-    wide = ((boxes[:, 2] - boxes[:, 0]) >= 1) & ((boxes[:, 3] - boxes[:, 1]) >= 1)  # sub-pixel slivers rasterise empty
+    wide = ((boxes[:, 2] - boxes[:, 0]) >= 1) & (
+        (boxes[:, 3] - boxes[:, 1]) >= 1
+    )  # sub-pixel slivers rasterise empty
     np.testing.assert_allclose(masks.get_bboxes()[wide], boxes[wide], atol=atol)
 
 
@@ -53,7 +55,9 @@ def _mmdet_mosaic_boxes(t, patches, cx, cy):
         r = min(s_h / h_i, s_w / w_i)
         img_i = cv2.resize(p["img"], (int(w_i * r), int(h_i * r)))
         paste, crop = t._combine(loc, cx, cy, img_i.shape[1], img_i.shape[0])
-        canvas[paste[1]:paste[3], paste[0]:paste[2]] = img_i[crop[1]:crop[3], crop[0]:crop[2]]
+        canvas[paste[1] : paste[3], paste[0] : paste[2]] = img_i[
+            crop[1] : crop[3], crop[0] : crop[2]
+        ]
         b = p["gt_bboxes"].copy()
         b[:, 0::2] = r * b[:, 0::2] + paste[0] - crop[0]
         b[:, 1::2] = r * b[:, 1::2] + paste[1] - crop[1]
@@ -62,14 +66,19 @@ def _mmdet_mosaic_boxes(t, patches, cx, cy):
     boxes, labels = np.concatenate(boxes), np.concatenate(labels)
     boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, 2 * s_w)
     boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, 2 * s_h)
-    inside = (boxes[:, 0] < 2 * s_w) & (boxes[:, 2] > 0) & (boxes[:, 1] < 2 * s_h) & (boxes[:, 3] > 0)
+    inside = (
+        (boxes[:, 0] < 2 * s_w) & (boxes[:, 2] > 0) & (boxes[:, 1] < 2 * s_h) & (boxes[:, 3] > 0)
+    )
     return canvas, boxes[inside], labels[inside]
 
 
 def test_mosaic_seeded_equivalence_masks_and_seg():
     for seed in range(4):
         for poly in (False, True):
-            samples = [random_results(seed * 4 + i, h=40 + 8 * i, w=64 - 4 * i, poly=poly) for i in range(4)]
+            samples = [
+                random_results(seed * 4 + i, h=40 + 8 * i, w=64 - 4 * i, poly=poly)
+                for i in range(4)
+            ]
             t = Mosaic(img_scale=(32, 48))
             results = copy_results(samples[0])
             results["mix_results"] = [copy_results(s) for s in samples[1:]]
@@ -100,7 +109,7 @@ def test_mixup_seeded_equivalence_and_masks():
         out_img = np.ones((48, 64, 3), np.uint8) * 114
         r = min(48 / 40, 64 / 56)
         fit = cv2.resize(src["img"], (int(56 * r), int(40 * r)))
-        out_img[:fit.shape[0], :fit.shape[1]] = fit
+        out_img[: fit.shape[0], : fit.shape[1]] = fit
         r *= jit
         out_img = cv2.resize(out_img, (int(64 * jit), int(48 * jit)))
         if flip:
@@ -110,7 +119,7 @@ def test_mixup_seeded_equivalence_and_masks():
         padded[:oh, :ow] = out_img
         y_off = np.random.randint(0, padded.shape[0] - 48) if padded.shape[0] > 48 else 0
         x_off = np.random.randint(0, padded.shape[1] - 64) if padded.shape[1] > 64 else 0
-        crop = padded[y_off:y_off + 48, x_off:x_off + 64]
+        crop = padded[y_off : y_off + 48, x_off : x_off + 64]
         b = src["gt_bboxes"].copy() * r
         b[:, 0::2] = b[:, 0::2].clip(0, ow)
         b[:, 1::2] = b[:, 1::2].clip(0, oh)
@@ -119,8 +128,15 @@ def test_mixup_seeded_equivalence_and_masks():
         b[:, 0::2] = (b[:, 0::2] - x_off).clip(0, 64)
         b[:, 1::2] = (b[:, 1::2] - y_off).clip(0, 48)
         ref_boxes = np.concatenate([dst["gt_bboxes"], b])
-        inside = (ref_boxes[:, 0] < 64) & (ref_boxes[:, 2] > 0) & (ref_boxes[:, 1] < 48) & (ref_boxes[:, 3] > 0)
-        ref_img = (0.5 * dst["img"].astype(np.float32) + 0.5 * crop.astype(np.float32)).astype(np.uint8)
+        inside = (
+            (ref_boxes[:, 0] < 64)
+            & (ref_boxes[:, 2] > 0)
+            & (ref_boxes[:, 1] < 48)
+            & (ref_boxes[:, 3] > 0)
+        )
+        ref_img = (0.5 * dst["img"].astype(np.float32) + 0.5 * crop.astype(np.float32)).astype(
+            np.uint8
+        )
         results = copy_results(dst)
         results["mix_results"] = [copy_results(src)]
         np.random.seed(seed)
@@ -128,7 +144,8 @@ def test_mixup_seeded_equivalence_and_masks():
         np.testing.assert_array_equal(out["img"], ref_img)
         np.testing.assert_allclose(out["gt_bboxes"], ref_boxes[inside], rtol=1e-6)
         np.testing.assert_array_equal(
-            out["gt_labels"], np.concatenate([dst["gt_labels"], src["gt_labels"]])[inside])
+            out["gt_labels"], np.concatenate([dst["gt_labels"], src["gt_labels"]])[inside]
+        )
         _mask_boxes_agree(out, atol=2.5)  # two nearest-neighbour resizes of the masks
 
 
@@ -138,10 +155,16 @@ def _mmdet_copy_paste(dst, src, inds, bbox_thr=10, mask_thr=300):
     composed = np.where(np.any(sm, axis=0), 1, 0)
     updated = np.where(composed, 0, dst["gt_masks"].masks)
     ub = BitmapMasks(updated, *updated.shape[1:]).get_bboxes()
-    valid = np.all(np.abs(ub - dst["gt_bboxes"]) <= bbox_thr, axis=-1) | (updated.sum(axis=(1, 2)) > mask_thr)
+    valid = np.all(np.abs(ub - dst["gt_bboxes"]) <= bbox_thr, axis=-1) | (
+        updated.sum(axis=(1, 2)) > mask_thr
+    )
     img = dst["img"] * (1 - composed[..., None]) + src["img"] * composed[..., None]
-    return (img, np.concatenate([ub[valid], sb]), np.concatenate([dst["gt_labels"][valid], sl]),
-            np.concatenate([updated[valid], sm]))
+    return (
+        img,
+        np.concatenate([ub[valid], sb]),
+        np.concatenate([dst["gt_labels"][valid], sl]),
+        np.concatenate([updated[valid], sm]),
+    )
 
 
 def test_copy_paste_seeded_equivalence():
@@ -171,7 +194,9 @@ def test_copy_paste_toy_occlusion_and_polygons():
     results = copy_results(dst)
     results["mix_results"] = [src]
     out = CopyPaste(selected=False)(results)
-    assert isinstance(out["gt_masks"], BitmapMasks) and len(out["gt_bboxes"]) == 1  # the old one is dropped
+    assert (
+        isinstance(out["gt_masks"], BitmapMasks) and len(out["gt_bboxes"]) == 1
+    )  # the old one is dropped
     np.testing.assert_array_equal(out["gt_bboxes"], dst["gt_bboxes"])
 
 
@@ -179,8 +204,13 @@ def test_multi_image_mix_dataset_pipeline_skip_and_errors():
     samples = [random_results(i, n=4) for i in range(5)]
     dataset = MultiImageMixDataset(
         ListDataset(samples),
-        [dict(type="Mosaic", img_scale=(24, 32)), dict(type="CopyPaste"),
-         dict(type="RandomFlip", flip_ratio=0.0)], skip_type_keys=None)
+        [
+            dict(type="Mosaic", img_scale=(24, 32)),
+            dict(type="CopyPaste"),
+            dict(type="RandomFlip", flip_ratio=0.0),
+        ],
+        skip_type_keys=None,
+    )
     np.random.seed(0)
     item = dataset[1]
     assert item["img"].shape == (48, 64, 3) and "mix_results" not in item
@@ -206,13 +236,21 @@ def test_yolox_mode_switch_hook_skips_through_the_wrappers():
     from detkit.data.datasets import RepeatDataset
     from detkit.engine.hooks import YOLOXModeSwitchHook
 
-    mix = MultiImageMixDataset(ListDataset([random_results(i) for i in range(2)]),
-                               [dict(type="Mosaic", img_scale=(16, 16))])
+    mix = MultiImageMixDataset(
+        ListDataset([random_results(i) for i in range(2)]),
+        [dict(type="Mosaic", img_scale=(16, 16))],
+    )
     loader = DataLoader(RepeatDataset(mix, 2), batch_size=1, collate_fn=lambda batch: batch)
     hook = YOLOXModeSwitchHook(num_last_epochs=2, skip_type_keys=["Mosaic"])
-    runner = SimpleNamespace(mode="train", epoch=0, max_epochs=5, data_loader=loader, model=torch.nn.Linear(1, 1))
+    runner = SimpleNamespace(
+        mode="train", epoch=0, max_epochs=5, data_loader=loader, model=torch.nn.Linear(1, 1)
+    )
     hook.before_epoch(runner)
-    assert mix._skip_type_keys is None and mix[0]["img"].shape == (32, 32, 3)  # mosaic of 16x16 quarters
+    assert mix._skip_type_keys is None and mix[0]["img"].shape == (
+        32,
+        32,
+        3,
+    )  # mosaic of 16x16 quarters
     runner.epoch = 2  # mmdet: (epoch + 1) == max_epochs - num_last_epochs
     hook.before_epoch(runner)
     assert mix._skip_type_keys == ["Mosaic"] and mix[0]["img"].shape == (48, 64, 3)
@@ -229,20 +267,35 @@ def _id_painted_samples(count, poly):
         for (a, b, c, d), label in zip(boxes.astype(int), labels):
             img[b:d, a:c] = label
         if poly:
-            masks = PolygonMasks([[np.array([a, b, c, b, c, d, a, d], np.float64)] for a, b, c, d in boxes], 48, 64)
+            masks = PolygonMasks(
+                [[np.array([a, b, c, b, c, d, a, d], np.float64)] for a, b, c, d in boxes], 48, 64
+            )
         else:
             bitmaps = np.zeros((3, 48, 64), np.uint8)
             for k, (a, b, c, d) in enumerate(boxes.astype(int)):
                 bitmaps[k, b:d, a:c] = 1
             masks = BitmapMasks(bitmaps, 48, 64)
-        samples.append(dict(img=img, img_shape=img.shape, img_fields=["img"], bbox_fields=["gt_bboxes"],
-                            gt_bboxes=boxes, gt_labels=labels, mask_fields=["gt_masks"], gt_masks=masks))
+        samples.append(
+            dict(
+                img=img,
+                img_shape=img.shape,
+                img_fields=["img"],
+                bbox_fields=["gt_bboxes"],
+                gt_bboxes=boxes,
+                gt_labels=labels,
+                mask_fields=["gt_masks"],
+                gt_masks=masks,
+            )
+        )
     return samples
 
 
 @pytest.mark.parametrize("poly", [False, True])
-@pytest.mark.parametrize("affine", [dict(), dict(max_rotate_degree=0.0, max_shear_degree=0.0)],
-                         ids=["yolox-defaults", "axis-aligned"])
+@pytest.mark.parametrize(
+    "affine",
+    [dict(), dict(max_rotate_degree=0.0, max_shear_degree=0.0)],
+    ids=["yolox-defaults", "axis-aligned"],
+)
 def test_random_affine_with_yolox_border_after_mosaic(poly, affine):
     """YOLOX's v2 recipe in MultiImageMixDataset: Mosaic(img_scale) then RandomAffine(
     scaling_ratio_range=(0.1, 2), border=(-img_scale[0] // 2, -img_scale[1] // 2)). mmdet v2.28:
@@ -252,10 +305,18 @@ def test_random_affine_with_yolox_border_after_mosaic(poly, affine):
     under each eroded mask is painted with that instance's label: image, boxes, masks and labels
     moved together."""
     img_scale = (25, 32)
-    dataset = MultiImageMixDataset(ListDataset(_id_painted_samples(5, poly)), [
-        dict(type="Mosaic", img_scale=img_scale, pad_val=114.0),
-        dict(type="RandomAffine", scaling_ratio_range=(0.1, 2), border=(-img_scale[0] // 2, -img_scale[1] // 2),
-             **affine)])
+    dataset = MultiImageMixDataset(
+        ListDataset(_id_painted_samples(5, poly)),
+        [
+            dict(type="Mosaic", img_scale=img_scale, pad_val=114.0),
+            dict(
+                type="RandomAffine",
+                scaling_ratio_range=(0.1, 2),
+                border=(-img_scale[0] // 2, -img_scale[1] // 2),
+                **affine,
+            ),
+        ],
+    )
     checked = 0
     for seed in range(12):
         np.random.seed(seed)
@@ -263,7 +324,9 @@ def test_random_affine_with_yolox_border_after_mosaic(poly, affine):
         assert item["img"].shape == (24, 32, 3) and tuple(item["img_shape"][:2]) == (24, 32)
         masks = item["gt_masks"].to_bitmap() if poly else item["gt_masks"]
         assert isinstance(item["gt_masks"], PolygonMasks if poly else BitmapMasks)
-        assert masks.masks.shape == (len(item["gt_bboxes"]), 24, 32) and len(item["gt_labels"]) == len(masks)
+        assert masks.masks.shape == (len(item["gt_bboxes"]), 24, 32) and len(
+            item["gt_labels"]
+        ) == len(masks)
         boxes = item["gt_bboxes"]
         assert boxes.dtype == np.float32 and set(item["gt_labels"].tolist()) <= set(range(1, 16))
         assert (boxes[:, 0::2] >= 0).all() and (boxes[:, 0::2] <= 32).all()
@@ -276,8 +339,13 @@ def test_random_affine_with_yolox_border_after_mosaic(poly, affine):
         if affine:  # no rotation or shear: the warped box is the mask's box
             _mask_boxes_agree(item, atol=2.0)
         for mask, label in zip(masks.masks, item["gt_labels"]):
-            inner = cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=2, borderType=cv2.BORDER_CONSTANT,
-                              borderValue=0).astype(bool)  # resampling blurs 2 px at the edges
+            inner = cv2.erode(
+                mask,
+                np.ones((3, 3), np.uint8),
+                iterations=2,
+                borderType=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            ).astype(bool)  # resampling blurs 2 px at the edges
             if inner.any():
                 assert (item["img"][inner] == label).all()
                 checked += 1

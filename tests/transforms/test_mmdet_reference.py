@@ -24,10 +24,14 @@ def _mmdet_masks(results):
 def test_reference_transforms_match_detkit():
     for seed in range(6):
         dst, src = random_results(seed, n=8), random_results(seed + 20, n=8)
-        for ours, theirs in ((RandomCrop((0.5, 0.5), "relative_range", allow_negative_crop=True),
-                              ref.MMDetRandomCrop((0.5, 0.5), "relative_range", allow_negative_crop=True)),
-                             (PhotoMetricDistortion(), ref.MMDetPhotoMetricDistortion()),
-                             (CopyPaste(mask_occluded_thr=20), ref.MMDetCopyPaste(mask_occluded_thr=20))):
+        for ours, theirs in (
+            (
+                RandomCrop((0.5, 0.5), "relative_range", allow_negative_crop=True),
+                ref.MMDetRandomCrop((0.5, 0.5), "relative_range", allow_negative_crop=True),
+            ),
+            (PhotoMetricDistortion(), ref.MMDetPhotoMetricDistortion()),
+            (CopyPaste(mask_occluded_thr=20), ref.MMDetCopyPaste(mask_occluded_thr=20)),
+        ):
             a = dict(copy_results(dst), mix_results=[copy_results(src)])
             b = _mmdet_masks(dict(copy_results(dst), mix_results=[_mmdet_masks(copy_results(src))]))
             np.random.seed(seed)
@@ -55,8 +59,14 @@ def _tiny_seed_dataset(tmp_path, images):
     generate_cityscapes_sample(root, train=images, val=0, size=(256, 128), seed=5, instances=(3, 9))
     convert_cityscapes(root, out_dir=root / "annotations", splits=("train",), show_progress=False)
     ann_file = root / "annotations" / "instancesonly_filtered_gtFine_train.json"
-    dataset = build_dataset(dict(type="CityscapesDataset", ann_file=str(ann_file),
-                                 img_prefix=str(root / "leftImg8bit/train/"), pipeline=[]))
+    dataset = build_dataset(
+        dict(
+            type="CityscapesDataset",
+            ann_file=str(ann_file),
+            img_prefix=str(root / "leftImg8bit/train/"),
+            pipeline=[],
+        )
+    )
     return pipeline, dataset
 
 
@@ -88,7 +98,9 @@ def test_reference_seed_pipeline_matches_detkit(tmp_path):
             np.testing.assert_array_equal(a["gt_masks"].data.masks, b["gt_masks"].masks)
             for key in ("img_shape", "pad_shape", "ori_shape", "flip"):
                 assert a["img_metas"].data[key] == b["img_metas"][key]
-            np.testing.assert_array_equal(a["img_metas"].data["scale_factor"], b["img_metas"]["scale_factor"])
+            np.testing.assert_array_equal(
+                a["img_metas"].data["scale_factor"], b["img_metas"]["scale_factor"]
+            )
     assert max(counts) >= 5 and counts & {1, 3, 4}, counts
 
 

@@ -34,12 +34,18 @@ def test_brightness_and_contrast_formulas(level):
     img = _img(1)
     f = np.float32(level / 10 * 1.8 + 0.1)
     zeros = np.zeros_like(img, dtype=np.float32)
-    expected = np.clip(cv2.addWeighted(img.astype(np.float32), f, zeros, 1 - f, 0), 0, 255).astype(np.uint8)
-    assert np.array_equal(BrightnessTransform(level=level, prob=1.0)({"img": img.copy()})["img"], expected)
+    expected = np.clip(cv2.addWeighted(img.astype(np.float32), f, zeros, 1 - f, 0), 0, 255).astype(
+        np.uint8
+    )
+    assert np.array_equal(
+        BrightnessTransform(level=level, prob=1.0)({"img": img.copy()})["img"], expected
+    )
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     mean = round(gray.sum() / gray.size)
     degenerated = np.full_like(img, mean).astype(np.float32)
-    expected = np.clip(cv2.addWeighted(img.astype(np.float32), f, degenerated, 1 - f, 0), 0, 255).astype(np.uint8)
+    expected = np.clip(
+        cv2.addWeighted(img.astype(np.float32), f, degenerated, 1 - f, 0), 0, 255
+    ).astype(np.uint8)
     out = ContrastTransform(level=level, prob=1.0)({"img": img.copy()})["img"]
     assert np.abs(out.astype(int) - expected.astype(int)).max() <= 1
 

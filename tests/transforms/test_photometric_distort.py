@@ -5,7 +5,11 @@ import cv2
 import numpy as np
 import pytest
 
-from detkit.data.transforms.photometric_distort import CutOut, PhotoMetricDistortion, YOLOXHSVRandomAug
+from detkit.data.transforms.photometric_distort import (
+    CutOut,
+    PhotoMetricDistortion,
+    YOLOXHSVRandomAug,
+)
 
 from .toy import random_results, toy_results
 
@@ -50,8 +54,14 @@ def test_photometric_distortion_matches_mmdet_seeded(dtype):
 
 def test_photometric_distortion_lut_is_bit_exact():
     img = random_results(3)["img"]
-    d = dict(delta=7.25, contrast_first=1.3, saturation=None, hue=None, contrast_last=None,
-             permutation=np.array([2, 0, 1]))
+    d = dict(
+        delta=7.25,
+        contrast_first=1.3,
+        saturation=None,
+        hue=None,
+        contrast_last=None,
+        permutation=np.array([2, 0, 1]),
+    )
     out = PhotoMetricDistortion.apply(img, d)
     ref = (img.astype(np.float32) + np.float32(7.25)) * np.float32(1.3)
     ref = cv2.cvtColor(cv2.cvtColor(ref, cv2.COLOR_BGR2HSV), cv2.COLOR_HSV2BGR)[..., [2, 0, 1]]
@@ -80,18 +90,29 @@ def test_yolox_hsv_matches_mmdet_seeded():
 
 
 def test_cutout_matches_mmdet_seeded_and_toy():
-    for kwargs in (dict(n_holes=(1, 4), cutout_shape=[(4, 4), (8, 2)]), dict(n_holes=2, cutout_ratio=(0.2, 0.3))):
+    for kwargs in (
+        dict(n_holes=(1, 4), cutout_shape=[(4, 4), (8, 2)]),
+        dict(n_holes=2, cutout_ratio=(0.2, 0.3)),
+    ):
         for seed in range(5):
             img = random_results(seed)["img"]
             ref = img.copy()
             np.random.seed(seed)
-            lo, hi = kwargs["n_holes"] if isinstance(kwargs["n_holes"], tuple) else (kwargs["n_holes"],) * 2
+            lo, hi = (
+                kwargs["n_holes"]
+                if isinstance(kwargs["n_holes"], tuple)
+                else (kwargs["n_holes"],) * 2
+            )
             cands = kwargs.get("cutout_shape") or [kwargs["cutout_ratio"]]
             for _ in range(np.random.randint(lo, hi + 1)):
                 x1, y1 = np.random.randint(0, 64), np.random.randint(0, 48)
                 i = np.random.randint(0, len(cands))
-                cw, ch = cands[i] if "cutout_shape" in kwargs else (int(cands[i][0] * 64), int(cands[i][1] * 48))
-                ref[y1:np.clip(y1 + ch, 0, 48), x1:np.clip(x1 + cw, 0, 64), :] = (0, 0, 0)
+                cw, ch = (
+                    cands[i]
+                    if "cutout_shape" in kwargs
+                    else (int(cands[i][0] * 64), int(cands[i][1] * 48))
+                )
+                ref[y1 : np.clip(y1 + ch, 0, 48), x1 : np.clip(x1 + cw, 0, 64), :] = (0, 0, 0)
             np.random.seed(seed)
             np.testing.assert_array_equal(CutOut(**kwargs)({"img": img.copy()})["img"], ref)
     np.random.seed(0)

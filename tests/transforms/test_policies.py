@@ -23,10 +23,12 @@ SEED_CONFIG = "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_citys
 
 
 def test_autoaugment_picks_one_policy_uniformly():
-    aug = AutoAugment([
-        [dict(type="BrightnessTransform", level=0, prob=1.0)],  # -> factor 0.1
-        [dict(type="BrightnessTransform", level=10, prob=1.0)],  # -> factor 1.9
-    ])
+    aug = AutoAugment(
+        [
+            [dict(type="BrightnessTransform", level=0, prob=1.0)],  # -> factor 0.1
+            [dict(type="BrightnessTransform", level=10, prob=1.0)],  # -> factor 1.9
+        ]
+    )
     picks = []
     np.random.seed(0)
     expected = []
@@ -66,12 +68,22 @@ def test_seed_train_pipeline_builds_and_runs(tmp_path):
         rle = mask_utils.encode(np.asfortranarray(mask))
         rle["counts"] = rle["counts"].decode()
         segms.append(rle)
-    ann_info = dict(bboxes=sample["gt_bboxes"], labels=sample["gt_labels"], masks=segms,
-                    bboxes_ignore=np.zeros((0, 4), np.float32))
+    ann_info = dict(
+        bboxes=sample["gt_bboxes"],
+        labels=sample["gt_labels"],
+        masks=segms,
+        bboxes_ignore=np.zeros((0, 4), np.float32),
+    )
     for seed in range(4):
         np.random.seed(seed)
-        results = dict(img_prefix=str(tmp_path), img_info=dict(filename="img.png", height=h, width=w),
-                       ann_info=ann_info, bbox_fields=[], mask_fields=[], seg_fields=[])
+        results = dict(
+            img_prefix=str(tmp_path),
+            img_info=dict(filename="img.png", height=h, width=w),
+            ann_info=ann_info,
+            bbox_fields=[],
+            mask_fields=[],
+            seg_fields=[],
+        )
         out = pipeline(results)
         img = out["img"].data if hasattr(out["img"], "data") else out["img"]
         assert isinstance(img, torch.Tensor) and img.dtype == torch.float32 and img.shape[0] == 3
@@ -87,7 +99,15 @@ def test_seed_train_pipeline_builds_and_runs(tmp_path):
 
 
 def test_every_policy_is_registered():
-    for name in ("Rotate", "Translate", "Shear", "ColorTransform", "BrightnessTransform",
-                 "ContrastTransform", "EqualizeTransform", "AutoAugment"):
+    for name in (
+        "Rotate",
+        "Translate",
+        "Shear",
+        "ColorTransform",
+        "BrightnessTransform",
+        "ContrastTransform",
+        "EqualizeTransform",
+        "AutoAugment",
+    ):
         assert name in PIPELINES
     assert build(dict(type="mmdet.Rotate", level=3), PIPELINES).angle == 9

@@ -19,14 +19,18 @@ def test_resize_range_mode_cityscapes_rule():
     expected_long = np.random.randint(2048, 2049)
     expected_short = np.random.randint(800, 1025)
     np.random.seed(0)
-    results = {"img": np.zeros((1024, 2048, 3), np.uint8),
-               "gt_bboxes": np.array([[100, 100, 2048, 1024]], np.float32)}
+    results = {
+        "img": np.zeros((1024, 2048, 3), np.uint8),
+        "gt_bboxes": np.array([[100, 100, 2048, 1024]], np.float32),
+    }
     out = resize(results)
     assert out["scale"] == (expected_long, expected_short)
     assert out["img"].shape == (expected_short, 2 * expected_short, 3)
     s = expected_short / 1024
     assert out["scale_factor"].dtype == np.float32
-    assert np.allclose(out["scale_factor"], [2 * expected_short / 2048, s, 2 * expected_short / 2048, s])
+    assert np.allclose(
+        out["scale_factor"], [2 * expected_short / 2048, s, 2 * expected_short / 2048, s]
+    )
     assert np.allclose(out["gt_bboxes"], np.array([[100, 100, 2048, 1024]]) * out["scale_factor"])
     assert out["pad_shape"] == out["img_shape"] == out["img"].shape and out["keep_ratio"]
 
@@ -45,32 +49,44 @@ def test_resize_value_mode_ratio_range_no_keep_ratio_and_scale_factor():
     np.random.seed(1)
     idx = np.random.randint(2)
     np.random.seed(1)
-    out = Resize(img_scale=[(20, 10), (40, 20)], multiscale_mode="value")({"img": np.zeros((10, 20, 3), np.uint8)})
+    out = Resize(img_scale=[(20, 10), (40, 20)], multiscale_mode="value")(
+        {"img": np.zeros((10, 20, 3), np.uint8)}
+    )
     assert out["scale_idx"] == idx and out["scale"] == [(20, 10), (40, 20)][idx]
     out = Resize(img_scale=(40, 10), keep_ratio=False)(random_results(seed=1, h=48, w=64))
     assert out["img"].shape == (10, 40, 3) and out["gt_masks"].masks.shape == (6, 10, 40)
     np.random.seed(2)
     ratio = np.random.random_sample() * 1.0 + 0.5
     np.random.seed(2)
-    out = Resize(img_scale=(64, 48), ratio_range=(0.5, 1.5))({"img": np.zeros((48, 64, 3), np.uint8)})
+    out = Resize(img_scale=(64, 48), ratio_range=(0.5, 1.5))(
+        {"img": np.zeros((48, 64, 3), np.uint8)}
+    )
     assert out["scale"] == (int(64 * ratio), int(48 * ratio))
     out = Resize(img_scale=None)({"img": np.zeros((48, 64, 3), np.uint8), "scale_factor": 0.5})
     assert out["img"].shape == (24, 32, 3)
     with pytest.raises(KeyError, match="both"):
-        Resize(img_scale=(64, 48))({"img": np.zeros((4, 4, 3), np.uint8), "scale": (8, 8), "scale_factor": 1.0})
+        Resize(img_scale=(64, 48))(
+            {"img": np.zeros((4, 4, 3), np.uint8), "scale": (8, 8), "scale_factor": 1.0}
+        )
 
 
 def test_resize_clips_boxes():
-    results = {"img": np.zeros((10, 20, 3), np.uint8), "gt_bboxes": np.array([[0, 0, 25, 12]], np.float32)}
+    results = {
+        "img": np.zeros((10, 20, 3), np.uint8),
+        "gt_bboxes": np.array([[0, 0, 25, 12]], np.float32),
+    }
     out = Resize(img_scale=(40, 20))(results)
     assert out["gt_bboxes"].tolist() == [[0, 0, 40, 20]]
 
 
-@pytest.mark.parametrize("direction,box,mask_row0", [
-    ("horizontal", [2, 0, 4, 1], [0, 1, 1, 0]),
-    ("vertical", [0, 1, 2, 2], [0, 1, 0, 0]),
-    ("diagonal", [2, 1, 4, 2], [0, 0, 1, 0]),
-])
+@pytest.mark.parametrize(
+    "direction,box,mask_row0",
+    [
+        ("horizontal", [2, 0, 4, 1], [0, 1, 1, 0]),
+        ("vertical", [0, 1, 2, 2], [0, 1, 0, 0]),
+        ("diagonal", [2, 1, 4, 2], [0, 0, 1, 0]),
+    ],
+)
 def test_flip_exact(direction, box, mask_row0):
     out = RandomFlip(flip_ratio=1.0, direction=direction)(toy_results())
     assert out["flip"] is True and out["flip_direction"] == direction
@@ -138,12 +154,17 @@ def test_pad_size_divisor_and_fields():
 def test_multiscale_flip_aug():
     aug = MultiScaleFlipAug(
         transforms=[dict(type="Resize", keep_ratio=True), dict(type="RandomFlip")],
-        img_scale=[(20, 10), (40, 20)], flip=True, flip_direction=["horizontal", "vertical"])
+        img_scale=[(20, 10), (40, 20)],
+        flip=True,
+        flip_direction=["horizontal", "vertical"],
+    )
     out = aug({"img": np.zeros((10, 20, 3), np.uint8), "img_fields": ["img"]})
     assert [i.shape[:2] for i in out["img"]] == [(10, 20)] * 3 + [(20, 40)] * 3
     assert out["flip"] == [False, True, True] * 2
     assert out["flip_direction"] == [None, "horizontal", "vertical"] * 2
-    single = MultiScaleFlipAug(transforms=[dict(type="Resize", keep_ratio=True)], img_scale=(2048, 1024))
+    single = MultiScaleFlipAug(
+        transforms=[dict(type="Resize", keep_ratio=True)], img_scale=(2048, 1024)
+    )
     out = single({"img": np.zeros((1024, 2048, 3), np.uint8)})
     assert len(out["img"]) == 1 and out["img"][0].shape == (1024, 2048, 3)
     assert out["flip"] == [False] and out["flip_direction"] == [None]

@@ -34,7 +34,9 @@ def toy_results(poly: bool = False) -> dict[str, Any]:
     }
 
 
-def random_results(seed: int = 0, h: int = 48, w: int = 64, n: int = 6, poly: bool = False) -> dict[str, Any]:
+def random_results(
+    seed: int = 0, h: int = 48, w: int = 64, n: int = 6, poly: bool = False
+) -> dict[str, Any]:
     """A random sample with ``n`` rectangular instances (boxes, labels, masks) and a seg map."""
     rng = np.random.default_rng(seed)
     img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)

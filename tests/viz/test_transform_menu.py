@@ -19,10 +19,17 @@ from detkit.viz.transform_menu import TRANSFORMS  # noqa: E402
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
     root = tmp_path_factory.mktemp("cs_menu")
-    detkit.generate_cityscapes_sample(root, train=3, val=0, size=(128, 64), seed=4, instances=(3, 5))
-    detkit.convert_cityscapes(root, out_dir=root / "annotations", splits=("train",), show_progress=False)
-    loaded, _ = load_preview_samples(str(root / "annotations/instancesonly_filtered_gtFine_train.json"),
-                                     str(root / "leftImg8bit/train"), num=3)
+    detkit.generate_cityscapes_sample(
+        root, train=3, val=0, size=(128, 64), seed=4, instances=(3, 5)
+    )
+    detkit.convert_cityscapes(
+        root, out_dir=root / "annotations", splits=("train",), show_progress=False
+    )
+    loaded, _ = load_preview_samples(
+        str(root / "annotations/instancesonly_filtered_gtFine_train.json"),
+        str(root / "leftImg8bit/train"),
+        num=3,
+    )
     return loaded
 
 

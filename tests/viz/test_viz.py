@@ -27,10 +27,17 @@ SEED_CONFIG = "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_citys
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
     root = tmp_path_factory.mktemp("cs")
-    detkit.generate_cityscapes_sample(root, train=2, val=0, size=(128, 64), seed=1, instances=(3, 4))
-    detkit.convert_cityscapes(root, out_dir=root / "annotations", splits=("train",), show_progress=False)
-    return load_preview_samples(str(root / "annotations/instancesonly_filtered_gtFine_train.json"),
-                                str(root / "leftImg8bit/train"), num=2)
+    detkit.generate_cityscapes_sample(
+        root, train=2, val=0, size=(128, 64), seed=1, instances=(3, 4)
+    )
+    detkit.convert_cityscapes(
+        root, out_dir=root / "annotations", splits=("train",), show_progress=False
+    )
+    return load_preview_samples(
+        str(root / "annotations/instancesonly_filtered_gtFine_train.json"),
+        str(root / "leftImg8bit/train"),
+        num=2,
+    )
 
 
 def test_draw_instances_boxes_masks_names():
@@ -38,8 +45,15 @@ def test_draw_instances_boxes_masks_names():
     masks = np.zeros((2, 20, 30), np.uint8)
     masks[0, 2:8, 3:9] = 1
     fig, ax = plt.subplots()
-    draw_instances(ax, img, np.array([[3, 2, 9, 8], [10, 10, 20, 18]], np.float32), [0, 1],
-                   masks=BitmapMasks(masks, 20, 30), scores=[0.9, 0.5], class_names=["car", "person"])
+    draw_instances(
+        ax,
+        img,
+        np.array([[3, 2, 9, 8], [10, 10, 20, 18]], np.float32),
+        [0, 1],
+        masks=BitmapMasks(masks, 20, 30),
+        scores=[0.9, 0.5],
+        class_names=["car", "person"],
+    )
     assert len(ax.patches) == 2
     assert [t.get_text() for t in ax.texts] == ["car 0.90", "person 0.50"]
     shown = ax.images[0].get_array()
@@ -58,7 +72,9 @@ def test_make_policy_and_reproducible_augment(samples):
     state = np.random.get_state()[1].copy()
     a = augment_sample(sample_list[0], rotate, seed=3)
     b = augment_sample(sample_list[0], rotate, seed=3)
-    assert np.array_equal(a["img"], b["img"]) and not np.array_equal(a["img"], sample_list[0]["img"])
+    assert np.array_equal(a["img"], b["img"]) and not np.array_equal(
+        a["img"], sample_list[0]["img"]
+    )
     assert np.array_equal(np.random.get_state()[1], state)  # global RNG untouched
     translate = make_policy("Translate", level=4, axis="vertical", direction="positive")
     assert translate.offset == 100 and translate.direction == "vertical"
@@ -74,8 +90,13 @@ def test_static_grid(samples):
     sample_list, names = samples
     cfg = detkit.Config.fromfile(SEED_CONFIG)
     fig = render_policy_grid(sample_list[:1], names, config_policies(cfg), levels=(0, 10))
-    assert len(fig.axes) == 4 * 3  # (Rotate, Translate, AutoAugment, other transforms) rows x (original + 2)
-    assert [ax.get_title().split(" (")[0] for ax in fig.axes[-2:]] == ["PhotoMetricDistortion", "RandomCrop"]
+    assert (
+        len(fig.axes) == 4 * 3
+    )  # (Rotate, Translate, AutoAugment, other transforms) rows x (original + 2)
+    assert [ax.get_title().split(" (")[0] for ax in fig.axes[-2:]] == [
+        "PhotoMetricDistortion",
+        "RandomCrop",
+    ]
     plt.close(fig)
 
 

@@ -19,18 +19,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     subparsers = parser.add_subparsers(dest="task", required=True, help="task parser")
     plot = subparsers.add_parser("plot_curve", help="parser for plotting curves")
     plot.add_argument("json_logs", type=str, nargs="+", help="path of train log in json format")
-    plot.add_argument("--keys", type=str, nargs="+", default=["bbox_mAP"], help="the metric that you want to plot")
+    plot.add_argument(
+        "--keys", type=str, nargs="+", default=["bbox_mAP"], help="the metric that you want to plot"
+    )
     plot.add_argument("--start-epoch", type=int, default=1, help="the epoch that you want to start")
-    plot.add_argument("--eval-interval", type=int, default=1, help="the eval interval when training")
+    plot.add_argument(
+        "--eval-interval", type=int, default=1, help="the eval interval when training"
+    )
     plot.add_argument("--title", type=str, help="title of figure")
     plot.add_argument("--legend", type=str, nargs="+", default=None, help="legend of each plot")
     plot.add_argument("--backend", type=str, default=None, help="backend of plt")
-    plot.add_argument("--style", type=str, default="dark", help="style of plt (seaborn style names)")
-    plot.add_argument("--out", type=str, default=None, help="save the figure there instead of showing it")
-    times = subparsers.add_parser("cal_train_time", help="parser for computing the average time per training iteration")
+    plot.add_argument(
+        "--style", type=str, default="dark", help="style of plt (seaborn style names)"
+    )
+    plot.add_argument(
+        "--out", type=str, default=None, help="save the figure there instead of showing it"
+    )
+    times = subparsers.add_parser(
+        "cal_train_time", help="parser for computing the average time per training iteration"
+    )
     times.add_argument("json_logs", type=str, nargs="+", help="path of train log in json format")
-    times.add_argument("--include-outliers", action="store_true",
-                       help="include the first value of every epoch when computing the average time")
+    times.add_argument(
+        "--include-outliers",
+        action="store_true",
+        help="include the first value of every epoch when computing the average time",
+    )
     return parser.parse_args(argv)
 
 
@@ -39,8 +52,15 @@ def main(argv: list[str] | None = None) -> object:
     if args.task == "cal_train_time":
         return detkit.cal_train_time(args.json_logs, include_outliers=args.include_outliers)
     return detkit.plot_curve(
-        args.json_logs, keys=args.keys, legend=args.legend, title=args.title, start_epoch=args.start_epoch,
-        eval_interval=args.eval_interval, style=args.style, backend=args.backend, out=args.out,
+        args.json_logs,
+        keys=args.keys,
+        legend=args.legend,
+        title=args.title,
+        start_epoch=args.start_epoch,
+        eval_interval=args.eval_interval,
+        style=args.style,
+        backend=args.backend,
+        out=args.out,
     )
 
 

@@ -17,21 +17,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("prediction_path", help="prediction path where test pkl result")
     parser.add_argument("show_dir", help="directory where painted images will be saved")
     parser.add_argument("--show", action="store_true", help="show results")
-    parser.add_argument("--wait-time", type=float, default=0, help="the interval of show (s), 0 is block")
-    parser.add_argument("--topk", default=20, type=int, help="saved Number of the highest topk and lowest topk after index sorting")
-    parser.add_argument("--show-score-thr", type=float, default=0, help="score threshold (default: 0.)")
-    parser.add_argument("--overlay-gt-pred", action="store_true",
-                        help="draw ground truth and predictions on one image (default: one above the other)")
-    parser.add_argument("--cfg-options", nargs="+", action=detkit.DictAction, default={},
-                        help="override config settings, key=value")
+    parser.add_argument(
+        "--wait-time", type=float, default=0, help="the interval of show (s), 0 is block"
+    )
+    parser.add_argument(
+        "--topk",
+        default=20,
+        type=int,
+        help="saved Number of the highest topk and lowest topk after index sorting",
+    )
+    parser.add_argument(
+        "--show-score-thr", type=float, default=0, help="score threshold (default: 0.)"
+    )
+    parser.add_argument(
+        "--overlay-gt-pred",
+        action="store_true",
+        help="draw ground truth and predictions on one image (default: one above the other)",
+    )
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        action=detkit.DictAction,
+        default={},
+        help="override config settings, key=value",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> object:
     args = parse_args(argv)
     return detkit.analyze_results(
-        args.config, args.prediction_path, args.show_dir, topk=args.topk, show=args.show, wait_time=args.wait_time,
-        show_score_thr=args.show_score_thr, overlay_gt_pred=args.overlay_gt_pred, cfg_options=args.cfg_options,
+        args.config,
+        args.prediction_path,
+        args.show_dir,
+        topk=args.topk,
+        show=args.show,
+        wait_time=args.wait_time,
+        show_score_thr=args.show_score_thr,
+        overlay_gt_pred=args.overlay_gt_pred,
+        cfg_options=args.cfg_options,
     )
 
 

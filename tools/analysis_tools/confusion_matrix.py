@@ -19,20 +19,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("save_dir", help="directory where confusion matrix will be saved")
     parser.add_argument("--show", action="store_true", help="show confusion matrix")
     parser.add_argument("--color-theme", default="plasma", help="theme of the matrix color map")
-    parser.add_argument("--score-thr", type=float, default=0.3, help="score threshold to filter detection bboxes")
-    parser.add_argument("--tp-iou-thr", type=float, default=0.5, help="IoU threshold to be considered as matched")
-    parser.add_argument("--nms-iou-thr", type=float, default=None,
-                        help="nms IoU threshold, only applied when users want to change the nms IoU threshold")
-    parser.add_argument("--cfg-options", nargs="+", action=detkit.DictAction, default={},
-                        help="override config settings, key=value")
+    parser.add_argument(
+        "--score-thr", type=float, default=0.3, help="score threshold to filter detection bboxes"
+    )
+    parser.add_argument(
+        "--tp-iou-thr", type=float, default=0.5, help="IoU threshold to be considered as matched"
+    )
+    parser.add_argument(
+        "--nms-iou-thr",
+        type=float,
+        default=None,
+        help="nms IoU threshold, only applied when users want to change the nms IoU threshold",
+    )
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        action=detkit.DictAction,
+        default={},
+        help="override config settings, key=value",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> object:
     args = parse_args(argv)
     return detkit.confusion_matrix(
-        args.config, args.prediction_path, args.save_dir, show=args.show, color_theme=args.color_theme,
-        score_thr=args.score_thr, tp_iou_thr=args.tp_iou_thr, nms_iou_thr=args.nms_iou_thr,
+        args.config,
+        args.prediction_path,
+        args.save_dir,
+        show=args.show,
+        color_theme=args.color_theme,
+        score_thr=args.score_thr,
+        tp_iou_thr=args.tp_iou_thr,
+        nms_iou_thr=args.nms_iou_thr,
         cfg_options=args.cfg_options,
     )
 

@@ -15,22 +15,49 @@ import detkit
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Get a detector flops")
     parser.add_argument("config", help="train config file path")
-    parser.add_argument("--shape", type=int, nargs="+", default=[1280, 800], help="input image size (H W, or one size)")
-    parser.add_argument("--size-divisor", type=int, default=32,
-                        help="Pad the input image, the minimum size that is divisible by size_divisor, "
-                             "-1 means do not pad the image.")
-    parser.add_argument("--depth", type=int, default=1,
-                        help="module groups down to this depth (1: backbone, neck, rpn_head, roi_head)")
-    parser.add_argument("--device", default=None, help="device (default: cuda if available, else cpu)")
-    parser.add_argument("--cfg-options", nargs="+", action=detkit.DictAction, default={},
-                        help="override config settings, key=value")
+    parser.add_argument(
+        "--shape",
+        type=int,
+        nargs="+",
+        default=[1280, 800],
+        help="input image size (H W, or one size)",
+    )
+    parser.add_argument(
+        "--size-divisor",
+        type=int,
+        default=32,
+        help="Pad the input image, the minimum size that is divisible by size_divisor, "
+        "-1 means do not pad the image.",
+    )
+    parser.add_argument(
+        "--depth",
+        type=int,
+        default=1,
+        help="module groups down to this depth (1: backbone, neck, rpn_head, roi_head)",
+    )
+    parser.add_argument(
+        "--device", default=None, help="device (default: cuda if available, else cpu)"
+    )
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        action=detkit.DictAction,
+        default={},
+        help="override config settings, key=value",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> object:
     args = parse_args(argv)
-    report = detkit.get_flops(args.config, shape=tuple(args.shape), size_divisor=args.size_divisor,
-                              depth=args.depth, device=args.device, cfg_options=args.cfg_options)
+    report = detkit.get_flops(
+        args.config,
+        shape=tuple(args.shape),
+        size_divisor=args.size_divisor,
+        depth=args.depth,
+        device=args.device,
+        cfg_options=args.cfg_options,
+    )
     print(detkit.format_flops(report))
     return report
 

@@ -1,6 +1,6 @@
 """Convert a Cityscapes tree to COCO instance annotations (MMDetection v2 CLI and semantics).
 
-    python tools/convert_datasets/cityscapes.py data/cityscapes --nproc 8 --out-dir data/cityscapes/annotations
+python tools/convert_datasets/cityscapes.py data/cityscapes --nproc 8 --out-dir data/cityscapes/annotations
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     summaries = detkit.convert_cityscapes(
-        args.cityscapes_path, args.out_dir, img_dir=args.img_dir, gt_dir=args.gt_dir, nproc=args.nproc
+        args.cityscapes_path,
+        args.out_dir,
+        img_dir=args.img_dir,
+        gt_dir=args.gt_dir,
+        nproc=args.nproc,
     )
     print()
     for summary in summaries:

@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 import pycocotools.mask as mask_utils
-from cityscapesscripts.helpers.labels import id2label, labels as cityscapes_labels
+from cityscapesscripts.helpers.labels import id2label
+from cityscapesscripts.helpers.labels import labels as cityscapes_labels
 from fastprogress.fastprogress import progress_bar
+from PIL import Image
 from torchvision.io import ImageReadMode, decode_png, read_file
 
 from detkit.data.convert.json_io import write_json_atomic
@@ -85,11 +86,15 @@ def collect_files(img_dir: str | os.PathLike, gt_dir: str | os.PathLike) -> list
     """
     img_dir, gt_dir = Path(img_dir), Path(gt_dir)
     if not img_dir.is_dir():
-        raise FileNotFoundError(f"image folder {img_dir} does not exist (expected <root>/leftImg8bit/<split>)")
+        raise FileNotFoundError(
+            f"image folder {img_dir} does not exist (expected <root>/leftImg8bit/<split>)"
+        )
     files = []
     for img_path in sorted(img_dir.glob("*/*.png")):
         if not img_path.name.endswith(IMG_SUFFIX):
-            raise ValueError(f"{img_path} is not a Cityscapes image: names must end with {IMG_SUFFIX!r}")
+            raise ValueError(
+                f"{img_path} is not a Cityscapes image: names must end with {IMG_SUFFIX!r}"
+            )
         stem = str(gt_dir / img_path.relative_to(img_dir))[: -len(IMG_SUFFIX)]
         inst_file = stem + "gtFine_instanceIds.png"
         if not os.path.isfile(inst_file):
@@ -107,7 +112,9 @@ def _read_instance_ids(path: str) -> np.ndarray:
     except (OSError, RuntimeError, ValueError) as exc:
         raise ValueError(f"cannot read instance-id image {path}: {exc}") from exc
     if ids.shape[0] != 1:
-        raise ValueError(f"instance-id image {path} must be single-channel, got {ids.shape[0]} channels")
+        raise ValueError(
+            f"instance-id image {path} must be single-channel, got {ids.shape[0]} channels"
+        )
     return ids[0]
 
 
@@ -124,7 +131,9 @@ def instance_rles(inst_ids: np.ndarray) -> dict[int, dict[str, Any]]:
     # whose value differs from the bottom of the previous column.
     ys, xs = np.nonzero(inst_ids[1:] != inst_ids[:-1])
     column_tops = np.flatnonzero(inst_ids[0, 1:] != inst_ids[-1, :-1]) + 1
-    starts = np.concatenate(([0], xs.astype(np.int64) * height + ys + 1, column_tops.astype(np.int64) * height))
+    starts = np.concatenate(
+        ([0], xs.astype(np.int64) * height + ys + 1, column_tops.astype(np.int64) * height)
+    )
     starts.sort()
     ends = np.concatenate((starts[1:], [size]))
     values = inst_ids[starts % height, starts // height]
@@ -143,7 +152,9 @@ def instance_rles(inst_ids: np.ndarray) -> dict[int, dict[str, Any]]:
         counts[-1] = size - e[-1]
         if counts[-1] == 0:
             counts = counts[:-1]
-        rles[inst_id] = mask_utils.frPyObjects({"counts": counts.tolist(), "size": [height, width]}, height, width)
+        rles[inst_id] = mask_utils.frPyObjects(
+            {"counts": counts.tolist(), "size": [height, width]}, height, width
+        )
     return rles
 
 
@@ -155,8 +166,10 @@ def _check_same_size(files: CityscapesFiles, shape: tuple[int, ...]) -> None:
     except OSError as exc:
         raise ValueError(f"cannot read image {files.img_file}: {exc}") from exc
     if (height, width) != tuple(shape[:2]):
-        raise ValueError(f"{files.inst_file} is {shape[1]}x{shape[0]} but its image {files.img_file} is "
-                         f"{width}x{height} (width x height): the annotation does not belong to this image size")
+        raise ValueError(
+            f"{files.inst_file} is {shape[1]}x{shape[0]} but its image {files.img_file} is "
+            f"{width}x{height} (width x height): the annotation does not belong to this image size"
+        )
 
 
 def load_img_info(files: CityscapesFiles) -> dict[str, Any]:
@@ -173,16 +186,20 @@ def load_img_info(files: CityscapesFiles) -> dict[str, Any]:
         label_id = inst_id // 1000 if inst_id >= 1000 else inst_id
         label = id2label.get(label_id)
         if label is None:
-            raise ValueError(f"{files.inst_file}: pixel value {inst_id} is not a Cityscapes id (label {label_id})")
+            raise ValueError(
+                f"{files.inst_file}: pixel value {inst_id} is not a Cityscapes id (label {label_id})"
+            )
         if not label.hasInstances or label.ignoreInEval:
             continue
-        anno_info.append({
-            "iscrowd": int(inst_id < 1000),
-            "category_id": label.id,
-            "bbox": mask_utils.toBbox(rle).tolist(),
-            "area": mask_utils.area(rle).tolist(),
-            "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()},
-        })
+        anno_info.append(
+            {
+                "iscrowd": int(inst_id < 1000),
+                "category_id": label.id,
+                "bbox": mask_utils.toBbox(rle).tolist(),
+                "area": mask_utils.area(rle).tolist(),
+                "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()},
+            }
+        )
     city = os.path.basename(os.path.dirname(files.img_file))
     return {
         "file_name": os.path.join(city, os.path.basename(files.img_file)),
@@ -221,7 +238,9 @@ class ConversionSummary:
     seconds: float = 0.0
 
     @classmethod
-    def from_coco(cls, split: str, json_file: Path, coco: dict[str, Any], seconds: float) -> ConversionSummary:
+    def from_coco(
+        cls, split: str, json_file: Path, coco: dict[str, Any], seconds: float
+    ) -> ConversionSummary:
         names = {cat["id"]: cat["name"] for cat in coco["categories"]}
         per_class = {name: 0 for name in names.values()}
         crowd = 0
@@ -234,17 +253,23 @@ class ConversionSummary:
 
     def __str__(self) -> str:
         classes = ", ".join(f"{name} {count}" for name, count in self.instances_per_class.items())
-        return (f"{self.split}: {self.images} images, {sum(self.instances_per_class.values())} instances "
-                f"({classes}), {self.crowd} crowd regions -> {self.json_file} [{self.seconds:.1f}s]")
+        return (
+            f"{self.split}: {self.images} images, {sum(self.instances_per_class.values())} instances "
+            f"({classes}), {self.crowd} crowd regions -> {self.json_file} [{self.seconds:.1f}s]"
+        )
 
 
-def _collect_with_bar(infos: Iterable[dict[str, Any]], total: int, show: bool, label: str) -> list[dict[str, Any]]:
+def _collect_with_bar(
+    infos: Iterable[dict[str, Any]], total: int, show: bool, label: str
+) -> list[dict[str, Any]]:
     bar = progress_bar(infos, total=total, display=show)
     bar.comment = label
     return list(bar)
 
 
-def _load_all(files: Sequence[CityscapesFiles], nproc: int, show_progress: bool, label: str) -> list[dict[str, Any]]:
+def _load_all(
+    files: Sequence[CityscapesFiles], nproc: int, show_progress: bool, label: str
+) -> list[dict[str, Any]]:
     """``load_img_info`` of every file, in order, in ``nproc`` processes."""
     if nproc <= 1:
         return _collect_with_bar(map(load_img_info, files), len(files), show_progress, label)
@@ -287,7 +312,9 @@ def convert_cityscapes(
     root = Path(root)
     images_root, gt_root = root / img_dir, root / gt_dir
     if not images_root.is_dir():
-        raise FileNotFoundError(f"{images_root} does not exist: expected a Cityscapes root with {img_dir}/ and {gt_dir}/")
+        raise FileNotFoundError(
+            f"{images_root} does not exist: expected a Cityscapes root with {img_dir}/ and {gt_dir}/"
+        )
     for split in splits:
         if split not in SPLIT_JSON_NAMES:
             raise ValueError(f"unknown split {split!r}; expected one of {sorted(SPLIT_JSON_NAMES)}")
@@ -302,5 +329,7 @@ def convert_cityscapes(
         coco = cvt_annotations(_load_all(files, nproc, show_progress, split))
         _remove_stale_temporaries(out_path / SPLIT_JSON_NAMES[split])
         json_file = write_json_atomic(coco, out_path / SPLIT_JSON_NAMES[split])
-        summaries.append(ConversionSummary.from_coco(split, json_file, coco, time.perf_counter() - start))
+        summaries.append(
+            ConversionSummary.from_coco(split, json_file, coco, time.perf_counter() - start)
+        )
     return summaries

@@ -8,5 +8,14 @@ from detkit.data.datasets.multi_image_mix import MultiImageMixDataset
 from detkit.data.datasets.voc import VOCDataset, XMLDataset
 from detkit.data.datasets.wrappers import ConcatDataset, RepeatDataset
 
-__all__ = ["CityscapesDataset", "CocoDataset", "ConcatDataset", "CustomDataset", "MultiImageMixDataset", "RepeatDataset", "VOCDataset",
-           "XMLDataset", "build_dataset"]
+__all__ = [
+    "CityscapesDataset",
+    "CocoDataset",
+    "ConcatDataset",
+    "CustomDataset",
+    "MultiImageMixDataset",
+    "RepeatDataset",
+    "VOCDataset",
+    "XMLDataset",
+    "build_dataset",
+]

@@ -25,6 +25,8 @@ def build_dataset(cfg: Any, default_args: Mapping[str, Any] | None = None) -> An
     if isinstance(cfg, Mapping) and cfg.get("type") == "RepeatDataset":
         return RepeatDataset(build_dataset(cfg["dataset"], default_args), cfg["times"])
     if isinstance(cfg, Mapping) and cfg.get("type") == "ConcatDataset":
-        return ConcatDataset([build_dataset(c, default_args) for c in cfg["datasets"]],
-                             cfg.get("separate_eval", True))
+        return ConcatDataset(
+            [build_dataset(c, default_args) for c in cfg["datasets"]],
+            cfg.get("separate_eval", True),
+        )
     return build(cfg, DATASETS, default_args, key_path="data")

@@ -20,8 +20,16 @@ class CityscapesDataset(CocoDataset):
     """
 
     CLASSES = ("person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
-    PALETTE = [(220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230),
-               (119, 11, 32)]
+    PALETTE = [
+        (220, 20, 60),
+        (255, 0, 0),
+        (0, 0, 142),
+        (0, 0, 70),
+        (0, 60, 100),
+        (0, 80, 100),
+        (0, 0, 230),
+        (119, 11, 32),
+    ]
 
     def _filter_imgs(self, min_size: int = 32) -> list[int]:
         ids_in_cat = self._img_ids_in_classes()
@@ -43,8 +51,13 @@ class CityscapesDataset(CocoDataset):
 
     def _keep_annotation(self, ann: dict[str, Any], img_info: dict[str, Any]) -> bool:
         _, _, w, h = ann["bbox"]
-        return not (ann.get("ignore", False) or ann["area"] <= 0 or w < 1 or h < 1
-                    or ann["category_id"] not in self.cat2label)
+        return not (
+            ann.get("ignore", False)
+            or ann["area"] <= 0
+            or w < 1
+            or h < 1
+            or ann["category_id"] not in self.cat2label
+        )
 
     def _seg_map(self, img_info: dict[str, Any]) -> str:
         return img_info["segm_file"]

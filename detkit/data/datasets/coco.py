@@ -18,15 +18,86 @@ from detkit.registry import DATASETS
 __all__ = ["CocoDataset"]
 
 COCO_CLASSES = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
-    "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-    "teddy bear", "hair drier", "toothbrush",
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "mouse",
+    "remote",
+    "keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
 )
 
 
@@ -94,7 +165,9 @@ class CocoDataset(CustomDataset):
 
     def get_cat_ids(self, idx: int) -> list[int]:
         img_id = self.data_infos[idx]["id"]
-        return [ann["category_id"] for ann in self.coco.loadAnns(self.coco.getAnnIds(imgIds=[img_id]))]
+        return [
+            ann["category_id"] for ann in self.coco.loadAnns(self.coco.getAnnIds(imgIds=[img_id]))
+        ]
 
     def _img_ids_in_classes(self) -> set[int]:
         ids_with_ann = {ann["image_id"] for ann in self.coco.anns.values()}
@@ -109,7 +182,9 @@ class CocoDataset(CustomDataset):
         valid_inds, valid_img_ids = [], []
         for i, info in enumerate(self.data_infos):
             if self.filter_empty_gt and self.img_ids[i] not in ids_in_cat:
-                self.filter_reasons[f"no annotation of the {len(self.cat_ids)} selected classes in CLASSES"] += 1
+                self.filter_reasons[
+                    f"no annotation of the {len(self.cat_ids)} selected classes in CLASSES"
+                ] += 1
                 continue
             if min(info["width"], info["height"]) >= min_size:
                 valid_inds.append(i)
@@ -126,10 +201,17 @@ class CocoDataset(CustomDataset):
         inter_h = max(0, min(y1 + h, img_info["height"]) - max(y1, 0))
         if inter_w * inter_h == 0:
             return False
-        return not (ann.get("ignore", False) or ann["area"] <= 0 or w < 1 or h < 1
-                    or ann["category_id"] not in self.cat2label)
+        return not (
+            ann.get("ignore", False)
+            or ann["area"] <= 0
+            or w < 1
+            or h < 1
+            or ann["category_id"] not in self.cat2label
+        )
 
-    def _parse_ann_info(self, img_info: dict[str, Any], ann_info: list[dict[str, Any]]) -> dict[str, Any]:
+    def _parse_ann_info(
+        self, img_info: dict[str, Any], ann_info: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         """``bboxes`` [N, 4] float32 xyxy, ``labels`` [N] int64, ``bboxes_ignore`` (crowd) [M, 4],
         ``masks`` (raw COCO segmentations) and ``seg_map``."""
         gt_bboxes, gt_labels, gt_bboxes_ignore, gt_masks_ann = [], [], [], []
@@ -158,7 +240,9 @@ class CocoDataset(CustomDataset):
     #: the ``metric`` names :meth:`evaluate` accepts (tools/test.py checks ``--eval`` against them)
     METRICS: tuple[str, ...] = DATASET_METRICS
 
-    def evaluate(self, results: list[Any], metric: str | list[str] = "bbox", **kwargs: Any) -> dict[str, Any]:
+    def evaluate(
+        self, results: list[Any], metric: str | list[str] = "bbox", **kwargs: Any
+    ) -> dict[str, Any]:
         """COCO ``bbox``/``segm``/``proposal`` metrics (and ``cityscapes``) of ``results``, one per
         image in dataset order; keyword arguments as :func:`detkit.evaluation.evaluate_dataset`
         (``logger``, ``jsonfile_prefix``, ``outfile_prefix``, ``classwise``, ...)."""

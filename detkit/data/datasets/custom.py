@@ -85,7 +85,9 @@ class CustomDataset(Dataset):
         self.num_skipped = 0
         self.CLASSES = self.get_classes(classes)
         if not os.path.isfile(self.ann_file):
-            raise FileNotFoundError(f"{type(self).__name__}: annotation file {self.ann_file} does not exist")
+            raise FileNotFoundError(
+                f"{type(self).__name__}: annotation file {self.ann_file} does not exist"
+            )
         self.data_infos = self.load_annotations(self.ann_file)
         self.proposals = self.load_proposals(self.proposal_file) if self.proposal_file else None
         self.filter_reasons: Counter[str] = Counter()  # why training images were dropped
@@ -116,9 +118,15 @@ class CustomDataset(Dataset):
         except (OSError, ValueError, pickle.UnpicklingError, EOFError) as exc:
             raise ValueError(f"cannot read annotation file {ann_file}: {exc}") from exc
         if not isinstance(infos, list):
-            raise ValueError(f"{ann_file} must hold a list of image records, got {type(infos).__name__}")
+            raise ValueError(
+                f"{ann_file} must hold a list of image records, got {type(infos).__name__}"
+            )
         for index, info in enumerate(infos):
-            missing = [k for k in ("filename", "width", "height") if not isinstance(info, dict) or k not in info]
+            missing = [
+                k
+                for k in ("filename", "width", "height")
+                if not isinstance(info, dict) or k not in info
+            ]
             if missing:
                 raise ValueError(f"{ann_file}: image record {index} lacks {missing}")
         return infos
@@ -162,20 +170,30 @@ class CustomDataset(Dataset):
     def _filter_imgs(self, min_size: int = 32) -> list[int]:
         """Indices of images whose shorter side is at least ``min_size`` (the others are counted
         in ``filter_reasons``)."""
-        keep = [i for i, info in enumerate(self.data_infos) if min(info["width"], info["height"]) >= min_size]
+        keep = [
+            i
+            for i, info in enumerate(self.data_infos)
+            if min(info["width"], info["height"]) >= min_size
+        ]
         if len(keep) < len(self.data_infos):
-            self.filter_reasons[f"shorter side below min_size={min_size}"] += len(self.data_infos) - len(keep)
+            self.filter_reasons[f"shorter side below min_size={min_size}"] += len(
+                self.data_infos
+            ) - len(keep)
         return keep
 
     def _no_usable_images(self, num_images: int) -> str:
         reasons = ", ".join(f"{n} with {reason}" for reason, n in self.filter_reasons.items())
-        return (f"{type(self).__name__}: no usable training images in {self.ann_file}: {num_images} images, "
-                f"all filtered out ({reasons or 'the file lists no images'}). Check `classes` against the file's "
-                "categories, `filter_empty_gt` and `min_size`.")
+        return (
+            f"{type(self).__name__}: no usable training images in {self.ann_file}: {num_images} images, "
+            f"all filtered out ({reasons or 'the file lists no images'}). Check `classes` against the file's "
+            "categories, `filter_empty_gt` and `min_size`."
+        )
 
     def _set_group_flag(self) -> None:
         """``flag[i] = 1`` for landscape images (width / height > 1), else 0 (GroupSampler groups)."""
-        self.flag = np.array([int(info["width"] / info["height"] > 1) for info in self.data_infos], dtype=np.uint8)
+        self.flag = np.array(
+            [int(info["width"] / info["height"] > 1) for info in self.data_infos], dtype=np.uint8
+        )
 
     def _rand_another(self, idx: int) -> int:
         pool = np.flatnonzero(self.flag == self.flag[idx])
@@ -225,9 +243,13 @@ class CustomDataset(Dataset):
                 return tuple(line.strip() for line in f if line.strip())
         if isinstance(classes, (tuple, list)):
             return tuple(classes)
-        raise ValueError(f"classes must be None, a file name or a list/tuple of names, got {type(classes).__name__}")
+        raise ValueError(
+            f"classes must be None, a file name or a list/tuple of names, got {type(classes).__name__}"
+        )
 
     def __repr__(self) -> str:
         mode = "test" if self.test_mode else "train"
-        return (f"{type(self).__name__} ({mode}): {len(self)} images, {len(self.CLASSES or ())} classes, "
-                f"ann_file={self.ann_file}")
+        return (
+            f"{type(self).__name__} ({mode}): {len(self)} images, {len(self.CLASSES or ())} classes, "
+            f"ann_file={self.ann_file}"
+        )

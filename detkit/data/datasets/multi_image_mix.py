@@ -35,13 +35,23 @@ class MultiImageMixDataset(Dataset):
             None) before raising.
     """
 
-    def __init__(self, dataset: Any, pipeline: Sequence[Any], dynamic_scale: Any = None,
-                 skip_type_keys: Sequence[str] | None = None, max_refetch: int = 15) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        pipeline: Sequence[Any],
+        dynamic_scale: Any = None,
+        skip_type_keys: Sequence[str] | None = None,
+        max_refetch: int = 15,
+    ) -> None:
         if dynamic_scale is not None:
-            raise RuntimeError("MultiImageMixDataset: dynamic_scale is deprecated (mmdet v2.28); "
-                               "use a Resize step in the pipeline instead")
+            raise RuntimeError(
+                "MultiImageMixDataset: dynamic_scale is deprecated (mmdet v2.28); "
+                "use a Resize step in the pipeline instead"
+            )
         if not isinstance(pipeline, collections.abc.Sequence):
-            raise TypeError(f"MultiImageMixDataset: pipeline must be a list, got {type(pipeline).__name__}")
+            raise TypeError(
+                f"MultiImageMixDataset: pipeline must be a list, got {type(pipeline).__name__}"
+            )
         self._check_keys(skip_type_keys)
         self._skip_type_keys = list(skip_type_keys) if skip_type_keys is not None else None
         self.pipeline: list[Any] = []
@@ -54,7 +64,9 @@ class MultiImageMixDataset(Dataset):
                 self.pipeline_types.append(type(transform).__name__)
                 self.pipeline.append(transform)
             else:
-                raise TypeError(f"MultiImageMixDataset: a pipeline step must be a dict or callable, got {transform!r}")
+                raise TypeError(
+                    f"MultiImageMixDataset: a pipeline step must be a dict or callable, got {transform!r}"
+                )
         self.dataset = build(dataset, DATASETS)
         self.CLASSES = getattr(self.dataset, "CLASSES", None)
         self.PALETTE = getattr(self.dataset, "PALETTE", None)
@@ -92,16 +104,20 @@ class MultiImageMixDataset(Dataset):
                         results["mix_results"] = mix_results
                         break
                 else:
-                    raise RuntimeError(f"MultiImageMixDataset: the loading pipeline returned None for "
-                                       f"{self.max_refetch} draws of {transform_type}'s partner images")
+                    raise RuntimeError(
+                        f"MultiImageMixDataset: the loading pipeline returned None for "
+                        f"{self.max_refetch} draws of {transform_type}'s partner images"
+                    )
             for _ in range(self.max_refetch):
                 updated = transform(copy.deepcopy(results))
                 if updated is not None:
                     results = updated
                     break
             else:
-                raise RuntimeError(f"MultiImageMixDataset: {transform_type} returned None {self.max_refetch} "
-                                   f"times for item {idx}")
+                raise RuntimeError(
+                    f"MultiImageMixDataset: {transform_type} returned None {self.max_refetch} "
+                    f"times for item {idx}"
+                )
             results.pop("mix_results", None)
         return results
 

@@ -47,8 +47,13 @@ class XMLDataset(CustomDataset):
         img_subdir, ann_subdir: sub-folders of ``img_prefix`` for images and XML files.
     """
 
-    def __init__(self, min_size: int | None = None, img_subdir: str = "JPEGImages", ann_subdir: str = "Annotations",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        min_size: int | None = None,
+        img_subdir: str = "JPEGImages",
+        ann_subdir: str = "Annotations",
+        **kwargs: Any,
+    ) -> None:
         if not self.CLASSES and not kwargs.get("classes"):
             raise ValueError(f"{type(self).__name__} needs CLASSES or classes=[...]")
         self.img_subdir = img_subdir
@@ -70,10 +75,15 @@ class XMLDataset(CustomDataset):
             root = _parse_xml(xml_path)
             size = root.find("size")
             if size is not None:
-                width, height = int(_text(size, "width", xml_path)), int(_text(size, "height", xml_path))
+                width, height = (
+                    int(_text(size, "width", xml_path)),
+                    int(_text(size, "height", xml_path)),
+                )
             else:
                 height, width = read_image(os.path.join(self.img_prefix or "", filename)).shape[:2]
-            data_infos.append({"id": img_id, "filename": filename, "width": width, "height": height})
+            data_infos.append(
+                {"id": img_id, "filename": filename, "width": width, "height": height}
+            )
         return data_infos
 
     def _filter_imgs(self, min_size: int = 32) -> list[int]:
@@ -83,7 +93,10 @@ class XMLDataset(CustomDataset):
         valid = []
         for i, info in enumerate(self.data_infos):
             root = _parse_xml(self._xml_path(info["id"]))
-            if any(_text(obj, "name", self._xml_path(info["id"])) in self.cat2label for obj in root.findall("object")):
+            if any(
+                _text(obj, "name", self._xml_path(info["id"])) in self.cat2label
+                for obj in root.findall("object")
+            ):
                 valid.append(i)
             else:
                 self.filter_reasons["no object of CLASSES"] += 1
@@ -103,9 +116,13 @@ class XMLDataset(CustomDataset):
             bnd_box = obj.find("bndbox")
             if bnd_box is None:
                 raise ValueError(f"{xml_path}: object {name!r} has no <bndbox>")
-            bbox = [int(float(_text(bnd_box, key, xml_path))) for key in ("xmin", "ymin", "xmax", "ymax")]
+            bbox = [
+                int(float(_text(bnd_box, key, xml_path)))
+                for key in ("xmin", "ymin", "xmax", "ymax")
+            ]
             ignore = self.box_min_size is not None and (
-                bbox[2] - bbox[0] < self.box_min_size or bbox[3] - bbox[1] < self.box_min_size)
+                bbox[2] - bbox[0] < self.box_min_size or bbox[3] - bbox[1] < self.box_min_size
+            )
             if difficult or ignore:
                 bboxes_ignore.append(bbox)
                 labels_ignore.append(label)
@@ -113,10 +130,13 @@ class XMLDataset(CustomDataset):
                 bboxes.append(bbox)
                 labels.append(label)
         return {
-            "bboxes": (np.array(bboxes, dtype=np.float32).reshape(-1, 4) - 1) if bboxes else np.zeros((0, 4), np.float32),
+            "bboxes": (np.array(bboxes, dtype=np.float32).reshape(-1, 4) - 1)
+            if bboxes
+            else np.zeros((0, 4), np.float32),
             "labels": np.array(labels, dtype=np.int64),
             "bboxes_ignore": (np.array(bboxes_ignore, dtype=np.float32).reshape(-1, 4) - 1)
-            if bboxes_ignore else np.zeros((0, 4), np.float32),
+            if bboxes_ignore
+            else np.zeros((0, 4), np.float32),
             "labels_ignore": np.array(labels_ignore, dtype=np.int64),
         }
 
@@ -125,5 +145,25 @@ class XMLDataset(CustomDataset):
 class VOCDataset(XMLDataset):
     """Pascal VOC 2007/2012 (20 classes)."""
 
-    CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable",
-               "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor")
+    CLASSES = (
+        "aeroplane",
+        "bicycle",
+        "bird",
+        "boat",
+        "bottle",
+        "bus",
+        "car",
+        "cat",
+        "chair",
+        "cow",
+        "diningtable",
+        "dog",
+        "horse",
+        "motorbike",
+        "person",
+        "pottedplant",
+        "sheep",
+        "sofa",
+        "train",
+        "tvmonitor",
+    )

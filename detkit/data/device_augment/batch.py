@@ -39,40 +39,56 @@ class DeviceAugment:
             same objects whose draws :class:`PrepareDeviceBatch` made).
     """
 
-    def __init__(self, aug: AutoAugment | None, resize: Resize, normalize: Normalize, pad: Pad) -> None:
+    def __init__(
+        self, aug: AutoAugment | None, resize: Resize, normalize: Normalize, pad: Pad
+    ) -> None:
         self.aug, self.resize, self.normalize, self.pad = aug, resize, normalize, pad
 
     def _draw(self, meta: Mapping[str, Any]) -> TrainDraw:
         if DRAW_KEY not in meta:
-            raise KeyError(f"img_metas has no {DRAW_KEY!r} draws: the loader pipeline must end in "
-                           "PrepareDeviceBatch (see detkit.data.split_device_augment)")
+            raise KeyError(
+                f"img_metas has no {DRAW_KEY!r} draws: the loader pipeline must end in "
+                "PrepareDeviceBatch (see detkit.data.split_device_augment)"
+            )
         draw = meta[DRAW_KEY]
-        steps = [PolicyStep(self.aug.transforms[p][s], value)  # type: ignore[union-attr]
-                 for p, s, value in draw["steps"]]
+        steps = [
+            PolicyStep(self.aug.transforms[p][s], value)  # type: ignore[union-attr]
+            for p, s, value in draw["steps"]
+        ]
         return TrainDraw(steps, tuple(draw["scale"]), draw["flip"])
 
     @torch.no_grad()
     def __call__(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         images = batch["img"]
         if images.dtype != torch.uint8 or images.dim() != 4:
-            raise TypeError(f"DeviceAugment needs a uint8 [B, 3, H, W] image batch, got {images.dtype} "
-                            f"{tuple(images.shape)}")
+            raise TypeError(
+                f"DeviceAugment needs a uint8 [B, 3, H, W] image batch, got {images.dtype} "
+                f"{tuple(images.shape)}"
+            )
         metas = list(batch["img_metas"])
         labels = list(batch["gt_labels"])
         masks = None
-        if "gt_masks" in batch:  # per image [N_i, H_i, W_i] -> one padded [sum N_i, H, W] on the device
+        if (
+            "gt_masks" in batch
+        ):  # per image [N_i, H_i, W_i] -> one padded [sum N_i, H, W] on the device
             counts = [len(lab) for lab in labels]
             masks = list(torch.split(pad_and_concat(list(batch["gt_masks"])), counts))
         instances = BatchedInstances(list(batch["gt_bboxes"]), labels, masks)
         draws = [self._draw(meta) for meta in metas]
         hw = [tuple(int(v) for v in meta["img_shape"][:2]) for meta in metas]
-        out = batched_train_transforms(images, hw, instances, draws, self.resize, self.normalize, self.pad)
+        out = batched_train_transforms(
+            images, hw, instances, draws, self.resize, self.normalize, self.pad
+        )
         new_metas = []
         for meta, augmented in zip(metas, out.img_metas):
             kept = {k: v for k, v in meta.items() if k not in augmented and k != DRAW_KEY}
             new_metas.append({**kept, **augmented})
-        result: dict[str, Any] = {"img": out.images, "img_metas": new_metas,
-                                  "gt_bboxes": out.instances.boxes, "gt_labels": out.instances.labels}
+        result: dict[str, Any] = {
+            "img": out.images,
+            "img_metas": new_metas,
+            "gt_bboxes": out.instances.boxes,
+            "gt_labels": out.instances.labels,
+        }
         if masks is not None:
             result["gt_masks"] = out.instances.masks
         return result

@@ -51,8 +51,9 @@ class PrepareDeviceBatch:
             ``gt_masks``).
     """
 
-    def __init__(self, aug: AutoAugment | None, resize: Resize, flip: RandomFlip,
-                 keys: Sequence[str]) -> None:
+    def __init__(
+        self, aug: AutoAugment | None, resize: Resize, flip: RandomFlip, keys: Sequence[str]
+    ) -> None:
         self.aug, self.resize, self.flip = aug, resize, flip
         self.keys = list(keys)
 
@@ -65,30 +66,49 @@ class PrepareDeviceBatch:
                 steps.append((*_step_index(self.aug, step.transform), step.value))
         scale: dict[str, Any] = {}
         self.resize.random_scale(scale)
-        return dict(steps=steps, scale=tuple(int(v) for v in scale["scale"]), flip=self.flip.draw_direction())
+        return dict(
+            steps=steps,
+            scale=tuple(int(v) for v in scale["scale"]),
+            flip=self.flip.draw_direction(),
+        )
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         img = results["img"]
         if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
-            raise TypeError(f"device_augment needs 3-channel uint8 images after loading, got {img.dtype} "
-                            f"{img.shape} from {results.get('filename')}")
+            raise TypeError(
+                f"device_augment needs 3-channel uint8 images after loading, got {img.dtype} "
+                f"{img.shape} from {results.get('filename')}"
+            )
         meta = {key: results[key] for key in LOADER_META_KEYS if key in results}
         meta[DRAW_KEY] = self.draw()
         # DataContainers as DefaultFormatBundle/Collect make them: collate pads and stacks the
         # images, keeps per-image boxes/labels/masks; scatter moves all but the metas
         data: dict[str, Any] = {
             "img_metas": DataContainer(meta, cpu_only=True),
-            "img": DataContainer(torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))), stack=True),
-            "gt_bboxes": DataContainer(torch.as_tensor(np.asarray(results["gt_bboxes"], dtype=np.float32)).reshape(-1, 4)),
-            "gt_labels": DataContainer(torch.as_tensor(np.asarray(results["gt_labels"], dtype=np.int64))),
+            "img": DataContainer(
+                torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))), stack=True
+            ),
+            "gt_bboxes": DataContainer(
+                torch.as_tensor(np.asarray(results["gt_bboxes"], dtype=np.float32)).reshape(-1, 4)
+            ),
+            "gt_labels": DataContainer(
+                torch.as_tensor(np.asarray(results["gt_labels"], dtype=np.int64))
+            ),
         }
         if "gt_masks" in self.keys:
             masks = results["gt_masks"]
             if not isinstance(masks, BitmapMasks):
-                raise TypeError(f"device_augment needs bitmap masks (LoadAnnotations(poly2mask=True)), got "
-                                f"{type(masks).__name__} for {results.get('filename')}")
-            data["gt_masks"] = DataContainer(torch.from_numpy(np.ascontiguousarray(masks.masks, dtype=np.uint8)
-                                                              .reshape(len(masks), *img.shape[:2])))
+                raise TypeError(
+                    f"device_augment needs bitmap masks (LoadAnnotations(poly2mask=True)), got "
+                    f"{type(masks).__name__} for {results.get('filename')}"
+                )
+            data["gt_masks"] = DataContainer(
+                torch.from_numpy(
+                    np.ascontiguousarray(masks.masks, dtype=np.uint8).reshape(
+                        len(masks), *img.shape[:2]
+                    )
+                )
+            )
         return data
 
     def __repr__(self) -> str:

@@ -33,34 +33,55 @@ def _pipeline_holder(dataset: Any) -> tuple[list[Any], Any]:
     chain, node = [], dataset
     while not hasattr(node, "pipeline"):
         if not hasattr(node, "dataset"):
-            raise TypeError(f"device_augment: {type(dataset).__name__} has no pipeline (supported: a dataset "
-                            "with a pipeline, possibly inside RepeatDataset-like wrappers with .dataset)")
+            raise TypeError(
+                f"device_augment: {type(dataset).__name__} has no pipeline (supported: a dataset "
+                "with a pipeline, possibly inside RepeatDataset-like wrappers with .dataset)"
+            )
         chain.append(node)
         node = node.dataset
     return chain, node
 
 
-def _split(transforms: list[Any], where: str) -> tuple[list[Any], DeviceAugment, PrepareDeviceBatch]:
-    start = next((i for i, t in enumerate(transforms) if isinstance(t, (AutoAugment, Resize))), None)
+def _split(
+    transforms: list[Any], where: str
+) -> tuple[list[Any], DeviceAugment, PrepareDeviceBatch]:
+    start = next(
+        (i for i, t in enumerate(transforms) if isinstance(t, (AutoAugment, Resize))), None
+    )
     if start is None:
-        raise ValueError(f"device_augment: {where} has neither AutoAugment nor Resize: nothing to run on the device")
+        raise ValueError(
+            f"device_augment: {where} has neither AutoAugment nor Resize: nothing to run on the device"
+        )
     tail = transforms[start:]
     aug = tail.pop(0) if isinstance(tail[0], AutoAugment) else None
     kinds = [type(t) for t in tail]
     if len(tail) != len(_TAIL) or not all(isinstance(t, kind) for t, kind in zip(tail, _TAIL)):
-        raise ValueError(f"device_augment: {where} after the loading steps reads {[k.__name__ for k in kinds]}; "
-                         "the device path runs [AutoAugment,] Resize, RandomFlip, Normalize, Pad, "
-                         "DefaultFormatBundle, Collect")
+        raise ValueError(
+            f"device_augment: {where} after the loading steps reads {[k.__name__ for k in kinds]}; "
+            "the device path runs [AutoAugment,] Resize, RandomFlip, Normalize, Pad, "
+            "DefaultFormatBundle, Collect"
+        )
     resize, flip, normalize, pad, _, collect = tail
     if pad.size_divisor is None or pad.size is not None or pad.pad_val.get("img", 0) != 0:
-        raise ValueError(f"device_augment: {where} Pad must be Pad(size_divisor=N) with image padding 0, got {pad!r}")
-    if resize.override or resize.img_scale is None or resize.interpolation != "bilinear" or not resize.bbox_clip_border:
-        raise ValueError(f"device_augment: {where} Resize needs img_scale, bilinear interpolation, "
-                         f"bbox_clip_border and no override, got {resize!r}")
+        raise ValueError(
+            f"device_augment: {where} Pad must be Pad(size_divisor=N) with image padding 0, got {pad!r}"
+        )
+    if (
+        resize.override
+        or resize.img_scale is None
+        or resize.interpolation != "bilinear"
+        or not resize.bbox_clip_border
+    ):
+        raise ValueError(
+            f"device_augment: {where} Resize needs img_scale, bilinear interpolation, "
+            f"bbox_clip_border and no override, got {resize!r}"
+        )
     extra = set(collect.keys) - _COLLECT_KEYS
     if extra or not {"img", "gt_bboxes", "gt_labels"} <= set(collect.keys):
-        raise ValueError(f"device_augment: {where} Collect keys {collect.keys}: the device path carries "
-                         f"img, gt_bboxes, gt_labels and gt_masks only (unsupported: {sorted(extra)})")
+        raise ValueError(
+            f"device_augment: {where} Collect keys {collect.keys}: the device path carries "
+            f"img, gt_bboxes, gt_labels and gt_masks only (unsupported: {sorted(extra)})"
+        )
     head = transforms[:start]
     prepare = PrepareDeviceBatch(aug, resize, flip, collect.keys)
     return head, DeviceAugment(aug, resize, normalize, pad), prepare

@@ -4,5 +4,12 @@ from detkit.data.loaders.builder import build_dataloader, get_dist_info, worker_
 from detkit.data.loaders.collate import collate, pad_and_stack
 from detkit.data.loaders.samplers import DistributedGroupSampler, GroupSampler
 
-__all__ = ["DistributedGroupSampler", "GroupSampler", "build_dataloader", "collate", "get_dist_info",
-           "pad_and_stack", "worker_init_fn"]
+__all__ = [
+    "DistributedGroupSampler",
+    "GroupSampler",
+    "build_dataloader",
+    "collate",
+    "get_dist_info",
+    "pad_and_stack",
+    "worker_init_fn",
+]

@@ -75,14 +75,20 @@ def build_dataloader(
     rank, world_size = get_dist_info()
     if dist:
         if shuffle:
-            sampler = DistributedGroupSampler(dataset, samples_per_gpu, world_size, rank, seed=sync_random_seed(seed))
+            sampler = DistributedGroupSampler(
+                dataset, samples_per_gpu, world_size, rank, seed=sync_random_seed(seed)
+            )
         else:
             sampler = DistributedSampler(dataset, world_size, rank, shuffle=False, seed=seed or 0)
         batch_size, num_workers = samples_per_gpu, workers_per_gpu
     else:
         sampler = GroupSampler(dataset, samples_per_gpu, seed=seed) if shuffle else None
         batch_size, num_workers = num_gpus * samples_per_gpu, num_gpus * workers_per_gpu
-    init_fn = partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=seed) if seed is not None else None
+    init_fn = (
+        partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=seed)
+        if seed is not None
+        else None
+    )
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -34,20 +34,24 @@ from detkit.structures.data_container import DataContainer
 __all__ = ["collate", "pad_and_stack", "pad_and_concat"]
 
 
-def pad_and_stack(tensors: Sequence[torch.Tensor], pad_value: float = 0,
-                  pad_dims: int = 2) -> torch.Tensor:
+def pad_and_stack(
+    tensors: Sequence[torch.Tensor], pad_value: float = 0, pad_dims: int = 2
+) -> torch.Tensor:
     """Stack tensors of equal leading dims into ``[n, ...]``, padding the last ``pad_dims``
     dims at their end (bottom/right) with ``pad_value`` to the largest size."""
     if not tensors:
         raise ValueError("pad_and_stack needs at least one tensor")
     first = tensors[0]
     if first.dim() <= pad_dims:
-        raise ValueError(f"pad_and_stack: tensors need more than {pad_dims} dims, got shape "
-                         f"{tuple(first.shape)}")
-    lead = first.shape[:first.dim() - pad_dims]
-    if any(t.dim() != first.dim() or t.shape[:first.dim() - pad_dims] != lead for t in tensors):
-        raise ValueError(f"pad_and_stack: tensors differ outside the padded dims: "
-                         f"{[tuple(t.shape) for t in tensors]}")
+        raise ValueError(
+            f"pad_and_stack: tensors need more than {pad_dims} dims, got shape {tuple(first.shape)}"
+        )
+    lead = first.shape[: first.dim() - pad_dims]
+    if any(t.dim() != first.dim() or t.shape[: first.dim() - pad_dims] != lead for t in tensors):
+        raise ValueError(
+            f"pad_and_stack: tensors differ outside the padded dims: "
+            f"{[tuple(t.shape) for t in tensors]}"
+        )
     max_size = [max(t.size(-d) for t in tensors) for d in range(1, pad_dims + 1)]
     padded = []
     for t in tensors:
@@ -62,26 +66,37 @@ def pad_and_concat(tensors: Sequence[torch.Tensor], pad_value: float = 0) -> tor
     """Concatenate ``[N_i, H_i, W_i]`` tensors into ``[sum N_i, max H, max W]``, padding
     bottom/right (one tensor per batch, e.g. all instance masks)."""
     if not tensors or any(t.dim() != 3 for t in tensors):
-        raise ValueError(f"expected [N, H, W] tensors, got shapes {[tuple(t.shape) for t in tensors]}")
+        raise ValueError(
+            f"expected [N, H, W] tensors, got shapes {[tuple(t.shape) for t in tensors]}"
+        )
     max_h = max(t.shape[1] for t in tensors)
     max_w = max(t.shape[2] for t in tensors)
-    return torch.cat([F.pad(t, (0, max_w - t.shape[2], 0, max_h - t.shape[1]), value=pad_value) for t in tensors])
+    return torch.cat(
+        [F.pad(t, (0, max_w - t.shape[2], 0, max_h - t.shape[1]), value=pad_value) for t in tensors]
+    )
 
 
 def _collate_containers(batch: Sequence[DataContainer], samples_per_gpu: int) -> DataContainer:
     first = batch[0]
-    chunks = [batch[i:i + samples_per_gpu] for i in range(0, len(batch), samples_per_gpu)]
+    chunks = [batch[i : i + samples_per_gpu] for i in range(0, len(batch), samples_per_gpu)]
     if first.cpu_only:
-        return DataContainer([[s.data for s in chunk] for chunk in chunks], first.stack,
-                             first.padding_value, cpu_only=True)
+        return DataContainer(
+            [[s.data for s in chunk] for chunk in chunks],
+            first.stack,
+            first.padding_value,
+            cpu_only=True,
+        )
     if not first.stack:
-        return DataContainer([[s.data for s in chunk] for chunk in chunks], first.stack,
-                             first.padding_value)
+        return DataContainer(
+            [[s.data for s in chunk] for chunk in chunks], first.stack, first.padding_value
+        )
     stacked = []
     for chunk in chunks:
         if not all(isinstance(s.data, torch.Tensor) for s in chunk):
-            raise TypeError(f"collate: a stacked DataContainer must hold tensors, got "
-                            f"{[type(s.data).__name__ for s in chunk]}")
+            raise TypeError(
+                f"collate: a stacked DataContainer must hold tensors, got "
+                f"{[type(s.data).__name__ for s in chunk]}"
+            )
         if chunk[0].pad_dims is None:
             stacked.append(default_collate([s.data for s in chunk]))
         else:
@@ -96,9 +111,10 @@ def _collate_containers(batch: Sequence[DataContainer], samples_per_gpu: int) ->
             try:
                 stacked.append(torch.stack(padded))
             except RuntimeError as exc:
-                raise ValueError(f"collate: stacked samples differ outside their last "
-                                 f"{chunk[0].pad_dims} dims: {[tuple(s.data.shape) for s in chunk]}"
-                                 ) from exc
+                raise ValueError(
+                    f"collate: stacked samples differ outside their last "
+                    f"{chunk[0].pad_dims} dims: {[tuple(s.data.shape) for s in chunk]}"
+                ) from exc
     return DataContainer(stacked, first.stack, first.padding_value)
 
 
@@ -120,16 +136,22 @@ def collate(batch: Sequence[Any], samples_per_gpu: int = 1) -> Any:
         return _collate_containers(batch, samples_per_gpu)
     if isinstance(first, Sequence) and not isinstance(first, str):
         if any(len(sample) != len(first) for sample in batch):
-            raise ValueError(f"collate: samples hold lists of different lengths "
-                             f"{[len(s) for s in batch]}")
+            raise ValueError(
+                f"collate: samples hold lists of different lengths {[len(s) for s in batch]}"
+            )
         return [collate(list(samples), samples_per_gpu) for samples in zip(*batch)]
     if isinstance(first, Mapping):
         for index, sample in enumerate(batch):
             if set(sample) != set(first):
-                raise KeyError(f"sample {index} of the batch has keys {sorted(sample)}, "
-                               f"expected {sorted(first)}")
+                raise KeyError(
+                    f"sample {index} of the batch has keys {sorted(sample)}, "
+                    f"expected {sorted(first)}"
+                )
         return {key: collate([d[key] for d in batch], samples_per_gpu) for key in first}
-    if (isinstance(first, torch.Tensor) and first.dim() >= 3
-            and any(t.shape != first.shape for t in batch)):
+    if (
+        isinstance(first, torch.Tensor)
+        and first.dim() >= 3
+        and any(t.shape != first.shape for t in batch)
+    ):
         return pad_and_stack(batch)
     return default_collate(list(batch))

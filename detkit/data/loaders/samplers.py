@@ -24,7 +24,8 @@ def _group_flag(dataset: object) -> np.ndarray:
     if flag is None:
         raise AttributeError(
             f"{type(dataset).__name__} has no 'flag' (aspect-ratio groups); build it with test_mode=False "
-            "or use shuffle=False")
+            "or use shuffle=False"
+        )
     return np.asarray(flag, dtype=np.int64)
 
 
@@ -39,8 +40,14 @@ class DistributedGroupSampler(Sampler[int]):
         seed: base seed; shuffling uses ``seed + epoch`` (the same on every rank).
     """
 
-    def __init__(self, dataset: object, samples_per_gpu: int = 1, num_replicas: int = 1, rank: int = 0,
-                 seed: int | None = 0) -> None:
+    def __init__(
+        self,
+        dataset: object,
+        samples_per_gpu: int = 1,
+        num_replicas: int = 1,
+        rank: int = 0,
+        seed: int | None = 0,
+    ) -> None:
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank must be in [0, {num_replicas}), got {rank}")
         self.flag = _group_flag(dataset)
@@ -52,7 +59,9 @@ class DistributedGroupSampler(Sampler[int]):
         self._epoch_set = False
         self.group_sizes = np.bincount(self.flag)
         per = samples_per_gpu * num_replicas
-        self.num_samples = sum(int(math.ceil(size / per)) * samples_per_gpu for size in self.group_sizes)
+        self.num_samples = sum(
+            int(math.ceil(size / per)) * samples_per_gpu for size in self.group_sizes
+        )
         self.total_size = self.num_samples * num_replicas
 
     def set_epoch(self, epoch: int) -> None:
@@ -73,7 +82,11 @@ class DistributedGroupSampler(Sampler[int]):
             members += (members * (extra // size + 1))[:extra]
             indices += members
         batches = torch.randperm(len(indices) // self.samples_per_gpu, generator=g).tolist()
-        return [indices[j] for b in batches for j in range(b * self.samples_per_gpu, (b + 1) * self.samples_per_gpu)]
+        return [
+            indices[j]
+            for b in batches
+            for j in range(b * self.samples_per_gpu, (b + 1) * self.samples_per_gpu)
+        ]
 
     def __iter__(self) -> Iterator[int]:
         indices = self._indices()
@@ -81,7 +94,7 @@ class DistributedGroupSampler(Sampler[int]):
             self.epoch += 1
         self._epoch_set = False
         offset = self.num_samples * self.rank
-        return iter(indices[offset:offset + self.num_samples])
+        return iter(indices[offset : offset + self.num_samples])
 
     def __len__(self) -> int:
         return self.num_samples

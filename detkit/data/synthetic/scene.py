@@ -35,14 +35,21 @@ class SceneObject:
 
 
 def _clamped_polygon(points: list[tuple[float, float]], width: int, height: int) -> list[list[int]]:
-    return [[int(min(max(round(x), 0), width - 1)), int(min(max(round(y), 0), height - 1))] for x, y in points]
+    return [
+        [int(min(max(round(x), 0), width - 1)), int(min(max(round(y), 0), height - 1))]
+        for x, y in points
+    ]
 
 
-def _paint_background(rng: np.random.Generator, width: int, height: int, horizon: int) -> tuple[Image.Image, list[SceneObject]]:
+def _paint_background(
+    rng: np.random.Generator, width: int, height: int, horizon: int
+) -> tuple[Image.Image, list[SceneObject]]:
     """Sky gradient, buildings along the horizon, road and a sidewalk."""
     rows = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
     sky_top, sky_low = np.array([70, 130, 200], np.float32), np.array([190, 215, 235], np.float32)
-    canvas = np.broadcast_to(sky_top + (sky_low - sky_top) * np.minimum(rows * 2.0, 1.0), (height, width, 3))
+    canvas = np.broadcast_to(
+        sky_top + (sky_low - sky_top) * np.minimum(rows * 2.0, 1.0), (height, width, 3)
+    )
     image = Image.fromarray(canvas.astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(image)
     objects = [SceneObject("sky", [[0, 0], [width - 1, 0], [width - 1, horizon], [0, horizon]])]
@@ -62,15 +69,25 @@ def _paint_background(rng: np.random.Generator, width: int, height: int, horizon
         for wy in range(top + step // 2, horizon - step, step):
             for wx in range(box[0] + step // 2, box[2] - step // 2, step):
                 draw.rectangle([wx, wy, wx + step // 3, wy + step // 2], fill=(60, 70, 90))
-        objects.append(SceneObject("building", [[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]]))
+        objects.append(
+            SceneObject(
+                "building", [[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]]]
+            )
+        )
 
     road = [[0, horizon], [width - 1, horizon], [width - 1, height - 1], [0, height - 1]]
     draw.polygon([tuple(p) for p in road], fill=(95, 95, 100))
     lane_y = np.linspace(horizon + 4, height - 1, 6).astype(int)
     for y0, y1 in zip(lane_y[:-1:2], lane_y[1::2]):
-        draw.line([(width // 2, y0), (width // 2, y1)], fill=(230, 230, 230), width=max(2, width // 200))
+        draw.line(
+            [(width // 2, y0), (width // 2, y1)], fill=(230, 230, 230), width=max(2, width // 200)
+        )
     objects.append(SceneObject("road", road))
-    walk = _clamped_polygon([(0, horizon), (0.3 * width, horizon), (0, horizon + 0.35 * (height - horizon))], width, height)
+    walk = _clamped_polygon(
+        [(0, horizon), (0.3 * width, horizon), (0, horizon + 0.35 * (height - horizon))],
+        width,
+        height,
+    )
     draw.polygon([tuple(p) for p in walk], fill=(175, 150, 170))
     objects.append(SceneObject("sidewalk", walk))
     return image, objects
@@ -96,8 +113,14 @@ def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float,
     return iw * ih / max(smaller, 1e-6)
 
 
-def _place(rng: np.random.Generator, kind: ShapeKind, width: int, height: int, horizon: int,
-           placed: list[tuple[float, float, float, float]]) -> ShapeFrame:
+def _place(
+    rng: np.random.Generator,
+    kind: ShapeKind,
+    width: int,
+    height: int,
+    horizon: int,
+    placed: list[tuple[float, float, float, float]],
+) -> ShapeFrame:
     """Pick a position and size; retry a few times to keep most of each object visible."""
     us = [u for u, _ in kind.outline]
     frame = ShapeFrame(0.0, 0.0, 1.0)
@@ -110,12 +133,24 @@ def _place(rng: np.random.Generator, kind: ShapeKind, width: int, height: int, h
         box = (cx + min(us) * h, bottom - h, cx + max(us) * h, bottom)
         if all(_overlap(box, other) < 0.25 for other in placed):
             break
-    placed.append((frame.cx + min(us) * frame.h, frame.bottom - frame.h, frame.cx + max(us) * frame.h, frame.bottom))
+    placed.append(
+        (
+            frame.cx + min(us) * frame.h,
+            frame.bottom - frame.h,
+            frame.cx + max(us) * frame.h,
+            frame.bottom,
+        )
+    )
     return frame
 
 
-def _paint_object(image: Image.Image, rng: np.random.Generator, kind: ShapeKind, frame: ShapeFrame,
-                  polygon: list[list[int]]) -> None:
+def _paint_object(
+    image: Image.Image,
+    rng: np.random.Generator,
+    kind: ShapeKind,
+    frame: ShapeFrame,
+    polygon: list[list[int]],
+) -> None:
     xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
     x0, y0 = min(xs), min(ys)
     size = (max(xs) - x0 + 1, max(ys) - y0 + 1)
@@ -127,8 +162,13 @@ def _paint_object(image: Image.Image, rng: np.random.Generator, kind: ShapeKind,
     image.paste(patch, (x0, y0), mask)
 
 
-def make_scene(rng: np.random.Generator, width: int, height: int, noise: int = 6,
-               instances: tuple[int, int] = (3, 8)) -> tuple[np.ndarray, list[SceneObject]]:
+def make_scene(
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    noise: int = 6,
+    instances: tuple[int, int] = (3, 8),
+) -> tuple[np.ndarray, list[SceneObject]]:
     """Sample and paint one scene.
 
     Args:
@@ -146,7 +186,9 @@ def make_scene(rng: np.random.Generator, width: int, height: int, noise: int = 6
     image, objects = _paint_background(rng, width, height, horizon)
     labels = _sample_labels(rng, instances)
     placed: list[tuple[float, float, float, float]] = []
-    frames = [(label, _place(rng, SHAPES[label], width, height, horizon, placed)) for label in labels]
+    frames = [
+        (label, _place(rng, SHAPES[label], width, height, horizon, placed)) for label in labels
+    ]
     frames.sort(key=lambda item: item[1].bottom)  # far (higher up) first, near objects occlude
     for label, frame in frames:
         kind = SHAPES[label]

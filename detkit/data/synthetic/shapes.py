@@ -88,7 +88,9 @@ def _darker(colour: tuple[int, int, int], f: float = 0.55) -> tuple[int, int, in
     return tuple(int(c * f) for c in colour)  # type: ignore[return-value]
 
 
-def _wheel(draw: ImageDraw.ImageDraw, f: ShapeFrame, cu: float, cv: float, r: float, ring: bool = False) -> None:
+def _wheel(
+    draw: ImageDraw.ImageDraw, f: ShapeFrame, cu: float, cv: float, r: float, ring: bool = False
+) -> None:
     x0, y0 = f.px(cu - r, cv + r)
     x1, y1 = f.px(cu + r, cv - r)
     if ring:
@@ -99,8 +101,20 @@ def _wheel(draw: ImageDraw.ImageDraw, f: ShapeFrame, cu: float, cv: float, r: fl
         draw.ellipse(f.box(cu - r2, cv - r2, cu + r2, cv + r2), fill=(150, 150, 150))
 
 
-_PERSON = [(-0.15, 0.0), (-0.03, 0.0), (0.0, 0.3), (0.03, 0.0), (0.15, 0.0), (0.13, 0.5), (0.19, 0.77),
-           (0.06, 0.8)] + arc(0.0, 0.89, 0.095, -50, 230, 10) + [(-0.06, 0.8), (-0.19, 0.77), (-0.13, 0.5)]
+_PERSON = (
+    [
+        (-0.15, 0.0),
+        (-0.03, 0.0),
+        (0.0, 0.3),
+        (0.03, 0.0),
+        (0.15, 0.0),
+        (0.13, 0.5),
+        (0.19, 0.77),
+        (0.06, 0.8),
+    ]
+    + arc(0.0, 0.89, 0.095, -50, 230, 10)
+    + [(-0.06, 0.8), (-0.19, 0.77), (-0.13, 0.5)]
+)
 
 
 def _paint_person(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]) -> None:
@@ -111,9 +125,14 @@ def _paint_person(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, i
     draw.ellipse(f.box(-0.1, 0.79, 0.1, 0.99), fill=(235, 190, 160))  # head
 
 
-_RIDER = [(-0.5, 0.16)] + arc(-0.3, 0.17, 0.18, 180, 360, 6) + arc(0.3, 0.17, 0.18, 180, 360, 6) + [
-    (0.5, 0.2), (0.38, 0.42), (0.22, 0.62), (0.12, 0.78)] + arc(0.02, 0.9, 0.1, -40, 220, 9) + [
-    (-0.12, 0.74), (-0.16, 0.45), (-0.4, 0.35)]
+_RIDER = (
+    [(-0.5, 0.16)]
+    + arc(-0.3, 0.17, 0.18, 180, 360, 6)
+    + arc(0.3, 0.17, 0.18, 180, 360, 6)
+    + [(0.5, 0.2), (0.38, 0.42), (0.22, 0.62), (0.12, 0.78)]
+    + arc(0.02, 0.9, 0.1, -40, 220, 9)
+    + [(-0.12, 0.74), (-0.16, 0.45), (-0.4, 0.35)]
+)
 
 
 def _paint_rider(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]) -> None:
@@ -125,36 +144,94 @@ def _paint_rider(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, in
     draw.pieslice(f.box(-0.1, 0.8, 0.14, 1.02), 180, 360, fill=(245, 245, 245))  # helmet
 
 
-_CAR = [(-0.98, 0.1), (-0.98, 0.45), (-0.62, 0.52), (-0.4, 0.92), (0.38, 0.92), (0.62, 0.52), (0.98, 0.46),
-        (0.98, 0.1), (0.78, 0.1), (0.72, 0.0), (0.5, 0.0), (0.44, 0.1), (-0.44, 0.1), (-0.5, 0.0), (-0.72, 0.0),
-        (-0.78, 0.1)]
+_CAR = [
+    (-0.98, 0.1),
+    (-0.98, 0.45),
+    (-0.62, 0.52),
+    (-0.4, 0.92),
+    (0.38, 0.92),
+    (0.62, 0.52),
+    (0.98, 0.46),
+    (0.98, 0.1),
+    (0.78, 0.1),
+    (0.72, 0.0),
+    (0.5, 0.0),
+    (0.44, 0.1),
+    (-0.44, 0.1),
+    (-0.5, 0.0),
+    (-0.72, 0.0),
+    (-0.78, 0.1),
+]
 
 
 def _paint_car(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]) -> None:
-    draw.polygon(f.pts([(-0.52, 0.55), (-0.36, 0.85), (-0.02, 0.85), (-0.02, 0.55)]), fill=(170, 210, 240))
-    draw.polygon(f.pts([(0.04, 0.55), (0.04, 0.85), (0.34, 0.85), (0.52, 0.55)]), fill=(170, 210, 240))
+    draw.polygon(
+        f.pts([(-0.52, 0.55), (-0.36, 0.85), (-0.02, 0.85), (-0.02, 0.55)]), fill=(170, 210, 240)
+    )
+    draw.polygon(
+        f.pts([(0.04, 0.55), (0.04, 0.85), (0.34, 0.85), (0.52, 0.55)]), fill=(170, 210, 240)
+    )
     draw.rectangle(f.box(-0.98, 0.3, 0.98, 0.34), fill=_darker(colour))
     _wheel(draw, f, -0.61, 0.12, 0.13)
     _wheel(draw, f, 0.61, 0.12, 0.13)
 
 
-_TRUCK = [(-1.1, 0.1), (-1.1, 1.0), (0.45, 1.0), (0.45, 0.7), (0.85, 0.7), (1.1, 0.4), (1.1, 0.1), (0.9, 0.1),
-          (0.85, 0.0), (0.6, 0.0), (0.55, 0.1), (-0.55, 0.1), (-0.6, 0.0), (-0.85, 0.0), (-0.9, 0.1)]
+_TRUCK = [
+    (-1.1, 0.1),
+    (-1.1, 1.0),
+    (0.45, 1.0),
+    (0.45, 0.7),
+    (0.85, 0.7),
+    (1.1, 0.4),
+    (1.1, 0.1),
+    (0.9, 0.1),
+    (0.85, 0.0),
+    (0.6, 0.0),
+    (0.55, 0.1),
+    (-0.55, 0.1),
+    (-0.6, 0.0),
+    (-0.85, 0.0),
+    (-0.9, 0.1),
+]
 
 
 def _paint_truck(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]) -> None:
     dark = _darker(colour)
     for k in range(1, 8):
-        draw.line([f.px(-1.1 + 0.2 * k, 0.2), f.px(-1.1 + 0.2 * k, 1.0)], fill=dark, width=max(1, int(0.02 * f.h)))
+        draw.line(
+            [f.px(-1.1 + 0.2 * k, 0.2), f.px(-1.1 + 0.2 * k, 1.0)],
+            fill=dark,
+            width=max(1, int(0.02 * f.h)),
+        )
     for k in range(1, 4):
-        draw.line([f.px(-1.1, 0.2 + 0.2 * k), f.px(0.45, 0.2 + 0.2 * k)], fill=dark, width=max(1, int(0.02 * f.h)))
-    draw.polygon(f.pts([(0.55, 0.45), (0.55, 0.65), (0.82, 0.65), (0.98, 0.45)]), fill=(180, 220, 235))
+        draw.line(
+            [f.px(-1.1, 0.2 + 0.2 * k), f.px(0.45, 0.2 + 0.2 * k)],
+            fill=dark,
+            width=max(1, int(0.02 * f.h)),
+        )
+    draw.polygon(
+        f.pts([(0.55, 0.45), (0.55, 0.65), (0.82, 0.65), (0.98, 0.45)]), fill=(180, 220, 235)
+    )
     _wheel(draw, f, -0.72, 0.12, 0.13)
     _wheel(draw, f, 0.72, 0.12, 0.13)
 
 
-_BUS = [(-1.5, 0.08), (-1.5, 0.9), (-1.42, 1.0), (1.42, 1.0), (1.5, 0.9), (1.5, 0.08), (1.15, 0.08), (1.1, 0.0),
-        (0.85, 0.0), (0.8, 0.08), (-0.8, 0.08), (-0.85, 0.0), (-1.1, 0.0), (-1.15, 0.08)]
+_BUS = [
+    (-1.5, 0.08),
+    (-1.5, 0.9),
+    (-1.42, 1.0),
+    (1.42, 1.0),
+    (1.5, 0.9),
+    (1.5, 0.08),
+    (1.15, 0.08),
+    (1.1, 0.0),
+    (0.85, 0.0),
+    (0.8, 0.08),
+    (-0.8, 0.08),
+    (-0.85, 0.0),
+    (-1.1, 0.0),
+    (-1.15, 0.08),
+]
 
 
 def _paint_bus(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]) -> None:
@@ -177,20 +254,48 @@ def _paint_train(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, in
     draw.rectangle(f.box(-1.8, 0.05, 1.8, 0.12), fill=(30, 30, 30))
 
 
-_MOTORCYCLE = [(-0.62, 0.2)] + arc(-0.4, 0.22, 0.22, 180, 360, 6) + arc(0.4, 0.22, 0.22, 180, 360, 6) + [
-    (0.62, 0.25), (0.5, 0.55), (0.42, 0.85), (0.3, 0.85), (0.25, 0.6), (-0.1, 0.62), (-0.45, 0.55)]
+_MOTORCYCLE = (
+    [(-0.62, 0.2)]
+    + arc(-0.4, 0.22, 0.22, 180, 360, 6)
+    + arc(0.4, 0.22, 0.22, 180, 360, 6)
+    + [
+        (0.62, 0.25),
+        (0.5, 0.55),
+        (0.42, 0.85),
+        (0.3, 0.85),
+        (0.25, 0.6),
+        (-0.1, 0.62),
+        (-0.45, 0.55),
+    ]
+)
 
 
-def _paint_motorcycle(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]) -> None:
+def _paint_motorcycle(
+    draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]
+) -> None:
     _wheel(draw, f, -0.4, 0.22, 0.22)
     _wheel(draw, f, 0.4, 0.22, 0.22)
     draw.rectangle(f.box(-0.45, 0.5, -0.05, 0.6), fill=(25, 25, 25))  # seat
-    draw.line([f.px(0.36, 0.85), f.px(0.48, 0.85)], fill=(200, 200, 200), width=max(1, int(0.05 * f.h)))
+    draw.line(
+        [f.px(0.36, 0.85), f.px(0.48, 0.85)], fill=(200, 200, 200), width=max(1, int(0.05 * f.h))
+    )
 
 
-_BICYCLE = [(-0.72, 0.28)] + arc(-0.45, 0.27, 0.27, 180, 360, 6) + arc(0.45, 0.27, 0.27, 180, 360, 6) + [
-    (0.72, 0.3), (0.55, 0.62), (0.42, 0.9), (0.3, 0.9), (0.3, 0.62), (-0.25, 0.7), (-0.45, 0.72),
-    (-0.55, 0.6)]
+_BICYCLE = (
+    [(-0.72, 0.28)]
+    + arc(-0.45, 0.27, 0.27, 180, 360, 6)
+    + arc(0.45, 0.27, 0.27, 180, 360, 6)
+    + [
+        (0.72, 0.3),
+        (0.55, 0.62),
+        (0.42, 0.9),
+        (0.3, 0.9),
+        (0.3, 0.62),
+        (-0.25, 0.7),
+        (-0.45, 0.72),
+        (-0.55, 0.6),
+    ]
+)
 
 
 def _paint_bicycle(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]) -> None:
@@ -201,8 +306,12 @@ def _paint_bicycle(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, 
     draw.line(f.pts(frame), fill=_darker(colour, 0.5), width=width)
 
 
-_CARAVAN = [(-1.2, 0.1), (-1.2, 0.8)] + arc(-0.95, 0.8, 0.25, 180, 90, 5) + arc(0.95, 0.8, 0.25, 90, 0, 5) + [
-    (1.2, 0.1), (0.2, 0.1), (0.15, 0.0), (-0.15, 0.0), (-0.2, 0.1)]
+_CARAVAN = (
+    [(-1.2, 0.1), (-1.2, 0.8)]
+    + arc(-0.95, 0.8, 0.25, 180, 90, 5)
+    + arc(0.95, 0.8, 0.25, 90, 0, 5)
+    + [(1.2, 0.1), (0.2, 0.1), (0.15, 0.0), (-0.15, 0.0), (-0.2, 0.1)]
+)
 
 
 def _paint_caravan(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]) -> None:
@@ -211,14 +320,24 @@ def _paint_caravan(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, 
     _wheel(draw, f, 0.0, 0.1, 0.1)
 
 
-_TRAILER = [(-1.3, 0.15), (-1.3, 0.45), (1.3, 0.45), (1.3, 0.15), (0.15, 0.15), (0.1, 0.0), (-0.1, 0.0),
-            (-0.15, 0.15)]
+_TRAILER = [
+    (-1.3, 0.15),
+    (-1.3, 0.45),
+    (1.3, 0.45),
+    (1.3, 0.15),
+    (0.15, 0.15),
+    (0.1, 0.0),
+    (-0.1, 0.0),
+    (-0.15, 0.15),
+]
 
 
 def _paint_trailer(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]) -> None:
     for k in range(13):
         u = -1.3 + 0.2 * k
-        draw.line([f.px(u, 0.15), f.px(u, 0.45)], fill=_darker(colour, 0.6), width=max(1, int(0.03 * f.h)))
+        draw.line(
+            [f.px(u, 0.15), f.px(u, 0.45)], fill=_darker(colour, 0.6), width=max(1, int(0.03 * f.h))
+        )
     _wheel(draw, f, 0.0, 0.1, 0.1)
 
 
@@ -233,7 +352,9 @@ _PERSON_HEADS = [-1.2, -0.75, -0.3, 0.15, 0.6, 1.05]
 _PERSONGROUP = _group_outline(_PERSON_HEADS, 0.82, 0.2, 2.9)
 
 
-def _paint_persongroup(draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]) -> None:
+def _paint_persongroup(
+    draw: ImageDraw.ImageDraw, f: ShapeFrame, colour: tuple[int, int, int]
+) -> None:
     for k in range(10):
         v = 0.3 + 0.055 * k
         draw.rectangle(f.box(-1.5, v, 1.5, v + 0.025), fill=_darker(colour))

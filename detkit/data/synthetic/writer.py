@@ -61,8 +61,15 @@ def render_id_images(json_path: Path) -> None:
     createLabelImage(annotation, "ids").save(stem + "labelIds.png")
 
 
-def _write_one(root: Path, split: str, index: int, width: int, height: int, seed: int,
-               instances: tuple[int, int]) -> list[str]:
+def _write_one(
+    root: Path,
+    split: str,
+    index: int,
+    width: int,
+    height: int,
+    seed: int,
+    instances: tuple[int, int],
+) -> list[str]:
     cities = CITIES[split]
     city = cities[index % len(cities)]
     name = f"{city}_{index // len(cities):06d}_000019"
@@ -105,7 +112,9 @@ def generate_cityscapes_sample(
     """
     width, height = int(size[0]), int(size[1])
     if not (64 <= width <= 2048 and 32 <= height <= 1024):
-        raise ValueError(f"size must be between (64, 32) and (2048, 1024) (width, height), got {size!r}")
+        raise ValueError(
+            f"size must be between (64, 32) and (2048, 1024) (width, height), got {size!r}"
+        )
     if not 0 <= instances[0] <= instances[1]:
         raise ValueError(f"instances must be (min, max) with 0 <= min <= max, got {instances!r}")
     counts = {"train": train, "val": val, "test": test}

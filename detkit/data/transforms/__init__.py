@@ -9,7 +9,13 @@ from detkit.data.transforms.crop import MinIoURandomCrop, RandomCrop
 from detkit.data.transforms.expand import Expand
 from detkit.data.transforms.filter_annotations import FilterAnnotations
 from detkit.data.transforms.flip import RandomFlip
-from detkit.data.transforms.formatting import Collect, DefaultFormatBundle, ImageToTensor, ToTensor, to_tensor
+from detkit.data.transforms.formatting import (
+    Collect,
+    DefaultFormatBundle,
+    ImageToTensor,
+    ToTensor,
+    to_tensor,
+)
 from detkit.data.transforms.geometric import Rotate, Shear, Translate
 from detkit.data.transforms.loading import LoadAnnotations, LoadImageFromFile, read_image
 from detkit.data.transforms.loading_variants import (
@@ -26,7 +32,11 @@ from detkit.data.transforms.photometric import (
     ContrastTransform,
     EqualizeTransform,
 )
-from detkit.data.transforms.photometric_distort import CutOut, PhotoMetricDistortion, YOLOXHSVRandomAug
+from detkit.data.transforms.photometric_distort import (
+    CutOut,
+    PhotoMetricDistortion,
+    YOLOXHSVRandomAug,
+)
 from detkit.data.transforms.policies import AutoAugment
 from detkit.data.transforms.resize import Resize
 from detkit.data.transforms.seg_rescale import SegRescale

@@ -16,7 +16,13 @@ import cv2
 import numpy as np
 
 from detkit.data.transforms.fields import bbox_keys, img_keys, mask_keys, seg_keys
-from detkit.data.transforms.instance_ops import find_inside_boxes, image_hw, keep_rows, translate_masks, warp_masks
+from detkit.data.transforms.instance_ops import (
+    find_inside_boxes,
+    image_hw,
+    keep_rows,
+    translate_masks,
+    warp_masks,
+)
 from detkit.registry import PIPELINES
 
 __all__ = ["RandomShift", "RandomAffine", "shift_image"]
@@ -30,8 +36,9 @@ def shift_image(img: np.ndarray, dx: int, dy: int, fill: float = 0) -> np.ndarra
     out = np.full_like(img, fill)
     new_h, new_w = h - abs(dy), w - abs(dx)
     if new_h > 0 and new_w > 0:
-        out[max(dy, 0):max(dy, 0) + new_h, max(dx, 0):max(dx, 0) + new_w] = \
-            img[max(-dy, 0):max(-dy, 0) + new_h, max(-dx, 0):max(-dx, 0) + new_w]
+        out[max(dy, 0) : max(dy, 0) + new_h, max(dx, 0) : max(dx, 0) + new_w] = img[
+            max(-dy, 0) : max(-dy, 0) + new_h, max(-dx, 0) : max(-dx, 0) + new_w
+        ]
     return out
 
 
@@ -49,7 +56,9 @@ class RandomShift:
     Draws: ``np.random.random()`` (shift if ``< shift_ratio``), ``randint`` x, ``randint`` y.
     """
 
-    def __init__(self, shift_ratio: float = 0.5, max_shift_px: int = 32, filter_thr_px: int = 1) -> None:
+    def __init__(
+        self, shift_ratio: float = 0.5, max_shift_px: int = 32, filter_thr_px: int = 1
+    ) -> None:
         if not 0 <= shift_ratio <= 1:
             raise ValueError(f"RandomShift: shift_ratio must be in [0, 1], got {shift_ratio!r}")
         if max_shift_px < 0:
@@ -74,8 +83,9 @@ class RandomShift:
             boxes = results[key].copy()
             boxes[..., 0::2] = np.clip(boxes[..., 0::2] + dx, 0, w)
             boxes[..., 1::2] = np.clip(boxes[..., 1::2] + dy, 0, h)
-            valid = ((boxes[..., 2] - boxes[..., 0]) > self.filter_thr_px) & \
-                    ((boxes[..., 3] - boxes[..., 1]) > self.filter_thr_px)
+            valid = ((boxes[..., 2] - boxes[..., 0]) > self.filter_thr_px) & (
+                (boxes[..., 3] - boxes[..., 1]) > self.filter_thr_px
+            )
             if key == "gt_bboxes" and not valid.any():
                 return results
             new[key], valids[key] = boxes, valid
@@ -91,13 +101,17 @@ class RandomShift:
         return results
 
     def __repr__(self) -> str:
-        return (f"RandomShift(shift_ratio={self.shift_ratio}, max_shift_px={self.max_shift_px}, "
-                f"filter_thr_px={self.filter_thr_px})")
+        return (
+            f"RandomShift(shift_ratio={self.shift_ratio}, max_shift_px={self.max_shift_px}, "
+            f"filter_thr_px={self.filter_thr_px})"
+        )
 
 
 def _rotation(degrees: float) -> np.ndarray:
     r = math.radians(degrees)
-    return np.array([[np.cos(r), -np.sin(r), 0.0], [np.sin(r), np.cos(r), 0.0], [0.0, 0.0, 1.0]], np.float32)
+    return np.array(
+        [[np.cos(r), -np.sin(r), 0.0], [np.sin(r), np.cos(r), 0.0], [0.0, 0.0, 1.0]], np.float32
+    )
 
 
 def _scaling(ratio: float) -> np.ndarray:
@@ -105,8 +119,14 @@ def _scaling(ratio: float) -> np.ndarray:
 
 
 def _shear(x_degrees: float, y_degrees: float) -> np.ndarray:
-    return np.array([[1, np.tan(math.radians(x_degrees)), 0.0],
-                     [np.tan(math.radians(y_degrees)), 1, 0.0], [0.0, 0.0, 1.0]], np.float32)
+    return np.array(
+        [
+            [1, np.tan(math.radians(x_degrees)), 0.0],
+            [np.tan(math.radians(y_degrees)), 1, 0.0],
+            [0.0, 0.0, 1.0],
+        ],
+        np.float32,
+    )
 
 
 def _translation(x: float, y: float) -> np.ndarray:
@@ -135,15 +155,28 @@ class RandomAffine:
     are warped (nearest), polygon vertices mapped, seg maps warped (nearest, border 255).
     """
 
-    def __init__(self, max_rotate_degree: float = 10.0, max_translate_ratio: float = 0.1,
-                 scaling_ratio_range: Sequence[float] = (0.5, 1.5), max_shear_degree: float = 2.0,
-                 border: Sequence[int] = (0, 0), border_val: Sequence[int] = (114, 114, 114),
-                 min_bbox_size: float = 2, min_area_ratio: float = 0.2, max_aspect_ratio: float = 20,
-                 bbox_clip_border: bool = True, skip_filter: bool = True) -> None:
+    def __init__(
+        self,
+        max_rotate_degree: float = 10.0,
+        max_translate_ratio: float = 0.1,
+        scaling_ratio_range: Sequence[float] = (0.5, 1.5),
+        max_shear_degree: float = 2.0,
+        border: Sequence[int] = (0, 0),
+        border_val: Sequence[int] = (114, 114, 114),
+        min_bbox_size: float = 2,
+        min_area_ratio: float = 0.2,
+        max_aspect_ratio: float = 20,
+        bbox_clip_border: bool = True,
+        skip_filter: bool = True,
+    ) -> None:
         if not 0 <= max_translate_ratio <= 1:
-            raise ValueError(f"RandomAffine: max_translate_ratio must be in [0, 1], got {max_translate_ratio!r}")
+            raise ValueError(
+                f"RandomAffine: max_translate_ratio must be in [0, 1], got {max_translate_ratio!r}"
+            )
         if not 0 < scaling_ratio_range[0] <= scaling_ratio_range[1]:
-            raise ValueError(f"RandomAffine: scaling_ratio_range must be 0 < min <= max, got {scaling_ratio_range!r}")
+            raise ValueError(
+                f"RandomAffine: scaling_ratio_range must be 0 < min <= max, got {scaling_ratio_range!r}"
+            )
         self.max_rotate_degree = max_rotate_degree
         self.max_translate_ratio = max_translate_ratio
         self.scaling_ratio_range = tuple(scaling_ratio_range)
@@ -165,7 +198,9 @@ class RandomAffine:
         y_shear = np.random.uniform(-self.max_shear_degree, self.max_shear_degree)
         tx = np.random.uniform(-self.max_translate_ratio, self.max_translate_ratio) * width
         ty = np.random.uniform(-self.max_translate_ratio, self.max_translate_ratio) * height
-        matrix = _translation(tx, ty) @ _shear(x_shear, y_shear) @ _rotation(rotation) @ _scaling(scale)
+        matrix = (
+            _translation(tx, ty) @ _shear(x_shear, y_shear) @ _rotation(rotation) @ _scaling(scale)
+        )
         return self.apply(results, matrix, scale, (height, width))
 
     def filter_gt_bboxes(self, origin: np.ndarray, warped: np.ndarray) -> np.ndarray:
@@ -173,16 +208,22 @@ class RandomAffine:
         ow, oh = origin[:, 2] - origin[:, 0], origin[:, 3] - origin[:, 1]
         ww, wh = warped[:, 2] - warped[:, 0], warped[:, 3] - warped[:, 1]
         aspect = np.maximum(ww / (wh + 1e-16), wh / (ww + 1e-16))
-        return ((ww > self.min_bbox_size) & (wh > self.min_bbox_size)
-                & (ww * wh / (ow * oh + 1e-16) > self.min_area_ratio) & (aspect < self.max_aspect_ratio))
+        return (
+            (ww > self.min_bbox_size)
+            & (wh > self.min_bbox_size)
+            & (ww * wh / (ow * oh + 1e-16) > self.min_area_ratio)
+            & (aspect < self.max_aspect_ratio)
+        )
 
-    def apply(self, results: dict[str, Any], matrix: np.ndarray, scale: float,
-              out_shape: tuple[int, int]) -> dict[str, Any]:
+    def apply(
+        self, results: dict[str, Any], matrix: np.ndarray, scale: float, out_shape: tuple[int, int]
+    ) -> dict[str, Any]:
         """Warp with the 3x3 ``matrix`` into ``out_shape = (h, w)`` (no random draw)."""
         height, width = out_shape
         for key in img_keys(results):
-            results[key] = cv2.warpPerspective(results[key], matrix, dsize=(width, height),
-                                               borderValue=self.border_val)
+            results[key] = cv2.warpPerspective(
+                results[key], matrix, dsize=(width, height), borderValue=self.border_val
+            )
             results["img_shape"] = results[key].shape
         for key in bbox_keys(results):
             boxes = results[key]
@@ -207,14 +248,21 @@ class RandomAffine:
             if results.get(key) is not None:
                 results[key] = warp_masks(results[key], matrix, (height, width))
         for key in seg_keys(results):
-            results[key] = cv2.warpPerspective(results[key], matrix, dsize=(width, height),
-                                               flags=cv2.INTER_NEAREST, borderValue=SEG_FILL)
+            results[key] = cv2.warpPerspective(
+                results[key],
+                matrix,
+                dsize=(width, height),
+                flags=cv2.INTER_NEAREST,
+                borderValue=SEG_FILL,
+            )
         return results
 
     def __repr__(self) -> str:
-        return (f"RandomAffine(max_rotate_degree={self.max_rotate_degree}, "
-                f"max_translate_ratio={self.max_translate_ratio}, scaling_ratio={self.scaling_ratio_range}, "
-                f"max_shear_degree={self.max_shear_degree}, border={self.border}, "
-                f"border_val={self.border_val}, min_bbox_size={self.min_bbox_size}, "
-                f"min_area_ratio={self.min_area_ratio}, max_aspect_ratio={self.max_aspect_ratio}, "
-                f"skip_filter={self.skip_filter})")
+        return (
+            f"RandomAffine(max_rotate_degree={self.max_rotate_degree}, "
+            f"max_translate_ratio={self.max_translate_ratio}, scaling_ratio={self.scaling_ratio_range}, "
+            f"max_shear_degree={self.max_shear_degree}, border={self.border}, "
+            f"border_val={self.border_val}, min_bbox_size={self.min_bbox_size}, "
+            f"min_area_ratio={self.min_area_ratio}, max_aspect_ratio={self.max_aspect_ratio}, "
+            f"skip_filter={self.skip_filter})"
+        )

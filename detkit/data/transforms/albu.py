@@ -63,9 +63,14 @@ class Albu:
             leaves no box.
     """
 
-    def __init__(self, transforms: list[dict[str, Any]], bbox_params: dict[str, Any] | None = None,
-                 keymap: dict[str, str] | None = None, update_pad_shape: bool = False,
-                 skip_img_without_anno: bool = False) -> None:
+    def __init__(
+        self,
+        transforms: list[dict[str, Any]],
+        bbox_params: dict[str, Any] | None = None,
+        keymap: dict[str, str] | None = None,
+        update_pad_shape: bool = False,
+        skip_img_without_anno: bool = False,
+    ) -> None:
         import albumentations
 
         transforms = copy.deepcopy(transforms)
@@ -74,13 +79,19 @@ class Albu:
         self.filter_lost_elements = False
         self.update_pad_shape = update_pad_shape
         self.skip_img_without_anno = skip_img_without_anno
-        if isinstance(bbox_params, dict) and "label_fields" in bbox_params and "filter_lost_elements" in bbox_params:
+        if (
+            isinstance(bbox_params, dict)
+            and "label_fields" in bbox_params
+            and "filter_lost_elements" in bbox_params
+        ):
             self.filter_lost_elements = True
             self.origin_label_fields = list(bbox_params["label_fields"])
             bbox_params["label_fields"] = ["idx_mapper"]
             del bbox_params["filter_lost_elements"]
         self.bbox_params = albu_builder(bbox_params) if bbox_params else None
-        self.aug = albumentations.Compose([albu_builder(t) for t in transforms], bbox_params=self.bbox_params)
+        self.aug = albumentations.Compose(
+            [albu_builder(t) for t in transforms], bbox_params=self.bbox_params
+        )
         self.keymap_to_albu = dict(keymap) if keymap else dict(_DEFAULT_KEYMAP)
         self.keymap_back = {v: k for k, v in self.keymap_to_albu.items()}
 

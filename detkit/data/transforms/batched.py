@@ -40,8 +40,13 @@ from detkit.data.transforms.photometric import (
 from detkit.data.transforms.policies import AutoAugment
 from detkit.structures.affine import AffineParams
 
-__all__ = ["PolicyStep", "BatchedInstances", "draw_autoaugment", "apply_autoaugment_batched",
-           "autoaugment_batch"]
+__all__ = [
+    "PolicyStep",
+    "BatchedInstances",
+    "draw_autoaugment",
+    "apply_autoaugment_batched",
+    "autoaugment_batch",
+]
 
 _GEOMETRIC = (Rotate, Translate, Shear)
 _PHOTOMETRIC = (ColorTransform, BrightnessTransform, ContrastTransform, EqualizeTransform)
@@ -85,9 +90,17 @@ def draw_autoaugment(aug: AutoAugment, batch_size: int) -> list[list[PolicyStep]
             if np.random.rand() > transform.prob:
                 continue
             if isinstance(transform, Rotate):
-                value = -transform.angle if np.random.rand() < transform.random_negative_prob else transform.angle
+                value = (
+                    -transform.angle
+                    if np.random.rand() < transform.random_negative_prob
+                    else transform.angle
+                )
             elif isinstance(transform, Translate):
-                value = -transform.offset if np.random.rand() < transform.random_negative_prob else transform.offset
+                value = (
+                    -transform.offset
+                    if np.random.rand() < transform.random_negative_prob
+                    else transform.offset
+                )
             elif isinstance(transform, Shear):
                 mag = transform.magnitude
                 value = -mag if np.random.rand() < transform.random_negative_prob else mag
@@ -111,27 +124,36 @@ def _step_params(step: PolicyStep, height: int, width: int) -> AffineParams:
 def _theta(matrix: np.ndarray, height: int, width: int) -> np.ndarray:
     """``affine_grid`` theta (normalised, align_corners=False, output -> input) for the forward
     pixel-index ``matrix`` on a ``height x width`` canvas."""
-    to_norm = np.array([[2.0 / width, 0.0, 1.0 / width - 1.0],
-                        [0.0, 2.0 / height, 1.0 / height - 1.0],
-                        [0.0, 0.0, 1.0]])
+    to_norm = np.array(
+        [
+            [2.0 / width, 0.0, 1.0 / width - 1.0],
+            [0.0, 2.0 / height, 1.0 / height - 1.0],
+            [0.0, 0.0, 1.0],
+        ]
+    )
     forward = np.vstack([matrix, [0.0, 0.0, 1.0]])
     return (to_norm @ np.linalg.inv(forward) @ np.linalg.inv(to_norm))[:2]
 
 
-def _warp_batch(stack: torch.Tensor, theta: torch.Tensor, fill: torch.Tensor, valid: torch.Tensor,
-                mode: str) -> torch.Tensor:
+def _warp_batch(
+    stack: torch.Tensor, theta: torch.Tensor, fill: torch.Tensor, valid: torch.Tensor, mode: str
+) -> torch.Tensor:
     """Warp ``(B, C, H, W)`` with per-sample ``theta``; ``fill`` ``(B, C, 1, 1)``; ``valid``
     ``(B, 1, H, W)`` marks each sample's own image area (outside counts as border)."""
     work = (stack.float() - fill) * valid
     grid = nnf.affine_grid(theta, list(work.shape), align_corners=False)
-    warped = nnf.grid_sample(work, grid, mode=mode, padding_mode="zeros", align_corners=False) + fill
+    warped = (
+        nnf.grid_sample(work, grid, mode=mode, padding_mode="zeros", align_corners=False) + fill
+    )
     if stack.is_floating_point():
         return warped
     return warped.round_().clamp_(0, 255).to(stack.dtype)
 
 
 def _warp_boxes(boxes: torch.Tensor, matrix: np.ndarray, height: int, width: int) -> torch.Tensor:
-    corners = torch.stack([boxes[:, [0, 1]], boxes[:, [2, 1]], boxes[:, [0, 3]], boxes[:, [2, 3]]], 1)
+    corners = torch.stack(
+        [boxes[:, [0, 1]], boxes[:, [2, 1]], boxes[:, [0, 3]], boxes[:, [2, 3]]], 1
+    )
     m = torch.as_tensor(matrix, dtype=torch.float64, device=boxes.device)
     mapped = corners.double() @ m[:, :2].T + m[:, 2]
     lo, hi = mapped.min(1).values, mapped.max(1).values
@@ -143,7 +165,9 @@ def _warp_boxes(boxes: torch.Tensor, matrix: np.ndarray, height: int, width: int
     return torch.stack([x1, y1, x2, y2], 1).to(boxes.dtype)
 
 
-def _translate_boxes(boxes: torch.Tensor, step: PolicyStep, height: int, width: int) -> torch.Tensor:
+def _translate_boxes(
+    boxes: torch.Tensor, step: PolicyStep, height: int, width: int
+) -> torch.Tensor:
     out = boxes.clone()
     lo, hi, limit = (0, 2, width) if step.transform.direction == "horizontal" else (1, 3, height)
     out[:, lo] = (boxes[:, lo] + step.value).clamp(min=0)
@@ -181,15 +205,24 @@ def _photometric(img: torch.Tensor, transform: Any) -> torch.Tensor:
     return torch.stack(channels)
 
 
-def _warp_group(images: torch.Tensor, masks: list[torch.Tensor] | None, group: list[int],
-                steps: list[PolicyStep], matrices: list[np.ndarray], valid: torch.Tensor,
-                mode: str) -> None:
+def _warp_group(
+    images: torch.Tensor,
+    masks: list[torch.Tensor] | None,
+    group: list[int],
+    steps: list[PolicyStep],
+    matrices: list[np.ndarray],
+    valid: torch.Tensor,
+    mode: str,
+) -> None:
     """Warp the images (one call) and all masks (one call) of the samples in ``group`` in place."""
     device = images.device
     pad_h, pad_w = images.shape[-2:]
-    theta = torch.tensor(np.stack([_theta(m, pad_h, pad_w) for m in matrices]),
-                         dtype=torch.float32, device=device)
-    fills = torch.tensor([s.transform.img_fill_val for s in steps], device=device).view(len(group), 3, 1, 1)
+    theta = torch.tensor(
+        np.stack([_theta(m, pad_h, pad_w) for m in matrices]), dtype=torch.float32, device=device
+    )
+    fills = torch.tensor([s.transform.img_fill_val for s in steps], device=device).view(
+        len(group), 3, 1, 1
+    )
     sel = torch.tensor(group, device=device)
     warped = _warp_batch(images[sel], theta, fills, valid[sel], mode)
     images[sel] = warped * valid[sel].to(warped.dtype)
@@ -199,17 +232,21 @@ def _warp_group(images: torch.Tensor, masks: list[torch.Tensor] | None, group: l
     if not sum(counts):
         return
     stack = torch.cat([masks[i] for i in group])[:, None]
-    per_mask = torch.repeat_interleave(torch.arange(len(group), device=device),
-                                       torch.tensor(counts, device=device))
+    per_mask = torch.repeat_interleave(
+        torch.arange(len(group), device=device), torch.tensor(counts, device=device)
+    )
     zeros = torch.zeros((len(stack), 1, 1, 1), device=device)
     out = _warp_batch(stack, theta[per_mask], zeros, valid[sel][per_mask], mode)[:, 0]
     for i, part in zip(group, torch.split(out, counts)):
         masks[i] = part
 
 
-def apply_autoaugment_batched(images: torch.Tensor, image_hw: list[tuple[int, int]],
-                              instances: BatchedInstances,
-                              draws: list[list[PolicyStep]]) -> tuple[torch.Tensor, BatchedInstances]:
+def apply_autoaugment_batched(
+    images: torch.Tensor,
+    image_hw: list[tuple[int, int]],
+    instances: BatchedInstances,
+    draws: list[list[PolicyStep]],
+) -> tuple[torch.Tensor, BatchedInstances]:
     """Apply drawn policies to a padded batch.
 
     Args:
@@ -233,7 +270,11 @@ def apply_autoaugment_batched(images: torch.Tensor, image_hw: list[tuple[int, in
     valid = ((rows < hw[:, 0].view(-1, 1, 1)) & (cols < hw[:, 1].view(-1, 1, 1)))[:, None].float()
     images = images.clone()
     for k in range(max((len(d) for d in draws), default=0)):
-        geo = [i for i in range(batch) if len(draws[i]) > k and isinstance(draws[i][k].transform, _GEOMETRIC)]
+        geo = [
+            i
+            for i in range(batch)
+            if len(draws[i]) > k and isinstance(draws[i][k].transform, _GEOMETRIC)
+        ]
         for i in range(batch):
             if len(draws[i]) > k and isinstance(draws[i][k].transform, _PHOTOMETRIC):
                 h, w = image_hw[i]
@@ -245,10 +286,21 @@ def apply_autoaugment_batched(images: torch.Tensor, image_hw: list[tuple[int, in
             h, w = image_hw[i]
             matrices[i] = _step_params(draws[i][k], h, w).matrix(h, w)
         for mode in ("bilinear", "nearest"):
-            group = [i for i in geo if getattr(draws[i][k].transform, "interpolation", "bilinear") == mode]
+            group = [
+                i
+                for i in geo
+                if getattr(draws[i][k].transform, "interpolation", "bilinear") == mode
+            ]
             if group:
-                _warp_group(images, masks, group, [draws[i][k] for i in group],
-                            [matrices[i] for i in group], valid, mode)
+                _warp_group(
+                    images,
+                    masks,
+                    group,
+                    [draws[i][k] for i in group],
+                    [matrices[i] for i in group],
+                    valid,
+                    mode,
+                )
         for i in geo:
             h, w = image_hw[i]
             step = draws[i][k]
@@ -258,14 +310,22 @@ def apply_autoaugment_batched(images: torch.Tensor, image_hw: list[tuple[int, in
             else:
                 boxes[i] = _warp_boxes(boxes[i], matrices[i], h, w)
                 min_size = 0
-            keep = ((boxes[i][:, 2] - boxes[i][:, 0]) > min_size) & ((boxes[i][:, 3] - boxes[i][:, 1]) > min_size)
+            keep = ((boxes[i][:, 2] - boxes[i][:, 0]) > min_size) & (
+                (boxes[i][:, 3] - boxes[i][:, 1]) > min_size
+            )
             boxes[i], labels[i] = boxes[i][keep], labels[i][keep]
             if masks is not None:
                 masks[i] = masks[i][keep]
     return images, BatchedInstances(boxes, labels, masks)
 
 
-def autoaugment_batch(aug: AutoAugment, images: torch.Tensor, image_hw: list[tuple[int, int]],
-                      instances: BatchedInstances) -> tuple[torch.Tensor, BatchedInstances]:
+def autoaugment_batch(
+    aug: AutoAugment,
+    images: torch.Tensor,
+    image_hw: list[tuple[int, int]],
+    instances: BatchedInstances,
+) -> tuple[torch.Tensor, BatchedInstances]:
     """Draw per-sample parameters (NumPy global RNG) and apply them to the batch."""
-    return apply_autoaugment_batched(images, image_hw, instances, draw_autoaugment(aug, len(images)))
+    return apply_autoaugment_batched(
+        images, image_hw, instances, draw_autoaugment(aug, len(images))
+    )

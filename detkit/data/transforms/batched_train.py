@@ -57,7 +57,9 @@ class BatchedTrainOutput:
     img_metas: list[dict[str, Any]]
 
 
-def draw_train(aug: AutoAugment, resize: Resize, flip: RandomFlip, batch_size: int) -> list[TrainDraw]:
+def draw_train(
+    aug: AutoAugment, resize: Resize, flip: RandomFlip, batch_size: int
+) -> list[TrainDraw]:
     """Per-sample draws in the per-sample pipeline's order (NumPy global RNG)."""
     draws = []
     for _ in range(batch_size):
@@ -68,12 +70,23 @@ def draw_train(aug: AutoAugment, resize: Resize, flip: RandomFlip, batch_size: i
     return draws
 
 
-def _resize_sample(img: torch.Tensor, masks: torch.Tensor, boxes: torch.Tensor, hw: tuple[int, int],
-                   scale: tuple[int, int], keep_ratio: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+def _resize_sample(
+    img: torch.Tensor,
+    masks: torch.Tensor,
+    boxes: torch.Tensor,
+    hw: tuple[int, int],
+    scale: tuple[int, int],
+    keep_ratio: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
     h, w = hw
     new_w, new_h = rescale_size((w, h), scale) if keep_ratio else (int(scale[0]), int(scale[1]))
-    resized = nnf.interpolate(img[None, :, :h, :w].float(), size=(new_h, new_w), mode="bilinear",
-                              align_corners=False)[0].round_().clamp_(0, 255)
+    resized = (
+        nnf.interpolate(
+            img[None, :, :h, :w].float(), size=(new_h, new_w), mode="bilinear", align_corners=False
+        )[0]
+        .round_()
+        .clamp_(0, 255)
+    )
     if len(masks):
         masks = nnf.interpolate(masks[None, :, :h, :w], size=(new_h, new_w), mode="nearest")[0]
     else:
@@ -85,30 +98,44 @@ def _resize_sample(img: torch.Tensor, masks: torch.Tensor, boxes: torch.Tensor, 
     return resized, masks, boxes, factor
 
 
-def _flip_sample(img: torch.Tensor, masks: torch.Tensor, boxes: torch.Tensor,
-                 direction: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _flip_sample(
+    img: torch.Tensor, masks: torch.Tensor, boxes: torch.Tensor, direction: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     h, w = img.shape[-2:]
     dims = {"horizontal": [-1], "vertical": [-2], "diagonal": [-2, -1]}[direction]
     return img.flip(dims), masks.flip(dims), flip_boxes(boxes, (h, w), direction)
 
 
-def batched_train_transforms(images: torch.Tensor, image_hw: list[tuple[int, int]],
-                             instances: BatchedInstances, draws: list[TrainDraw], resize: Resize,
-                             normalize: Normalize, pad: Pad) -> BatchedTrainOutput:
+def batched_train_transforms(
+    images: torch.Tensor,
+    image_hw: list[tuple[int, int]],
+    instances: BatchedInstances,
+    draws: list[TrainDraw],
+    resize: Resize,
+    normalize: Normalize,
+    pad: Pad,
+) -> BatchedTrainOutput:
     """Run AutoAugment -> Resize -> RandomFlip -> Normalize -> Pad on a padded uint8 BGR batch
     ``(B, 3, H, W)`` (any device) with the given per-sample ``draws``."""
     if pad.size_divisor is None:
         raise ValueError("batched_train_transforms supports Pad(size_divisor=...) only")
-    images, instances = apply_autoaugment_batched(images, image_hw, instances, [d.steps for d in draws])
+    images, instances = apply_autoaugment_batched(
+        images, image_hw, instances, [d.steps for d in draws]
+    )
     device = images.device
     mean = torch.as_tensor(normalize.mean, device=device).view(3, 1, 1)
     std = torch.as_tensor(normalize.std, device=device).view(3, 1, 1)
     div = int(pad.size_divisor)
     outs, boxes_out, masks_out, metas = [], [], [], []
     for i, draw in enumerate(draws):
-        masks = instances.masks[i] if instances.masks is not None else images.new_zeros((0,) + images.shape[-2:])
-        img, masks, boxes, factor = _resize_sample(images[i], masks, instances.boxes[i], image_hw[i],
-                                                   draw.scale, resize.keep_ratio)
+        masks = (
+            instances.masks[i]
+            if instances.masks is not None
+            else images.new_zeros((0,) + images.shape[-2:])
+        )
+        img, masks, boxes, factor = _resize_sample(
+            images[i], masks, instances.boxes[i], image_hw[i], draw.scale, resize.keep_ratio
+        )
         if draw.flip_direction is not None:
             img, masks, boxes = _flip_sample(img, masks, boxes, draw.flip_direction)
         if normalize.to_rgb:
@@ -119,12 +146,21 @@ def batched_train_transforms(images: torch.Tensor, image_hw: list[tuple[int, int
         masks_out.append(nnf.pad(masks, (0, pad_w - w, 0, pad_h - h)))
         outs.append(img)
         boxes_out.append(boxes)
-        metas.append(dict(img_shape=(h, w, 3), pad_shape=(pad_h, pad_w, 3), scale_factor=factor,
-                          flip=draw.flip_direction is not None, flip_direction=draw.flip_direction,
-                          img_norm_cfg=dict(mean=normalize.mean, std=normalize.std, to_rgb=normalize.to_rgb)))
+        metas.append(
+            dict(
+                img_shape=(h, w, 3),
+                pad_shape=(pad_h, pad_w, 3),
+                scale_factor=factor,
+                flip=draw.flip_direction is not None,
+                flip_direction=draw.flip_direction,
+                img_norm_cfg=dict(mean=normalize.mean, std=normalize.std, to_rgb=normalize.to_rgb),
+            )
+        )
     batch_h = max(m["pad_shape"][0] for m in metas)
     batch_w = max(m["pad_shape"][1] for m in metas)
     batch = images.new_zeros((len(outs), 3, batch_h, batch_w), dtype=torch.float32)
     for i, img in enumerate(outs):
         batch[i, :, : img.shape[1], : img.shape[2]] = img
-    return BatchedTrainOutput(batch, BatchedInstances(boxes_out, instances.labels, masks_out), metas)
+    return BatchedTrainOutput(
+        batch, BatchedInstances(boxes_out, instances.labels, masks_out), metas
+    )

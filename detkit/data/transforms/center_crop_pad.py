@@ -24,8 +24,9 @@ SEG_FILL = 255
 _TEST_PAD_MODES = ("logical_or", "size_divisor")
 
 
-def crop_and_paste(array: np.ndarray, center: tuple[int, int], size: tuple[int, int],
-                   fill: Sequence[float] | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def crop_and_paste(
+    array: np.ndarray, center: tuple[int, int], size: tuple[int, int], fill: Sequence[float] | float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cover ``array`` (``(H, W[, C])``) with a ``size = (h, w)`` canvas centred on
     ``center = (y, x)``; returns the canvas (``fill`` outside the array), ``border`` = the
     pasted area in the canvas ``[top, bottom, left, right]`` (float32) and ``patch`` = the
@@ -39,7 +40,7 @@ def crop_and_paste(array: np.ndarray, center: tuple[int, int], size: tuple[int, 
     ccy, ccx = th // 2, tw // 2
     canvas = np.empty((th, tw) + array.shape[2:], dtype=array.dtype)
     canvas[...] = np.asarray(fill, dtype=array.dtype)
-    canvas[ccy - top:ccy + bottom, ccx - left:ccx + right] = array[y0:y1, x0:x1]
+    canvas[ccy - top : ccy + bottom, ccx - left : ccx + right] = array[y0:y1, x0:x1]
     border = np.array([ccy - top, ccy + bottom, ccx - left, ccx + right], dtype=np.float32)
     return canvas, border, np.array((int(x0), int(y0), int(x1), int(y1)))
 
@@ -64,25 +65,41 @@ class RandomCenterCropPad:
     when there are no boxes), else a new ratio. Boxes with their centre outside are dropped.
     """
 
-    def __init__(self, crop_size: Sequence[int] | None = None, ratios: Sequence[float] | None = (0.9, 1.0, 1.1),
-                 border: int | None = 128, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                 to_rgb: bool | None = None, test_mode: bool = False,
-                 test_pad_mode: Sequence[Any] | None = ("logical_or", 127), test_pad_add_pix: int = 0,
-                 bbox_clip_border: bool = True) -> None:
+    def __init__(
+        self,
+        crop_size: Sequence[int] | None = None,
+        ratios: Sequence[float] | None = (0.9, 1.0, 1.1),
+        border: int | None = 128,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        to_rgb: bool | None = None,
+        test_mode: bool = False,
+        test_pad_mode: Sequence[Any] | None = ("logical_or", 127),
+        test_pad_add_pix: int = 0,
+        bbox_clip_border: bool = True,
+    ) -> None:
         name = "RandomCenterCropPad"
         if test_mode:
             if crop_size is not None or ratios is not None or border is not None:
                 raise ValueError(f"{name}: crop_size, ratios and border must be None in test mode")
-            if not (isinstance(test_pad_mode, (list, tuple)) and test_pad_mode[0] in _TEST_PAD_MODES):
-                raise ValueError(f"{name}: test_pad_mode must be (mode, value) with mode in {_TEST_PAD_MODES}, "
-                                 f"got {test_pad_mode!r}")
+            if not (
+                isinstance(test_pad_mode, (list, tuple)) and test_pad_mode[0] in _TEST_PAD_MODES
+            ):
+                raise ValueError(
+                    f"{name}: test_pad_mode must be (mode, value) with mode in {_TEST_PAD_MODES}, "
+                    f"got {test_pad_mode!r}"
+                )
         else:
             if not (isinstance(crop_size, (list, tuple)) and crop_size[0] > 0 and crop_size[1] > 0):
-                raise ValueError(f"{name}: crop_size must be (h, w) > 0 in train mode, got {crop_size!r}")
+                raise ValueError(
+                    f"{name}: crop_size must be (h, w) > 0 in train mode, got {crop_size!r}"
+                )
             if not isinstance(ratios, (list, tuple)):
                 raise ValueError(f"{name}: ratios must be a tuple in train mode, got {ratios!r}")
             if test_pad_mode is not None:
-                raise ValueError(f"{name}: test_pad_mode must be None in train mode, got {test_pad_mode!r}")
+                raise ValueError(
+                    f"{name}: test_pad_mode must be None in train mode, got {test_pad_mode!r}"
+                )
         if mean is None or std is None or to_rgb is None:
             raise ValueError(f"{name}: mean, std and to_rgb are required (use Normalize's values)")
         self.crop_size = crop_size
@@ -105,16 +122,24 @@ class RandomCenterCropPad:
     @staticmethod
     def _centers_inside(patch: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         center = (boxes[:, :2] + boxes[:, 2:]) / 2
-        return ((center[:, 0] > patch[0]) & (center[:, 1] > patch[1])
-                & (center[:, 0] < patch[2]) & (center[:, 1] < patch[3]))
+        return (
+            (center[:, 0] > patch[0])
+            & (center[:, 1] > patch[1])
+            & (center[:, 0] < patch[2])
+            & (center[:, 1] < patch[3])
+        )
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         img = results.get("img")
         if not (isinstance(img, np.ndarray) and img.dtype == np.float32 and img.ndim == 3):
-            raise TypeError("RandomCenterCropPad needs a float32 (H, W, C) image: set to_float32=True in "
-                            f"LoadImageFromFile (got {getattr(img, 'dtype', type(img).__name__)})")
+            raise TypeError(
+                "RandomCenterCropPad needs a float32 (H, W, C) image: set to_float32=True in "
+                f"LoadImageFromFile (got {getattr(img, 'dtype', type(img).__name__)})"
+            )
         if img.shape[2] != len(self.mean):
-            raise ValueError(f"RandomCenterCropPad: image has {img.shape[2]} channels, mean has {len(self.mean)}")
+            raise ValueError(
+                f"RandomCenterCropPad: image has {img.shape[2]} channels, mean has {len(self.mean)}"
+            )
         return self._test_aug(results) if self.test_mode else self._train_aug(results)
 
     def _train_aug(self, results: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +159,9 @@ class RandomCenterCropPad:
                     continue
                 return self.apply(results, (cy, cx), (new_h, new_w))
 
-    def apply(self, results: dict[str, Any], center: tuple[int, int], size: tuple[int, int]) -> dict[str, Any]:
+    def apply(
+        self, results: dict[str, Any], center: tuple[int, int], size: tuple[int, int]
+    ) -> dict[str, Any]:
         """Train-mode crop-and-pad around ``center = (y, x)`` into ``size = (h, w)`` (no draw)."""
         new_h, new_w = size
         canvas, border, patch = crop_and_paste(results["img"], center, size, self.mean)
@@ -154,7 +181,9 @@ class RandomCenterCropPad:
             results[key] = boxes
             mask_key = BBOX2MASK.get(key)
             if mask_key in results and results[mask_key] is not None:
-                results[mask_key] = translate_masks(results[mask_key], dx, dy, (new_h, new_w), region)
+                results[mask_key] = translate_masks(
+                    results[mask_key], dx, dy, (new_h, new_w), region
+                )
             keep_rows(results, key, (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))
         for key in seg_keys(results):
             results[key] = crop_and_paste(results[key], center, size, SEG_FILL)[0]
@@ -166,9 +195,15 @@ class RandomCenterCropPad:
         results["img_shape"] = img.shape
         mode, value = self.test_pad_mode
         if mode == "logical_or":
-            target_h, target_w = (h | value) + self.test_pad_add_pix, (w | value) + self.test_pad_add_pix
+            target_h, target_w = (
+                (h | value) + self.test_pad_add_pix,
+                (w | value) + self.test_pad_add_pix,
+            )
         else:
-            target_h, target_w = int(math.ceil(h / value)) * value, int(math.ceil(w / value)) * value
+            target_h, target_w = (
+                int(math.ceil(h / value)) * value,
+                int(math.ceil(w / value)) * value,
+            )
         canvas, border, _ = crop_and_paste(img, (h // 2, w // 2), (target_h, target_w), self.mean)
         results["img"] = canvas
         results["pad_shape"] = canvas.shape
@@ -176,7 +211,9 @@ class RandomCenterCropPad:
         return results
 
     def __repr__(self) -> str:
-        return (f"RandomCenterCropPad(crop_size={self.crop_size}, ratios={self.ratios}, border={self.border}, "
-                f"mean={self.input_mean}, std={self.input_std}, to_rgb={self.to_rgb}, "
-                f"test_mode={self.test_mode}, test_pad_mode={self.test_pad_mode}, "
-                f"bbox_clip_border={self.bbox_clip_border})")
+        return (
+            f"RandomCenterCropPad(crop_size={self.crop_size}, ratios={self.ratios}, border={self.border}, "
+            f"mean={self.input_mean}, std={self.input_std}, to_rgb={self.to_rgb}, "
+            f"test_mode={self.test_mode}, test_pad_mode={self.test_pad_mode}, "
+            f"bbox_clip_border={self.bbox_clip_border})"
+        )

@@ -21,13 +21,17 @@ class Compose:
 
     def __init__(self, transforms: Sequence[dict | Callable[[dict], dict | None]]) -> None:
         if isinstance(transforms, (dict, str)) or not isinstance(transforms, Sequence):
-            raise TypeError(f"transforms must be a list of dicts or callables, got {type(transforms).__name__}")
+            raise TypeError(
+                f"transforms must be a list of dicts or callables, got {type(transforms).__name__}"
+            )
         self.transforms: list[Callable[[dict], dict | None]] = []
         for index, transform in enumerate(transforms):
             if isinstance(transform, dict):
                 transform = build(transform, PIPELINES, key_path=f"pipeline.{index}")
             if not callable(transform):
-                raise TypeError(f"pipeline.{index} must be a dict or a callable, got {type(transform).__name__}")
+                raise TypeError(
+                    f"pipeline.{index} must be a dict or a callable, got {type(transform).__name__}"
+                )
             self.transforms.append(transform)
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any] | None:

@@ -44,8 +44,13 @@ class CopyPaste:
     turns a uint8 image into int64 of the same values).
     """
 
-    def __init__(self, max_num_pasted: int = 100, bbox_occluded_thr: int = 10, mask_occluded_thr: int = 300,
-                 selected: bool = True) -> None:
+    def __init__(
+        self,
+        max_num_pasted: int = 100,
+        bbox_occluded_thr: int = 10,
+        mask_occluded_thr: int = 300,
+        selected: bool = True,
+    ) -> None:
         self.max_num_pasted = max_num_pasted
         self.bbox_occluded_thr = bbox_occluded_thr
         self.mask_occluded_thr = mask_occluded_thr
@@ -57,12 +62,16 @@ class CopyPaste:
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         mix = results.get("mix_results")
         if not isinstance(mix, list) or len(mix) != 1:
-            raise KeyError("CopyPaste needs results['mix_results'] with exactly 1 sample (wrap the dataset in "
-                           f"MultiImageMixDataset), got {type(mix).__name__}")
+            raise KeyError(
+                "CopyPaste needs results['mix_results'] with exactly 1 sample (wrap the dataset in "
+                f"MultiImageMixDataset), got {type(mix).__name__}"
+            )
         src = mix[0]
         for key in ("gt_bboxes", "gt_labels", "gt_masks"):
             if key not in src or key not in results:
-                raise KeyError(f"CopyPaste needs {key!r} in both images (LoadAnnotations(with_mask=True))")
+                raise KeyError(
+                    f"CopyPaste needs {key!r} in both images (LoadAnnotations(with_mask=True))"
+                )
         inds = None
         if self.selected:
             n = src["gt_bboxes"].shape[0]
@@ -70,7 +79,9 @@ class CopyPaste:
             inds = np.random.choice(n, size=num, replace=False)
         return self.apply(results, src, inds)
 
-    def apply(self, results: dict[str, Any], src: dict[str, Any], inds: np.ndarray | None) -> dict[str, Any]:
+    def apply(
+        self, results: dict[str, Any], src: dict[str, Any], inds: np.ndarray | None
+    ) -> dict[str, Any]:
         """Paste the objects ``inds`` of ``src`` (all when None) onto ``results`` (no draw)."""
         src_all = _bitmaps(src["gt_masks"])
         rows = np.arange(len(src_all)) if inds is None else np.asarray(inds, dtype=np.int64)
@@ -78,8 +89,10 @@ class CopyPaste:
             return results
         dst_img, src_img = results["img"], src["img"]
         if dst_img.shape[:2] != src_img.shape[:2]:
-            raise ValueError(f"CopyPaste: images differ in size {dst_img.shape[:2]} vs {src_img.shape[:2]}; "
-                             "resize/crop/pad both to one size before it")
+            raise ValueError(
+                f"CopyPaste: images differ in size {dst_img.shape[:2]} vs {src_img.shape[:2]}; "
+                "resize/crop/pad both to one size before it"
+            )
         h, w = dst_img.shape[:2]
         src_rects = [src_all.rects[int(r)] for r in rows]
         composed = np.zeros((h, w), dtype=bool)
@@ -104,8 +117,9 @@ class CopyPaste:
             if len(xs) and len(ys):
                 boxes[i] = (x0 + xs[0], y0 + ys[0], x0 + xs[-1] + 1, y0 + ys[-1] + 1)
                 areas[i] = int(np.count_nonzero(window))
-        valid = np.all(np.abs(boxes - results["gt_bboxes"]) <= self.bbox_occluded_thr, axis=-1) | \
-            (areas > self.mask_occluded_thr)
+        valid = np.all(np.abs(boxes - results["gt_bboxes"]) <= self.bbox_occluded_thr, axis=-1) | (
+            areas > self.mask_occluded_thr
+        )
         kept = np.flatnonzero(valid)
 
         # the output stack: zeros (lazily allocated) with each mask's rectangle filled in
@@ -114,11 +128,13 @@ class CopyPaste:
         for j, i in enumerate(kept):
             rect = dst_masks.rects[i]
             if rect is not None:
-                out[j, rect[1]:rect[3], rect[0]:rect[2]] = windows[i]
+                out[j, rect[1] : rect[3], rect[0] : rect[2]] = windows[i]
             out_rects.append(rect)
         for j, (r, rect) in enumerate(zip(rows, src_rects), start=len(kept)):
             if rect is not None:
-                out[j, rect[1]:rect[3], rect[0]:rect[2]] = src_all.masks[int(r), rect[1]:rect[3], rect[0]:rect[2]]
+                out[j, rect[1] : rect[3], rect[0] : rect[2]] = src_all.masks[
+                    int(r), rect[1] : rect[3], rect[0] : rect[2]
+                ]
             out_rects.append(rect)
         img = dst_img.copy()
         np.copyto(img, src_img.astype(img.dtype, copy=False), where=composed[..., None])
@@ -130,5 +146,7 @@ class CopyPaste:
         return results
 
     def __repr__(self) -> str:
-        return (f"CopyPaste(max_num_pasted={self.max_num_pasted}, bbox_occluded_thr={self.bbox_occluded_thr}, "
-                f"mask_occluded_thr={self.mask_occluded_thr}, selected={self.selected})")
+        return (
+            f"CopyPaste(max_num_pasted={self.max_num_pasted}, bbox_occluded_thr={self.bbox_occluded_thr}, "
+            f"mask_occluded_thr={self.mask_occluded_thr}, selected={self.selected})"
+        )

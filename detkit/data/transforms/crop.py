@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from detkit.data.transforms.fields import BBOX2LABEL, BBOX2MASK, bbox_keys, img_keys, mask_keys, seg_keys
+from detkit.data.transforms.fields import (
+    BBOX2LABEL,
+    BBOX2MASK,
+    bbox_keys,
+    img_keys,
+    mask_keys,
+    seg_keys,
+)
 from detkit.data.transforms.instance_ops import crop_masks, image_hw
 from detkit.registry import PIPELINES
 
@@ -28,8 +35,12 @@ def box_iou(boxes1: np.ndarray, boxes2: np.ndarray, eps: float = 1e-6) -> np.nda
     b2 = boxes2.astype(np.float32)
     area1 = (b1[:, 2] - b1[:, 0]) * (b1[:, 3] - b1[:, 1])
     area2 = (b2[:, 2] - b2[:, 0]) * (b2[:, 3] - b2[:, 1])
-    w = np.maximum(np.minimum(b1[:, None, 2], b2[None, :, 2]) - np.maximum(b1[:, None, 0], b2[None, :, 0]), 0)
-    h = np.maximum(np.minimum(b1[:, None, 3], b2[None, :, 3]) - np.maximum(b1[:, None, 1], b2[None, :, 1]), 0)
+    w = np.maximum(
+        np.minimum(b1[:, None, 2], b2[None, :, 2]) - np.maximum(b1[:, None, 0], b2[None, :, 0]), 0
+    )
+    h = np.maximum(
+        np.minimum(b1[:, None, 3], b2[None, :, 3]) - np.maximum(b1[:, None, 1], b2[None, :, 1]), 0
+    )
     overlap = w * h
     union = np.maximum(area1[:, None] + area2[None, :] - overlap, eps)
     return overlap / union
@@ -64,20 +75,33 @@ class RandomCrop:
     A box is kept when ``x2 > x1`` and ``y2 > y1`` after the shift (and clip).
     """
 
-    def __init__(self, crop_size: Sequence[float], crop_type: str = "absolute",
-                 allow_negative_crop: bool = False, recompute_bbox: bool = False,
-                 bbox_clip_border: bool = True) -> None:
+    def __init__(
+        self,
+        crop_size: Sequence[float],
+        crop_type: str = "absolute",
+        allow_negative_crop: bool = False,
+        recompute_bbox: bool = False,
+        bbox_clip_border: bool = True,
+    ) -> None:
         if crop_type not in _CROP_TYPES:
-            raise ValueError(f"RandomCrop: invalid crop_type {crop_type!r}, expected one of {_CROP_TYPES}")
+            raise ValueError(
+                f"RandomCrop: invalid crop_type {crop_type!r}, expected one of {_CROP_TYPES}"
+            )
         if len(crop_size) != 2:
             raise ValueError(f"RandomCrop: crop_size must be (h, w), got {crop_size!r}")
         if crop_type in ("absolute", "absolute_range"):
             if not all(isinstance(v, (int, np.integer)) and v > 0 for v in crop_size):
-                raise ValueError(f"RandomCrop: crop_size must be positive ints for {crop_type!r}, got {crop_size!r}")
+                raise ValueError(
+                    f"RandomCrop: crop_size must be positive ints for {crop_type!r}, got {crop_size!r}"
+                )
             if crop_type == "absolute_range" and crop_size[0] > crop_size[1]:
-                raise ValueError(f"RandomCrop: absolute_range needs crop_size[0] <= crop_size[1], got {crop_size!r}")
+                raise ValueError(
+                    f"RandomCrop: absolute_range needs crop_size[0] <= crop_size[1], got {crop_size!r}"
+                )
         elif not all(0 < v <= 1 for v in crop_size):
-            raise ValueError(f"RandomCrop: crop_size must be ratios in (0, 1] for {crop_type!r}, got {crop_size!r}")
+            raise ValueError(
+                f"RandomCrop: crop_size must be ratios in (0, 1] for {crop_type!r}, got {crop_size!r}"
+            )
         self.crop_size = tuple(crop_size)
         self.crop_type = crop_type
         self.allow_negative_crop = allow_negative_crop
@@ -102,13 +126,16 @@ class RandomCrop:
         h, w = image_hw(results)
         crop_h, crop_w = self._get_crop_size(h, w)
         if crop_h <= 0 or crop_w <= 0:
-            raise ValueError(f"RandomCrop: crop size {(crop_h, crop_w)} of a {(h, w)} image is empty")
+            raise ValueError(
+                f"RandomCrop: crop size {(crop_h, crop_w)} of a {(h, w)} image is empty"
+            )
         off_h = int(np.random.randint(0, max(h - crop_h, 0) + 1))
         off_w = int(np.random.randint(0, max(w - crop_w, 0) + 1))
         return self.apply(results, off_w, off_h, crop_w, crop_h)
 
-    def apply(self, results: dict[str, Any], x1: int, y1: int, crop_w: int,
-              crop_h: int) -> dict[str, Any] | None:
+    def apply(
+        self, results: dict[str, Any], x1: int, y1: int, crop_w: int, crop_h: int
+    ) -> dict[str, Any] | None:
         """Crop the window ``[x1, x1 + crop_w) x [y1, y1 + crop_h)`` (no random draw)."""
         x2, y2 = x1 + crop_w, y1 + crop_h
         _crop_arrays(results, x1, y1, x2, y2)
@@ -138,9 +165,11 @@ class RandomCrop:
         return results
 
     def __repr__(self) -> str:
-        return (f"RandomCrop(crop_size={self.crop_size}, crop_type={self.crop_type!r}, "
-                f"allow_negative_crop={self.allow_negative_crop}, recompute_bbox={self.recompute_bbox}, "
-                f"bbox_clip_border={self.bbox_clip_border})")
+        return (
+            f"RandomCrop(crop_size={self.crop_size}, crop_type={self.crop_type!r}, "
+            f"allow_negative_crop={self.allow_negative_crop}, recompute_bbox={self.recompute_bbox}, "
+            f"bbox_clip_border={self.bbox_clip_border})"
+        )
 
 
 @PIPELINES.register_module()
@@ -158,10 +187,16 @@ class MinIoURandomCrop:
     strictly inside the crop are kept (with their labels and masks).
     """
 
-    def __init__(self, min_ious: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9),
-                 min_crop_size: float = 0.3, bbox_clip_border: bool = True) -> None:
+    def __init__(
+        self,
+        min_ious: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9),
+        min_crop_size: float = 0.3,
+        bbox_clip_border: bool = True,
+    ) -> None:
         if not 0 < min_crop_size <= 1:
-            raise ValueError(f"MinIoURandomCrop: min_crop_size must be in (0, 1], got {min_crop_size!r}")
+            raise ValueError(
+                f"MinIoURandomCrop: min_crop_size must be in (0, 1], got {min_crop_size!r}"
+            )
         self.min_ious = tuple(min_ious)
         self.sample_mode = (1, *self.min_ious, 0)
         self.min_crop_size = min_crop_size
@@ -170,13 +205,19 @@ class MinIoURandomCrop:
     @staticmethod
     def _center_inside(boxes: np.ndarray, patch: np.ndarray) -> np.ndarray:
         center = (boxes[:, :2] + boxes[:, 2:]) / 2
-        return ((center[:, 0] > patch[0]) & (center[:, 1] > patch[1])
-                & (center[:, 0] < patch[2]) & (center[:, 1] < patch[3]))
+        return (
+            (center[:, 0] > patch[0])
+            & (center[:, 1] > patch[1])
+            & (center[:, 0] < patch[2])
+            & (center[:, 1] < patch[3])
+        )
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         h, w = image_hw(results)
         keys = bbox_keys(results)
-        boxes = np.concatenate([results[k] for k in keys], 0) if keys else np.zeros((0, 4), np.float32)
+        boxes = (
+            np.concatenate([results[k] for k in keys], 0) if keys else np.zeros((0, 4), np.float32)
+        )
         while True:
             mode = np.random.choice(self.sample_mode)
             if mode == 1:
@@ -198,7 +239,9 @@ class MinIoURandomCrop:
                     continue
                 return self.apply(results, patch, adjust_boxes=len(overlaps) > 0)
 
-    def apply(self, results: dict[str, Any], patch: np.ndarray, adjust_boxes: bool = True) -> dict[str, Any]:
+    def apply(
+        self, results: dict[str, Any], patch: np.ndarray, adjust_boxes: bool = True
+    ) -> dict[str, Any]:
         """Crop to the integer xyxy ``patch`` (no random draw)."""
         if adjust_boxes:
             for key in bbox_keys(results):
@@ -221,5 +264,7 @@ class MinIoURandomCrop:
         return results
 
     def __repr__(self) -> str:
-        return (f"MinIoURandomCrop(min_ious={self.min_ious}, min_crop_size={self.min_crop_size}, "
-                f"bbox_clip_border={self.bbox_clip_border})")
+        return (
+            f"MinIoURandomCrop(min_ious={self.min_ious}, min_crop_size={self.min_crop_size}, "
+            f"bbox_clip_border={self.bbox_clip_border})"
+        )

@@ -35,11 +35,18 @@ class Expand:
     top offset (both truncated to ints). The canvas is ``int(h * ratio) x int(w * ratio)``.
     """
 
-    def __init__(self, mean: Sequence[float] = (0, 0, 0), to_rgb: bool = True,
-                 ratio_range: Sequence[float] = (1, 4), seg_ignore_label: int | None = None,
-                 prob: float = 0.5) -> None:
+    def __init__(
+        self,
+        mean: Sequence[float] = (0, 0, 0),
+        to_rgb: bool = True,
+        ratio_range: Sequence[float] = (1, 4),
+        seg_ignore_label: int | None = None,
+        prob: float = 0.5,
+    ) -> None:
         if len(ratio_range) != 2 or not 1 <= ratio_range[0] <= ratio_range[1]:
-            raise ValueError(f"Expand: ratio_range must be (min, max) with 1 <= min <= max, got {ratio_range!r}")
+            raise ValueError(
+                f"Expand: ratio_range must be (min, max) with 1 <= min <= max, got {ratio_range!r}"
+            )
         self.to_rgb = to_rgb
         self.ratio_range = tuple(ratio_range)
         self.mean = tuple(mean[::-1]) if to_rgb else tuple(mean)
@@ -56,13 +63,15 @@ class Expand:
         top = int(np.random.uniform(0, h * ratio - h))
         return self.apply(results, int(h * ratio), int(w * ratio), left, top)
 
-    def apply(self, results: dict[str, Any], out_h: int, out_w: int, left: int, top: int) -> dict[str, Any]:
+    def apply(
+        self, results: dict[str, Any], out_h: int, out_w: int, left: int, top: int
+    ) -> dict[str, Any]:
         """Place the image at ``(left, top)`` of an ``out_h x out_w`` canvas (no random draw)."""
         img = results["img"]
         h, w = img.shape[:2]
         canvas = np.empty((out_h, out_w) + img.shape[2:], img.dtype)
         canvas[...] = np.asarray(self.mean, dtype=img.dtype) if img.ndim == 3 else self.mean[0]
-        canvas[top:top + h, left:left + w] = img
+        canvas[top : top + h, left : left + w] = img
         results["img"] = canvas
         results["img_shape"] = canvas.shape
         for key in bbox_keys(results):
@@ -71,13 +80,17 @@ class Expand:
             results[key] = results[key].expand(out_h, out_w, top, left)
         for key in seg_keys(results):
             if self.seg_ignore_label is None:
-                raise ValueError(f"Expand: results has seg map {key!r}; set seg_ignore_label to fill its canvas")
+                raise ValueError(
+                    f"Expand: results has seg map {key!r}; set seg_ignore_label to fill its canvas"
+                )
             seg = results[key]
             expanded = np.full((out_h, out_w), self.seg_ignore_label, dtype=seg.dtype)
-            expanded[top:top + h, left:left + w] = seg
+            expanded[top : top + h, left : left + w] = seg
             results[key] = expanded
         return results
 
     def __repr__(self) -> str:
-        return (f"Expand(mean={self.mean}, to_rgb={self.to_rgb}, ratio_range={self.ratio_range}, "
-                f"seg_ignore_label={self.seg_ignore_label}, prob={self.prob})")
+        return (
+            f"Expand(mean={self.mean}, to_rgb={self.to_rgb}, ratio_range={self.ratio_range}, "
+            f"seg_ignore_label={self.seg_ignore_label}, prob={self.prob})"
+        )

@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["img_keys", "bbox_keys", "mask_keys", "seg_keys", "filter_invalid", "BBOX2LABEL", "BBOX2MASK"]
+__all__ = [
+    "img_keys",
+    "bbox_keys",
+    "mask_keys",
+    "seg_keys",
+    "filter_invalid",
+    "BBOX2LABEL",
+    "BBOX2MASK",
+]
 
 BBOX2LABEL = {"gt_bboxes": "gt_labels", "gt_bboxes_ignore": "gt_labels_ignore"}
 BBOX2MASK = {"gt_bboxes": "gt_masks", "gt_bboxes_ignore": "gt_masks_ignore"}

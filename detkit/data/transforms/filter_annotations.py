@@ -33,12 +33,20 @@ class FilterAnnotations:
         KeyError: the field to filter by is missing from the results.
     """
 
-    def __init__(self, min_gt_bbox_wh: Sequence[float] = (1.0, 1.0), min_gt_mask_area: int = 1,
-                 by_box: bool = True, by_mask: bool = False, keep_empty: bool = True) -> None:
+    def __init__(
+        self,
+        min_gt_bbox_wh: Sequence[float] = (1.0, 1.0),
+        min_gt_mask_area: int = 1,
+        by_box: bool = True,
+        by_mask: bool = False,
+        keep_empty: bool = True,
+    ) -> None:
         if not (by_box or by_mask):
             raise ValueError("FilterAnnotations: set by_box or by_mask (or both)")
         if len(min_gt_bbox_wh) != 2:
-            raise ValueError(f"FilterAnnotations: min_gt_bbox_wh must be (w, h), got {min_gt_bbox_wh!r}")
+            raise ValueError(
+                f"FilterAnnotations: min_gt_bbox_wh must be (w, h), got {min_gt_bbox_wh!r}"
+            )
         self.min_gt_bbox_wh = tuple(min_gt_bbox_wh)
         self.min_gt_mask_area = min_gt_mask_area
         self.by_box = by_box
@@ -48,8 +56,10 @@ class FilterAnnotations:
     @staticmethod
     def _require(results: dict[str, Any], key: str, flag: str) -> Any:
         if key not in results:
-            raise KeyError(f"FilterAnnotations: {flag}=True needs results[{key!r}] "
-                           f"(present: {sorted(results)}); put it after LoadAnnotations")
+            raise KeyError(
+                f"FilterAnnotations: {flag}=True needs results[{key!r}] "
+                f"(present: {sorted(results)}); put it after LoadAnnotations"
+            )
         return results[key]
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any] | None:
@@ -74,6 +84,8 @@ class FilterAnnotations:
         return results
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(min_gt_bbox_wh={self.min_gt_bbox_wh}, "
-                f"min_gt_mask_area={self.min_gt_mask_area}, by_box={self.by_box}, "
-                f"by_mask={self.by_mask}, keep_empty={self.keep_empty})")
+        return (
+            f"{type(self).__name__}(min_gt_bbox_wh={self.min_gt_bbox_wh}, "
+            f"min_gt_mask_area={self.min_gt_mask_area}, by_box={self.by_box}, "
+            f"by_mask={self.by_mask}, keep_empty={self.keep_empty})"
+        )

@@ -38,21 +38,32 @@ class RandomFlip:
         direction: one of ``'horizontal'``, ``'vertical'``, ``'diagonal'`` or a list of them.
     """
 
-    def __init__(self, flip_ratio: float | list[float] | None = None,
-                 direction: str | list[str] = "horizontal") -> None:
+    def __init__(
+        self,
+        flip_ratio: float | list[float] | None = None,
+        direction: str | list[str] = "horizontal",
+    ) -> None:
         directions = direction if isinstance(direction, list) else [direction]
         if not all(isinstance(d, str) and d in FLIP_DIRECTIONS for d in directions):
-            raise ValueError(f"RandomFlip: direction must be in {FLIP_DIRECTIONS} (or a list), got {direction!r}")
+            raise ValueError(
+                f"RandomFlip: direction must be in {FLIP_DIRECTIONS} (or a list), got {direction!r}"
+            )
         if isinstance(flip_ratio, list):
             if len(flip_ratio) != len(directions) or not isinstance(direction, list):
-                raise ValueError(f"RandomFlip: one flip_ratio per direction needed, got {flip_ratio} for {direction}")
+                raise ValueError(
+                    f"RandomFlip: one flip_ratio per direction needed, got {flip_ratio} for {direction}"
+                )
             if not all(isinstance(r, float) for r in flip_ratio) or not 0 <= sum(flip_ratio) <= 1:
-                raise ValueError(f"RandomFlip: flip_ratio list must hold floats summing to <= 1, got {flip_ratio}")
+                raise ValueError(
+                    f"RandomFlip: flip_ratio list must hold floats summing to <= 1, got {flip_ratio}"
+                )
         elif isinstance(flip_ratio, (float, int)) and not isinstance(flip_ratio, bool):
             if not 0 <= flip_ratio <= 1:
                 raise ValueError(f"RandomFlip: flip_ratio must be in [0, 1], got {flip_ratio}")
         elif flip_ratio is not None:
-            raise ValueError(f"RandomFlip: flip_ratio must be None, a float or a list, got {flip_ratio!r}")
+            raise ValueError(
+                f"RandomFlip: flip_ratio must be None, a float or a list, got {flip_ratio!r}"
+            )
         self.flip_ratio = flip_ratio
         self.direction = direction
 
@@ -60,7 +71,9 @@ class RandomFlip:
         """One draw: a direction to flip in, or None for no flip."""
         if self.flip_ratio is None:
             raise KeyError("RandomFlip: flip_ratio is None and results has no 'flip' key")
-        directions: list[str | None] = list(self.direction) if isinstance(self.direction, list) else [self.direction]
+        directions: list[str | None] = (
+            list(self.direction) if isinstance(self.direction, list) else [self.direction]
+        )
         if isinstance(self.flip_ratio, list):
             probs = list(self.flip_ratio) + [1 - sum(self.flip_ratio)]
         else:
@@ -78,7 +91,9 @@ class RandomFlip:
         if results["flip"]:
             direction = results["flip_direction"]
             if direction not in FLIP_DIRECTIONS:
-                raise ValueError(f"RandomFlip: results['flip_direction'] must be in {FLIP_DIRECTIONS}, got {direction!r}")
+                raise ValueError(
+                    f"RandomFlip: results['flip_direction'] must be in {FLIP_DIRECTIONS}, got {direction!r}"
+                )
             for key in img_keys(results):
                 results[key] = flip_image(results[key], direction)
             for key in bbox_keys(results):

@@ -22,8 +22,17 @@ from detkit.structures.data_container import DataContainer
 
 __all__ = ["to_tensor", "ToTensor", "ImageToTensor", "DefaultFormatBundle", "Collect"]
 
-DEFAULT_META_KEYS = ("filename", "ori_filename", "ori_shape", "img_shape", "pad_shape", "scale_factor", "flip",
-                     "flip_direction", "img_norm_cfg")
+DEFAULT_META_KEYS = (
+    "filename",
+    "ori_filename",
+    "ori_shape",
+    "img_shape",
+    "pad_shape",
+    "scale_factor",
+    "flip",
+    "flip_direction",
+    "img_norm_cfg",
+)
 
 
 def to_tensor(data: Any) -> torch.Tensor:
@@ -94,8 +103,10 @@ class DefaultFormatBundle:
         self.pad_val = pad_val if pad_val is not None else {"img": 0, "masks": 0, "seg": 255}
         missing = {"img", "masks", "seg"} - set(self.pad_val)
         if missing:
-            raise KeyError(f"DefaultFormatBundle: pad_val needs keys img, masks and seg, "
-                           f"missing {sorted(missing)}")
+            raise KeyError(
+                f"DefaultFormatBundle: pad_val needs keys img, masks and seg, "
+                f"missing {sorted(missing)}"
+            )
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         if "img" in results:
@@ -103,8 +114,14 @@ class DefaultFormatBundle:
             results.setdefault("pad_shape", img.shape)
             results.setdefault("scale_factor", 1.0)
             channels = 1 if img.ndim < 3 else img.shape[2]
-            results.setdefault("img_norm_cfg", {"mean": np.zeros(channels, dtype=np.float32),
-                                                "std": np.ones(channels, dtype=np.float32), "to_rgb": False})
+            results.setdefault(
+                "img_norm_cfg",
+                {
+                    "mean": np.zeros(channels, dtype=np.float32),
+                    "std": np.ones(channels, dtype=np.float32),
+                    "to_rgb": False,
+                },
+            )
             if self.img_to_float and img.dtype == np.uint8:
                 img = img.astype(np.float32)
             if img.ndim < 3:
@@ -115,12 +132,14 @@ class DefaultFormatBundle:
             if key in results:
                 results[key] = DataContainer(to_tensor(results[key]))
         if "gt_masks" in results:
-            results["gt_masks"] = DataContainer(results["gt_masks"],
-                                                padding_value=self.pad_val["masks"], cpu_only=True)
+            results["gt_masks"] = DataContainer(
+                results["gt_masks"], padding_value=self.pad_val["masks"], cpu_only=True
+            )
         if "gt_semantic_seg" in results:
             seg = to_tensor(np.ascontiguousarray(results["gt_semantic_seg"][None, ...]))
-            results["gt_semantic_seg"] = DataContainer(seg, padding_value=self.pad_val["seg"],
-                                                       stack=True)
+            results["gt_semantic_seg"] = DataContainer(
+                seg, padding_value=self.pad_val["seg"], stack=True
+            )
         return results
 
     def __repr__(self) -> str:
@@ -143,10 +162,13 @@ class Collect:
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         missing = [k for k in self.keys + self.meta_keys if k not in results]
         if missing:
-            raise KeyError(f"Collect: keys {missing} are not in the results (present: {sorted(results)}); "
-                           "check the pipeline order or Collect(keys=..., meta_keys=...)")
-        data = {"img_metas": DataContainer({key: results[key] for key in self.meta_keys},
-                                           cpu_only=True)}
+            raise KeyError(
+                f"Collect: keys {missing} are not in the results (present: {sorted(results)}); "
+                "check the pipeline order or Collect(keys=..., meta_keys=...)"
+            )
+        data = {
+            "img_metas": DataContainer({key: results[key] for key in self.meta_keys}, cpu_only=True)
+        }
         for key in self.keys:
             data[key] = results[key]
         return data

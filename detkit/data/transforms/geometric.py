@@ -49,8 +49,15 @@ def warp_boxes(boxes: np.ndarray, matrix: np.ndarray, height: int, width: int) -
     """Axis-aligned hull of the 4 mapped corners of each ``[N, 4]`` xyxy box, clipped as mmdet
     does: ``x1 in [0, w]``, ``x2 in [x1, w]`` (same for y). Dtype kept."""
     x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    corners = np.stack([np.stack([x1, y1], -1), np.stack([x2, y1], -1),
-                        np.stack([x1, y2], -1), np.stack([x2, y2], -1)], axis=1)  # [N, 4, 2]
+    corners = np.stack(
+        [
+            np.stack([x1, y1], -1),
+            np.stack([x2, y1], -1),
+            np.stack([x1, y2], -1),
+            np.stack([x2, y2], -1),
+        ],
+        axis=1,
+    )  # [N, 4, 2]
     mapped = apply_matrix_to_points(corners, matrix)
     lo, hi = mapped.min(axis=1), mapped.max(axis=1)
     nx1 = np.clip(lo[:, 0], 0, width)
@@ -68,15 +75,17 @@ def _image_hw(results: dict[str, Any]) -> tuple[int, int]:
     return int(shape[0]), int(shape[1])
 
 
-def _warp_images(results: dict[str, Any], params: AffineParams, fill: Sequence[float],
-                 interpolation: str) -> None:
+def _warp_images(
+    results: dict[str, Any], params: AffineParams, fill: Sequence[float], interpolation: str
+) -> None:
     for key in img_keys(results):
         results[key] = warp_image(results[key], params, fill, interpolation)
         results["img_shape"] = tuple(results[key].shape)
 
 
-def _warp_segs(results: dict[str, Any], params: AffineParams, fill: float,
-               interpolation: str) -> None:
+def _warp_segs(
+    results: dict[str, Any], params: AffineParams, fill: float, interpolation: str
+) -> None:
     for key in seg_keys(results):
         results[key] = warp_image(results[key], params, fill, interpolation)
 
@@ -84,8 +93,14 @@ def _warp_segs(results: dict[str, Any], params: AffineParams, fill: float,
 class _GeometricPolicy:
     """Shared argument handling of the three geometric policies."""
 
-    def __init__(self, level: float, prob: float, img_fill_val: float | Sequence[float],
-                 seg_ignore_label: int, random_negative_prob: float) -> None:
+    def __init__(
+        self,
+        level: float,
+        prob: float,
+        img_fill_val: float | Sequence[float],
+        seg_ignore_label: int,
+        random_negative_prob: float,
+    ) -> None:
         name = type(self).__name__
         self.level = check_level(name, level)
         self.prob = check_prob(name, prob)
@@ -112,10 +127,17 @@ class Rotate(_GeometricPolicy):
         random_negative_prob: probability of flipping the angle's sign.
     """
 
-    def __init__(self, level: float, scale: float = 1, center: float | tuple[float, float] | None = None,
-                 img_fill_val: float | Sequence[float] = 128, seg_ignore_label: int = 255,
-                 prob: float = 0.5, max_rotate_angle: float = 30,
-                 random_negative_prob: float = 0.5) -> None:
+    def __init__(
+        self,
+        level: float,
+        scale: float = 1,
+        center: float | tuple[float, float] | None = None,
+        img_fill_val: float | Sequence[float] = 128,
+        seg_ignore_label: int = 255,
+        prob: float = 0.5,
+        max_rotate_angle: float = 30,
+        random_negative_prob: float = 0.5,
+    ) -> None:
         super().__init__(level, prob, img_fill_val, seg_ignore_label, random_negative_prob)
         if isinstance(center, (int, float)):
             center = (float(center), float(center))
@@ -151,10 +173,12 @@ class Rotate(_GeometricPolicy):
         return filter_invalid(results)
 
     def __repr__(self) -> str:
-        return (f"Rotate(level={self.level}, scale={self.scale}, center={self.center}, "
-                f"img_fill_val={self.img_fill_val}, seg_ignore_label={self.seg_ignore_label}, "
-                f"prob={self.prob}, max_rotate_angle={self.max_rotate_angle}, "
-                f"random_negative_prob={self.random_negative_prob})")
+        return (
+            f"Rotate(level={self.level}, scale={self.scale}, center={self.center}, "
+            f"img_fill_val={self.img_fill_val}, seg_ignore_label={self.seg_ignore_label}, "
+            f"prob={self.prob}, max_rotate_angle={self.max_rotate_angle}, "
+            f"random_negative_prob={self.random_negative_prob})"
+        )
 
 
 @PIPELINES.register_module()
@@ -166,15 +190,26 @@ class Translate(_GeometricPolicy):
     boxes with width or height ``<= min_size`` are dropped with their labels and masks.
     """
 
-    def __init__(self, level: float, prob: float = 0.5, img_fill_val: float | Sequence[float] = 128,
-                 seg_ignore_label: int = 255, direction: str = "horizontal",
-                 max_translate_offset: float = 250.0, random_negative_prob: float = 0.5,
-                 min_size: float = 0) -> None:
+    def __init__(
+        self,
+        level: float,
+        prob: float = 0.5,
+        img_fill_val: float | Sequence[float] = 128,
+        seg_ignore_label: int = 255,
+        direction: str = "horizontal",
+        max_translate_offset: float = 250.0,
+        random_negative_prob: float = 0.5,
+        min_size: float = 0,
+    ) -> None:
         super().__init__(level, prob, img_fill_val, seg_ignore_label, random_negative_prob)
         if direction not in ("horizontal", "vertical"):
-            raise ValueError(f"Translate: direction must be 'horizontal' or 'vertical', got {direction!r}")
+            raise ValueError(
+                f"Translate: direction must be 'horizontal' or 'vertical', got {direction!r}"
+            )
         if not isinstance(max_translate_offset, (int, float)):
-            raise TypeError(f"Translate: max_translate_offset must be a number, got {max_translate_offset!r}")
+            raise TypeError(
+                f"Translate: max_translate_offset must be a number, got {max_translate_offset!r}"
+            )
         self.direction = direction
         self.max_translate_offset = float(max_translate_offset)
         self.min_size = min_size
@@ -204,10 +239,12 @@ class Translate(_GeometricPolicy):
         return filter_invalid(results, self.min_size)
 
     def __repr__(self) -> str:
-        return (f"Translate(level={self.level}, prob={self.prob}, img_fill_val={self.img_fill_val}, "
-                f"seg_ignore_label={self.seg_ignore_label}, direction={self.direction!r}, "
-                f"max_translate_offset={self.max_translate_offset}, "
-                f"random_negative_prob={self.random_negative_prob}, min_size={self.min_size})")
+        return (
+            f"Translate(level={self.level}, prob={self.prob}, img_fill_val={self.img_fill_val}, "
+            f"seg_ignore_label={self.seg_ignore_label}, direction={self.direction!r}, "
+            f"max_translate_offset={self.max_translate_offset}, "
+            f"random_negative_prob={self.random_negative_prob}, min_size={self.min_size})"
+        )
 
 
 @PIPELINES.register_module()
@@ -216,17 +253,30 @@ class Shear(_GeometricPolicy):
     (0, 0): ``x += m * y`` (horizontal) or ``y += m * x`` (vertical); sign flipped with
     probability ``random_negative_prob``."""
 
-    def __init__(self, level: float, img_fill_val: float | Sequence[float] = 128,
-                 seg_ignore_label: int = 255, prob: float = 0.5, direction: str = "horizontal",
-                 max_shear_magnitude: float = 0.3, random_negative_prob: float = 0.5,
-                 interpolation: str = "bilinear") -> None:
+    def __init__(
+        self,
+        level: float,
+        img_fill_val: float | Sequence[float] = 128,
+        seg_ignore_label: int = 255,
+        prob: float = 0.5,
+        direction: str = "horizontal",
+        max_shear_magnitude: float = 0.3,
+        random_negative_prob: float = 0.5,
+        interpolation: str = "bilinear",
+    ) -> None:
         super().__init__(level, prob, img_fill_val, seg_ignore_label, random_negative_prob)
         if direction not in ("horizontal", "vertical"):
-            raise ValueError(f"Shear: direction must be 'horizontal' or 'vertical', got {direction!r}")
+            raise ValueError(
+                f"Shear: direction must be 'horizontal' or 'vertical', got {direction!r}"
+            )
         if not isinstance(max_shear_magnitude, float) or not 0.0 <= max_shear_magnitude <= 1.0:
-            raise ValueError(f"Shear: max_shear_magnitude must be a float in [0, 1], got {max_shear_magnitude!r}")
+            raise ValueError(
+                f"Shear: max_shear_magnitude must be a float in [0, 1], got {max_shear_magnitude!r}"
+            )
         if interpolation not in ("bilinear", "nearest"):
-            raise ValueError(f"Shear: interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
+            raise ValueError(
+                f"Shear: interpolation must be 'bilinear' or 'nearest', got {interpolation!r}"
+            )
         self.direction = direction
         self.max_shear_magnitude = max_shear_magnitude
         self.interpolation = interpolation
@@ -248,13 +298,17 @@ class Shear(_GeometricPolicy):
         for key in bbox_keys(results):
             results[key] = warp_boxes(results[key], matrix, h, w)
         for key in mask_keys(results):
-            results[key] = results[key].shear((h, w), magnitude, self.direction, 0, self.interpolation)
+            results[key] = results[key].shear(
+                (h, w), magnitude, self.direction, 0, self.interpolation
+            )
         _warp_segs(results, params, self.seg_ignore_label, self.interpolation)
         return filter_invalid(results)
 
     def __repr__(self) -> str:
-        return (f"Shear(level={self.level}, img_fill_val={self.img_fill_val}, "
-                f"seg_ignore_label={self.seg_ignore_label}, prob={self.prob}, "
-                f"direction={self.direction!r}, max_shear_magnitude={self.max_shear_magnitude}, "
-                f"random_negative_prob={self.random_negative_prob}, "
-                f"interpolation={self.interpolation!r})")
+        return (
+            f"Shear(level={self.level}, img_fill_val={self.img_fill_val}, "
+            f"seg_ignore_label={self.seg_ignore_label}, prob={self.prob}, "
+            f"direction={self.direction!r}, max_shear_magnitude={self.max_shear_magnitude}, "
+            f"random_negative_prob={self.random_negative_prob}, "
+            f"interpolation={self.interpolation!r})"
+        )

@@ -16,8 +16,16 @@ import numpy as np
 from detkit.data.transforms.fields import BBOX2LABEL, BBOX2MASK
 from detkit.structures.masks import BitmapMasks, PolygonMasks
 
-__all__ = ["keep_rows", "crop_masks", "translate_masks", "warp_masks", "concat_masks", "find_inside_boxes",
-           "image_hw", "Masks"]
+__all__ = [
+    "keep_rows",
+    "crop_masks",
+    "translate_masks",
+    "warp_masks",
+    "concat_masks",
+    "find_inside_boxes",
+    "image_hw",
+    "Masks",
+]
 
 Masks = BitmapMasks | PolygonMasks
 
@@ -72,13 +80,14 @@ def crop_masks(masks: Masks, bbox: Sequence[int], rows: np.ndarray | None = None
         if c <= a or d <= b:
             rects.append(None)
             continue
-        out[i, b - y1:d - y1, a - x1:c - x1] = masks.masks[int(row), b:d, a:c]
+        out[i, b - y1 : d - y1, a - x1 : c - x1] = masks.masks[int(row), b:d, a:c]
         rects.append((a - x1, b - y1, c - x1, d - y1))  # loose rectangles are allowed
     return BitmapMasks._with_rects(out, h, w, rects)  # the rectangles are BitmapMasks' own contract
 
 
-def translate_masks(masks: Masks, dx: int, dy: int, out_shape: tuple[int, int],
-                    region: Sequence[int] | None = None) -> Masks:
+def translate_masks(
+    masks: Masks, dx: int, dy: int, out_shape: tuple[int, int], region: Sequence[int] | None = None
+) -> Masks:
     """Masks moved by whole pixels ``(dx, dy)`` onto an ``out_shape = (h, w)`` canvas.
 
     Only content landing inside ``region = (x1, y1, x2, y2)`` of the canvas (default: all of
@@ -103,7 +112,7 @@ def translate_masks(masks: Masks, dx: int, dy: int, out_shape: tuple[int, int],
     x1, x2 = max(rx1, dx), min(rx2, dx + masks.width)
     y1, y2 = max(ry1, dy), min(ry2, dy + masks.height)
     if len(masks) and x2 > x1 and y2 > y1:
-        canvas[:, y1:y2, x1:x2] = masks.masks[:, y1 - dy:y2 - dy, x1 - dx:x2 - dx]
+        canvas[:, y1:y2, x1:x2] = masks.masks[:, y1 - dy : y2 - dy, x1 - dx : x2 - dx]
     return BitmapMasks(canvas, out_h, out_w)
 
 
@@ -130,9 +139,15 @@ def warp_masks(masks: Masks, matrix: np.ndarray, out_shape: tuple[int, int]) -> 
         return BitmapMasks([], out_h, out_w)
     chunks = []
     for i in range(0, len(masks), 4):  # cv2 warps at most 4 channels with a constant border
-        hwc = np.ascontiguousarray(masks.masks[i:i + 4].transpose(1, 2, 0))
-        warped = cv2.warpPerspective(hwc, m, (out_w, out_h), flags=cv2.INTER_NEAREST,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        hwc = np.ascontiguousarray(masks.masks[i : i + 4].transpose(1, 2, 0))
+        warped = cv2.warpPerspective(
+            hwc,
+            m,
+            (out_w, out_h),
+            flags=cv2.INTER_NEAREST,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
         chunks.append(warped.reshape(out_h, out_w, -1).transpose(2, 0, 1))
     return BitmapMasks(np.concatenate(chunks), out_h, out_w)
 
@@ -143,7 +158,9 @@ def concat_masks(parts: Sequence[Masks], out_shape: tuple[int, int]) -> Masks:
     out_h, out_w = int(out_shape[0]), int(out_shape[1])
     for part in parts:
         if (part.height, part.width) != (out_h, out_w):
-            raise ValueError(f"concat_masks: masks of size {(part.height, part.width)}, expected {(out_h, out_w)}")
+            raise ValueError(
+                f"concat_masks: masks of size {(part.height, part.width)}, expected {(out_h, out_w)}"
+            )
     if all(isinstance(p, PolygonMasks) for p in parts):
         return PolygonMasks([obj for p in parts for obj in p.masks], out_h, out_w)
     arrays = [(p.to_bitmap() if isinstance(p, PolygonMasks) else p).masks for p in parts]

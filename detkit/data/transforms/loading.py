@@ -19,6 +19,7 @@ from detkit.structures import BitmapMasks, Instances, PolygonMasks, check_boxes,
 
 __all__ = ["LoadImageFromFile", "LoadAnnotations", "read_image", "disk_file_client_args"]
 
+
 def disk_file_client_args(file_client_args: dict | None, where: str) -> dict:
     """A copy of mmcv's ``file_client_args`` (default ``dict(backend='disk')``).
 
@@ -29,12 +30,15 @@ def disk_file_client_args(file_client_args: dict | None, where: str) -> dict:
     if file_client_args is None:
         return {"backend": "disk"}
     if not isinstance(file_client_args, dict):
-        raise TypeError(f"{where}: file_client_args must be a dict such as dict(backend='disk'), "
-                        f"got {type(file_client_args).__name__}")
+        raise TypeError(
+            f"{where}: file_client_args must be a dict such as dict(backend='disk'), "
+            f"got {type(file_client_args).__name__}"
+        )
     backend = file_client_args.get("backend", "disk")
     if backend != "disk":
-        raise ValueError(f"{where}: file_client_args backend {backend!r} is not supported "
-                         "(only 'disk')")
+        raise ValueError(
+            f"{where}: file_client_args backend {backend!r} is not supported (only 'disk')"
+        )
     return dict(file_client_args)
 
 
@@ -47,8 +51,13 @@ class LoadImageFromFile:
     ``file_client_args`` is mmcv's (default ``dict(backend='disk')``, the only backend).
     """
 
-    def __init__(self, to_float32: bool = False, color_type: str = "color", channel_order: str = "bgr",
-                 file_client_args: dict | None = None) -> None:
+    def __init__(
+        self,
+        to_float32: bool = False,
+        color_type: str = "color",
+        channel_order: str = "bgr",
+        file_client_args: dict | None = None,
+    ) -> None:
         self.file_client_args = disk_file_client_args(file_client_args, type(self).__name__)
         self.to_float32 = to_float32
         self.color_type = color_type
@@ -71,8 +80,10 @@ class LoadImageFromFile:
         return results
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(to_float32={self.to_float32}, color_type={self.color_type!r}, "
-                f"channel_order={self.channel_order!r}, file_client_args={self.file_client_args})")
+        return (
+            f"{type(self).__name__}(to_float32={self.to_float32}, color_type={self.color_type!r}, "
+            f"channel_order={self.channel_order!r}, file_client_args={self.file_client_args})"
+        )
 
 
 def _check_recorded_size(img_info: dict[str, Any], shape: tuple[int, ...], path: str) -> None:
@@ -82,9 +93,11 @@ def _check_recorded_size(img_info: dict[str, Any], shape: tuple[int, ...], path:
     if width is None or height is None:
         return
     if (shape[0], shape[1]) not in ((height, width), (width, height)):
-        raise ValueError(f"image file {path} decodes to {shape[1]}x{shape[0]} (width x height) but its "
-                         f"annotation record says {width}x{height}: the file was replaced or the annotations "
-                         "are for another image size")
+        raise ValueError(
+            f"image file {path} decodes to {shape[1]}x{shape[0]} (width x height) but its "
+            f"annotation record says {width}x{height}: the file was replaced or the annotations "
+            "are for another image size"
+        )
 
 
 def _ann_to_bitmap(segm: Any, height: int, width: int, where: str) -> np.ndarray:
@@ -96,14 +109,18 @@ def _ann_to_bitmap(segm: Any, height: int, width: int, where: str) -> np.ndarray
     elif isinstance(segm, dict) and "counts" in segm:
         rle = segm
     else:
-        raise ValueError(f"{where}: segmentation must be a polygon list or an RLE dict, got {type(segm).__name__}")
+        raise ValueError(
+            f"{where}: segmentation must be a polygon list or an RLE dict, got {type(segm).__name__}"
+        )
     return mask_utils.decode(rle)
 
 
 def _ann_to_polygons(segm: Any, where: str) -> list[np.ndarray]:
     if not isinstance(segm, list):
-        raise ValueError(f"{where}: poly2mask=False needs polygon segmentations, got an RLE "
-                         "(Cityscapes annotations are RLE: use poly2mask=True)")
+        raise ValueError(
+            f"{where}: poly2mask=False needs polygon segmentations, got an RLE "
+            "(Cityscapes annotations are RLE: use poly2mask=True)"
+        )
     return [np.asarray(p, dtype=np.float64) for p in segm if len(p) % 2 == 0 and len(p) >= 6]
 
 
@@ -117,9 +134,16 @@ class LoadAnnotations:
     are checked to be of equal length before they reach the dict.
     """
 
-    def __init__(self, with_bbox: bool = True, with_label: bool = True, with_mask: bool = False,
-                 with_seg: bool = False, poly2mask: bool = True, denorm_bbox: bool = False,
-                 file_client_args: dict | None = None) -> None:
+    def __init__(
+        self,
+        with_bbox: bool = True,
+        with_label: bool = True,
+        with_mask: bool = False,
+        with_seg: bool = False,
+        poly2mask: bool = True,
+        denorm_bbox: bool = False,
+        file_client_args: dict | None = None,
+    ) -> None:
         self.file_client_args = disk_file_client_args(file_client_args, type(self).__name__)
         self.with_bbox = with_bbox
         self.with_label = with_label
@@ -135,7 +159,11 @@ class LoadAnnotations:
         where = f"annotations of {img_info.get('filename', '<image>')}"
         inst = Instances((height, width))
         if self.with_bbox:
-            boxes = np.array(ann["bboxes"], dtype=np.float32).reshape(-1, 4) if len(ann["bboxes"]) else empty_boxes()
+            boxes = (
+                np.array(ann["bboxes"], dtype=np.float32).reshape(-1, 4)
+                if len(ann["bboxes"])
+                else empty_boxes()
+            )
             check_boxes(boxes, f"bboxes of {where}")
             if self.denorm_bbox and len(boxes):
                 boxes = boxes * np.array([width, height, width, height], dtype=np.float32)
@@ -148,7 +176,9 @@ class LoadAnnotations:
                 bitmaps = [_ann_to_bitmap(s, height, width, where) for s in segms]
                 inst.masks = BitmapMasks(bitmaps, height, width)
             else:
-                inst.masks = PolygonMasks([_ann_to_polygons(s, where) for s in segms], height, width)
+                inst.masks = PolygonMasks(
+                    [_ann_to_polygons(s, where) for s in segms], height, width
+                )
         return inst
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
@@ -171,12 +201,18 @@ class LoadAnnotations:
             results.setdefault("mask_fields", []).append("gt_masks")
         if self.with_seg:
             seg_prefix = results.get("seg_prefix")
-            seg_path = os.path.join(seg_prefix, ann["seg_map"]) if seg_prefix is not None else ann["seg_map"]
+            seg_path = (
+                os.path.join(seg_prefix, ann["seg_map"])
+                if seg_prefix is not None
+                else ann["seg_map"]
+            )
             results["gt_semantic_seg"] = read_image(seg_path, color_type="unchanged").squeeze()
             results.setdefault("seg_fields", []).append("gt_semantic_seg")
         return results
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(with_bbox={self.with_bbox}, with_label={self.with_label}, "
-                f"with_mask={self.with_mask}, with_seg={self.with_seg}, poly2mask={self.poly2mask}, "
-                f"file_client_args={self.file_client_args})")
+        return (
+            f"{type(self).__name__}(with_bbox={self.with_bbox}, with_label={self.with_label}, "
+            f"with_mask={self.with_mask}, with_seg={self.with_seg}, poly2mask={self.poly2mask}, "
+            f"file_client_args={self.file_client_args})"
+        )

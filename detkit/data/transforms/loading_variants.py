@@ -28,18 +28,30 @@ class LoadImageFromWebcam(LoadImageFromFile):
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         if "img" not in results:
-            raise KeyError(f"{type(self).__name__}: results have no 'img' (present: {sorted(results)})")
+            raise KeyError(
+                f"{type(self).__name__}: results have no 'img' (present: {sorted(results)})"
+            )
         img = results["img"]
         if not isinstance(img, np.ndarray):
-            raise TypeError(f"{type(self).__name__}: results['img'] must be a numpy array (HWC BGR), "
-                            f"got {type(img).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}: results['img'] must be a numpy array (HWC BGR), "
+                f"got {type(img).__name__}"
+            )
         if img.ndim not in (2, 3) or 0 in img.shape[:2]:
-            raise ValueError(f"{type(self).__name__}: results['img'] must be an (H, W[, C]) image "
-                             f"with H, W > 0, got shape {img.shape}")
+            raise ValueError(
+                f"{type(self).__name__}: results['img'] must be an (H, W[, C]) image "
+                f"with H, W > 0, got shape {img.shape}"
+            )
         if self.to_float32:
             img = img.astype(np.float32)
-        results.update(filename=None, ori_filename=None, img=img, img_shape=img.shape,
-                       ori_shape=img.shape, img_fields=["img"])
+        results.update(
+            filename=None,
+            ori_filename=None,
+            img=img,
+            img_shape=img.shape,
+            ori_shape=img.shape,
+            img_fields=["img"],
+        )
         return results
 
 
@@ -57,8 +69,13 @@ class LoadMultiChannelImageFromFiles:
         ValueError: the channel images differ in size.
     """
 
-    def __init__(self, to_float32: bool = False, color_type: str = "unchanged",
-                 channel_order: str = "bgr", file_client_args: dict | None = None) -> None:
+    def __init__(
+        self,
+        to_float32: bool = False,
+        color_type: str = "unchanged",
+        channel_order: str = "bgr",
+        file_client_args: dict | None = None,
+    ) -> None:
         self.file_client_args = disk_file_client_args(file_client_args, type(self).__name__)
         self.to_float32 = to_float32
         self.color_type = color_type
@@ -67,28 +84,45 @@ class LoadMultiChannelImageFromFiles:
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         names = results["img_info"]["filename"]
         if isinstance(names, (str, os.PathLike)) or not isinstance(names, (list, tuple)):
-            raise TypeError(f"{type(self).__name__}: img_info['filename'] must be a list of files "
-                            f"(one per channel), got {names!r}")
+            raise TypeError(
+                f"{type(self).__name__}: img_info['filename'] must be a list of files "
+                f"(one per channel), got {names!r}"
+            )
         prefix = results.get("img_prefix")
         paths = [os.path.join(prefix, n) for n in names] if prefix is not None else list(names)
         channels = [read_image(p, self.color_type, self.channel_order) for p in paths]
         shapes = {c.shape for c in channels}
         if len(shapes) != 1:
-            raise ValueError(f"{type(self).__name__}: channel images differ in size "
-                             f"{[c.shape for c in channels]} ({paths})")
+            raise ValueError(
+                f"{type(self).__name__}: channel images differ in size "
+                f"{[c.shape for c in channels]} ({paths})"
+            )
         img = np.stack(channels, axis=-1)
         if self.to_float32:
             img = img.astype(np.float32)
         num_channels = 1 if img.ndim < 3 else img.shape[2]
-        results.update(filename=paths, ori_filename=names, img=img, img_shape=img.shape,
-                       ori_shape=img.shape, img_fields=["img"], pad_shape=img.shape, scale_factor=1.0,
-                       img_norm_cfg={"mean": np.zeros(num_channels, dtype=np.float32),
-                                     "std": np.ones(num_channels, dtype=np.float32), "to_rgb": False})
+        results.update(
+            filename=paths,
+            ori_filename=names,
+            img=img,
+            img_shape=img.shape,
+            ori_shape=img.shape,
+            img_fields=["img"],
+            pad_shape=img.shape,
+            scale_factor=1.0,
+            img_norm_cfg={
+                "mean": np.zeros(num_channels, dtype=np.float32),
+                "std": np.ones(num_channels, dtype=np.float32),
+                "to_rgb": False,
+            },
+        )
         return results
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(to_float32={self.to_float32}, color_type={self.color_type!r}, "
-                f"channel_order={self.channel_order!r}, file_client_args={self.file_client_args})")
+        return (
+            f"{type(self).__name__}(to_float32={self.to_float32}, color_type={self.color_type!r}, "
+            f"channel_order={self.channel_order!r}, file_client_args={self.file_client_args})"
+        )
 
 
 @PIPELINES.register_module()
@@ -107,12 +141,15 @@ class LoadProposals:
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         if "proposals" not in results:
-            raise KeyError("LoadProposals: results have no 'proposals'; set the dataset's "
-                           "proposal_file")
+            raise KeyError(
+                "LoadProposals: results have no 'proposals'; set the dataset's proposal_file"
+            )
         proposals = np.asarray(results["proposals"])
         if proposals.ndim != 2 or proposals.shape[1] not in (4, 5):
-            raise ValueError(f"LoadProposals: proposals should have shape (n, 4) or (n, 5), got "
-                             f"{proposals.shape}")
+            raise ValueError(
+                f"LoadProposals: proposals should have shape (n, 4) or (n, 5), got "
+                f"{proposals.shape}"
+            )
         proposals = proposals[:, :4]
         if self.num_max_proposals is not None:
             proposals = proposals[: self.num_max_proposals]

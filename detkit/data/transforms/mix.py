@@ -16,7 +16,12 @@ import cv2
 import numpy as np
 
 from detkit.data.transforms.fields import BBOX2LABEL, BBOX2MASK, seg_keys
-from detkit.data.transforms.instance_ops import concat_masks, find_inside_boxes, keep_rows, translate_masks
+from detkit.data.transforms.instance_ops import (
+    concat_masks,
+    find_inside_boxes,
+    keep_rows,
+    translate_masks,
+)
 from detkit.registry import PIPELINES
 
 __all__ = ["Mosaic", "MixUp"]
@@ -27,17 +32,29 @@ SEG_FILL = 255
 def _check_mix(name: str, results: dict[str, Any], count: int) -> list[dict[str, Any]]:
     mix = results.get("mix_results")
     if not isinstance(mix, list) or len(mix) != count:
-        raise KeyError(f"{name} needs results['mix_results'] with {count} sample(s) (wrap the dataset in "
-                       f"MultiImageMixDataset), got {type(mix).__name__}")
+        raise KeyError(
+            f"{name} needs results['mix_results'] with {count} sample(s) (wrap the dataset in "
+            f"MultiImageMixDataset), got {type(mix).__name__}"
+        )
     return mix
 
 
-def _box_filter(before: np.ndarray, after: np.ndarray, min_size: float, min_area_ratio: float,
-                max_aspect_ratio: float) -> np.ndarray:
+def _box_filter(
+    before: np.ndarray,
+    after: np.ndarray,
+    min_size: float,
+    min_area_ratio: float,
+    max_aspect_ratio: float,
+) -> np.ndarray:
     w1, h1 = before[:, 2] - before[:, 0], before[:, 3] - before[:, 1]
     w2, h2 = after[:, 2] - after[:, 0], after[:, 3] - after[:, 1]
     aspect = np.maximum(w2 / (h2 + 1e-16), h2 / (w2 + 1e-16))
-    return (w2 > min_size) & (h2 > min_size) & (w2 * h2 / (w1 * h1 + 1e-16) > min_area_ratio) & (aspect < max_aspect_ratio)
+    return (
+        (w2 > min_size)
+        & (h2 > min_size)
+        & (w2 * h2 / (w1 * h1 + 1e-16) > min_area_ratio)
+        & (aspect < max_aspect_ratio)
+    )
 
 
 @PIPELINES.register_module()
@@ -57,9 +74,16 @@ class Mosaic:
     ``get_indexes`` draws ``randint(0, len(dataset))`` three times.
     """
 
-    def __init__(self, img_scale: Sequence[int] = (640, 640), center_ratio_range: Sequence[float] = (0.5, 1.5),
-                 min_bbox_size: float = 0, bbox_clip_border: bool = True, skip_filter: bool = True,
-                 pad_val: float = 114, prob: float = 1.0) -> None:
+    def __init__(
+        self,
+        img_scale: Sequence[int] = (640, 640),
+        center_ratio_range: Sequence[float] = (0.5, 1.5),
+        min_bbox_size: float = 0,
+        bbox_clip_border: bool = True,
+        skip_filter: bool = True,
+        pad_val: float = 114,
+        prob: float = 1.0,
+    ) -> None:
         if not isinstance(img_scale, tuple) or len(img_scale) != 2:
             raise TypeError(f"Mosaic: img_scale must be a tuple (h, w), got {img_scale!r}")
         if not 0 <= prob <= 1:
@@ -75,7 +99,9 @@ class Mosaic:
     def get_indexes(self, dataset: Any) -> list[int]:
         return [int(np.random.randint(0, len(dataset))) for _ in range(3)]
 
-    def _combine(self, loc: str, cx: int, cy: int, w: int, h: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    def _combine(
+        self, loc: str, cx: int, cy: int, w: int, h: int
+    ) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Paste rectangle in the canvas and crop rectangle of the resized ``w x h`` image."""
         s_h, s_w = self.img_scale
         if loc == "top_left":
@@ -100,7 +126,9 @@ class Mosaic:
         cy = int(np.random.uniform(*self.center_ratio_range) * self.img_scale[0])
         return self.apply(results, [results, *mix], cx, cy)
 
-    def apply(self, results: dict[str, Any], patches: list[dict[str, Any]], cx: int, cy: int) -> dict[str, Any]:
+    def apply(
+        self, results: dict[str, Any], patches: list[dict[str, Any]], cx: int, cy: int
+    ) -> dict[str, Any]:
         """Combine the four ``patches`` around ``(cx, cy)`` into ``results`` (no random draw)."""
         s_h, s_w = self.img_scale
         out_h, out_w = int(s_h * 2), int(s_w * 2)
@@ -108,14 +136,18 @@ class Mosaic:
         canvas = np.full((out_h, out_w) + img0.shape[2:], self.pad_val, dtype=img0.dtype)
         box_keys = [k for k in ("gt_bboxes", "gt_bboxes_ignore") if k in results]
         parts: dict[str, list[Any]] = {}
-        segs = {key: np.full((out_h, out_w), SEG_FILL, results[key].dtype) for key in seg_keys(results)}
+        segs = {
+            key: np.full((out_h, out_w), SEG_FILL, results[key].dtype) for key in seg_keys(results)
+        }
         for loc, patch in zip(("top_left", "top_right", "bottom_left", "bottom_right"), patches):
             h_i, w_i = patch["img"].shape[:2]
             scale = min(s_h / h_i, s_w / w_i)
             new_w, new_h = int(w_i * scale), int(h_i * scale)
             img_i = cv2.resize(patch["img"], (new_w, new_h), interpolation=cv2.INTER_LINEAR)
             paste, crop = self._combine(loc, cx, cy, new_w, new_h)
-            canvas[paste[1]:paste[3], paste[0]:paste[2]] = img_i[crop[1]:crop[3], crop[0]:crop[2]]
+            canvas[paste[1] : paste[3], paste[0] : paste[2]] = img_i[
+                crop[1] : crop[3], crop[0] : crop[2]
+            ]
             padw, padh = paste[0] - crop[0], paste[1] - crop[1]
             for key in box_keys:
                 boxes = patch.get(key, np.zeros((0, 4), np.float32)).copy()
@@ -128,11 +160,15 @@ class Mosaic:
                         continue
                     value = patch[partner]
                     if partner == BBOX2MASK[key]:
-                        value = translate_masks(value.resize((new_h, new_w)), padw, padh, (out_h, out_w), paste)
+                        value = translate_masks(
+                            value.resize((new_h, new_w)), padw, padh, (out_h, out_w), paste
+                        )
                     parts.setdefault(partner, []).append(value)
             for key, seg in segs.items():
                 seg_i = cv2.resize(patch[key], (new_w, new_h), interpolation=cv2.INTER_NEAREST)
-                seg[paste[1]:paste[3], paste[0]:paste[2]] = seg_i[crop[1]:crop[3], crop[0]:crop[2]]
+                seg[paste[1] : paste[3], paste[0] : paste[2]] = seg_i[
+                    crop[1] : crop[3], crop[0] : crop[2]
+                ]
         results["img"] = canvas
         results["img_shape"] = canvas.shape
         results.update(segs)
@@ -147,15 +183,21 @@ class Mosaic:
             if BBOX2MASK[key] in parts:
                 results[BBOX2MASK[key]] = concat_masks(parts[BBOX2MASK[key]], (out_h, out_w))
             if not self.skip_filter:
-                keep_rows(results, key, ((boxes[:, 2] - boxes[:, 0]) > self.min_bbox_size)
-                          & ((boxes[:, 3] - boxes[:, 1]) > self.min_bbox_size))
+                keep_rows(
+                    results,
+                    key,
+                    ((boxes[:, 2] - boxes[:, 0]) > self.min_bbox_size)
+                    & ((boxes[:, 3] - boxes[:, 1]) > self.min_bbox_size),
+                )
             keep_rows(results, key, find_inside_boxes(results[key], out_h, out_w))
         return results
 
     def __repr__(self) -> str:
-        return (f"Mosaic(img_scale={self.img_scale}, center_ratio_range={self.center_ratio_range}, "
-                f"pad_val={self.pad_val}, min_bbox_size={self.min_bbox_size}, skip_filter={self.skip_filter}, "
-                f"prob={self.prob})")
+        return (
+            f"Mosaic(img_scale={self.img_scale}, center_ratio_range={self.center_ratio_range}, "
+            f"pad_val={self.pad_val}, min_bbox_size={self.min_bbox_size}, skip_filter={self.skip_filter}, "
+            f"prob={self.prob})"
+        )
 
 
 @PIPELINES.register_module()
@@ -177,10 +219,19 @@ class MixUp:
     larger than this one. ``get_indexes``: up to ``max_iters`` x ``randint(0, len(dataset))``.
     """
 
-    def __init__(self, img_scale: Sequence[int] = (640, 640), ratio_range: Sequence[float] = (0.5, 1.5),
-                 flip_ratio: float = 0.5, pad_val: float = 114, max_iters: int = 15, min_bbox_size: float = 5,
-                 min_area_ratio: float = 0.2, max_aspect_ratio: float = 20, bbox_clip_border: bool = True,
-                 skip_filter: bool = True) -> None:
+    def __init__(
+        self,
+        img_scale: Sequence[int] = (640, 640),
+        ratio_range: Sequence[float] = (0.5, 1.5),
+        flip_ratio: float = 0.5,
+        pad_val: float = 114,
+        max_iters: int = 15,
+        min_bbox_size: float = 5,
+        min_area_ratio: float = 0.2,
+        max_aspect_ratio: float = 20,
+        bbox_clip_border: bool = True,
+        skip_filter: bool = True,
+    ) -> None:
         if not isinstance(img_scale, tuple) or len(img_scale) != 2:
             raise TypeError(f"MixUp: img_scale must be a tuple (h, w), got {img_scale!r}")
         self.dynamic_scale = img_scale
@@ -211,19 +262,36 @@ class MixUp:
         dyn_h, dyn_w = self.dynamic_scale
         origin_h, origin_w = int(dyn_h * jit), int(dyn_w * jit)
         target_h, target_w = results["img"].shape[:2]
-        y_off = int(np.random.randint(0, max(origin_h, target_h) - target_h)) if origin_h > target_h else 0
-        x_off = int(np.random.randint(0, max(origin_w, target_w) - target_w)) if origin_w > target_w else 0
+        y_off = (
+            int(np.random.randint(0, max(origin_h, target_h) - target_h))
+            if origin_h > target_h
+            else 0
+        )
+        x_off = (
+            int(np.random.randint(0, max(origin_w, target_w) - target_w))
+            if origin_w > target_w
+            else 0
+        )
         return self.apply(results, other, jit, flip, x_off, y_off)
 
-    def apply(self, results: dict[str, Any], other: dict[str, Any], jit: float, flip: bool, x_off: int,
-              y_off: int) -> dict[str, Any]:
+    def apply(
+        self,
+        results: dict[str, Any],
+        other: dict[str, Any],
+        jit: float,
+        flip: bool,
+        x_off: int,
+        y_off: int,
+    ) -> dict[str, Any]:
         """Mix ``other`` in with the given jitter, flip and offsets (no random draw)."""
         dyn_h, dyn_w = self.dynamic_scale
         other_img = other["img"]
         out = np.full((dyn_h, dyn_w) + other_img.shape[2:], self.pad_val, dtype=other_img.dtype)
         scale = min(dyn_h / other_img.shape[0], dyn_w / other_img.shape[1])
         fit_hw = (int(other_img.shape[0] * scale), int(other_img.shape[1] * scale))
-        out[:fit_hw[0], :fit_hw[1]] = cv2.resize(other_img, fit_hw[::-1], interpolation=cv2.INTER_LINEAR)
+        out[: fit_hw[0], : fit_hw[1]] = cv2.resize(
+            other_img, fit_hw[::-1], interpolation=cv2.INTER_LINEAR
+        )
         scale *= jit
         out = cv2.resize(out, (int(dyn_w * jit), int(dyn_h * jit)), interpolation=cv2.INTER_LINEAR)
         if flip:
@@ -233,7 +301,7 @@ class MixUp:
         padded_hw = (max(origin_h, target_h), max(origin_w, target_w))
         padded = np.zeros(padded_hw + out.shape[2:], dtype=np.uint8)
         padded[:origin_h, :origin_w] = out
-        cropped = padded[y_off:y_off + target_h, x_off:x_off + target_w]
+        cropped = padded[y_off : y_off + target_h, x_off : x_off + target_w]
 
         boxes = other["gt_bboxes"].copy()
         boxes[:, 0::2] = boxes[:, 0::2] * scale
@@ -253,25 +321,35 @@ class MixUp:
 
         added = {"gt_bboxes": shifted, "gt_labels": other["gt_labels"]}
         if results.get("gt_masks") is not None and other.get("gt_masks") is not None:
-            masks = other["gt_masks"].resize(fit_hw).pad((dyn_h, dyn_w)).resize((origin_h, origin_w))
+            masks = (
+                other["gt_masks"].resize(fit_hw).pad((dyn_h, dyn_w)).resize((origin_h, origin_w))
+            )
             if flip:
                 masks = masks.flip("horizontal")
-            masks = masks.pad(padded_hw).crop(np.array([x_off, y_off, x_off + target_w, y_off + target_h]))
+            masks = masks.pad(padded_hw).crop(
+                np.array([x_off, y_off, x_off + target_w, y_off + target_h])
+            )
             added["gt_masks"] = masks
         if not self.skip_filter:
-            keep = _box_filter(boxes, shifted, self.min_bbox_size, self.min_area_ratio, self.max_aspect_ratio)
+            keep = _box_filter(
+                boxes, shifted, self.min_bbox_size, self.min_area_ratio, self.max_aspect_ratio
+            )
             added = {k: v[np.flatnonzero(keep)] for k, v in added.items()}
         results["img"] = mixed.astype(np.uint8)
         results["img_shape"] = mixed.shape
         results["gt_bboxes"] = np.concatenate((results["gt_bboxes"], added["gt_bboxes"]), 0)
         results["gt_labels"] = np.concatenate((results["gt_labels"], added["gt_labels"]), 0)
         if "gt_masks" in added:
-            results["gt_masks"] = concat_masks([results["gt_masks"], added["gt_masks"]], (target_h, target_w))
+            results["gt_masks"] = concat_masks(
+                [results["gt_masks"], added["gt_masks"]], (target_h, target_w)
+            )
         keep_rows(results, "gt_bboxes", find_inside_boxes(results["gt_bboxes"], target_h, target_w))
         return results
 
     def __repr__(self) -> str:
-        return (f"MixUp(dynamic_scale={self.dynamic_scale}, ratio_range={self.ratio_range}, "
-                f"flip_ratio={self.flip_ratio}, pad_val={self.pad_val}, max_iters={self.max_iters}, "
-                f"min_bbox_size={self.min_bbox_size}, min_area_ratio={self.min_area_ratio}, "
-                f"max_aspect_ratio={self.max_aspect_ratio}, skip_filter={self.skip_filter})")
+        return (
+            f"MixUp(dynamic_scale={self.dynamic_scale}, ratio_range={self.ratio_range}, "
+            f"flip_ratio={self.flip_ratio}, pad_val={self.pad_val}, max_iters={self.max_iters}, "
+            f"min_bbox_size={self.min_bbox_size}, min_area_ratio={self.min_area_ratio}, "
+            f"max_aspect_ratio={self.max_aspect_ratio}, skip_filter={self.skip_filter})"
+        )

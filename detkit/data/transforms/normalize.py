@@ -53,4 +53,6 @@ class Normalize:
         return results
 
     def __repr__(self) -> str:
-        return f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()}, to_rgb={self.to_rgb})"
+        return (
+            f"Normalize(mean={self.mean.tolist()}, std={self.std.tolist()}, to_rgb={self.to_rgb})"
+        )

@@ -27,8 +27,15 @@ def pad_image(img: np.ndarray, shape: tuple[int, int], pad_val: float) -> np.nda
     if (h, w) == tuple(shape):
         return img
     channels = 1 if img.ndim == 2 else img.shape[2]
-    padded = cv2.copyMakeBorder(img, 0, shape[0] - h, 0, shape[1] - w, cv2.BORDER_CONSTANT,
-                                value=[pad_val] * min(channels, 4))
+    padded = cv2.copyMakeBorder(
+        img,
+        0,
+        shape[0] - h,
+        0,
+        shape[1] - w,
+        cv2.BORDER_CONSTANT,
+        value=[pad_val] * min(channels, 4),
+    )
     return padded[:, :, None] if padded.ndim == 2 and img.ndim == 3 else padded
 
 
@@ -44,12 +51,19 @@ class Pad:
             ``img=masks=number, seg=255``.
     """
 
-    def __init__(self, size: tuple[int, int] | None = None, size_divisor: int | None = None,
-                 pad_to_square: bool = False,
-                 pad_val: float | dict[str, float] = dict(img=0, masks=0, seg=255)) -> None:
+    def __init__(
+        self,
+        size: tuple[int, int] | None = None,
+        size_divisor: int | None = None,
+        pad_to_square: bool = False,
+        pad_val: float | dict[str, float] = dict(img=0, masks=0, seg=255),
+    ) -> None:
         if isinstance(pad_val, (int, float)) and not isinstance(pad_val, bool):
-            warnings.warn("Pad: a number pad_val is deprecated, use dict(img=, masks=, seg=)",
-                          DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                "Pad: a number pad_val is deprecated, use dict(img=, masks=, seg=)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             pad_val = dict(img=pad_val, masks=pad_val, seg=255)
         if not isinstance(pad_val, dict):
             raise TypeError(f"Pad: pad_val must be a dict or a number, got {pad_val!r}")
@@ -57,7 +71,9 @@ class Pad:
             if size is not None or size_divisor is not None:
                 raise ValueError("Pad: size and size_divisor must be None when pad_to_square=True")
         elif (size is None) == (size_divisor is None):
-            raise ValueError(f"Pad: give exactly one of size and size_divisor, got {size!r}, {size_divisor!r}")
+            raise ValueError(
+                f"Pad: give exactly one of size and size_divisor, got {size!r}, {size_divisor!r}"
+            )
         self.size = size
         self.size_divisor = size_divisor
         self.pad_to_square = pad_to_square
@@ -91,5 +107,7 @@ class Pad:
         return results
 
     def __repr__(self) -> str:
-        return (f"Pad(size={self.size}, size_divisor={self.size_divisor}, "
-                f"pad_to_square={self.pad_to_square}, pad_val={self.pad_val})")
+        return (
+            f"Pad(size={self.size}, size_divisor={self.size_divisor}, "
+            f"pad_to_square={self.pad_to_square}, pad_val={self.pad_val})"
+        )

@@ -22,11 +22,15 @@ __all__ = ["PhotoMetricDistortion", "YOLOXHSVRandomAug", "CutOut"]
 
 def _single_image(name: str, results: dict[str, Any]) -> np.ndarray:
     if "img_fields" in results and list(results["img_fields"]) != ["img"]:
-        raise ValueError(f"{name}: only img_fields == ['img'] is supported, got {results['img_fields']!r}")
+        raise ValueError(
+            f"{name}: only img_fields == ['img'] is supported, got {results['img_fields']!r}"
+        )
     img = results.get("img")
     if not (isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3):
-        raise TypeError(f"{name}: results['img'] must be an (H, W, 3) NumPy image, got "
-                        f"{type(img).__name__} {getattr(img, 'shape', '')}")
+        raise TypeError(
+            f"{name}: results['img'] must be an (H, W, 3) NumPy image, got "
+            f"{type(img).__name__} {getattr(img, 'shape', '')}"
+        )
     return img
 
 
@@ -52,8 +56,13 @@ class PhotoMetricDistortion:
     either way (bench/pipeline.py: about as fast as mmdet's).
     """
 
-    def __init__(self, brightness_delta: float = 32, contrast_range: Sequence[float] = (0.5, 1.5),
-                 saturation_range: Sequence[float] = (0.5, 1.5), hue_delta: float = 18) -> None:
+    def __init__(
+        self,
+        brightness_delta: float = 32,
+        contrast_range: Sequence[float] = (0.5, 1.5),
+        saturation_range: Sequence[float] = (0.5, 1.5),
+        hue_delta: float = 18,
+    ) -> None:
         self.brightness_delta = brightness_delta
         self.contrast_lower, self.contrast_upper = contrast_range
         self.saturation_lower, self.saturation_upper = saturation_range
@@ -61,8 +70,14 @@ class PhotoMetricDistortion:
 
     def draw(self) -> dict[str, Any]:
         """The random decisions of one call, in mmdet's order (None = step skipped)."""
-        d: dict[str, Any] = dict(delta=None, contrast_first=None, saturation=None, hue=None,
-                                 contrast_last=None, permutation=None)
+        d: dict[str, Any] = dict(
+            delta=None,
+            contrast_first=None,
+            saturation=None,
+            hue=None,
+            contrast_last=None,
+            permutation=None,
+        )
         if np.random.randint(2):
             d["delta"] = np.random.uniform(-self.brightness_delta, self.brightness_delta)
         mode = np.random.randint(2)
@@ -100,7 +115,11 @@ class PhotoMetricDistortion:
             # value is the correctly rounded float32 result, as numpy's in-place ops give)
             gain = np.float32(1 if d["saturation"] is None else d["saturation"])
             shift = np.float32(0 if d["hue"] is None else d["hue"])
-            cv2.transform(hsv, np.array([[1, 0, 0, shift], [0, gain, 0, 0], [0, 0, 1, 0]], np.float32), dst=hsv)
+            cv2.transform(
+                hsv,
+                np.array([[1, 0, 0, shift], [0, gain, 0, 0], [0, 0, 1, 0]], np.float32),
+                dst=hsv,
+            )
             if d["hue"] is not None:
                 hue = hsv[..., 0]
                 if shift > 0:
@@ -118,10 +137,12 @@ class PhotoMetricDistortion:
         return out
 
     def __repr__(self) -> str:
-        return (f"PhotoMetricDistortion(brightness_delta={self.brightness_delta}, "
-                f"contrast_range={(self.contrast_lower, self.contrast_upper)}, "
-                f"saturation_range={(self.saturation_lower, self.saturation_upper)}, "
-                f"hue_delta={self.hue_delta})")
+        return (
+            f"PhotoMetricDistortion(brightness_delta={self.brightness_delta}, "
+            f"contrast_range={(self.contrast_lower, self.contrast_upper)}, "
+            f"saturation_range={(self.saturation_lower, self.saturation_upper)}, "
+            f"hue_delta={self.hue_delta})"
+        )
 
 
 @PIPELINES.register_module()
@@ -134,7 +155,9 @@ class YOLOXHSVRandomAug:
     integers as mmdet's int16 arithmetic).
     """
 
-    def __init__(self, hue_delta: int = 5, saturation_delta: int = 30, value_delta: int = 30) -> None:
+    def __init__(
+        self, hue_delta: int = 5, saturation_delta: int = 30, value_delta: int = 30
+    ) -> None:
         self.hue_delta = hue_delta
         self.saturation_delta = saturation_delta
         self.value_delta = value_delta
@@ -142,21 +165,35 @@ class YOLOXHSVRandomAug:
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         img = results.get("img")
         if not (isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3):
-            raise TypeError("YOLOXHSVRandomAug: results['img'] must be an (H, W, 3) uint8 image, got "
-                            f"{type(img).__name__} {getattr(img, 'dtype', '')} {getattr(img, 'shape', '')}")
-        gains = np.random.uniform(-1, 1, 3) * [self.hue_delta, self.saturation_delta, self.value_delta]
+            raise TypeError(
+                "YOLOXHSVRandomAug: results['img'] must be an (H, W, 3) uint8 image, got "
+                f"{type(img).__name__} {getattr(img, 'dtype', '')} {getattr(img, 'shape', '')}"
+            )
+        gains = np.random.uniform(-1, 1, 3) * [
+            self.hue_delta,
+            self.saturation_delta,
+            self.value_delta,
+        ]
         gains *= np.random.randint(0, 2, 3)
         gains = gains.astype(np.int16)
         values = np.arange(256, dtype=np.int16)
-        lut = np.stack([(values + gains[0]) % 180, np.clip(values + gains[1], 0, 255),
-                        np.clip(values + gains[2], 0, 255)], axis=-1).astype(np.uint8)[:, None, :]
+        lut = np.stack(
+            [
+                (values + gains[0]) % 180,
+                np.clip(values + gains[1], 0, 255),
+                np.clip(values + gains[2], 0, 255),
+            ],
+            axis=-1,
+        ).astype(np.uint8)[:, None, :]
         hsv = cv2.LUT(cv2.cvtColor(img, cv2.COLOR_BGR2HSV), lut)
         results["img"] = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
         return results
 
     def __repr__(self) -> str:
-        return (f"YOLOXHSVRandomAug(hue_delta={self.hue_delta}, saturation_delta={self.saturation_delta}, "
-                f"value_delta={self.value_delta})")
+        return (
+            f"YOLOXHSVRandomAug(hue_delta={self.hue_delta}, saturation_delta={self.saturation_delta}, "
+            f"value_delta={self.value_delta})"
+        )
 
 
 @PIPELINES.register_module()
@@ -173,16 +210,25 @@ class CutOut:
     Per hole: ``randint(0, w)``, ``randint(0, h)`` (top-left), ``randint(0, len(candidates))``.
     """
 
-    def __init__(self, n_holes: int | tuple[int, int], cutout_shape: Any = None, cutout_ratio: Any = None,
-                 fill_in: Sequence[float] = (0, 0, 0)) -> None:
+    def __init__(
+        self,
+        n_holes: int | tuple[int, int],
+        cutout_shape: Any = None,
+        cutout_ratio: Any = None,
+        fill_in: Sequence[float] = (0, 0, 0),
+    ) -> None:
         if (cutout_shape is None) == (cutout_ratio is None):
             raise ValueError("CutOut: give exactly one of cutout_shape and cutout_ratio")
         candidates = cutout_ratio if cutout_ratio is not None else cutout_shape
         if not isinstance(candidates, (list, tuple)):
-            raise TypeError(f"CutOut: cutout_shape/cutout_ratio must be a tuple or a list of tuples, got {candidates!r}")
+            raise TypeError(
+                f"CutOut: cutout_shape/cutout_ratio must be a tuple or a list of tuples, got {candidates!r}"
+            )
         if isinstance(n_holes, tuple):
             if len(n_holes) != 2 or not 0 <= n_holes[0] < n_holes[1]:
-                raise ValueError(f"CutOut: n_holes range must be (min, max) with 0 <= min < max, got {n_holes!r}")
+                raise ValueError(
+                    f"CutOut: n_holes range must be (min, max) with 0 <= min < max, got {n_holes!r}"
+                )
         else:
             n_holes = (n_holes, n_holes)
         self.n_holes = n_holes
@@ -199,10 +245,15 @@ class CutOut:
             y1 = np.random.randint(0, h)
             index = np.random.randint(0, len(self.candidates))
             if self.with_ratio:
-                cut_w, cut_h = int(self.candidates[index][0] * w), int(self.candidates[index][1] * h)
+                cut_w, cut_h = (
+                    int(self.candidates[index][0] * w),
+                    int(self.candidates[index][1] * h),
+                )
             else:
                 cut_w, cut_h = self.candidates[index]
-            img[y1:int(np.clip(y1 + cut_h, 0, h)), x1:int(np.clip(x1 + cut_w, 0, w)), :] = self.fill_in
+            img[y1 : int(np.clip(y1 + cut_h, 0, h)), x1 : int(np.clip(x1 + cut_w, 0, w)), :] = (
+                self.fill_in
+            )
         return results
 
     def __repr__(self) -> str:

@@ -41,7 +41,9 @@ class AutoAugment:
 
     def __init__(self, policies: Sequence[Sequence[Mapping[str, Any] | Transform]]) -> None:
         if not isinstance(policies, (list, tuple)) or len(policies) == 0:
-            raise ValueError(f"AutoAugment: policies must be a non-empty list of lists, got {policies!r}")
+            raise ValueError(
+                f"AutoAugment: policies must be a non-empty list of lists, got {policies!r}"
+            )
         for i, policy in enumerate(policies):
             if not isinstance(policy, (list, tuple)) or len(policy) == 0:
                 raise ValueError(
@@ -49,7 +51,9 @@ class AutoAugment:
                 )
             for j, transform in enumerate(policy):
                 if isinstance(transform, Mapping) and "type" not in transform:
-                    raise KeyError(f"AutoAugment: policies[{i}][{j}] has no 'type' key: {transform!r}")
+                    raise KeyError(
+                        f"AutoAugment: policies[{i}][{j}] has no 'type' key: {transform!r}"
+                    )
         self.policies = [list(p) for p in policies]
         self.transforms: list[list[Transform]] = [
             [build(t, PIPELINES) for t in policy] for policy in policies

@@ -53,10 +53,17 @@ class Resize:
         override: discard a ``scale`` already in results (for chained Resizes).
     """
 
-    def __init__(self, img_scale: tuple[int, int] | list[tuple[int, int]] | None = None,
-                 multiscale_mode: str = "range", ratio_range: tuple[float, float] | None = None,
-                 keep_ratio: bool = True, bbox_clip_border: bool = True, backend: str = "cv2",
-                 interpolation: str = "bilinear", override: bool = False) -> None:
+    def __init__(
+        self,
+        img_scale: tuple[int, int] | list[tuple[int, int]] | None = None,
+        multiscale_mode: str = "range",
+        ratio_range: tuple[float, float] | None = None,
+        keep_ratio: bool = True,
+        bbox_clip_border: bool = True,
+        backend: str = "cv2",
+        interpolation: str = "bilinear",
+        override: bool = False,
+    ) -> None:
         if img_scale is None:
             self.img_scale = None
         else:
@@ -68,11 +75,15 @@ class Resize:
             if ratio_range[0] > ratio_range[1]:
                 raise ValueError(f"Resize: ratio_range must be (min, max), got {ratio_range}")
         elif multiscale_mode not in ("value", "range"):
-            raise ValueError(f"Resize: multiscale_mode must be 'value' or 'range', got {multiscale_mode!r}")
+            raise ValueError(
+                f"Resize: multiscale_mode must be 'value' or 'range', got {multiscale_mode!r}"
+            )
         if backend != "cv2":
             raise ValueError(f"Resize: only backend='cv2' is supported, got {backend!r}")
         if interpolation not in _CV2_INTERPOLATIONS:
-            raise ValueError(f"Resize: interpolation must be one of {sorted(_CV2_INTERPOLATIONS)}, got {interpolation!r}")
+            raise ValueError(
+                f"Resize: interpolation must be one of {sorted(_CV2_INTERPOLATIONS)}, got {interpolation!r}"
+            )
         self.multiscale_mode = multiscale_mode
         self.ratio_range = ratio_range
         self.keep_ratio = keep_ratio
@@ -96,7 +107,9 @@ class Resize:
             scale, scale_idx = self.img_scale[0], 0
         elif self.multiscale_mode == "range":
             if len(self.img_scale) != 2:
-                raise ValueError(f"Resize: 'range' mode needs exactly 2 img_scales, got {self.img_scale}")
+                raise ValueError(
+                    f"Resize: 'range' mode needs exactly 2 img_scales, got {self.img_scale}"
+                )
             longs = [max(s) for s in self.img_scale]
             shorts = [min(s) for s in self.img_scale]
             long_edge = np.random.randint(min(longs), max(longs) + 1)
@@ -113,7 +126,9 @@ class Resize:
             if "scale_factor" in results:
                 factor = results["scale_factor"]
                 if not isinstance(factor, float):
-                    raise TypeError(f"Resize: results['scale_factor'] must be a float here, got {factor!r}")
+                    raise TypeError(
+                        f"Resize: results['scale_factor'] must be a float here, got {factor!r}"
+                    )
                 h, w = results[img_keys(results)[0]].shape[:2]
                 results["scale"] = (int(w * factor), int(h * factor))
             else:
@@ -139,14 +154,18 @@ class Resize:
             img = results[key]
             h, w = img.shape[:2]
             new_w, new_h = self._new_size(h, w, scale)
-            resized = cv2.resize(img, (new_w, new_h), interpolation=_CV2_INTERPOLATIONS[self.interpolation])
+            resized = cv2.resize(
+                img, (new_w, new_h), interpolation=_CV2_INTERPOLATIONS[self.interpolation]
+            )
             if resized.ndim == 2 and img.ndim == 3:
                 resized = resized[:, :, None]
             results[key] = resized
             w_scale, h_scale = new_w / w, new_h / h
             results["img_shape"] = resized.shape
             results["pad_shape"] = resized.shape
-            results["scale_factor"] = np.array([w_scale, h_scale, w_scale, h_scale], dtype=np.float32)
+            results["scale_factor"] = np.array(
+                [w_scale, h_scale, w_scale, h_scale], dtype=np.float32
+            )
             results["keep_ratio"] = self.keep_ratio
         new_h, new_w = results["img_shape"][:2]
         for key in bbox_keys(results):
@@ -170,7 +189,9 @@ class Resize:
         return results
 
     def __repr__(self) -> str:
-        return (f"Resize(img_scale={self.img_scale}, multiscale_mode={self.multiscale_mode!r}, "
-                f"ratio_range={self.ratio_range}, keep_ratio={self.keep_ratio}, "
-                f"bbox_clip_border={self.bbox_clip_border}, interpolation={self.interpolation!r}, "
-                f"override={self.override})")
+        return (
+            f"Resize(img_scale={self.img_scale}, multiscale_mode={self.multiscale_mode!r}, "
+            f"ratio_range={self.ratio_range}, keep_ratio={self.keep_ratio}, "
+            f"bbox_clip_border={self.bbox_clip_border}, interpolation={self.interpolation!r}, "
+            f"override={self.override})"
+        )

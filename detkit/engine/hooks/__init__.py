@@ -13,7 +13,6 @@ from detkit.engine.hooks.lr_updater import (
 from detkit.engine.hooks.num_class_check import NumClassCheckHook
 from detkit.engine.hooks.progress import ProgressBarHook
 from detkit.engine.hooks.sampler_seed import DistSamplerSeedHook
-from detkit.engine.hooks.yolox_mode_switch import YOLOXModeSwitchHook
 from detkit.engine.hooks.trackers import (
     MlflowLoggerHook,
     MMDetWandbHook,
@@ -21,6 +20,7 @@ from detkit.engine.hooks.trackers import (
     TrackerHook,
     WandbLoggerHook,
 )
+from detkit.engine.hooks.yolox_mode_switch import YOLOXModeSwitchHook
 
 __all__ = [
     "CheckpointHook",

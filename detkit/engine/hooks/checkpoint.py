@@ -18,12 +18,12 @@ __all__ = ["CheckpointHook"]
 @HOOKS.register_module()
 class CheckpointHook(Hook):
     """Args (``checkpoint_config``):
-        interval: save every ``interval`` epochs (or iterations with ``by_epoch=False``); -1 never.
-        by_epoch: count epochs or iterations.
-        save_optimizer: include the optimizer state.
-        out_dir: directory (default: the runner's work_dir).
-        max_keep_ckpts: keep only the newest N periodic checkpoints (-1: keep all).
-        save_last: also save after the last epoch/iteration even off the interval.
+    interval: save every ``interval`` epochs (or iterations with ``by_epoch=False``); -1 never.
+    by_epoch: count epochs or iterations.
+    save_optimizer: include the optimizer state.
+    out_dir: directory (default: the runner's work_dir).
+    max_keep_ckpts: keep only the newest N periodic checkpoints (-1: keep all).
+    save_last: also save after the last epoch/iteration even off the interval.
     """
 
     priority = "NORMAL"
@@ -60,8 +60,13 @@ class CheckpointHook(Hook):
             return
         template = "epoch_{}.pth" if self.by_epoch else "iter_{}.pth"
         current = runner.epoch + 1 if self.by_epoch else runner.iter + 1
-        runner.save_checkpoint(self.out_dir, template.format(current), save_optimizer=self.save_optimizer,
-                               meta=self.meta, rank_rng_states=rank_rng_states)
+        runner.save_checkpoint(
+            self.out_dir,
+            template.format(current),
+            save_optimizer=self.save_optimizer,
+            meta=self.meta,
+            rank_rng_states=rank_rng_states,
+        )
         if self.max_keep_ckpts > 0:
             step = self.interval if self.interval > 0 else 1
             for old in range(current - self.max_keep_ckpts * step, 0, -step):
@@ -71,9 +76,13 @@ class CheckpointHook(Hook):
                 os.remove(path)
 
     def after_train_epoch(self, runner: Any) -> None:
-        if self.by_epoch and (self.every_n_epochs(runner, self.interval) or (self.save_last and runner.is_last_epoch)):
+        if self.by_epoch and (
+            self.every_n_epochs(runner, self.interval) or (self.save_last and runner.is_last_epoch)
+        ):
             self._save(runner)
 
     def after_train_iter(self, runner: Any) -> None:
-        if not self.by_epoch and (self.every_n_iters(runner, self.interval) or (self.save_last and runner.is_last_iter)):
+        if not self.by_epoch and (
+            self.every_n_iters(runner, self.interval) or (self.save_last and runner.is_last_iter)
+        ):
             self._save(runner)

@@ -23,17 +23,17 @@ __all__ = ["EvalHook"]
 
 class EvalHook(Hook):
     """Args:
-        dataloader: the validation loader (test mode, shuffle off).
-        test_fn: runs the model over the loader; returns the results (None on ranks > 0).
-        evaluate_fn: scores the results; returns ``{metric name: value}``.
-        interval: evaluate every ``interval`` epochs (or iterations with ``by_epoch=False``).
-        start: first epoch to evaluate at (then every ``interval``); None: just the interval.
-        save_best: a metric name (or ``'auto'``: the first returned) whose best value is kept
-            as ``best_<metric>_epoch_<N>.pth``; None disables it.
-        rule: ``'greater'`` or ``'less'`` (default: ``'less'`` for names containing ``loss``).
-        broadcast_bn_buffer: in distributed runs, copy rank 0's BatchNorm running statistics
-            to every rank before testing, so all ranks test the same model (mmcv DistEvalHook).
-        **eval_kwargs: passed to ``evaluate_fn`` (e.g. ``metric=['bbox', 'segm']``).
+    dataloader: the validation loader (test mode, shuffle off).
+    test_fn: runs the model over the loader; returns the results (None on ranks > 0).
+    evaluate_fn: scores the results; returns ``{metric name: value}``.
+    interval: evaluate every ``interval`` epochs (or iterations with ``by_epoch=False``).
+    start: first epoch to evaluate at (then every ``interval``); None: just the interval.
+    save_best: a metric name (or ``'auto'``: the first returned) whose best value is kept
+        as ``best_<metric>_epoch_<N>.pth``; None disables it.
+    rule: ``'greater'`` or ``'less'`` (default: ``'less'`` for names containing ``loss``).
+    broadcast_bn_buffer: in distributed runs, copy rank 0's BatchNorm running statistics
+        to every rank before testing, so all ranks test the same model (mmcv DistEvalHook).
+    **eval_kwargs: passed to ``evaluate_fn`` (e.g. ``metric=['bbox', 'segm']``).
     """
 
     priority = "LOW"
@@ -88,7 +88,10 @@ class EvalHook(Hook):
         """Run ``test_fn`` and (on rank 0) ``evaluate_fn``; returns the metrics ({} on ranks > 0)."""
         if self.broadcast_bn_buffer and get_dist_info()[1] > 1:
             for module in runner.model.modules():
-                if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.track_running_stats:
+                if (
+                    isinstance(module, nn.modules.batchnorm._BatchNorm)
+                    and module.track_running_stats
+                ):
                     torch.distributed.broadcast(module.running_var, 0)
                     torch.distributed.broadcast(module.running_mean, 0)
         results = self.test_fn(runner.model, self.dataloader)
@@ -97,7 +100,9 @@ class EvalHook(Hook):
         metrics = dict(self.evaluate_fn(results, logger=runner.logger, **self.eval_kwargs))
         self.last_metrics = metrics
         self.last_results = results
-        runner.log_buffer.output["eval_iter_num"] = len(self.dataloader)  # mmcv: the val line's iter
+        runner.log_buffer.output["eval_iter_num"] = len(
+            self.dataloader
+        )  # mmcv: the val line's iter
         for name, value in metrics.items():
             runner.log_buffer.output[name] = value
         runner.log_buffer.ready = True
@@ -108,10 +113,14 @@ class EvalHook(Hook):
     def _save_best(self, runner: Any, metrics: dict[str, Any]) -> None:
         key = next(iter(metrics)) if self.save_best == "auto" else self.save_best
         if key not in metrics:
-            raise KeyError(f"evaluation.save_best={key!r} is not among the metrics {sorted(metrics)}")
+            raise KeyError(
+                f"evaluation.save_best={key!r} is not among the metrics {sorted(metrics)}"
+            )
         rule = self.rule or ("less" if "loss" in key else "greater")
         score = float(metrics[key])
-        improved = self.best_score is None or (score > self.best_score if rule == "greater" else score < self.best_score)
+        improved = self.best_score is None or (
+            score > self.best_score if rule == "greater" else score < self.best_score
+        )
         if not improved:
             return
         self.best_score = score

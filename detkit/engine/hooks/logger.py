@@ -79,7 +79,9 @@ def log_record(runner: Any, output: dict[str, Any], by_epoch: bool = True) -> Or
         record["iter"] = output.pop("eval_iter_num")
     record["lr"] = runner.current_lr()[0]
     if mode == "train":
-        record["memory"] = int(torch.cuda.max_memory_allocated() / 2**20) if torch.cuda.is_available() else 0
+        record["memory"] = (
+            int(torch.cuda.max_memory_allocated() / 2**20) if torch.cuda.is_available() else 0
+        )
     record.update(output)
     return record
 
@@ -92,7 +94,9 @@ class TextLoggerHook(Hook):
 
     priority = "VERY_LOW"
 
-    def __init__(self, interval: int = 10, by_epoch: bool = True, ignore_last: bool = False, **_: Any) -> None:
+    def __init__(
+        self, interval: int = 10, by_epoch: bool = True, ignore_last: bool = False, **_: Any
+    ) -> None:
         if interval <= 0:
             raise ValueError(f"log_config.interval must be positive, got {interval}")
         self.interval = interval
@@ -142,7 +146,9 @@ class TextLoggerHook(Hook):
         skip = {"mode", "epoch", "iter", "lr"}
         for key, value in record.items():
             if key not in skip:
-                fields.append(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+                fields.append(
+                    f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}"
+                )
         return head + ", ".join(fields)
 
     def after_train_iter(self, runner: Any) -> None:

@@ -19,7 +19,12 @@ from detkit.engine.hooks.base import Hook
 from detkit.engine.optim.lr_schedules import CosineAnnealingLr, FixedLr, LrSchedule, StepLr, Warmup
 from detkit.registry import HOOKS
 
-__all__ = ["LrUpdaterHook", "FixedLrUpdaterHook", "StepLrUpdaterHook", "CosineAnnealingLrUpdaterHook"]
+__all__ = [
+    "LrUpdaterHook",
+    "FixedLrUpdaterHook",
+    "StepLrUpdaterHook",
+    "CosineAnnealingLrUpdaterHook",
+]
 
 
 class LrUpdaterHook(Hook):
@@ -58,7 +63,9 @@ class LrUpdaterHook(Hook):
     def get_lr(self, runner: Any, base_lr: float) -> float:
         """The regular (post-warmup) LR for a param group whose initial LR is ``base_lr``."""
         if self.schedule is None:
-            raise NotImplementedError(f"{type(self).__name__} has no schedule: pass one or override get_lr")
+            raise NotImplementedError(
+                f"{type(self).__name__} has no schedule: pass one or override get_lr"
+            )
         if self.by_epoch:
             return self.schedule(base_lr, runner.epoch, runner.max_epochs)
         return self.schedule(base_lr, runner.iter, runner.max_iters)
@@ -115,7 +122,9 @@ class FixedLrUpdaterHook(LrUpdaterHook):
 class StepLrUpdaterHook(LrUpdaterHook):
     """Step decay (:class:`~detkit.engine.optim.lr_schedules.StepLr`): ``policy='step'``."""
 
-    def __init__(self, step: int | list[int], gamma: float = 0.1, min_lr: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, step: int | list[int], gamma: float = 0.1, min_lr: float | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(schedule=StepLr(step, gamma, min_lr), **kwargs)
 
 
@@ -124,5 +133,7 @@ class CosineAnnealingLrUpdaterHook(LrUpdaterHook):
     """Cosine annealing (:class:`~detkit.engine.optim.lr_schedules.CosineAnnealingLr`):
     ``policy='CosineAnnealing'``."""
 
-    def __init__(self, min_lr: float | None = None, min_lr_ratio: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, min_lr: float | None = None, min_lr_ratio: float | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(schedule=CosineAnnealingLr(min_lr, min_lr_ratio), **kwargs)

@@ -21,7 +21,9 @@ class NumClassCheckHook(Hook):
         dataset = runner.data_loader.dataset
         classes = getattr(dataset, "CLASSES", None)
         if classes is None:
-            warnings.warn(f"{type(dataset).__name__} has no CLASSES; the head num_classes check is skipped")
+            warnings.warn(
+                f"{type(dataset).__name__} has no CLASSES; the head num_classes check is skipped"
+            )
             return
         if isinstance(classes, str):
             raise TypeError(

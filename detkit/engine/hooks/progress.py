@@ -28,15 +28,20 @@ __all__ = ["ProgressBarHook"]
 @HOOKS.register_module()
 class ProgressBarHook(Hook):
     """Args:
-        plot_interval: iterations between plot refreshes (notebook only).
-        metric: the evaluation metric drawn next to the loss (if an EvalHook produces it).
-        metrics: the evaluation metrics shown as table columns.
+    plot_interval: iterations between plot refreshes (notebook only).
+    metric: the evaluation metric drawn next to the loss (if an EvalHook produces it).
+    metrics: the evaluation metrics shown as table columns.
     """
 
     priority = 80  # after the EvalHook (LOW), before the logger (VERY_LOW) clears metrics
 
-    def __init__(self, plot_interval: int = 10, metric: str = "bbox_mAP",
-                 metrics: Sequence[str] = ("bbox_mAP", "segm_mAP"), **_: Any) -> None:
+    def __init__(
+        self,
+        plot_interval: int = 10,
+        metric: str = "bbox_mAP",
+        metrics: Sequence[str] = ("bbox_mAP", "segm_mAP"),
+        **_: Any,
+    ) -> None:
         self.plot_interval = plot_interval
         self.metric = metric
         self.columns = list(metrics)
@@ -90,7 +95,11 @@ class ProgressBarHook(Hook):
         output = runner.log_buffer.output if runner.log_buffer.ready else {}
         if self.metric in output:
             self.metrics.append((runner.iter, float(output[self.metric])))  # iterations done
-        loss = sum(self._epoch_losses) / len(self._epoch_losses) if self._epoch_losses else float("nan")
+        loss = (
+            sum(self._epoch_losses) / len(self._epoch_losses)
+            if self._epoch_losses
+            else float("nan")
+        )
         row = [str(runner.epoch + 1), f"{loss:.4f}"]
         row += [f"{float(output[name]):.4f}" if name in output else "#na#" for name in self.columns]
         row.append(format_time(time.time() - self._epoch_start))

@@ -34,8 +34,11 @@ class YOLOXModeSwitchHook(Hook):
 
     priority = "NORMAL"
 
-    def __init__(self, num_last_epochs: int = 15,
-                 skip_type_keys: Sequence[str] = ("Mosaic", "RandomAffine", "MixUp")) -> None:
+    def __init__(
+        self,
+        num_last_epochs: int = 15,
+        skip_type_keys: Sequence[str] = ("Mosaic", "RandomAffine", "MixUp"),
+    ) -> None:
         self.num_last_epochs = num_last_epochs
         self.skip_type_keys = list(skip_type_keys)
 
@@ -45,11 +48,15 @@ class YOLOXModeSwitchHook(Hook):
         loader = runner.data_loader
         dataset = _mix_dataset(getattr(loader, "dataset", None))
         if dataset is None:
-            raise TypeError("YOLOXModeSwitchHook needs a MultiImageMixDataset in the training data "
-                            f"(got {type(getattr(loader, 'dataset', None)).__name__})")
+            raise TypeError(
+                "YOLOXModeSwitchHook needs a MultiImageMixDataset in the training data "
+                f"(got {type(getattr(loader, 'dataset', None)).__name__})"
+            )
         logger = getattr(runner, "logger", None)
         if logger is not None:
-            logger.info(f"YOLOXModeSwitchHook: skipping {self.skip_type_keys} from epoch {runner.epoch + 1}")
+            logger.info(
+                f"YOLOXModeSwitchHook: skipping {self.skip_type_keys} from epoch {runner.epoch + 1}"
+            )
         dataset.update_skip_type_keys(self.skip_type_keys)
         if getattr(loader, "persistent_workers", False):
             loader._iterator = None  # the next iter() starts workers with the updated dataset

@@ -37,16 +37,26 @@ class LoadImageFromArray:
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         img = results["img"]
         if not (isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3):
-            raise ValueError(f"image array must be HWC with 3 channels (BGR), got {getattr(img, 'shape', img)}")
+            raise ValueError(
+                f"image array must be HWC with 3 channels (BGR), got {getattr(img, 'shape', img)}"
+            )
         if img.shape[0] == 0 or img.shape[1] == 0:
-            raise ValueError(f"image array is empty: shape {img.shape} (height and width must be >= 1)")
+            raise ValueError(
+                f"image array is empty: shape {img.shape} (height and width must be >= 1)"
+            )
         if img.dtype != np.uint8:
-            raise ValueError(f"image array must be uint8 (0-255, as decoded from a file), got {img.dtype}; "
-                             "convert with img.astype(np.uint8), or (img * 255).astype(np.uint8) for 0-1 floats")
+            raise ValueError(
+                f"image array must be uint8 (0-255, as decoded from a file), got {img.dtype}; "
+                "convert with img.astype(np.uint8), or (img * 255).astype(np.uint8) for 0-1 floats"
+            )
         img = img.astype(np.float32) if self.to_float32 else img
         results.update(
-            filename=None, ori_filename=None, img=img, img_shape=img.shape,
-            ori_shape=img.shape, img_fields=["img"],
+            filename=None,
+            ori_filename=None,
+            img=img,
+            img_shape=img.shape,
+            ori_shape=img.shape,
+            img_fields=["img"],
         )
         return results
 
@@ -102,7 +112,9 @@ def predict_batch(model: nn.Module, batch: Mapping[str, Any]) -> list[DetectionR
     batch = scatter(batch, device)
     imgs, img_metas = batch["img"], batch["img_metas"]
     if len(imgs) != len(img_metas):
-        raise ValueError(f"num of augmentations ({len(imgs)}) != num of image meta ({len(img_metas)})")
+        raise ValueError(
+            f"num of augmentations ({len(imgs)}) != num of image meta ({len(img_metas)})"
+        )
     for img, metas in zip(imgs, img_metas):
         for meta in metas:
             meta["batch_input_shape"] = tuple(img.size()[-2:])
@@ -120,9 +132,7 @@ def predict_images(model: nn.Module, imgs: Sequence[ImageLike]) -> list[Detectio
     return predict_batch(model, _collate_images(model, list(imgs)))
 
 
-def inference_detector(
-    model: nn.Module, imgs: ImageLike | Sequence[ImageLike]
-) -> Any | list[Any]:
+def inference_detector(model: nn.Module, imgs: ImageLike | Sequence[ImageLike]) -> Any | list[Any]:
     """Run ``model`` (from :func:`~detkit.engine.inference.loading.init_detector`) on one
     image or a list of images.
 
@@ -137,5 +147,7 @@ def inference_detector(
         bool masks ``[H, W]``; ``bbox_results`` alone for box-only detectors.
     """
     batched = isinstance(imgs, (list, tuple))
-    results = [r.to_mmdet(model.num_classes) for r in predict_images(model, imgs if batched else [imgs])]
+    results = [
+        r.to_mmdet(model.num_classes) for r in predict_images(model, imgs if batched else [imgs])
+    ]
     return results if batched else results[0]

@@ -38,8 +38,9 @@ def find_images(path: str) -> list[str]:
     return found
 
 
-def detection_records(result: DetectionResult, class_names: Sequence[str] | None,
-                      score_thr: float) -> list[dict[str, Any]]:
+def detection_records(
+    result: DetectionResult, class_names: Sequence[str] | None, score_thr: float
+) -> list[dict[str, Any]]:
     """``[{"label", "class", "score", "bbox"}]`` of the detections scoring ≥ ``score_thr``,
     in the result's row order; ``bbox`` xyxy in the result's pixels."""
     kept = result[result.scores >= score_thr].to("cpu")
@@ -50,7 +51,9 @@ def detection_records(result: DetectionResult, class_names: Sequence[str] | None
             "score": round(float(score), 5),
             "bbox": [round(float(v), 2) for v in box],
         }
-        for box, score, label in zip(kept.boxes.tolist(), kept.scores.tolist(), kept.labels.tolist())
+        for box, score, label in zip(
+            kept.boxes.tolist(), kept.scores.tolist(), kept.labels.tolist()
+        )
     ]
 
 
@@ -75,10 +78,14 @@ def infer_folder(
     for start in range(0, len(files), batch_size):
         chunk = files[start : start + batch_size]
         for file, result in zip(chunk, predict_images(model, chunk)):
-            result = result[torch.argsort(result.labels, stable=True)]  # class-major, as mmdet lists
+            result = result[
+                torch.argsort(result.labels, stable=True)
+            ]  # class-major, as mmdet lists
             relative = osp.relpath(file, root)
             show_result(file, result, class_names, score_thr, out_file=osp.join(out_dir, relative))
-            records.append(dict(file=relative, detections=detection_records(result, class_names, score_thr)))
+            records.append(
+                dict(file=relative, detections=detection_records(result, class_names, score_thr))
+            )
     json_file = osp.join(out_dir, "detections.json")
     atomic_write(json_file, lambda f: f.write(json.dumps(records, indent=1).encode("utf-8")))
     return json_file

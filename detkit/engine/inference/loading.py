@@ -74,12 +74,20 @@ def init_detector(
     if checkpoint is not None:
         meta = load_checkpoint(model, checkpoint, map_location="cpu").get("meta", {})
         classes = meta.get("CLASSES")
-        num_classes = max((m.num_classes for m in model.modules() if isinstance(getattr(m, "num_classes", None), int)),
-                          default=0)
+        num_classes = max(
+            (
+                m.num_classes
+                for m in model.modules()
+                if isinstance(getattr(m, "num_classes", None), int)
+            ),
+            default=0,
+        )
         if classes and len(classes) < num_classes:
-            raise ValueError(f"checkpoint {checkpoint}: its meta CLASSES has {len(classes)} names {tuple(classes)} but "
-                             f"the model predicts {num_classes} classes (num_classes in the config); use the "
-                             "config the checkpoint was trained with")
+            raise ValueError(
+                f"checkpoint {checkpoint}: its meta CLASSES has {len(classes)} names {tuple(classes)} but "
+                f"the model predicts {num_classes} classes (num_classes in the config); use the "
+                "config the checkpoint was trained with"
+            )
     model.CLASSES = tuple(classes) if classes else _dataset_classes(cfg)
     model.cfg = cfg
     model.to(device)

@@ -11,5 +11,13 @@ from detkit.engine.optim.lr_schedules import (
 )
 from detkit.engine.optim.step import GradientStep
 
-__all__ = ["CosineAnnealingLr", "FixedLr", "GradientStep", "LrSchedule", "StepLr", "Warmup", "build_optimizer",
-           "lr_hook_config"]
+__all__ = [
+    "CosineAnnealingLr",
+    "FixedLr",
+    "GradientStep",
+    "LrSchedule",
+    "StepLr",
+    "Warmup",
+    "build_optimizer",
+    "lr_hook_config",
+]

@@ -21,17 +21,30 @@ from detkit.registry import OPTIMIZERS, build
 __all__ = ["build_optimizer"]
 
 for _name, _cls in inspect.getmembers(torch.optim, inspect.isclass):
-    if issubclass(_cls, torch.optim.Optimizer) and _cls is not torch.optim.Optimizer and _name not in OPTIMIZERS:
+    if (
+        issubclass(_cls, torch.optim.Optimizer)
+        and _cls is not torch.optim.Optimizer
+        and _name not in OPTIMIZERS
+    ):
         OPTIMIZERS.register_module(module=_cls)
 
 _PARAMWISE_KEYS = {"bias_lr_mult", "bias_decay_mult", "norm_decay_mult", "custom_keys"}
-_NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
+_NORM_TYPES = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.modules.instancenorm._InstanceNorm,
+)
 
 
-def _param_groups(model: nn.Module, base_lr: float, base_decay: float, paramwise: Mapping[str, Any]) -> list[dict]:
+def _param_groups(
+    model: nn.Module, base_lr: float, base_decay: float, paramwise: Mapping[str, Any]
+) -> list[dict]:
     unknown = set(paramwise) - _PARAMWISE_KEYS
     if unknown:
-        raise KeyError(f"optimizer.paramwise_cfg: unknown keys {sorted(unknown)}; supported {sorted(_PARAMWISE_KEYS)}")
+        raise KeyError(
+            f"optimizer.paramwise_cfg: unknown keys {sorted(unknown)}; supported {sorted(_PARAMWISE_KEYS)}"
+        )
     custom_keys = dict(paramwise.get("custom_keys", {}))
     groups = []
     for module_name, module in model.named_modules():
@@ -40,7 +53,9 @@ def _param_groups(model: nn.Module, base_lr: float, base_decay: float, paramwise
                 continue
             full_name = f"{module_name}.{name}" if module_name else name
             lr, decay = base_lr, base_decay
-            matched = [key for key in sorted(custom_keys, key=len, reverse=True) if key in full_name]
+            matched = [
+                key for key in sorted(custom_keys, key=len, reverse=True) if key in full_name
+            ]
             if matched:
                 options = custom_keys[matched[0]]
                 lr *= options.get("lr_mult", 1.0)
@@ -64,7 +79,9 @@ def build_optimizer(model: nn.Module, cfg: Mapping[str, Any]) -> torch.optim.Opt
     paramwise = options.pop("paramwise_cfg", None)
     options.pop("constructor", None)
     if paramwise:
-        params: Any = _param_groups(model, options.get("lr", 0.0), options.get("weight_decay", 0.0), paramwise)
+        params: Any = _param_groups(
+            model, options.get("lr", 0.0), options.get("weight_decay", 0.0), paramwise
+        )
     else:
         params = [p for p in model.parameters() if p.requires_grad]
     return build(options, OPTIMIZERS, default_args={"params": params}, key_path="optimizer")

@@ -21,7 +21,15 @@ import math
 from abc import ABCMeta, abstractmethod
 from typing import Any
 
-__all__ = ["LrSchedule", "FixedLr", "StepLr", "CosineAnnealingLr", "Warmup", "WARMUP_TYPES", "lr_hook_config"]
+__all__ = [
+    "LrSchedule",
+    "FixedLr",
+    "StepLr",
+    "CosineAnnealingLr",
+    "Warmup",
+    "WARMUP_TYPES",
+    "lr_hook_config",
+]
 
 WARMUP_TYPES = ("constant", "linear", "exp")
 
@@ -46,12 +54,16 @@ class StepLr(LrSchedule):
     """``base_lr * gamma ** k`` with k the milestones passed (or ``progress // step`` for an
     int ``step``), never below ``min_lr``."""
 
-    def __init__(self, step: int | list[int], gamma: float = 0.1, min_lr: float | None = None) -> None:
+    def __init__(
+        self, step: int | list[int], gamma: float = 0.1, min_lr: float | None = None
+    ) -> None:
         if isinstance(step, list):
             if not all(isinstance(s, int) and s > 0 for s in step):
                 raise ValueError(f"lr_config.step must be positive ints, got {step}")
         elif not (isinstance(step, int) and step > 0):
-            raise TypeError(f"lr_config.step must be a positive int or a list of ints, got {step!r}")
+            raise TypeError(
+                f"lr_config.step must be a positive int or a list of ints, got {step!r}"
+            )
         self.step = step
         self.gamma = gamma
         self.min_lr = min_lr
@@ -70,13 +82,17 @@ class CosineAnnealingLr(LrSchedule):
 
     def __init__(self, min_lr: float | None = None, min_lr_ratio: float | None = None) -> None:
         if (min_lr is None) == (min_lr_ratio is None):
-            raise ValueError("lr_config for CosineAnnealing needs exactly one of min_lr and min_lr_ratio")
+            raise ValueError(
+                "lr_config for CosineAnnealing needs exactly one of min_lr and min_lr_ratio"
+            )
         self.min_lr = min_lr
         self.min_lr_ratio = min_lr_ratio
 
     def __call__(self, base_lr: float, progress: int, max_progress: int | None) -> float:
         if not max_progress:
-            raise ValueError("CosineAnnealing needs the run's length (runner max_epochs / max_iters)")
+            raise ValueError(
+                "CosineAnnealing needs the run's length (runner max_epochs / max_iters)"
+            )
         target = self.min_lr if self.min_lr is not None else base_lr * self.min_lr_ratio
         return target + (base_lr - target) * (math.cos(math.pi * progress / max_progress) + 1) / 2
 
@@ -87,7 +103,9 @@ class Warmup:
 
     def __init__(self, kind: str, iters: int, ratio: float) -> None:
         if kind not in WARMUP_TYPES:
-            raise ValueError(f"lr_config.warmup must be one of {WARMUP_TYPES} or None, got {kind!r}")
+            raise ValueError(
+                f"lr_config.warmup must be one of {WARMUP_TYPES} or None, got {kind!r}"
+            )
         if iters <= 0:
             raise ValueError(f"lr_config.warmup_iters must be positive, got {iters}")
         if not 0 < ratio <= 1.0:

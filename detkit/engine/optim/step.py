@@ -40,7 +40,10 @@ class GradientStep:
     """
 
     def __init__(
-        self, grad_clip: Mapping[str, Any] | None = None, loss_scale: str | float | None = None, device_type: str = "cpu",
+        self,
+        grad_clip: Mapping[str, Any] | None = None,
+        loss_scale: str | float | None = None,
+        device_type: str = "cpu",
         dtype: str | None = None,
     ) -> None:
         if dtype not in (None, "float16", "bfloat16"):
@@ -54,21 +57,32 @@ class GradientStep:
             self.scaler = torch.amp.GradScaler(device_type, enabled=False)
         elif loss_scale is None or loss_scale == "dynamic":
             self.scaler = torch.amp.GradScaler(device_type, enabled=self.fp16)
-        elif isinstance(loss_scale, (int, float)) and not isinstance(loss_scale, bool) and loss_scale > 0:
+        elif (
+            isinstance(loss_scale, (int, float))
+            and not isinstance(loss_scale, bool)
+            and loss_scale > 0
+        ):
             # mmcv: a static scale is re-imposed after every step (steps with inf grads are skipped)
             self.static_scale = float(loss_scale)
             self.scaler = torch.amp.GradScaler(device_type, init_scale=self.static_scale)
         else:
-            raise ValueError(f"fp16.loss_scale must be 'dynamic' or a positive number, got {loss_scale!r}")
+            raise ValueError(
+                f"fp16.loss_scale must be 'dynamic' or a positive number, got {loss_scale!r}"
+            )
 
     @classmethod
     def from_config(
-        cls, optimizer_config: Mapping[str, Any] | None, fp16: Mapping[str, Any] | None, device_type: str
+        cls,
+        optimizer_config: Mapping[str, Any] | None,
+        fp16: Mapping[str, Any] | None,
+        device_type: str,
     ) -> GradientStep:
         options = dict(optimizer_config or {})
         hook_type = options.pop("type", "OptimizerHook")
         if hook_type not in _OPTIMIZER_HOOK_TYPES:
-            raise KeyError(f"optimizer_config.type {hook_type!r} is not supported; use one of {sorted(_OPTIMIZER_HOOK_TYPES)}")
+            raise KeyError(
+                f"optimizer_config.type {hook_type!r} is not supported; use one of {sorted(_OPTIMIZER_HOOK_TYPES)}"
+            )
         grad_clip = options.pop("grad_clip", None)
         loss_scale = options.pop("loss_scale", None)
         options.pop("distributed", None)
@@ -78,8 +92,10 @@ class GradientStep:
         if fp16 is not None:
             unknown = set(fp16) - {"loss_scale", "dtype"}
             if unknown:
-                raise KeyError(f"fp16: unsupported keys {sorted(unknown)}; use fp16=dict(loss_scale='dynamic') "
-                               "or fp16=dict(dtype='bfloat16')")
+                raise KeyError(
+                    f"fp16: unsupported keys {sorted(unknown)}; use fp16=dict(loss_scale='dynamic') "
+                    "or fp16=dict(dtype='bfloat16')"
+                )
             loss_scale = dict(fp16).get("loss_scale", "dynamic")
             dtype = dict(fp16).get("dtype")
         return cls(grad_clip=grad_clip, loss_scale=loss_scale, device_type=device_type, dtype=dtype)
@@ -95,7 +111,9 @@ class GradientStep:
             with torch.autocast(self.device_type, dtype=self.dtype, enabled=self.fp16):
                 yield
 
-    def __call__(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module) -> float | None:
+    def __call__(
+        self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module
+    ) -> float | None:
         """Backward ``loss`` and step ``optimizer``; returns the gradient norm if clipping."""
         optimizer.zero_grad()
         self.scaler.scale(loss).backward()
@@ -119,11 +137,16 @@ class GradientStep:
             grad_norm = float(nn.utils.get_total_norm(grads))
         if math.isfinite(grad_norm):
             return
-        bad = [name for name, p in model.named_parameters()
-               if p.grad is not None and not bool(torch.isfinite(p.grad).all())]
+        bad = [
+            name
+            for name, p in model.named_parameters()
+            if p.grad is not None and not bool(torch.isfinite(p.grad).all())
+        ]
         shown = ", ".join(bad[:8]) + (", ..." if len(bad) > 8 else "")
-        raise FloatingPointError(f"gradient norm is {grad_norm} although the loss is finite; the step was not "
-                                 f"taken. Non-finite gradients in: {shown}")
+        raise FloatingPointError(
+            f"gradient norm is {grad_norm} although the loss is finite; the step was not "
+            f"taken. Non-finite gradients in: {shown}"
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return self.scaler.state_dict() if self.fp16 else {}

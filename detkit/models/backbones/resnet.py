@@ -171,13 +171,15 @@ class ResNet(nn.Module):
     ) -> None:
         super().__init__()
         if depth not in self.arch_settings:
-            raise KeyError(f"invalid depth {depth} for ResNet; expected one of "
-                           f"{sorted(self.arch_settings)}")
+            raise KeyError(
+                f"invalid depth {depth} for ResNet; expected one of {sorted(self.arch_settings)}"
+            )
         if not 1 <= num_stages <= 4:
             raise ValueError(f"num_stages must be in 1..4, got {num_stages}")
         if len(strides) < num_stages or len(dilations) < num_stages:
-            raise ValueError(f"strides {tuple(strides)} / dilations {tuple(dilations)} need "
-                             f"{num_stages} entries")
+            raise ValueError(
+                f"strides {tuple(strides)} / dilations {tuple(dilations)} need {num_stages} entries"
+            )
         if max(out_indices) >= num_stages:
             raise ValueError(f"out_indices {tuple(out_indices)} exceed num_stages={num_stages}")
         if style not in ("pytorch", "caffe"):
@@ -206,8 +208,17 @@ class ResNet(nn.Module):
         self.res_layers: list[str] = []
         for i in range(num_stages):
             planes = base_channels * 2**i
-            layer = self._make_layer(block, inplanes, planes, stage_blocks[i], strides[i],
-                                     dilations[i], style, with_cp, norm_cfg)
+            layer = self._make_layer(
+                block,
+                inplanes,
+                planes,
+                stage_blocks[i],
+                strides[i],
+                dilations[i],
+                style,
+                with_cp,
+                norm_cfg,
+            )
             inplanes = planes * block.expansion
             name = f"layer{i + 1}"
             self.add_module(name, layer)
@@ -218,9 +229,17 @@ class ResNet(nn.Module):
         self._freeze_stages()
 
     @staticmethod
-    def _make_layer(block: type[nn.Module], inplanes: int, planes: int, num_blocks: int,
-                    stride: int, dilation: int, style: str, with_cp: bool,
-                    norm_cfg: Mapping[str, Any]) -> nn.Sequential:
+    def _make_layer(
+        block: type[nn.Module],
+        inplanes: int,
+        planes: int,
+        num_blocks: int,
+        stride: int,
+        dilation: int,
+        style: str,
+        with_cp: bool,
+        norm_cfg: Mapping[str, Any],
+    ) -> nn.Sequential:
         downsample = None
         if stride != 1 or inplanes != planes * block.expansion:
             downsample = nn.Sequential(
@@ -229,8 +248,9 @@ class ResNet(nn.Module):
             )
         layers = [block(inplanes, planes, stride, dilation, downsample, style, with_cp, norm_cfg)]
         for _ in range(1, num_blocks):
-            layers.append(block(planes * block.expansion, planes, 1, dilation, None, style,
-                                with_cp, norm_cfg))
+            layers.append(
+                block(planes * block.expansion, planes, 1, dilation, None, style, with_cp, norm_cfg)
+            )
         return nn.Sequential(*layers)
 
     def init_weights(self) -> None:
@@ -250,8 +270,9 @@ class ResNet(nn.Module):
     def _freeze_stages(self) -> None:
         if self.frozen_stages < 0:
             return
-        frozen = [self.conv1, self.bn1] + [getattr(self, f"layer{i}")
-                                           for i in range(1, self.frozen_stages + 1)]
+        frozen = [self.conv1, self.bn1] + [
+            getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)
+        ]
         for module in frozen:
             module.eval()
             for param in module.parameters():
@@ -262,8 +283,12 @@ class ResNet(nn.Module):
         in ``x``'s layout. On CPU it runs on channels_last strides, converted once: oneDNN's
         7×7 stride-2 conv and PyTorch's max-pool are several times faster there than on NCHW
         (``bench/kernels.py``, row ``resnet_stem_*``); same values."""
-        nchw = (x.device.type == "cpu" and x.dim() == 4 and x.is_contiguous()
-                and not torch.compiler.is_exporting())
+        nchw = (
+            x.device.type == "cpu"
+            and x.dim() == 4
+            and x.is_contiguous()
+            and not torch.compiler.is_exporting()
+        )
         if nchw:
             x = relayout(x, torch.channels_last)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))

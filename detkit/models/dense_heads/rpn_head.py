@@ -10,26 +10,38 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, normal_init
-from detkit.ops import Conv2d
 from detkit.models.task_modules import top_batched_nms
-from detkit.registry import (BBOX_ASSIGNERS, BBOX_CODERS, BBOX_SAMPLERS, MODELS,
-                             PRIOR_GENERATORS, build)
+from detkit.ops import Conv2d
+from detkit.registry import (
+    BBOX_ASSIGNERS,
+    BBOX_CODERS,
+    BBOX_SAMPLERS,
+    MODELS,
+    PRIOR_GENERATORS,
+    build,
+)
 
 __all__ = ["RPNHead", "anchor_inside_flags", "proposal_settings"]
 
 
-
-def anchor_inside_flags(flat_anchors: torch.Tensor, valid_flags: torch.Tensor,
-                        img_shape: Sequence[int], allowed_border: int = 0) -> torch.Tensor:
+def anchor_inside_flags(
+    flat_anchors: torch.Tensor,
+    valid_flags: torch.Tensor,
+    img_shape: Sequence[int],
+    allowed_border: int = 0,
+) -> torch.Tensor:
     """Bool ``[N]``: valid anchors lying inside ``img_shape`` (H, W) up to ``allowed_border``
     px; ``allowed_border < 0`` keeps every valid anchor."""
     img_h, img_w = img_shape[:2]
     if allowed_border < 0:
         return valid_flags
-    return (valid_flags & (flat_anchors[:, 0] >= -allowed_border)
-            & (flat_anchors[:, 1] >= -allowed_border)
-            & (flat_anchors[:, 2] < img_w + allowed_border)
-            & (flat_anchors[:, 3] < img_h + allowed_border))
+    return (
+        valid_flags
+        & (flat_anchors[:, 0] >= -allowed_border)
+        & (flat_anchors[:, 1] >= -allowed_border)
+        & (flat_anchors[:, 2] < img_w + allowed_border)
+        & (flat_anchors[:, 3] < img_h + allowed_border)
+    )
 
 
 def _cfg_get(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
@@ -74,26 +86,45 @@ class RPNHead(nn.Module):
     pixels, clipped to ``img_shape``.
     """
 
-    def __init__(self, in_channels: int, feat_channels: int = 256, num_classes: int = 1,
-                 num_convs: int = 1,
-                 anchor_generator: Mapping[str, Any] = {  # noqa: B006 - read only
-                     "type": "AnchorGenerator", "scales": [8, 16, 32], "ratios": [0.5, 1.0, 2.0],
-                     "strides": [4, 8, 16, 32, 64]},
-                 bbox_coder: Mapping[str, Any] = {  # noqa: B006 - read only
-                     "type": "DeltaXYWHBBoxCoder", "clip_border": True,
-                     "target_means": (0.0, 0.0, 0.0, 0.0), "target_stds": (1.0, 1.0, 1.0, 1.0)},
-                 loss_cls: Mapping[str, Any] = {  # noqa: B006 - read only
-                     "type": "CrossEntropyLoss", "use_sigmoid": True, "loss_weight": 1.0},
-                 loss_bbox: Mapping[str, Any] = {  # noqa: B006 - read only
-                     "type": "SmoothL1Loss", "beta": 1.0 / 9.0, "loss_weight": 1.0},
-                 reg_decoded_bbox: bool = False,
-                 train_cfg: Mapping[str, Any] | None = None,
-                 test_cfg: Mapping[str, Any] | None = None,
-                 init_cfg: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        feat_channels: int = 256,
+        num_classes: int = 1,
+        num_convs: int = 1,
+        anchor_generator: Mapping[str, Any] = {  # noqa: B006 - read only
+            "type": "AnchorGenerator",
+            "scales": [8, 16, 32],
+            "ratios": [0.5, 1.0, 2.0],
+            "strides": [4, 8, 16, 32, 64],
+        },
+        bbox_coder: Mapping[str, Any] = {  # noqa: B006 - read only
+            "type": "DeltaXYWHBBoxCoder",
+            "clip_border": True,
+            "target_means": (0.0, 0.0, 0.0, 0.0),
+            "target_stds": (1.0, 1.0, 1.0, 1.0),
+        },
+        loss_cls: Mapping[str, Any] = {  # noqa: B006 - read only
+            "type": "CrossEntropyLoss",
+            "use_sigmoid": True,
+            "loss_weight": 1.0,
+        },
+        loss_bbox: Mapping[str, Any] = {  # noqa: B006 - read only
+            "type": "SmoothL1Loss",
+            "beta": 1.0 / 9.0,
+            "loss_weight": 1.0,
+        },
+        reg_decoded_bbox: bool = False,
+        train_cfg: Mapping[str, Any] | None = None,
+        test_cfg: Mapping[str, Any] | None = None,
+        init_cfg: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         if reg_decoded_bbox:
-            raise ValueError("RPNHead: reg_decoded_bbox=True needs an IoU-type loss, "
-                             "which detkit does not provide")
+            raise ValueError(
+                "RPNHead: reg_decoded_bbox=True needs an IoU-type loss, "
+                "which detkit does not provide"
+            )
         self.in_channels = in_channels
         self.feat_channels = feat_channels
         self.num_classes = num_classes
@@ -110,9 +141,18 @@ class RPNHead(nn.Module):
             self.sampler = build(train_cfg["sampler"], BBOX_SAMPLERS)
         num_anchors = self.prior_generator.num_base_anchors[0]
         if num_convs > 1:
-            self.rpn_conv = nn.Sequential(*[
-                ConvModule(in_channels if i == 0 else feat_channels, feat_channels, 3,
-                           padding=1, inplace=False) for i in range(num_convs)])
+            self.rpn_conv = nn.Sequential(
+                *[
+                    ConvModule(
+                        in_channels if i == 0 else feat_channels,
+                        feat_channels,
+                        3,
+                        padding=1,
+                        inplace=False,
+                    )
+                    for i in range(num_convs)
+                ]
+            )
         else:
             self.rpn_conv = Conv2d(in_channels, feat_channels, 3, padding=1)
         self.rpn_cls = Conv2d(feat_channels, num_anchors * self.cls_out_channels, 1)
@@ -125,7 +165,9 @@ class RPNHead(nn.Module):
             if isinstance(m, nn.Conv2d):
                 normal_init(m, std=0.01)
 
-    def forward(self, feats: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def forward(
+        self, feats: Sequence[torch.Tensor]
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         cls_scores, bbox_preds = [], []
         for x in feats:
             x = self.rpn_conv(x)
@@ -135,17 +177,23 @@ class RPNHead(nn.Module):
         return cls_scores, bbox_preds
 
     # ---------------------------------------------------------------- training
-    def _targets_single(self, flat_anchors: torch.Tensor, valid_flags: torch.Tensor,
-                        gt_bboxes: torch.Tensor, gt_bboxes_ignore: torch.Tensor | None,
-                        img_meta: Mapping[str, Any]) -> tuple[torch.Tensor, ...]:
+    def _targets_single(
+        self,
+        flat_anchors: torch.Tensor,
+        valid_flags: torch.Tensor,
+        gt_bboxes: torch.Tensor,
+        gt_bboxes_ignore: torch.Tensor | None,
+        img_meta: Mapping[str, Any],
+    ) -> tuple[torch.Tensor, ...]:
         """Labels, label weights, box targets and weights for all anchors of one image."""
         num_anchors = flat_anchors.size(0)
         labels = flat_anchors.new_full((num_anchors,), self.num_classes, dtype=torch.long)
         label_weights = flat_anchors.new_zeros(num_anchors, dtype=torch.float)
         bbox_targets = torch.zeros_like(flat_anchors)
         bbox_weights = torch.zeros_like(flat_anchors)
-        inside = anchor_inside_flags(flat_anchors, valid_flags, img_meta["img_shape"],
-                                     self.train_cfg["allowed_border"])
+        inside = anchor_inside_flags(
+            flat_anchors, valid_flags, img_meta["img_shape"], self.train_cfg["allowed_border"]
+        )
         if not inside.any():
             empty = flat_anchors.new_zeros(0, dtype=torch.long)
             return labels, label_weights, bbox_targets, bbox_weights, empty, empty
@@ -162,12 +210,23 @@ class RPNHead(nn.Module):
             label_weights[pos] = 1.0 if pos_weight <= 0 else pos_weight
         if neg.numel() > 0:
             label_weights[neg] = 1.0
-        return labels, label_weights, bbox_targets, bbox_weights, sampling.pos_inds, sampling.neg_inds
+        return (
+            labels,
+            label_weights,
+            bbox_targets,
+            bbox_weights,
+            sampling.pos_inds,
+            sampling.neg_inds,
+        )
 
-    def loss(self, cls_scores: Sequence[torch.Tensor], bbox_preds: Sequence[torch.Tensor],
-             gt_bboxes: Sequence[torch.Tensor], img_metas: Sequence[Mapping[str, Any]],
-             gt_bboxes_ignore: Sequence[torch.Tensor | None] | None = None
-             ) -> dict[str, list[torch.Tensor]]:
+    def loss(
+        self,
+        cls_scores: Sequence[torch.Tensor],
+        bbox_preds: Sequence[torch.Tensor],
+        gt_bboxes: Sequence[torch.Tensor],
+        img_metas: Sequence[Mapping[str, Any]],
+        gt_bboxes_ignore: Sequence[torch.Tensor | None] | None = None,
+    ) -> dict[str, list[torch.Tensor]]:
         """``loss_rpn_cls`` / ``loss_rpn_bbox``: lists over levels, each divided by the total
         number of sampled anchors (every image counting at least 1 pos and 1 neg)."""
         if self.train_cfg is None:
@@ -180,34 +239,48 @@ class RPNHead(nn.Module):
         ignores = gt_bboxes_ignore if gt_bboxes_ignore is not None else [None] * len(img_metas)
         per_image = []
         for i, meta in enumerate(img_metas):
-            valid = torch.cat(self.prior_generator.valid_flags(featmap_sizes, meta["pad_shape"],
-                                                               device))
-            per_image.append(self._targets_single(flat_anchors, valid, gt_bboxes[i], ignores[i],
-                                                  meta))
+            valid = torch.cat(
+                self.prior_generator.valid_flags(featmap_sizes, meta["pad_shape"], device)
+            )
+            per_image.append(
+                self._targets_single(flat_anchors, valid, gt_bboxes[i], ignores[i], meta)
+            )
         labels, label_weights, bbox_targets, bbox_weights, pos_inds, neg_inds = zip(*per_image)
-        num_samples = (sum(max(p.numel(), 1) for p in pos_inds)
-                       + sum(max(n.numel(), 1) for n in neg_inds))
+        num_samples = sum(max(p.numel(), 1) for p in pos_inds) + sum(
+            max(n.numel(), 1) for n in neg_inds
+        )
 
         def per_level(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
             return list(torch.stack(tensors).split(num_level, dim=1))
 
         losses_cls, losses_bbox = [], []
-        for lvl, (lab, lw, bt, bw) in enumerate(zip(per_level(labels), per_level(label_weights),
-                                                    per_level(bbox_targets),
-                                                    per_level(bbox_weights))):
+        for lvl, (lab, lw, bt, bw) in enumerate(
+            zip(
+                per_level(labels),
+                per_level(label_weights),
+                per_level(bbox_targets),
+                per_level(bbox_weights),
+            )
+        ):
             cls = cls_scores[lvl].permute(0, 2, 3, 1).reshape(-1, self.cls_out_channels)
             reg = bbox_preds[lvl].permute(0, 2, 3, 1).reshape(-1, 4)
-            losses_cls.append(self.loss_cls(cls, lab.reshape(-1), lw.reshape(-1),
-                                            avg_factor=num_samples))
-            losses_bbox.append(self.loss_bbox(reg, bt.reshape(-1, 4), bw.reshape(-1, 4),
-                                              avg_factor=num_samples))
+            losses_cls.append(
+                self.loss_cls(cls, lab.reshape(-1), lw.reshape(-1), avg_factor=num_samples)
+            )
+            losses_bbox.append(
+                self.loss_bbox(reg, bt.reshape(-1, 4), bw.reshape(-1, 4), avg_factor=num_samples)
+            )
         return {"loss_rpn_cls": losses_cls, "loss_rpn_bbox": losses_bbox}
 
-    def forward_train(self, x: Sequence[torch.Tensor], img_metas: Sequence[Mapping[str, Any]],
-                      gt_bboxes: Sequence[torch.Tensor], gt_labels: Any = None,
-                      gt_bboxes_ignore: Sequence[torch.Tensor | None] | None = None,
-                      proposal_cfg: Mapping[str, Any] | None = None
-                      ) -> tuple[dict[str, list[torch.Tensor]], list[torch.Tensor]]:
+    def forward_train(
+        self,
+        x: Sequence[torch.Tensor],
+        img_metas: Sequence[Mapping[str, Any]],
+        gt_bboxes: Sequence[torch.Tensor],
+        gt_labels: Any = None,
+        gt_bboxes_ignore: Sequence[torch.Tensor | None] | None = None,
+        proposal_cfg: Mapping[str, Any] | None = None,
+    ) -> tuple[dict[str, list[torch.Tensor]], list[torch.Tensor]]:
         """RPN losses (class-agnostic) and proposals from the detached outputs."""
         cls_scores, bbox_preds = self(x)
         losses = self.loss(cls_scores, bbox_preds, gt_bboxes, img_metas, gt_bboxes_ignore)
@@ -215,9 +288,14 @@ class RPNHead(nn.Module):
         return losses, proposals
 
     # ---------------------------------------------------------------- inference
-    def _proposals_single(self, cls_scores: Sequence[torch.Tensor],
-                          bbox_preds: Sequence[torch.Tensor], anchors: Sequence[torch.Tensor],
-                          img_shape: Sequence[int], cfg: Mapping[str, Any]) -> torch.Tensor:
+    def _proposals_single(
+        self,
+        cls_scores: Sequence[torch.Tensor],
+        bbox_preds: Sequence[torch.Tensor],
+        anchors: Sequence[torch.Tensor],
+        img_shape: Sequence[int],
+        cfg: Mapping[str, Any],
+    ) -> torch.Tensor:
         nms_pre = cfg.get("nms_pre", -1)
         scores_l, deltas_l, anchors_l, level_ids = [], [], [], []
         for lvl, (score, delta) in enumerate(zip(cls_scores, bbox_preds)):
@@ -237,8 +315,9 @@ class RPNHead(nn.Module):
             anchors_l.append(level_anchors)
             level_ids.append(score.new_full((score.size(0),), lvl, dtype=torch.long))
         scores = torch.cat(scores_l)
-        proposals = self.bbox_coder.decode(torch.cat(anchors_l), torch.cat(deltas_l),
-                                           max_shape=img_shape)
+        proposals = self.bbox_coder.decode(
+            torch.cat(anchors_l), torch.cat(deltas_l), max_shape=img_shape
+        )
         ids = torch.cat(level_ids)
         min_size = cfg.get("min_bbox_size", -1)
         if min_size >= 0:
@@ -253,23 +332,35 @@ class RPNHead(nn.Module):
         keep = top_batched_nms(proposals.float(), scores.float(), ids, iou_threshold, max_per_img)
         return torch.cat([proposals[keep], scores[keep, None]], dim=-1)
 
-    def get_bboxes(self, cls_scores: Sequence[torch.Tensor], bbox_preds: Sequence[torch.Tensor],
-                   img_metas: Sequence[Mapping[str, Any]],
-                   cfg: Mapping[str, Any] | None = None) -> list[torch.Tensor]:
+    def get_bboxes(
+        self,
+        cls_scores: Sequence[torch.Tensor],
+        bbox_preds: Sequence[torch.Tensor],
+        img_metas: Sequence[Mapping[str, Any]],
+        cfg: Mapping[str, Any] | None = None,
+    ) -> list[torch.Tensor]:
         """Per image proposals ``[N, 5]`` (detached), sorted by score."""
         cfg = self.test_cfg if cfg is None else cfg
         if cfg is None:
             raise ValueError("RPNHead.get_bboxes needs a config (model.test_cfg.rpn)")
         featmap_sizes = [tuple(s.shape[-2:]) for s in cls_scores]
-        anchors = self.prior_generator.grid_priors(featmap_sizes, dtype=torch.float32,
-                                                   device=cls_scores[0].device)
-        return [self._proposals_single([s[i].detach().float() for s in cls_scores],
-                                       [b[i].detach().float() for b in bbox_preds], anchors,
-                                       meta["img_shape"], cfg)
-                for i, meta in enumerate(img_metas)]
+        anchors = self.prior_generator.grid_priors(
+            featmap_sizes, dtype=torch.float32, device=cls_scores[0].device
+        )
+        return [
+            self._proposals_single(
+                [s[i].detach().float() for s in cls_scores],
+                [b[i].detach().float() for b in bbox_preds],
+                anchors,
+                meta["img_shape"],
+                cfg,
+            )
+            for i, meta in enumerate(img_metas)
+        ]
 
-    def simple_test_rpn(self, x: Sequence[torch.Tensor],
-                        img_metas: Sequence[Mapping[str, Any]]) -> list[torch.Tensor]:
+    def simple_test_rpn(
+        self, x: Sequence[torch.Tensor], img_metas: Sequence[Mapping[str, Any]]
+    ) -> list[torch.Tensor]:
         """Test-time proposals with ``test_cfg``."""
         cls_scores, bbox_preds = self(x)
         return self.get_bboxes(cls_scores, bbox_preds, img_metas)

@@ -4,5 +4,12 @@ from detkit.models.detectors.base import BaseDetector, parse_losses
 from detkit.models.detectors.builder import build_detector
 from detkit.models.detectors.two_stage import CascadeRCNN, FasterRCNN, MaskRCNN, TwoStageDetector
 
-__all__ = ["BaseDetector", "CascadeRCNN", "FasterRCNN", "MaskRCNN", "TwoStageDetector",
-           "build_detector", "parse_losses"]
+__all__ = [
+    "BaseDetector",
+    "CascadeRCNN",
+    "FasterRCNN",
+    "MaskRCNN",
+    "TwoStageDetector",
+    "build_detector",
+    "parse_losses",
+]

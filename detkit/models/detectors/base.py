@@ -29,16 +29,18 @@ def parse_losses(losses: Mapping[str, Any]) -> tuple[torch.Tensor, OrderedDict[s
         elif isinstance(value, (list, tuple)) and all(isinstance(v, torch.Tensor) for v in value):
             log_vars[name] = sum(v.mean() for v in value)
         else:
-            raise TypeError(f"loss entry {name!r} is not a tensor or a list of tensors: "
-                            f"{type(value).__name__}")
+            raise TypeError(
+                f"loss entry {name!r} is not a tensor or a list of tensors: {type(value).__name__}"
+            )
     loss = sum(v for k, v in log_vars.items() if "loss" in k)
     distributed = dist.is_available() and dist.is_initialized()
     if distributed:
         count = torch.tensor(len(log_vars), device=loss.device)
         dist.all_reduce(count)
         if count.item() != len(log_vars) * dist.get_world_size():
-            raise RuntimeError(f"loss keys differ between ranks on rank {dist.get_rank()}: "
-                               f"{','.join(log_vars)}")
+            raise RuntimeError(
+                f"loss keys differ between ranks on rank {dist.get_rank()}: {','.join(log_vars)}"
+            )
     log_vars["loss"] = loss
     out: OrderedDict[str, float] = OrderedDict()
     for name, value in log_vars.items():
@@ -66,15 +68,17 @@ class BaseDetector(nn.Module):
             patched into the inductor config per call.
     """
 
-    def __init__(self, channels_last: bool = False,
-                 compile: bool | Mapping[str, Any] | None = None) -> None:  # noqa: A002
+    def __init__(
+        self, channels_last: bool = False, compile: bool | Mapping[str, Any] | None = None
+    ) -> None:  # noqa: A002
         super().__init__()
         if not isinstance(channels_last, bool):
             raise TypeError(f"model.channels_last must be a bool, got {channels_last!r}")
         compile_args = parse_compile_option(compile)
         self.channels_last = channels_last
-        self.feature_compiler = (LazyCompiled(self._features, *compile_args)
-                                 if compile_args is not None else None)
+        self.feature_compiler = (
+            LazyCompiled(self._features, *compile_args) if compile_args is not None else None
+        )
 
     def _features(self, img: torch.Tensor) -> FeaturePyramid:
         x = self.backbone(img)
@@ -115,16 +119,20 @@ class BaseDetector(nn.Module):
             return self.forward_train(img, img_metas, **kwargs)
         return self.forward_test(img, img_metas, **kwargs)
 
-    def forward_test(self, imgs: list[torch.Tensor], img_metas: list[list[dict]],
-                     **kwargs: Any) -> list[Any]:
+    def forward_test(
+        self, imgs: list[torch.Tensor], img_metas: list[list[dict]], **kwargs: Any
+    ) -> list[Any]:
         """``imgs``/``img_metas``: lists over test-time augmentations; one aug →
         ``simple_test``, several → ``aug_test`` (batch size 1)."""
         for var, name in ((imgs, "imgs"), (img_metas, "img_metas")):
             if not isinstance(var, list):
-                raise TypeError(f"{name} must be a list over augmentations, got {type(var).__name__}")
+                raise TypeError(
+                    f"{name} must be a list over augmentations, got {type(var).__name__}"
+                )
         if len(imgs) != len(img_metas):
-            raise ValueError(f"num of augmentations ({len(imgs)}) != num of image meta "
-                             f"({len(img_metas)})")
+            raise ValueError(
+                f"num of augmentations ({len(imgs)}) != num of image meta ({len(img_metas)})"
+            )
         for img, metas in zip(imgs, img_metas):
             self._add_batch_input_shape(img, metas)
         if len(imgs) == 1:
@@ -137,16 +145,24 @@ class BaseDetector(nn.Module):
             raise ValueError("aug test does not take precomputed proposals")
         return self.aug_test(imgs, img_metas, **kwargs)
 
-    def simple_test(self, img: torch.Tensor, img_metas: Sequence[dict],
-                    proposals: Sequence[torch.Tensor] | None = None,
-                    rescale: bool = False) -> list[Any]:
+    def simple_test(
+        self,
+        img: torch.Tensor,
+        img_metas: Sequence[dict],
+        proposals: Sequence[torch.Tensor] | None = None,
+        rescale: bool = False,
+    ) -> list[Any]:
         """Per image MMDetection v2 result: ``(bbox_results, segm_results)`` with masks, else
         ``bbox_results`` (see ``DetectionResult.to_mmdet``)."""
         results = self.predict(img, img_metas, proposals=proposals, rescale=rescale)
         return [r.to_mmdet(self.num_classes) for r in results]
 
-    def aug_test(self, imgs: Sequence[torch.Tensor], img_metas: Sequence[Sequence[dict]],
-                 rescale: bool = False) -> list[Any]:
+    def aug_test(
+        self,
+        imgs: Sequence[torch.Tensor],
+        img_metas: Sequence[Sequence[dict]],
+        rescale: bool = False,
+    ) -> list[Any]:
         """Merged test-time-augmentation result of one image (mmdet format)."""
         return [r.to_mmdet(self.num_classes) for r in self.predict_aug(imgs, img_metas, rescale)]
 

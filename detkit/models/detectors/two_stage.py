@@ -48,11 +48,19 @@ class TwoStageDetector(BaseDetector):
     ``[N_i]``), ``gt_masks`` (``BitmapMasks`` or ``[N_i, H, W]`` tensors at pad size).
     """
 
-    def __init__(self, backbone: Any, neck: Any = None, rpn_head: Any = None,
-                 roi_head: Any = None, train_cfg: Mapping[str, Any] | None = None,
-                 test_cfg: Mapping[str, Any] | None = None, pretrained: str | None = None,
-                 init_cfg: Any = None, channels_last: bool = False,
-                 compile: bool | Mapping[str, Any] | None = None) -> None:  # noqa: A002
+    def __init__(
+        self,
+        backbone: Any,
+        neck: Any = None,
+        rpn_head: Any = None,
+        roi_head: Any = None,
+        train_cfg: Mapping[str, Any] | None = None,
+        test_cfg: Mapping[str, Any] | None = None,
+        pretrained: str | None = None,
+        init_cfg: Any = None,
+        channels_last: bool = False,
+        compile: bool | Mapping[str, Any] | None = None,
+    ) -> None:  # noqa: A002
         super().__init__(channels_last=channels_last, compile=compile)
         if pretrained is not None and isinstance(backbone, Mapping):
             backbone = {**backbone, "pretrained": pretrained, "init_cfg": None}
@@ -61,12 +69,18 @@ class TwoStageDetector(BaseDetector):
         if rpn_head is None or roi_head is None:
             raise ValueError("detkit's two-stage detectors need both rpn_head and roi_head")
         if isinstance(rpn_head, Mapping):
-            rpn_head = {**rpn_head, "train_cfg": _sub_cfg(train_cfg, "rpn"),
-                        "test_cfg": _sub_cfg(test_cfg, "rpn")}
+            rpn_head = {
+                **rpn_head,
+                "train_cfg": _sub_cfg(train_cfg, "rpn"),
+                "test_cfg": _sub_cfg(test_cfg, "rpn"),
+            }
         self.rpn_head = build(rpn_head, MODELS)
         if isinstance(roi_head, Mapping):
-            roi_head = {**roi_head, "train_cfg": _sub_cfg(train_cfg, "rcnn"),
-                        "test_cfg": _sub_cfg(test_cfg, "rcnn")}
+            roi_head = {
+                **roi_head,
+                "train_cfg": _sub_cfg(train_cfg, "rcnn"),
+                "test_cfg": _sub_cfg(test_cfg, "rcnn"),
+            }
         self.roi_head = build(roi_head, MODELS)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
@@ -100,12 +114,17 @@ class TwoStageDetector(BaseDetector):
             load_checkpoint(self, model_source, map_location="cpu", logger=logger)
         self.apply_memory_format()
 
-    def forward_train(self, img: torch.Tensor, img_metas: Sequence[dict],
-                      gt_bboxes: Sequence[torch.Tensor], gt_labels: Sequence[torch.Tensor],
-                      gt_bboxes_ignore: Sequence[torch.Tensor] | None = None,
-                      gt_masks: Sequence[Any] | None = None,
-                      proposals: Sequence[torch.Tensor] | None = None,
-                      **kwargs: Any) -> dict[str, Any]:
+    def forward_train(
+        self,
+        img: torch.Tensor,
+        img_metas: Sequence[dict],
+        gt_bboxes: Sequence[torch.Tensor],
+        gt_labels: Sequence[torch.Tensor],
+        gt_bboxes_ignore: Sequence[torch.Tensor] | None = None,
+        gt_masks: Sequence[Any] | None = None,
+        proposals: Sequence[torch.Tensor] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """Loss dict: ``loss_rpn_cls``/``loss_rpn_bbox`` (lists over levels) and the RoI
         head's losses. The targets travel on as one ``Instances`` per image
         (``GroundTruth``); proposals as ``[N_i, 5]`` (xyxy input pixels, score)."""
@@ -118,31 +137,43 @@ class TwoStageDetector(BaseDetector):
         if proposals is None:
             proposal_cfg = self.train_cfg.get("rpn_proposal", _sub_cfg(self.test_cfg, "rpn"))
             rpn_losses, proposals = self.rpn_head.forward_train(
-                x, img_metas, gt.bboxes(), None, gt.ignored, proposal_cfg)
+                x, img_metas, gt.bboxes(), None, gt.ignored, proposal_cfg
+            )
             losses.update(rpn_losses)
         losses.update(self.roi_head.loss(self.roi_features(x), proposals, img_metas, gt))
         return losses
 
-    def predict(self, img: torch.Tensor, img_metas: Sequence[dict],
-                proposals: Sequence[torch.Tensor] | None = None,
-                rescale: bool = False) -> list[DetectionResult]:
+    def predict(
+        self,
+        img: torch.Tensor,
+        img_metas: Sequence[dict],
+        proposals: Sequence[torch.Tensor] | None = None,
+        rescale: bool = False,
+    ) -> list[DetectionResult]:
         """Typed detections per image (boxes in original pixels when ``rescale``)."""
         x = self.extract_feat(img)
         if proposals is None:
             proposals = self.rpn_head.simple_test_rpn(x, img_metas)
         return self.roi_head.predict(self.roi_features(x), proposals, img_metas, rescale=rescale)
 
-    def predict_aug(self, imgs: Sequence[torch.Tensor], img_metas: Sequence[Sequence[dict]],
-                    rescale: bool = False) -> list[DetectionResult]:
+    def predict_aug(
+        self,
+        imgs: Sequence[torch.Tensor],
+        img_metas: Sequence[Sequence[dict]],
+        rescale: bool = False,
+    ) -> list[DetectionResult]:
         """Test-time augmentation of one image: proposals merged over augs, detections merged
         as mmdet's ``aug_test``."""
         feats = self.extract_feats(imgs)
-        aug_proposals = [self.rpn_head.simple_test_rpn(x, metas)[0]
-                         for x, metas in zip(feats, img_metas)]
-        merged = merge_aug_proposals(aug_proposals, [m[0] for m in img_metas],
-                                     self.rpn_head.test_cfg)
-        return self.roi_head.predict_aug([self.roi_features(x) for x in feats], [merged],
-                                         img_metas, rescale=rescale)
+        aug_proposals = [
+            self.rpn_head.simple_test_rpn(x, metas)[0] for x, metas in zip(feats, img_metas)
+        ]
+        merged = merge_aug_proposals(
+            aug_proposals, [m[0] for m in img_metas], self.rpn_head.test_cfg
+        )
+        return self.roi_head.predict_aug(
+            [self.roi_features(x) for x in feats], [merged], img_metas, rescale=rescale
+        )
 
 
 @MODELS.register_module()

@@ -22,8 +22,10 @@ def fuse_conv_bn(module: nn.Module) -> nn.Module:
     for name, child in module.named_children():
         if isinstance(child, nn.modules.batchnorm._BatchNorm) and last_conv is not None:
             if child.training or child.running_mean is None:
-                raise ValueError(f"fuse_conv_bn: {name!r} must be an eval-mode BatchNorm with "
-                                 "running statistics (call model.eval() first)")
+                raise ValueError(
+                    f"fuse_conv_bn: {name!r} must be an eval-mode BatchNorm with "
+                    "running statistics (call model.eval() first)"
+                )
             conv_name, conv = last_conv
             setattr(module, conv_name, fuse_conv_bn_eval(conv, child))
             setattr(module, name, nn.Identity())

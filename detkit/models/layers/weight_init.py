@@ -21,6 +21,7 @@ __all__ = [
     "apply_init_cfg",
 ]
 
+
 def _init_bias(module: nn.Module, bias: float) -> None:
     if getattr(module, "bias", None) is not None:
         nn.init.constant_(module.bias, bias)
@@ -122,8 +123,10 @@ def apply_init_cfg(module: nn.Module, init_cfg: Mapping[str, Any] | list | None)
         for o in overrides:
             target = getattr(module, o["name"], None)
             if target is None:
-                raise KeyError(f"init_cfg override names {o['name']!r}, which "
-                               f"{type(module).__name__} does not have")
+                raise KeyError(
+                    f"init_cfg override names {o['name']!r}, which "
+                    f"{type(module).__name__} does not have"
+                )
             o_cfg = dict(o)
             o_cfg.setdefault("type", cfg["type"])
             if o_cfg["type"] == cfg["type"]:

@@ -14,8 +14,10 @@ __all__ = ["SmoothL1Loss", "L1Loss"]
 
 def _check_shapes(pred: torch.Tensor, target: torch.Tensor) -> None:
     if pred.size() != target.size():
-        raise ValueError(f"regression loss needs pred and target of one shape, got "
-                         f"{tuple(pred.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"regression loss needs pred and target of one shape, got "
+            f"{tuple(pred.shape)} and {tuple(target.shape)}"
+        )
 
 
 @MODELS.register_module()
@@ -28,7 +30,9 @@ class SmoothL1Loss(nn.Module):
         loss_weight: multiplier.
     """
 
-    def __init__(self, beta: float = 1.0, reduction: str = "mean", loss_weight: float = 1.0) -> None:
+    def __init__(
+        self, beta: float = 1.0, reduction: str = "mean", loss_weight: float = 1.0
+    ) -> None:
         super().__init__()
         if beta <= 0:
             raise ValueError(f"SmoothL1Loss beta must be > 0, got {beta}")
@@ -36,9 +40,14 @@ class SmoothL1Loss(nn.Module):
         self.reduction = check_reduction(reduction)
         self.loss_weight = loss_weight
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor,
-                weight: torch.Tensor | None = None, avg_factor: float | None = None,
-                reduction_override: str | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        weight: torch.Tensor | None = None,
+        avg_factor: float | None = None,
+        reduction_override: str | None = None,
+    ) -> torch.Tensor:
         reduction = check_reduction(reduction_override or self.reduction)
         if target.numel() == 0:
             return pred.sum() * 0
@@ -61,9 +70,14 @@ class L1Loss(nn.Module):
         self.reduction = check_reduction(reduction)
         self.loss_weight = loss_weight
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor,
-                weight: torch.Tensor | None = None, avg_factor: float | None = None,
-                reduction_override: str | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        weight: torch.Tensor | None = None,
+        avg_factor: float | None = None,
+        reduction_override: str | None = None,
+    ) -> torch.Tensor:
         reduction = check_reduction(reduction_override or self.reduction)
         if target.numel() == 0:
             return pred.sum() * 0

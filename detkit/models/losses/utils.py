@@ -16,8 +16,12 @@ def check_reduction(reduction: str) -> str:
     return reduction
 
 
-def weight_reduce_loss(loss: torch.Tensor, weight: torch.Tensor | None = None,
-                       reduction: str = "mean", avg_factor: float | None = None) -> torch.Tensor:
+def weight_reduce_loss(
+    loss: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    reduction: str = "mean",
+    avg_factor: float | None = None,
+) -> torch.Tensor:
     """Multiply element-wise by ``weight``, then reduce.
 
     With ``avg_factor`` and ``'mean'`` the result is ``sum / (avg_factor + eps_float32)``;

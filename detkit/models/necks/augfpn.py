@@ -76,13 +76,16 @@ class ResidualFeatureAugmentation(nn.Module):
     Input ``[B, in_channels, H, W]``; output ``[B, out_channels, H, W]``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int,
-                 pool_ratios: Sequence[float] = (0.1, 0.2, 0.3)) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, pool_ratios: Sequence[float] = (0.1, 0.2, 0.3)
+    ) -> None:
         super().__init__()
         ratios = tuple(float(r) for r in pool_ratios)
         if not ratios or any(not 0.0 < r <= 1.0 for r in ratios):
-            raise ValueError(f"AugFPN pool_ratios must be a non-empty list of numbers in (0, 1], "
-                             f"got {pool_ratios!r}")
+            raise ValueError(
+                f"AugFPN pool_ratios must be a non-empty list of numbers in (0, 1], "
+                f"got {pool_ratios!r}"
+            )
         self.pool_ratios = ratios
         self.pool_convs = nn.ModuleList(nn.Conv2d(in_channels, out_channels, 1) for _ in ratios)
         self.fusion = nn.Sequential(
@@ -99,13 +102,15 @@ class ResidualFeatureAugmentation(nn.Module):
         pooled_per_ratio = []
         for ratio, conv in zip(self.pool_ratios, self.pool_convs):
             # sym_int/sym_max: plain ints in eager, symbolic sizes in an exported graph
-            size = (torch.sym_max(1, torch.sym_int(h * ratio)),
-                    torch.sym_max(1, torch.sym_int(w * ratio)))
+            size = (
+                torch.sym_max(1, torch.sym_int(h * ratio)),
+                torch.sym_max(1, torch.sym_int(w * ratio)),
+            )
             pooled_per_ratio.append(_pooled_context(top, conv, size))
         weights = torch.sigmoid(self.fusion(torch.cat(pooled_per_ratio, dim=1)))
         fused = weights[:, 0:1] * pooled_per_ratio[0]
         for i in range(1, len(pooled_per_ratio)):
-            fused = fused + weights[:, i:i + 1] * pooled_per_ratio[i]
+            fused = fused + weights[:, i : i + 1] * pooled_per_ratio[i]
         return fused
 
 
@@ -138,14 +143,25 @@ class AugFPN(FPN):
         use_rfa: bool = True,
         **fpn_kwargs: Any,
     ) -> None:
-        super().__init__(in_channels, out_channels, num_outs, start_level=start_level,
-                         end_level=end_level, add_extra_convs=add_extra_convs, **fpn_kwargs)
+        super().__init__(
+            in_channels,
+            out_channels,
+            num_outs,
+            start_level=start_level,
+            end_level=end_level,
+            add_extra_convs=add_extra_convs,
+            **fpn_kwargs,
+        )
         if not isinstance(use_rfa, bool):
             raise TypeError(f"AugFPN use_rfa must be a bool, got {use_rfa!r}")
         self.use_rfa = use_rfa
-        self.rfa = (ResidualFeatureAugmentation(self.in_channels[self.backbone_end_level - 1],
-                                                out_channels, pool_ratios)
-                    if use_rfa else None)
+        self.rfa = (
+            ResidualFeatureAugmentation(
+                self.in_channels[self.backbone_end_level - 1], out_channels, pool_ratios
+            )
+            if use_rfa
+            else None
+        )
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> FeaturePyramid:
         if len(inputs) != len(self.in_channels):
@@ -158,4 +174,3 @@ class AugFPN(FPN):
         outs = [self.fpn_convs[i](fused[i]) for i in range(len(fused))]
         outs = self.extra_levels(inputs, fused, outs)
         return FeaturePyramid(tuple(outs), laterals_before_fusion if self.training else None)
-

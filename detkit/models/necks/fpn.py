@@ -69,32 +69,56 @@ class FPN(nn.Module):
         if end_level in (-1, self.num_ins - 1):
             self.backbone_end_level = self.num_ins
             if num_outs < self.num_ins - start_level:
-                raise ValueError(f"FPN num_outs={num_outs} < number of used inputs "
-                                 f"{self.num_ins - start_level}")
+                raise ValueError(
+                    f"FPN num_outs={num_outs} < number of used inputs {self.num_ins - start_level}"
+                )
         else:
             self.backbone_end_level = end_level + 1
             if end_level >= self.num_ins or num_outs != end_level - start_level + 1:
-                raise ValueError(f"FPN end_level={end_level} needs end_level < {self.num_ins} and "
-                                 f"num_outs == end_level - start_level + 1, got {num_outs}")
+                raise ValueError(
+                    f"FPN end_level={end_level} needs end_level < {self.num_ins} and "
+                    f"num_outs == end_level - start_level + 1, got {num_outs}"
+                )
         self.start_level = start_level
         self.end_level = end_level
         if isinstance(add_extra_convs, str):
             if add_extra_convs not in _EXTRA_CONV_SOURCES:
-                raise ValueError(f"FPN add_extra_convs={add_extra_convs!r}; expected a bool or "
-                                 f"one of {_EXTRA_CONV_SOURCES}")
+                raise ValueError(
+                    f"FPN add_extra_convs={add_extra_convs!r}; expected a bool or "
+                    f"one of {_EXTRA_CONV_SOURCES}"
+                )
         elif not isinstance(add_extra_convs, bool):
             raise TypeError(f"FPN add_extra_convs must be a bool or str, got {add_extra_convs!r}")
-        self.add_extra_convs: str | bool = "on_input" if add_extra_convs is True else add_extra_convs
+        self.add_extra_convs: str | bool = (
+            "on_input" if add_extra_convs is True else add_extra_convs
+        )
 
         self.lateral_convs = nn.ModuleList()
         self.fpn_convs = nn.ModuleList()
         for i in range(self.start_level, self.backbone_end_level):
-            self.lateral_convs.append(ConvModule(
-                self.in_channels[i], out_channels, 1, conv_cfg=conv_cfg,
-                norm_cfg=None if no_norm_on_lateral else norm_cfg, act_cfg=act_cfg, inplace=False))
-            self.fpn_convs.append(ConvModule(
-                out_channels, out_channels, 3, padding=1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-                act_cfg=act_cfg, inplace=False))
+            self.lateral_convs.append(
+                ConvModule(
+                    self.in_channels[i],
+                    out_channels,
+                    1,
+                    conv_cfg=conv_cfg,
+                    norm_cfg=None if no_norm_on_lateral else norm_cfg,
+                    act_cfg=act_cfg,
+                    inplace=False,
+                )
+            )
+            self.fpn_convs.append(
+                ConvModule(
+                    out_channels,
+                    out_channels,
+                    3,
+                    padding=1,
+                    conv_cfg=conv_cfg,
+                    norm_cfg=norm_cfg,
+                    act_cfg=act_cfg,
+                    inplace=False,
+                )
+            )
         extra_levels = num_outs - self.backbone_end_level + self.start_level
         if self.add_extra_convs and extra_levels >= 1:
             for i in range(extra_levels):
@@ -102,9 +126,19 @@ class FPN(nn.Module):
                     extra_in = self.in_channels[self.backbone_end_level - 1]
                 else:
                     extra_in = out_channels
-                self.fpn_convs.append(ConvModule(
-                    extra_in, out_channels, 3, stride=2, padding=1, conv_cfg=conv_cfg,
-                    norm_cfg=norm_cfg, act_cfg=act_cfg, inplace=False))
+                self.fpn_convs.append(
+                    ConvModule(
+                        extra_in,
+                        out_channels,
+                        3,
+                        stride=2,
+                        padding=1,
+                        conv_cfg=conv_cfg,
+                        norm_cfg=norm_cfg,
+                        act_cfg=act_cfg,
+                        inplace=False,
+                    )
+                )
         self.init_weights()
 
     def init_weights(self) -> None:
@@ -123,8 +157,9 @@ class FPN(nn.Module):
             laterals[i - 1] = laterals[i - 1] + up
         return laterals
 
-    def extra_levels(self, inputs: Sequence[torch.Tensor], laterals: list[torch.Tensor],
-                     outs: list[torch.Tensor]) -> list[torch.Tensor]:
+    def extra_levels(
+        self, inputs: Sequence[torch.Tensor], laterals: list[torch.Tensor], outs: list[torch.Tensor]
+    ) -> list[torch.Tensor]:
         """Append the levels beyond the backbone's (max-pool or stride-2 convs)."""
         used = len(laterals)
         if self.num_outs <= len(outs):

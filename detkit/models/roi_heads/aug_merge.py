@@ -18,21 +18,29 @@ __all__ = ["aug_geometry", "merge_aug_bboxes", "merge_aug_masks", "merge_aug_pro
 
 def aug_geometry(meta: Mapping[str, Any]) -> tuple[Any, Any, bool, str]:
     """``(img_shape, scale_factor, flip, flip_direction)`` of one augmentation's meta."""
-    return (meta["img_shape"], meta["scale_factor"], bool(meta.get("flip", False)),
-            meta.get("flip_direction") or "horizontal")
+    return (
+        meta["img_shape"],
+        meta["scale_factor"],
+        bool(meta.get("flip", False)),
+        meta.get("flip_direction") or "horizontal",
+    )
 
 
-def merge_aug_bboxes(aug_bboxes: Sequence[torch.Tensor], aug_scores: Sequence[torch.Tensor],
-                     img_metas: Sequence[Sequence[Mapping[str, Any]]]
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+def merge_aug_bboxes(
+    aug_bboxes: Sequence[torch.Tensor],
+    aug_scores: Sequence[torch.Tensor],
+    img_metas: Sequence[Sequence[Mapping[str, Any]]],
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Map each augmentation's boxes back to the original image and average boxes and scores."""
-    recovered = [bbox_mapping_back(b, *aug_geometry(meta[0]))
-                 for b, meta in zip(aug_bboxes, img_metas)]
+    recovered = [
+        bbox_mapping_back(b, *aug_geometry(meta[0])) for b, meta in zip(aug_bboxes, img_metas)
+    ]
     return torch.stack(recovered).mean(dim=0), torch.stack(list(aug_scores)).mean(dim=0)
 
 
-def merge_aug_masks(aug_masks: Sequence[torch.Tensor],
-                    img_metas: Sequence[Mapping[str, Any]]) -> torch.Tensor:
+def merge_aug_masks(
+    aug_masks: Sequence[torch.Tensor], img_metas: Sequence[Mapping[str, Any]]
+) -> torch.Tensor:
     """Average mask probabilities ``[N, C, m, m]`` over augmentations / stages, un-flipping
     the flipped ones."""
     recovered = []
@@ -45,9 +53,11 @@ def merge_aug_masks(aug_masks: Sequence[torch.Tensor],
     return torch.stack(recovered).mean(dim=0)
 
 
-def merge_aug_proposals(aug_proposals: Sequence[torch.Tensor],
-                        img_metas: Sequence[Mapping[str, Any]],
-                        cfg: Mapping[str, Any]) -> torch.Tensor:
+def merge_aug_proposals(
+    aug_proposals: Sequence[torch.Tensor],
+    img_metas: Sequence[Mapping[str, Any]],
+    cfg: Mapping[str, Any],
+) -> torch.Tensor:
     """Map proposals ``[N_a, 5]`` of every augmentation back, NMS them together and keep the
     best ``max_per_img`` (see :func:`proposal_settings` for the accepted spellings)."""
     recovered = []

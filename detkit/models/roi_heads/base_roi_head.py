@@ -68,8 +68,9 @@ def _one_config(cfg: Any) -> bool:
 def _per_stage(cfg: Any, num_stages: int, name: str) -> list[Any]:
     if isinstance(cfg, (list, tuple)):
         if len(cfg) != num_stages:
-            raise ValueError(f"CascadeRoIHead: {name} has {len(cfg)} entries for "
-                             f"num_stages={num_stages}")
+            raise ValueError(
+                f"CascadeRoIHead: {name} has {len(cfg)} entries for num_stages={num_stages}"
+            )
         return list(cfg)
     return [cfg] * num_stages
 
@@ -89,10 +90,18 @@ class RoIHeadBase(RoIHeadPrediction):
             which are then prefixed ``s{i}.``.
     """
 
-    def __init__(self, bbox_roi_extractor: Any, bbox_head: Any, mask_roi_extractor: Any,
-                 mask_head: Any, shared_head: Any, train_cfg: Any, test_cfg: Any,
-                 num_stages: int | None = None,
-                 stage_loss_weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        bbox_roi_extractor: Any,
+        bbox_head: Any,
+        mask_roi_extractor: Any,
+        mask_head: Any,
+        shared_head: Any,
+        train_cfg: Any,
+        test_cfg: Any,
+        num_stages: int | None = None,
+        stage_loss_weights: Sequence[float] | None = None,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         if shared_head is not None:
@@ -104,11 +113,13 @@ class RoIHeadBase(RoIHeadPrediction):
         if self.stacked:
             count = 0 if stage_loss_weights is None else len(stage_loss_weights)
             if count != num_stages:
-                raise ValueError(f"{name}: {count} stage_loss_weights for "
-                                 f"num_stages={num_stages}")
+                raise ValueError(f"{name}: {count} stage_loss_weights for num_stages={num_stages}")
             self.stage_loss_weights = list(stage_loss_weights)
-        self.train_cfg = (_per_stage(train_cfg, self.num_stages, "train_cfg")
-                          if self.stacked and train_cfg is not None else train_cfg)
+        self.train_cfg = (
+            _per_stage(train_cfg, self.num_stages, "train_cfg")
+            if self.stacked and train_cfg is not None
+            else train_cfg
+        )
         self.test_cfg = test_cfg
         self.bbox_roi_extractor = self._build(bbox_roi_extractor, "bbox_roi_extractor")
         self.bbox_head = self._build(bbox_head, "bbox_head")
@@ -118,14 +129,18 @@ class RoIHeadBase(RoIHeadPrediction):
         self.shared_mask_pooling = False
         if self.with_mask:
             self.mask_head = self._build(mask_head, "mask_head")
-            mask_extractor_cfg = (bbox_roi_extractor if mask_roi_extractor is None
-                                  else mask_roi_extractor)
-            self.mask_roi_extractor = (self.bbox_roi_extractor if mask_roi_extractor is None
-                                       else self._build(mask_roi_extractor, "mask_roi_extractor"))
+            mask_extractor_cfg = (
+                bbox_roi_extractor if mask_roi_extractor is None else mask_roi_extractor
+            )
+            self.mask_roi_extractor = (
+                self.bbox_roi_extractor
+                if mask_roi_extractor is None
+                else self._build(mask_roi_extractor, "mask_roi_extractor")
+            )
             extractors = [self._at(self.mask_roi_extractor, s) for s in range(self.num_stages)]
-            self.shared_mask_pooling = (
-                _one_config(mask_extractor_cfg)
-                and all(next(iter(e.parameters()), None) is None for e in extractors))
+            self.shared_mask_pooling = _one_config(mask_extractor_cfg) and all(
+                next(iter(e.parameters()), None) is None for e in extractors
+            )
         if train_cfg is not None:
             cfgs = self.train_cfg if self.stacked else [self.train_cfg]
             assigners = [build(c["assigner"], BBOX_ASSIGNERS) for c in cfgs]
@@ -158,25 +173,31 @@ class RoIHeadBase(RoIHeadPrediction):
             if self.with_mask:
                 self.mask_branch(stage)[1].init_weights()
 
-    def _bbox_forward(self, stage: int, x: Sequence[torch.Tensor], rois: torch.Tensor
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _bbox_forward(
+        self, stage: int, x: Sequence[torch.Tensor], rois: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage ``stage`` on ``rois`` ``[K, 5]`` → logits ``[K, C+1]``, deltas
         ``[K, 4 or 4C]``, float32."""
         extractor, head = self.bbox_branch(stage)
         cls_score, bbox_pred = head(extractor(x, rois))
         return cls_score.float(), bbox_pred.float()
 
-    def _mask_forward(self, stage: int, x: Sequence[torch.Tensor], rois: torch.Tensor,
-                      labels: torch.Tensor) -> torch.Tensor:
+    def _mask_forward(
+        self, stage: int, x: Sequence[torch.Tensor], rois: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
         """Stage ``stage``'s mask logits of each RoI's class ``labels[k]``: ``[K, 1, m, m]``."""
         extractor, head = self.mask_branch(stage)
         return head(extractor(x, rois), labels).float()
 
     @staticmethod
-    def sample_proposals(assigner: Any, sampler: Any, proposal_list: Sequence[torch.Tensor],
-                         gt_bboxes: Sequence[torch.Tensor], gt_labels: Sequence[torch.Tensor],
-                         gt_bboxes_ignore: Sequence[torch.Tensor | None] | None
-                         ) -> list[SamplingResult]:
+    def sample_proposals(
+        assigner: Any,
+        sampler: Any,
+        proposal_list: Sequence[torch.Tensor],
+        gt_bboxes: Sequence[torch.Tensor],
+        gt_labels: Sequence[torch.Tensor],
+        gt_bboxes_ignore: Sequence[torch.Tensor | None] | None,
+    ) -> list[SamplingResult]:
         """Assign and sample the proposals of every image (gts prepended by the sampler)."""
         ignores = gt_bboxes_ignore if gt_bboxes_ignore is not None else [None] * len(gt_bboxes)
         results = []
@@ -186,26 +207,41 @@ class RoIHeadBase(RoIHeadPrediction):
         return results
 
     # ---------------------------------------------------------------- the stage loop
-    def forward_train(self, x: FeaturePyramid, img_metas: Sequence[Mapping[str, Any]],
-                      proposal_list: Sequence[torch.Tensor], gt_bboxes: Sequence[torch.Tensor],
-                      gt_labels: Sequence[torch.Tensor],
-                      gt_bboxes_ignore: Sequence[torch.Tensor | None] | None = None,
-                      gt_masks: Sequence[Any] | None = None) -> dict[str, torch.Tensor]:
+    def forward_train(
+        self,
+        x: FeaturePyramid,
+        img_metas: Sequence[Mapping[str, Any]],
+        proposal_list: Sequence[torch.Tensor],
+        gt_bboxes: Sequence[torch.Tensor],
+        gt_labels: Sequence[torch.Tensor],
+        gt_bboxes_ignore: Sequence[torch.Tensor | None] | None = None,
+        gt_masks: Sequence[Any] | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Loss dict from MMDetection's ``forward_train`` arguments (see :meth:`loss`)."""
         gt = GroundTruth.from_mmdet(img_metas, gt_bboxes, gt_labels, gt_bboxes_ignore, gt_masks)
         return self.loss(x, proposal_list, img_metas, gt)
 
-    def loss(self, x: FeaturePyramid, proposal_list: Sequence[torch.Tensor],
-             img_metas: Sequence[Mapping[str, Any]], gt: GroundTruth) -> dict[str, torch.Tensor]:
+    def loss(
+        self,
+        x: FeaturePyramid,
+        proposal_list: Sequence[torch.Tensor],
+        img_metas: Sequence[Mapping[str, Any]],
+        gt: GroundTruth,
+    ) -> dict[str, torch.Tensor]:
         """Loss dict of the stages trained on proposals ``[N_i, 5]`` against ``gt``."""
         if self.train_cfg is None:
-            raise ValueError(f"{type(self).__name__}.forward_train needs train_cfg "
-                             "(model.train_cfg.rcnn)")
+            raise ValueError(
+                f"{type(self).__name__}.forward_train needs train_cfg (model.train_cfg.rcnn)"
+            )
         return self._forward_box(x, proposal_list, img_metas, gt).losses
 
-    def _forward_box(self, x: FeaturePyramid, proposal_list: Sequence[torch.Tensor],
-                     img_metas: Sequence[Mapping[str, Any]], gt: GroundTruth | None = None
-                     ) -> BoxStagesResult:
+    def _forward_box(
+        self,
+        x: FeaturePyramid,
+        proposal_list: Sequence[torch.Tensor],
+        img_metas: Sequence[Mapping[str, Any]],
+        gt: GroundTruth | None = None,
+    ) -> BoxStagesResult:
         """Run the box stages on ``proposal_list`` (``[N_i, 4+]`` per image): each stage
         pools its RoIs (in training: the proposals sampled against ``gt``), predicts, and
         refines the boxes the next stage starts from."""
@@ -215,10 +251,13 @@ class RoIHeadBase(RoIHeadPrediction):
         for stage in range(self.num_stages):
             sampling = None
             if gt is not None:
-                assigner, sampler = self._at(self.bbox_assigner, stage), self._at(
-                    self.bbox_sampler, stage)
-                sampling = self.sample_proposals(assigner, sampler, boxes, gt.bboxes(),
-                                                 gt.labels(), gt.ignored)
+                assigner, sampler = (
+                    self._at(self.bbox_assigner, stage),
+                    self._at(self.bbox_sampler, stage),
+                )
+                sampling = self.sample_proposals(
+                    assigner, sampler, boxes, gt.bboxes(), gt.labels(), gt.ignored
+                )
                 rois = bbox2roi([res.bboxes for res in sampling])
             else:
                 rois = bbox2roi(boxes)
@@ -234,11 +273,18 @@ class RoIHeadBase(RoIHeadPrediction):
             boxes = self._refine(stage, out, img_metas, step, sampling)
         if gt is not None:
             return BoxStagesResult(losses)
-        return BoxStagesResult(losses, out.rois, sum(stage_scores) / float(len(stage_scores)),
-                               out.bbox_pred)
+        return BoxStagesResult(
+            losses, out.rois, sum(stage_scores) / float(len(stage_scores)), out.bbox_pred
+        )
 
-    def _stage_losses(self, stage: int, x: FeaturePyramid, out: BoxStageOutput,
-                      sampling: Sequence[SamplingResult], gt: GroundTruth) -> StageLosses:
+    def _stage_losses(
+        self,
+        stage: int,
+        x: FeaturePyramid,
+        out: BoxStageOutput,
+        sampling: Sequence[SamplingResult],
+        gt: GroundTruth,
+    ) -> StageLosses:
         """Box (and mask) losses of one stage's sampled RoIs."""
         cfg = self.stage_train_cfg(stage)
         head = self.bbox_branch(stage)[1]
@@ -256,32 +302,43 @@ class RoIHeadBase(RoIHeadPrediction):
             losses.update(mask_head.loss(mask_pred, mask_targets, pos_labels))
         return StageLosses(losses, targets[0])
 
-    def _name_stage_losses(self, stage: int, losses: Mapping[str, torch.Tensor]
-                           ) -> dict[str, torch.Tensor]:
+    def _name_stage_losses(
+        self, stage: int, losses: Mapping[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         """Stacked heads: ``s{i}.`` prefixed keys, ``loss*`` entries times the stage weight."""
         if not self.stacked:
             return dict(losses)
         weight = self.stage_loss_weights[stage]
-        return {f"s{stage}.{name}": value * weight if "loss" in name else value
-                for name, value in losses.items()}
+        return {
+            f"s{stage}.{name}": value * weight if "loss" in name else value
+            for name, value in losses.items()
+        }
 
-    def _refine(self, stage: int, out: BoxStageOutput, img_metas: Sequence[Mapping[str, Any]],
-                step: StageLosses | None, sampling: Sequence[SamplingResult] | None
-                ) -> list[torch.Tensor]:
+    def _refine(
+        self,
+        stage: int,
+        out: BoxStageOutput,
+        img_metas: Sequence[Mapping[str, Any]],
+        step: StageLosses | None,
+        sampling: Sequence[SamplingResult] | None,
+    ) -> list[torch.Tensor]:
         """Per-image boxes ``[n_i, 4]`` regressed by stage ``stage``, for the next stage. In
         training by the target class (the predicted one for background), without the gt boxes
         the sampler added, detached; at test time by the predicted class."""
         head = self.bbox_branch(stage)[1]
         if step is not None and sampling is not None:
             with torch.no_grad():
-                labels = torch.where(step.labels == head.num_classes,
-                                     out.cls_score[:, :-1].argmax(1), step.labels)
-                return head.refine_bboxes(out.rois, labels, out.bbox_pred,
-                                          [res.pos_is_gt for res in sampling], img_metas)
+                labels = torch.where(
+                    step.labels == head.num_classes, out.cls_score[:, :-1].argmax(1), step.labels
+                )
+                return head.refine_bboxes(
+                    out.rois, labels, out.bbox_pred, [res.pos_is_gt for res in sampling], img_metas
+                )
         labels = out.cls_score[:, :-1].argmax(dim=1)
         boxes = []
         for i, meta in enumerate(img_metas):
             inds = torch.nonzero(out.rois[:, 0] == i, as_tuple=False).squeeze(1)
-            boxes.append(head.regress_by_class(out.rois[inds, 1:], labels[inds],
-                                               out.bbox_pred[inds], meta))
+            boxes.append(
+                head.regress_by_class(out.rois[inds, 1:], labels[inds], out.bbox_pred[inds], meta)
+            )
         return boxes

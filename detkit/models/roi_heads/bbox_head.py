@@ -45,25 +45,47 @@ class ConvFCBBoxHead(nn.Module):
         init_cfg: accepted for config compatibility.
     """
 
-    def __init__(self, num_shared_convs: int = 0, num_shared_fcs: int = 0,
-                 num_cls_convs: int = 0, num_cls_fcs: int = 0, num_reg_convs: int = 0,
-                 num_reg_fcs: int = 0, conv_out_channels: int = 256, fc_out_channels: int = 1024,
-                 in_channels: int = 256, roi_feat_size: int = 7, num_classes: int = 80,
-                 bbox_coder: Mapping[str, Any] = {  # noqa: B006 - read only
-                     "type": "DeltaXYWHBBoxCoder", "clip_border": True,
-                     "target_means": [0.0, 0.0, 0.0, 0.0], "target_stds": [0.1, 0.1, 0.2, 0.2]},
-                 reg_class_agnostic: bool = False, reg_decoded_bbox: bool = False,
-                 loss_cls: Mapping[str, Any] = {  # noqa: B006 - read only
-                     "type": "CrossEntropyLoss", "use_sigmoid": False, "loss_weight": 1.0},
-                 loss_bbox: Mapping[str, Any] = {  # noqa: B006 - read only
-                     "type": "SmoothL1Loss", "beta": 1.0, "loss_weight": 1.0},
-                 conv_cfg: Mapping[str, Any] | None = None,
-                 norm_cfg: Mapping[str, Any] | None = None,
-                 init_cfg: Any = None) -> None:
+    def __init__(
+        self,
+        num_shared_convs: int = 0,
+        num_shared_fcs: int = 0,
+        num_cls_convs: int = 0,
+        num_cls_fcs: int = 0,
+        num_reg_convs: int = 0,
+        num_reg_fcs: int = 0,
+        conv_out_channels: int = 256,
+        fc_out_channels: int = 1024,
+        in_channels: int = 256,
+        roi_feat_size: int = 7,
+        num_classes: int = 80,
+        bbox_coder: Mapping[str, Any] = {  # noqa: B006 - read only
+            "type": "DeltaXYWHBBoxCoder",
+            "clip_border": True,
+            "target_means": [0.0, 0.0, 0.0, 0.0],
+            "target_stds": [0.1, 0.1, 0.2, 0.2],
+        },
+        reg_class_agnostic: bool = False,
+        reg_decoded_bbox: bool = False,
+        loss_cls: Mapping[str, Any] = {  # noqa: B006 - read only
+            "type": "CrossEntropyLoss",
+            "use_sigmoid": False,
+            "loss_weight": 1.0,
+        },
+        loss_bbox: Mapping[str, Any] = {  # noqa: B006 - read only
+            "type": "SmoothL1Loss",
+            "beta": 1.0,
+            "loss_weight": 1.0,
+        },
+        conv_cfg: Mapping[str, Any] | None = None,
+        norm_cfg: Mapping[str, Any] | None = None,
+        init_cfg: Any = None,
+    ) -> None:
         super().__init__()
         if reg_decoded_bbox:
-            raise ValueError("bbox head: reg_decoded_bbox=True needs an IoU-type loss, "
-                             "which detkit does not provide")
+            raise ValueError(
+                "bbox head: reg_decoded_bbox=True needs an IoU-type loss, "
+                "which detkit does not provide"
+            )
         self.in_channels = in_channels
         self.roi_feat_size = roi_feat_size
         self.num_classes = num_classes
@@ -75,8 +97,9 @@ class ConvFCBBoxHead(nn.Module):
         self.loss_cls = build(loss_cls, MODELS)
         self.loss_bbox = build(loss_bbox, MODELS)
         self.num_shared_fcs = num_shared_fcs
-        shared_convs, shared_fcs, shared_dim = self._make_branch(num_shared_convs, num_shared_fcs,
-                                                                 in_channels, True)
+        shared_convs, shared_fcs, shared_dim = self._make_branch(
+            num_shared_convs, num_shared_fcs, in_channels, True
+        )
         cls_convs, cls_fcs, cls_dim = self._make_branch(num_cls_convs, num_cls_fcs, shared_dim)
         reg_convs, reg_fcs, reg_dim = self._make_branch(num_reg_convs, num_reg_fcs, shared_dim)
         area = roi_feat_size * roi_feat_size
@@ -92,20 +115,27 @@ class ConvFCBBoxHead(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.init_weights()
 
-    def _make_branch(self, num_convs: int, num_fcs: int, in_channels: int,
-                     is_shared: bool = False) -> tuple[nn.ModuleList, nn.ModuleList, int]:
+    def _make_branch(
+        self, num_convs: int, num_fcs: int, in_channels: int, is_shared: bool = False
+    ) -> tuple[nn.ModuleList, nn.ModuleList, int]:
         convs = nn.ModuleList(
-            ConvModule(in_channels if i == 0 else self.conv_out_channels, self.conv_out_channels,
-                       3, padding=1, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
-            for i in range(num_convs))
+            ConvModule(
+                in_channels if i == 0 else self.conv_out_channels,
+                self.conv_out_channels,
+                3,
+                padding=1,
+                conv_cfg=self.conv_cfg,
+                norm_cfg=self.norm_cfg,
+            )
+            for i in range(num_convs)
+        )
         last = self.conv_out_channels if num_convs > 0 else in_channels
         fcs = nn.ModuleList()
         if num_fcs > 0:
             if is_shared or self.num_shared_fcs == 0:
                 last *= self.roi_feat_size * self.roi_feat_size
             for i in range(num_fcs):
-                fcs.append(Linear(last if i == 0 else self.fc_out_channels,
-                                     self.fc_out_channels))
+                fcs.append(Linear(last if i == 0 else self.fc_out_channels, self.fc_out_channels))
             last = self.fc_out_channels
         return convs, fcs, last
 
@@ -126,8 +156,10 @@ class ConvFCBBoxHead(nn.Module):
             for fc in self.shared_fcs:
                 x = self.relu(fc(x))
         x_cls = x_reg = x
-        for convs, fcs, is_cls in ((self.cls_convs, self.cls_fcs, True),
-                                   (self.reg_convs, self.reg_fcs, False)):
+        for convs, fcs, is_cls in (
+            (self.cls_convs, self.cls_fcs, True),
+            (self.reg_convs, self.reg_fcs, False),
+        ):
             y = x
             for conv in convs:
                 y = conv(y)
@@ -142,8 +174,9 @@ class ConvFCBBoxHead(nn.Module):
         return self.fc_cls(x_cls), self.fc_reg(x_reg)
 
     # ---------------------------------------------------------------- training
-    def get_targets(self, sampling_results: Sequence[SamplingResult],
-                    rcnn_train_cfg: Mapping[str, Any]) -> tuple[torch.Tensor, ...]:
+    def get_targets(
+        self, sampling_results: Sequence[SamplingResult], rcnn_train_cfg: Mapping[str, Any]
+    ) -> tuple[torch.Tensor, ...]:
         """Concatenated over images (positives then negatives per image): labels ``[K]``
         (``num_classes`` = background), label weights ``[K]``, box targets ``[K, 4]`` and
         box weights ``[K, 4]``."""
@@ -167,17 +200,24 @@ class ConvFCBBoxHead(nn.Module):
                 acc.append(t)
         return tuple(torch.cat(t, 0) for t in out)
 
-    def loss(self, cls_score: torch.Tensor, bbox_pred: torch.Tensor, labels: torch.Tensor,
-             label_weights: torch.Tensor, bbox_targets: torch.Tensor,
-             bbox_weights: torch.Tensor) -> dict[str, torch.Tensor]:
+    def loss(
+        self,
+        cls_score: torch.Tensor,
+        bbox_pred: torch.Tensor,
+        labels: torch.Tensor,
+        label_weights: torch.Tensor,
+        bbox_targets: torch.Tensor,
+        bbox_weights: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
         """``loss_cls`` (mean over sampled RoIs), ``acc`` (%), ``loss_bbox`` (summed over
         positives, divided by the number of sampled RoIs)."""
         losses: dict[str, torch.Tensor] = {}
         cls_score, bbox_pred = cls_score.float(), bbox_pred.float()
         avg_factor = max(torch.sum(label_weights > 0).float().item(), 1.0)
         if cls_score.numel() > 0:
-            losses["loss_cls"] = self.loss_cls(cls_score, labels, label_weights,
-                                               avg_factor=avg_factor)
+            losses["loss_cls"] = self.loss_cls(
+                cls_score, labels, label_weights, avg_factor=avg_factor
+            )
             losses["acc"] = accuracy(cls_score, labels)
         pos = (labels >= 0) & (labels < self.num_classes)
         if pos.any():
@@ -185,15 +225,21 @@ class ConvFCBBoxHead(nn.Module):
                 pos_pred = bbox_pred.view(bbox_pred.size(0), 4)[pos]
             else:
                 pos_pred = bbox_pred.view(bbox_pred.size(0), -1, 4)[pos, labels[pos]]
-            losses["loss_bbox"] = self.loss_bbox(pos_pred, bbox_targets[pos], bbox_weights[pos],
-                                                 avg_factor=bbox_targets.size(0))
+            losses["loss_bbox"] = self.loss_bbox(
+                pos_pred, bbox_targets[pos], bbox_weights[pos], avg_factor=bbox_targets.size(0)
+            )
         else:
             losses["loss_bbox"] = bbox_pred[pos].sum()
         return losses
 
     # ---------------------------------------------------------------- inference
-    def regress_by_class(self, rois: torch.Tensor, label: torch.Tensor, bbox_pred: torch.Tensor,
-                         img_meta: Mapping[str, Any]) -> torch.Tensor:
+    def regress_by_class(
+        self,
+        rois: torch.Tensor,
+        label: torch.Tensor,
+        bbox_pred: torch.Tensor,
+        img_meta: Mapping[str, Any],
+    ) -> torch.Tensor:
         """Decode the deltas of ``label`` on ``rois`` ``[K, 4 or 5]``, clipped to ``img_shape``;
         keeps the batch-index column when given."""
         if not self.reg_class_agnostic:
@@ -206,9 +252,14 @@ class ConvFCBBoxHead(nn.Module):
         bboxes = self.bbox_coder.decode(rois[:, 1:], bbox_pred, max_shape=max_shape)
         return torch.cat((rois[:, [0]], bboxes), dim=1)
 
-    def refine_bboxes(self, rois: torch.Tensor, labels: torch.Tensor, bbox_preds: torch.Tensor,
-                      pos_is_gts: Sequence[torch.Tensor],
-                      img_metas: Sequence[Mapping[str, Any]]) -> list[torch.Tensor]:
+    def refine_bboxes(
+        self,
+        rois: torch.Tensor,
+        labels: torch.Tensor,
+        bbox_preds: torch.Tensor,
+        pos_is_gts: Sequence[torch.Tensor],
+        img_metas: Sequence[Mapping[str, Any]],
+    ) -> list[torch.Tensor]:
         """Regressed boxes per image for the next cascade stage, without the gt boxes that
         were added as proposals."""
         bboxes_list = []
@@ -220,9 +271,15 @@ class ConvFCBBoxHead(nn.Module):
             bboxes_list.append(bboxes[keep])
         return bboxes_list
 
-    def decode_bboxes(self, rois: torch.Tensor, cls_score: torch.Tensor, bbox_pred: torch.Tensor,
-                      img_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
-                      rescale: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode_bboxes(
+        self,
+        rois: torch.Tensor,
+        cls_score: torch.Tensor,
+        bbox_pred: torch.Tensor,
+        img_shape: Sequence[int],
+        scale_factor: Sequence[float] | torch.Tensor,
+        rescale: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decoded boxes ``[K, 4 or 4C]`` (clipped to ``img_shape``; ÷ ``scale_factor`` if
         ``rescale``) and softmax scores ``[K, C+1]`` of ``rois`` ``[K, 5]``."""
         scores = F.softmax(cls_score.float(), dim=-1)
@@ -232,13 +289,21 @@ class ConvFCBBoxHead(nn.Module):
             bboxes = (bboxes.view(bboxes.size(0), -1, 4) / scale).view(bboxes.size(0), -1)
         return bboxes, scores
 
-    def get_bboxes(self, rois: torch.Tensor, cls_score: torch.Tensor, bbox_pred: torch.Tensor,
-                   img_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
-                   rescale: bool, cfg: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_bboxes(
+        self,
+        rois: torch.Tensor,
+        cls_score: torch.Tensor,
+        bbox_pred: torch.Tensor,
+        img_shape: Sequence[int],
+        scale_factor: Sequence[float] | torch.Tensor,
+        rescale: bool,
+        cfg: Mapping[str, Any],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Detections of one image: :meth:`decode_bboxes`, then ``multiclass_nms`` with
         ``cfg`` (``score_thr``, ``nms``, ``max_per_img``): dets ``[n, 5]``, labels ``[n]``."""
-        bboxes, scores = self.decode_bboxes(rois, cls_score, bbox_pred, img_shape, scale_factor,
-                                            rescale)
+        bboxes, scores = self.decode_bboxes(
+            rois, cls_score, bbox_pred, img_shape, scale_factor, rescale
+        )
         return multiclass_nms(bboxes, scores, cfg["score_thr"], cfg["nms"], cfg["max_per_img"])
 
 
@@ -247,8 +312,14 @@ class Shared2FCBBoxHead(ConvFCBBoxHead):
     """Two shared FC layers (``shared_fcs.0``, ``shared_fcs.1``), then ``fc_cls``/``fc_reg``."""
 
     def __init__(self, fc_out_channels: int = 1024, **kwargs: Any) -> None:
-        for key in ("num_shared_convs", "num_shared_fcs", "num_cls_convs", "num_cls_fcs",
-                    "num_reg_convs", "num_reg_fcs"):
+        for key in (
+            "num_shared_convs",
+            "num_shared_fcs",
+            "num_cls_convs",
+            "num_cls_fcs",
+            "num_reg_convs",
+            "num_reg_fcs",
+        ):
             if key in kwargs:
                 raise TypeError(f"Shared2FCBBoxHead fixes {key}; use ConvFCBBoxHead to change it")
         super().__init__(num_shared_fcs=2, fc_out_channels=fc_out_channels, **kwargs)

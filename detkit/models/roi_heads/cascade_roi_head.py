@@ -33,11 +33,28 @@ class CascadeRoIHead(RoIHeadBase):
     loop and ``RoIHeadPrediction``).
     """
 
-    def __init__(self, num_stages: int, stage_loss_weights: Sequence[float],
-                 bbox_roi_extractor: Any = None, bbox_head: Any = None,
-                 mask_roi_extractor: Any = None, mask_head: Any = None,
-                 shared_head: Any = None, train_cfg: Any = None, test_cfg: Any = None,
-                 pretrained: str | None = None, init_cfg: Any = None) -> None:
-        super().__init__(bbox_roi_extractor, bbox_head, mask_roi_extractor, mask_head,
-                         shared_head, train_cfg, test_cfg, num_stages=num_stages,
-                         stage_loss_weights=stage_loss_weights)
+    def __init__(
+        self,
+        num_stages: int,
+        stage_loss_weights: Sequence[float],
+        bbox_roi_extractor: Any = None,
+        bbox_head: Any = None,
+        mask_roi_extractor: Any = None,
+        mask_head: Any = None,
+        shared_head: Any = None,
+        train_cfg: Any = None,
+        test_cfg: Any = None,
+        pretrained: str | None = None,
+        init_cfg: Any = None,
+    ) -> None:
+        super().__init__(
+            bbox_roi_extractor,
+            bbox_head,
+            mask_roi_extractor,
+            mask_head,
+            shared_head,
+            train_cfg,
+            test_cfg,
+            num_stages=num_stages,
+            stage_loss_weights=stage_loss_weights,
+        )

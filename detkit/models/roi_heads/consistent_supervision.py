@@ -45,13 +45,19 @@ class ConsistentSupervision(nn.Module):
         loss_weight: α, the weight of each level's auxiliary losses.
     """
 
-    def __init__(self, bbox_head: Any, bbox_roi_layers: Sequence[nn.Module],
-                 mask_head: Any = None, mask_roi_layers: Sequence[nn.Module] | None = None,
-                 loss_weight: float = 0.25) -> None:
+    def __init__(
+        self,
+        bbox_head: Any,
+        bbox_roi_layers: Sequence[nn.Module],
+        mask_head: Any = None,
+        mask_roi_layers: Sequence[nn.Module] | None = None,
+        loss_weight: float = 0.25,
+    ) -> None:
         super().__init__()
         if not isinstance(loss_weight, (int, float)) or loss_weight < 0:
-            raise ValueError(f"consistent_supervision.loss_weight must be a number >= 0, "
-                             f"got {loss_weight!r}")
+            raise ValueError(
+                f"consistent_supervision.loss_weight must be a number >= 0, got {loss_weight!r}"
+            )
         if mask_head is not None and mask_roi_layers is None:
             raise ValueError("consistent_supervision with a mask_head needs mask_roi_layers")
         self.loss_weight = float(loss_weight)
@@ -68,12 +74,18 @@ class ConsistentSupervision(nn.Module):
 
     def _check_laterals(self, laterals: Sequence[torch.Tensor]) -> None:
         if len(laterals) < len(self._bbox_roi_layers):
-            raise ValueError(f"consistent supervision pools {len(self._bbox_roi_layers)} levels "
-                             f"(featmap_strides) but the neck gave {len(laterals)} laterals")
+            raise ValueError(
+                f"consistent supervision pools {len(self._bbox_roi_layers)} levels "
+                f"(featmap_strides) but the neck gave {len(laterals)} laterals"
+            )
 
-    def loss(self, laterals: Sequence[torch.Tensor], sampling_results: Sequence[SamplingResult],
-             rcnn_train_cfg: Mapping[str, Any],
-             gt_masks: Sequence[Any] | None = None) -> dict[str, torch.Tensor]:
+    def loss(
+        self,
+        laterals: Sequence[torch.Tensor],
+        sampling_results: Sequence[SamplingResult],
+        rcnn_train_cfg: Mapping[str, Any],
+        gt_masks: Sequence[Any] | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Auxiliary losses for the sampled RoIs of one stage.
 
         Args:
@@ -90,8 +102,10 @@ class ConsistentSupervision(nn.Module):
         targets = self.bbox_head.get_targets(sampling_results, rcnn_train_cfg)
         pooled = pool_rois_per_level(laterals, rois, self._bbox_roi_layers)
         cls_all, reg_all = self.bbox_head(torch.cat(pooled))
-        per_level = [self.bbox_head.loss(cls, reg, *targets)
-                     for cls, reg in zip(cls_all.split(rois.size(0)), reg_all.split(rois.size(0)))]
+        per_level = [
+            self.bbox_head.loss(cls, reg, *targets)
+            for cls, reg in zip(cls_all.split(rois.size(0)), reg_all.split(rois.size(0)))
+        ]
         losses = {"aux.loss_bbox": self.loss_weight * sum(lv["loss_bbox"] for lv in per_level)}
         if "loss_cls" in per_level[0]:
             losses["aux.loss_cls"] = self.loss_weight * sum(lv["loss_cls"] for lv in per_level)
@@ -99,14 +113,18 @@ class ConsistentSupervision(nn.Module):
         else:  # no sampled RoIs: keep the classifier in the graph with a zero loss
             losses["aux.loss_cls"] = cls_all.sum()
         if self.mask_head is not None:
-            losses["aux.loss_mask"] = self._mask_loss(laterals, sampling_results, rcnn_train_cfg,
-                                                      gt_masks)
+            losses["aux.loss_mask"] = self._mask_loss(
+                laterals, sampling_results, rcnn_train_cfg, gt_masks
+            )
         return losses
 
-    def _mask_loss(self, laterals: Sequence[torch.Tensor],
-                   sampling_results: Sequence[SamplingResult],
-                   rcnn_train_cfg: Mapping[str, Any], gt_masks: Sequence[Any] | None
-                   ) -> torch.Tensor:
+    def _mask_loss(
+        self,
+        laterals: Sequence[torch.Tensor],
+        sampling_results: Sequence[SamplingResult],
+        rcnn_train_cfg: Mapping[str, Any],
+        gt_masks: Sequence[Any] | None,
+    ) -> torch.Tensor:
         if gt_masks is None:
             raise ValueError("consistent supervision with a mask head needs gt_masks")
         pos_rois = bbox2roi([res.pos_bboxes for res in sampling_results])
@@ -115,16 +133,19 @@ class ConsistentSupervision(nn.Module):
         pooled = pool_rois_per_level(laterals, pos_rois, self._mask_roi_layers)
         preds = self.mask_head(torch.cat(pooled), labels.repeat(len(pooled))).float()
         preds = preds.split(pos_rois.size(0))
-        return self.loss_weight * sum(self.mask_head.loss(pred, targets, labels)["loss_mask"]
-                                      for pred in preds)
+        return self.loss_weight * sum(
+            self.mask_head.loss(pred, targets, labels)["loss_mask"] for pred in preds
+        )
 
 
 def _stage0_cfg(cfg: Any, name: str) -> Any:
     """A copy of stage 0's config from one config or a per-stage list."""
     first = cfg[0] if isinstance(cfg, (list, tuple)) else cfg
     if not isinstance(first, Mapping):
-        raise TypeError(f"consistent_supervision: give {name} explicitly when the RoI head "
-                        f"receives built modules (got {type(first).__name__})")
+        raise TypeError(
+            f"consistent_supervision: give {name} explicitly when the RoI head "
+            f"receives built modules (got {type(first).__name__})"
+        )
     return copy.deepcopy(dict(first))
 
 
@@ -146,16 +167,19 @@ class AugFPNCascadeRoIHead(CascadeRoIHead):
     ``CascadeRoIHead``.
     """
 
-    def __init__(self,
-                 consistent_supervision: Mapping[str, Any] | None = {"loss_weight": 0.25},  # noqa: B006 - read only
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        consistent_supervision: Mapping[str, Any] | None = {"loss_weight": 0.25},  # noqa: B006 - read only
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.consistent_supervision: ConsistentSupervision | None = None
         if consistent_supervision is None:
             return
         if not isinstance(consistent_supervision, Mapping):
-            raise TypeError(f"consistent_supervision must be a dict or None, "
-                            f"got {consistent_supervision!r}")
+            raise TypeError(
+                f"consistent_supervision must be a dict or None, got {consistent_supervision!r}"
+            )
         cs_cfg = dict(consistent_supervision)
         unknown = set(cs_cfg) - {"loss_weight", "bbox_head", "mask_head", "with_mask"}
         if unknown:
@@ -166,25 +190,39 @@ class AugFPNCascadeRoIHead(CascadeRoIHead):
         bbox_head = cs_cfg.get("bbox_head") or _stage0_cfg(kwargs.get("bbox_head"), "bbox_head")
         mask_head = mask_layers = None
         if with_mask:
-            mask_head = cs_cfg.get("mask_head") or _stage0_cfg(kwargs.get("mask_head"),
-                                                               "mask_head")
+            mask_head = cs_cfg.get("mask_head") or _stage0_cfg(kwargs.get("mask_head"), "mask_head")
             mask_layers = self.mask_roi_extractor[0].roi_layers
         self.consistent_supervision = ConsistentSupervision(
-            bbox_head, self.bbox_roi_extractor[0].roi_layers, mask_head, mask_layers,
-            cs_cfg.get("loss_weight", 0.25))
+            bbox_head,
+            self.bbox_roi_extractor[0].roi_layers,
+            mask_head,
+            mask_layers,
+            cs_cfg.get("loss_weight", 0.25),
+        )
 
     def init_weights(self) -> None:
         super().init_weights()
         if self.consistent_supervision is not None:
             self.consistent_supervision.init_weights()
 
-    def _stage_losses(self, stage: int, x: FeaturePyramid, out: BoxStageOutput,
-                      sampling: Sequence[SamplingResult], gt: GroundTruth) -> StageLosses:
+    def _stage_losses(
+        self,
+        stage: int,
+        x: FeaturePyramid,
+        out: BoxStageOutput,
+        sampling: Sequence[SamplingResult],
+        gt: GroundTruth,
+    ) -> StageLosses:
         step = super()._stage_losses(stage, x, out, sampling, gt)
         if stage == 0 and self.consistent_supervision is not None:
             if x.laterals is None:
-                raise ValueError("consistent_supervision needs a neck whose training output "
-                                 "carries the lateral maps (model.neck.type='AugFPN')")
-            step.losses.update(self.consistent_supervision.loss(
-                x.laterals, sampling, self.stage_train_cfg(0), gt.masks()))
+                raise ValueError(
+                    "consistent_supervision needs a neck whose training output "
+                    "carries the lateral maps (model.neck.type='AugFPN')"
+                )
+            step.losses.update(
+                self.consistent_supervision.loss(
+                    x.laterals, sampling, self.stage_train_cfg(0), gt.masks()
+                )
+            )
         return step

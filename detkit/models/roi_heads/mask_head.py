@@ -28,12 +28,19 @@ def _as_mask_structure(gt_masks: Any, where: str) -> Any:
     if isinstance(gt_masks, torch.Tensor) and gt_masks.dim() == 3:
         arr = gt_masks.detach().to(torch.uint8).cpu().numpy()
         return BitmapMasks(arr, arr.shape[1], arr.shape[2])
-    raise TypeError(f"{where}: gt_masks must be BitmapMasks, PolygonMasks or a [N, H, W] "
-                    f"tensor, got {type(gt_masks).__name__}")
+    raise TypeError(
+        f"{where}: gt_masks must be BitmapMasks, PolygonMasks or a [N, H, W] "
+        f"tensor, got {type(gt_masks).__name__}"
+    )
 
 
-def _crop_tensor_masks(masks: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, size: tuple[int, int],
-                       binarize: bool) -> torch.Tensor:
+def _crop_tensor_masks(
+    masks: torch.Tensor,
+    boxes: torch.Tensor,
+    inds: torch.Tensor,
+    size: tuple[int, int],
+    binarize: bool,
+) -> torch.Tensor:
     """``BitmapMasks.crop_and_resize`` on a ``[N, H, W]`` tensor where it lies (a device batch's
     masks stay on the device): boxes clipped to the canvas, RoIAlign (aligned, adaptive
     sampling), ``>= 0.5`` when ``binarize``; ``[K, s, s]`` float."""
@@ -47,8 +54,12 @@ def _crop_tensor_masks(masks: torch.Tensor, boxes: torch.Tensor, inds: torch.Ten
     return (targets >= 0.5).float() if binarize else targets
 
 
-def mask_targets(sampling_results: Sequence[SamplingResult], gt_masks: Sequence[Any],
-                 mask_size: int | Sequence[int], binarize: bool = True) -> torch.Tensor:
+def mask_targets(
+    sampling_results: Sequence[SamplingResult],
+    gt_masks: Sequence[Any],
+    mask_size: int | Sequence[int],
+    binarize: bool = True,
+) -> torch.Tensor:
     """Targets ``[P, s, s]`` float (0/1 when ``binarize``) for all positives: each positive
     box, clipped to the mask canvas, crops its gt mask (RoIAlign, aligned, for bitmaps and
     ``[N, H, W]`` tensors, the latter on their own device; shifted and rasterised for
@@ -61,15 +72,21 @@ def mask_targets(sampling_results: Sequence[SamplingResult], gt_masks: Sequence[
             out.append(proposals.new_zeros((0,) + size))
             continue
         if isinstance(masks, torch.Tensor) and masks.dim() == 3:
-            out.append(_crop_tensor_masks(masks, proposals, res.pos_assigned_gt_inds, size, binarize))
+            out.append(
+                _crop_tensor_masks(masks, proposals, res.pos_assigned_gt_inds, size, binarize)
+            )
             continue
         structure = _as_mask_structure(masks, "mask_targets")
         boxes = proposals.detach().float().cpu().clone()
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clamp(0, structure.width)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clamp(0, structure.height)
-        cropped = structure.crop_and_resize(boxes.to(proposals.device), size,
-                                          res.pos_assigned_gt_inds, device=proposals.device,
-                                          binarize=binarize).to_ndarray()
+        cropped = structure.crop_and_resize(
+            boxes.to(proposals.device),
+            size,
+            res.pos_assigned_gt_inds,
+            device=proposals.device,
+            binarize=binarize,
+        ).to_ndarray()
         out.append(torch.from_numpy(np.asarray(cropped)).float().to(proposals.device))
     return torch.cat(out)
 
@@ -94,24 +111,39 @@ class FCNMaskHead(nn.Module):
     the loss and the pasted masks use; the other channels are never read).
     """
 
-    def __init__(self, num_convs: int = 4, roi_feat_size: int = 14, in_channels: int = 256,
-                 conv_kernel_size: int = 3, conv_out_channels: int = 256, num_classes: int = 80,
-                 class_agnostic: bool = False,
-                 upsample_cfg: Mapping[str, Any] | None = None,
-                 conv_cfg: Mapping[str, Any] | None = None,
-                 norm_cfg: Mapping[str, Any] | None = None,
-                 predictor_cfg: Mapping[str, Any] | None = None,
-                 loss_mask: Mapping[str, Any] = {  # noqa: B006 - read only
-                     "type": "CrossEntropyLoss", "use_mask": True, "loss_weight": 1.0},
-                 init_cfg: Any = None) -> None:
+    def __init__(
+        self,
+        num_convs: int = 4,
+        roi_feat_size: int = 14,
+        in_channels: int = 256,
+        conv_kernel_size: int = 3,
+        conv_out_channels: int = 256,
+        num_classes: int = 80,
+        class_agnostic: bool = False,
+        upsample_cfg: Mapping[str, Any] | None = None,
+        conv_cfg: Mapping[str, Any] | None = None,
+        norm_cfg: Mapping[str, Any] | None = None,
+        predictor_cfg: Mapping[str, Any] | None = None,
+        loss_mask: Mapping[str, Any] = {  # noqa: B006 - read only
+            "type": "CrossEntropyLoss",
+            "use_mask": True,
+            "loss_weight": 1.0,
+        },
+        init_cfg: Any = None,
+    ) -> None:
         super().__init__()
         if init_cfg is not None:
             raise ValueError("FCNMaskHead: init_cfg must be None (its init is fixed)")
         upsample_cfg = dict(upsample_cfg or {"type": "deconv", "scale_factor": 2})
         if upsample_cfg.get("type") != "deconv":
-            raise KeyError(f"FCNMaskHead upsample_cfg type {upsample_cfg.get('type')!r} is not "
-                           "supported; use 'deconv'")
-        if predictor_cfg is not None and predictor_cfg.get("type", "Conv") not in ("Conv", "Conv2d"):
+            raise KeyError(
+                f"FCNMaskHead upsample_cfg type {upsample_cfg.get('type')!r} is not "
+                "supported; use 'deconv'"
+            )
+        if predictor_cfg is not None and predictor_cfg.get("type", "Conv") not in (
+            "Conv",
+            "Conv2d",
+        ):
             raise KeyError(f"FCNMaskHead predictor_cfg {predictor_cfg!r}: only Conv is supported")
         self.num_classes = num_classes
         self.class_agnostic = class_agnostic
@@ -119,9 +151,16 @@ class FCNMaskHead(nn.Module):
         self.loss_mask = build(loss_mask, MODELS)
         padding = (conv_kernel_size - 1) // 2
         self.convs = nn.ModuleList(
-            ConvModule(in_channels if i == 0 else conv_out_channels, conv_out_channels,
-                       conv_kernel_size, padding=padding, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
-            for i in range(num_convs))
+            ConvModule(
+                in_channels if i == 0 else conv_out_channels,
+                conv_out_channels,
+                conv_kernel_size,
+                padding=padding,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+            )
+            for i in range(num_convs)
+        )
         last = conv_out_channels if num_convs > 0 else in_channels
         scale = upsample_cfg.get("scale_factor", 2)
         self.upsample = ConvTranspose2d(last, conv_out_channels, scale, stride=scale)
@@ -150,9 +189,14 @@ class FCNMaskHead(nn.Module):
         norm layer, whose per-RoI results the mosaic keeps)."""
         mosaic = None
         if len(self.convs) > 0 and all(
-                c.norm_name is None and c.conv.kernel_size == (3, 3) and c.conv.padding == (1, 1)
-                and c.conv.stride == (1, 1) and c.conv.dilation == (1, 1) and c.conv.groups == 1
-                for c in self.convs):
+            c.norm_name is None
+            and c.conv.kernel_size == (3, 3)
+            and c.conv.padding == (1, 1)
+            and c.conv.stride == (1, 1)
+            and c.conv.dilation == (1, 1)
+            and c.conv.groups == 1
+            for c in self.convs
+        ):
             mosaic = nnpack_mosaic(self.convs[0].conv, x)
         if mosaic is None:
             for conv in self.convs:
@@ -172,14 +216,23 @@ class FCNMaskHead(nn.Module):
         logits = logits + self.conv_logits.bias[labels].to(x.dtype)[:, None, None]
         return logits.view(x.size(0), 1, *x.shape[2:])
 
-    def get_targets(self, sampling_results: Sequence[SamplingResult], gt_masks: Sequence[Any],
-                    rcnn_train_cfg: Mapping[str, Any]) -> torch.Tensor:
+    def get_targets(
+        self,
+        sampling_results: Sequence[SamplingResult],
+        gt_masks: Sequence[Any],
+        rcnn_train_cfg: Mapping[str, Any],
+    ) -> torch.Tensor:
         """Mask targets ``[P, mask_size, mask_size]`` (see :func:`mask_targets`)."""
-        return mask_targets(sampling_results, gt_masks, rcnn_train_cfg["mask_size"],
-                            binarize=not rcnn_train_cfg.get("soft_mask_target", False))
+        return mask_targets(
+            sampling_results,
+            gt_masks,
+            rcnn_train_cfg["mask_size"],
+            binarize=not rcnn_train_cfg.get("soft_mask_target", False),
+        )
 
-    def loss(self, mask_pred: torch.Tensor, targets: torch.Tensor,
-             labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    def loss(
+        self, mask_pred: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """``loss_mask``: BCE on the gt-class channel, mean over all pixels; 0 with no RoIs.
         ``mask_pred`` is ``[P, C, m, m]`` or, from ``forward(x, labels)``, ``[P, 1, m, m]``."""
         if mask_pred.size(0) == 0:
@@ -188,10 +241,16 @@ class FCNMaskHead(nn.Module):
             labels = torch.zeros_like(labels)
         return {"loss_mask": self.loss_mask(mask_pred.float(), targets, labels)}
 
-    def get_roi_masks(self, mask_prob: torch.Tensor, det_bboxes: torch.Tensor,
-                      det_labels: torch.Tensor, rcnn_test_cfg: Mapping[str, Any],
-                      ori_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
-                      rescale: bool) -> RoIMasks:
+    def get_roi_masks(
+        self,
+        mask_prob: torch.Tensor,
+        det_bboxes: torch.Tensor,
+        det_labels: torch.Tensor,
+        rcnn_test_cfg: Mapping[str, Any],
+        ori_shape: Sequence[int],
+        scale_factor: Sequence[float] | torch.Tensor,
+        rescale: bool,
+    ) -> RoIMasks:
         """The masks of :meth:`get_seg_masks` before pasting: ``RoIMasks`` of the
         ``det_labels`` channel of ``mask_prob`` and the boxes on the output canvas."""
         bboxes = det_bboxes[:, :4].float()
@@ -207,13 +266,25 @@ class FCNMaskHead(nn.Module):
         n = mask_prob.size(0)
         if mask_prob.size(1) > 1:
             mask_prob = mask_prob[torch.arange(n, device=mask_prob.device), det_labels][:, None]
-        return RoIMasks(mask_prob, bboxes, img_h, img_w, rcnn_test_cfg["mask_thr_binary"],
-                        skip_empty=mask_prob.device.type == "cpu")
+        return RoIMasks(
+            mask_prob,
+            bboxes,
+            img_h,
+            img_w,
+            rcnn_test_cfg["mask_thr_binary"],
+            skip_empty=mask_prob.device.type == "cpu",
+        )
 
-    def get_seg_masks(self, mask_prob: torch.Tensor, det_bboxes: torch.Tensor,
-                      det_labels: torch.Tensor, rcnn_test_cfg: Mapping[str, Any],
-                      ori_shape: Sequence[int], scale_factor: Sequence[float] | torch.Tensor,
-                      rescale: bool) -> torch.Tensor:
+    def get_seg_masks(
+        self,
+        mask_prob: torch.Tensor,
+        det_bboxes: torch.Tensor,
+        det_labels: torch.Tensor,
+        rcnn_test_cfg: Mapping[str, Any],
+        ori_shape: Sequence[int],
+        scale_factor: Sequence[float] | torch.Tensor,
+        rescale: bool,
+    ) -> torch.Tensor:
         """Paste mask probabilities (already sigmoid-ed) of ``det_bboxes`` (network-input
         pixels) into the image: ``[N, C, m, m]`` (channel ``det_labels`` is used) or
         ``[N, 1, m, m]`` (class agnostic, or computed for the detections' classes).
@@ -222,5 +293,6 @@ class FCNMaskHead(nn.Module):
         ``ori_shape``; otherwise the canvas is ``round(ori_h * sh) × round(ori_w * sw)``.
         Returns bool ``[N, H, W]`` (uint8 0–255 when ``mask_thr_binary < 0``).
         """
-        return self.get_roi_masks(mask_prob, det_bboxes, det_labels, rcnn_test_cfg, ori_shape,
-                                  scale_factor, rescale).dense()
+        return self.get_roi_masks(
+            mask_prob, det_bboxes, det_labels, rcnn_test_cfg, ori_shape, scale_factor, rescale
+        ).dense()

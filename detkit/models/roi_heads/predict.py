@@ -41,9 +41,13 @@ class RoIHeadPrediction(nn.Module):
     shared_mask_pooling: bool
     test_cfg: Any
 
-    def predict(self, x: FeaturePyramid, proposal_list: Sequence[torch.Tensor],
-                img_metas: Sequence[Mapping[str, Any]], rescale: bool = False
-                ) -> list[DetectionResult]:
+    def predict(
+        self,
+        x: FeaturePyramid,
+        proposal_list: Sequence[torch.Tensor],
+        img_metas: Sequence[Mapping[str, Any]],
+        rescale: bool = False,
+    ) -> list[DetectionResult]:
         """Detections (and masks) per image from proposals ``[N_i, 5]``; boxes in original
         pixels when ``rescale``.
 
@@ -57,41 +61,62 @@ class RoIHeadPrediction(nn.Module):
         if sum(len(p) for p in proposal_list) > 0:
             stages = self._forward_box(x, proposal_list, img_metas)
             num_per_img = [len(p) for p in proposal_list]
-            for i, (rois, score, pred) in enumerate(zip(stages.rois.split(num_per_img),
-                                                        stages.cls_score.split(num_per_img),
-                                                        stages.bbox_pred.split(num_per_img))):
+            for i, (rois, score, pred) in enumerate(
+                zip(
+                    stages.rois.split(num_per_img),
+                    stages.cls_score.split(num_per_img),
+                    stages.bbox_pred.split(num_per_img),
+                )
+            ):
                 if rois.shape[0] > 0:
                     meta = img_metas[i]
                     det_bboxes[i], det_labels[i] = last_head.get_bboxes(
-                        rois, score, pred, meta["img_shape"], meta["scale_factor"], rescale,
-                        self.test_cfg)
+                        rois,
+                        score,
+                        pred,
+                        meta["img_shape"],
+                        meta["scale_factor"],
+                        rescale,
+                        self.test_cfg,
+                    )
         if not self.with_mask:
-            return [DetectionResult(d[:, :4], d[:, 4], lab)
-                    for d, lab in zip(det_bboxes, det_labels)]
+            return [
+                DetectionResult(d[:, :4], d[:, 4], lab) for d, lab in zip(det_bboxes, det_labels)
+            ]
         return self._with_masks(x, det_bboxes, det_labels, img_metas, rescale)
 
-    def _stage_mask_probs(self, x: FeaturePyramid, rois: torch.Tensor,
-                          labels: torch.Tensor) -> list[torch.Tensor]:
+    def _stage_mask_probs(
+        self, x: FeaturePyramid, rois: torch.Tensor, labels: torch.Tensor
+    ) -> list[torch.Tensor]:
         """Each stage's sigmoid mask probabilities ``[K, 1, m, m]`` of ``rois`` ``[K, 5]``'
         classes ``labels`` ``[K]``. With ``shared_mask_pooling`` (the stages' mask extractors
         are one parameter-free config, MMDetection's cascade configs) the RoI features
         ``[K, C, s, s]`` are pooled once for all stages: the same values mmdet pools per stage."""
         if not self.shared_mask_pooling:
-            return [self._mask_forward(s, x, rois, labels).sigmoid()
-                    for s in range(self.num_stages)]
+            return [
+                self._mask_forward(s, x, rois, labels).sigmoid() for s in range(self.num_stages)
+            ]
         feats = self.mask_branch(0)[0](x, rois)
-        return [self.mask_branch(s)[1](feats, labels).float().sigmoid()
-                for s in range(self.num_stages)]
+        return [
+            self.mask_branch(s)[1](feats, labels).float().sigmoid() for s in range(self.num_stages)
+        ]
 
-    def _with_masks(self, x: FeaturePyramid, det_bboxes: list[torch.Tensor],
-                    det_labels: list[torch.Tensor], img_metas: Sequence[Mapping[str, Any]],
-                    rescale: bool) -> list[DetectionResult]:
+    def _with_masks(
+        self,
+        x: FeaturePyramid,
+        det_bboxes: list[torch.Tensor],
+        det_labels: list[torch.Tensor],
+        img_metas: Sequence[Mapping[str, Any]],
+        rescale: bool,
+    ) -> list[DetectionResult]:
         """``DetectionResult``s with the masks of the detections as ``RoIMasks`` on their
         canvases (pasted on request)."""
         mask_head = self.mask_branch(self.num_stages - 1)[1]
         # the detections in network-input pixels (x scale_factor when they were rescaled)
-        boxes = [d[:, :4] * scale_factor_tensor(m["scale_factor"], d) if rescale else d[:, :4]
-                 for d, m in zip(det_bboxes, img_metas)]
+        boxes = [
+            d[:, :4] * scale_factor_tensor(m["scale_factor"], d) if rescale else d[:, :4]
+            for d, m in zip(det_bboxes, img_metas)
+        ]
         probs = [b.new_zeros((0,)) for b in boxes]
         if any(b.shape[0] > 0 for b in boxes):
             stage_probs = self._stage_mask_probs(x, bbox2roi(boxes), torch.cat(det_labels))
@@ -100,18 +125,33 @@ class RoIHeadPrediction(nn.Module):
         results = []
         for dets, labels, prob, box, meta in zip(det_bboxes, det_labels, probs, boxes, img_metas):
             if dets.shape[0] == 0:
-                masks = RoIMasks(dets.new_zeros((0, 1, 1, 1)), dets.new_zeros((0, 4)),
-                                 *canvas_shape(meta, rescale), self.test_cfg["mask_thr_binary"],
-                                 skip_empty=dets.device.type == "cpu")
+                masks = RoIMasks(
+                    dets.new_zeros((0, 1, 1, 1)),
+                    dets.new_zeros((0, 4)),
+                    *canvas_shape(meta, rescale),
+                    self.test_cfg["mask_thr_binary"],
+                    skip_empty=dets.device.type == "cpu",
+                )
             else:
-                masks = mask_head.get_roi_masks(prob, box, labels, self.test_cfg,
-                                                meta["ori_shape"], meta["scale_factor"], rescale)
+                masks = mask_head.get_roi_masks(
+                    prob,
+                    box,
+                    labels,
+                    self.test_cfg,
+                    meta["ori_shape"],
+                    meta["scale_factor"],
+                    rescale,
+                )
             results.append(DetectionResult(dets[:, :4], dets[:, 4], labels, masks))
         return results
 
-    def predict_aug(self, feats: Sequence[FeaturePyramid], proposal_list: Sequence[torch.Tensor],
-                    img_metas: Sequence[Sequence[Mapping[str, Any]]],
-                    rescale: bool = True) -> list[DetectionResult]:
+    def predict_aug(
+        self,
+        feats: Sequence[FeaturePyramid],
+        proposal_list: Sequence[torch.Tensor],
+        img_metas: Sequence[Sequence[Mapping[str, Any]]],
+        rescale: bool = True,
+    ) -> list[DetectionResult]:
         """Merged detections of one image over augmentations (mmdet ``aug_test``): boxes in
         original-image pixels (× ``scale_factor`` of the first aug when not ``rescale``),
         masks on the original canvas."""
@@ -124,17 +164,27 @@ class RoIHeadPrediction(nn.Module):
                 aug_scores.append(proposals.new_zeros(0, last_head.num_classes + 1))
                 continue
             stages = self._forward_box(x, [proposals], [meta[0]])
-            bboxes, scores = last_head.decode_bboxes(stages.rois, stages.cls_score,
-                                                     stages.bbox_pred, meta[0]["img_shape"],
-                                                     meta[0]["scale_factor"], False)
+            bboxes, scores = last_head.decode_bboxes(
+                stages.rois,
+                stages.cls_score,
+                stages.bbox_pred,
+                meta[0]["img_shape"],
+                meta[0]["scale_factor"],
+                False,
+            )
             aug_bboxes.append(bboxes)
             aug_scores.append(scores)
         bboxes, scores = merge_aug_bboxes(aug_bboxes, aug_scores, img_metas)
         if bboxes.shape[0] == 0:
             dets, labels = bboxes.new_zeros(0, 5), bboxes.new_zeros((0,), dtype=torch.long)
         else:
-            dets, labels = multiclass_nms(bboxes, scores, self.test_cfg["score_thr"],
-                                          self.test_cfg["nms"], self.test_cfg["max_per_img"])
+            dets, labels = multiclass_nms(
+                bboxes,
+                scores,
+                self.test_cfg["score_thr"],
+                self.test_cfg["nms"],
+                self.test_cfg["max_per_img"],
+            )
         out_dets = dets.clone()
         if not rescale:
             out_dets[:, :4] *= scale_factor_tensor(img_metas[0][0]["scale_factor"], dets)
@@ -148,5 +198,6 @@ class RoIHeadPrediction(nn.Module):
                     prob_metas.append(meta[0])
             merged = merge_aug_masks(probs, prob_metas)
             masks = self.mask_branch(self.num_stages - 1)[1].get_roi_masks(
-                merged, dets, labels, self.test_cfg, img_metas[0][0]["ori_shape"], 1.0, False)
+                merged, dets, labels, self.test_cfg, img_metas[0][0]["ori_shape"], 1.0, False
+            )
         return [DetectionResult(out_dets[:, :4], out_dets[:, 4], labels, masks)]

@@ -27,13 +27,24 @@ class StandardRoIHead(RoIHeadBase):
     inference are ``RoIHeadBase``'s with a single stage.
     """
 
-    def __init__(self, bbox_roi_extractor: Mapping[str, Any] | None = None,
-                 bbox_head: Mapping[str, Any] | None = None,
-                 mask_roi_extractor: Mapping[str, Any] | None = None,
-                 mask_head: Mapping[str, Any] | None = None,
-                 shared_head: Mapping[str, Any] | None = None,
-                 train_cfg: Mapping[str, Any] | None = None,
-                 test_cfg: Mapping[str, Any] | None = None,
-                 pretrained: str | None = None, init_cfg: Any = None) -> None:
-        super().__init__(bbox_roi_extractor, bbox_head, mask_roi_extractor, mask_head,
-                         shared_head, train_cfg, test_cfg)
+    def __init__(
+        self,
+        bbox_roi_extractor: Mapping[str, Any] | None = None,
+        bbox_head: Mapping[str, Any] | None = None,
+        mask_roi_extractor: Mapping[str, Any] | None = None,
+        mask_head: Mapping[str, Any] | None = None,
+        shared_head: Mapping[str, Any] | None = None,
+        train_cfg: Mapping[str, Any] | None = None,
+        test_cfg: Mapping[str, Any] | None = None,
+        pretrained: str | None = None,
+        init_cfg: Any = None,
+    ) -> None:
+        super().__init__(
+            bbox_roi_extractor,
+            bbox_head,
+            mask_roi_extractor,
+            mask_head,
+            shared_head,
+            train_cfg,
+            test_cfg,
+        )

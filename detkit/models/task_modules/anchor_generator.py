@@ -58,14 +58,16 @@ class AnchorGenerator:
             if len(centers) != len(strides):
                 raise ValueError(f"{len(centers)} centers for {len(strides)} strides")
         self.strides = [_pair(s) for s in strides]
-        self.base_sizes = ([min(s) for s in self.strides] if base_sizes is None
-                           else [float(b) for b in base_sizes])
+        self.base_sizes = (
+            [min(s) for s in self.strides] if base_sizes is None else [float(b) for b in base_sizes]
+        )
         if len(self.base_sizes) != len(self.strides):
             raise ValueError(f"{len(self.base_sizes)} base_sizes for {len(self.strides)} strides")
         octave = octave_base_scale is not None and scales_per_octave is not None
         if (scales is not None) == octave:
-            raise ValueError("give exactly one of `scales` or "
-                             "(`octave_base_scale` and `scales_per_octave`)")
+            raise ValueError(
+                "give exactly one of `scales` or (`octave_base_scale` and `scales_per_octave`)"
+            )
         if octave:
             octave_scales = [2 ** (i / scales_per_octave) for i in range(scales_per_octave)]
             self.scales = torch.tensor(octave_scales) * octave_base_scale
@@ -75,8 +77,10 @@ class AnchorGenerator:
         self.scale_major = scale_major
         self.centers = centers
         self.center_offset = center_offset
-        self.base_anchors = [self._base_anchors(size, None if centers is None else centers[i])
-                             for i, size in enumerate(self.base_sizes)]
+        self.base_anchors = [
+            self._base_anchors(size, None if centers is None else centers[i])
+            for i, size in enumerate(self.base_sizes)
+        ]
 
     @property
     def num_levels(self) -> int:
@@ -106,10 +110,18 @@ class AnchorGenerator:
         return self.num_base_anchors
 
     @staticmethod
-    def _shifted(base: torch.Tensor, featmap_size: Sequence[int], stride: Sequence[float],
-                 dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
+    def _shifted(
+        base: torch.Tensor,
+        featmap_size: Sequence[int],
+        stride: Sequence[float],
+        dtype: torch.dtype,
+        device: torch.device | str,
+    ) -> torch.Tensor:
         """``base`` ``[A, 4]`` shifted to every cell of an ``(H, W)`` grid → ``[H*W*A, 4]``."""
-        feat_h, feat_w = featmap_size[0], featmap_size[1]  # no int(): sizes stay symbolic under torch.export
+        feat_h, feat_w = (
+            featmap_size[0],
+            featmap_size[1],
+        )  # no int(): sizes stay symbolic under torch.export
         shift_x = torch.arange(0, feat_w, device=device).to(dtype) * stride[0]
         shift_y = torch.arange(0, feat_h, device=device).to(dtype) * stride[1]
         shift_yy, shift_xx = torch.meshgrid(shift_y, shift_x, indexing="ij")
@@ -117,43 +129,65 @@ class AnchorGenerator:
         shifts = torch.stack([shift_xx, shift_yy, shift_xx, shift_yy], dim=-1)
         return (base[None, :, :] + shifts[:, None, :]).view(-1, 4)
 
-    def single_level_grid_priors(self, featmap_size: tuple[int, int], level_idx: int,
-                                 dtype: torch.dtype = torch.float32,
-                                 device: torch.device | str = "cpu") -> torch.Tensor:
+    def single_level_grid_priors(
+        self,
+        featmap_size: tuple[int, int],
+        level_idx: int,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ) -> torch.Tensor:
         """Anchors ``[H*W*A, 4]`` of one level for a feature map of ``(H, W)``."""
         base = self.base_anchors[level_idx].to(device=device, dtype=dtype)
         return self._shifted(base, featmap_size, self.strides[level_idx], dtype, device)
 
-    def grid_priors(self, featmap_sizes: Sequence[tuple[int, int]],
-                    dtype: torch.dtype = torch.float32,
-                    device: torch.device | str = "cpu") -> list[torch.Tensor]:
+    def grid_priors(
+        self,
+        featmap_sizes: Sequence[tuple[int, int]],
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ) -> list[torch.Tensor]:
         """Anchors of every level, ``[H_l*W_l*A, 4]`` each."""
         if len(featmap_sizes) != self.num_levels:
             raise ValueError(f"{len(featmap_sizes)} feature maps for {self.num_levels} levels")
-        return [self.single_level_grid_priors(tuple(featmap_sizes[i]), i, dtype, device)
-                for i in range(self.num_levels)]
+        return [
+            self.single_level_grid_priors(tuple(featmap_sizes[i]), i, dtype, device)
+            for i in range(self.num_levels)
+        ]
 
-    def single_level_grid_anchors(self, base_anchors: torch.Tensor, featmap_size: Sequence[int],
-                                  stride: Sequence[float] = (16, 16),
-                                  device: torch.device | str = "cpu") -> torch.Tensor:
+    def single_level_grid_anchors(
+        self,
+        base_anchors: torch.Tensor,
+        featmap_size: Sequence[int],
+        stride: Sequence[float] = (16, 16),
+        device: torch.device | str = "cpu",
+    ) -> torch.Tensor:
         """MMDetection v2's pre-2.18 form: ``base_anchors`` ``[A, 4]`` on a grid of
         ``featmap_size`` ``(H, W)`` with ``stride`` ``(w, h)`` → ``[H*W*A, 4]`` in the base
         anchors' dtype."""
         base = base_anchors.to(device)
         return self._shifted(base, featmap_size, _pair(stride), base.dtype, device)
 
-    def grid_anchors(self, featmap_sizes: Sequence[tuple[int, int]],
-                     device: torch.device | str = "cpu") -> list[torch.Tensor]:
+    def grid_anchors(
+        self, featmap_sizes: Sequence[tuple[int, int]], device: torch.device | str = "cpu"
+    ) -> list[torch.Tensor]:
         """MMDetection v2's pre-2.18 name of :meth:`grid_priors` (float32 anchors)."""
         if len(featmap_sizes) != self.num_levels:
             raise ValueError(f"{len(featmap_sizes)} feature maps for {self.num_levels} levels")
-        return [self.single_level_grid_anchors(self.base_anchors[i], featmap_sizes[i],
-                                               self.strides[i], device)
-                for i in range(self.num_levels)]
+        return [
+            self.single_level_grid_anchors(
+                self.base_anchors[i], featmap_sizes[i], self.strides[i], device
+            )
+            for i in range(self.num_levels)
+        ]
 
-    def sparse_priors(self, prior_idxs: torch.Tensor, featmap_size: Sequence[int], level_idx: int,
-                      dtype: torch.dtype = torch.float32,
-                      device: torch.device | str = "cpu") -> torch.Tensor:
+    def sparse_priors(
+        self,
+        prior_idxs: torch.Tensor,
+        featmap_size: Sequence[int],
+        level_idx: int,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ) -> torch.Tensor:
         """Anchors ``[K, 4]`` at flat indices ``prior_idxs`` ``[K]`` of level ``level_idx``
         (index ``(i * W + j) * A + a``, the order of :meth:`single_level_grid_priors`)."""
         height, width = int(featmap_size[0]), int(featmap_size[1])
@@ -163,19 +197,25 @@ class AnchorGenerator:
         x = (prior_idxs // num_base) % width * stride_w
         y = (prior_idxs // width // num_base) % height * stride_h
         priors = torch.stack([x, y, x, y], 1).to(dtype).to(device)
-        return priors + self.base_anchors[level_idx][base_id.cpu(), :].to(device=device, dtype=dtype)
+        return priors + self.base_anchors[level_idx][base_id.cpu(), :].to(
+            device=device, dtype=dtype
+        )
 
     @staticmethod
-    def single_level_valid_flags(featmap_size: Sequence[int], valid_size: Sequence[int],
-                                 num_base_anchors: int,
-                                 device: torch.device | str = "cpu") -> torch.Tensor:
+    def single_level_valid_flags(
+        featmap_size: Sequence[int],
+        valid_size: Sequence[int],
+        num_base_anchors: int,
+        device: torch.device | str = "cpu",
+    ) -> torch.Tensor:
         """Bool ``[H*W*A]``: the anchor's cell lies in the top-left ``valid_size`` ``(h, w)``
         part of the ``featmap_size`` ``(H, W)`` grid."""
         feat_h, feat_w = int(featmap_size[0]), int(featmap_size[1])
         valid_h, valid_w = int(valid_size[0]), int(valid_size[1])
         if valid_h > feat_h or valid_w > feat_w:
-            raise ValueError(f"valid size {(valid_h, valid_w)} exceeds the feature map "
-                             f"{(feat_h, feat_w)}")
+            raise ValueError(
+                f"valid size {(valid_h, valid_w)} exceeds the feature map {(feat_h, feat_w)}"
+            )
         valid_x = torch.zeros(feat_w, dtype=torch.bool, device=device)
         valid_y = torch.zeros(feat_h, dtype=torch.bool, device=device)
         valid_x[:valid_w] = True
@@ -183,9 +223,12 @@ class AnchorGenerator:
         valid = (valid_y[:, None] & valid_x[None, :]).reshape(-1)
         return valid[:, None].expand(valid.numel(), num_base_anchors).reshape(-1)
 
-    def valid_flags(self, featmap_sizes: Sequence[tuple[int, int]],
-                    pad_shape: Sequence[int],
-                    device: torch.device | str = "cpu") -> list[torch.Tensor]:
+    def valid_flags(
+        self,
+        featmap_sizes: Sequence[tuple[int, int]],
+        pad_shape: Sequence[int],
+        device: torch.device | str = "cpu",
+    ) -> list[torch.Tensor]:
         """Per level bool ``[H_l*W_l*A]``: the anchor's grid cell lies inside ``pad_shape``."""
         if len(featmap_sizes) != self.num_levels:
             raise ValueError(f"{len(featmap_sizes)} feature maps for {self.num_levels} levels")
@@ -196,6 +239,9 @@ class AnchorGenerator:
             feat_h, feat_w = featmap_sizes[i]
             valid_h = min(int(math.ceil(pad_h / stride_h)), feat_h)
             valid_w = min(int(math.ceil(pad_w / stride_w)), feat_w)
-            flags.append(self.single_level_valid_flags((feat_h, feat_w), (valid_h, valid_w),
-                                                       self.num_base_anchors[i], device))
+            flags.append(
+                self.single_level_valid_flags(
+                    (feat_h, feat_w), (valid_h, valid_w), self.num_base_anchors[i], device
+                )
+            )
         return flags

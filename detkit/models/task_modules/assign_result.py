@@ -59,8 +59,13 @@ class AssignResult:
     @property
     def info(self) -> dict[str, Any]:
         """The basic fields and the extra properties as a dict (mmdet ``AssignResult.info``)."""
-        basic = {"num_gts": self.num_gts, "num_preds": self.num_preds, "gt_inds": self.gt_inds,
-                 "max_overlaps": self.max_overlaps, "labels": self.labels}
+        basic = {
+            "num_gts": self.num_gts,
+            "num_preds": self.num_preds,
+            "gt_inds": self.gt_inds,
+            "max_overlaps": self.max_overlaps,
+            "labels": self.labels,
+        }
         basic.update(self._extra_properties)
         return basic
 
@@ -68,8 +73,9 @@ class AssignResult:
         parts = [f"num_gts={self.num_gts!r}"]
         for name in ("gt_inds", "max_overlaps", "labels"):
             value = getattr(self, name)
-            parts.append(f"{name}={value!r}" if value is None
-                         else f"{name}.shape={tuple(value.shape)!r}")
+            parts.append(
+                f"{name}={value!r}" if value is None else f"{name}.shape={tuple(value.shape)!r}"
+            )
         return f"<AssignResult({', '.join(parts)})>"
 
     @classmethod
@@ -85,12 +91,20 @@ class AssignResult:
             num_classes (int): labels drawn in ``[0, num_classes)`` (3).
             rng (None | int | RandomState): the random source (NumPy's global one).
         """
-        known = {"num_gts", "num_preds", "p_ignore", "p_assigned", "p_use_label", "num_classes",
-                 "rng"}
+        known = {
+            "num_gts",
+            "num_preds",
+            "p_ignore",
+            "p_assigned",
+            "p_use_label",
+            "num_classes",
+            "rng",
+        }
         unknown = sorted(set(kwargs) - known)
         if unknown:
-            raise TypeError(f"AssignResult.random got unknown arguments {unknown}; "
-                            f"accepted: {sorted(known)}")
+            raise TypeError(
+                f"AssignResult.random got unknown arguments {unknown}; accepted: {sorted(known)}"
+            )
         rng = _ensure_rng(kwargs.get("rng"))
         num_gts = kwargs.get("num_gts")
         num_preds = kwargs.get("num_preds")
@@ -136,7 +150,8 @@ class AssignResult:
         """Prepend the gts themselves as candidates matched to themselves (IoU 1)."""
         self_inds = torch.arange(1, len(gt_labels) + 1, dtype=torch.long, device=gt_labels.device)
         self.gt_inds = torch.cat([self_inds, self.gt_inds])
-        self.max_overlaps = torch.cat([self.max_overlaps.new_ones(len(gt_labels)),
-                                       self.max_overlaps])
+        self.max_overlaps = torch.cat(
+            [self.max_overlaps.new_ones(len(gt_labels)), self.max_overlaps]
+        )
         if self.labels is not None:
             self.labels = torch.cat([gt_labels, self.labels])

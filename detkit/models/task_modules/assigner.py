@@ -31,28 +31,41 @@ class MaxIoUAssigner:
         iou_calculator: config of the overlap calculator.
     """
 
-    def __init__(self, pos_iou_thr: float, neg_iou_thr: float | tuple[float, float],
-                 min_pos_iou: float = 0.0, gt_max_assign_all: bool = True,
-                 ignore_iof_thr: float = -1, ignore_wrt_candidates: bool = True,
-                 match_low_quality: bool = True, gpu_assign_thr: int = -1,
-                 iou_calculator: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        pos_iou_thr: float,
+        neg_iou_thr: float | tuple[float, float],
+        min_pos_iou: float = 0.0,
+        gt_max_assign_all: bool = True,
+        ignore_iof_thr: float = -1,
+        ignore_wrt_candidates: bool = True,
+        match_low_quality: bool = True,
+        gpu_assign_thr: int = -1,
+        iou_calculator: Mapping[str, Any] | None = None,
+    ) -> None:
         if not isinstance(neg_iou_thr, (int, float, tuple, list)):
             raise TypeError(f"neg_iou_thr must be a float or a (lo, hi) pair, got {neg_iou_thr!r}")
         self.pos_iou_thr = pos_iou_thr
-        self.neg_iou_thr = tuple(neg_iou_thr) if isinstance(neg_iou_thr, (tuple, list)) \
-            else neg_iou_thr
+        self.neg_iou_thr = (
+            tuple(neg_iou_thr) if isinstance(neg_iou_thr, (tuple, list)) else neg_iou_thr
+        )
         self.min_pos_iou = min_pos_iou
         self.gt_max_assign_all = gt_max_assign_all
         self.ignore_iof_thr = ignore_iof_thr
         self.ignore_wrt_candidates = ignore_wrt_candidates
         self.match_low_quality = match_low_quality
         self.gpu_assign_thr = gpu_assign_thr
-        self.iou_calculator = (BboxOverlaps2D() if iou_calculator is None
-                               else build(iou_calculator, IOU_CALCULATORS))
+        self.iou_calculator = (
+            BboxOverlaps2D() if iou_calculator is None else build(iou_calculator, IOU_CALCULATORS)
+        )
 
-    def assign(self, bboxes: torch.Tensor, gt_bboxes: torch.Tensor,
-               gt_bboxes_ignore: torch.Tensor | None = None,
-               gt_labels: torch.Tensor | None = None) -> AssignResult:
+    def assign(
+        self,
+        bboxes: torch.Tensor,
+        gt_bboxes: torch.Tensor,
+        gt_bboxes_ignore: torch.Tensor | None = None,
+        gt_labels: torch.Tensor | None = None,
+    ) -> AssignResult:
         """Assign ``bboxes`` ``[N, 4]`` to ``gt_bboxes`` ``[G, 4]`` (xyxy, same frame)."""
         on_cpu = self.gpu_assign_thr > 0 and gt_bboxes.shape[0] > self.gpu_assign_thr
         device = bboxes.device
@@ -61,8 +74,12 @@ class MaxIoUAssigner:
             gt_bboxes_ignore = None if gt_bboxes_ignore is None else gt_bboxes_ignore.cpu()
             gt_labels = None if gt_labels is None else gt_labels.cpu()
         overlaps = self.iou_calculator(gt_bboxes, bboxes)
-        if (self.ignore_iof_thr > 0 and gt_bboxes_ignore is not None
-                and gt_bboxes_ignore.numel() > 0 and bboxes.numel() > 0):
+        if (
+            self.ignore_iof_thr > 0
+            and gt_bboxes_ignore is not None
+            and gt_bboxes_ignore.numel() > 0
+            and bboxes.numel() > 0
+        ):
             if self.ignore_wrt_candidates:
                 ignore_max = self.iou_calculator(bboxes, gt_bboxes_ignore, mode="iof").max(dim=1)[0]
             else:
@@ -76,16 +93,20 @@ class MaxIoUAssigner:
                 result.labels = result.labels.to(device)
         return result
 
-    def assign_wrt_overlaps(self, overlaps: torch.Tensor,
-                            gt_labels: torch.Tensor | None = None) -> AssignResult:
+    def assign_wrt_overlaps(
+        self, overlaps: torch.Tensor, gt_labels: torch.Tensor | None = None
+    ) -> AssignResult:
         """Assign from an IoU matrix ``[G, N]`` (gts × candidates)."""
         num_gts, num_bboxes = overlaps.size(0), overlaps.size(1)
         assigned = overlaps.new_full((num_bboxes,), -1, dtype=torch.long)
         if num_gts == 0 or num_bboxes == 0:
             if num_gts == 0:
                 assigned[:] = 0
-            labels = None if gt_labels is None else overlaps.new_full((num_bboxes,), -1,
-                                                                      dtype=torch.long)
+            labels = (
+                None
+                if gt_labels is None
+                else overlaps.new_full((num_bboxes,), -1, dtype=torch.long)
+            )
             return AssignResult(num_gts, assigned, overlaps.new_zeros((num_bboxes,)), labels)
         max_overlaps, argmax_overlaps = overlaps.max(dim=0)
         gt_max_overlaps, gt_argmax_overlaps = overlaps.max(dim=1)
@@ -97,8 +118,9 @@ class MaxIoUAssigner:
         pos = max_overlaps >= self.pos_iou_thr
         assigned[pos] = argmax_overlaps[pos] + 1
         if self.match_low_quality:
-            assigned = self._match_low_quality(overlaps, gt_max_overlaps, gt_argmax_overlaps,
-                                               assigned)
+            assigned = self._match_low_quality(
+                overlaps, gt_max_overlaps, gt_argmax_overlaps, assigned
+            )
         labels = None
         if gt_labels is not None:
             labels = assigned.new_full((num_bboxes,), -1)
@@ -106,8 +128,13 @@ class MaxIoUAssigner:
             labels[pos_inds] = gt_labels[assigned[pos_inds] - 1]
         return AssignResult(num_gts, assigned, max_overlaps, labels)
 
-    def _match_low_quality(self, overlaps: torch.Tensor, gt_max: torch.Tensor,
-                           gt_argmax: torch.Tensor, assigned: torch.Tensor) -> torch.Tensor:
+    def _match_low_quality(
+        self,
+        overlaps: torch.Tensor,
+        gt_max: torch.Tensor,
+        gt_argmax: torch.Tensor,
+        assigned: torch.Tensor,
+    ) -> torch.Tensor:
         """Each gt with best IoU ≥ ``min_pos_iou`` takes its best candidates; later gts win
         (mmdet's sequential loop, vectorised)."""
         qualified = gt_max >= self.min_pos_iou

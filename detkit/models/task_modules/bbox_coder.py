@@ -12,8 +12,9 @@ from detkit.registry import BBOX_CODERS
 __all__ = ["DeltaXYWHBBoxCoder", "bbox2delta", "delta2bbox", "batched_delta2bbox"]
 
 
-def bbox2delta(proposals: torch.Tensor, gt: torch.Tensor, means: Sequence[float],
-               stds: Sequence[float]) -> torch.Tensor:
+def bbox2delta(
+    proposals: torch.Tensor, gt: torch.Tensor, means: Sequence[float], stds: Sequence[float]
+) -> torch.Tensor:
     """Deltas ``[..., 4]`` that turn ``proposals`` ``[..., 4]`` into ``gt`` ``[..., 4]`` (xyxy)."""
     proposals = proposals.float()
     gt = gt.float()
@@ -25,15 +26,23 @@ def bbox2delta(proposals: torch.Tensor, gt: torch.Tensor, means: Sequence[float]
     gy = (gt[..., 1] + gt[..., 3]) * 0.5
     gw = gt[..., 2] - gt[..., 0]
     gh = gt[..., 3] - gt[..., 1]
-    deltas = torch.stack([(gx - px) / pw, (gy - py) / ph, torch.log(gw / pw),
-                          torch.log(gh / ph)], dim=-1)
+    deltas = torch.stack(
+        [(gx - px) / pw, (gy - py) / ph, torch.log(gw / pw), torch.log(gh / ph)], dim=-1
+    )
     return (deltas - deltas.new_tensor(means)) / deltas.new_tensor(stds)
 
 
-def delta2bbox(rois: torch.Tensor, deltas: torch.Tensor, means: Sequence[float],
-               stds: Sequence[float], max_shape: Sequence[int] | None = None,
-               wh_ratio_clip: float = 16 / 1000, clip_border: bool = True,
-               add_ctr_clamp: bool = False, ctr_clamp: float = 32) -> torch.Tensor:
+def delta2bbox(
+    rois: torch.Tensor,
+    deltas: torch.Tensor,
+    means: Sequence[float],
+    stds: Sequence[float],
+    max_shape: Sequence[int] | None = None,
+    wh_ratio_clip: float = 16 / 1000,
+    clip_border: bool = True,
+    add_ctr_clamp: bool = False,
+    ctr_clamp: float = 32,
+) -> torch.Tensor:
     """Apply ``deltas`` ``[N, 4k]`` to ``rois`` ``[N, 4]`` → boxes ``[N, 4k]`` (class-major).
 
     ``dw``/``dh`` are clamped to ``±|log(wh_ratio_clip)|``; with ``clip_border`` and
@@ -64,8 +73,9 @@ def delta2bbox(rois: torch.Tensor, deltas: torch.Tensor, means: Sequence[float],
     return bboxes.reshape(num_bboxes, -1)
 
 
-def _hw_tensor(max_shape: Sequence[int] | Sequence[Sequence[int]] | torch.Tensor,
-               like: torch.Tensor) -> torch.Tensor:
+def _hw_tensor(
+    max_shape: Sequence[int] | Sequence[Sequence[int]] | torch.Tensor, like: torch.Tensor
+) -> torch.Tensor:
     """``(H, W)`` as ``[2]``, or one per image as ``[B, 2]``, in ``like``'s dtype and device."""
     if isinstance(max_shape, torch.Tensor):
         shapes = max_shape
@@ -76,19 +86,34 @@ def _hw_tensor(max_shape: Sequence[int] | Sequence[Sequence[int]] | torch.Tensor
     return shapes[..., :2].to(device=like.device, dtype=like.dtype)
 
 
-def batched_delta2bbox(rois: torch.Tensor, deltas: torch.Tensor, means: Sequence[float],
-                       stds: Sequence[float],
-                       max_shape: Sequence[int] | Sequence[Sequence[int]] | torch.Tensor | None = None,
-                       wh_ratio_clip: float = 16 / 1000, clip_border: bool = True,
-                       add_ctr_clamp: bool = False, ctr_clamp: float = 32) -> torch.Tensor:
+def batched_delta2bbox(
+    rois: torch.Tensor,
+    deltas: torch.Tensor,
+    means: Sequence[float],
+    stds: Sequence[float],
+    max_shape: Sequence[int] | Sequence[Sequence[int]] | torch.Tensor | None = None,
+    wh_ratio_clip: float = 16 / 1000,
+    clip_border: bool = True,
+    add_ctr_clamp: bool = False,
+    ctr_clamp: float = 32,
+) -> torch.Tensor:
     """:func:`delta2bbox` per image: ``rois`` ``[B, N, 4]``, ``deltas`` ``[B, N, 4k]`` →
     ``[B, N, 4k]`` (mmdet's batched decode). ``max_shape`` is one ``(H, W[, C])`` or one per
     image; with ``clip_border`` x is clamped to ``[0, W_b]`` and y to ``[0, H_b]``."""
     batch, num = deltas.shape[:2]
     if batch * num == 0:
         return deltas
-    boxes = delta2bbox(rois.reshape(-1, 4), deltas.reshape(batch * num, -1), means, stds, None,
-                       wh_ratio_clip, clip_border, add_ctr_clamp, ctr_clamp)
+    boxes = delta2bbox(
+        rois.reshape(-1, 4),
+        deltas.reshape(batch * num, -1),
+        means,
+        stds,
+        None,
+        wh_ratio_clip,
+        clip_border,
+        add_ctr_clamp,
+        ctr_clamp,
+    )
     boxes = boxes.reshape(deltas.shape)
     if not clip_border or max_shape is None:
         return boxes
@@ -110,12 +135,18 @@ class DeltaXYWHBBoxCoder:
         add_ctr_clamp, ctr_clamp: clamp the centre shift to ``±ctr_clamp`` px.
     """
 
-    def __init__(self, target_means: Sequence[float] = (0.0, 0.0, 0.0, 0.0),
-                 target_stds: Sequence[float] = (1.0, 1.0, 1.0, 1.0), clip_border: bool = True,
-                 add_ctr_clamp: bool = False, ctr_clamp: float = 32) -> None:
+    def __init__(
+        self,
+        target_means: Sequence[float] = (0.0, 0.0, 0.0, 0.0),
+        target_stds: Sequence[float] = (1.0, 1.0, 1.0, 1.0),
+        clip_border: bool = True,
+        add_ctr_clamp: bool = False,
+        ctr_clamp: float = 32,
+    ) -> None:
         if len(target_means) != 4 or len(target_stds) != 4:
-            raise ValueError(f"target_means {target_means} and target_stds {target_stds} "
-                             "must have 4 values")
+            raise ValueError(
+                f"target_means {target_means} and target_stds {target_stds} must have 4 values"
+            )
         self.means = tuple(float(m) for m in target_means)
         self.stds = tuple(float(s) for s in target_stds)
         self.clip_border = clip_border
@@ -126,16 +157,23 @@ class DeltaXYWHBBoxCoder:
         """Deltas ``[..., N, 4]`` from ``bboxes`` to ``gt_bboxes`` (both ``[..., N, 4]``, e.g.
         ``[N, 4]`` or batched ``[B, N, 4]``)."""
         if bboxes.size(0) != gt_bboxes.size(0):
-            raise ValueError(f"encode needs as many boxes as gts, got {bboxes.size(0)} and "
-                             f"{gt_bboxes.size(0)}")
+            raise ValueError(
+                f"encode needs as many boxes as gts, got {bboxes.size(0)} and {gt_bboxes.size(0)}"
+            )
         if bboxes.shape != gt_bboxes.shape or bboxes.size(-1) != 4:
-            raise ValueError(f"encode needs boxes and gts of the same shape [..., 4], got "
-                             f"{tuple(bboxes.shape)} and {tuple(gt_bboxes.shape)}")
+            raise ValueError(
+                f"encode needs boxes and gts of the same shape [..., 4], got "
+                f"{tuple(bboxes.shape)} and {tuple(gt_bboxes.shape)}"
+            )
         return bbox2delta(bboxes, gt_bboxes, self.means, self.stds)
 
-    def decode(self, bboxes: torch.Tensor, pred_bboxes: torch.Tensor,
-               max_shape: Sequence[int] | Sequence[Sequence[int]] | torch.Tensor | None = None,
-               wh_ratio_clip: float = 16 / 1000) -> torch.Tensor:
+    def decode(
+        self,
+        bboxes: torch.Tensor,
+        pred_bboxes: torch.Tensor,
+        max_shape: Sequence[int] | Sequence[Sequence[int]] | torch.Tensor | None = None,
+        wh_ratio_clip: float = 16 / 1000,
+    ) -> torch.Tensor:
         """Boxes from ``bboxes`` and deltas ``pred_bboxes``.
 
         - ``bboxes`` ``[N, 4]``, deltas ``[N, 4k]`` → ``[N, 4k]``; ``max_shape`` ``(H, W[, C])``.
@@ -144,15 +182,35 @@ class DeltaXYWHBBoxCoder:
           a sequence or a ``[B, 2+]`` tensor).
         """
         if pred_bboxes.size(0) != bboxes.size(0):
-            raise ValueError(f"decode needs one delta row per box, got {pred_bboxes.size(0)} "
-                             f"rows for {bboxes.size(0)} boxes")
+            raise ValueError(
+                f"decode needs one delta row per box, got {pred_bboxes.size(0)} "
+                f"rows for {bboxes.size(0)} boxes"
+            )
         if pred_bboxes.dim() == 2:
-            return delta2bbox(bboxes, pred_bboxes, self.means, self.stds, max_shape,
-                              wh_ratio_clip, self.clip_border, self.add_ctr_clamp,
-                              self.ctr_clamp)
+            return delta2bbox(
+                bboxes,
+                pred_bboxes,
+                self.means,
+                self.stds,
+                max_shape,
+                wh_ratio_clip,
+                self.clip_border,
+                self.add_ctr_clamp,
+                self.ctr_clamp,
+            )
         if pred_bboxes.dim() != 3 or bboxes.dim() != 3 or pred_bboxes.size(1) != bboxes.size(1):
-            raise ValueError(f"batched decode needs bboxes [B, N, 4] and deltas [B, N, 4k], got "
-                             f"{tuple(bboxes.shape)} and {tuple(pred_bboxes.shape)}")
-        return batched_delta2bbox(bboxes, pred_bboxes, self.means, self.stds, max_shape,
-                                  wh_ratio_clip, self.clip_border, self.add_ctr_clamp,
-                                  self.ctr_clamp)
+            raise ValueError(
+                f"batched decode needs bboxes [B, N, 4] and deltas [B, N, 4k], got "
+                f"{tuple(bboxes.shape)} and {tuple(pred_bboxes.shape)}"
+            )
+        return batched_delta2bbox(
+            bboxes,
+            pred_bboxes,
+            self.means,
+            self.stds,
+            max_shape,
+            wh_ratio_clip,
+            self.clip_border,
+            self.add_ctr_clamp,
+            self.ctr_clamp,
+        )

@@ -32,6 +32,7 @@ def bbox_overlaps(bboxes1: torch.Tensor, bboxes2: torch.Tensor, mode: str = "iou
 class BboxOverlaps2D:
     """Callable ``(bboxes1, bboxes2, mode='iou'|'iof') -> [N, M]`` overlaps."""
 
-    def __call__(self, bboxes1: torch.Tensor, bboxes2: torch.Tensor,
-                 mode: str = "iou") -> torch.Tensor:
+    def __call__(
+        self, bboxes1: torch.Tensor, bboxes2: torch.Tensor, mode: str = "iou"
+    ) -> torch.Tensor:
         return bbox_overlaps(bboxes1, bboxes2, mode)

@@ -14,8 +14,13 @@ from torchvision.ops import batched_nms, nms
 __all__ = ["multiclass_nms", "nms_top", "top_batched_nms"]
 
 
-def top_batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor,
-                    iou_threshold: float, max_num: int) -> torch.Tensor:
+def top_batched_nms(
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    idxs: torch.Tensor,
+    iou_threshold: float,
+    max_num: int,
+) -> torch.Tensor:
     """``batched_nms(boxes, scores, idxs, iou_threshold)[:max_num]``, run on the best-scoring
     candidates only.
 
@@ -45,16 +50,21 @@ def top_batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tenso
         k *= 4
 
 
-def nms_top(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float,
-            max_num: int) -> torch.Tensor:
+def nms_top(
+    boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float, max_num: int
+) -> torch.Tensor:
     """Indices of the ``max_num`` best boxes ``[N, 4]`` (xyxy) that survive NMS over all of
     them (``torchvision.ops.nms`` in float32), by decreasing score."""
     return nms(boxes.float(), scores.float(), iou_threshold)[:max_num]
 
 
-def multiclass_nms(multi_bboxes: torch.Tensor, multi_scores: torch.Tensor, score_thr: float,
-                   nms_cfg: Mapping[str, Any], max_num: int = -1
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def multiclass_nms(
+    multi_bboxes: torch.Tensor,
+    multi_scores: torch.Tensor,
+    score_thr: float,
+    nms_cfg: Mapping[str, Any],
+    max_num: int = -1,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Class-wise NMS (mmdet ``multiclass_nms``).
 
     Args:
@@ -83,6 +93,7 @@ def multiclass_nms(multi_bboxes: torch.Tensor, multi_scores: torch.Tensor, score
     nms_type = nms_cfg.get("type", "nms")
     if nms_type != "nms":
         raise KeyError(f"nms type {nms_type!r} is not supported; use 'nms'")
-    keep = top_batched_nms(bboxes.float(), scores.float(), labels, nms_cfg["iou_threshold"],
-                           max_num)
+    keep = top_batched_nms(
+        bboxes.float(), scores.float(), labels, nms_cfg["iou_threshold"], max_num
+    )
     return torch.cat([bboxes[keep], scores[keep, None]], -1), labels[keep]

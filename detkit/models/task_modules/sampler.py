@@ -21,9 +21,15 @@ class SamplingResult:
         pos_gt_bboxes ``[P, 4]``, pos_gt_labels ``[P]`` (None without labels).
     """
 
-    def __init__(self, pos_inds: torch.Tensor, neg_inds: torch.Tensor, bboxes: torch.Tensor,
-                 gt_bboxes: torch.Tensor, assign_result: AssignResult,
-                 gt_flags: torch.Tensor) -> None:
+    def __init__(
+        self,
+        pos_inds: torch.Tensor,
+        neg_inds: torch.Tensor,
+        bboxes: torch.Tensor,
+        gt_bboxes: torch.Tensor,
+        assign_result: AssignResult,
+        gt_flags: torch.Tensor,
+    ) -> None:
         self.pos_inds = pos_inds
         self.neg_inds = neg_inds
         self.pos_bboxes = bboxes[pos_inds]
@@ -35,8 +41,9 @@ class SamplingResult:
             self.pos_gt_bboxes = torch.empty_like(gt_bboxes).view(-1, 4)
         else:
             self.pos_gt_bboxes = gt_bboxes.view(-1, 4)[self.pos_assigned_gt_inds.long(), :]
-        self.pos_gt_labels = (assign_result.labels[pos_inds]
-                              if assign_result.labels is not None else None)
+        self.pos_gt_labels = (
+            assign_result.labels[pos_inds] if assign_result.labels is not None else None
+        )
 
     @property
     def bboxes(self) -> torch.Tensor:
@@ -55,8 +62,14 @@ class RandomSampler:
         add_gt_as_proposals: prepend the gt boxes to the candidates.
     """
 
-    def __init__(self, num: int, pos_fraction: float, neg_pos_ub: float = -1,
-                 add_gt_as_proposals: bool = True, **kwargs: object) -> None:
+    def __init__(
+        self,
+        num: int,
+        pos_fraction: float,
+        neg_pos_ub: float = -1,
+        add_gt_as_proposals: bool = True,
+        **kwargs: object,
+    ) -> None:
         self.num = num
         self.pos_fraction = pos_fraction
         self.neg_pos_ub = neg_pos_ub
@@ -76,8 +89,13 @@ class RandomSampler:
             return inds
         return self.random_choice(inds, num_expected)
 
-    def sample(self, assign_result: AssignResult, bboxes: torch.Tensor, gt_bboxes: torch.Tensor,
-               gt_labels: torch.Tensor | None = None) -> SamplingResult:
+    def sample(
+        self,
+        assign_result: AssignResult,
+        bboxes: torch.Tensor,
+        gt_bboxes: torch.Tensor,
+        gt_labels: torch.Tensor | None = None,
+    ) -> SamplingResult:
         """Sample from ``bboxes`` ``[N, 4+]`` given ``assign_result`` (modified in place when
         gts are added as proposals)."""
         if bboxes.dim() < 2:
@@ -89,12 +107,13 @@ class RandomSampler:
                 raise ValueError("gt_labels must be given when add_gt_as_proposals is True")
             bboxes = torch.cat([gt_bboxes, bboxes], dim=0)
             assign_result.add_gt_(gt_labels)
-            gt_flags = torch.cat([bboxes.new_ones(gt_bboxes.shape[0], dtype=torch.uint8),
-                                  gt_flags])
+            gt_flags = torch.cat([bboxes.new_ones(gt_bboxes.shape[0], dtype=torch.uint8), gt_flags])
         num_expected_pos = int(self.num * self.pos_fraction)
         pos_inds = self._sample(assign_result.gt_inds > 0, num_expected_pos).unique()
         num_expected_neg = self.num - pos_inds.numel()
         if self.neg_pos_ub >= 0:
-            num_expected_neg = min(num_expected_neg, int(self.neg_pos_ub * max(1, pos_inds.numel())))
+            num_expected_neg = min(
+                num_expected_neg, int(self.neg_pos_ub * max(1, pos_inds.numel()))
+            )
         neg_inds = self._sample(assign_result.gt_inds == 0, num_expected_neg).unique()
         return SamplingResult(pos_inds, neg_inds, bboxes, gt_bboxes, assign_result, gt_flags)

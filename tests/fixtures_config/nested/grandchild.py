@@ -1,4 +1,4 @@
 # Fixture: a base two levels up the chain, resolved relative to this file.
-_base_ = '../child.py'
+_base_ = "../child.py"
 max_epochs = 24
-config_dir = '{{ fileDirname }}'
+config_dir = "{{ fileDirname }}"

@@ -6,4 +6,10 @@ from detkit.engine.hooks.trackers.mlflow import MlflowLoggerHook
 from detkit.engine.hooks.trackers.tensorboard import TensorboardLoggerHook
 from detkit.engine.hooks.trackers.wandb import MMDetWandbHook, WandbLoggerHook
 
-__all__ = ["MMDetWandbHook", "MlflowLoggerHook", "TensorboardLoggerHook", "TrackerHook", "WandbLoggerHook"]
+__all__ = [
+    "MMDetWandbHook",
+    "MlflowLoggerHook",
+    "TensorboardLoggerHook",
+    "TrackerHook",
+    "WandbLoggerHook",
+]

@@ -33,7 +33,9 @@ def import_extra(module: str, extra: str, hook: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        raise ImportError(f"{hook} needs the {module!r} package: pip install 'detkit[{extra}]'") from error
+        raise ImportError(
+            f"{hook} needs the {module!r} package: pip install 'detkit[{extra}]'"
+        ) from error
 
 
 def tracker_scalars(record: dict[str, Any]) -> dict[str, float]:
@@ -55,8 +57,13 @@ class TrackerHook(Hook, abc.ABC):
 
     priority = 85
 
-    def __init__(self, interval: int = 10, ignore_last: bool = False, reset_flag: bool = False,
-                 by_epoch: bool = True) -> None:
+    def __init__(
+        self,
+        interval: int = 10,
+        ignore_last: bool = False,
+        reset_flag: bool = False,
+        by_epoch: bool = True,
+    ) -> None:
         if interval <= 0:
             raise ValueError(f"log_config.interval must be positive, got {interval}")
         self.interval = interval
@@ -99,7 +106,12 @@ class TrackerHook(Hook, abc.ABC):
     def fresh_metrics(self, runner: Any, step: int) -> bool:
         """True when an evaluation put metrics in the buffer that are not written yet."""
         buffer = runner.log_buffer
-        return self.active and buffer.ready and "eval_iter_num" in buffer.output and step != self._metrics_step
+        return (
+            self.active
+            and buffer.ready
+            and "eval_iter_num" in buffer.output
+            and step != self._metrics_step
+        )
 
     def _write_metrics(self, runner: Any, step: int) -> None:
         if self.fresh_metrics(runner, step):
@@ -109,7 +121,9 @@ class TrackerHook(Hook, abc.ABC):
     def after_train_iter(self, runner: Any) -> None:
         self._write_metrics(runner, runner.iter + 1)  # an iteration-based evaluation
         done = runner.inner_iter + 1
-        due = self.every_n_inner_iters(runner, self.interval) or (self.end_of_epoch(runner) and not self.ignore_last)
+        due = self.every_n_inner_iters(runner, self.interval) or (
+            self.end_of_epoch(runner) and not self.ignore_last
+        )
         if self.active and due and done > self._logged_inner:
             means = runner.log_buffer.mean(done - self._logged_inner)
             if "time" in means:  # an iteration-based evaluation just cleared the buffer

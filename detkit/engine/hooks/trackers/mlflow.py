@@ -29,19 +29,27 @@ __all__ = ["MlflowLoggerHook"]
 @HOOKS.register_module()
 class MlflowLoggerHook(TrackerHook):
     """Args:
-        exp_name: MLflow experiment (created if missing); default the run meta's
-            ``exp_name`` (the config file name) or the work dir's name.
-        tags: run tags ``{name: value}``.
-        log_model: at the end, log the final weights as the artifact
-            ``models/latest.pth`` (MMDetection's checkpoint layout, loadable by
-            ``load_checkpoint``; mmcv logged a pickled module instead).
-        tracking_uri: the MLflow store (see the module docstring for the default).
-        interval, ignore_last, reset_flag, by_epoch: mmcv ``LoggerHook``'s.
+    exp_name: MLflow experiment (created if missing); default the run meta's
+        ``exp_name`` (the config file name) or the work dir's name.
+    tags: run tags ``{name: value}``.
+    log_model: at the end, log the final weights as the artifact
+        ``models/latest.pth`` (MMDetection's checkpoint layout, loadable by
+        ``load_checkpoint``; mmcv logged a pickled module instead).
+    tracking_uri: the MLflow store (see the module docstring for the default).
+    interval, ignore_last, reset_flag, by_epoch: mmcv ``LoggerHook``'s.
     """
 
-    def __init__(self, exp_name: str | None = None, tags: dict[str, Any] | None = None, log_model: bool = True,
-                 tracking_uri: str | None = None, interval: int = 10, ignore_last: bool = False,
-                 reset_flag: bool = False, by_epoch: bool = True) -> None:
+    def __init__(
+        self,
+        exp_name: str | None = None,
+        tags: dict[str, Any] | None = None,
+        log_model: bool = True,
+        tracking_uri: str | None = None,
+        interval: int = 10,
+        ignore_last: bool = False,
+        reset_flag: bool = False,
+        by_epoch: bool = True,
+    ) -> None:
         super().__init__(interval, ignore_last, reset_flag, by_epoch)
         # MLflow 3 sends usage telemetry over the network unless told not to; detkit runs offline
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -59,16 +67,28 @@ class MlflowLoggerHook(TrackerHook):
         if uri is not None:
             return uri, None
         if runner.work_dir is None:
-            raise ValueError("MlflowLoggerHook needs tracking_uri (or MLFLOW_TRACKING_URI) when the runner has no work_dir")
-        return f"sqlite:///{os.path.join(runner.work_dir, 'mlflow.db')}", Path(runner.work_dir, "mlruns").as_uri()
+            raise ValueError(
+                "MlflowLoggerHook needs tracking_uri (or MLFLOW_TRACKING_URI) when the runner has no work_dir"
+            )
+        return f"sqlite:///{os.path.join(runner.work_dir, 'mlflow.db')}", Path(
+            runner.work_dir, "mlruns"
+        ).as_uri()
 
     def open(self, runner: Any) -> None:
         uri, artifacts = self._store(runner)
         self.tracking_uri = uri
         self.client = self.mlflow.MlflowClient(uri)
-        name = self.exp_name or runner.meta.get("exp_name") or os.path.basename(runner.work_dir or "detkit")
+        name = (
+            self.exp_name
+            or runner.meta.get("exp_name")
+            or os.path.basename(runner.work_dir or "detkit")
+        )
         experiment = self.client.get_experiment_by_name(name)
-        experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(name, artifacts)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else self.client.create_experiment(name, artifacts)
+        )
         run = self.client.create_run(experiment_id, tags=self.tags, run_name=runner.timestamp)
         self.run_id = run.info.run_id
 

@@ -23,8 +23,14 @@ class TensorboardLoggerHook(TrackerHook):
     """Args: log_dir (default ``<work_dir>/tf_logs``) and mmcv ``LoggerHook``'s interval,
     ignore_last, reset_flag, by_epoch. Each record's scalars are flushed once written."""
 
-    def __init__(self, log_dir: str | None = None, interval: int = 10, ignore_last: bool = False,
-                 reset_flag: bool = False, by_epoch: bool = True) -> None:
+    def __init__(
+        self,
+        log_dir: str | None = None,
+        interval: int = 10,
+        ignore_last: bool = False,
+        reset_flag: bool = False,
+        by_epoch: bool = True,
+    ) -> None:
         super().__init__(interval, ignore_last, reset_flag, by_epoch)
         self.log_dir = log_dir
         self.writer: Any = None
@@ -34,7 +40,9 @@ class TensorboardLoggerHook(TrackerHook):
 
         if self.log_dir is None:
             if runner.work_dir is None:
-                raise ValueError("TensorboardLoggerHook needs log_dir when the runner has no work_dir")
+                raise ValueError(
+                    "TensorboardLoggerHook needs log_dir when the runner has no work_dir"
+                )
             self.log_dir = os.path.join(runner.work_dir, "tf_logs")
         self.writer = SummaryWriter(self.log_dir)
 

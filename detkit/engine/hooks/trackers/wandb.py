@@ -41,18 +41,27 @@ def _has_credentials() -> bool:
 @HOOKS.register_module()
 class WandbLoggerHook(TrackerHook):
     """Args:
-        init_kwargs: ``wandb.init`` arguments (project, name, config, mode, dir, ...).
-        commit: ``wandb.log(..., commit=commit)``.
-        with_step: log with ``step`` = iterations done (else W&B counts the calls).
-        log_artifact: at the end, log the work dir's files ending in ``out_suffix`` (logs,
-            config) as an artifact.
-        out_suffix: file endings for ``log_artifact``.
-        interval, ignore_last, reset_flag, by_epoch: mmcv ``LoggerHook``'s.
+    init_kwargs: ``wandb.init`` arguments (project, name, config, mode, dir, ...).
+    commit: ``wandb.log(..., commit=commit)``.
+    with_step: log with ``step`` = iterations done (else W&B counts the calls).
+    log_artifact: at the end, log the work dir's files ending in ``out_suffix`` (logs,
+        config) as an artifact.
+    out_suffix: file endings for ``log_artifact``.
+    interval, ignore_last, reset_flag, by_epoch: mmcv ``LoggerHook``'s.
     """
 
-    def __init__(self, init_kwargs: dict[str, Any] | None = None, interval: int = 10, ignore_last: bool = False,
-                 reset_flag: bool = False, commit: bool = True, by_epoch: bool = True, with_step: bool = True,
-                 log_artifact: bool = True, out_suffix: str | tuple[str, ...] = (".log.json", ".log", ".py")) -> None:
+    def __init__(
+        self,
+        init_kwargs: dict[str, Any] | None = None,
+        interval: int = 10,
+        ignore_last: bool = False,
+        reset_flag: bool = False,
+        commit: bool = True,
+        by_epoch: bool = True,
+        with_step: bool = True,
+        log_artifact: bool = True,
+        out_suffix: str | tuple[str, ...] = (".log.json", ".log", ".py"),
+    ) -> None:
         super().__init__(interval, ignore_last, reset_flag, by_epoch)
         self.wandb = import_extra("wandb", "wandb", type(self).__name__)
         self.init_kwargs = dict(init_kwargs or {})
@@ -67,8 +76,12 @@ class WandbLoggerHook(TrackerHook):
         if runner.work_dir is not None:
             kwargs.setdefault("dir", runner.work_dir)
         if "mode" not in kwargs and "WANDB_MODE" not in os.environ and not _has_credentials():
-            kwargs["mode"] = "offline"  # wandb.init would wait for a login prompt (a papermill run hangs)
-            runner.logger.info("W&B: no API key (wandb login / WANDB_API_KEY), logging offline; upload with wandb sync")
+            kwargs["mode"] = (
+                "offline"  # wandb.init would wait for a login prompt (a papermill run hangs)
+            )
+            runner.logger.info(
+                "W&B: no API key (wandb login / WANDB_API_KEY), logging offline; upload with wandb sync"
+            )
         kwargs.setdefault("name", runner.meta.get("exp_name") or runner.timestamp)
         self.run = self.wandb.init(**kwargs)
 
@@ -80,8 +93,11 @@ class WandbLoggerHook(TrackerHook):
 
     def close(self, runner: Any) -> None:
         if self.log_artifact and runner.work_dir is not None:
-            files = [path for path in sorted(glob.glob(os.path.join(glob.escape(runner.work_dir), "*")))
-                     if path.endswith(self.out_suffix) and os.path.isfile(path)]
+            files = [
+                path
+                for path in sorted(glob.glob(os.path.join(glob.escape(runner.work_dir), "*")))
+                if path.endswith(self.out_suffix) and os.path.isfile(path)
+            ]
             if files:
                 artifact = self.wandb.Artifact(name=f"logs-{self.run.id}", type="logs")
                 for path in files:
@@ -94,18 +110,25 @@ class WandbLoggerHook(TrackerHook):
 @HOOKS.register_module()
 class MMDetWandbHook(WandbLoggerHook):
     """``WandbLoggerHook`` plus mmdet's extras. Args:
-        log_checkpoint: log each checkpoint the ``CheckpointHook`` writes (``epoch_N.pth`` /
-            ``iter_N.pth``) as a ``model`` artifact (aliases ``epoch_N``/``iter_N``, ``latest``).
-        log_checkpoint_metadata: attach the latest metrics to the checkpoint artifact.
-        num_eval_images: after each evaluation, log a table of the first N val images with the
-            predicted boxes (score >= ``bbox_score_thr``) overlaid; 0 disables it.
-        bbox_score_thr: score threshold of the drawn boxes.
-        init_kwargs, interval: as ``WandbLoggerHook``.
+    log_checkpoint: log each checkpoint the ``CheckpointHook`` writes (``epoch_N.pth`` /
+        ``iter_N.pth``) as a ``model`` artifact (aliases ``epoch_N``/``iter_N``, ``latest``).
+    log_checkpoint_metadata: attach the latest metrics to the checkpoint artifact.
+    num_eval_images: after each evaluation, log a table of the first N val images with the
+        predicted boxes (score >= ``bbox_score_thr``) overlaid; 0 disables it.
+    bbox_score_thr: score threshold of the drawn boxes.
+    init_kwargs, interval: as ``WandbLoggerHook``.
     """
 
-    def __init__(self, init_kwargs: dict[str, Any] | None = None, interval: int = 50, log_checkpoint: bool = False,
-                 log_checkpoint_metadata: bool = False, num_eval_images: int = 100, bbox_score_thr: float = 0.3,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        init_kwargs: dict[str, Any] | None = None,
+        interval: int = 50,
+        log_checkpoint: bool = False,
+        log_checkpoint_metadata: bool = False,
+        num_eval_images: int = 100,
+        bbox_score_thr: float = 0.3,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(init_kwargs, interval, **kwargs)
         self.log_checkpoint = log_checkpoint
         self.log_checkpoint_metadata = log_checkpoint_metadata
@@ -117,14 +140,20 @@ class MMDetWandbHook(WandbLoggerHook):
         return next((hook for hook in runner.hooks if isinstance(hook, EvalHook)), None)
 
     def _log_checkpoints(self, runner: Any) -> None:
-        for path in sorted(glob.glob(os.path.join(glob.escape(runner.work_dir), "*_*.pth")), key=os.path.getmtime):
+        for path in sorted(
+            glob.glob(os.path.join(glob.escape(runner.work_dir), "*_*.pth")), key=os.path.getmtime
+        ):
             name = os.path.basename(path)
             if name in self._logged_checkpoints or not name.startswith(("epoch_", "iter_")):
                 continue
             self._logged_checkpoints.add(name)
             eval_hook = self._eval_hook(runner)
-            metadata = dict(eval_hook.last_metrics) if self.log_checkpoint_metadata and eval_hook else None
-            artifact = self.wandb.Artifact(name=f"run_{self.run.id}_model", type="model", metadata=metadata)
+            metadata = (
+                dict(eval_hook.last_metrics) if self.log_checkpoint_metadata and eval_hook else None
+            )
+            artifact = self.wandb.Artifact(
+                name=f"run_{self.run.id}_model", type="model", metadata=metadata
+            )
             artifact.add_file(path)
             self.run.log_artifact(artifact, aliases=[name[: -len(".pth")], "latest"])
 
@@ -139,14 +168,26 @@ class MMDetWandbHook(WandbLoggerHook):
             info = dataset.data_infos[index]
             bbox_results = result[0] if isinstance(result, tuple) else result
             boxes = [
-                {"position": {"minX": float(x1), "minY": float(y1), "maxX": float(x2), "maxY": float(y2)},
-                 "domain": "pixel", "class_id": label, "scores": {"score": float(score)},
-                 "box_caption": f"{class_labels[label]} {score:.2f}"}
+                {
+                    "position": {
+                        "minX": float(x1),
+                        "minY": float(y1),
+                        "maxX": float(x2),
+                        "maxY": float(y2),
+                    },
+                    "domain": "pixel",
+                    "class_id": label,
+                    "scores": {"score": float(score)},
+                    "box_caption": f"{class_labels[label]} {score:.2f}",
+                }
                 for label, boxes_c in enumerate(bbox_results)
-                for x1, y1, x2, y2, score in np.asarray(boxes_c).reshape(-1, 5) if score >= self.bbox_score_thr
+                for x1, y1, x2, y2, score in np.asarray(boxes_c).reshape(-1, 5)
+                if score >= self.bbox_score_thr
             ]
-            image = self.wandb.Image(os.path.join(dataset.img_prefix or "", info["filename"]),
-                                     boxes={"predictions": {"box_data": boxes, "class_labels": class_labels}})
+            image = self.wandb.Image(
+                os.path.join(dataset.img_prefix or "", info["filename"]),
+                boxes={"predictions": {"box_data": boxes, "class_labels": class_labels}},
+            )
             table.add_data(info["filename"], image)
         self.run.log({"val/eval_images": table}, step=step, commit=False)
 

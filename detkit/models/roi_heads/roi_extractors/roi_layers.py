@@ -14,8 +14,7 @@ from detkit.ops import RoIAlign
 __all__ = ["build_roi_layers", "pool_rois_per_level", "rescale_rois"]
 
 
-def build_roi_layers(roi_layer: Mapping[str, Any],
-                     featmap_strides: Sequence[int]) -> nn.ModuleList:
+def build_roi_layers(roi_layer: Mapping[str, Any], featmap_strides: Sequence[int]) -> nn.ModuleList:
     """One ``detkit.ops.RoIAlign`` (``torchvision.ops.RoIAlign`` semantics) per stride from an
     mmcv ``roi_layer`` config (``type='RoIAlign'``, ``output_size``, ``sampling_ratio``
     (0 = adaptive), ``aligned`` (default True), ``pool_mode`` ('avg' only))."""
@@ -31,8 +30,9 @@ def build_roi_layers(roi_layer: Mapping[str, Any],
     aligned = cfg.pop("aligned", True)
     if cfg:
         raise KeyError(f"roi_layer has unknown keys {sorted(cfg)}")
-    return nn.ModuleList(RoIAlign(output_size, 1.0 / s, sampling_ratio, aligned)
-                         for s in featmap_strides)
+    return nn.ModuleList(
+        RoIAlign(output_size, 1.0 / s, sampling_ratio, aligned) for s in featmap_strides
+    )
 
 
 def rescale_rois(rois: torch.Tensor, scale_factor: float) -> torch.Tensor:
@@ -44,8 +44,9 @@ def rescale_rois(rois: torch.Tensor, scale_factor: float) -> torch.Tensor:
     return torch.stack([rois[:, 0], cx - half_w, cy - half_h, cx + half_w, cy + half_h], dim=1)
 
 
-def pool_rois_per_level(feats: Sequence[torch.Tensor], rois: torch.Tensor,
-                        roi_layers: nn.ModuleList) -> list[torch.Tensor]:
+def pool_rois_per_level(
+    feats: Sequence[torch.Tensor], rois: torch.Tensor, roi_layers: nn.ModuleList
+) -> list[torch.Tensor]:
     """Pool every RoI from each of the first ``len(roi_layers)`` maps.
 
     Args:
@@ -57,6 +58,7 @@ def pool_rois_per_level(feats: Sequence[torch.Tensor], rois: torch.Tensor,
     Returns: one ``[K, C, out_h, out_w]`` tensor per level.
     """
     if len(feats) < len(roi_layers):
-        raise ValueError(f"got {len(feats)} feature maps for {len(roi_layers)} RoI levels "
-                         f"(featmap_strides)")
+        raise ValueError(
+            f"got {len(feats)} feature maps for {len(roi_layers)} RoI levels (featmap_strides)"
+        )
     return [layer(feat, rois) for feat, layer in zip(feats, roi_layers)]

@@ -29,9 +29,14 @@ class SingleRoIExtractor(nn.Module):
     pixels → ``[K, out_channels, out_h, out_w]``.
     """
 
-    def __init__(self, roi_layer: Mapping[str, Any], out_channels: int,
-                 featmap_strides: Sequence[int], finest_scale: int = 56,
-                 init_cfg: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        roi_layer: Mapping[str, Any],
+        out_channels: int,
+        featmap_strides: Sequence[int],
+        finest_scale: int = 56,
+        init_cfg: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.roi_layers = build_roi_layers(roi_layer, featmap_strides)
         self.out_channels = out_channels
@@ -81,8 +86,9 @@ class _ScatterRows(torch.autograd.Function):
     the first keep a full copy of the gradient (the rows it overwrote, zeroed)."""
 
     @staticmethod
-    def forward(ctx: Any, num: int, dtype: torch.dtype, rows: list[torch.Tensor],
-                *values: torch.Tensor) -> torch.Tensor:
+    def forward(
+        ctx: Any, num: int, dtype: torch.dtype, rows: list[torch.Tensor], *values: torch.Tensor
+    ) -> torch.Tensor:
         ctx.rows = rows
         ctx.dtypes = [part.dtype for part in values]
         out = values[0].new_empty(num, *values[0].shape[1:], dtype=dtype)
@@ -92,5 +98,6 @@ class _ScatterRows(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        return (None, None, None) + tuple(grad[inds].to(dtype)
-                                          for inds, dtype in zip(ctx.rows, ctx.dtypes))
+        return (None, None, None) + tuple(
+            grad[inds].to(dtype) for inds, dtype in zip(ctx.rows, ctx.dtypes)
+        )

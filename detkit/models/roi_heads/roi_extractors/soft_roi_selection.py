@@ -16,8 +16,11 @@ import torch
 import torch.nn as nn
 
 from detkit.models.layers import xavier_init
-from detkit.models.roi_heads.roi_extractors.roi_layers import (build_roi_layers,
-                                                                pool_rois_per_level, rescale_rois)
+from detkit.models.roi_heads.roi_extractors.roi_layers import (
+    build_roi_layers,
+    pool_rois_per_level,
+    rescale_rois,
+)
 from detkit.registry import MODELS
 
 __all__ = ["SoftRoIExtractor"]
@@ -76,13 +79,17 @@ class SoftRoIExtractor(nn.Module):
             if isinstance(m, nn.Conv2d):
                 xavier_init(m, distribution="uniform")
 
-    def forward(self, feats: Sequence[torch.Tensor], rois: torch.Tensor,
-                roi_scale_factor: float | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        feats: Sequence[torch.Tensor],
+        rois: torch.Tensor,
+        roi_scale_factor: float | None = None,
+    ) -> torch.Tensor:
         if roi_scale_factor is not None:
             rois = rescale_rois(rois, roi_scale_factor)
         pooled_per_level = pool_rois_per_level(feats, rois, self.roi_layers)
         weights = torch.sigmoid(self.spatial_attention(torch.cat(pooled_per_level, dim=1)))
         fused = weights[:, 0:1] * pooled_per_level[0]
         for i in range(1, len(pooled_per_level)):
-            fused = fused + weights[:, i:i + 1] * pooled_per_level[i]
+            fused = fused + weights[:, i : i + 1] * pooled_per_level[i]
         return fused
