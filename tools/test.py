@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import os.path as osp
-import pickle
 from typing import Any
 
 import torch
@@ -172,15 +170,7 @@ def _test_and_evaluate(args: argparse.Namespace, cfg: detkit.Config, distributed
         return metric
     if args.out:
         print(f"\nwriting results to {args.out}")
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        partial = f"{args.out}.tmp"  # complete or absent: renamed once fully written
-        try:
-            with open(partial, "wb") as f:
-                pickle.dump(outputs, f)
-            os.replace(partial, args.out)
-        finally:
-            if osp.exists(partial):
-                os.remove(partial)
+        detkit.io.write_pickle(args.out, outputs)
     if args.format_only:
         dataset.format_results(outputs, **args.eval_options)
     if args.eval:

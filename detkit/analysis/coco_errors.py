@@ -25,7 +25,6 @@ import copy
 import io
 import os
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from pycocotools.coco import COCO

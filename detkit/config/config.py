@@ -25,6 +25,7 @@ from detkit.config.formats import PY_SUFFIX, SUPPORTED_SUFFIXES, dump_data
 from detkit.config.merging import merge_a_into_b, nest_dotted_keys
 from detkit.config.option_keys import describe_new_keys, new_option_keys
 from detkit.config.pretty import find_non_literal, format_config
+from detkit.io import write_text
 
 __all__ = ["Config"]
 
@@ -138,7 +139,7 @@ class Config:
                 f"({type(self._lookup(bad_key)).__name__}) that would not load back"
             )
         if path.suffix == PY_SUFFIX:
-            path.write_text(format_config(plain), encoding="utf-8")
+            write_text(path, format_config(plain))
         else:
             dump_data(plain, path)
         return None

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from detkit.config.config_dict import to_plain
+from detkit.io import write_text
 
 __all__ = ["DATA_SUFFIXES", "PY_SUFFIX", "SUPPORTED_SUFFIXES", "parse_data_text", "dump_data"]
 
@@ -61,9 +62,7 @@ def parse_data_text(text: str, suffix: str, filename: str) -> dict[str, Any]:
 def dump_data(cfg: dict[str, Any], path: Path) -> None:
     """Write ``cfg`` to ``path`` as JSON or YAML, chosen by the suffix."""
     plain = to_plain(cfg)
-    with open(path, "w", encoding="utf-8") as stream:
-        if path.suffix == ".json":
-            json.dump(plain, stream, indent=4)
-            stream.write("\n")
-        else:
-            yaml.dump(plain, stream, Dumper=_TupleSafeDumper, sort_keys=False)
+    if path.suffix == ".json":
+        write_text(path, json.dumps(plain, indent=4) + "\n")
+    else:
+        write_text(path, yaml.dump(plain, Dumper=_TupleSafeDumper, sort_keys=False))

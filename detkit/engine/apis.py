@@ -3,18 +3,15 @@ split and save ``eval_<timestamp>.json``, chart the per-class AP."""
 
 from __future__ import annotations
 
-import json
-import os
 import os.path as osp
-import pickle
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
 
-from detkit.checkpoint import atomic_write
 from detkit.engine.testing import single_gpu_test
+from detkit.io import write_json, write_pickle
 
 __all__ = ["set_img_scale", "evaluate_detector", "write_eval_json", "plot_class_ap"]
 
@@ -56,11 +53,9 @@ def set_img_scale(cfg: Any, img_scale: tuple[int, int]) -> int:
 
 def write_eval_json(work_dir: str, config: str, metrics: dict[str, Any]) -> str:
     """Write ``<work_dir>/eval_<timestamp>.json`` = ``{"config": ..., "metric": {...}}``."""
-    os.makedirs(work_dir, exist_ok=True)
     timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
     json_file = osp.join(work_dir, f"eval_{timestamp}.json")
-    with open(json_file, "w") as f:
-        json.dump(dict(config=config, metric=metrics), f, indent=1)
+    write_json(json_file, dict(config=config, metric=metrics), indent=1)
     return json_file
 
 
@@ -97,7 +92,7 @@ def evaluate_detector(
         model.CLASSES = dataset.CLASSES
     results = single_gpu_test(model, loader, out_dir=show_dir, show_score_thr=show_score_thr)
     if out is not None:
-        atomic_write(out, lambda file: pickle.dump(results, file))
+        write_pickle(out, results)
     metric_names = [metric] if isinstance(metric, str) else list(metric)
     metrics = dataset.evaluate(results, metric=metric_names, classwise=classwise)
     if work_dir is not None:

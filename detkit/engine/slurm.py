@@ -11,7 +11,6 @@ missing or fails, by expanding the list here.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import subprocess
 from collections.abc import Mapping

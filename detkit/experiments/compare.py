@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detkit.experiments.summary import RUN_RECORD, final_metrics
+from detkit.io import read_json
 
 __all__ = [
     "Experiment",
@@ -82,10 +83,10 @@ def load_experiments(
             raise FileNotFoundError(f"no run or sweep folder {path}")
         runs = sorted(glob.glob(os.path.join(glob.escape(path), "**", RUN_RECORD), recursive=True))
         if runs and not os.path.exists(os.path.join(path, RUN_RECORD)):
-            folders = [(os.path.dirname(r), json.load(open(r))["status"]) for r in runs]
+            folders = [(os.path.dirname(r), read_json(r)["status"]) for r in runs]
             grid_json = os.path.join(path, "grid.json")
             if os.path.exists(grid_json):
-                order = {g["folder"]: i for i, g in enumerate(json.load(open(grid_json)))}
+                order = {g["folder"]: i for i, g in enumerate(read_json(grid_json))}
                 folders.sort(key=lambda f: order.get(os.path.relpath(f[0], path), len(order)))
             named = [(os.path.relpath(folder, path), folder, status) for folder, status in folders]
         else:

@@ -19,8 +19,9 @@ from test_train_detector import write_config  # noqa: E402
 from toy_detector import ToyDataset, ToyDetector  # noqa: E402
 
 import detkit  # noqa: E402
-from detkit.checkpoint import CheckpointError, atomic_write, read_checkpoint, save_checkpoint  # noqa: E402
+from detkit.checkpoint import CheckpointError, read_checkpoint, save_checkpoint  # noqa: E402
 from detkit.engine.optim import GradientStep  # noqa: E402
+from detkit.io import atomic_write  # noqa: E402
 
 
 def _good(path: Path) -> Path:

@@ -2,7 +2,7 @@
 
 Pure steps, as in mmdet's ``tools/dataset_converters/cityscapes.py``:
 ``collect_files`` -> ``load_img_info`` (per image) -> ``cvt_annotations`` (assemble) ->
-``write_json_atomic``; ``convert_cityscapes`` runs them for every split.
+``detkit.io.write_json`` (atomic); ``convert_cityscapes`` runs them for every split.
 
 The output equals mmdet's for the same input (same records, ids, RLE strings, areas and
 boxes), with these differences: images are sorted (mmdet keeps ``glob`` order), missing split
@@ -34,7 +34,7 @@ from fastprogress.fastprogress import progress_bar
 from PIL import Image
 from torchvision.io import ImageReadMode, decode_png, read_file
 
-from detkit.data.convert.json_io import write_json_atomic
+from detkit.io import write_json
 
 __all__ = [
     "CityscapesFiles",
@@ -328,7 +328,8 @@ def convert_cityscapes(
         files = collect_files(images_root / split, gt_root / split)
         coco = cvt_annotations(_load_all(files, nproc, show_progress, split))
         _remove_stale_temporaries(out_path / SPLIT_JSON_NAMES[split])
-        json_file = write_json_atomic(coco, out_path / SPLIT_JSON_NAMES[split])
+        json_file = out_path / SPLIT_JSON_NAMES[split]
+        write_json(json_file, coco)
         summaries.append(
             ConversionSummary.from_coco(split, json_file, coco, time.perf_counter() - start)
         )

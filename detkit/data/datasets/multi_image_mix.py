@@ -16,7 +16,6 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from detkit.data.transforms.compose import Compose
 from detkit.registry import DATASETS, PIPELINES, build
 
 __all__ = ["MultiImageMixDataset"]
