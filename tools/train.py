@@ -93,11 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> detkit.Runner:
     args = parse_args(argv)
-    cfg = detkit.Config.fromfile(args.config)
-    cfg = detkit.replace_cfg_vals(cfg)
-    detkit.update_data_root(cfg)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options, strict=args.strict_cfg_options)
+    cfg = detkit.Config.load(args.config, args.cfg_options, strict=args.strict_cfg_options)
     if args.auto_scale_lr:
         if "auto_scale_lr" in cfg and "base_batch_size" in cfg.auto_scale_lr:
             cfg.auto_scale_lr.enable = True
@@ -109,7 +105,7 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
             )
     if args.device_augment:
         cfg.device_augment = True
-    detkit.resolve_work_dir(cfg, args.work_dir, args.config)
+    detkit.config.resolve_work_dir(cfg, args.work_dir, args.config)
     if args.resume_from is not None:
         cfg.resume_from = args.resume_from
     cfg.auto_resume = args.auto_resume
@@ -125,8 +121,7 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
 
     distributed = args.launcher != "none"
     if distributed:
-        detkit.init_dist(args.launcher, **cfg.get("dist_params", {}))
-    cfg = detkit.compat_runner_args(cfg)
+        detkit.init_dist(args.launcher, **detkit.config.setting(cfg, "dist_params"))
 
     setup = detkit.setup_training(
         cfg,

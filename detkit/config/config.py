@@ -82,6 +82,26 @@ class Config:
         return cls(cfg_dict, filename=filename, text=text)
 
     @classmethod
+    def load(
+        cls,
+        source: str | os.PathLike[str] | Config,
+        cfg_options: Mapping[str, Any] | None = None,
+        strict: bool = False,
+    ) -> Config:
+        """The config an entry point runs with: ``source`` read (a ``Config`` is copied), its
+        schema translated, ``${a.b}`` references resolved, the ``MMDET_DATASETS`` override
+        applied, ``cfg_options`` merged (``strict``: an unknown key is a KeyError) and the
+        legacy ``total_epochs`` turned into ``runner``. See :mod:`detkit.config.loading`.
+
+        >>> cfg = Config.load(Config(dict(scale=(512, 256), size="${scale}", total_epochs=2)))
+        >>> cfg.size, cfg.runner.max_epochs
+        ((512, 256), 2)
+        """
+        from detkit.config.loading import load_config  # loading builds on this module
+
+        return load_config(source, cfg_options, strict)
+
+    @classmethod
     def fromstring(cls, text: str, file_format: str) -> Config:
         """Load config ``text`` written in ``file_format`` (``'.py'``, ``'.json'``, ``'.yaml'``,
         ``'.yml'``), e.g. the ``meta['config']`` string of a checkpoint. ``_base_`` paths

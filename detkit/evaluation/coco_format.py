@@ -170,14 +170,14 @@ def results2json(
         bbox_entries, segm_entries = segm2json(results, img_ids, cat_ids)
         files["bbox"] = files["proposal"] = f"{outfile_prefix}.bbox.json"
         files["segm"] = f"{outfile_prefix}.segm.json"
-        write_json(bbox_entries, files["bbox"])
-        write_json(segm_entries, files["segm"])
+        write_json(files["bbox"], bbox_entries)
+        write_json(files["segm"], segm_entries)
     elif isinstance(first, list):
         files["bbox"] = files["proposal"] = f"{outfile_prefix}.bbox.json"
-        write_json(det2json(results, img_ids, cat_ids), files["bbox"])
+        write_json(files["bbox"], det2json(results, img_ids, cat_ids))
     elif isinstance(first, np.ndarray):
         files["proposal"] = f"{outfile_prefix}.proposal.json"
-        write_json(proposal2json(results, img_ids), files["proposal"])
+        write_json(files["proposal"], proposal2json(results, img_ids))
     else:
         raise TypeError(
             "a result per image must be a tuple (bbox_results, segm_results), a list of "
