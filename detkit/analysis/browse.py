@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from detkit.analysis.drawing import save_panels
+from detkit.viz.panels import save_panels
 from detkit.config import Config
 
 __all__ = ["DEFAULT_SKIP_TYPE", "retrieve_data_cfg", "browse_dataset"]

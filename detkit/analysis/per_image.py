@@ -21,7 +21,7 @@ from detkit.analysis.common import (
     bbox_results_of,
     load_results,
 )
-from detkit.analysis.drawing import save_panels
+from detkit.viz.panels import save_panels
 from detkit.config import Config
 from detkit.engine.testing_setup import build_test_dataset
 from detkit.evaluation.mean_ap import eval_map

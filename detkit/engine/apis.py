@@ -10,7 +10,7 @@ from torch import nn
 
 from detkit.engine.testing_setup import setup_testing
 
-__all__ = ["set_img_scale", "evaluate_detector", "plot_class_ap"]
+__all__ = ["set_img_scale", "evaluate_detector"]
 
 
 def _pipelines(data_cfg: Any) -> list[list[dict]]:
@@ -78,24 +78,3 @@ def evaluate_detector(
         show_score_thr=show_score_thr,
         work_dir=work_dir,
     )
-
-
-def plot_class_ap(metrics: dict[str, Any], metric: str = "bbox", ax: Any = None) -> Any:
-    """Bar chart of the ``<metric>_AP_<class>`` entries (from ``classwise=True``); returns
-    the Axes."""
-    import matplotlib.pyplot as plt
-
-    prefix = f"{metric}_AP_"
-    per_class = {k[len(prefix) :]: v for k, v in metrics.items() if k.startswith(prefix)}
-    if not per_class:
-        raise KeyError(f"no {prefix}<class> entries in the metrics: evaluate with classwise=True")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(max(4, len(per_class) * 0.9), 3))
-    names = list(per_class)
-    values = [0.0 if v != v else v for v in per_class.values()]  # nan (no gt) drawn as 0
-    ax.bar(names, values, color="tab:blue")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel(f"{metric} AP")
-    ax.set_title(f"{metric} AP per class (mAP {metrics.get(f'{metric}_mAP', float('nan')):.3f})")
-    ax.tick_params(axis="x", rotation=30)
-    return ax
