@@ -63,7 +63,7 @@ def ablation_grid(
     img_scale: tuple[int, int],
     cfg_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The sweep grid (``detkit.sweep``) of nb04 runs: one setting per variant, one run per seed."""
+    """The sweep grid (``detkit.experiments.sweep``) of nb04 runs: one setting per variant, one run per seed."""
     return {
         "fixed": {
             "config": DEMO_CONFIG,
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         tuple(args.img_scale),
         args.cfg_options,
     )
-    rows = detkit.sweep(
+    rows = detkit.experiments.sweep(
         NOTEBOOK,
         grid,
         args.out_dir,

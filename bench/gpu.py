@@ -135,7 +135,7 @@ def bench_inference(
 
 
 @detkit.registry.HOOKS.register_module()
-class BenchStepTimesHook(detkit.Hook):
+class BenchStepTimesHook(detkit.engine.Hook):
     """Per training step: the data-loader wait (end of the last step -> batch in hand) and the
     step time (batch in hand -> optimizer stepped, device synchronised)."""
 

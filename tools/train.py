@@ -91,7 +91,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> detkit.Runner:
+def main(argv: list[str] | None = None) -> detkit.engine.Runner:
     args = parse_args(argv)
     cfg = detkit.Config.load(args.config, args.cfg_options, strict=args.strict_cfg_options)
     if args.auto_scale_lr:

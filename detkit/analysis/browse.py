@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from detkit.viz.panels import save_panels
 from detkit.config import Config
+from detkit.viz.panels import save_panels
 
 __all__ = ["DEFAULT_SKIP_TYPE", "retrieve_data_cfg", "browse_dataset"]
 

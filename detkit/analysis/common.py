@@ -28,7 +28,9 @@ def load_results(results: str | list[Any]) -> list[Any]:
         loaded = read_pickle(results)
     except ValueError as exc:
         reason = exc.__cause__ or exc
-        raise ValueError(f"{results} is not a results pickle (tools/test.py --out): {reason}") from exc
+        raise ValueError(
+            f"{results} is not a results pickle (tools/test.py --out): {reason}"
+        ) from exc
     if not isinstance(loaded, list) or not loaded:
         raise ValueError(
             f"{results} must hold a non-empty list of per-image results, "
@@ -54,4 +56,3 @@ def bbox_results_of(result: Any, where: str = "results") -> list[np.ndarray]:
             f"(or (bbox_results, segm_results)), got {type(result).__name__}"
         )
     return result
-

@@ -21,11 +21,11 @@ from detkit.analysis.common import (
     bbox_results_of,
     load_results,
 )
-from detkit.viz.panels import save_panels
 from detkit.config import Config
 from detkit.engine.testing_setup import build_test_dataset
 from detkit.evaluation.mean_ap import eval_map
 from detkit.structures.results import DetectionResult
+from detkit.viz.panels import save_panels
 
 __all__ = ["LOADING_TYPES", "bbox_map_eval", "rank_images", "analyze_results"]
 

@@ -13,6 +13,7 @@ from detkit.engine.testing_setup import build_test_dataset
 
 __all__ = ["eval_metric", "print_config"]
 
+
 def eval_metric(
     config: Any,
     pkl_results: str | list[Any],

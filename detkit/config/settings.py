@@ -85,9 +85,7 @@ def setting(cfg: ConfigLike, key: str) -> Any:
     return copy.deepcopy(DEFAULTS[key])
 
 
-def loader_settings(
-    cfg: ConfigLike, split: Literal["train", "val", "test"]
-) -> dict[str, Any]:
+def loader_settings(cfg: ConfigLike, split: Literal["train", "val", "test"]) -> dict[str, Any]:
     """The data-loader arguments of ``split``: ``samples_per_gpu`` and ``workers_per_gpu``
     (plus ``persistent_workers`` for training when set), from ``data.<split>.samples_per_gpu``
     (val/test) or ``data.samples_per_gpu`` (train) and ``data.workers_per_gpu``, overridden by

@@ -164,7 +164,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 
 def plot_class_aps(experiments: Sequence[Experiment], metric: str = "bbox", ax: Any = None) -> Any:
     """Grouped bars: per-class AP of every experiment side by side (nan drawn as 0); one
-    experiment's chart is ``detkit.plot_class_ap``."""
+    experiment's chart is ``detkit.viz.plot_class_ap``."""
     import matplotlib.pyplot as plt
     import numpy as np
 

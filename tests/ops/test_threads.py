@@ -72,7 +72,7 @@ def test_openmp_wait_reads_the_environment_as_libgomp_does(env, wait):
 
 
 def test_collect_env_names_the_cpu_and_threads():
-    env = detkit.collect_env()
+    env = detkit.engine.collect_env()
     assert env["CPU"] == detkit.probe_cpu().summary()
     assert torch.backends.cpu.get_cpu_capability() in env["CPU"]
     assert env["threads"].startswith(f"torch threads {torch.get_num_threads()}")
