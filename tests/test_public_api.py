@@ -101,7 +101,8 @@ def test_any_import_order_gives_the_same_objects():
         "assert init_detector is detkit.engine.inference.init_detector\n"
         "assert show_result is detkit.viz.show_result\n"
         "assert detkit.analysis.benchmark is detkit.analysis.speed.benchmark\n"
-        "import detkit.analysis as a; assert a.confusion_matrix is detkit.analysis.confusion_matrix\n"
+        "import detkit.analysis as a; assert a.confusion_matrix is "
+        "detkit.analysis.confusion_matrix\n"
     )
     run(
         "from detkit import Config, setup_testing\n"

@@ -1,4 +1,5 @@
-"""Batch-train with papermill: run a notebook once per grid combination (``detkit.experiments.sweep``).
+"""Batch-train with papermill: run a notebook once per grid combination
+(``detkit.experiments.sweep``).
 
     python tools/sweep.py nbs/04_train_and_evaluate.ipynb --grid grid.yaml [--out-dir DIR]
         [--metrics bbox_mAP segm_mAP] [--kernel detkit] [--retry-failed] [--timeout S]

@@ -74,14 +74,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--device-augment",
         action="store_true",
-        help="run the train pipeline's augmentation on the device batch (config key device_augment=True)",
+        help="run the train pipeline's augmentation on the device batch (config key "
+        "device_augment=True)",
     )
     args = parser.parse_args(argv)
     if "LOCAL_RANK" not in os.environ:
         os.environ["LOCAL_RANK"] = str(args.local_rank)
     if args.options and args.cfg_options:
         raise ValueError(
-            "--options and --cfg-options cannot both be given; --options is deprecated, use --cfg-options"
+            "--options and --cfg-options cannot both be given; --options is deprecated, use "
+            "--cfg-options"
         )
     if args.options:
         warnings.warn(
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> detkit.engine.Runner:
             cfg.auto_scale_lr.enable = True
         else:
             warnings.warn(
-                "--auto-scale-lr is set but the config has no auto_scale_lr.base_batch_size; LR not scaled",
+                "--auto-scale-lr is set but the config has no auto_scale_lr.base_batch_size; LR "
+                "not scaled",
                 UserWarning,
                 stacklevel=2,
             )

@@ -106,7 +106,8 @@ def format_flops(report: FlopsReport) -> str:
     text = []
     if report.input_shape != report.ori_shape:
         text.append(
-            f"{line}\nUse size divisor set input shape from {report.ori_shape} to {report.input_shape}\n"
+            f"{line}\nUse size divisor set input shape from {report.ori_shape} to "
+            f"{report.input_shape}\n"
         )
     text.append(
         f"{line}\nInput shape: {report.input_shape}\nFlops: {report.gflops:.2f} GFLOPs\n"

@@ -187,7 +187,8 @@ class Config:
             raise KeyError(f"config option keys not in the config: {describe_new_keys(new_keys)}")
         if new_keys:
             warnings.warn(
-                f"config options add keys that were not in the config: {describe_new_keys(new_keys)}; "
+                "config options add keys that were not in the config: "
+                f"{describe_new_keys(new_keys)}; "
                 "a misspelt key is never read (pass --strict-cfg-options to fail instead)",
                 UserWarning,
                 stacklevel=2,

@@ -72,7 +72,8 @@ def _lookup(cfg: Mapping[str, Any], path: str) -> Any:
 
 
 def check_config_values(cfg: Mapping[str, Any] | Any) -> None:
-    """``cfg``: a :class:`~detkit.config.Config` or a dict. Raise ValueError naming the first config key path whose value has the wrong type or range.
+    """``cfg``: a :class:`~detkit.config.Config` or a dict. Raise ValueError naming the first
+    config key path whose value has the wrong type or range.
 
     Raises:
         ValueError: e.g. ``config key `data.samples_per_gpu` must be an int >= 1, got 0``.

@@ -60,8 +60,10 @@ class AnnotationStats:
         total = sum(self.instances_per_class.values())
         classes = ", ".join(f"{k} {v}" for k, v in self.instances_per_class.items())
         return (
-            f"{os.path.basename(self.ann_file)}: {self.images} images ({self.images_without_instances} without "
-            f"instances), {total} instances ({classes}), {self.crowd} crowd; sizes {self.size_buckets()}"
+            f"{os.path.basename(self.ann_file)}: {self.images} images "
+            f"({self.images_without_instances} without "
+            f"instances), {total} instances ({classes}), {self.crowd} crowd; sizes "
+            f"{self.size_buckets()}"
         )
 
 

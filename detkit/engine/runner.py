@@ -3,7 +3,8 @@ with an optional iteration budget).
 
 One iteration (``run_step``): the batch moves to the model's device (non-blocking copies from
 pinned memory), ``batch_transform`` (device-side augmentation) runs on it, then
-``model.train_step(data_batch, optimizer)`` (under autocast when fp16/bf16 is on) -> ``dict(loss, log_vars, num_samples)``; a non-finite loss raises
+``model.train_step(data_batch, optimizer)`` (under autocast when fp16/bf16 is on) -> ``dict(loss,
+log_vars, num_samples)``; a non-finite loss raises
 FloatingPointError; then :class:`GradientStep` does zero_grad -> backward -> clip -> step.
 
 Counters: ``epoch`` (completed epochs, 0-based while running), ``iter`` (completed global
@@ -179,7 +180,8 @@ class Runner(CheckpointMixin):
             outputs = self.model.train_step(data_batch, self.optimizer)
         if not isinstance(outputs, dict) or not {"loss", "log_vars", "num_samples"} <= set(outputs):
             raise TypeError(
-                f"{type(unwrap_model(self.model)).__name__}.train_step must return dict(loss, log_vars, num_samples), "
+                f"{type(unwrap_model(self.model)).__name__}.train_step must return dict(loss, "
+                "log_vars, num_samples), "
                 f"got {outputs!r:.200}"
             )
         log_vars = {k: float(v) for k, v in outputs["log_vars"].items()}
@@ -187,7 +189,8 @@ class Runner(CheckpointMixin):
             math.isfinite(v) for v in log_vars.values()
         ):
             raise FloatingPointError(
-                f"loss became infinite or NaN at iteration {self.iter + 1} (epoch {self.epoch + 1}, "
+                f"loss became infinite or NaN at iteration {self.iter + 1} (epoch "
+                f"{self.epoch + 1}, "
                 f"step {self.inner_iter + 1}); losses: {log_vars}"
             )
         grad_norm = self.gradient_step(outputs["loss"], self.optimizer, self.model)
@@ -262,7 +265,8 @@ class Runner(CheckpointMixin):
         ``max_epochs``/``max_iters``."""
         if len(data_loaders) != len(workflow):
             raise ValueError(
-                f"workflow {list(workflow)} has {len(workflow)} phases but {len(data_loaders)} loaders were given"
+                f"workflow {list(workflow)} has {len(workflow)} phases but {len(data_loaders)} "
+                "loaders were given"
             )
         for mode, epochs in workflow:
             if mode not in ("train", "val") or not isinstance(epochs, int) or epochs <= 0:

@@ -35,7 +35,8 @@ class CheckpointMixin:
         return {"rng_epoch_start": self._next_epoch_rng, "rng": None}
 
     def _positions(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(mmcv meta counters, exact resume position of this process) for a checkpoint written now."""
+        """(mmcv meta counters, exact resume position of this process) for a checkpoint written
+        now."""
         if self._hook_stage == "step":
             meta = {"epoch": self.epoch + 1, "iter": self.iter + 1}
             position = {
@@ -67,7 +68,8 @@ class CheckpointMixin:
         if rank_rng_states is not None:
             if len(rank_rng_states) != self.world_size:
                 raise ValueError(
-                    f"rank_rng_states has {len(rank_rng_states)} entries for {self.world_size} processes"
+                    f"rank_rng_states has {len(rank_rng_states)} entries for {self.world_size} "
+                    "processes"
                 )
             position["ranks"] = list(rank_rng_states)
         position["grad_scaler"] = self.gradient_step.state_dict()
@@ -130,7 +132,8 @@ class CheckpointMixin:
             self.epoch, self.iter = int(meta["epoch"]), int(meta["iter"])
         else:
             raise KeyError(
-                f"cannot resume from {filename}: its meta has no 'epoch'/'iter' (use load_from for weights only)"
+                f"cannot resume from {filename}: its meta has no 'epoch'/'iter' (use load_from for "
+                "weights only)"
             )
         if resume_optimizer:
             if "optimizer" not in checkpoint:

@@ -153,7 +153,8 @@ def slurm_dist_env(environ: Mapping[str, str], port: int | str | None = None) ->
         )
         if not nodelist:
             raise KeyError(
-                "environment variable SLURM_NODELIST is not set (and no MASTER_ADDR): start with srun"
+                "environment variable SLURM_NODELIST is not set (and no MASTER_ADDR): start with "
+                "srun"
             )
         master_addr = first_host(nodelist)
     return {

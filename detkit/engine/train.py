@@ -164,7 +164,8 @@ def device_augment_enabled(cfg: Mapping[str, Any]) -> bool:
         unknown = set(value) - {"enable"}
         if unknown:
             raise KeyError(
-                f"device_augment: unknown keys {sorted(unknown)}; use device_augment=dict(enable=True)"
+                f"device_augment: unknown keys {sorted(unknown)}; use "
+                "device_augment=dict(enable=True)"
             )
         value = value.get("enable", False)
     if not isinstance(value, bool):
@@ -303,7 +304,8 @@ def train_detector(
         train_index = [mode for mode, _ in workflow].index("train")
         datasets[train_index], batch_transform = split_device_augment(datasets[train_index])
         logger.info(
-            f"device_augment: loaders stop after loading; on the {device} batch: {batch_transform!r}"
+            f"device_augment: loaders stop after loading; on the {device} batch: "
+            f"{batch_transform!r}"
         )
     loaders = [
         build_dataloader(ds, **loader_args, dist=distributed, seed=cfg.get("seed"))

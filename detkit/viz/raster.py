@@ -49,7 +49,8 @@ def blend_mask_windows(
     """
     height, width = canvas.shape[:2]
     count = 0
-    for count, ((x0, y0, window), color) in enumerate(zip(windows, colors), start=1):
+    for (x0, y0, window), color in zip(windows, colors):
+        count += 1
         window = np.asarray(window, dtype=bool)[: max(height - y0, 0), : max(width - x0, 0)]
         tint = np.asarray(color, np.float32) * (255 * alpha)
         rows_per_band = max(1, BLEND_BAND_PIXELS // max(window.shape[1], 1))

@@ -1,4 +1,5 @@
-"""detkit.experiments.sweep / tools/sweep.py on a small real notebook (papermill, the detkit kernel): grid
+"""detkit.experiments.sweep / tools/sweep.py on a small real notebook (papermill, the detkit
+kernel): grid
 expansion, one folder per run, finished runs skipped, a killed sweep resumed, a failed run
 recorded while the sweep goes on, mean ± std summaries."""
 

@@ -2,7 +2,8 @@
 ``tools/analysis_tools/benchmark.py``), after 5 warm-up images; runs in one process (v2
 needs a distributed launcher).
 
-    python tools/analysis_tools/benchmark.py CONFIG CHECKPOINT --max-iter 200 --log-interval 50 [--fuse-conv-bn]
+    python tools/analysis_tools/benchmark.py CONFIG CHECKPOINT --max-iter 200 --log-interval 50
+    [--fuse-conv-bn]
 """
 
 from __future__ import annotations

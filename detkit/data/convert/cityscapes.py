@@ -68,7 +68,8 @@ class CityscapesFiles:
 
 
 def coco_categories() -> list[dict[str, Any]]:
-    """The 8 evaluated instance categories ``{'id': label id, 'name': ...}`` in label-table order."""
+    """The 8 evaluated instance categories ``{'id': label id, 'name': ...}`` in label-table
+    order."""
     return [
         {"id": label.id, "name": label.name}
         for label in cityscapes_labels
@@ -159,7 +160,8 @@ def instance_rles(inst_ids: np.ndarray) -> dict[int, dict[str, Any]]:
 
 
 def _check_same_size(files: CityscapesFiles, shape: tuple[int, ...]) -> None:
-    """The ``_instanceIds.png`` must have its image's size (the record's width/height come from it)."""
+    """The ``_instanceIds.png`` must have its image's size (the record's width/height come from
+    it)."""
     try:
         with Image.open(files.img_file) as image:
             width, height = image.size  # reads the header only
@@ -187,7 +189,8 @@ def load_img_info(files: CityscapesFiles) -> dict[str, Any]:
         label = id2label.get(label_id)
         if label is None:
             raise ValueError(
-                f"{files.inst_file}: pixel value {inst_id} is not a Cityscapes id (label {label_id})"
+                f"{files.inst_file}: pixel value {inst_id} is not a Cityscapes id (label "
+                f"{label_id})"
             )
         if not label.hasInstances or label.ignoreInEval:
             continue
@@ -254,7 +257,8 @@ class ConversionSummary:
     def __str__(self) -> str:
         classes = ", ".join(f"{name} {count}" for name, count in self.instances_per_class.items())
         return (
-            f"{self.split}: {self.images} images, {sum(self.instances_per_class.values())} instances "
+            f"{self.split}: {self.images} images, {sum(self.instances_per_class.values())} "
+            "instances "
             f"({classes}), {self.crowd} crowd regions -> {self.json_file} [{self.seconds:.1f}s]"
         )
 
@@ -293,7 +297,8 @@ def convert_cityscapes(
     splits: Sequence[str] = ("train", "val", "test"),
     show_progress: bool = True,
 ) -> list[ConversionSummary]:
-    """Convert every present split of a Cityscapes tree to ``instancesonly_filtered_gtFine_<split>.json``.
+    """Convert every present split of a Cityscapes tree to
+    ``instancesonly_filtered_gtFine_<split>.json``.
 
     Args:
         root: dataset root holding ``img_dir`` and ``gt_dir``.
@@ -313,7 +318,8 @@ def convert_cityscapes(
     images_root, gt_root = root / img_dir, root / gt_dir
     if not images_root.is_dir():
         raise FileNotFoundError(
-            f"{images_root} does not exist: expected a Cityscapes root with {img_dir}/ and {gt_dir}/"
+            f"{images_root} does not exist: expected a Cityscapes root with {img_dir}/ and "
+            f"{gt_dir}/"
         )
     for split in splits:
         if split not in SPLIT_JSON_NAMES:

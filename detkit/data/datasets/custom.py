@@ -39,8 +39,10 @@ class CustomDataset(Dataset):
     Args:
         ann_file: annotation file (relative paths are joined with ``data_root``).
         pipeline: transform configs or callables (see :class:`Compose`).
-        classes: class names overriding ``CLASSES`` (a list/tuple, or a text file with one per line).
-        data_root: folder that relative ``ann_file``/``img_prefix``/``seg_prefix``/``proposal_file`` are in.
+        classes: class names overriding ``CLASSES`` (a list/tuple, or a text file with one per
+        line).
+        data_root: folder that relative
+        ``ann_file``/``img_prefix``/``seg_prefix``/``proposal_file`` are in.
         img_prefix: folder of the images (``filename`` is relative to it).
         seg_prefix: folder of the semantic maps (``seg_map`` is relative to it).
         seg_suffix: suffix of semantic maps (for subclasses that derive them).
@@ -184,13 +186,16 @@ class CustomDataset(Dataset):
     def _no_usable_images(self, num_images: int) -> str:
         reasons = ", ".join(f"{n} with {reason}" for reason, n in self.filter_reasons.items())
         return (
-            f"{type(self).__name__}: no usable training images in {self.ann_file}: {num_images} images, "
-            f"all filtered out ({reasons or 'the file lists no images'}). Check `classes` against the file's "
+            f"{type(self).__name__}: no usable training images in {self.ann_file}: {num_images} "
+            "images, "
+            f"all filtered out ({reasons or 'the file lists no images'}). Check `classes` against "
+            "the file's "
             "categories, `filter_empty_gt` and `min_size`."
         )
 
     def _set_group_flag(self) -> None:
-        """``flag[i] = 1`` for landscape images (width / height > 1), else 0 (GroupSampler groups)."""
+        """``flag[i] = 1`` for landscape images (width / height > 1), else 0 (GroupSampler
+        groups)."""
         self.flag = np.array(
             [int(info["width"] / info["height"] > 1) for info in self.data_infos], dtype=np.uint8
         )
@@ -244,12 +249,14 @@ class CustomDataset(Dataset):
         if isinstance(classes, (tuple, list)):
             return tuple(classes)
         raise ValueError(
-            f"classes must be None, a file name or a list/tuple of names, got {type(classes).__name__}"
+            "classes must be None, a file name or a list/tuple of names, got "
+            f"{type(classes).__name__}"
         )
 
     def __repr__(self) -> str:
         mode = "test" if self.test_mode else "train"
         return (
-            f"{type(self).__name__} ({mode}): {len(self)} images, {len(self.CLASSES or ())} classes, "
+            f"{type(self).__name__} ({mode}): {len(self)} images, {len(self.CLASSES or ())} "
+            "classes, "
             f"ann_file={self.ann_file}"
         )

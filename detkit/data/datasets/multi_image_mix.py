@@ -64,7 +64,8 @@ class MultiImageMixDataset(Dataset):
                 self.pipeline.append(transform)
             else:
                 raise TypeError(
-                    f"MultiImageMixDataset: a pipeline step must be a dict or callable, got {transform!r}"
+                    "MultiImageMixDataset: a pipeline step must be a dict or callable, got "
+                    f"{transform!r}"
                 )
         self.dataset = build(dataset, DATASETS)
         self.CLASSES = getattr(self.dataset, "CLASSES", None)

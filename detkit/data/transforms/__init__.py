@@ -1,4 +1,5 @@
-"""Pipeline transforms registered in ``PIPELINES`` (which imports this package on its first lookup)."""
+"""Pipeline transforms registered in ``PIPELINES`` (which imports this package on its first
+lookup)."""
 
 from detkit.data.transforms.affine import RandomAffine, RandomShift
 from detkit.data.transforms.albu import Albu

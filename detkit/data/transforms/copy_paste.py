@@ -147,6 +147,7 @@ class CopyPaste:
 
     def __repr__(self) -> str:
         return (
-            f"CopyPaste(max_num_pasted={self.max_num_pasted}, bbox_occluded_thr={self.bbox_occluded_thr}, "
+            f"CopyPaste(max_num_pasted={self.max_num_pasted}, "
+            f"bbox_occluded_thr={self.bbox_occluded_thr}, "
             f"mask_occluded_thr={self.mask_occluded_thr}, selected={self.selected})"
         )

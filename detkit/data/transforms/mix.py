@@ -195,7 +195,8 @@ class Mosaic:
     def __repr__(self) -> str:
         return (
             f"Mosaic(img_scale={self.img_scale}, center_ratio_range={self.center_ratio_range}, "
-            f"pad_val={self.pad_val}, min_bbox_size={self.min_bbox_size}, skip_filter={self.skip_filter}, "
+            f"pad_val={self.pad_val}, min_bbox_size={self.min_bbox_size}, "
+            f"skip_filter={self.skip_filter}, "
             f"prob={self.prob})"
         )
 

@@ -1,6 +1,7 @@
 """Save ``epoch_N.pth`` / ``iter_N.pth`` checkpoints and keep ``latest.pth`` pointing at the
 newest (mmcv ``CheckpointHook``). Rank 0 writes, atomically; with several processes every rank
-first hands in its RNG states (one ``all_gather``), so a resumed run continues each rank's stream."""
+first hands in its RNG states (one ``all_gather``), so a resumed run continues each rank's
+stream."""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ class CheckpointHook(Hook):
         if self.out_dir is None:
             self.out_dir = runner.work_dir
         if is_main_process() and os.path.isdir(self.out_dir):
-            # temporary files of writes cut short by a killed run (see detkit.checkpoint.atomic_write)
+            # temporary files of writes cut short by a killed run (see
+            # detkit.checkpoint.atomic_write)
             for stale in glob.glob(os.path.join(glob.escape(self.out_dir), ".*.pth.*.tmp")):
                 os.remove(stale)
 

@@ -85,7 +85,8 @@ class EvalHook(Hook):
             self.evaluate(runner)
 
     def evaluate(self, runner: Any) -> dict[str, Any]:
-        """Run ``test_fn`` and (on rank 0) ``evaluate_fn``; returns the metrics ({} on ranks > 0)."""
+        """Run ``test_fn`` and (on rank 0) ``evaluate_fn``; returns the metrics ({} on ranks >
+        0)."""
         if self.broadcast_bn_buffer and get_dist_info()[1] > 1:
             for module in runner.model.modules():
                 if (

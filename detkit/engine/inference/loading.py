@@ -69,7 +69,8 @@ def init_detector(
         )
         if classes and len(classes) < num_classes:
             raise ValueError(
-                f"checkpoint {checkpoint}: its meta CLASSES has {len(classes)} names {tuple(classes)} but "
+                f"checkpoint {checkpoint}: its meta CLASSES has {len(classes)} names "
+                f"{tuple(classes)} but "
                 f"the model predicts {num_classes} classes (num_classes in the config); use the "
                 "config the checkpoint was trained with"
             )
