@@ -116,7 +116,7 @@ def _write_through_text(
     """Stream text into an atomic write (no second copy of the text in memory)."""
 
     def write(file: IO[bytes]) -> None:
-        text = io.TextIOWrapper(file, encoding="utf-8", newline=newline)  # type: ignore[type-var]
+        text = io.TextIOWrapper(file, encoding="utf-8", newline=newline)
         dump(text)
         text.flush()
         text.detach()  # leave ``file`` open: atomic_write fsyncs and closes it

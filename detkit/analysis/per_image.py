@@ -97,7 +97,7 @@ def _save(
             bboxes=kept.boxes.numpy(),
             labels=kept.labels.numpy(),
             scores=kept.scores.numpy(),
-            masks=None if kept.masks is None else kept.dense_masks().numpy(),
+            masks=None if (dense := kept.dense_masks()) is None else dense.numpy(),
         )
         panels = (
             [[gt, det]]

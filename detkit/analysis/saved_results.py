@@ -47,7 +47,7 @@ def eval_metric(
         dataset.format_results(outputs, **kwargs)
         return {}
     eval_kwargs = evaluation_kwargs(cfg)
-    eval_kwargs.update(dict(metric=list(eval), **kwargs))
+    eval_kwargs.update(dict(metric=list(eval or ()), **kwargs))
     metrics = dataset.evaluate(outputs, **eval_kwargs)
     print(metrics)
     return metrics

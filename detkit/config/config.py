@@ -43,10 +43,14 @@ class Config:
             when that file exists, else empty).
     """
 
+    _cfg_dict: ConfigDict
+    _filename: str | None
+    _text: str
+
     def __init__(
         self,
         cfg_dict: Mapping[str, Any] | None = None,
-        filename: str | os.PathLike | None = None,
+        filename: str | os.PathLike[str] | None = None,
         text: str | None = None,
     ) -> None:
         if cfg_dict is None:
@@ -58,7 +62,7 @@ class Config:
                 raise KeyError(f"`{key}` is a reserved key and cannot be a config key")
         if text is None:
             has_file = filename is not None and Path(filename).is_file()
-            text = Path(filename).read_text(encoding="utf-8") if has_file else ""
+            text = Path(filename).read_text(encoding="utf-8") if filename and has_file else ""
         object.__setattr__(self, "_cfg_dict", ConfigDict(cfg_dict))
         object.__setattr__(self, "_filename", os.fspath(filename) if filename else None)
         object.__setattr__(self, "_text", text)
@@ -66,7 +70,7 @@ class Config:
     @classmethod
     def fromfile(
         cls,
-        filename: str | os.PathLike,
+        filename: str | os.PathLike[str],
         use_predefined_variables: bool = True,
         import_custom_modules: bool = True,
     ) -> Config:
@@ -135,7 +139,7 @@ class Config:
         """Deep copy of the values as plain dicts."""
         return self._cfg_dict.to_dict()
 
-    def dump(self, path: str | os.PathLike | None = None) -> str | None:
+    def dump(self, path: str | os.PathLike[str] | None = None) -> str | None:
         """Write the merged config to ``path`` (.py, .json, .yaml or .yml); without a path,
         return :attr:`pretty_text`. Re-loading the file gives the same dict (JSON turns
         tuples into lists).

@@ -32,9 +32,13 @@ class _TupleSafeDumper(yaml.SafeDumper):
     """SafeDumper that writes tuples as ``!!python/tuple`` sequences."""
 
 
-_TupleSafeLoader.add_constructor(
-    _TUPLE_TAG, lambda loader, node: tuple(loader.construct_sequence(node, deep=True))
-)
+def _construct_tuple(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[Any, ...]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise yaml.constructor.ConstructorError(None, None, "!!python/tuple needs a sequence")
+    return tuple(loader.construct_sequence(node, deep=True))
+
+
+_TupleSafeLoader.add_constructor(_TUPLE_TAG, _construct_tuple)
 _TupleSafeDumper.add_representer(
     tuple, lambda dumper, data: dumper.represent_sequence(_TUPLE_TAG, data)
 )

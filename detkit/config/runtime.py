@@ -72,7 +72,7 @@ def update_data_root(cfg: Config, environ: Mapping[str, str] | None = None) -> b
 
 
 def resolve_work_dir(
-    cfg: Config, work_dir: str | None = None, config_path: str | os.PathLike | None = None
+    cfg: Config, work_dir: str | None = None, config_path: str | os.PathLike[str] | None = None
 ) -> str:
     """Set and return ``cfg.work_dir``: ``work_dir`` (``--work-dir``) if given, else the
     config's own ``work_dir``, else ``./work_dirs/<config file stem>``.
@@ -96,7 +96,7 @@ def resolve_work_dir(
             )
         stem = os.path.splitext(os.path.basename(os.fspath(source)))[0]
         cfg.work_dir = os.path.join("./work_dirs", stem)
-    return cfg.work_dir
+    return str(cfg.work_dir)
 
 
 def compat_runner_args(cfg: Config) -> Config:

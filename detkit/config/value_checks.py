@@ -20,11 +20,10 @@ def _int(low: int) -> tuple[Callable[[Any], bool], str]:
 
 def _number(low: float, strict: bool = False) -> tuple[Callable[[Any], bool], str]:
     def ok(value: Any) -> bool:
-        return (
-            isinstance(value, Real)
-            and not isinstance(value, bool)
-            and (value > low if strict else value >= low)
-        )
+        if not isinstance(value, Real) or isinstance(value, bool):
+            return False
+        number = float(value)
+        return number > low if strict else number >= low
 
     return ok, f"a number {'>' if strict else '>='} {low}"
 

@@ -12,12 +12,19 @@ resumes on its own.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
 
 from detkit.checkpoint import link_latest, load_checkpoint, save_checkpoint
 from detkit.engine.rng import get_rng_state
+
+if TYPE_CHECKING:
+    from detkit.engine.optim import GradientStep
 
 __all__ = ["CheckpointMixin"]
 
@@ -25,6 +32,22 @@ __all__ = ["CheckpointMixin"]
 class CheckpointMixin:
     """``save_checkpoint`` / ``load_checkpoint`` / ``resume`` (mmcv runner names) for the
     runner, which holds the counters, RNG bookkeeping, model, optimizer and logger they use."""
+
+    # set by the runner
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    logger: logging.Logger
+    meta: dict[str, Any]
+    gradient_step: GradientStep
+    rank: int
+    world_size: int
+    epoch: int
+    iter: int
+    inner_iter: int
+    _hook_stage: str
+    _epoch_start_rng: dict[str, Any] | None
+    _next_epoch_rng: dict[str, Any] | None
+    _resume_position: tuple[int, dict[str, Any] | None] | None
 
     def rng_snapshot(self) -> dict[str, Any]:
         """This process's RNG states for a checkpoint written now (from ``after_step`` or

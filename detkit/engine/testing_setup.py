@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from detkit.config import Config
-from detkit.config.settings import evaluation_kwargs, loader_settings
+from detkit.config.settings import ConfigLike, evaluation_kwargs, loader_settings
 from detkit.data import build_dataloader, build_dataset
 from detkit.engine.dist import get_dist_info
 from detkit.engine.inference import init_detector
@@ -36,7 +36,7 @@ from detkit.models.layers import fuse_conv_bn as fold_batch_norm
 __all__ = ["TestingSetup", "build_test_dataset", "setup_testing", "write_eval_json"]
 
 
-def build_test_dataset(cfg: Mapping[str, Any], split: Literal["val", "test"] = "test") -> Any:
+def build_test_dataset(cfg: ConfigLike, split: Literal["val", "test"] = "test") -> Any:
     """``cfg.data[split]`` (a dict, or a list of dicts concatenated) built in test mode; the
     config is not changed (``samples_per_gpu`` there is a loader argument and is dropped).
 
@@ -87,8 +87,10 @@ class TestingSetup:
         Raises:
             ValueError: an unknown metric.
         """
-        supported = getattr(self.dataset, "METRICS", None)
-        for name in names if supported is not None else ():
+        supported: Sequence[str] | None = getattr(self.dataset, "METRICS", None)
+        if supported is None:
+            return
+        for name in names:
             if name not in supported:
                 close = difflib.get_close_matches(name, supported, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
@@ -202,12 +204,13 @@ def setup_testing(
     if samples_per_gpu is not None:
         loader_args["samples_per_gpu"] = samples_per_gpu
     data_loader = build_dataloader(dataset, **loader_args, dist=distributed, shuffle=False)
-    if model is None:
+    detector: Any = model  # the MMDetection attribute CLASSES is set on it
+    if detector is None:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model = init_detector(cfg, checkpoint, device=device)
-    model.eval()
+        detector = init_detector(cfg, checkpoint, device=device)
+    detector.eval()
     if fuse_conv_bn:
-        model = fold_batch_norm(model)
-    if getattr(model, "CLASSES", None) is None:
-        model.CLASSES = dataset.CLASSES
-    return TestingSetup(cfg, model, dataset, data_loader, distributed)
+        detector = fold_batch_norm(detector)
+    if getattr(detector, "CLASSES", None) is None:
+        detector.CLASSES = dataset.CLASSES
+    return TestingSetup(cfg, detector, dataset, data_loader, distributed)

@@ -24,7 +24,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 import torch
@@ -103,7 +103,7 @@ def skip_overwritten_pretrained(cfg: Any, logger: Any = None) -> list[str]:
     cleared: list[str] = []
 
     def visit(node: Any, path: str) -> None:
-        if not isinstance(node, Mapping):
+        if not isinstance(node, MutableMapping):
             if isinstance(node, (list, tuple)):
                 for index, item in enumerate(node):
                     visit(item, f"{path}.{index}")

@@ -134,7 +134,9 @@ def setup_training(
     meta = dict(env_info=env_info, config=cfg.pretty_text, seed=seed, exp_name=exp_name)
 
     skip_overwritten_pretrained(cfg, logger)
-    model = build_detector(cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg"))
+    model: Any = build_detector(
+        cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg")
+    )
     model.init_weights()
     datasets = build_train_datasets(cfg)
     model.CLASSES = getattr(datasets[0], "CLASSES", None)

@@ -78,7 +78,7 @@ def load_experiments(
     from work dirs (named by their folder), in the order given."""
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     experiments = []
-    for path in map(os.fspath, paths):
+    for path in (os.fspath(p) for p in paths):
         if not os.path.isdir(path):
             raise FileNotFoundError(f"no run or sweep folder {path}")
         runs = sorted(glob.glob(os.path.join(glob.escape(path), "**", RUN_RECORD), recursive=True))

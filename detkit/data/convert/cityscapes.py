@@ -146,7 +146,7 @@ def instance_rles(inst_ids: np.ndarray) -> dict[int, dict[str, Any]]:
     rles = {}
     for inst_id, lo, hi in zip(ids.tolist(), first.tolist(), [*first[1:].tolist(), len(values)]):
         s, e = starts[lo:hi], ends[lo:hi]
-        counts = np.empty(2 * len(s) + 1, dtype=np.int64)
+        counts: np.ndarray = np.empty(2 * len(s) + 1, dtype=np.int64)
         counts[0] = s[0]
         counts[1::2] = e - s
         counts[2:-1:2] = s[1:] - e[:-1]

@@ -75,7 +75,7 @@ class CustomDataset(Dataset):
         file_client_args: dict | None = None,
     ) -> None:
         self.data_root = data_root
-        self.ann_file = _join(data_root, ann_file)
+        self.ann_file: str = _join(data_root, ann_file) or ann_file
         self.img_prefix = _join(data_root, img_prefix)
         self.seg_prefix = _join(data_root, seg_prefix)
         self.seg_suffix = seg_suffix
@@ -222,13 +222,16 @@ class CustomDataset(Dataset):
 
     def prepare_train_img(self, idx: int) -> dict[str, Any] | None:
         """Run the pipeline on item ``idx`` with its annotations (None if a transform drops it)."""
-        results = {"img_info": self.data_infos[idx], "ann_info": self.get_ann_info(idx)}
+        results: dict[str, Any] = {
+            "img_info": self.data_infos[idx],
+            "ann_info": self.get_ann_info(idx),
+        }
         if self.proposals is not None:
             results["proposals"] = self.proposals[idx]
         self.pre_pipeline(results)
         return self.pipeline(results)
 
-    def prepare_test_img(self, idx: int) -> dict[str, Any]:
+    def prepare_test_img(self, idx: int) -> dict[str, Any] | None:
         """Run the pipeline on item ``idx`` without annotations."""
         results: dict[str, Any] = {"img_info": self.data_infos[idx]}
         if self.proposals is not None:

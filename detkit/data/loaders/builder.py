@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist_utils
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from detkit.data.loaders.collate import collate
 from detkit.data.loaders.samplers import DistributedGroupSampler, GroupSampler
@@ -75,6 +75,7 @@ def build_dataloader(
         **kwargs: passed to ``torch.utils.data.DataLoader``.
     """
     rank, world_size = get_dist_info()
+    sampler: Sampler[int] | None
     if dist:
         if shuffle:
             sampler = DistributedGroupSampler(

@@ -51,8 +51,7 @@ class CheckpointHook(Hook):
         if self.out_dir is None:
             self.out_dir = runner.work_dir
         if is_main_process() and os.path.isdir(self.out_dir):
-            # temporary files of writes cut short by a killed run (see
-            # detkit.checkpoint.atomic_write)
+            # temporary files of writes cut short by a killed run (see detkit.io.atomic_write)
             for stale in glob.glob(os.path.join(glob.escape(self.out_dir), ".*.pth.*.tmp")):
                 os.remove(stale)
 
@@ -71,6 +70,7 @@ class CheckpointHook(Hook):
         )
         if self.max_keep_ckpts > 0:
             step = self.interval if self.interval > 0 else 1
+            assert self.out_dir is not None  # set in before_run
             for old in range(current - self.max_keep_ckpts * step, 0, -step):
                 path = os.path.join(self.out_dir, template.format(old))
                 if not os.path.exists(path):

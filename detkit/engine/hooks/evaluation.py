@@ -91,7 +91,8 @@ class EvalHook(Hook):
             for module in runner.model.modules():
                 if (
                     isinstance(module, nn.modules.batchnorm._BatchNorm)
-                    and module.track_running_stats
+                    and module.running_var is not None
+                    and module.running_mean is not None
                 ):
                     torch.distributed.broadcast(module.running_var, 0)
                     torch.distributed.broadcast(module.running_mean, 0)

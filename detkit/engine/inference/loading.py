@@ -21,8 +21,8 @@ def _dataset_classes(cfg: Any) -> tuple[str, ...] | None:
         return None
     if test_cfg.get("classes"):
         return tuple(test_cfg["classes"])
-    dataset_cls = DATASETS.get(test_cfg.get("type", ""))
-    return tuple(dataset_cls.CLASSES) if getattr(dataset_cls, "CLASSES", None) else None
+    classes = getattr(DATASETS.get(test_cfg.get("type", "")), "CLASSES", None)
+    return tuple(classes) if classes else None
 
 
 def init_detector(
@@ -54,17 +54,15 @@ def init_detector(
     if "backbone" in cfg.model:
         cfg.model.backbone.init_cfg = None
     cfg.model.train_cfg = None
-    model = build_detector(cfg.model, test_cfg=cfg.get("test_cfg"))
+    # a detector: the MMDetection attributes (CLASSES, cfg) are set on it
+    model: Any = build_detector(cfg.model, test_cfg=cfg.get("test_cfg"))
     classes = None
     if checkpoint is not None:
         meta = load_checkpoint(model, checkpoint, map_location="cpu").get("meta", {})
         classes = meta.get("CLASSES")
         num_classes = max(
-            (
-                m.num_classes
-                for m in model.modules()
-                if isinstance(getattr(m, "num_classes", None), int)
-            ),
+            (getattr(m, "num_classes", 0) for m in model.modules()),
+            key=lambda n: n if isinstance(n, int) else 0,
             default=0,
         )
         if classes and len(classes) < num_classes:
