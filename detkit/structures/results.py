@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from detkit.structures.roi_masks import MaskList, RoIMasks, dense_mask_windows
 
@@ -76,7 +77,7 @@ class DetectionResult:
             return self.masks.dense()
         return self.masks
 
-    def iter_mask_windows(self) -> Iterator[tuple[int, int, np.ndarray]]:
+    def iter_mask_windows(self) -> Iterator[tuple[int, int, NDArray[Any]]]:
         """Each row's mask, one at a time, as ``(x0, y0, window)``: the bool ``[h, w]`` numpy
         part of the canvas at ``(x0, y0)`` outside which the mask is empty (its box's window
         for ``RoIMasks``, the bounding box of its pixels for a dense tensor)."""
