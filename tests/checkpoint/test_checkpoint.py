@@ -224,20 +224,8 @@ def test_link_latest_is_relative_symlink_replaced(tmp_path):
     ]
 
 
-def test_golden_mmdet_checkpoint_reads_with_weights_only():
-    golden = os.path.join(
-        os.path.dirname(__file__),
-        "..",
-        "..",
-        "..",
-        "shared",
-        "golden",
-        "mmdet_v2_cascade_tiny",
-        "checkpoint.pth",
-    )  # ../shared beside the repo root
-    if not os.path.exists(golden):
-        pytest.skip("shared golden data not available")
-    checkpoint = read_checkpoint(golden)
+def test_golden_mmdet_checkpoint_reads_with_weights_only(golden_dir):
+    checkpoint = read_checkpoint(str(golden_dir / "checkpoint.pth"))
     assert (
         checkpoint["meta"]["mmdet_version"] == "2.28.2" and len(checkpoint["meta"]["CLASSES"]) == 8
     )
