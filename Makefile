@@ -4,8 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.detkit-installed
-# Two torch threads fight over a busy 2-core machine; tests pick their own count.
-export OMP_NUM_THREADS ?= 2
+DOCS_SITE := site
 # Idle OpenMP threads spin ~0.1 ms, then sleep (GNU OpenMP; KMP_BLOCKTIME for Intel OpenMP):
 # libgomp's default ~10 ms spin steals the cores of a busy machine and of NNPACK's own pool,
 # sleeping at once costs a wake-up per kernel (bench/threads.py). Read when torch loads, so set
@@ -13,7 +12,7 @@ export OMP_NUM_THREADS ?= 2
 export GOMP_SPINCOUNT ?= 3000
 export KMP_BLOCKTIME ?= 0
 
-.PHONY: venv test test-fast demo data lab bench clean
+.PHONY: venv check test test-fast docs demo data lab bench clean
 
 venv: $(STAMP)
 
@@ -25,14 +24,26 @@ $(STAMP): pyproject.toml
 		--env GOMP_SPINCOUNT 3000 --env KMP_BLOCKTIME 0
 	@touch $(STAMP)
 
-test: $(STAMP)
+# The house checks: lint, format, types (pyproject's [tool.mypy]) and the docs site, built
+# strictly so that a broken link or API reference fails.
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir $(DOCS_SITE)
+
+test: check
 	$(PY) -m pytest -q
+
+# the documentation site in $(DOCS_SITE)/ (`mkdocs serve` for a live preview)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir $(DOCS_SITE)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not notebook"
 
 clean:
-	rm -rf $(VENV) work_dirs .pytest_cache
+	rm -rf $(VENV) work_dirs .pytest_cache .mypy_cache $(DOCS_SITE)
 
 # --- demo: sample -> notebooks 01..05 (papermill) -> trained demo model, metrics, drawn results
 DEMO_DIR := work_dirs/demo

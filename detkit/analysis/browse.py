@@ -68,8 +68,8 @@ def browse_dataset(
             shown.
 
     Raises:
-        ValueError: nothing to do (``not_show`` without ``output_dir``); KeyError: an item has
-        no ``gt_bboxes``/``gt_labels`` after the pipeline.
+        ValueError: nothing to do (``not_show`` without ``output_dir``).
+        KeyError: an item has no ``gt_bboxes``/``gt_labels`` after the pipeline.
     """
     from detkit.data import build_dataset
 

@@ -26,8 +26,9 @@ def load_json_logs(json_logs: Sequence[str]) -> list[LogDict]:
     """One log dict per ``.log.json`` file (see the module docstring).
 
     Raises:
-        FileNotFoundError: a file is missing; ValueError: a line is not JSON, or a file has
-        no epoch records (the message names the file and line).
+        FileNotFoundError: a file is missing.
+        ValueError: a line is not JSON, or a file has no epoch records (the message names the
+            file and line).
     """
     log_dicts: list[LogDict] = []
     for json_log in json_logs:

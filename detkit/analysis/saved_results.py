@@ -30,7 +30,7 @@ def eval_metric(
 
     Raises:
         ValueError: neither or both of ``eval`` and ``format_only``; the results do not
-        match the split (the message names the annotation file).
+            match the split (the message names the annotation file).
     """
     if not eval and not format_only:
         raise ValueError(

@@ -40,9 +40,9 @@ class CustomDataset(Dataset):
         ann_file: annotation file (relative paths are joined with ``data_root``).
         pipeline: transform configs or callables (see :class:`Compose`).
         classes: class names overriding ``CLASSES`` (a list/tuple, or a text file with one per
-        line).
+            line).
         data_root: folder that relative
-        ``ann_file``/``img_prefix``/``seg_prefix``/``proposal_file`` are in.
+            ``ann_file``/``img_prefix``/``seg_prefix``/``proposal_file`` are in.
         img_prefix: folder of the images (``filename`` is relative to it).
         seg_prefix: folder of the semantic maps (``seg_map`` is relative to it).
         seg_suffix: suffix of semantic maps (for subclasses that derive them).

@@ -65,7 +65,7 @@ def build_dataloader(
         samples_per_gpu: images per GPU (per process when ``dist``).
         workers_per_gpu: loader worker processes per GPU.
         num_gpus: GPUs driven by this process when not distributed (batch = num_gpus *
-        samples_per_gpu).
+            samples_per_gpu).
         dist: distributed (torchrun): a ``DistributedGroupSampler`` (shuffle) or a
             ``DistributedSampler`` (no shuffle) over this process's rank.
         shuffle: aspect-ratio ``GroupSampler`` shuffled per epoch; False keeps dataset order.
