@@ -1,4 +1,4 @@
-"""The dependency rules of ../shared/reference/architecture.md, checked on every import
+"""The dependency rules of docs/architecture.md ("The layers"), checked on every import
 statement in detkit/ (module level and inside functions)."""
 
 import ast
