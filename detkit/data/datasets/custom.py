@@ -204,7 +204,10 @@ class CustomDataset(Dataset):
         pool = np.flatnonzero(self.flag == self.flag[idx])
         return int(np.random.choice(pool))
 
-    def __getitem__(self, idx: int) -> dict[str, Any]:
+    def __getitem__(self, idx: int) -> dict[str, Any] | None:
+        """Item ``idx`` through the pipeline; in training a dropped or (with
+        ``skip_bad_samples``) unreadable item is replaced by a random one of its group, in test
+        mode the pipeline's output is returned as is (None if a transform drops it)."""
         if self.test_mode:
             return self.prepare_test_img(idx)
         while True:

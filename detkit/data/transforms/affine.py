@@ -180,7 +180,7 @@ class RandomAffine:
             )
         self.max_rotate_degree = max_rotate_degree
         self.max_translate_ratio = max_translate_ratio
-        self.scaling_ratio_range = tuple(scaling_ratio_range)
+        self.scaling_ratio_range = (scaling_ratio_range[0], scaling_ratio_range[1])
         self.max_shear_degree = max_shear_degree
         self.border = tuple(border)
         self.border_val = tuple(border_val)

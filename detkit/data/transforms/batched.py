@@ -61,6 +61,13 @@ class PolicyStep:
     transform: Any
     value: float | None
 
+    @property
+    def magnitude(self) -> float:
+        """The signed magnitude of a geometric step (its ``value``, never None for one)."""
+        if self.value is None:
+            raise ValueError(f"{type(self.transform).__name__}: a geometric step needs a value")
+        return float(self.value)
+
 
 @dataclass
 class BatchedInstances:
@@ -112,7 +119,7 @@ def draw_autoaugment(aug: AutoAugment, batch_size: int) -> list[list[PolicyStep]
 
 
 def _step_params(step: PolicyStep, height: int, width: int) -> AffineParams:
-    t, value = step.transform, float(step.value)  # type: ignore[arg-type]
+    t, value = step.transform, step.magnitude
     if isinstance(t, Rotate):
         center = t.center if t.center is not None else ((width - 1) * 0.5, (height - 1) * 0.5)
         return AffineParams(angle=value, scale=t.scale, center=center)
@@ -170,8 +177,8 @@ def _translate_boxes(
 ) -> torch.Tensor:
     out = boxes.clone()
     lo, hi, limit = (0, 2, width) if step.transform.direction == "horizontal" else (1, 3, height)
-    out[:, lo] = (boxes[:, lo] + step.value).clamp(min=0)
-    out[:, hi] = (boxes[:, hi] + step.value).clamp(max=limit)
+    out[:, lo] = (boxes[:, lo] + step.magnitude).clamp(min=0)
+    out[:, hi] = (boxes[:, hi] + step.magnitude).clamp(max=limit)
     return out
 
 

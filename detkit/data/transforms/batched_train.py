@@ -126,7 +126,8 @@ def batched_train_transforms(
     mean = torch.as_tensor(normalize.mean, device=device).view(3, 1, 1)
     std = torch.as_tensor(normalize.std, device=device).view(3, 1, 1)
     div = int(pad.size_divisor)
-    outs, boxes_out, masks_out, metas = [], [], [], []
+    outs, boxes_out, masks_out = [], [], []
+    metas: list[dict[str, Any]] = []
     for i, draw in enumerate(draws):
         masks = (
             instances.masks[i]

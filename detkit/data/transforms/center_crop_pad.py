@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -145,10 +145,13 @@ class RandomCenterCropPad:
     def _train_aug(self, results: dict[str, Any]) -> dict[str, Any]:
         h, w = results["img"].shape[:2]
         boxes = results.get("gt_bboxes", np.zeros((0, 4), np.float32))
+        # train mode: __init__ checked crop_size and ratios; border is an int
+        crop_size, ratios = cast(Sequence[int], self.crop_size), cast(Sequence[float], self.ratios)
+        border = cast(int, self.border)
         while True:
-            scale = np.random.choice(self.ratios)
-            new_h, new_w = int(self.crop_size[0] * scale), int(self.crop_size[1] * scale)
-            h_border, w_border = self._get_border(self.border, h), self._get_border(self.border, w)
+            scale = np.random.choice(ratios)
+            new_h, new_w = int(crop_size[0] * scale), int(crop_size[1] * scale)
+            h_border, w_border = self._get_border(border, h), self._get_border(border, w)
             for _ in range(50):
                 cx = int(np.random.randint(low=w_border, high=w - w_border))
                 cy = int(np.random.randint(low=h_border, high=h - h_border))
@@ -193,7 +196,7 @@ class RandomCenterCropPad:
         img = results["img"]
         h, w = img.shape[:2]
         results["img_shape"] = img.shape
-        mode, value = self.test_pad_mode
+        mode, value = cast(Sequence[Any], self.test_pad_mode)  # test mode: checked in __init__
         if mode == "logical_or":
             target_h, target_w = (
                 (h | value) + self.test_pad_add_pix,

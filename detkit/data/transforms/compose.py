@@ -36,9 +36,10 @@ class Compose:
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any] | None:
         for transform in self.transforms:
-            data = transform(data)
-            if data is None:
+            out = transform(data)
+            if out is None:
                 return None
+            data = out
         return data
 
     def __repr__(self) -> str:

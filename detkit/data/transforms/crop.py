@@ -116,8 +116,8 @@ class RandomCrop:
         if self.crop_type == "absolute":
             return min(int(c0), h), min(int(c1), w)
         if self.crop_type == "absolute_range":
-            crop_h = np.random.randint(min(h, c0), min(h, c1) + 1)
-            crop_w = np.random.randint(min(w, c0), min(w, c1) + 1)
+            crop_h = np.random.randint(min(h, int(c0)), min(h, int(c1)) + 1)
+            crop_w = np.random.randint(min(w, int(c0)), min(w, int(c1)) + 1)
             return int(crop_h), int(crop_w)
         if self.crop_type == "relative":
             return int(h * c0 + 0.5), int(w * c1 + 0.5)

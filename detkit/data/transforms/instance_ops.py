@@ -12,6 +12,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from detkit.data.transforms.fields import BBOX2LABEL, BBOX2MASK
 from detkit.structures.masks import BitmapMasks, PolygonMasks
@@ -54,7 +55,9 @@ def find_inside_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     return (boxes[:, 0] < width) & (boxes[:, 2] > 0) & (boxes[:, 1] < height) & (boxes[:, 3] > 0)
 
 
-def crop_masks(masks: Masks, bbox: Sequence[int], rows: np.ndarray | None = None) -> Masks:
+def crop_masks(
+    masks: Masks, bbox: Sequence[int] | np.ndarray, rows: np.ndarray | None = None
+) -> Masks:
     """``masks[rows].crop(bbox)`` (integer xyxy, clipped to the image, at least 1x1; all rows
     when None) without copying the full-size rows first; for bitmaps
     only each mask's rectangle of non-zero pixels is copied into a zero (lazily allocated)
@@ -123,9 +126,9 @@ def warp_masks(masks: Masks, matrix: np.ndarray, out_shape: tuple[int, int]) -> 
     out_h, out_w = int(out_shape[0]), int(out_shape[1])
     m = np.asarray(matrix, dtype=np.float64)
     if isinstance(masks, PolygonMasks):
-        out = []
+        out: list[list[NDArray[Any]]] = []
         for obj in masks.masks:
-            polys = []
+            polys: list[NDArray[Any]] = []
             for p in obj:
                 xy = np.asarray(p, dtype=np.float64).reshape(-1, 2)
                 mapped = np.concatenate([xy, np.ones((len(xy), 1))], 1) @ m.T

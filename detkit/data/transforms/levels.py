@@ -63,9 +63,9 @@ def fill_values(name: str, fill: float | Sequence[float]) -> tuple[float, float,
     if isinstance(fill, (int, float)) and not isinstance(fill, bool):
         values = (float(fill),) * 3
     elif isinstance(fill, (tuple, list)) and len(fill) == 3:
-        values = tuple(float(v) for v in fill)
+        values = (float(fill[0]), float(fill[1]), float(fill[2]))
     else:
         raise ValueError(f"{name}: img_fill_val must be a number or a 3-tuple, got {fill!r}")
     if not all(0 <= v <= 255 for v in values):
         raise ValueError(f"{name}: img_fill_val values must be in [0, 255], got {fill!r}")
-    return values  # type: ignore[return-value]
+    return values

@@ -89,7 +89,7 @@ class Mosaic:
         if not 0 <= prob <= 1:
             raise ValueError(f"Mosaic: prob must be in [0, 1], got {prob!r}")
         self.img_scale = img_scale
-        self.center_ratio_range = tuple(center_ratio_range)
+        self.center_ratio_range = (center_ratio_range[0], center_ratio_range[1])
         self.min_bbox_size = min_bbox_size
         self.bbox_clip_border = bbox_clip_border
         self.skip_filter = skip_filter
@@ -164,8 +164,8 @@ class Mosaic:
                             value.resize((new_h, new_w)), padw, padh, (out_h, out_w), paste
                         )
                     parts.setdefault(partner, []).append(value)
-            for key, seg in segs.items():
-                seg_i = cv2.resize(patch[key], (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+            for seg_key, seg in segs.items():
+                seg_i = cv2.resize(patch[seg_key], (new_w, new_h), interpolation=cv2.INTER_NEAREST)
                 seg[paste[1] : paste[3], paste[0] : paste[2]] = seg_i[
                     crop[1] : crop[3], crop[0] : crop[2]
                 ]
@@ -236,7 +236,7 @@ class MixUp:
         if not isinstance(img_scale, tuple) or len(img_scale) != 2:
             raise TypeError(f"MixUp: img_scale must be a tuple (h, w), got {img_scale!r}")
         self.dynamic_scale = img_scale
-        self.ratio_range = tuple(ratio_range)
+        self.ratio_range = (ratio_range[0], ratio_range[1])
         self.flip_ratio = flip_ratio
         self.pad_val = pad_val
         self.max_iters = max_iters

@@ -21,9 +21,11 @@ def normalize_image(img: np.ndarray, mean: np.ndarray, std: np.ndarray, to_rgb: 
     # equals mmcv's swap-after-conversion exactly
     out = (cv2.cvtColor(img, cv2.COLOR_BGR2RGB) if to_rgb else img).astype(np.float32)
     # per-channel float64 scalars as tuples: OpenCV 5 reads a (1, 3) array as a matrix, not as
-    # the per-channel scalar OpenCV 4 (and mmcv) took it for
-    cv2.subtract(out, tuple(np.float64(mean).tolist()), out)
-    cv2.multiply(out, tuple((1 / np.float64(std)).tolist()), out)
+    # the per-channel scalar OpenCV 4 (and mmcv) took it for (the stubs of cv2.subtract list
+    # arrays only, not the scalar tuple)
+    mean_scalar = tuple(np.asarray(mean, np.float64).tolist())
+    cv2.subtract(out, mean_scalar, out)  # type: ignore[call-overload]
+    cv2.multiply(out, tuple((1 / np.asarray(std, np.float64)).tolist()), out)
     return out
 
 

@@ -103,7 +103,7 @@ class PhotoMetricDistortion:
     def apply(img: np.ndarray, d: dict[str, Any]) -> np.ndarray:
         """Distort ``img`` (uint8 or float, ``(H, W, 3)`` BGR) with the decisions ``d`` of
         :meth:`draw`; returns a new float32 image."""
-        out = img.astype(np.float32)
+        out: np.ndarray = img.astype(np.float32)
         if d["delta"] is not None:
             out += d["delta"]
         if d["contrast_first"] is not None:

@@ -63,9 +63,10 @@ class AutoAugment:
     def __call__(self, results: dict[str, Any]) -> dict[str, Any] | None:
         chosen = self.transforms[np.random.choice(len(self.transforms))]
         for transform in chosen:
-            results = transform(results)
-            if results is None:
+            out = transform(results)
+            if out is None:
                 return None
+            results = out
         return results
 
     def __repr__(self) -> str:

@@ -34,7 +34,7 @@ _CV2_INTERPOLATIONS = {
 def _check_scale(scale: object, where: str) -> tuple[int, int]:
     if not (isinstance(scale, tuple) and len(scale) == 2):
         raise TypeError(f"Resize: {where} must be a tuple (w, h) / (long, short), got {scale!r}")
-    return scale  # type: ignore[return-value]
+    return scale
 
 
 @PIPELINES.register_module()

@@ -39,13 +39,16 @@ class MultiScaleFlipAug:
         if (img_scale is None) == (scale_factor is None):
             raise ValueError("MultiScaleFlipAug: set exactly one of img_scale and scale_factor")
         if img_scale is not None:
-            self.img_scale = img_scale if isinstance(img_scale, list) else [img_scale]
+            self.img_scale: list[tuple[int, int]] | list[float] = (
+                img_scale if isinstance(img_scale, list) else [img_scale]
+            )
             self.scale_key = "scale"
             if not all(isinstance(s, tuple) for s in self.img_scale):
                 raise TypeError(
                     f"MultiScaleFlipAug: img_scale entries must be tuples, got {img_scale!r}"
                 )
         else:
+            assert scale_factor is not None  # exactly one of the two is set (checked above)
             self.img_scale = scale_factor if isinstance(scale_factor, list) else [scale_factor]
             self.scale_key = "scale_factor"
         self.flip = flip
@@ -72,9 +75,10 @@ class MultiScaleFlipAug:
 
     def _run(self, results: dict[str, Any]) -> dict[str, Any] | None:
         for transform in self.transforms:
-            results = transform(results)
-            if results is None:
+            out = transform(results)
+            if out is None:
                 return None
+            results = out
         return results
 
     def __call__(self, results: dict[str, Any]) -> dict[str, list[Any]]:

@@ -12,7 +12,7 @@ import copy
 import os
 import os.path as osp
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -89,7 +89,8 @@ def _collate_images(model: nn.Module, images: Sequence[ImageLike]) -> dict[str, 
     pipeline = _test_pipeline(model.cfg, from_arrays)
     samples = []
     for img in images:
-        if from_arrays:
+        sample: dict[str, Any]
+        if isinstance(img, np.ndarray):
             sample = dict(img=img)
         else:
             if not osp.isfile(img):
@@ -107,7 +108,8 @@ def predict_batch(model: nn.Module, batch: Mapping[str, Any]) -> list[DetectionR
     them or already unwrapped: one augmentation runs ``model.predict`` on the whole batch,
     several run ``model.predict_aug`` (batch size 1).
     """
-    # an exported detector (detkit.deploy) has no parameters but names its device
+    detector: Any = model  # a detkit detector or an exported one (detkit.deploy): duck-typed
+    # an exported detector has no parameters but names its device
     device = getattr(model, "device", None) or next(model.parameters()).device
     batch = scatter(batch, device)
     imgs, img_metas = batch["img"], batch["img_metas"]
@@ -120,10 +122,10 @@ def predict_batch(model: nn.Module, batch: Mapping[str, Any]) -> list[DetectionR
             meta["batch_input_shape"] = tuple(img.size()[-2:])
     with torch.no_grad():
         if len(imgs) == 1:
-            return model.predict(imgs[0], img_metas[0], rescale=True)
+            return list(detector.predict(imgs[0], img_metas[0], rescale=True))
         if imgs[0].size(0) != 1:
             raise ValueError(f"aug test needs batch size 1, got {imgs[0].size(0)}")
-        return model.predict_aug(imgs, img_metas, rescale=True)
+        return list(detector.predict_aug(imgs, img_metas, rescale=True))
 
 
 def predict_images(model: nn.Module, imgs: Sequence[ImageLike]) -> list[DetectionResult]:
@@ -147,7 +149,7 @@ def inference_detector(model: nn.Module, imgs: ImageLike | Sequence[ImageLike]) 
         bool masks ``[H, W]``; ``bbox_results`` alone for box-only detectors.
     """
     batched = isinstance(imgs, (list, tuple))
-    results = [
-        r.to_mmdet(model.num_classes) for r in predict_images(model, imgs if batched else [imgs])
-    ]
+    images = list(imgs) if isinstance(imgs, (list, tuple)) else [cast(ImageLike, imgs)]
+    num_classes = int(getattr(model, "num_classes"))  # noqa: B009  (nn.Module types it loosely)
+    results = [r.to_mmdet(num_classes) for r in predict_images(model, images)]
     return results if batched else results[0]
