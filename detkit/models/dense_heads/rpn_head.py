@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, normal_init
-from detkit.models.task_modules import top_batched_nms
+from detkit.models.task_modules import batched_nms_by_cfg
 from detkit.ops import Conv2d
 from detkit.registry import (
     BBOX_ASSIGNERS,
@@ -329,8 +329,11 @@ class RPNHead(nn.Module):
         if proposals.numel() == 0:
             return proposals.new_zeros(0, 5)
         iou_threshold, max_per_img = proposal_settings(cfg)
-        keep = top_batched_nms(proposals.float(), scores.float(), ids, iou_threshold, max_per_img)
-        return torch.cat([proposals[keep], scores[keep, None]], dim=-1)
+        nms_cfg = cfg.get("nms", dict(type="nms", iou_threshold=iou_threshold))
+        keep, kept_scores = batched_nms_by_cfg(
+            proposals.float(), scores.float(), ids, nms_cfg, max_per_img
+        )
+        return torch.cat([proposals[keep], kept_scores[:, None]], dim=-1)
 
     def get_bboxes(
         self,
