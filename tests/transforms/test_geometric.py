@@ -7,7 +7,7 @@ import torch
 from detkit.data.transforms.geometric import Rotate, Shear, Translate
 from detkit.data.transforms.levels import enhance_level_to_value, level_to_value
 from detkit.registry import PIPELINES, build
-from detkit.structures.masks import BitmapMasks, PolygonMasks
+from detkit.structures.masks import PolygonMasks
 
 from .toy import random_results, toy_results
 

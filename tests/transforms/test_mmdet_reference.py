@@ -105,7 +105,8 @@ def test_reference_seed_pipeline_matches_detkit(tmp_path):
 
 
 def test_bench_rows_run_end_to_end(tmp_path):
-    """bench/pipeline_rows.py's three rows (each side's outputs checked equal inside) on a tiny sample."""
+    """bench/pipeline_rows.py's three rows (each side's outputs checked equal inside) on a tiny
+    sample."""
     import importlib.util
 
     bench = Path(__file__).resolve().parents[2] / "bench" / "pipeline_rows.py"
