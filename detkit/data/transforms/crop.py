@@ -184,7 +184,8 @@ class MinIoURandomCrop:
     Draws: ``np.random.choice((1, *min_ious, 0))``; then up to 50 tries of ``uniform(min*w, w)``,
     ``uniform(min*h, h)`` (rejected when ``h/w`` is outside [0.5, 2]), ``uniform(w - new_w)``,
     ``uniform(h - new_h)``; after 50 failures a new threshold is drawn. Boxes whose centre is
-    strictly inside the crop are kept (with their labels and masks).
+    strictly inside the crop are kept (with their labels and masks). Every image field is
+    cropped alike (mmdet allows only ``img``). ``mode`` holds the last threshold drawn.
     """
 
     def __init__(
@@ -220,6 +221,7 @@ class MinIoURandomCrop:
         )
         while True:
             mode = np.random.choice(self.sample_mode)
+            self.mode = mode  # the last drawn threshold (mmdet's attribute; 1 = no crop)
             if mode == 1:
                 return results
             for _ in range(50):
