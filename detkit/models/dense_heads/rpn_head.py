@@ -122,8 +122,8 @@ class RPNHead(nn.Module):
         super().__init__()
         if reg_decoded_bbox:
             raise ValueError(
-                "RPNHead: reg_decoded_bbox=True needs an IoU-type loss, "
-                "which detkit does not provide"
+                "RPNHead: reg_decoded_bbox=True (the box loss on decoded boxes, as the IoU-type "
+                "losses need) is not supported by this head yet"
             )
         self.in_channels = in_channels
         self.feat_channels = feat_channels

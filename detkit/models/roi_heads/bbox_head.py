@@ -76,8 +76,8 @@ class ConvFCBBoxHead(nn.Module):
         super().__init__()
         if reg_decoded_bbox:
             raise ValueError(
-                "bbox head: reg_decoded_bbox=True needs an IoU-type loss, "
-                "which detkit does not provide"
+                "bbox head: reg_decoded_bbox=True (the box loss on decoded boxes, as the IoU-type "
+                "losses need) is not supported by this head yet"
             )
         self.in_channels = in_channels
         self.roi_feat_size = roi_feat_size
