@@ -92,15 +92,18 @@ class RandomCrop:
         if crop_type in ("absolute", "absolute_range"):
             if not all(isinstance(v, (int, np.integer)) and v > 0 for v in crop_size):
                 raise ValueError(
-                    f"RandomCrop: crop_size must be positive ints for {crop_type!r}, got {crop_size!r}"
+                    f"RandomCrop: crop_size must be positive ints for {crop_type!r}, "
+                    f"got {crop_size!r}"
                 )
             if crop_type == "absolute_range" and crop_size[0] > crop_size[1]:
                 raise ValueError(
-                    f"RandomCrop: absolute_range needs crop_size[0] <= crop_size[1], got {crop_size!r}"
+                    "RandomCrop: absolute_range needs crop_size[0] <= crop_size[1], "
+                    f"got {crop_size!r}"
                 )
         elif not all(0 < v <= 1 for v in crop_size):
             raise ValueError(
-                f"RandomCrop: crop_size must be ratios in (0, 1] for {crop_type!r}, got {crop_size!r}"
+                f"RandomCrop: crop_size must be ratios in (0, 1] for {crop_type!r}, "
+                f"got {crop_size!r}"
             )
         self.crop_size = tuple(crop_size)
         self.crop_type = crop_type
@@ -167,7 +170,8 @@ class RandomCrop:
     def __repr__(self) -> str:
         return (
             f"RandomCrop(crop_size={self.crop_size}, crop_type={self.crop_type!r}, "
-            f"allow_negative_crop={self.allow_negative_crop}, recompute_bbox={self.recompute_bbox}, "
+            f"allow_negative_crop={self.allow_negative_crop}, "
+            f"recompute_bbox={self.recompute_bbox}, "
             f"bbox_clip_border={self.bbox_clip_border})"
         )
 
@@ -258,7 +262,7 @@ class MinIoURandomCrop:
                     results[label_key] = results[label_key][rows]
                 if mask_key in results and results[mask_key] is not None:
                     results[mask_key] = crop_masks(results[mask_key], patch, rows)
-        else:  # no boxes at all: mmdet leaves the (empty) masks at the old size; give them the crop's
+        else:  # no boxes at all: mmdet leaves the (empty) masks at the old size; crop them
             for key in mask_keys(results):
                 if results.get(key) is not None:
                     results[key] = crop_masks(results[key], patch)
