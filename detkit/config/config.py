@@ -69,6 +69,7 @@ class Config:
         filename: str | os.PathLike,
         use_predefined_variables: bool = True,
         import_custom_modules: bool = True,
+        translate: bool = True,
     ) -> Config:
         """Load a .py/.json/.yaml/.yml config with its ``_base_`` files; an MMDetection 3.x
         config is translated to detkit's (v2-schema) config (:mod:`detkit.config.v3`).
@@ -78,7 +79,8 @@ class Config:
         See :func:`detkit.config.file_loading.load_config_file` for the errors raised.
         """
         cfg_dict, text = load_config_file(filename, use_predefined_variables)
-        cfg_dict = ConfigDict(load_translated(cfg_dict, f"config file {filename}"))
+        if translate:  # off: merge v3-keyed options first, then call load_translated
+            cfg_dict = ConfigDict(load_translated(cfg_dict, f"config file {filename}"))
         if import_custom_modules:
             apply_custom_imports(cfg_dict, os.fspath(filename))
         return cls(cfg_dict, filename=filename, text=text)

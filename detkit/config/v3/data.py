@@ -96,7 +96,7 @@ def _loader(loader: Any, ctx: Context, key: str, train: bool) -> tuple[dict, dic
     if train and sampler.get("seed") is not None:
         ctx.report.add("dropped", f"{key}.sampler.seed", "the run's seed seeds the sampler")
     batch_sampler = options.pop("batch_sampler", None)
-    if train and batch_sampler is not None:
+    if train and batch_sampler is not None and args.get("samples_per_gpu", 1) > 1:
         ctx.report.add(
             "approximate",
             f"{key}.batch_sampler",
