@@ -63,8 +63,18 @@ auto_scale_lr = dict(enable=False, base_batch_size=16)
 """
 
 
-def _dataset(kind: str, root: str, train_ann: str, val_ann: str, train_img: str, val_img: str,
-             masks: bool, resize: str, repeat: bool, metrics: str) -> str:
+def _dataset(
+    kind: str,
+    root: str,
+    train_ann: str,
+    val_ann: str,
+    train_img: str,
+    val_img: str,
+    masks: bool,
+    resize: str,
+    repeat: bool,
+    metrics: str,
+) -> str:
     annotations = f"with_bbox=True, with_mask={masks}"
     train_set = (
         f"dict(type=dataset_type, data_root=data_root, ann_file='{train_ann}',\n"
@@ -87,14 +97,14 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='Resize', scale={'(1333, 800)' if 'Coco' in kind else '(2048, 1024)'},
+    dict(type='Resize', scale={"(1333, 800)" if "Coco" in kind else "(2048, 1024)"},
          keep_ratio=True),
     dict(type='LoadAnnotations', {annotations}),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
 ]
 train_dataloader = dict(
-    batch_size={2 if 'Coco' in kind else 1}, num_workers=2, persistent_workers=True,
+    batch_size={2 if "Coco" in kind else 1}, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset={train_set})
@@ -113,9 +123,15 @@ test_evaluator = val_evaluator
 def _coco(masks: bool) -> str:
     metric = "['bbox', 'segm']" if masks else "'bbox'"
     return _dataset(
-        "CocoDataset", "data/coco/", "annotations/instances_train2017.json",
-        "annotations/instances_val2017.json", "train2017/", "val2017/", masks,
-        "dict(type='Resize', scale=(1333, 800), keep_ratio=True)", False,
+        "CocoDataset",
+        "data/coco/",
+        "annotations/instances_train2017.json",
+        "annotations/instances_val2017.json",
+        "train2017/",
+        "val2017/",
+        masks,
+        "dict(type='Resize', scale=(1333, 800), keep_ratio=True)",
+        False,
         f"dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val2017.json', "
         f"metric={metric}, format_only=False, backend_args=backend_args)",
     )
@@ -135,11 +151,16 @@ def _cityscapes(masks: bool) -> str:
             "outfile_prefix='./work_dirs/cityscapes_metric/instance')]"
         )
     return _dataset(
-        "CityscapesDataset", "data/cityscapes/",
-        "annotations/instancesonly_filtered_gtFine_train.json", val_ann,
-        "leftImg8bit/train/", "leftImg8bit/val/", masks,
+        "CityscapesDataset",
+        "data/cityscapes/",
+        "annotations/instancesonly_filtered_gtFine_train.json",
+        val_ann,
+        "leftImg8bit/train/",
+        "leftImg8bit/val/",
+        masks,
         "dict(type='RandomResize', scale=[(2048, 800), (2048, 1024)], keep_ratio=True)",
-        True, metrics,
+        True,
+        metrics,
     )
 
 
@@ -182,7 +203,9 @@ TOP_CONFIGS = {
     "mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py": ("mask-rcnn_r50_fpn", "coco_instance"),
     "cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py": ("cascade-rcnn_r50_fpn", "coco_detection"),
     "cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py": (
-        "cascade-mask-rcnn_r50_fpn", "coco_instance"),
+        "cascade-mask-rcnn_r50_fpn",
+        "coco_instance",
+    ),
 }
 CITYSCAPES_CONFIGS = (
     "cityscapes/faster-rcnn_r50_fpn_1x_cityscapes.py",
