@@ -129,7 +129,6 @@ def translate_dataloaders(cfg: Mapping[str, Any], ctx: Context) -> dict[str, Any
             continue
         args, data[split] = _loader(cfg[f"{split}_dataloader"], ctx, f"{split}_dataloader", False)
         data[split]["test_mode"] = True
-        data[split]["samples_per_gpu"] = args.pop("samples_per_gpu", 1)
         args.pop("persistent_workers", None)
         args.pop("drop_last", None)
         if args:
@@ -138,7 +137,9 @@ def translate_dataloaders(cfg: Mapping[str, Any], ctx: Context) -> dict[str, Any
 
 
 def _metric_path(data_root: Any, path: Any) -> str:
-    joined = path if data_root is None or os.path.isabs(str(path)) else os.path.join(data_root, path)
+    joined = (
+        path if data_root is None or os.path.isabs(str(path)) else os.path.join(data_root, path)
+    )
     return os.path.normpath(str(joined))
 
 
@@ -162,9 +163,7 @@ def translate_evaluator(
             metric.pop(name, None)
         metric.pop("use_mp_eval", None)
         if metric.pop("format_only", False):
-            ctx.report.add(
-                "approximate", f"{where}.format_only", "use tools/test.py --format-only"
-            )
+            ctx.report.add("approximate", f"{where}.format_only", "use tools/test.py --format-only")
         if kind == "CocoMetric":
             names = metric.pop("metric", "bbox")
             out["metric"] += [names] if isinstance(names, str) else list(names)

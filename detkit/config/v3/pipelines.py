@@ -28,6 +28,7 @@ GEOMETRIC_V3 = ("Rotate", "TranslateX", "TranslateY", "ShearX", "ShearY")
 # same name and arguments in v2 and v3 (checked against mmdet 3.3's transforms)
 _SAME_IN_BOTH = ("FilterAnnotations", "Normalize", "ImageToTensor", "DefaultFormatBundle")
 _FORMATTING = ("PackDetInputs",)
+_DEFAULT_PAD_VAL = {"img": 0, "masks": 0, "seg": 255}
 _NO_EQUIVALENT = {
     "TestTimeAug": "test-time augmentation is not supported",
     "RandAugment": "no RandAugment in detkit",
@@ -67,7 +68,10 @@ def preprocessor_transforms(preprocessor: Mapping[str, Any], ctx: Context, key: 
     options.pop("pad_mask", None)  # v2's Pad pads masks always; mask targets do not change
     options.pop("pad_seg", None)
     if divisor > 1:
-        transforms.append(dict(type="Pad", size_divisor=divisor, pad_val=pad_val))
+        pad: Transform = dict(type="Pad", size_divisor=divisor)
+        if pad_val != _DEFAULT_PAD_VAL:
+            pad["pad_val"] = pad_val
+        transforms.append(pad)
     options.pop("boxtype2tensor", None)
     options.pop("non_blocking", None)
     for name in options.pop("batch_augments", None) or []:
@@ -270,8 +274,8 @@ def _translate_one(transform: Any, ctx: Context, key: str) -> list[Transform]:
         return []
     raw = t.pop("type")
     name = type_name(raw)
-    if name.startswith("detkit."):  # detkit's own (v2) class, kept as written
-        return [dict(type=name, **t)]
+    if name.startswith("detkit."):  # detkit's own (v2) class, as the converter writes it
+        return [dict(type=name[len("detkit.") :], **t)]
     if name in _MAPPERS:
         return _MAPPERS[name](t, ctx, key)
     if name in _NO_EQUIVALENT:

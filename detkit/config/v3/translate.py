@@ -99,7 +99,11 @@ def to_internal(
     if data is not None:
         out["data"] = data
     for name, value in cfg.items():
-        if name.endswith("_pipeline") and isinstance(value, (list, tuple)) and name not in _CONSUMED:
+        if (
+            name.endswith("_pipeline")
+            and isinstance(value, (list, tuple))
+            and name not in _CONSUMED
+        ):
             test = "test" in name or "val" in name
             out[name] = translate_pipeline(value, ctx, name, test)
     runner: dict[str, Any] = {}
