@@ -17,7 +17,8 @@ from detkit.data.synthetic import generate_cityscapes_sample  # noqa: E402
 
 @pytest.fixture(scope="session")
 def mmdet3_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_mmdet3_tree(tmp_path_factory.mktemp("mmdet3_configs"))
+    """A folder laid out as an MMDetection 3.3 checkout: its ``configs`` folder."""
+    return write_mmdet3_tree(tmp_path_factory.mktemp("mmdetection")) / "configs"
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,9 @@ search tool: ``configs/_base_/default_runtime.py``, ``configs/_base_/schedules/s
 cityscapes_detection}.py``, ``configs/_base_/models/{faster-rcnn,mask-rcnn,cascade-rcnn,
 cascade-mask-rcnn}_r50_fpn.py`` (detkit's v2 model files plus v3's ``data_preprocessor``; v3.3
 changed nothing else in them), ``configs/{faster_rcnn,mask_rcnn,cascade_rcnn}/*_r50_fpn_1x_coco.py``
-and ``configs/cityscapes/{faster,mask}-rcnn_r50_fpn_1x_cityscapes.py``.
+and ``configs/cityscapes/{faster,mask}-rcnn_r50_fpn_1x_cityscapes.py``; pure-Python style as
+``mmdet/configs/cityscapes/mask_rcnn_r50_fpn_1x_cityscapes.py`` (``read_base()``, classes
+imported, ``model.merge``).
 """
 
 from __future__ import annotations
@@ -213,8 +215,67 @@ CITYSCAPES_CONFIGS = (
 )
 
 
+PURE_MODEL_IMPORTS = """\
+from mmdet.models.detectors.mask_rcnn import MaskRCNN
+from torch.nn import BatchNorm2d
+"""
+PURE_TOP = """\
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.models.mask_rcnn_r50_fpn import *
+    from .._base_.datasets.cityscapes_instance import *
+    from .._base_.default_runtime import *
+    from .._base_.schedules.schedule_1x import *
+
+from mmdet.models.losses import SmoothL1Loss
+from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
+from mmengine.optim.scheduler.lr_scheduler import LinearLR, MultiStepLR
+
+model.merge(
+    dict(
+        backbone=dict(init_cfg=None),
+        roi_head=dict(
+            bbox_head=dict(type=Shared2FCBBoxHead, num_classes=8,
+                           loss_bbox=dict(type=SmoothL1Loss, beta=1.0, loss_weight=1.0)),
+            mask_head=dict(num_classes=8))))
+optim_wrapper.merge(dict(optimizer=dict(lr=0.01)))
+param_scheduler = [
+    dict(type=LinearLR, start_factor=0.001, by_epoch=False, begin=0, end=500),
+    dict(type=MultiStepLR, begin=0, end=8, by_epoch=True, milestones=[7], gamma=0.1)
+]
+train_cfg.merge(dict(max_epochs=8))
+load_from = 'https://download.openmmlab.com/mmdetection/v2.0/{ckpt}'
+"""
+
+
+def _write_pure_python(root: Path, files: dict[str, str]) -> None:
+    """``mmdet/configs/`` (MMEngine's pure-Python style) for the Cityscapes Mask R-CNN: the
+    text bases as modules (names with underscores), classes imported by name."""
+    model = files["configs/_base_/models/mask-rcnn_r50_fpn.py"]
+    model = model.replace("type='MaskRCNN'", "type=MaskRCNN").replace(
+        "norm_cfg=dict(type='BN'", "norm_cfg=dict(type=BatchNorm2d"
+    )
+    pure = {
+        "_base_/models/mask_rcnn_r50_fpn.py": PURE_MODEL_IMPORTS + model,
+        "_base_/datasets/cityscapes_instance.py": files[
+            "configs/_base_/datasets/cityscapes_instance.py"
+        ],
+        "_base_/default_runtime.py": RUNTIME,
+        "_base_/schedules/schedule_1x.py": SCHEDULE_1X,
+        "cityscapes/mask_rcnn_r50_fpn_1x_cityscapes.py": PURE_TOP.format(
+            ckpt="mask_rcnn/mask_rcnn_r50_fpn_1x_coco/mask_rcnn_r50_fpn_1x_coco.pth"
+        ),
+    }
+    for path, text in pure.items():
+        (root / "mmdet/configs" / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / "mmdet/configs" / path).write_text(text, encoding="utf-8")
+
+
 def write_mmdet3_tree(root: Path) -> Path:
-    """Write the files named in the module docstring under ``root``; returns ``root``."""
+    """Write the files named in the module docstring under ``root/configs`` (and the
+    pure-Python ones under ``root/mmdet/configs``), as an MMDetection checkout has them;
+    returns ``root``."""
     files = {
         "_base_/default_runtime.py": RUNTIME,
         "_base_/schedules/schedule_1x.py": SCHEDULE_1X,
@@ -241,7 +302,9 @@ def write_mmdet3_tree(root: Path) -> Path:
         mask=",\n        mask_head=dict(num_classes=8)",
         ckpt="mask_rcnn/mask_rcnn_r50_fpn_1x_coco/mask_rcnn_r50_fpn_1x_coco.pth",
     )
+    files = {f"configs/{path}": text for path, text in files.items()}
     for path, text in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text, encoding="utf-8")
+    _write_pure_python(root, files)
     return root
