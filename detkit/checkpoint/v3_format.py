@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import collections
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -96,7 +96,10 @@ def _attribute(owner: Any, name: str) -> _Record:
     """Stand-in for ``builtins.getattr`` (pickles name e.g. ``HistoryBuffer.min`` this way):
     an inert record, the attribute is never looked up."""
     owner_name = getattr(owner, "source", type(owner).__name__)
-    return type("SkippedAttribute", (_Record,), {"source": f"getattr({owner_name}, {name!r})"})()
+    record: type[_Record] = type(
+        "SkippedAttribute", (_Record,), {"source": f"getattr({owner_name}, {name!r})"}
+    )
+    return record()
 
 
 def _stand_in(name: str) -> Any:
@@ -153,7 +156,9 @@ def load_mmengine_checkpoint(
             f"it calls {', '.join(blocked)} when unpickled, which no checkpoint needs: "
             "not read (possibly malicious)"
         )
-    stand_ins = [(_stand_in(name), name) for name in names]
+    stand_ins: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [
+        (_stand_in(name), name) for name in names
+    ]
     if any(name.startswith("numpy") for name in names):  # dtype instances are built too
         stand_ins += [
             (cls, f"numpy.dtypes.{cls.__name__}")

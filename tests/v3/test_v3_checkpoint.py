@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_v3 import OPTIONS, V3_CHILD, VAL_ANN
 
 import detkit
 from detkit.checkpoint import read_checkpoint
-from tiny_v3 import OPTIONS, V3_CHILD, VAL_ANN
 
 CLASSES = ("person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
 REPO = Path(__file__).resolve().parents[2]

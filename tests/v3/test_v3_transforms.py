@@ -68,7 +68,10 @@ def test_random_resize_draws_edges_by_position():
 
 
 def test_auto_augment_prob_draws_as_mmcv_random_choice():
-    policies = [[dict(type="mmdet3.TranslateX", prob=1.0, level=10)], [dict(type="Normalize", mean=[0] * 3, std=[1] * 3)]]  # fmt: skip
+    policies = [
+        [dict(type="mmdet3.TranslateX", prob=1.0, level=10)],
+        [dict(type="Normalize", mean=[0] * 3, std=[1] * 3)],
+    ]
     np.random.seed(4)
     expected = np.random.choice(np.arange(2), p=[0.3, 0.7])
     np.random.seed(4)

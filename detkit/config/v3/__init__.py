@@ -3,7 +3,9 @@ internal (v2-schema) config at load time, and the converter both ways.
 
 Modules: ``schema`` (which generation), ``report`` (what did not map), ``common`` (names,
 context), ``pipelines``/``data``/``schedule``/``runtime`` (v3 -> v2 by topic), ``translate``
-(:func:`to_internal`), ``loading`` (:func:`load_translated`, the hook of ``Config.fromfile``).
+(:func:`to_internal`), ``loading`` (:func:`load_translated`, the hook of ``Config.fromfile``),
+``to_v3``/``to_v3_data`` (the converter's v2 -> v3 direction), ``pure_python`` (MMEngine's
+``read_base()`` configs), ``scope`` (``mmdet::`` paths on this machine). See docs/migration.md.
 """
 
 from detkit.config.v3.loading import load_translated

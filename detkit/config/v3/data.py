@@ -72,7 +72,9 @@ def translate_dataset(dataset: Any, ctx: Context, key: str, test: bool) -> dict[
     return out
 
 
-def _loader(loader: Any, ctx: Context, key: str, train: bool) -> tuple[dict, dict]:
+def _loader(
+    loader: Any, ctx: Context, key: str, train: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(loader options, v2 dataset) of one v3 dataloader."""
     options = plain(loader)
     args: dict[str, Any] = {}

@@ -30,6 +30,8 @@ _LOGGER_TO_VIS = {
     "WandbLoggerHook": "WandbVisBackend",
     "MlflowLoggerHook": "MLflowVisBackend",
 }
+_HOOK_KEYS = ("interval", "save_best", "rule", "by_epoch", "gpu_collect", "tmpdir")
+_VIS_OPTIONS = ("init_kwargs", "exp_name", "tags", "params")
 _CONSUMED = (
     "model", "data", "evaluation", "runner", "total_epochs", "optimizer", "optimizer_config",
     "fp16", "lr_config", "checkpoint_config", "log_config", "dist_params", "mp_start_method",
@@ -92,10 +94,12 @@ def _loops(cfg: Mapping[str, Any], ctx: Context) -> tuple[dict[str, Any], int, b
     loop = dict(
         type="EpochBasedTrainLoop", max_epochs=runner.get("max_epochs"), val_interval=interval
     )
-    return loop, int(runner.get("max_epochs") or 0), True  # fmt: skip
+    return loop, int(runner.get("max_epochs") or 0), True
 
 
-def _schedulers(lr: Mapping[str, Any], length: int, by_epoch_run: bool, ctx: Context) -> list:
+def _schedulers(
+    lr: Mapping[str, Any], length: int, by_epoch_run: bool, ctx: Context
+) -> list[dict[str, Any]]:
     lr = dict(lr)
     out: list[dict[str, Any]] = []
     warmup = lr.pop("warmup", None)
@@ -126,7 +130,7 @@ def _schedulers(lr: Mapping[str, Any], length: int, by_epoch_run: bool, ctx: Con
             if "min_lr_ratio" in lr
             else {"eta_min": lr.pop("min_lr", 0.0)}
         )
-        out.append(dict(type="CosineAnnealingLR", T_max=length, **eta, **span))  # fmt: skip
+        out.append(dict(type="CosineAnnealingLR", T_max=length, **eta, **span))
     elif policy.lower() != "fixed":
         ctx.report.add("unsupported", "lr_config.policy", f"{policy!r}: no v3 scheduler mapped")
     for name in lr:
@@ -170,7 +174,8 @@ def _runtime(cfg: Mapping[str, Any], out: dict[str, Any], ctx: Context) -> None:
     for i, hook in enumerate(log.get("hooks", [])):
         kind = hook.pop("type", "")
         if kind in _LOGGER_TO_VIS:
-            backends.append(dict(type=_LOGGER_TO_VIS[kind], **{k: v for k, v in hook.items() if k in ("init_kwargs", "exp_name", "tags", "params")}))  # fmt: skip
+            options = {k: v for k, v in hook.items() if k in _VIS_OPTIONS}
+            backends.append(dict(type=_LOGGER_TO_VIS[kind], **options))
         elif kind != "TextLoggerHook":
             ctx.report.add("unsupported", f"log_config.hooks.{i}", f"{kind}: no v3 vis backend")
     out["vis_backends"] = backends
@@ -209,7 +214,10 @@ def to_v3(cfg: Mapping[str, Any], native: bool = False) -> tuple[dict[str, Any],
             ctx.report.add("unsupported", "model.pretrained", "use backbone.init_cfg (Pretrained)")
         masks = "gt_masks" in str(_train_dataset(data).get("pipeline", ""))
         preprocessor = read_preprocessor(_train_dataset(data).get("pipeline"), masks)
-        out["model"] = {"type": model.pop("type"), **({"data_preprocessor": preprocessor} if preprocessor else {}), **model}  # fmt: skip
+        head = {"type": model.pop("type")}
+        if preprocessor:
+            head["data_preprocessor"] = preprocessor
+        out["model"] = {**head, **model}
     for name, value in cfg.items():
         if name.endswith("_pipeline") and isinstance(value, (list, tuple)):
             out[name] = pipeline_to_v3(value, ctx, name, native)
@@ -220,15 +228,8 @@ def to_v3(cfg: Mapping[str, Any], native: bool = False) -> tuple[dict[str, Any],
         out["train_cfg"], length, by_epoch = _loops(cfg, ctx)
         out["val_cfg"], out["test_cfg"] = dict(type="ValLoop"), dict(type="TestLoop")
     if cfg.get("evaluation") is not None:
-        out["val_evaluator"] = evaluation_to_v3(
-            {
-                k: v
-                for k, v in cfg["evaluation"].items()
-                if k not in ("interval", "save_best", "rule", "by_epoch", "gpu_collect", "tmpdir")
-            },  # fmt: skip
-            data.get("val"),
-            ctx,
-        )
+        metrics = {k: v for k, v in cfg["evaluation"].items() if k not in _HOOK_KEYS}
+        out["val_evaluator"] = evaluation_to_v3(metrics, data.get("val"), ctx)
         out["test_evaluator"] = out["val_evaluator"]
     if cfg.get("optimizer") is not None:
         out["optim_wrapper"] = _optim(cfg, ctx)

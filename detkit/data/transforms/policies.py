@@ -63,7 +63,8 @@ class AutoAugment:
             len(prob) != len(policies) or not np.isclose(sum(prob), 1.0) or min(prob) < 0
         ):
             raise ValueError(
-                f"AutoAugment: prob must give one probability per policy, summing to 1, got {prob!r}"
+                "AutoAugment: prob must give one probability per policy, summing to 1, "
+                f"got {prob!r}"
             )
         self.prob = None if prob is None else [float(p) for p in prob]
         self.policies = [list(p) for p in policies]

@@ -120,7 +120,9 @@ class GeomTransformV3:
         height, width = results[keys[0]].shape[:2]
         params = self.params(mag, height, width)
         for key in keys:
-            results[key] = warp_image(results[key], params, self.img_border_value, self.interpolation)
+            results[key] = warp_image(
+                results[key], params, self.img_border_value, self.interpolation
+            )
         matrix = params.matrix(height, width)
         for key in bbox_keys(results):
             results[key] = warp_boxes(results[key], matrix, height, width)

@@ -32,7 +32,7 @@ class RandomResizeV3(Resize):
     def __init__(self, scale: list[tuple[int, int]], **kwargs: Any) -> None:
         if not isinstance(scale, (list, tuple)) or len(scale) != 2:
             raise ValueError(f"RandomResize: scale must be two (w, h) scales, got {scale!r}")
-        super().__init__(img_scale=[tuple(s) for s in scale], **kwargs)
+        super().__init__(img_scale=[(int(s[0]), int(s[1])) for s in scale], **kwargs)
 
     def random_scale(self, results: dict[str, Any]) -> None:
         """Draw ``(edge 0, edge 1)`` as mmcv 2's ``RandomResize._random_sample``."""
