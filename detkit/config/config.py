@@ -25,6 +25,7 @@ from detkit.config.formats import PY_SUFFIX, SUPPORTED_SUFFIXES, dump_data
 from detkit.config.merging import merge_a_into_b, nest_dotted_keys
 from detkit.config.option_keys import describe_new_keys, new_option_keys
 from detkit.config.pretty import find_non_literal, format_config
+from detkit.config.v3.loading import load_translated
 
 __all__ = ["Config"]
 
@@ -68,14 +69,18 @@ class Config:
         filename: str | os.PathLike,
         use_predefined_variables: bool = True,
         import_custom_modules: bool = True,
+        translate: bool = True,
     ) -> Config:
-        """Load a .py/.json/.yaml/.yml config with its ``_base_`` files.
+        """Load a .py/.json/.yaml/.yml config with its ``_base_`` files; an MMDetection 3.x
+        config is translated to detkit's (v2-schema) config (:mod:`detkit.config.v3`).
 
         With ``import_custom_modules`` the modules in ``custom_imports`` are imported (so
         their registry decorators run); ``custom_imports`` stays in the config.
         See :func:`detkit.config.file_loading.load_config_file` for the errors raised.
         """
         cfg_dict, text = load_config_file(filename, use_predefined_variables)
+        if translate:  # off: merge v3-keyed options first, then call load_translated
+            cfg_dict = ConfigDict(load_translated(cfg_dict, f"config file {filename}"))
         if import_custom_modules:
             apply_custom_imports(cfg_dict, os.fspath(filename))
         return cls(cfg_dict, filename=filename, text=text)

@@ -16,7 +16,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from detkit.checkpoint import link_latest, load_checkpoint, save_checkpoint
+from detkit.checkpoint import link_latest, load_checkpoint, save_checkpoint, unwrap_model
+from detkit.checkpoint.v3_format import match_optimizer_state, unrestored_parts
 from detkit.engine.rng import get_rng_state
 
 __all__ = ["CheckpointMixin"]
@@ -137,6 +138,14 @@ class CheckpointMixin:
                 raise KeyError(
                     f"cannot resume from {filename}: it was saved without optimizer state"
                 )
-            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            trainable = [p.requires_grad for p in unwrap_model(self.model).parameters()]
+            sizes = [len(group["params"]) for group in self.optimizer.param_groups]
+            state = match_optimizer_state(checkpoint["optimizer"], trainable, sizes)
+            self.optimizer.load_state_dict(state)
+        if "message_hub" in checkpoint:  # an MMEngine runner's checkpoint (MMDetection 3.x)
+            self.logger.warning(
+                f"resuming from the MMEngine checkpoint {filename}: restored epoch, iteration, "
+                f"weights and optimizer; not restored: {'; '.join(unrestored_parts(checkpoint))}"
+            )
         self.logger.info(f"resumed from {filename}: epoch {self.epoch}, iter {self.iter}")
         return checkpoint
