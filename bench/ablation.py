@@ -4,7 +4,8 @@ every variant runs with several seeds, and the table gives bbox/segm mAP as mean
     python bench/ablation.py [--variants FPN RFA RFA+SRS RFA+CS RFA+SRS+CS] [--seeds 0 1 2]
                              [--epochs 1] [--times 4] [--img-scale 512 256]
                              [--data-root data/cityscapes_sample] [--out-dir work_dirs/ablation]
-                             [--cfg-options '{"optimizer.lr": 0.01}'] [--retry-failed] [--out ablation.json]
+                             [--cfg-options '{"optimizer.lr": 0.01}'] [--retry-failed] [--out
+                             ablation.json]
 
 Every run is nb04 (``nbs/04_train_and_evaluate.ipynb``) on the CPU-sized demo of the seed
 config (configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes_demo.py) with
@@ -63,7 +64,8 @@ def ablation_grid(
     img_scale: tuple[int, int],
     cfg_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The sweep grid (``detkit.sweep``) of nb04 runs: one setting per variant, one run per seed."""
+    """The sweep grid (``detkit.experiments.sweep``) of nb04 runs: one setting per variant, one
+    run per seed."""
     return {
         "fixed": {
             "config": DEMO_CONFIG,
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         tuple(args.img_scale),
         args.cfg_options,
     )
-    rows = detkit.sweep(
+    rows = detkit.experiments.sweep(
         NOTEBOOK,
         grid,
         args.out_dir,

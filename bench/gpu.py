@@ -113,9 +113,9 @@ def bench_inference(
             def call() -> None:
                 with (
                     torch.no_grad(),
-                    torch.autocast(device.type, dtype=amp_dtype, enabled=precision == "amp"),
+                    torch.autocast(device.type, dtype=amp_dtype, enabled=precision == "amp"),  # noqa: B023 (called in this iteration)
                 ):
-                    model.simple_test(img, metas, rescale=True)
+                    model.simple_test(img, metas, rescale=True)  # noqa: B023
 
             for _ in range(2):
                 call()
@@ -135,7 +135,7 @@ def bench_inference(
 
 
 @detkit.registry.HOOKS.register_module()
-class BenchStepTimesHook(detkit.Hook):
+class BenchStepTimesHook(detkit.engine.Hook):
     """Per training step: the data-loader wait (end of the last step -> batch in hand) and the
     step time (batch in hand -> optimizer stepped, device synchronised)."""
 
@@ -306,7 +306,8 @@ def main() -> None:
             print(f"{key:38s} {row['fps']:12.2f} {row['ms_per_image']:10.1f} {'':>12s}")
         else:
             print(
-                f"{key:38s} {row['images_per_s']:12.2f} {row['step_ms']:10.1f} {100 * row['loader_wait_share']:11.1f}%"
+                f"{key:38s} {row['images_per_s']:12.2f} {row['step_ms']:10.1f} "
+                f"{100 * row['loader_wait_share']:11.1f}%"
             )
     print(f"wrote {out}")
 

@@ -6,7 +6,8 @@ Usage: python bench/model.py [--out FILE.json] [--threads 1,2,N] [--repeats 3] [
 ``--threads`` takes a comma-separated list: every row is measured at each thread count (the
 JSON holds one result block per count, under ``by_threads``), each count in a fresh process:
 PyTorch sizes NNPACK's thread pool once, at the first NNPACK convolution of a process, so a
-later ``torch.set_num_threads`` would leave detkit's NNPACK convolutions on the old count. The CPU capability
+later ``torch.set_num_threads`` would leave detkit's NNPACK convolutions on the old count. The CPU
+capability
 (``detkit.ops.cpu.probe_cpu``) and the thread settings are printed first. The bf16 row goes
 through ``detkit.ops.cpu.cpu_autocast``: on a CPU without native bf16 it runs float32 (and says
 so in the row's name), as detkit's own low-precision paths do, on the NCHW model (detkit's

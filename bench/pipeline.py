@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, row in rows.items():
         print(
             f"{name:<16}{row['samples_per_s']:>11.2f}{row['samples_per_cpu_s']:>9.2f}"
-            f"{row['samples_per_s'] / mmdet_wall:>16.2f}{row['samples_per_cpu_s'] / mmdet_cpu:>15.2f}"
+            f"{row['samples_per_s'] / mmdet_wall:>16.2f}"
+            f"{row['samples_per_cpu_s'] / mmdet_cpu:>15.2f}"
         )
     print(
         f"\n{'end to end, same run (cpu-s rates)':<40}{'detkit/s':>9}{'mmdet/s':>9}{'x mmdet':>9}"

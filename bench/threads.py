@@ -148,7 +148,8 @@ def main() -> None:
         base = table.get("spin")
         for setting, row in table.items():
             rel = (
-                f" {row['train_s'] / base['train_s']:12.2f} {row['infer_s'] / base['infer_s']:12.2f}"
+                f" {row['train_s'] / base['train_s']:12.2f} "
+                f"{row['infer_s'] / base['infer_s']:12.2f}"
                 if base
                 else ""
             )

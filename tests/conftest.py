@@ -20,10 +20,24 @@ matplotlib.use("Agg")
 os.environ.pop("MPLBACKEND", None)
 
 import torch  # noqa: E402
+from shared_data import GOLDEN, SEED_TEXT, require_shared  # noqa: E402
 
 torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    """``../shared/golden/mmdet_v2_cascade_tiny`` (real MMDetection 2.28.2 outputs); a missing
+    directory fails in CI and skips elsewhere (:func:`shared_data.require_shared`)."""
+    return require_shared(GOLDEN)
+
+
+@pytest.fixture(scope="session")
+def seed_tutorial() -> Path:
+    """The seed tutorial text in ``../shared/seed`` (missing: fails in CI, skips elsewhere)."""
+    return require_shared(SEED_TEXT)
 
 
 @dataclass

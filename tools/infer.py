@@ -82,4 +82,4 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    detkit.run_cli(main)
+    detkit.cli.run_cli(main)

@@ -1,4 +1,5 @@
-"""Batch-train with papermill: run a notebook once per grid combination (``detkit.sweep``).
+"""Batch-train with papermill: run a notebook once per grid combination
+(``detkit.experiments.sweep``).
 
     python tools/sweep.py nbs/04_train_and_evaluate.ipynb --grid grid.yaml [--out-dir DIR]
         [--metrics bbox_mAP segm_mAP] [--kernel detkit] [--retry-failed] [--timeout S]
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out_dir or os.path.join(
         "work_dirs", "sweeps", os.path.splitext(os.path.basename(args.grid))[0]
     )
-    rows = detkit.sweep(
+    rows = detkit.experiments.sweep(
         args.notebook,
         args.grid,
         out_dir,

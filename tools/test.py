@@ -9,27 +9,11 @@ torchrun --nproc_per_node=2 tools/test.py CONFIG CHECKPOINT --eval bbox --launch
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
-import os.path as osp
-import pickle
-from typing import Any
 
 import torch
 
 import detkit
-
-# keys of cfg.evaluation that configure the EvalHook, not dataset.evaluate
-HOOK_ONLY_KEYS = (
-    "interval",
-    "tmpdir",
-    "start",
-    "gpu_collect",
-    "save_best",
-    "rule",
-    "dynamic_intervals",
-    "by_epoch",
-)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -104,98 +88,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def check_metrics(names: list[str] | tuple[str, ...], dataset: Any) -> None:
-    """Refuse a metric the test dataset's ``METRICS`` (when it declares them) lacks, naming the
-    closest one; datasets without ``METRICS`` (users' own) judge their metrics in ``evaluate``."""
-    supported = getattr(dataset, "METRICS", None)
-    for name in names if supported is not None else ():
-        if name not in supported:
-            close = difflib.get_close_matches(name, supported, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ValueError(
-                f"--eval: unknown metric {name!r} for {type(dataset).__name__}; "
-                f"{hint}choose from {', '.join(supported)}"
-            )
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    cfg = detkit.Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options, strict=args.strict_cfg_options)
-
+    cfg = detkit.Config.load(args.config, args.cfg_options, strict=args.strict_cfg_options)
     distributed = args.launcher != "none"
     if distributed:
-        detkit.init_dist(args.launcher, **cfg.get("dist_params", {}))
+        detkit.init_dist(args.launcher, **detkit.config.setting(cfg, "dist_params"))
     try:
-        return _test_and_evaluate(args, cfg, distributed)
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        gpu = local_rank if distributed else args.gpu_id
+        device = args.device or (f"cuda:{gpu}" if torch.cuda.is_available() else "cpu")
+        setup = detkit.setup_testing(
+            cfg,
+            args.checkpoint,
+            device=device,
+            distributed=distributed,
+            fuse_conv_bn=args.fuse_conv_bn,
+        )
+        return setup.test(
+            metric=args.eval,
+            format_only=args.format_only,
+            eval_options=args.eval_options,
+            out=args.out,
+            show=args.show,
+            show_dir=args.show_dir,
+            show_score_thr=args.show_score_thr,
+            work_dir=args.work_dir,
+        )
     finally:
         if distributed:  # a rank leaving with a live gloo group aborts the process at exit
             torch.distributed.barrier()
             torch.distributed.destroy_process_group()
 
 
-def _test_and_evaluate(args: argparse.Namespace, cfg: detkit.Config, distributed: bool) -> dict:
-    """Run the model over ``cfg.data.test`` and, on rank 0, write/evaluate the results."""
-    rank, _ = detkit.get_dist_info()
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    device = args.device or (
-        f"cuda:{local_rank if distributed else args.gpu_id}" if torch.cuda.is_available() else "cpu"
-    )
-
-    cfg.data.test.test_mode = True
-    samples_per_gpu = cfg.data.test.pop("samples_per_gpu", 1)
-    dataset = detkit.build_dataset(cfg.data.test)
-    check_metrics(args.eval or (), dataset)  # before the model runs over the whole test set
-    data_loader = detkit.build_dataloader(
-        dataset,
-        samples_per_gpu=samples_per_gpu,
-        workers_per_gpu=cfg.data.get("workers_per_gpu", 0),
-        dist=distributed,
-        shuffle=False,
-    )
-    model = detkit.init_detector(cfg, args.checkpoint, device=device)
-    if args.fuse_conv_bn:
-        detkit.fuse_conv_bn(model)
-    if model.CLASSES is None:
-        model.CLASSES = dataset.CLASSES
-
-    if distributed:
-        outputs = detkit.multi_gpu_test(model, data_loader, args.show_score_thr, args.show_dir)
-    else:
-        outputs = detkit.single_gpu_test(
-            model, data_loader, args.show, args.show_dir, args.show_score_thr
-        )
-
-    metric: dict = {}
-    if rank != 0:
-        return metric
-    if args.out:
-        print(f"\nwriting results to {args.out}")
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        partial = f"{args.out}.tmp"  # complete or absent: renamed once fully written
-        try:
-            with open(partial, "wb") as f:
-                pickle.dump(outputs, f)
-            os.replace(partial, args.out)
-        finally:
-            if osp.exists(partial):
-                os.remove(partial)
-    if args.format_only:
-        dataset.format_results(outputs, **args.eval_options)
-    if args.eval:
-        eval_kwargs = {
-            k: v for k, v in cfg.get("evaluation", {}).items() if k not in HOOK_ONLY_KEYS
-        }
-        eval_kwargs.update(dict(metric=args.eval, **args.eval_options))
-        metric = dataset.evaluate(outputs, **eval_kwargs)
-        print(metric)
-        if args.work_dir:
-            print(
-                f"metrics written to {detkit.write_eval_json(args.work_dir, args.config, metric)}"
-            )
-    return metric
-
-
 if __name__ == "__main__":
-    detkit.run_cli(main)
+    detkit.cli.run_cli(main)

@@ -74,14 +74,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--device-augment",
         action="store_true",
-        help="run the train pipeline's augmentation on the device batch (config key device_augment=True)",
+        help="run the train pipeline's augmentation on the device batch (config key "
+        "device_augment=True)",
     )
     args = parser.parse_args(argv)
     if "LOCAL_RANK" not in os.environ:
         os.environ["LOCAL_RANK"] = str(args.local_rank)
     if args.options and args.cfg_options:
         raise ValueError(
-            "--options and --cfg-options cannot both be given; --options is deprecated, use --cfg-options"
+            "--options and --cfg-options cannot both be given; --options is deprecated, use "
+            "--cfg-options"
         )
     if args.options:
         warnings.warn(
@@ -91,25 +93,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> detkit.Runner:
+def main(argv: list[str] | None = None) -> detkit.engine.Runner:
     args = parse_args(argv)
-    cfg = detkit.Config.fromfile(args.config)
-    cfg = detkit.replace_cfg_vals(cfg)
-    detkit.update_data_root(cfg)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options, strict=args.strict_cfg_options)
+    cfg = detkit.Config.load(args.config, args.cfg_options, strict=args.strict_cfg_options)
     if args.auto_scale_lr:
         if "auto_scale_lr" in cfg and "base_batch_size" in cfg.auto_scale_lr:
             cfg.auto_scale_lr.enable = True
         else:
             warnings.warn(
-                "--auto-scale-lr is set but the config has no auto_scale_lr.base_batch_size; LR not scaled",
+                "--auto-scale-lr is set but the config has no auto_scale_lr.base_batch_size; LR "
+                "not scaled",
                 UserWarning,
                 stacklevel=2,
             )
     if args.device_augment:
         cfg.device_augment = True
-    detkit.resolve_work_dir(cfg, args.work_dir, args.config)
+    detkit.config.resolve_work_dir(cfg, args.work_dir, args.config)
     if args.resume_from is not None:
         cfg.resume_from = args.resume_from
     cfg.auto_resume = args.auto_resume
@@ -125,8 +124,7 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
 
     distributed = args.launcher != "none"
     if distributed:
-        detkit.init_dist(args.launcher, **cfg.get("dist_params", {}))
-    cfg = detkit.compat_runner_args(cfg)
+        detkit.init_dist(args.launcher, **detkit.config.setting(cfg, "dist_params"))
 
     randomness = cfg.get("randomness") or {}  # an MMDetection 3.x config's seed settings
     setup = detkit.setup_training(

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from detkit.analysis.common import load_tool_config
-from detkit.analysis.drawing import save_panels
+from detkit.config import Config
+from detkit.viz.panels import save_panels
 
 __all__ = ["DEFAULT_SKIP_TYPE", "retrieve_data_cfg", "browse_dataset"]
 
@@ -30,7 +30,7 @@ def retrieve_data_cfg(
     """The tool config with ``skip_type`` steps removed from the innermost training
     pipeline (wrappers such as ``RepeatDataset`` are looked through; a
     ``MultiImageMixDataset``'s own pipeline is the one changed)."""
-    cfg = load_tool_config(config, cfg_options)
+    cfg = Config.load(config, cfg_options)
     train = cfg.data.train
     while (
         isinstance(train, Mapping)

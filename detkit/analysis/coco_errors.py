@@ -25,7 +25,6 @@ import copy
 import io
 import os
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -92,12 +91,12 @@ def _plot(recall: np.ndarray, ps: np.ndarray, out_dir: str, name: str, iou_type:
     for a, area in enumerate(AREA_NAMES):
         curves = ps[:, :, :, a]
         aps = [float(c.mean()) for c in curves]
-        curves = [np.zeros(len(recall))] + [c.mean(axis=1) for c in curves]
+        stacked = [np.zeros(len(recall))] + [c.mean(axis=1) for c in curves]
         fig, ax = plt.subplots()
         for k, error in enumerate(ERROR_TYPES):
-            ax.plot(recall, curves[k + 1], color=[0, 0, 0], linewidth=0.5)
+            ax.plot(recall, stacked[k + 1], color=[0, 0, 0], linewidth=0.5)
             ax.fill_between(
-                recall, curves[k], curves[k + 1], color=_COLORS[k], label=f"[{aps[k]:.3f}]{error}"
+                recall, stacked[k], stacked[k + 1], color=_COLORS[k], label=f"[{aps[k]:.3f}]{error}"
             )
         title = f"{iou_type}-{name}-{area}"
         ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1), title=title)

@@ -1,38 +1,17 @@
-"""What every analysis tool does first: load a config the way the v2.28 tools do, read a
-results pickle written by ``tools/test.py --out``, and build the test split."""
+"""What the analysis tools share: read a results pickle written by ``tools/test.py --out`` and
+the box arrays of one result. Configs come from :meth:`detkit.Config.load` and test splits
+from :func:`detkit.engine.testing_setup.build_test_dataset`, as in every entry point."""
 
 from __future__ import annotations
 
 import os
-import pickle
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from detkit.config import Config, replace_cfg_vals, update_data_root
+from detkit.io import read_pickle
 
-__all__ = ["load_tool_config", "load_results", "bbox_results_of", "build_test_dataset"]
-
-
-def load_tool_config(config: str | Config, cfg_options: Mapping[str, Any] | None = None) -> Config:
-    """``Config.fromfile`` (or a copy of a ``Config``), ``${a.b}`` references resolved, the
-    ``MMDET_DATASETS`` override applied and ``cfg_options`` merged (mmdet v2 tool order).
-
-    Raises:
-        FileNotFoundError: ``config`` is a path that does not exist.
-    """
-    if isinstance(config, Config):
-        cfg = Config(config.to_dict(), filename=config.filename, text=config.text)
-    else:
-        if not os.path.isfile(config):
-            raise FileNotFoundError(f"config file not found: {config}")
-        cfg = Config.fromfile(config)
-    cfg = replace_cfg_vals(cfg)
-    update_data_root(cfg)
-    if cfg_options:
-        cfg.merge_from_dict(dict(cfg_options))
-    return cfg
+__all__ = ["load_results", "bbox_results_of"]
 
 
 def load_results(results: str | list[Any]) -> list[Any]:
@@ -46,10 +25,12 @@ def load_results(results: str | list[Any]) -> list[Any]:
     if not os.path.isfile(results):
         raise FileNotFoundError(f"results file not found: {results}")
     try:
-        with open(results, "rb") as f:
-            loaded = pickle.load(f)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-        raise ValueError(f"{results} is not a results pickle (tools/test.py --out): {exc}") from exc
+        loaded = read_pickle(results)
+    except ValueError as exc:
+        reason = exc.__cause__ or exc
+        raise ValueError(
+            f"{results} is not a results pickle (tools/test.py --out): {reason}"
+        ) from exc
     if not isinstance(loaded, list) or not loaded:
         raise ValueError(
             f"{results} must hold a non-empty list of per-image results, "
@@ -75,14 +56,3 @@ def bbox_results_of(result: Any, where: str = "results") -> list[np.ndarray]:
             f"(or (bbox_results, segm_results)), got {type(result).__name__}"
         )
     return result
-
-
-def build_test_dataset(cfg: Config) -> Any:
-    """``cfg.data.test`` built in test mode (``samples_per_gpu`` removed), as the tools do."""
-    from detkit.data import build_dataset
-
-    test_cfg = cfg.data.test
-    for item in test_cfg if isinstance(test_cfg, list) else [test_cfg]:
-        item.test_mode = True
-        item.pop("samples_per_gpu", None)
-    return build_dataset(test_cfg)

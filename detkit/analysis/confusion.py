@@ -22,10 +22,10 @@ from torchvision.ops import box_iou, nms
 
 from detkit.analysis.common import (
     bbox_results_of,
-    build_test_dataset,
     load_results,
-    load_tool_config,
 )
+from detkit.config import Config
+from detkit.engine.testing_setup import build_test_dataset
 
 __all__ = [
     "analyze_per_img_dets",
@@ -192,7 +192,7 @@ def confusion_matrix(
     """``confusion_matrix.py``: the counts of the results pickle ``prediction_path`` on
     ``cfg.data.test``, plotted (and saved to ``save_dir``); returns the ``[C + 1, C + 1]``
     counts (last row/column: background)."""
-    cfg = load_tool_config(config, cfg_options)
+    cfg = Config.load(config, cfg_options)
     results = load_results(prediction_path)
     dataset = build_test_dataset(cfg)
     counts = calculate_confusion_matrix(dataset, results, score_thr, nms_iou_thr, tp_iou_thr)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from detkit.analysis.common import load_tool_config
+from detkit.config import Config
 
 __all__ = ["FlopsReport", "count_flops", "get_flops", "format_flops"]
 
@@ -106,7 +106,8 @@ def format_flops(report: FlopsReport) -> str:
     text = []
     if report.input_shape != report.ori_shape:
         text.append(
-            f"{line}\nUse size divisor set input shape from {report.ori_shape} to {report.input_shape}\n"
+            f"{line}\nUse size divisor set input shape from {report.ori_shape} to "
+            f"{report.input_shape}\n"
         )
     text.append(
         f"{line}\nInput shape: {report.input_shape}\nFlops: {report.gflops:.2f} GFLOPs\n"
@@ -142,7 +143,7 @@ def get_flops(
     if len(shape) not in (1, 2) or any(int(v) <= 0 for v in shape):
         raise ValueError(f"invalid input shape {tuple(shape)}: give H W or one size")
     height, width = (int(shape[0]),) * 2 if len(shape) == 1 else (int(shape[0]), int(shape[1]))
-    cfg = load_tool_config(config, cfg_options)
+    cfg = Config.load(config, cfg_options)
     cfg.model.pretrained = None
     if "backbone" in cfg.model:
         cfg.model.backbone.init_cfg = None

@@ -220,10 +220,12 @@ def cal_train_time(
             average=float(np.mean(np.concatenate([np.asarray(t, float) for t in epoch_times]))),
         )
         print(
-            f"slowest epoch {summary['slowest_epoch']}, average time is {summary['slowest_time']:.4f}"
+            f"slowest epoch {summary['slowest_epoch']}, average time is "
+            f"{summary['slowest_time']:.4f}"
         )
         print(
-            f"fastest epoch {summary['fastest_epoch']}, average time is {summary['fastest_time']:.4f}"
+            f"fastest epoch {summary['fastest_epoch']}, average time is "
+            f"{summary['fastest_time']:.4f}"
         )
         print(f"time std over epochs is {summary['std_over_epochs']:.4f}")
         print(f"average iter time: {summary['average']:.4f} s/iter\n")

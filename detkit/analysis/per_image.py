@@ -19,13 +19,13 @@ import numpy as np
 
 from detkit.analysis.common import (
     bbox_results_of,
-    build_test_dataset,
     load_results,
-    load_tool_config,
 )
-from detkit.analysis.drawing import save_panels
+from detkit.config import Config
+from detkit.engine.testing_setup import build_test_dataset
 from detkit.evaluation.mean_ap import eval_map
 from detkit.structures.results import DetectionResult
+from detkit.viz.panels import save_panels
 
 __all__ = ["LOADING_TYPES", "bbox_map_eval", "rank_images", "analyze_results"]
 
@@ -97,7 +97,7 @@ def _save(
             bboxes=kept.boxes.numpy(),
             labels=kept.labels.numpy(),
             scores=kept.scores.numpy(),
-            masks=None if kept.masks is None else kept.dense_masks().numpy(),
+            masks=None if (dense := kept.dense_masks()) is None else dense.numpy(),
         )
         panels = (
             [[gt, det]]
@@ -131,7 +131,7 @@ def analyze_results(
     results pickle and draw the best into ``<show_dir>/good``, the worst into
     ``<show_dir>/bad`` (and display them with ``show``, ``wait_time`` seconds each, 0:
     blocking); returns ``{'good': [(index, mAP)], 'bad': [...]}`` (ascending)."""
-    cfg = load_tool_config(config, cfg_options)
+    cfg = Config.load(config, cfg_options)
     results = load_results(prediction_path)
     cfg.data.test.pipeline = _train_loading_pipeline(cfg)
     dataset = build_test_dataset(cfg)

@@ -6,21 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from detkit.analysis.common import build_test_dataset, load_results, load_tool_config
+from detkit.analysis.common import load_results
+from detkit.config import Config
+from detkit.config.settings import evaluation_kwargs
+from detkit.engine.testing_setup import build_test_dataset
 
-__all__ = ["EVAL_HOOK_KEYS", "eval_metric", "print_config"]
-
-# keys of cfg.evaluation that configure the EvalHook, not dataset.evaluate
-EVAL_HOOK_KEYS = (
-    "interval",
-    "tmpdir",
-    "start",
-    "gpu_collect",
-    "save_best",
-    "rule",
-    "dynamic_intervals",
-    "by_epoch",
-)
+__all__ = ["eval_metric", "print_config"]
 
 
 def eval_metric(
@@ -48,15 +39,15 @@ def eval_metric(
         )
     if eval and format_only:
         raise ValueError("--eval and --format-only cannot be both specified")
-    cfg = load_tool_config(config, cfg_options)
+    cfg = Config.load(config, cfg_options)
     dataset = build_test_dataset(cfg)
     outputs = load_results(pkl_results)
     kwargs = dict(eval_options or {})
     if format_only:
         dataset.format_results(outputs, **kwargs)
         return {}
-    eval_kwargs = {k: v for k, v in cfg.get("evaluation", {}).items() if k not in EVAL_HOOK_KEYS}
-    eval_kwargs.update(dict(metric=list(eval), **kwargs))
+    eval_kwargs = evaluation_kwargs(cfg)
+    eval_kwargs.update(dict(metric=list(eval or ()), **kwargs))
     metrics = dataset.evaluate(outputs, **eval_kwargs)
     print(metrics)
     return metrics
@@ -65,7 +56,7 @@ def eval_metric(
 def print_config(config: Any, cfg_options: Mapping[str, Any] | None = None) -> str:
     """``print_config.py``: the fully merged config (``_base_`` files, ``${}`` references,
     ``MMDET_DATASETS``, ``cfg_options``) as Python text; printed and returned."""
-    cfg = load_tool_config(config, cfg_options)
+    cfg = Config.load(config, cfg_options)
     text = f"Config:\n{cfg.pretty_text}"
     print(text)
     return text

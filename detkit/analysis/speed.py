@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from detkit.analysis.common import build_test_dataset, load_tool_config
+from detkit.config import Config, setting
 
 __all__ = ["measure_inference_speed", "benchmark"]
 
@@ -43,30 +43,20 @@ def measure_inference_speed(
     Raises:
         ValueError: ``max_iter <= num_warmup`` or ``log_interval < 1``.
     """
-    from detkit.data import build_dataloader
-    from detkit.engine.inference import init_detector
     from detkit.engine.runner import move_to_device
-    from detkit.models.layers import fuse_conv_bn as fuse
+    from detkit.engine.testing_setup import setup_testing
 
     if max_iter <= num_warmup or num_warmup < 0:
         raise ValueError(f"max_iter ({max_iter}) must exceed num_warmup ({num_warmup}) >= 0")
     if log_interval < 1:
         raise ValueError(f"log_interval must be >= 1, got {log_interval}")
-    if cfg.get("cudnn_benchmark", False):
+    if setting(cfg, "cudnn_benchmark"):
         torch.backends.cudnn.benchmark = True
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dataset = build_test_dataset(cfg)
-    loader = build_dataloader(
-        dataset,
-        samples_per_gpu=1,
-        workers_per_gpu=cfg.data.get("workers_per_gpu", 0),
-        dist=False,
-        shuffle=False,
+    setup = setup_testing(
+        cfg, checkpoint, device=device, fuse_conv_bn=fuse_conv_bn, samples_per_gpu=1
     )
-    model = init_detector(cfg, checkpoint, device=device)
-    if fuse_conv_bn:
-        model = fuse(model)
-    model.eval()
+    model, loader = setup.model, setup.data_loader
     torch_device = torch.device(device)
     pure_inf_time = 0.0
     fps = 0.0
@@ -107,7 +97,7 @@ def benchmark(
     ``cfg.data.test``; returns the fps of each repeat (and prints their mean when several)."""
     if repeat_num < 1:
         raise ValueError(f"repeat_num must be >= 1, got {repeat_num}")
-    cfg = load_tool_config(config, cfg_options)
+    cfg = Config.load(config, cfg_options)
     fps_list = [
         measure_inference_speed(
             copy.deepcopy(cfg), checkpoint, max_iter, log_interval, fuse_conv_bn, num_warmup, device

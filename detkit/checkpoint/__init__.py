@@ -16,7 +16,6 @@ from detkit.checkpoint.loading import (
 )
 from detkit.checkpoint.report import LoadReport
 from detkit.checkpoint.saving import (
-    atomic_write,
     get_state_dict,
     link_latest,
     save_checkpoint,
@@ -34,7 +33,6 @@ __all__ = [
     "checkpoint_problem",
     "non_finite_tensors",
     "LoadReport",
-    "atomic_write",
     "get_state_dict",
     "hub_cache_path",
     "link_latest",

@@ -41,23 +41,31 @@ def checkpoint_problem(path: str) -> str | None:
         return None
     if not head.startswith(_ZIP_MAGIC):
         kind = "a text file" if _looks_like_text(head) else "an unknown binary format"
-        return f"not a PyTorch checkpoint: it starts with {head!r} ({kind}; torch.save writes a zip archive)"
+        return (
+            f"not a PyTorch checkpoint: it starts with {head!r} ({kind}; torch.save writes a "
+            "zip archive)"
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
     except zipfile.BadZipFile:
         return (
-            f"not a complete checkpoint: truncated at byte {size} (a zip archive whose end record is "
+            f"not a complete checkpoint: truncated at byte {size} (a zip archive whose end record "
+            "is "
             "missing, e.g. a cut-off download or copy, or a save interrupted outside detkit)"
         )
     if not any(name == "data.pkl" or name.endswith("/data.pkl") for name in names):
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-        return f"not a PyTorch checkpoint: a zip archive without data.pkl (it holds {shown or 'nothing'})"
+        return (
+            "not a PyTorch checkpoint: a zip archive without data.pkl "
+            f"(it holds {shown or 'nothing'})"
+        )
     corrupt = _corrupt_record(path)
     if corrupt is not None:
         return (
             f"corrupt checkpoint: record {corrupt!r} fails its CRC-32 check (bytes changed inside "
-            "the file, e.g. a disk or transfer error; the size is unchanged, so it is not a cut-off copy)"
+            "the file, e.g. a disk or transfer error; the size is unchanged, so it is not a "
+            "cut-off copy)"
         )
     return None
 

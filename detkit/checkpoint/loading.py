@@ -172,7 +172,8 @@ def load_state_dict(
     if non_finite:
         warnings.warn(
             f"{source}: tensors holding NaN or inf values are loaded: {', '.join(non_finite)}; the "
-            "model's outputs will be meaningless (e.g. no detections). Was it saved after a diverged "
+            "model's outputs will be meaningless (e.g. no detections). Was it saved after a "
+            "diverged "
             "step?",
             UserWarning,
             stacklevel=3,
@@ -189,7 +190,8 @@ def load_state_dict(
     report.loaded = [k for k in filtered if k not in skipped]
     if strict and not report.exact:
         raise RuntimeError(
-            f"strict load of {source} failed: its weights do not match the model (was the architecture "
+            f"strict load of {source} failed: its weights do not match the model (was the "
+            "architecture "
             f"changed? load_from copies the matching weights only)\n{report.table()}"
         )
     _log(logger, logging.INFO if report.exact else logging.WARNING, report.table())
@@ -223,7 +225,8 @@ def load_checkpoint(
     state_dict = checkpoint.get("state_dict", checkpoint)
     if not isinstance(state_dict, Mapping):
         raise ValueError(
-            f"checkpoint {filename}: 'state_dict' must be a mapping, got {type(state_dict).__name__}"
+            f"checkpoint {filename}: 'state_dict' must be a mapping, got "
+            f"{type(state_dict).__name__}"
         )
     metadata = getattr(state_dict, "_metadata", None)
     revised: OrderedDict[str, torch.Tensor] = OrderedDict()

@@ -79,7 +79,8 @@ class LoadReport:
 
     def summary(self) -> str:
         return (
-            f"loaded {len(self.loaded)} keys from {self.source}: {len(self.mismatched)} shape-mismatched "
+            f"loaded {len(self.loaded)} keys from {self.source}: {len(self.mismatched)} "
+            "shape-mismatched "
             f"(kept initialised), {len(self.missing)} missing, {len(self.unexpected)} unexpected"
         )
 

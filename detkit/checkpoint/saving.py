@@ -2,28 +2,26 @@
 
 A checkpoint is ``torch.save`` of ``{'meta': dict, 'state_dict': OrderedDict, 'optimizer':
 dict}``: CPU tensors (parameters and buffers), keys without a ``module.`` prefix. Every write goes
-to a temporary file in the target directory, is fsync'ed, then ``os.replace``'d over the target:
-a process killed at any moment leaves either the old file or the new one, never a torn one.
+through :func:`detkit.io.atomic_write`: a process killed at any moment leaves either the old file
+or the new one, never a torn one.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from importlib import metadata as importlib_metadata
-from typing import Any, BinaryIO
+from typing import Any
 
 import torch
 from torch import nn
 
 from detkit.checkpoint.integrity import non_finite_tensors
 from detkit.checkpoint.loading import unwrap_model
+from detkit.io import atomic_write, fsync_directory, write_bytes
 
-__all__ = ["save_checkpoint", "atomic_write", "link_latest", "to_cpu", "get_state_dict"]
+__all__ = ["save_checkpoint", "link_latest", "to_cpu", "get_state_dict"]
 
 
 def to_cpu(obj: Any) -> Any:
@@ -45,63 +43,6 @@ def to_cpu(obj: Any) -> Any:
 def get_state_dict(model: nn.Module) -> OrderedDict[str, torch.Tensor]:
     """Parameters and buffers of ``model`` (DDP unwrapped, so no ``module.`` prefix), on CPU."""
     return to_cpu(unwrap_model(model).state_dict())
-
-
-def _fsync_directory(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(filename: str, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write(file)`` on a temporary file next to ``filename``, fsync, and rename it over
-    ``filename``. On any error the temporary file is removed and ``filename`` is untouched."""
-    directory = os.path.dirname(os.path.abspath(filename))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(
-        dir=directory, prefix="." + os.path.basename(filename) + ".", suffix=".tmp"
-    )
-    try:
-        os.chmod(tmp_path, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual mode
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp_path, filename)
-    except BaseException as exc:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        if _is_disk_full(exc):
-            raise OSError(
-                errno.ENOSPC,
-                f"no space left on device while writing {filename} (nothing was "
-                "replaced: the previous file there, if any, is intact)",
-                filename,
-            ) from exc
-        raise
-    _fsync_directory(directory)
-
-
-def _is_disk_full(exc: BaseException) -> bool:
-    """ENOSPC, raised directly or wrapped by torch's stream writer."""
-    while exc is not None:
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            return True
-        if isinstance(exc, RuntimeError) and "No space left" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def _versions() -> dict[str, str]:
@@ -171,9 +112,8 @@ def link_latest(target: str, link_name: str = "latest.pth") -> str:
         os.symlink(os.path.basename(target), tmp_link)
     except (OSError, NotImplementedError):
         with open(target, "rb") as source:
-            data = source.read()
-        atomic_write(link_path, lambda file: file.write(data))
+            write_bytes(link_path, source.read())
         return link_path
     os.replace(tmp_link, link_path)
-    _fsync_directory(directory)
+    fsync_directory(directory)
     return link_path

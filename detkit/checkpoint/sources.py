@@ -84,7 +84,8 @@ def torchvision_weights_url(name: str) -> str:
         entry = "IMAGENET1K_V1" if "IMAGENET1K_V1" in members else "DEFAULT"
     if entry not in members:
         raise KeyError(
-            f"torchvision://{name}: {weights_enum.__name__} has no {entry!r}; choose from {sorted(members)}"
+            f"torchvision://{name}: {weights_enum.__name__} has no {entry!r}; choose from "
+            f"{sorted(members)}"
         )
     return members[entry].url
 
@@ -116,7 +117,8 @@ def resolve_checkpoint_path(
         name = filename.split("://", 1)[1]
         if name not in OPEN_MMLAB_URLS:
             raise KeyError(
-                f"{filename}: unknown open-mmlab model name {name!r}; known: {sorted(OPEN_MMLAB_URLS)}. "
+                f"{filename}: unknown open-mmlab model name {name!r}; known: "
+                f"{sorted(OPEN_MMLAB_URLS)}. "
                 "Pass the file's URL or a local path instead."
             )
         return _download_to_cache(OPEN_MMLAB_URLS[name], model_dir, progress)

@@ -59,7 +59,7 @@ class _HistoryBuffer:
         }
 
 
-class _ConfigDict(dict):  # type: ignore[type-arg]
+class _ConfigDict(dict[str, Any]):
     """Stand-in for ``mmengine.config.ConfigDict`` (an addict dict)."""
 
     def __setstate__(self, state: Any) -> None:

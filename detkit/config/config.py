@@ -25,7 +25,8 @@ from detkit.config.formats import PY_SUFFIX, SUPPORTED_SUFFIXES, dump_data
 from detkit.config.merging import merge_a_into_b, nest_dotted_keys
 from detkit.config.option_keys import describe_new_keys, new_option_keys
 from detkit.config.pretty import find_non_literal, format_config
-from detkit.config.v3.loading import load_translated
+from detkit.config.translators import translate_schema
+from detkit.io import write_text
 
 __all__ = ["Config"]
 
@@ -43,10 +44,14 @@ class Config:
             when that file exists, else empty).
     """
 
+    _cfg_dict: ConfigDict
+    _filename: str | None
+    _text: str
+
     def __init__(
         self,
         cfg_dict: Mapping[str, Any] | None = None,
-        filename: str | os.PathLike | None = None,
+        filename: str | os.PathLike[str] | None = None,
         text: str | None = None,
     ) -> None:
         if cfg_dict is None:
@@ -58,7 +63,7 @@ class Config:
                 raise KeyError(f"`{key}` is a reserved key and cannot be a config key")
         if text is None:
             has_file = filename is not None and Path(filename).is_file()
-            text = Path(filename).read_text(encoding="utf-8") if has_file else ""
+            text = Path(filename).read_text(encoding="utf-8") if filename and has_file else ""
         object.__setattr__(self, "_cfg_dict", ConfigDict(cfg_dict))
         object.__setattr__(self, "_filename", os.fspath(filename) if filename else None)
         object.__setattr__(self, "_text", text)
@@ -66,24 +71,45 @@ class Config:
     @classmethod
     def fromfile(
         cls,
-        filename: str | os.PathLike,
+        filename: str | os.PathLike[str],
         use_predefined_variables: bool = True,
         import_custom_modules: bool = True,
         translate: bool = True,
     ) -> Config:
-        """Load a .py/.json/.yaml/.yml config with its ``_base_`` files; an MMDetection 3.x
-        config is translated to detkit's (v2-schema) config (:mod:`detkit.config.v3`).
+        """Load a .py/.json/.yaml/.yml config with its ``_base_`` files; a config of another
+        schema (MMDetection 3.x) is translated to detkit's v2 schema
+        (:mod:`detkit.config.translators`) unless ``translate`` is False.
 
         With ``import_custom_modules`` the modules in ``custom_imports`` are imported (so
         their registry decorators run); ``custom_imports`` stays in the config.
         See :func:`detkit.config.file_loading.load_config_file` for the errors raised.
         """
         cfg_dict, text = load_config_file(filename, use_predefined_variables)
-        if translate:  # off: merge v3-keyed options first, then call load_translated
-            cfg_dict = ConfigDict(load_translated(cfg_dict, f"config file {filename}"))
+        if translate:  # off: the converter reads a v3 file as written
+            cfg_dict = ConfigDict(translate_schema(cfg_dict, f"config file {filename}"))
         if import_custom_modules:
             apply_custom_imports(cfg_dict, os.fspath(filename))
         return cls(cfg_dict, filename=filename, text=text)
+
+    @classmethod
+    def load(
+        cls,
+        source: str | os.PathLike[str] | Config,
+        cfg_options: Mapping[str, Any] | None = None,
+        strict: bool = False,
+    ) -> Config:
+        """The config an entry point runs with: ``source`` read (a ``Config`` is copied), its
+        schema translated, ``${a.b}`` references resolved, the ``MMDET_DATASETS`` override
+        applied, ``cfg_options`` merged (``strict``: an unknown key is a KeyError) and the
+        legacy ``total_epochs`` turned into ``runner``. See :mod:`detkit.config.loading`.
+
+        >>> cfg = Config.load(Config(dict(scale=(512, 256), size="${scale}", total_epochs=2)))
+        >>> cfg.size, cfg.runner.max_epochs
+        ((512, 256), 2)
+        """
+        from detkit.config.loading import load_config  # loading builds on this module
+
+        return load_config(source, cfg_options, strict)
 
     @classmethod
     def fromstring(cls, text: str, file_format: str) -> Config:
@@ -119,7 +145,7 @@ class Config:
         """Deep copy of the values as plain dicts."""
         return self._cfg_dict.to_dict()
 
-    def dump(self, path: str | os.PathLike | None = None) -> str | None:
+    def dump(self, path: str | os.PathLike[str] | None = None) -> str | None:
         """Write the merged config to ``path`` (.py, .json, .yaml or .yml); without a path,
         return :attr:`pretty_text`. Re-loading the file gives the same dict (JSON turns
         tuples into lists).
@@ -143,7 +169,7 @@ class Config:
                 f"({type(self._lookup(bad_key)).__name__}) that would not load back"
             )
         if path.suffix == PY_SUFFIX:
-            path.write_text(format_config(plain), encoding="utf-8")
+            write_text(path, format_config(plain))
         else:
             dump_data(plain, path)
         return None
@@ -171,7 +197,8 @@ class Config:
             raise KeyError(f"config option keys not in the config: {describe_new_keys(new_keys)}")
         if new_keys:
             warnings.warn(
-                f"config options add keys that were not in the config: {describe_new_keys(new_keys)}; "
+                "config options add keys that were not in the config: "
+                f"{describe_new_keys(new_keys)}; "
                 "a misspelt key is never read (pass --strict-cfg-options to fail instead)",
                 UserWarning,
                 stacklevel=2,

@@ -39,7 +39,7 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-class ConfigDict(dict):
+class ConfigDict(dict[str, Any]):
     """A ``dict`` with attribute access; a missing attribute raises AttributeError naming it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -72,7 +72,7 @@ class ConfigDict(dict):
         except KeyError:
             raise AttributeError(f"config has no key {name!r}") from None
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
@@ -84,6 +84,7 @@ class ConfigDict(dict):
     def copy(self) -> ConfigDict:
         return ConfigDict(self)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Deep copy as plain ``dict``/``list``/``tuple`` values."""
-        return to_plain(self)
+        plain: dict[str, Any] = to_plain(self)
+        return plain

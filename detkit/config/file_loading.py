@@ -70,7 +70,7 @@ def _tokenize_base_vars(text: str) -> tuple[str, dict[str, str]]:
     tokens: dict[str, str] = {}
     by_path: dict[str, str] = {}
 
-    def _token(match: re.Match) -> str:
+    def _token(match: re.Match[str]) -> str:
         path = match.group(1)
         if path not in by_path:
             by_path[path] = f"__detkit_base_{salt}_{len(by_path)}__"
@@ -244,7 +244,7 @@ def _load(
 
 
 def load_config_file(
-    filename: str | os.PathLike, use_predefined_variables: bool = True
+    filename: str | os.PathLike[str], use_predefined_variables: bool = True
 ) -> tuple[ConfigDict, str]:
     """Load ``filename`` with its ``_base_`` chain.
 

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from detkit.config.config_dict import to_plain
+from detkit.io import write_text
 
 __all__ = ["DATA_SUFFIXES", "PY_SUFFIX", "SUPPORTED_SUFFIXES", "parse_data_text", "dump_data"]
 
@@ -31,9 +32,13 @@ class _TupleSafeDumper(yaml.SafeDumper):
     """SafeDumper that writes tuples as ``!!python/tuple`` sequences."""
 
 
-_TupleSafeLoader.add_constructor(
-    _TUPLE_TAG, lambda loader, node: tuple(loader.construct_sequence(node, deep=True))
-)
+def _construct_tuple(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[Any, ...]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise yaml.constructor.ConstructorError(None, None, "!!python/tuple needs a sequence")
+    return tuple(loader.construct_sequence(node, deep=True))
+
+
+_TupleSafeLoader.add_constructor(_TUPLE_TAG, _construct_tuple)
 _TupleSafeDumper.add_representer(
     tuple, lambda dumper, data: dumper.represent_sequence(_TUPLE_TAG, data)
 )
@@ -61,9 +66,7 @@ def parse_data_text(text: str, suffix: str, filename: str) -> dict[str, Any]:
 def dump_data(cfg: dict[str, Any], path: Path) -> None:
     """Write ``cfg`` to ``path`` as JSON or YAML, chosen by the suffix."""
     plain = to_plain(cfg)
-    with open(path, "w", encoding="utf-8") as stream:
-        if path.suffix == ".json":
-            json.dump(plain, stream, indent=4)
-            stream.write("\n")
-        else:
-            yaml.dump(plain, stream, Dumper=_TupleSafeDumper, sort_keys=False)
+    if path.suffix == ".json":
+        write_text(path, json.dumps(plain, indent=4) + "\n")
+    else:
+        write_text(path, yaml.dump(plain, Dumper=_TupleSafeDumper, sort_keys=False))

@@ -30,7 +30,7 @@ def _join(path: str, key: Any) -> str:
 
 def merge_a_into_b(
     child: Mapping[str, Any],
-    base: Mapping[str, Any] | list,
+    base: Mapping[str, Any] | list[Any],
     allow_list_keys: bool = False,
     key_path: str = "",
 ) -> Any:

@@ -45,7 +45,8 @@ def new_option_keys(
 
 
 def describe_new_keys(new_keys: list[tuple[str, str, str | None]]) -> str:
-    """One line per new key: ``` `data.sample_per_gpu` (closest existing key: `data.samples_per_gpu`)```."""
+    """One line per new key: ``` `data.sample_per_gpu` (closest existing key:
+    `data.samples_per_gpu`)```."""
     return "; ".join(
         f"`{path}`" + (f" (closest existing key: `{closest}`)" if closest else "")
         for _, path, closest in new_keys

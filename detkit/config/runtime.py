@@ -1,5 +1,6 @@
 """Config steps the v2.28 tools run after loading: the ``MMDET_DATASETS`` data-root
-override, the ``work_dir`` default and the legacy ``total_epochs`` -> ``runner`` conversion.
+override and the legacy ``total_epochs`` -> ``runner`` conversion (both run by
+:meth:`Config.load <detkit.config.Config.load>`), and the ``work_dir`` default of training.
 """
 
 from __future__ import annotations
@@ -37,16 +38,19 @@ def update_data_root(cfg: Config, environ: Mapping[str, str] | None = None) -> b
         cfg: the config, changed in place.
         environ: where to read the variable (default ``os.environ``).
 
+    A config with neither ``data_root`` nor ``data`` (a model-only file) has nothing to
+    override and is left alone.
+
     Returns:
         Whether the override was applied.
 
     Raises:
-        KeyError: the variable is set but the config has no ``data_root`` or ``data``.
+        KeyError: the variable is set but the config has only one of ``data_root`` and ``data``.
         ValueError: ``data_root`` is empty or not a string.
     """
     environ = os.environ if environ is None else environ
     new_root = environ.get(DATASETS_ENV)
-    if new_root is None:
+    if new_root is None or ("data_root" not in cfg and "data" not in cfg):
         return False
     for key in ("data_root", "data"):
         if key not in cfg:
@@ -68,7 +72,7 @@ def update_data_root(cfg: Config, environ: Mapping[str, str] | None = None) -> b
 
 
 def resolve_work_dir(
-    cfg: Config, work_dir: str | None = None, config_path: str | os.PathLike | None = None
+    cfg: Config, work_dir: str | None = None, config_path: str | os.PathLike[str] | None = None
 ) -> str:
     """Set and return ``cfg.work_dir``: ``work_dir`` (``--work-dir``) if given, else the
     config's own ``work_dir``, else ``./work_dirs/<config file stem>``.
@@ -92,23 +96,20 @@ def resolve_work_dir(
             )
         stem = os.path.splitext(os.path.basename(os.fspath(source)))[0]
         cfg.work_dir = os.path.join("./work_dirs", stem)
-    return cfg.work_dir
+    return str(cfg.work_dir)
 
 
 def compat_runner_args(cfg: Config) -> Config:
     """Give a legacy config (``total_epochs = N``, no ``runner``) a
-    ``runner = dict(type='EpochBasedRunner', max_epochs=N)``; ``total_epochs`` stays.
+    ``runner = dict(type='EpochBasedRunner', max_epochs=N)``; ``total_epochs`` stays. A config
+    with neither (a test-only or model-only file) is left alone: training asks for ``runner``.
 
     Raises:
         ValueError: both are set and disagree.
-        KeyError: neither is set.
     """
     if "runner" not in cfg:
         if "total_epochs" not in cfg:
-            raise KeyError(
-                f"config {cfg.filename} sets neither `runner` nor `total_epochs`; add e.g. "
-                "runner = dict(type='EpochBasedRunner', max_epochs=12)"
-            )
+            return cfg
         cfg.runner = dict(type="EpochBasedRunner", max_epochs=cfg.total_epochs)
         warnings.warn(
             f"config {cfg.filename} uses the legacy `total_epochs = {cfg.total_epochs}`; "

@@ -20,11 +20,10 @@ def _int(low: int) -> tuple[Callable[[Any], bool], str]:
 
 def _number(low: float, strict: bool = False) -> tuple[Callable[[Any], bool], str]:
     def ok(value: Any) -> bool:
-        return (
-            isinstance(value, Real)
-            and not isinstance(value, bool)
-            and (value > low if strict else value >= low)
-        )
+        if not isinstance(value, Real) or isinstance(value, bool):
+            return False
+        number = float(value)
+        return number > low if strict else number >= low
 
     return ok, f"a number {'>' if strict else '>='} {low}"
 
@@ -72,7 +71,8 @@ def _lookup(cfg: Mapping[str, Any], path: str) -> Any:
 
 
 def check_config_values(cfg: Mapping[str, Any] | Any) -> None:
-    """``cfg``: a :class:`~detkit.config.Config` or a dict. Raise ValueError naming the first config key path whose value has the wrong type or range.
+    """``cfg``: a :class:`~detkit.config.Config` or a dict. Raise ValueError naming the first
+    config key path whose value has the wrong type or range.
 
     Raises:
         ValueError: e.g. ``config key `data.samples_per_gpu` must be an int >= 1, got 0``.

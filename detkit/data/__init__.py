@@ -18,10 +18,14 @@ from detkit.data.datasets import (
     build_dataset,
 )
 from detkit.data.device_augment import DeviceAugment, PrepareDeviceBatch, split_device_augment
+from detkit.data.inspect import AnnotationStats, coco_stats, show_annotated_images
 from detkit.data.loaders import DistributedGroupSampler, GroupSampler, build_dataloader, collate
 from detkit.data.synthetic import generate_cityscapes_sample
 
 __all__ = [
+    "AnnotationStats",
+    "coco_stats",
+    "show_annotated_images",
     "CityscapesDataset",
     "CocoDataset",
     "ConcatDataset",

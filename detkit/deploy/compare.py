@@ -17,7 +17,8 @@ def _arrays(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     """boxes ``[N, 4]``, scores ``[N]``, labels ``[N]``, masks ``[N, H, W]`` (or None) of an
     MMDetection per-class result or a ``DetectionResult``, in class order."""
     typed = result if isinstance(result, DetectionResult) else DetectionResult.from_mmdet(result)
-    masks = None if typed.masks is None else typed.dense_masks().cpu().numpy().astype(bool)
+    dense = typed.dense_masks()
+    masks = None if dense is None else dense.cpu().numpy().astype(bool)
     return typed.boxes.numpy(), typed.scores.numpy(), typed.labels.numpy(), masks
 
 

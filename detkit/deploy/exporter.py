@@ -15,8 +15,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from detkit.checkpoint.saving import atomic_write
 from detkit.deploy.graph import DeployableDetector
+from detkit.io import atomic_write, write_bytes
 
 __all__ = [
     "export",
@@ -157,8 +157,7 @@ def _write_onnx(
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
-    data = proto.SerializeToString()
-    atomic_write(out, lambda f: f.write(data))
+    write_bytes(out, proto.SerializeToString())
 
 
 def export(

@@ -44,7 +44,7 @@ class _GraphDetector(abc.ABC):
         if config is None:
             self.cfg = Config.fromstring(meta[META_CONFIG], ".py")
         else:
-            self.cfg = config if isinstance(config, Config) else Config.fromfile(str(config))
+            self.cfg = Config.load(config)
         classes = json.loads(meta.get(META_CLASSES, "null"))
         self.CLASSES = tuple(classes) if classes else None
         self.output_names = json.loads(meta.get(META_OUTPUTS, "null")) or []

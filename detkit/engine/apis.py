@@ -1,22 +1,16 @@
-"""Notebook-level helpers around testing: resize a config's pipelines, evaluate a model on a
-split and save ``eval_<timestamp>.json``, chart the per-class AP."""
+"""Notebook-level helpers around testing: resize a config's pipelines and evaluate a model
+already in memory on a split (through :func:`detkit.setup_testing`)."""
 
 from __future__ import annotations
 
-import json
-import os
-import os.path as osp
-import pickle
-import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from torch import nn
 
-from detkit.checkpoint import atomic_write
-from detkit.engine.testing import single_gpu_test
+from detkit.engine.testing_setup import setup_testing
 
-__all__ = ["set_img_scale", "evaluate_detector", "write_eval_json", "plot_class_ap"]
+__all__ = ["set_img_scale", "evaluate_detector"]
 
 
 def _pipelines(data_cfg: Any) -> list[list[dict]]:
@@ -54,74 +48,33 @@ def set_img_scale(cfg: Any, img_scale: tuple[int, int]) -> int:
     return changed
 
 
-def write_eval_json(work_dir: str, config: str, metrics: dict[str, Any]) -> str:
-    """Write ``<work_dir>/eval_<timestamp>.json`` = ``{"config": ..., "metric": {...}}``."""
-    os.makedirs(work_dir, exist_ok=True)
-    timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
-    json_file = osp.join(work_dir, f"eval_{timestamp}.json")
-    with open(json_file, "w") as f:
-        json.dump(dict(config=config, metric=metrics), f, indent=1)
-    return json_file
-
-
 def evaluate_detector(
     model: nn.Module,
     cfg: Any,
     metric: str | Sequence[str] = ("bbox", "segm"),
-    split: str = "val",
+    split: Literal["val", "test"] = "val",
     classwise: bool = True,
     work_dir: str | None = None,
     show_dir: str | None = None,
     show_score_thr: float = 0.3,
     out: str | None = None,
 ) -> dict[str, Any]:
-    """Test ``model`` on ``cfg.data[split]`` and evaluate (prints the COCO tables).
+    """Test ``model`` on ``cfg.data[split]`` and evaluate (prints the COCO tables): the
+    :func:`detkit.setup_testing` run of ``tools/test.py`` for a model already in memory.
 
     With ``work_dir`` the metrics also go to ``<work_dir>/eval_<timestamp>.json``; with
     ``show_dir`` the drawn results are saved there; with ``out`` the results are pickled
     there (``tools/test.py --out``: per image ``(bbox_results, segm_results)``, RLE masks).
+
+    Raises:
+        KeyError: ``cfg.data`` has no ``split``.
     """
-    from detkit.data import build_dataloader, build_dataset
-
-    if split not in cfg.data:
-        raise KeyError(f"cfg.data has no {split!r} split; it has {sorted(cfg.data)}")
-    dataset = build_dataset(cfg.data[split], dict(test_mode=True))
-    loader = build_dataloader(
-        dataset,
-        samples_per_gpu=1,
-        workers_per_gpu=cfg.data.get("workers_per_gpu", 0),
-        dist=False,
-        shuffle=False,
+    setup = setup_testing(cfg, model=model, split=split)
+    return setup.test(
+        metric=metric,
+        eval_options=dict(classwise=classwise),
+        out=out,
+        show_dir=show_dir,
+        show_score_thr=show_score_thr,
+        work_dir=work_dir,
     )
-    if getattr(model, "CLASSES", None) is None:
-        model.CLASSES = dataset.CLASSES
-    results = single_gpu_test(model, loader, out_dir=show_dir, show_score_thr=show_score_thr)
-    if out is not None:
-        atomic_write(out, lambda file: pickle.dump(results, file))
-    metric_names = [metric] if isinstance(metric, str) else list(metric)
-    metrics = dataset.evaluate(results, metric=metric_names, classwise=classwise)
-    if work_dir is not None:
-        config_file = getattr(cfg, "filename", None) or ""
-        print(f"metrics written to {write_eval_json(work_dir, config_file, metrics)}")
-    return metrics
-
-
-def plot_class_ap(metrics: dict[str, Any], metric: str = "bbox", ax: Any = None) -> Any:
-    """Bar chart of the ``<metric>_AP_<class>`` entries (from ``classwise=True``); returns
-    the Axes."""
-    import matplotlib.pyplot as plt
-
-    prefix = f"{metric}_AP_"
-    per_class = {k[len(prefix) :]: v for k, v in metrics.items() if k.startswith(prefix)}
-    if not per_class:
-        raise KeyError(f"no {prefix}<class> entries in the metrics: evaluate with classwise=True")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(max(4, len(per_class) * 0.9), 3))
-    names = list(per_class)
-    values = [0.0 if v != v else v for v in per_class.values()]  # nan (no gt) drawn as 0
-    ax.bar(names, values, color="tab:blue")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel(f"{metric} AP")
-    ax.set_title(f"{metric} AP per class (mAP {metrics.get(f'{metric}_mAP', float('nan')):.3f})")
-    ax.tick_params(axis="x", rotation=30)
-    return ax

@@ -1,4 +1,5 @@
-"""torch.distributed helpers: process-group set-up from torchrun's or Slurm's environment, rank info,
+"""torch.distributed helpers: process-group set-up from torchrun's or Slurm's environment, rank
+info,
 gathering Python objects, and DDP wrapping of detectors (``train_step`` through DDP)."""
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ def wrap_distributed(
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     elif sync_bn:
         warnings.warn(
-            "SyncBN needs CUDA (torch.nn.SyncBatchNorm has no CPU kernel); keeping per-process BatchNorm",
+            "SyncBN needs CUDA (torch.nn.SyncBatchNorm has no CPU kernel); keeping per-process "
+            "BatchNorm",
             UserWarning,
             stacklevel=2,
         )

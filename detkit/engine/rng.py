@@ -41,12 +41,12 @@ def init_random_seed(seed: int | None = None, device: str = "cpu") -> int:
 
 def get_rng_state() -> dict[str, Any]:
     """The python, numpy and torch RNG states (CUDA too when available)."""
-    name, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    name, keys, pos, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
     state: dict[str, Any] = {
         "python": random.getstate(),
         "numpy": (
             name,
-            torch.from_numpy(keys.astype(np.int64)),
+            torch.from_numpy(np.asarray(keys).astype(np.int64)),
             int(pos),
             int(has_gauss),
             float(cached_gaussian),

@@ -3,7 +3,8 @@ with an optional iteration budget).
 
 One iteration (``run_step``): the batch moves to the model's device (non-blocking copies from
 pinned memory), ``batch_transform`` (device-side augmentation) runs on it, then
-``model.train_step(data_batch, optimizer)`` (under autocast when fp16/bf16 is on) -> ``dict(loss, log_vars, num_samples)``; a non-finite loss raises
+``model.train_step(data_batch, optimizer)`` (under autocast when fp16/bf16 is on) -> ``dict(loss,
+log_vars, num_samples)``; a non-finite loss raises
 FloatingPointError; then :class:`GradientStep` does zero_grad -> backward -> clip -> step.
 
 Counters: ``epoch`` (completed epochs, 0-based while running), ``iter`` (completed global
@@ -21,7 +22,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
@@ -37,7 +38,19 @@ from detkit.engine.rng import get_rng_state, set_rng_state
 from detkit.engine.runner_checkpoints import CheckpointMixin
 from detkit.registry import HOOKS, build
 
-__all__ = ["Runner", "move_to_device"]
+__all__ = ["Runner", "StepModel", "move_to_device"]
+
+
+class StepModel(Protocol):
+    """What the runner calls on its model (MMDetection v2's ``BaseDetector`` steps)."""
+
+    def train_step(
+        self, data_batch: dict[str, Any], optimizer: torch.optim.Optimizer
+    ) -> dict[str, Any]: ...
+
+    def val_step(
+        self, data_batch: dict[str, Any], optimizer: torch.optim.Optimizer | None
+    ) -> dict[str, Any]: ...
 
 
 def move_to_device(obj: Any, device: torch.device) -> Any:
@@ -119,6 +132,7 @@ class Runner(CheckpointMixin):
     def max_epochs(self) -> int:
         if self._max_epochs is not None:
             return self._max_epochs
+        assert self._max_iters is not None  # __init__ requires one of them
         return math.ceil(self._max_iters / max(self.train_loader_len, 1))
 
     @property
@@ -176,10 +190,11 @@ class Runner(CheckpointMixin):
         if self.batch_transform is not None:
             data_batch = self.batch_transform(data_batch)
         with self.gradient_step.autocast():
-            outputs = self.model.train_step(data_batch, self.optimizer)
+            outputs = cast(StepModel, self.model).train_step(data_batch, self.optimizer)
         if not isinstance(outputs, dict) or not {"loss", "log_vars", "num_samples"} <= set(outputs):
             raise TypeError(
-                f"{type(unwrap_model(self.model)).__name__}.train_step must return dict(loss, log_vars, num_samples), "
+                f"{type(unwrap_model(self.model)).__name__}.train_step must return dict(loss, "
+                "log_vars, num_samples), "
                 f"got {outputs!r:.200}"
             )
         log_vars = {k: float(v) for k, v in outputs["log_vars"].items()}
@@ -187,7 +202,8 @@ class Runner(CheckpointMixin):
             math.isfinite(v) for v in log_vars.values()
         ):
             raise FloatingPointError(
-                f"loss became infinite or NaN at iteration {self.iter + 1} (epoch {self.epoch + 1}, "
+                f"loss became infinite or NaN at iteration {self.iter + 1} (epoch "
+                f"{self.epoch + 1}, "
                 f"step {self.inner_iter + 1}); losses: {log_vars}"
             )
         grad_norm = self.gradient_step(outputs["loss"], self.optimizer, self.model)
@@ -245,7 +261,7 @@ class Runner(CheckpointMixin):
         self.call_hook("before_epoch")
         for self.inner_iter, data_batch in enumerate(data_loader):
             self.call_hook("before_step")
-            outputs = self.model.val_step(
+            outputs = cast(StepModel, self.model).val_step(
                 move_to_device(data_batch, self._device()), self.optimizer
             )
             self.outputs = outputs
@@ -262,7 +278,8 @@ class Runner(CheckpointMixin):
         ``max_epochs``/``max_iters``."""
         if len(data_loaders) != len(workflow):
             raise ValueError(
-                f"workflow {list(workflow)} has {len(workflow)} phases but {len(data_loaders)} loaders were given"
+                f"workflow {list(workflow)} has {len(workflow)} phases but {len(data_loaders)} "
+                "loaders were given"
             )
         for mode, epochs in workflow:
             if mode not in ("train", "val") or not isinstance(epochs, int) or epochs <= 0:

@@ -12,13 +12,20 @@ resumes on its own.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
 
 from detkit.checkpoint import link_latest, load_checkpoint, save_checkpoint, unwrap_model
 from detkit.checkpoint.v3_format import match_optimizer_state, unrestored_parts
 from detkit.engine.rng import get_rng_state
+
+if TYPE_CHECKING:
+    from detkit.engine.optim import GradientStep
 
 __all__ = ["CheckpointMixin"]
 
@@ -26,6 +33,22 @@ __all__ = ["CheckpointMixin"]
 class CheckpointMixin:
     """``save_checkpoint`` / ``load_checkpoint`` / ``resume`` (mmcv runner names) for the
     runner, which holds the counters, RNG bookkeeping, model, optimizer and logger they use."""
+
+    # set by the runner
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    logger: logging.Logger
+    meta: dict[str, Any]
+    gradient_step: GradientStep
+    rank: int
+    world_size: int
+    epoch: int
+    iter: int
+    inner_iter: int
+    _hook_stage: str
+    _epoch_start_rng: dict[str, Any] | None
+    _next_epoch_rng: dict[str, Any] | None
+    _resume_position: tuple[int, dict[str, Any] | None] | None
 
     def rng_snapshot(self) -> dict[str, Any]:
         """This process's RNG states for a checkpoint written now (from ``after_step`` or
@@ -36,7 +59,8 @@ class CheckpointMixin:
         return {"rng_epoch_start": self._next_epoch_rng, "rng": None}
 
     def _positions(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(mmcv meta counters, exact resume position of this process) for a checkpoint written now."""
+        """(mmcv meta counters, exact resume position of this process) for a checkpoint written
+        now."""
         if self._hook_stage == "step":
             meta = {"epoch": self.epoch + 1, "iter": self.iter + 1}
             position = {
@@ -68,7 +92,8 @@ class CheckpointMixin:
         if rank_rng_states is not None:
             if len(rank_rng_states) != self.world_size:
                 raise ValueError(
-                    f"rank_rng_states has {len(rank_rng_states)} entries for {self.world_size} processes"
+                    f"rank_rng_states has {len(rank_rng_states)} entries for {self.world_size} "
+                    "processes"
                 )
             position["ranks"] = list(rank_rng_states)
         position["grad_scaler"] = self.gradient_step.state_dict()
@@ -131,7 +156,8 @@ class CheckpointMixin:
             self.epoch, self.iter = int(meta["epoch"]), int(meta["iter"])
         else:
             raise KeyError(
-                f"cannot resume from {filename}: its meta has no 'epoch'/'iter' (use load_from for weights only)"
+                f"cannot resume from {filename}: its meta has no 'epoch'/'iter' (use load_from for "
+                "weights only)"
             )
         if resume_optimizer:
             if "optimizer" not in checkpoint:
@@ -141,7 +167,7 @@ class CheckpointMixin:
             trainable = [p.requires_grad for p in unwrap_model(self.model).parameters()]
             sizes = [len(group["params"]) for group in self.optimizer.param_groups]
             state = match_optimizer_state(checkpoint["optimizer"], trainable, sizes)
-            self.optimizer.load_state_dict(state)
+            self.optimizer.load_state_dict(dict(state))
         if "message_hub" in checkpoint:  # an MMEngine runner's checkpoint (MMDetection 3.x)
             self.logger.warning(
                 f"resuming from the MMEngine checkpoint {filename}: restored epoch, iteration, "

@@ -11,7 +11,6 @@ missing or fails, by expanding the list here.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import subprocess
 from collections.abc import Mapping
@@ -154,7 +153,8 @@ def slurm_dist_env(environ: Mapping[str, str], port: int | str | None = None) ->
         )
         if not nodelist:
             raise KeyError(
-                "environment variable SLURM_NODELIST is not set (and no MASTER_ADDR): start with srun"
+                "environment variable SLURM_NODELIST is not set (and no MASTER_ADDR): start with "
+                "srun"
             )
         master_addr = first_host(nodelist)
     return {

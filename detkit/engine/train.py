@@ -3,7 +3,7 @@ config and train (mmdet ``apis/train.py``).
 
 Config keys read: ``data`` (``samples_per_gpu``, ``workers_per_gpu``, optional
 ``train_dataloader``/``val_dataloader`` overrides, ``val``), ``optimizer``, ``optimizer_config``,
-``fp16``, ``lr_config``, ``runner`` (or legacy ``total_epochs``), ``checkpoint_config``,
+``fp16``, ``lr_config``, ``runner``, ``checkpoint_config``,
 ``log_config``, ``custom_hooks``, ``evaluation``, ``workflow``, ``load_from``, ``resume_from``,
 ``auto_resume``, ``auto_scale_lr``, ``find_unused_parameters``, ``sync_bn``, ``seed``,
 ``device``, ``work_dir``, ``log_level``, ``device_augment``.
@@ -24,7 +24,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 import torch
@@ -32,6 +32,7 @@ from torch import nn
 
 from detkit.checkpoint import CheckpointError, checkpoint_problem, read_checkpoint_meta
 from detkit.config import check_config_values
+from detkit.config.settings import EVAL_HOOK_KEYS, evaluation_kwargs, loader_settings, setting
 from detkit.data import build_dataloader, build_dataset, split_device_augment
 from detkit.engine.dist import get_dist_info, wrap_distributed
 from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook
@@ -51,6 +52,7 @@ __all__ = [
 
 # mmdet's result-collection options; detkit always gathers with all_gather_object
 _TEST_LOOP_EVAL_KEYS = ("gpu_collect", "tmpdir")
+_UNSUPPORTED_EVAL_KEYS = ("dynamic_intervals",)
 
 
 def find_latest_checkpoint(work_dir: str) -> str | None:
@@ -101,7 +103,7 @@ def skip_overwritten_pretrained(cfg: Any, logger: Any = None) -> list[str]:
     cleared: list[str] = []
 
     def visit(node: Any, path: str) -> None:
-        if not isinstance(node, Mapping):
+        if not isinstance(node, MutableMapping):
             if isinstance(node, (list, tuple)):
                 for index, item in enumerate(node):
                     visit(item, f"{path}.{index}")
@@ -133,14 +135,14 @@ def skip_overwritten_pretrained(cfg: Any, logger: Any = None) -> list[str]:
 
 
 def runner_budget(cfg: Mapping[str, Any]) -> tuple[int | None, int | None, bool]:
-    """``(max_epochs, max_iters, by_epoch)`` from ``cfg.runner`` or the legacy ``total_epochs``."""
+    """``(max_epochs, max_iters, by_epoch)`` from ``cfg.runner`` (a legacy ``total_epochs``
+    becomes ``runner`` in :meth:`detkit.Config.load`)."""
     runner_cfg = cfg.get("runner")
     if runner_cfg is None:
-        if cfg.get("total_epochs") is None:
-            raise KeyError(
-                "config sets neither `runner` nor `total_epochs`; add runner = dict(type='EpochBasedRunner', max_epochs=12)"
-            )
-        return int(cfg["total_epochs"]), None, True
+        raise KeyError(
+            "config sets no `runner`; add runner = dict(type='EpochBasedRunner', max_epochs=12) "
+            "(Config.load turns a legacy `total_epochs = N` into it)"
+        )
     runner_type = runner_cfg.get("type", "EpochBasedRunner")
     if runner_type == "EpochBasedRunner":
         if runner_cfg.get("max_epochs") is None:
@@ -155,25 +157,15 @@ def runner_budget(cfg: Mapping[str, Any]) -> tuple[int | None, int | None, bool]
     )
 
 
-def _train_loader_args(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """``data.samples_per_gpu``/``workers_per_gpu``/``persistent_workers``, overridden by
-    ``data.train_dataloader`` (mmdet 2.28 ``compat_cfg``)."""
-    args: dict[str, Any] = {"samples_per_gpu": 2, "workers_per_gpu": 2}
-    for key in ("samples_per_gpu", "workers_per_gpu", "persistent_workers"):
-        if key in data_cfg:
-            args[key] = data_cfg[key]
-    args.update(dict(data_cfg.get("train_dataloader", {}) or {}))
-    return args
-
-
 def device_augment_enabled(cfg: Mapping[str, Any]) -> bool:
     """The ``device_augment`` config key: a bool or ``dict(enable=bool)`` (default False)."""
-    value = cfg.get("device_augment", False)
+    value = setting(cfg, "device_augment")
     if isinstance(value, Mapping):
         unknown = set(value) - {"enable"}
         if unknown:
             raise KeyError(
-                f"device_augment: unknown keys {sorted(unknown)}; use device_augment=dict(enable=True)"
+                f"device_augment: unknown keys {sorted(unknown)}; use "
+                "device_augment=dict(enable=True)"
             )
         value = value.get("enable", False)
     if not isinstance(value, bool):
@@ -208,10 +200,10 @@ def _register_hooks(
         "CLASSES": tuple(classes) if classes is not None else None,
     }
     runner.register_hook(CheckpointHook(**checkpoint_cfg))
-    log_cfg = dict(cfg.get("log_config") or {"interval": 50, "hooks": [{"type": "TextLoggerHook"}]})
-    hook_cfgs = [dict(h) for h in log_cfg.get("hooks", [{"type": "TextLoggerHook"}])]
+    interval = setting(cfg, "log_config.interval")
+    hook_cfgs = [dict(h) for h in setting(cfg, "log_config.hooks")]
     for index, hook_cfg in enumerate(hook_cfgs):
-        hook_cfg.setdefault("interval", log_cfg.get("interval", 50))
+        hook_cfg.setdefault("interval", interval)
         if hook_cfg["type"] == "TextLoggerHook":
             hook_cfg.setdefault("by_epoch", by_epoch)
         runner.register_hook(hook_cfg, key_path=f"log_config.hooks.{index}")
@@ -224,25 +216,29 @@ def _register_hooks(
 
 def _register_eval_hook(runner: Runner, cfg: Any, distributed: bool, by_epoch: bool) -> None:
     val_cfg = dict(cfg["data"]["val"])
-    loader_args = {  # mmdet: 1 image per GPU unless data.val / data.val_dataloader say otherwise
-        "samples_per_gpu": val_cfg.pop("samples_per_gpu", 1),
-        "workers_per_gpu": cfg["data"].get("workers_per_gpu", 2),
-        **dict(cfg["data"].get("val_dataloader", {}) or {}),
-    }
+    val_cfg.pop("samples_per_gpu", None)  # a loader argument (loader_settings reads it)
     val_dataset = build_dataset(val_cfg, dict(test_mode=True))
     val_loader = build_dataloader(
-        val_dataset, **loader_args, dist=distributed, shuffle=False, seed=cfg.get("seed")
+        val_dataset,
+        **loader_settings(cfg, "val"),
+        dist=distributed,
+        shuffle=False,
+        seed=cfg.get("seed"),
     )
     eval_cfg = dict(cfg.get("evaluation") or {})
-    if "dynamic_intervals" in eval_cfg:
-        raise KeyError(
-            "evaluation.dynamic_intervals is not supported; use a fixed evaluation.interval"
-        )
-    eval_cfg.setdefault("by_epoch", by_epoch)
-    for key in _TEST_LOOP_EVAL_KEYS:
-        eval_cfg.pop(key, None)
+    for key in _UNSUPPORTED_EVAL_KEYS:
+        if key in eval_cfg:
+            raise KeyError(f"evaluation.{key} is not supported; use a fixed evaluation.interval")
+    hook_args = {
+        key: eval_cfg[key]
+        for key in EVAL_HOOK_KEYS
+        if key in eval_cfg and key not in _TEST_LOOP_EVAL_KEYS
+    }
+    hook_args.setdefault("by_epoch", by_epoch)
     test_fn = multi_gpu_test if distributed else functools.partial(single_gpu_test, display=False)
-    runner.register_hook(EvalHook(val_loader, test_fn, val_dataset.evaluate, **eval_cfg))
+    runner.register_hook(
+        EvalHook(val_loader, test_fn, val_dataset.evaluate, **hook_args, **evaluation_kwargs(cfg))
+    )
 
 
 def _restore_run_seed(cfg: Any, resume_from: str, meta: dict[str, Any], logger: Any) -> None:
@@ -286,10 +282,10 @@ def train_detector(
     if work_dir is not None and rank == 0:
         os.makedirs(work_dir, exist_ok=True)
     log_file = os.path.join(work_dir, f"{timestamp}.log") if work_dir is not None else None
-    logger = get_root_logger(log_file, cfg.get("log_level", "INFO"))
+    logger = get_root_logger(log_file, setting(cfg, "log_level"))
 
     datasets = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]
-    workflow = [tuple(phase) for phase in (cfg.get("workflow") or [("train", 1)])]
+    workflow = [tuple(phase) for phase in setting(cfg, "workflow")]
     if len(datasets) != len(workflow):
         raise ValueError(f"workflow {workflow} needs {len(workflow)} datasets, got {len(datasets)}")
     resume_from = cfg.get("resume_from")
@@ -301,14 +297,15 @@ def train_detector(
     elif cfg.get("seed") is not None:
         meta.setdefault("seed", cfg["seed"])
     device = cfg.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
-    loader_args = _train_loader_args(cfg["data"])
+    loader_args = loader_settings(cfg, "train")
     loader_args.setdefault("pin_memory", torch.device(device).type == "cuda")
     batch_transform = None
     if device_augment_enabled(cfg):
         train_index = [mode for mode, _ in workflow].index("train")
         datasets[train_index], batch_transform = split_device_augment(datasets[train_index])
         logger.info(
-            f"device_augment: loaders stop after loading; on the {device} batch: {batch_transform!r}"
+            f"device_augment: loaders stop after loading; on the {device} batch: "
+            f"{batch_transform!r}"
         )
     loaders = [
         build_dataloader(ds, **loader_args, dist=distributed, seed=cfg.get("seed"))
@@ -316,11 +313,11 @@ def train_detector(
     ]
 
     if distributed:
-        sync_bn = bool(cfg.get("sync_bn", False)) or (
+        sync_bn = bool(setting(cfg, "sync_bn")) or (
             (((cfg.get("model") or {}).get("backbone") or {}).get("norm_cfg") or {}).get("type")
             == "SyncBN"
         )
-        model = wrap_distributed(model, cfg.get("find_unused_parameters", False), sync_bn=sync_bn)
+        model = wrap_distributed(model, setting(cfg, "find_unused_parameters"), sync_bn=sync_bn)
     else:
         model = model.to(device)
     _auto_scale_lr(cfg, world_size, loader_args["samples_per_gpu"], logger)

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from detkit.config.settings import setting
 from detkit.data import build_dataset
 from detkit.engine.dist import get_dist_info
 from detkit.engine.env import format_env
@@ -72,7 +73,7 @@ class TrainingSetup:
 def build_train_datasets(cfg: Any) -> list[Any]:
     """``data.train``, plus ``data.val`` with the train pipeline for a 2-phase ``workflow``."""
     datasets = [build_dataset(cfg.data.train)]
-    if len(cfg.get("workflow") or [("train", 1)]) == 2:
+    if len(setting(cfg, "workflow")) == 2:
         val_cfg = copy.deepcopy(cfg.data.val)
         train_cfg = cfg.data.train.dataset if "dataset" in cfg.data.train else cfg.data.train
         val_cfg.pipeline = train_cfg.pipeline
@@ -112,16 +113,14 @@ def setup_training(
             "setup_training: cfg.work_dir is not set (where the config, logs and checkpoints go)"
         )
     rank, world_size = get_dist_info()
-    if cfg.get("cudnn_benchmark", False):
+    if setting(cfg, "cudnn_benchmark"):
         torch.backends.cudnn.benchmark = True
     exp_name = exp_name or (osp.basename(cfg.filename) if cfg.filename else "config.py")
     timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
     if rank == 0:
         os.makedirs(osp.abspath(cfg.work_dir), exist_ok=True)
         cfg.dump(osp.join(cfg.work_dir, exp_name))
-    logger = get_root_logger(
-        osp.join(cfg.work_dir, f"{timestamp}.log"), cfg.get("log_level", "INFO")
-    )
+    logger = get_root_logger(osp.join(cfg.work_dir, f"{timestamp}.log"), setting(cfg, "log_level"))
     env_info = format_env()
     logger.info("Environment info:\n" + env_info)
     logger.info(f"Distributed training: {distributed} (world size {world_size})")
@@ -135,7 +134,9 @@ def setup_training(
     meta = dict(env_info=env_info, config=cfg.pretty_text, seed=seed, exp_name=exp_name)
 
     skip_overwritten_pretrained(cfg, logger)
-    model = build_detector(cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg"))
+    model: Any = build_detector(
+        cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg")
+    )
     model.init_weights()
     datasets = build_train_datasets(cfg)
     model.CLASSES = getattr(datasets[0], "CLASSES", None)

@@ -193,7 +193,7 @@ def evaluate_coco(
     coco_gt = renumber_annotations_from_one(coco_gt)
     cat_ids = list(coco_gt.getCatIds()) if cat_ids is None else list(cat_ids)
     img_ids = list(coco_gt.getImgIds()) if img_ids is None else list(img_ids)
-    iou_thrs = np.linspace(0.5, 0.95, 10) if iou_thrs is None else np.asarray(iou_thrs)
+    thresholds = np.linspace(0.5, 0.95, 10) if iou_thrs is None else np.asarray(iou_thrs)
 
     result_files, tmp_dir = format_coco_results(results, img_ids, cat_ids, jsonfile_prefix)
     eval_results: dict[str, float | str] = {}
@@ -215,7 +215,7 @@ def evaluate_coco(
                 cat_ids,
                 img_ids,
                 proposal_nums,
-                iou_thrs,
+                thresholds,
                 classwise,
                 logger,
             )

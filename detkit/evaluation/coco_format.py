@@ -15,13 +15,13 @@ Boxes are xyxy float32 in absolute pixels of the original image; COCO json store
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pycocotools.mask as mask_util
+
+from detkit.io import write_json
 
 __all__ = [
     "encode_mask_results",
@@ -151,15 +151,6 @@ def segm2json(
     return bbox_entries, segm_entries
 
 
-def _dump_json(entries: list[dict[str, Any]], path: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp_path = f"{path}.tmp"
-    with open(tmp_path, "w") as f:
-        json.dump(entries, f)
-    os.replace(tmp_path, path)
-
-
 def results2json(
     results: Sequence[Any],
     img_ids: Sequence[int],
@@ -179,14 +170,14 @@ def results2json(
         bbox_entries, segm_entries = segm2json(results, img_ids, cat_ids)
         files["bbox"] = files["proposal"] = f"{outfile_prefix}.bbox.json"
         files["segm"] = f"{outfile_prefix}.segm.json"
-        _dump_json(bbox_entries, files["bbox"])
-        _dump_json(segm_entries, files["segm"])
+        write_json(files["bbox"], bbox_entries)
+        write_json(files["segm"], segm_entries)
     elif isinstance(first, list):
         files["bbox"] = files["proposal"] = f"{outfile_prefix}.bbox.json"
-        _dump_json(det2json(results, img_ids, cat_ids), files["bbox"])
+        write_json(files["bbox"], det2json(results, img_ids, cat_ids))
     elif isinstance(first, np.ndarray):
         files["proposal"] = f"{outfile_prefix}.proposal.json"
-        _dump_json(proposal2json(results, img_ids), files["proposal"])
+        write_json(files["proposal"], proposal2json(results, img_ids))
     else:
         raise TypeError(
             "a result per image must be a tuple (bbox_results, segm_results), a list of "

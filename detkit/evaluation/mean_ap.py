@@ -90,8 +90,8 @@ def eval_map(
     per_class = []
     for label in range(num_classes):
         tps, fps, scores, num_gts = [], [], [], 0
-        for dets, ann in zip(det_results, annotations):
-            dets = np.asarray(dets[label], np.float32).reshape(-1, 5)
+        for image_dets, ann in zip(det_results, annotations):
+            dets = np.asarray(image_dets[label], np.float32).reshape(-1, 5)
             labels = np.asarray(ann["labels"]).reshape(-1)
             gt = np.asarray(ann["bboxes"], np.float32).reshape(-1, 4)[labels == label]
             ignore = np.zeros((0, 4), np.float32)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detkit.experiments.summary import RUN_RECORD, final_metrics
+from detkit.io import read_json
 
 __all__ = [
     "Experiment",
@@ -77,15 +78,15 @@ def load_experiments(
     from work dirs (named by their folder), in the order given."""
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     experiments = []
-    for path in map(os.fspath, paths):
+    for path in (os.fspath(p) for p in paths):
         if not os.path.isdir(path):
             raise FileNotFoundError(f"no run or sweep folder {path}")
         runs = sorted(glob.glob(os.path.join(glob.escape(path), "**", RUN_RECORD), recursive=True))
         if runs and not os.path.exists(os.path.join(path, RUN_RECORD)):
-            folders = [(os.path.dirname(r), json.load(open(r))["status"]) for r in runs]
+            folders = [(os.path.dirname(r), read_json(r)["status"]) for r in runs]
             grid_json = os.path.join(path, "grid.json")
             if os.path.exists(grid_json):
-                order = {g["folder"]: i for i, g in enumerate(json.load(open(grid_json)))}
+                order = {g["folder"]: i for i, g in enumerate(read_json(grid_json))}
                 folders.sort(key=lambda f: order.get(os.path.relpath(f[0], path), len(order)))
             named = [(os.path.relpath(folder, path), folder, status) for folder, status in folders]
         else:
@@ -163,7 +164,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 
 def plot_class_aps(experiments: Sequence[Experiment], metric: str = "bbox", ax: Any = None) -> Any:
     """Grouped bars: per-class AP of every experiment side by side (nan drawn as 0); one
-    experiment's chart is ``detkit.plot_class_ap``."""
+    experiment's chart is ``detkit.viz.plot_class_ap``."""
     import matplotlib.pyplot as plt
     import numpy as np
 

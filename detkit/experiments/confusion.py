@@ -5,10 +5,11 @@ index C = background)."""
 
 from __future__ import annotations
 
-import pickle
 from typing import Any
 
 import numpy as np
+
+from detkit.io import read_pickle
 
 __all__ = ["experiment_confusion"]
 
@@ -24,12 +25,12 @@ def experiment_confusion(
 
     if experiment.config is None or experiment.results is None:
         raise FileNotFoundError(
-            f"{experiment.work_dir} needs a dumped config (*.py) and results.pkl for a confusion matrix"
+            f"{experiment.work_dir} needs a dumped config (*.py) and results.pkl "
+            "for a confusion matrix"
         )
-    cfg = Config.fromfile(experiment.config)
+    cfg = Config.load(experiment.config)
     dataset = build_dataset(cfg.data.val, dict(test_mode=True))
-    with open(experiment.results, "rb") as file:
-        results = pickle.load(file)
+    results = read_pickle(experiment.results)
     counts = calculate_confusion_matrix(
         dataset, results, score_thr=score_thr, tp_iou_thr=tp_iou_thr
     )

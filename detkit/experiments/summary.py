@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import csv
 import glob
+import io
 import json
 import math
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from detkit.io import read_json, write_text
 
 __all__ = [
     "RUN_RECORD",
@@ -39,8 +42,7 @@ def final_metrics(work_dir: str) -> dict[str, Any]:
     last ``mode: 'val'`` record of its newest ``*.log.json``; ``{}`` if neither."""
     eval_json = _newest(glob.glob(os.path.join(glob.escape(work_dir), "eval_*.json")))
     if eval_json is not None:
-        with open(eval_json) as file:
-            return dict(json.load(file).get("metric", {}))
+        return dict(read_json(eval_json).get("metric", {}))
     log_json = _newest(glob.glob(os.path.join(glob.escape(work_dir), "*.log.json")))
     last: dict[str, Any] = {}
     if log_json is not None:
@@ -58,8 +60,7 @@ def read_runs(
     """One row per run recorded under ``out_dir`` (in grid order when ``grid.json`` is there)."""
     records = []
     for path in glob.glob(os.path.join(glob.escape(out_dir), "**", RUN_RECORD), recursive=True):
-        with open(path) as file:
-            record = json.load(file)
+        record = read_json(path)
         folder = os.path.dirname(path)
         found = final_metrics(folder) if record.get("status") == "done" else {}
         row = {
@@ -74,8 +75,7 @@ def read_runs(
     order: dict[str, int] = {}
     grid_json = os.path.join(out_dir, "grid.json")
     if os.path.exists(grid_json):
-        with open(grid_json) as file:
-            order = {run["folder"]: i for i, run in enumerate(json.load(file))}
+        order = {run["folder"]: i for i, run in enumerate(read_json(grid_json))}
     return sorted(records, key=lambda r: (order.get(r["folder"], len(order)), r["folder"]))
 
 
@@ -136,14 +136,11 @@ def format_markdown(
 
 
 def _write_csv(path: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    temporary = path + ".tmp"
-    with open(temporary, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(
-            [{k: ("" if row.get(k) is None else row[k]) for k in columns} for row in rows]
-        )
-    os.replace(temporary, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows([{k: ("" if row.get(k) is None else row[k]) for k in columns} for row in rows])
+    write_text(path, text.getvalue(), newline="")
 
 
 def write_summary(
@@ -165,9 +162,7 @@ def write_summary(
     ]
     _write_csv(os.path.join(out_dir, "summary.csv"), rows, columns)
     markdown = format_markdown(rows, metrics)
-    with open(os.path.join(out_dir, "summary.md.tmp"), "w") as file:
-        file.write(markdown)
-    os.replace(os.path.join(out_dir, "summary.md.tmp"), os.path.join(out_dir, "summary.md"))
+    write_text(os.path.join(out_dir, "summary.md"), markdown)
     if log is not None:
         log(markdown)
     return rows

@@ -11,7 +11,6 @@ again). After the runs, ``runs.csv``, ``summary.csv`` and ``summary.md`` are wri
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -21,24 +20,17 @@ from typing import Any
 
 from detkit.experiments.grid import SweepRun, expand_grid
 from detkit.experiments.summary import RUN_RECORD, write_summary
+from detkit.io import read_json, write_json
 
 __all__ = ["sweep"]
 
 
-def _write_record(folder: str, record: dict[str, Any]) -> None:
-    path = os.path.join(folder, RUN_RECORD)
-    temporary = path + ".tmp"
-    with open(temporary, "w") as file:
-        json.dump(record, file, indent=1, default=str)
-    os.replace(temporary, path)
-
-
 def _read_status(folder: str) -> str | None:
     try:
-        with open(os.path.join(folder, RUN_RECORD)) as file:
-            return json.load(file).get("status")
+        status = read_json(os.path.join(folder, RUN_RECORD)).get("status")
     except (OSError, ValueError):
         return None
+    return status if isinstance(status, str) else None
 
 
 def _execute(
@@ -96,21 +88,15 @@ def sweep(
         raise FileNotFoundError(f"sweep notebook {notebook} does not exist")
     runs = expand_grid(grid)
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "grid.json"), "w") as file:
-        json.dump(
-            [
-                {
-                    "setting": r.setting,
-                    "seed": r.seed,
-                    "folder": r.folder,
-                    "parameters": r.parameters,
-                }
-                for r in runs
-            ],
-            file,
-            indent=1,
-            default=str,
-        )
+    write_json(
+        os.path.join(out_dir, "grid.json"),
+        [
+            {"setting": r.setting, "seed": r.seed, "folder": r.folder, "parameters": r.parameters}
+            for r in runs
+        ],
+        indent=1,
+        default=str,
+    )
     for index, run in enumerate(runs, 1):
         folder = os.path.join(out_dir, run.folder)
         status = _read_status(folder)
@@ -150,5 +136,5 @@ def sweep(
         else:
             record.update(status="done", seconds=round(time.time() - start, 1))
             log(f"{name}: done in {record['seconds']} s")
-        _write_record(folder, record)
+        write_json(os.path.join(folder, RUN_RECORD), record, indent=1, default=str)
     return write_summary(out_dir, metrics, log=log)

@@ -1,5 +1,6 @@
 """Kernels behind ordinary module calls: faster CPU convolutions (NNPACK's Winograd, the
-Winograd kernel gradient), oneDNN matrix products for linear layers and 1×1 convolutions, the GEMM RoIAlign (custom op ``detkit::roi_align``), lazy
+Winograd kernel gradient), oneDNN matrix products for linear layers and 1×1 convolutions, the GEMM
+RoIAlign (custom op ``detkit::roi_align``), lazy
 ``torch.compile`` and memory-format conversion; the CPU capability probe with the policies
 that take it (low precision only where native, NNPACK thresholds per ISA) and the thread
 settings. Model code uses them as it would use

@@ -283,7 +283,8 @@ def conv_transpose2d(deconv: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tenso
 
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` whose 3×3 stride-1 CPU convolutions take NNPACK where it is faster and
-    whose unstrided 1×1 ones take oneDNN's GEMM where that is faster (:func:`conv2d`). Same arguments, parameters and results (to float rounding)."""
+    whose unstrided 1×1 ones take oneDNN's GEMM where that is faster (:func:`conv2d`). Same
+    arguments, parameters and results (to float rounding)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return conv2d(self, x)

@@ -8,7 +8,8 @@ layers) runs 512-bit kernels; capped at AVX2 it is still as fast or faster (``py
 bench/kernels.py``, rows ``gemm_*``; figures in the README). :func:`detkit.ops.policy.gemm_policy`
 says, per instruction set, which products take it (forward, backward).
 
-oneDNN reads a transposed operand in place, so the NCHW 1×1 convolution of image ``b`` is one product
+oneDNN reads a transposed operand in place, so the NCHW 1×1 convolution of image ``b`` is one
+product
 ``W [C_out, C_in] · X_b [C_in, H·W]`` without a copy, and a channels_last one is a single
 product over the whole batch. The gradients are products too: ``dX_b = Wᵀ · dY_b``,
 ``dW = Σ_b dY_b · X_bᵀ``, ``dx = dy · W`` and ``dW = dyᵀ · x`` for a linear layer. Results

@@ -22,11 +22,13 @@ from detkit.structures.ground_truth import GroundTruth
 from detkit.structures.instances import Instances
 from detkit.structures.masks import BitmapMasks, PolygonMasks
 from detkit.structures.overlaps import bbox_overlaps
+from detkit.structures.results import DetectionResult
 from detkit.structures.roi_masks import MaskList, RoIMasks
 
 __all__ = [
     "BitmapMasks",
     "DataContainer",
+    "DetectionResult",
     "FeaturePyramid",
     "GroundTruth",
     "Instances",

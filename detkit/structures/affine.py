@@ -24,11 +24,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
+from numpy.typing import NDArray
 from torchvision.transforms import InterpolationMode
 
 __all__ = [
@@ -45,7 +47,7 @@ _INTERPOLATIONS = {"bilinear": InterpolationMode.BILINEAR, "nearest": Interpolat
 _CV2_INTERPOLATIONS = {"bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
 
 
-def rotation_matrix(center: tuple[float, float], angle: float, scale: float = 1.0) -> np.ndarray:
+def rotation_matrix(center: tuple[float, float], angle: float, scale: float = 1.0) -> NDArray[Any]:
     """2x3 float64 matrix rotating ``angle`` degrees clockwise about ``center`` (x, y) with
     ``scale``; equals ``cv2.getRotationMatrix2D(center, -angle, scale)``."""
     theta = math.radians(-angle)
@@ -60,7 +62,7 @@ def rotation_matrix(center: tuple[float, float], angle: float, scale: float = 1.
     )
 
 
-def shear_matrix(magnitude: float, direction: str) -> np.ndarray:
+def shear_matrix(magnitude: float, direction: str) -> NDArray[Any]:
     """2x3 float64 shear matrix about the origin (``'horizontal'``: ``x += m * y``)."""
     if direction == "horizontal":
         return np.array([[1.0, magnitude, 0.0], [0.0, 1.0, 0.0]])
@@ -69,7 +71,7 @@ def shear_matrix(magnitude: float, direction: str) -> np.ndarray:
     raise ValueError(f"shear direction must be 'horizontal' or 'vertical', got {direction!r}")
 
 
-def translation_matrix(offset: float, direction: str) -> np.ndarray:
+def translation_matrix(offset: float, direction: str) -> NDArray[Any]:
     """2x3 float64 translation matrix moving content by ``offset`` pixels right
     (``'horizontal'``) or down (``'vertical'``)."""
     if direction == "horizontal":
@@ -79,10 +81,11 @@ def translation_matrix(offset: float, direction: str) -> np.ndarray:
     raise ValueError(f"translate direction must be 'horizontal' or 'vertical', got {direction!r}")
 
 
-def apply_matrix_to_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+def apply_matrix_to_points(points: NDArray[Any], matrix: NDArray[Any]) -> NDArray[Any]:
     """Map points ``[..., 2]`` (x, y) with a 2x3 ``matrix``; returns float64 ``[..., 2]``."""
     pts = np.asarray(points, dtype=np.float64)
-    return pts @ matrix[:, :2].T + matrix[:, 2]
+    mapped: NDArray[Any] = pts @ matrix[:, :2].T + matrix[:, 2]
+    return mapped
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ class AffineParams:
         if (mx or my) and (self.angle or self.scale != 1.0 or self.center is not None):
             raise ValueError("shear cannot be combined with rotation, scale or centre")
 
-    def matrix(self, height: int, width: int) -> np.ndarray:
+    def matrix(self, height: int, width: int) -> NDArray[Any]:
         """Forward 2x3 float64 matrix for an image of ``height x width``."""
         mx, my = self.shear
         if mx or my:
@@ -174,7 +177,7 @@ def warp_tensor(
     if fill_values is not None and any(fill_values):
         fill_t = torch.tensor(fill_values, dtype=work.dtype, device=work.device).view(-1, 1, 1)
         work = work - fill_t
-    warped = TF.affine(
+    warped: torch.Tensor = TF.affine(
         work,
         angle=float(params.angle),
         translate=[float(params.translate[0]), float(params.translate[1])],
@@ -193,11 +196,11 @@ def warp_tensor(
 
 
 def warp_hwc(
-    array: np.ndarray,
+    array: NDArray[Any],
     params: AffineParams,
     fill: float | Sequence[float] | None = None,
     interpolation: str = "bilinear",
-) -> np.ndarray:
+) -> NDArray[Any]:
     """Affine-warp a NumPy ``(H, W)`` or ``(H, W, C)`` array keeping its size and dtype.
 
     CPU path: ``cv2.warpAffine`` (what mmcv's ``imrotate``/``imtranslate``/``imshear`` call),

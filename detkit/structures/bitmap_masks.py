@@ -9,10 +9,11 @@ give empty ``(0, H', W')`` arrays of the target size.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from torchvision.ops import roi_align
 
 from detkit.structures.affine import AffineParams, warp_hwc
@@ -60,12 +61,14 @@ class BitmapMasks:
     read-only (build a new ``BitmapMasks`` after editing the array).
     """
 
-    def __init__(self, masks: np.ndarray | Sequence[np.ndarray], height: int, width: int) -> None:
+    def __init__(
+        self, masks: NDArray[Any] | Sequence[NDArray[Any]], height: int, width: int
+    ) -> None:
         self.height = int(height)
         self.width = int(width)
         self._rects: list[Rect | None] | None = None
         if len(masks) == 0:
-            self.masks = np.empty((0, self.height, self.width), dtype=np.uint8)
+            self.masks: NDArray[Any] = np.empty((0, self.height, self.width), dtype=np.uint8)
             return
         if isinstance(masks, (list, tuple)):
             if not all(isinstance(m, np.ndarray) and m.ndim == 2 for m in masks):
@@ -90,7 +93,7 @@ class BitmapMasks:
 
     @classmethod
     def _with_rects(
-        cls, masks: np.ndarray, height: int, width: int, rects: list[Rect | None] | None
+        cls, masks: NDArray[Any], height: int, width: int, rects: list[Rect | None] | None
     ) -> BitmapMasks:
         """Wrap a result stack together with its known rectangles."""
         out = cls(masks, height, width)
@@ -117,7 +120,7 @@ class BitmapMasks:
             rects = [self._rects[i] for i in np.arange(len(self))[index].reshape(-1)]
         return BitmapMasks._with_rects(masks, self.height, self.width, rects)
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def __iter__(self) -> Iterator[NDArray[Any]]:
         return iter(self.masks)
 
     def __repr__(self) -> str:
@@ -132,11 +135,12 @@ class BitmapMasks:
 
     # --- conversions --------------------------------------------------------------------
     @property
-    def areas(self) -> np.ndarray:
+    def areas(self) -> NDArray[Any]:
         """Pixel count per mask, ``[N]``."""
-        return self.masks.sum((1, 2))
+        areas: NDArray[Any] = self.masks.sum((1, 2))
+        return areas
 
-    def to_ndarray(self) -> np.ndarray:
+    def to_ndarray(self) -> NDArray[Any]:
         """The ``(N, H, W)`` uint8 array."""
         return self.masks
 
@@ -144,12 +148,13 @@ class BitmapMasks:
         """``(N, H, W)`` tensor of ``dtype`` on ``device``."""
         return torch.tensor(self.masks, dtype=dtype, device=device)
 
-    def get_bboxes(self) -> np.ndarray:
+    def get_bboxes(self) -> NDArray[Any]:
         """Tight xyxy boxes ``[N, 4]`` float32 (``x2 = last column + 1``); empty masks give
         zeros."""
         boxes = np.zeros((len(self), 4), dtype=np.float32)
-        x_any = self.masks.any(axis=1)
-        y_any = self.masks.any(axis=2)
+        # reductions over one axis of the [N, H, W] array: arrays, never a scalar
+        x_any = cast(NDArray[np.bool_], self.masks.any(axis=1))
+        y_any = cast(NDArray[np.bool_], self.masks.any(axis=2))
         for idx in range(len(self)):
             xs = np.flatnonzero(x_any[idx])
             ys = np.flatnonzero(y_any[idx])
@@ -190,7 +195,7 @@ class BitmapMasks:
         padded = pad_stack(self.masks, (out_h, out_w), 0, self.rects)
         return BitmapMasks._with_rects(padded, out_h, out_w, self._rects)
 
-    def crop(self, bbox: np.ndarray) -> BitmapMasks:
+    def crop(self, bbox: NDArray[Any]) -> BitmapMasks:
         """Crop to integer xyxy ``bbox`` (clipped to the image, at least 1x1)."""
         bbox = np.asarray(bbox).copy()
         if bbox.ndim != 1 or bbox.shape[0] != 4:
@@ -205,9 +210,9 @@ class BitmapMasks:
 
     def crop_and_resize(
         self,
-        bboxes: np.ndarray | torch.Tensor,
+        bboxes: NDArray[Any] | torch.Tensor,
         out_shape: tuple[int, int],
-        inds: np.ndarray | torch.Tensor,
+        inds: NDArray[Any] | torch.Tensor,
         device: torch.device | str = "cpu",
         interpolation: str = "bilinear",
         binarize: bool = True,

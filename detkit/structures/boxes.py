@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
-BoxArray = TypeVar("BoxArray", np.ndarray, torch.Tensor)
+BoxArray = TypeVar("BoxArray", NDArray[Any], torch.Tensor)
 
 __all__ = [
     "empty_boxes",
@@ -38,12 +39,12 @@ __all__ = [
 FLIP_DIRECTIONS = ("horizontal", "vertical", "diagonal")
 
 
-def empty_boxes() -> np.ndarray:
+def empty_boxes() -> NDArray[Any]:
     """A ``(0, 4)`` float32 array: the boxes of an image without instances."""
     return np.zeros((0, 4), dtype=np.float32)
 
 
-def check_boxes(boxes: np.ndarray | torch.Tensor, name: str = "boxes") -> None:
+def check_boxes(boxes: NDArray[Any] | torch.Tensor, name: str = "boxes") -> None:
     """Raise ValueError unless ``boxes`` has shape ``[N, 4]``.
 
     Args:
@@ -81,7 +82,8 @@ def box_areas(boxes: BoxArray) -> BoxArray:
     heights = boxes[:, 3] - boxes[:, 1]
     if isinstance(boxes, torch.Tensor):
         return widths.clamp(min=0) * heights.clamp(min=0)
-    return np.clip(widths, 0, None) * np.clip(heights, 0, None)
+    areas: NDArray[Any] = np.clip(widths, 0, None) * np.clip(heights, 0, None)
+    return areas
 
 
 def clip_boxes(boxes: BoxArray, height: int, width: int) -> BoxArray:
@@ -189,12 +191,12 @@ def mask2bbox(masks: BoxArray) -> BoxArray:
     Tensors give a tensor on the same device, arrays an array."""
     if masks.ndim != 3:
         raise ValueError(f"masks must have shape [N, H, W], got {tuple(masks.shape)}")
-    as_numpy = isinstance(masks, np.ndarray)
-    stack = torch.from_numpy(np.ascontiguousarray(masks)) if as_numpy else masks
-    stack = stack.bool()
+    if isinstance(masks, np.ndarray):
+        return mask2bbox(torch.from_numpy(np.ascontiguousarray(masks))).numpy()
+    stack = masks.bool()
     boxes = torch.zeros((stack.shape[0], 4), dtype=torch.float32, device=stack.device)
     if stack.numel() == 0:
-        return boxes.numpy() if as_numpy else boxes
+        return boxes
     for axis, (lo, hi) in ((1, (0, 2)), (2, (1, 3))):  # columns give x, rows give y
         hits = stack.any(dim=axis)
         size = hits.shape[1]
@@ -202,4 +204,4 @@ def mask2bbox(masks: BoxArray) -> BoxArray:
         last = size - 1 - hits.flip(1).int().argmax(dim=1)
         boxes[:, lo], boxes[:, hi] = first.float(), (last + 1).float()
     boxes[~stack.flatten(1).any(dim=1)] = 0
-    return boxes.numpy() if as_numpy else boxes
+    return boxes

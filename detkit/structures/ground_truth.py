@@ -44,7 +44,9 @@ class GroundTruth:
             if gt_masks is not None:
                 fields["masks"] = gt_masks[i]
             instances.append(Instances(tuple(meta["img_shape"][:2]), **fields))
-        ignored = [None] * len(instances) if gt_bboxes_ignore is None else list(gt_bboxes_ignore)
+        ignored: list[torch.Tensor | None] = (
+            [None] * len(instances) if gt_bboxes_ignore is None else list(gt_bboxes_ignore)
+        )
         return cls(instances, ignored)
 
     def bboxes(self) -> list[torch.Tensor]:

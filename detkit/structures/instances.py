@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 __all__ = ["Instances"]
 
-Index = int | slice | list | np.ndarray | torch.Tensor
+Index = int | slice | list[Any] | NDArray[Any] | torch.Tensor
 
 
-def _as_numpy_index(index: Index) -> int | slice | np.ndarray:
+def _as_numpy_index(index: slice | list[Any] | NDArray[Any] | torch.Tensor) -> slice | NDArray[Any]:
     if isinstance(index, torch.Tensor):
         return index.detach().cpu().numpy()
     if isinstance(index, list):

@@ -10,9 +10,11 @@ mmcv makes (tests check this bit for bit).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from detkit.structures.affine import apply_matrix_to_points
 
@@ -39,7 +41,7 @@ def _check_interpolation(interpolation: str) -> int:
     return _CV2_INTERPOLATIONS[interpolation]
 
 
-def c_order(masks: np.ndarray) -> np.ndarray:
+def c_order(masks: NDArray[Any]) -> NDArray[Any]:
     """C-contiguous ``(N, H, W)`` stack. pycocotools decodes column-major masks, and every
     OpenCV call on a Fortran-ordered mask copies it first (4x slower Resize in the seed
     pipeline); ``cv2.transpose`` per mask converts 6x faster than ``np.ascontiguousarray``."""
@@ -54,7 +56,7 @@ def c_order(masks: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(masks)
 
 
-def stack_c_order(masks: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarray:
+def stack_c_order(masks: list[NDArray[Any]] | tuple[NDArray[Any], ...]) -> NDArray[Any]:
     """Stack ``(H, W)`` masks into a C-contiguous ``(N, H, W)`` array; column-major uint8 masks
     (pycocotools' decode output) are transposed straight into place with ``cv2.transpose``."""
     first = masks[0]
@@ -75,10 +77,11 @@ def stack_c_order(masks: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarra
     return out
 
 
-def mask_rects(masks: np.ndarray) -> list[Rect | None]:
+def mask_rects(masks: NDArray[Any]) -> list[Rect | None]:
     """Tight rectangles of the non-zero pixels of each mask (None for an empty mask)."""
-    rows_any = masks.any(axis=2)
-    cols_any = masks.any(axis=1)
+    # reductions over one axis of an [N, H, W] array: arrays, never a scalar
+    rows_any = cast(NDArray[np.bool_], masks.any(axis=2))
+    cols_any = cast(NDArray[np.bool_], masks.any(axis=1))
     rects: list[Rect | None] = []
     for rows, cols in zip(rows_any, cols_any):
         ys, xs = np.flatnonzero(rows), np.flatnonzero(cols)
@@ -88,18 +91,21 @@ def mask_rects(masks: np.ndarray) -> list[Rect | None]:
     return rects
 
 
-def _nearest_index(src: int, dst: int) -> np.ndarray:
+def _nearest_index(src: int, dst: int) -> NDArray[Any]:
     """Source index of each destination pixel, as ``cv2.INTER_NEAREST`` computes it:
     ``min(floor(i * src / dst), src - 1)``."""
-    return np.minimum(np.floor(np.arange(dst) * (src / dst)).astype(np.int64), src - 1)
+    index: NDArray[Any] = np.minimum(
+        np.floor(np.arange(dst) * (src / dst)).astype(np.int64), src - 1
+    )
+    return index
 
 
 def _fill_rects(
-    masks: np.ndarray,
+    masks: NDArray[Any],
     rects: list[Rect | None],
     out_hw: tuple[int, int],
-    fill: Callable[[np.ndarray, Rect, np.ndarray], Rect | None],
-) -> tuple[np.ndarray, list[Rect | None]]:
+    fill: Callable[[NDArray[Any], Rect, NDArray[Any]], Rect | None],
+) -> tuple[NDArray[Any], list[Rect | None]]:
     """Run ``fill(mask, rect, target)`` for each non-empty mask, ``target`` being its plane of a
     zeroed ``(N, *out_hw)`` output (calloc: untouched pages cost nothing); ``fill`` writes its
     output rectangle and returns it (None: nothing written). Returns the output and rectangles."""
@@ -112,8 +118,8 @@ def _fill_rects(
 
 
 def resize_stack(
-    masks: np.ndarray, out_hw: tuple[int, int], interpolation: str, rects: list[Rect | None]
-) -> tuple[np.ndarray, list[Rect | None] | None]:
+    masks: NDArray[Any], out_hw: tuple[int, int], interpolation: str, rects: list[Rect | None]
+) -> tuple[NDArray[Any], list[Rect | None] | None]:
     """Resize to ``out_hw = (h, w)``. Nearest works inside the rectangles with cv2's index rule;
     bilinear resizes whole masks with ``cv2.resize`` (and returns no rectangles)."""
     flag = _check_interpolation(interpolation)
@@ -126,7 +132,7 @@ def resize_stack(
     height, width = masks.shape[1:]
     rows, cols = _nearest_index(height, out_h), _nearest_index(width, out_w)
 
-    def fill(mask: np.ndarray, rect: Rect, target: np.ndarray) -> Rect | None:
+    def fill(mask: NDArray[Any], rect: Rect, target: NDArray[Any]) -> Rect | None:
         x0, y0, x1, y1 = rect
         r0, r1 = (int(v) for v in np.searchsorted(rows, [y0, y1]))
         c0, c1 = (int(v) for v in np.searchsorted(cols, [x0, x1]))
@@ -139,8 +145,8 @@ def resize_stack(
 
 
 def flip_stack(
-    masks: np.ndarray, direction: str, rects: list[Rect | None]
-) -> tuple[np.ndarray, list[Rect | None]]:
+    masks: NDArray[Any], direction: str, rects: list[Rect | None]
+) -> tuple[NDArray[Any], list[Rect | None]]:
     """Flip ``'horizontal'``, ``'vertical'`` or ``'diagonal'``, copying only the rectangles."""
     if direction not in ("horizontal", "vertical", "diagonal"):
         raise ValueError(
@@ -150,7 +156,7 @@ def flip_stack(
     flip_x = direction in ("horizontal", "diagonal")
     flip_y = direction in ("vertical", "diagonal")
 
-    def fill(mask: np.ndarray, rect: Rect, target: np.ndarray) -> Rect:
+    def fill(mask: NDArray[Any], rect: Rect, target: NDArray[Any]) -> Rect:
         x0, y0, x1, y1 = rect
         nx0, nx1 = (width - x1, width - x0) if flip_x else (x0, x1)
         ny0, ny1 = (height - y1, height - y0) if flip_y else (y0, y1)
@@ -163,8 +169,8 @@ def flip_stack(
 
 
 def pad_stack(
-    masks: np.ndarray, out_hw: tuple[int, int], pad_val: int, rects: list[Rect | None]
-) -> np.ndarray:
+    masks: NDArray[Any], out_hw: tuple[int, int], pad_val: int, rects: list[Rect | None]
+) -> NDArray[Any]:
     """Pad at the bottom/right to ``out_hw``; with ``pad_val == 0`` only the rectangles are
     copied into a zeroed (calloc'd) stack."""
     height, width = masks.shape[1:]
@@ -173,7 +179,7 @@ def pad_stack(
         out[:, :height, :width] = masks
         return out
 
-    def fill(mask: np.ndarray, rect: Rect, target: np.ndarray) -> Rect:
+    def fill(mask: NDArray[Any], rect: Rect, target: NDArray[Any]) -> Rect:
         x0, y0, x1, y1 = rect
         target[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
         return rect
@@ -189,8 +195,8 @@ _FLOAT_PATH_CHANNELS = (1, 3, 4)
 
 
 def _fixed_point_maps(
-    inverse: np.ndarray, rect: Rect, nearest: bool
-) -> tuple[np.ndarray, np.ndarray | None]:
+    inverse: NDArray[Any], rect: Rect, nearest: bool
+) -> tuple[NDArray[Any], NDArray[Any] | None]:
     """``cv2.remap`` maps of the output pixels in ``rect`` holding the source positions that
     warpAffine's fixed-point path computes for them (``inverse``: the dst -> src matrix):
     per row ``X0 = rint((m01 * y + m02) * 2^10) + delta``, per column ``rint(m00 * x * 2^10)``,
@@ -217,8 +223,8 @@ def _fixed_point_maps(
 
 
 def warp_stack(
-    masks: np.ndarray, matrix: np.ndarray, interpolation: str, rects: list[Rect | None]
-) -> tuple[np.ndarray, list[Rect | None]]:
+    masks: NDArray[Any], matrix: NDArray[Any], interpolation: str, rects: list[Rect | None]
+) -> tuple[NDArray[Any], list[Rect | None]]:
     """Affine-warp with a zero border (same size), bit for bit as mmcv's one ``cv2.warpAffine``
     of the ``(H, W, N)`` stack. With ``N`` in (1, 3, 4) that one call is made; else each mask is
     remapped only over the output rectangle its own rectangle can reach (one pixel of margin
@@ -238,7 +244,7 @@ def warp_stack(
         return out, mask_rects(out)
     inverse = cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
 
-    def fill(mask: np.ndarray, rect: Rect, target: np.ndarray) -> Rect | None:
+    def fill(mask: NDArray[Any], rect: Rect, target: NDArray[Any]) -> Rect | None:
         x, y, x_end, y_end = rect
         corners = np.array(
             [[x - 1, y - 1], [x_end, y - 1], [x - 1, y_end], [x_end, y_end]], dtype=np.float64

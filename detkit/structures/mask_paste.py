@@ -40,7 +40,7 @@ def _paste_chunk(
     (int64 ``[n]`` origins); pixels at or beyond ``(x1, y1)`` are zeroed."""
     device = masks.device
     n = masks.size(0)
-    bx0, by0, bx1, by1 = boxes.float().split(1, dim=1)
+    bx0, by0, bx1, by1 = torch.split(boxes.float(), 1, dim=1)
     cols = x0[:, None] + torch.arange(win_w, device=device)[None, :]
     rows = y0[:, None] + torch.arange(win_h, device=device)[None, :]
     img_x = ((cols.to(torch.float32) + 0.5) - bx0) / (bx1 - bx0) * 2 - 1

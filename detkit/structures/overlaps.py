@@ -13,8 +13,11 @@ Areas have no ``+1`` otherwise; ``'iof'`` divides by the area of ``bboxes1``.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 __all__ = ["bbox_overlaps"]
 
@@ -22,7 +25,7 @@ _TORCH_MODES = ("iou", "iof", "giou")
 _NUMPY_MODES = ("iou", "iof")
 
 
-def _check_last_dim(boxes: np.ndarray | torch.Tensor, name: str) -> None:
+def _check_last_dim(boxes: NDArray[Any] | torch.Tensor, name: str) -> None:
     if boxes.shape[-1] != 4 and boxes.shape[0] != 0:
         raise ValueError(
             f"bbox_overlaps: {name} must have 4 columns (xyxy), got shape {tuple(boxes.shape)}"
@@ -68,8 +71,8 @@ def _overlaps_torch(
 
 
 def _overlaps_numpy(
-    bboxes1: np.ndarray, bboxes2: np.ndarray, mode: str, eps: float, use_legacy_coordinate: bool
-) -> np.ndarray:
+    bboxes1: NDArray[Any], bboxes2: NDArray[Any], mode: str, eps: float, use_legacy_coordinate: bool
+) -> NDArray[Any]:
     extra = 1.0 if use_legacy_coordinate else 0.0
     bboxes1 = np.asarray(bboxes1, dtype=np.float32).reshape(-1, 4)
     bboxes2 = np.asarray(bboxes2, dtype=np.float32).reshape(-1, 4)
@@ -86,17 +89,18 @@ def _overlaps_numpy(
         if mode == "iou"
         else np.broadcast_to(area1[:, None], overlap.shape)
     )
-    return (overlap / np.maximum(union, eps)).astype(np.float32)
+    ious: NDArray[Any] = (overlap / np.maximum(union, eps)).astype(np.float32)
+    return ious
 
 
 def bbox_overlaps(
-    bboxes1: np.ndarray | torch.Tensor,
-    bboxes2: np.ndarray | torch.Tensor,
+    bboxes1: NDArray[Any] | torch.Tensor,
+    bboxes2: NDArray[Any] | torch.Tensor,
     mode: str = "iou",
     is_aligned: bool = False,
     eps: float = 1e-6,
     use_legacy_coordinate: bool = False,
-) -> np.ndarray | torch.Tensor:
+) -> NDArray[Any] | torch.Tensor:
     """Overlaps between two sets of xyxy boxes (see the module docstring for both forms).
 
     Args:
@@ -117,16 +121,16 @@ def bbox_overlaps(
         )
     _check_last_dim(bboxes1, "bboxes1")
     _check_last_dim(bboxes2, "bboxes2")
-    if isinstance(bboxes1, torch.Tensor):
+    if isinstance(bboxes1, torch.Tensor):  # bboxes2 is of the same kind (checked above)
         if mode not in _TORCH_MODES:
             raise ValueError(f"bbox_overlaps: mode must be one of {_TORCH_MODES}, got {mode!r}")
         if use_legacy_coordinate:
             raise ValueError("bbox_overlaps: use_legacy_coordinate is for NumPy arrays only")
-        return _overlaps_torch(bboxes1, bboxes2, mode, is_aligned, eps)
+        return _overlaps_torch(bboxes1, cast(torch.Tensor, bboxes2), mode, is_aligned, eps)
     if mode not in _NUMPY_MODES:
         raise ValueError(
             f"bbox_overlaps: mode must be one of {_NUMPY_MODES} for NumPy arrays, got {mode!r}"
         )
     if is_aligned:
         raise ValueError("bbox_overlaps: is_aligned is for torch tensors only")
-    return _overlaps_numpy(bboxes1, bboxes2, mode, eps, use_legacy_coordinate)
+    return _overlaps_numpy(bboxes1, cast(NDArray[Any], bboxes2), mode, eps, use_legacy_coordinate)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pycocotools.mask as mask_utils
 import torch
+from numpy.typing import NDArray
 
 from detkit.structures.affine import (
     apply_matrix_to_points,
@@ -24,20 +25,21 @@ from detkit.structures.bitmap_masks import BitmapMasks, rescale_size
 
 __all__ = ["PolygonMasks", "polygon_to_bitmap"]
 
-Polygons = list[list[np.ndarray]]
+Polygons = list[list[NDArray[Any]]]
 
 
-def polygon_to_bitmap(polygons: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
+def polygon_to_bitmap(polygons: Sequence[NDArray[Any]], height: int, width: int) -> NDArray[Any]:
     """Union of the polygons of one instance rasterised to an ``(H, W)`` uint8 mask."""
     if len(polygons) == 0:
         return np.zeros((height, width), dtype=np.uint8)
     rles = mask_utils.frPyObjects(
         [np.asarray(p, dtype=np.float64) for p in polygons], height, width
     )
-    return mask_utils.decode(mask_utils.merge(rles)).astype(np.uint8)
+    bitmap: NDArray[Any] = mask_utils.decode(mask_utils.merge(rles)).astype(np.uint8)
+    return bitmap
 
 
-def _polygon_area(poly: np.ndarray) -> float:
+def _polygon_area(poly: NDArray[Any]) -> float:
     """Shoelace area of one flat polygon."""
     x, y = poly[0::2], poly[1::2]
     return 0.5 * float(np.abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
@@ -93,24 +95,26 @@ class PolygonMasks:
             masks = [masks]  # one instance: keep the three-level list
         return PolygonMasks(masks, self.height, self.width)
 
-    def __iter__(self) -> Iterator[list[np.ndarray]]:
+    def __iter__(self) -> Iterator[list[NDArray[Any]]]:
         return iter(self.masks)
 
     def __repr__(self) -> str:
         return f"PolygonMasks(num_masks={len(self)}, height={self.height}, width={self.width})"
 
-    def _map(self, fn: Callable[[np.ndarray], np.ndarray], height: int, width: int) -> PolygonMasks:
+    def _map(
+        self, fn: Callable[[NDArray[Any]], NDArray[Any]], height: int, width: int
+    ) -> PolygonMasks:
         """New masks with ``fn`` applied to a float copy of every polygon."""
         masks = [[fn(np.array(p, dtype=np.float64)) for p in obj] for obj in self.masks]
         return PolygonMasks(masks, height, width)
 
     # --- conversions --------------------------------------------------------------------
     @property
-    def areas(self) -> np.ndarray:
+    def areas(self) -> NDArray[Any]:
         """Sum of the shoelace areas of each instance's polygons, ``[N]`` float64."""
         return np.array([sum(_polygon_area(p) for p in obj) for obj in self.masks], np.float64)
 
-    def to_ndarray(self) -> np.ndarray:
+    def to_ndarray(self) -> NDArray[Any]:
         """Rasterised ``(N, H, W)`` uint8 array."""
         if len(self) == 0:
             return np.empty((0, self.height, self.width), dtype=np.uint8)
@@ -124,7 +128,7 @@ class PolygonMasks:
         """Rasterised ``(N, H, W)`` tensor of ``dtype`` on ``device``."""
         return torch.tensor(self.to_ndarray(), dtype=dtype, device=device)
 
-    def get_bboxes(self) -> np.ndarray:
+    def get_bboxes(self) -> NDArray[Any]:
         """xyxy hull of every instance's vertices, ``[N, 4]`` float32."""
         boxes = np.zeros((len(self), 4), dtype=np.float32)
         for idx, obj in enumerate(self.masks):
@@ -146,7 +150,7 @@ class PolygonMasks:
         out_h, out_w = int(out_shape[0]), int(out_shape[1])
         w_scale, h_scale = out_w / self.width, out_h / self.height
 
-        def fn(p: np.ndarray) -> np.ndarray:
+        def fn(p: NDArray[Any]) -> NDArray[Any]:
             p[0::2] *= w_scale
             p[1::2] *= h_scale
             return p
@@ -160,7 +164,7 @@ class PolygonMasks:
         flip_x = flip_direction in ("horizontal", "diagonal")
         flip_y = flip_direction in ("vertical", "diagonal")
 
-        def fn(p: np.ndarray) -> np.ndarray:
+        def fn(p: NDArray[Any]) -> NDArray[Any]:
             if flip_x:
                 p[0::2] = self.width - p[0::2]
             if flip_y:
@@ -173,7 +177,7 @@ class PolygonMasks:
         """Padding at the bottom/right only changes the nominal size."""
         return PolygonMasks(self.masks, int(out_shape[0]), int(out_shape[1]))
 
-    def crop(self, bbox: np.ndarray) -> PolygonMasks:
+    def crop(self, bbox: NDArray[Any]) -> PolygonMasks:
         """Shift into the frame of integer xyxy ``bbox`` (clipped, at least 1x1); vertices
         outside are left for the rasteriser to clip."""
         bbox = np.asarray(bbox).copy()
@@ -184,7 +188,7 @@ class PolygonMasks:
         x1, y1, x2, y2 = (float(v) for v in bbox)
         w, h = int(max(x2 - x1, 1)), int(max(y2 - y1, 1))
 
-        def fn(p: np.ndarray) -> np.ndarray:
+        def fn(p: NDArray[Any]) -> NDArray[Any]:
             p[0::2] -= x1
             p[1::2] -= y1
             return p
@@ -193,9 +197,9 @@ class PolygonMasks:
 
     def crop_and_resize(
         self,
-        bboxes: np.ndarray | torch.Tensor,
+        bboxes: NDArray[Any] | torch.Tensor,
         out_shape: tuple[int, int],
-        inds: np.ndarray | torch.Tensor,
+        inds: NDArray[Any] | torch.Tensor,
         device: torch.device | str = "cpu",
         interpolation: str = "bilinear",
         binarize: bool = True,
@@ -240,7 +244,7 @@ class PolygonMasks:
     def expand(self, expanded_h: int, expanded_w: int, top: int, left: int) -> PolygonMasks:
         """Shift by ``(left, top)`` into an ``expanded_h x expanded_w`` canvas."""
 
-        def fn(p: np.ndarray) -> np.ndarray:
+        def fn(p: NDArray[Any]) -> NDArray[Any]:
             p[0::2] += left
             p[1::2] += top
             return p
@@ -248,10 +252,10 @@ class PolygonMasks:
         return self._map(fn, expanded_h, expanded_w)
 
     # --- affine warps -------------------------------------------------------------------
-    def _warp_points(self, out_shape: tuple[int, int], matrix: np.ndarray) -> PolygonMasks:
+    def _warp_points(self, out_shape: tuple[int, int], matrix: NDArray[Any]) -> PolygonMasks:
         out_h, out_w = int(out_shape[0]), int(out_shape[1])
 
-        def fn(p: np.ndarray) -> np.ndarray:
+        def fn(p: NDArray[Any]) -> NDArray[Any]:
             xy = apply_matrix_to_points(p.reshape(-1, 2), matrix)
             xy[:, 0] = np.clip(xy[:, 0], 0, out_w)
             xy[:, 1] = np.clip(xy[:, 1], 0, out_h)
@@ -276,7 +280,7 @@ class PolygonMasks:
             raise ValueError(f"translate direction must be horizontal/vertical, got {direction!r}")
         axis, limit = (0, out_w) if direction == "horizontal" else (1, out_h)
 
-        def fn(p: np.ndarray) -> np.ndarray:
+        def fn(p: NDArray[Any]) -> NDArray[Any]:
             p[axis::2] = np.clip(p[axis::2] + offset, 0, limit)
             return p
 

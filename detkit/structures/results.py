@@ -7,12 +7,13 @@ dense bool tensor. Both read the same through ``dense_masks`` and ``iter_mask_wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from detkit.structures.roi_masks import MaskList, RoIMasks, dense_mask_windows
 
@@ -76,7 +77,7 @@ class DetectionResult:
             return self.masks.dense()
         return self.masks
 
-    def iter_mask_windows(self) -> Iterator[tuple[int, int, np.ndarray]]:
+    def iter_mask_windows(self) -> Iterator[tuple[int, int, NDArray[Any]]]:
         """Each row's mask, one at a time, as ``(x0, y0, window)``: the bool ``[h, w]`` numpy
         part of the canvas at ``(x0, y0)`` outside which the mask is empty (its box's window
         for ``RoIMasks``, the bounding box of its pixels for a dense tensor)."""
@@ -155,32 +156,3 @@ class DetectionResult:
             torch.from_numpy(labels),
             masks,
         )
-
-    def plot(
-        self,
-        ax: Any = None,
-        img: np.ndarray | torch.Tensor | None = None,
-        class_names: Sequence[str] | None = None,
-        score_thr: float = 0.3,
-    ) -> Any:
-        """Draw the detections with score ≥ ``score_thr`` (boxes, class + score, masks) on
-        ``img`` (HWC uint8 RGB; a blank canvas when None) with ``detkit.viz.draw_result``;
-        returns the matplotlib axes."""
-        import matplotlib.pyplot as plt
-
-        from detkit.viz import draw_result
-
-        kept = self[self.scores >= score_thr].to("cpu")
-        if img is None:
-            if kept.masks is not None:
-                height, width = kept.masks.shape[1:]
-            else:
-                width = int(kept.boxes[:, 2].max().ceil()) if len(kept) else 1
-                height = int(kept.boxes[:, 3].max().ceil()) if len(kept) else 1
-            img = np.zeros((height, width, 3), dtype=np.uint8)
-        elif isinstance(img, torch.Tensor):
-            img = img.detach().cpu().numpy()
-        if ax is None:
-            ax = plt.figure().add_subplot()
-        draw_result(ax, np.asarray(img), kept, class_names, score_thr)
-        return ax

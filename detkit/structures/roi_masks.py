@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from detkit.structures.mask_paste import mask_windows, paste_mask_window, paste_masks_in_image
 
 __all__ = ["MaskList", "RoIMasks", "dense_mask_windows"]
 
 
-def dense_mask_windows(masks: Iterable[Any]) -> Iterator[tuple[int, int, np.ndarray]]:
+def dense_mask_windows(masks: Iterable[Any]) -> Iterator[tuple[int, int, NDArray[Any]]]:
     """``(x0, y0, window)`` of each ``[H, W]`` mask (array or tensor) of ``masks``: the bool
     part inside the bounding box of its pixels (``[0, 0]`` for an empty mask)."""
     for mask in masks:
@@ -174,7 +175,7 @@ class RoIMasks:
         )
 
 
-class MaskList(Sequence):
+class MaskList(Sequence[NDArray[Any]]):
     """One class's masks as MMDetection v2 lists them (``segm_results[c]``): full-size
     ``[H, W]`` numpy arrays (bool, uint8 for soft masks), each pasted when read (on the
     device of ``masks``, as the eager paste, then copied to the CPU)."""
@@ -192,7 +193,7 @@ class MaskList(Sequence):
             raise IndexError(f"mask index {index} out of range for {len(self)} masks")
         return self.masks.full(int(index) % len(self)).cpu().numpy()
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def __iter__(self) -> Iterator[NDArray[Any]]:
         for i in range(len(self)):
             yield self.masks.full(i).cpu().numpy()
 

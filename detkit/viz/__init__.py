@@ -1,7 +1,18 @@
-"""Drawing (matplotlib): instances, detector results (the one path for CLI, API and notebooks),
-and the augmentation preview (static grid + ipywidgets UI)."""
+"""All drawing: instances and detector results through one renderer (:mod:`detkit.viz.raster`:
+masks, boxes and names drawn into a uint8 image that matplotlib only shows) for the CLI, the
+API and the notebooks; the analysis tools' panels; charts of evaluations and annotation files;
+the augmentation preview (static grid + ipywidgets UI)."""
 
-from detkit.viz.draw import draw_instances, make_palette, masks_as_array
+from detkit.viz.annotations import AnnotatedImage, plot_annotated_images, render_annotations
+from detkit.viz.charts import plot_annotation_stats, plot_class_ap
+from detkit.viz.draw import (
+    draw_instances,
+    make_palette,
+    masks_as_array,
+    render_instances,
+    show_image,
+)
+from detkit.viz.panels import save_panels
 from detkit.viz.preview import (
     augment_sample,
     config_policies,
@@ -14,6 +25,7 @@ from detkit.viz.result import as_detection_result, draw_result, read_rgb, render
 from detkit.viz.widgets import AugmentationPreview, build_augmentation_ui
 
 __all__ = [
+    "AnnotatedImage",
     "AugmentationPreview",
     "as_detection_result",
     "augment_sample",
@@ -25,9 +37,16 @@ __all__ = [
     "make_palette",
     "make_policy",
     "masks_as_array",
+    "plot_annotated_images",
+    "plot_annotation_stats",
+    "plot_class_ap",
     "read_rgb",
+    "render_annotations",
+    "render_instances",
     "render_policy_grid",
     "render_result",
+    "save_panels",
+    "show_image",
     "show_pair",
     "show_result",
 ]

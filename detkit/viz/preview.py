@@ -172,7 +172,7 @@ def render_policy_grid(
     given, draws of the config's AutoAugment, and a row of ``len(levels)`` of
     :data:`GRID_TRANSFORMS` at level 5, taken in turn (sample ``i`` from index
     ``i * len(levels)``, wrapping; multi-image ones draw partners from ``samples``)."""
-    rows: list[tuple[Results, str, list[tuple[str, Callable | None]]]] = []
+    rows: list[tuple[Results, str, Sequence[tuple[str, Callable[[Results], Results | None]]]]] = []
     for i, sample in enumerate(samples):
         for name in ("Rotate", "Translate"):
             cells = [
@@ -204,9 +204,9 @@ def render_policy_grid(
     fig, axes = plt.subplots(
         len(rows), cols, figsize=(3.2 * cols, 3.2 * len(rows) * h / w + 0.4), squeeze=False
     )
-    for r, (sample, label, cells) in enumerate(rows):
+    for r, (sample, label, row_cells) in enumerate(rows):
         _draw(axes[r, 0], sample, class_names, f"{label} original")
-        for c, (title, transform) in enumerate(cells, start=1):
+        for c, (title, transform) in enumerate(row_cells, start=1):
             _draw(axes[r, c], augment_sample(sample, transform, seed + c - 1), class_names, title)
     fig.tight_layout()
     return fig

@@ -1,6 +1,7 @@
-"""Drawing instances straight into a uint8 image: masks blended one at a time inside their
-windows, box outlines, class + score labels (PIL text). Memory is the image itself plus one
-mask window at a time, so a 10000×10000 result draws in the size of its image."""
+"""The one renderer: instances drawn straight into a uint8 image — masks blended one at a time
+inside their windows, box outlines (solid or dashed), class + score labels and titles (PIL
+text). Memory is the image itself plus one mask window at a time, so a 10000×10000 result
+draws in the size of its image. Matplotlib only ever shows the finished array."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["blend_mask_windows", "display_copy", "draw_boxes", "draw_labels", "style_for"]
+__all__ = [
+    "blend_mask_windows",
+    "display_copy",
+    "draw_boxes",
+    "draw_instances_into",
+    "draw_labels",
+    "draw_title",
+    "style_for",
+]
 
 # the longest side shown by matplotlib (larger drawings are subsampled for display only)
 MAX_DISPLAY_SIDE = 2048
@@ -40,7 +49,8 @@ def blend_mask_windows(
     """
     height, width = canvas.shape[:2]
     count = 0
-    for count, ((x0, y0, window), color) in enumerate(zip(windows, colors), start=1):
+    for (x0, y0, window), color in zip(windows, colors):
+        count += 1
         window = np.asarray(window, dtype=bool)[: max(height - y0, 0), : max(width - x0, 0)]
         tint = np.asarray(color, np.float32) * (255 * alpha)
         rows_per_band = max(1, BLEND_BAND_PIXELS // max(window.shape[1], 1))
@@ -58,9 +68,22 @@ def style_for(height: int, width: int) -> tuple[int, int]:
     return max(1, round(side / 600)), max(9, round(side / 110))
 
 
-def draw_boxes(canvas: np.ndarray, boxes: np.ndarray, colors: np.ndarray, line_width: int) -> None:
+def _dashes(length: int, line_width: int) -> np.ndarray:
+    """Bool ``[length]``: on for ``4 * line_width`` pixels, off for ``3 * line_width``."""
+    period = np.arange(length) % (7 * line_width)
+    return period < 4 * line_width
+
+
+def draw_boxes(
+    canvas: np.ndarray,
+    boxes: np.ndarray,
+    colors: np.ndarray,
+    line_width: int,
+    dashed: bool = False,
+) -> None:
     """Outline each xyxy box (absolute pixels) of ``boxes`` ``[N, 4]`` in ``canvas`` (HWC
-    uint8, in place) with its ``colors`` row (RGB in [0, 1]), ``line_width`` pixels inside."""
+    uint8, in place) with its ``colors`` row (RGB in [0, 1]), ``line_width`` pixels inside;
+    ``dashed`` draws every side as dashes (crowd regions, overlaid ground truth)."""
     height, width = canvas.shape[:2]
     for (x1, y1, x2, y2), color in zip(np.asarray(boxes, np.float64).reshape(-1, 4), colors):
         left, top = int(np.clip(np.floor(x1), 0, width)), int(np.clip(np.floor(y1), 0, height))
@@ -69,10 +92,12 @@ def draw_boxes(canvas: np.ndarray, boxes: np.ndarray, colors: np.ndarray, line_w
             continue
         rgb = np.rint(np.asarray(color) * 255).astype(np.uint8)
         lw = line_width
-        canvas[top : min(top + lw, bottom), left:right] = rgb
-        canvas[max(bottom - lw, top) : bottom, left:right] = rgb
-        canvas[top:bottom, left : min(left + lw, right)] = rgb
-        canvas[top:bottom, max(right - lw, left) : right] = rgb
+        across = _dashes(right - left, lw) if dashed else slice(None)
+        down = _dashes(bottom - top, lw) if dashed else slice(None)
+        canvas[top : min(top + lw, bottom), left:right][:, across] = rgb
+        canvas[max(bottom - lw, top) : bottom, left:right][:, across] = rgb
+        canvas[top:bottom, left : min(left + lw, right)][down] = rgb
+        canvas[top:bottom, max(right - lw, left) : right][down] = rgb
 
 
 @lru_cache(maxsize=8)
@@ -80,30 +105,68 @@ def _font(size: int) -> Any:
     return ImageFont.load_default(size=size)
 
 
-def draw_labels(
-    canvas: np.ndarray, boxes: np.ndarray, names: Sequence[str], colors: np.ndarray, font_size: int
-) -> None:
-    """Write each name in white on its colour just above its box's top-left corner (inside the
-    box when there is no room above), in ``canvas`` (HWC uint8, in place)."""
-    height, width = canvas.shape[:2]
+def _label_patch(name: str, color: Any, font_size: int, text_color: tuple[int, int, int]) -> Any:
     font = _font(font_size)
     pad = max(1, font_size // 6)
+    left, top, right, bottom = font.getbbox(name)
+    label = Image.new(
+        "RGB",
+        (right - left + 2 * pad, bottom - top + 2 * pad),
+        tuple(int(v) for v in np.rint(np.asarray(color) * 255)),
+    )
+    ImageDraw.Draw(label).text((pad - left, pad - top), name, fill=text_color, font=font)
+    return np.asarray(label)
+
+
+def draw_labels(
+    canvas: np.ndarray,
+    boxes: np.ndarray,
+    names: Sequence[str],
+    colors: np.ndarray,
+    font_size: int,
+    text_color: tuple[int, int, int] = (255, 255, 255),
+) -> None:
+    """Write each name in ``text_color`` on its colour just above its box's top-left corner
+    (inside the box when there is no room above), in ``canvas`` (HWC uint8, in place)."""
+    height, width = canvas.shape[:2]
     for (x1, y1, _, _), name, color in zip(
         np.asarray(boxes, np.float64).reshape(-1, 4), names, colors
     ):
-        left, top, right, bottom = font.getbbox(name)
-        label = Image.new(
-            "RGB",
-            (right - left + 2 * pad, bottom - top + 2 * pad),
-            tuple(int(v) for v in np.rint(np.asarray(color) * 255)),
-        )
-        ImageDraw.Draw(label).text((pad - left, pad - top), name, fill=(255, 255, 255), font=font)
-        patch = np.asarray(label)
+        patch = _label_patch(name, color, font_size, text_color)
         x0 = int(np.clip(np.floor(x1), 0, max(width - 1, 0)))
         y0 = int(np.floor(y1)) - patch.shape[0]
         y0 = int(np.clip(y0 if y0 >= 0 else np.floor(y1), 0, max(height - 1, 0)))
         patch = patch[: height - y0, : width - x0]
         canvas[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]] = patch
+
+
+def draw_title(canvas: np.ndarray, title: str) -> None:
+    """Write ``title`` in black on a light box at the top centre of ``canvas`` (in place)."""
+    height, width = canvas.shape[:2]
+    patch = _label_patch(title, (0.95, 0.95, 0.95), style_for(height, width)[1], (0, 0, 0))
+    patch = patch[:height, :width]
+    x0 = max(0, (width - patch.shape[1]) // 2)
+    canvas[: patch.shape[0], x0 : x0 + patch.shape[1]] = patch
+
+
+def draw_instances_into(
+    canvas: np.ndarray,
+    boxes: np.ndarray,
+    colors: np.ndarray,
+    names: Sequence[str],
+    windows: Iterable[tuple[int, int, np.ndarray]] = (),
+    mask_alpha: float = 0.45,
+    dashed: bool = False,
+    text_color: tuple[int, int, int] = (255, 255, 255),
+) -> np.ndarray:
+    """Draw instances into ``canvas`` (HWC uint8 RGB, in place; returned): the mask
+    ``windows`` blended with ``mask_alpha``, then box outlines and names, each in its
+    ``colors`` row (RGB in [0, 1]); line width and font size follow the image size."""
+    blend_mask_windows(canvas, windows, colors, mask_alpha)
+    line_width, font_size = style_for(*canvas.shape[:2])
+    draw_boxes(canvas, boxes, colors, line_width, dashed)
+    draw_labels(canvas, boxes, names, colors, font_size, text_color)
+    return canvas
 
 
 def display_copy(img: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> np.ndarray:

@@ -25,12 +25,10 @@ from PIL import Image
 
 from detkit.image_io import read_image
 from detkit.structures.results import DetectionResult
-from detkit.viz.draw import annotate_axes, make_palette
-from detkit.viz.raster import blend_mask_windows, display_copy, draw_boxes, draw_labels, style_for
+from detkit.viz.draw import MASK_ALPHA, label_names, make_palette, show_image
+from detkit.viz.raster import draw_instances_into
 
 __all__ = ["as_detection_result", "draw_result", "read_rgb", "render_result", "show_result"]
-
-MASK_ALPHA = 0.45
 
 
 def as_detection_result(result: Any) -> DetectionResult:
@@ -59,55 +57,15 @@ def _kept(
     return kept, make_palette(num_classes)
 
 
-def _names(kept: DetectionResult, class_names: Sequence[str] | None) -> list[str]:
-    return [
-        f"{class_names[label] if class_names and label < len(class_names) else label} {score:.2f}"
-        for label, score in zip(kept.labels.tolist(), kept.scores.tolist())
-    ]
-
-
-def draw_result(
-    ax: Axes,
-    img_rgb: np.ndarray,
-    result: DetectionResult,
-    class_names: Sequence[str] | None = None,
-    score_thr: float = 0.3,
-) -> Axes:
-    """Draw the detections scoring ≥ ``score_thr`` (mask overlays blended into a uint8 copy of
-    ``img_rgb``, HWC RGB; box patches and class + score names) into ``ax``, in the result's
-    row order."""
-    kept, palette = _kept(result, class_names, score_thr)
-    labels = kept.labels.numpy()
-    canvas = np.array(img_rgb, dtype=np.uint8)
-    blend_mask_windows(canvas, kept.iter_mask_windows(), palette[labels], MASK_ALPHA)
-    return annotate_axes(
-        ax,
-        canvas,
-        kept.boxes.numpy().astype(np.float64),
-        labels,
-        kept.scores.numpy(),
-        class_names,
-        palette,
-    )
-
-
 def _render_in_place(
     canvas: np.ndarray, result: DetectionResult, class_names: Sequence[str] | None, score_thr: float
 ) -> np.ndarray:
     kept, palette = _kept(result, class_names, score_thr)
-    colors = palette[kept.labels.numpy()]
-    blend_mask_windows(canvas, kept.iter_mask_windows(), colors, MASK_ALPHA)
-    line_width, font_size = style_for(*canvas.shape[:2])
-    boxes = kept.boxes.numpy()
-    draw_boxes(canvas, boxes, colors, line_width)
-    draw_labels(canvas, boxes, _names(kept, class_names), colors, font_size)
-    return canvas
-
-
-def _show_on(ax: Axes, drawn: np.ndarray) -> None:
-    height, width = drawn.shape[:2]
-    ax.imshow(display_copy(drawn), extent=(-0.5, width - 0.5, height - 0.5, -0.5))
-    ax.set_axis_off()
+    labels = kept.labels.numpy()
+    names = label_names(labels, class_names, kept.scores.numpy())
+    return draw_instances_into(
+        canvas, kept.boxes.numpy(), palette[labels], names, kept.iter_mask_windows(), MASK_ALPHA
+    )
 
 
 def render_result(
@@ -121,8 +79,33 @@ def render_result(
     masks blended, box outlines and class + score labels drawn into a copy of ``img_rgb``."""
     drawn = _render_in_place(np.array(img_rgb, dtype=np.uint8), result, class_names, score_thr)
     if ax is not None:
-        _show_on(ax, drawn)
+        show_image(ax, drawn)
     return drawn
+
+
+def draw_result(
+    ax: Axes,
+    img_rgb: np.ndarray | None,
+    result: DetectionResult,
+    class_names: Sequence[str] | None = None,
+    score_thr: float = 0.3,
+) -> Axes:
+    """Draw the detections scoring ≥ ``score_thr`` of a ``DetectionResult`` on ``img_rgb``
+    (HWC uint8 RGB; a black canvas just large enough when None) into ``ax``; the axes."""
+    if img_rgb is None:
+        img_rgb = np.zeros(_canvas_shape(result[result.scores >= score_thr]), np.uint8)
+    render_result(img_rgb, result, class_names, score_thr, ax=ax)
+    return ax
+
+
+def _canvas_shape(kept: DetectionResult) -> tuple[int, int, int]:
+    """``(H, W, 3)`` of the result's mask canvas, or just enclosing its boxes."""
+    if kept.masks is not None:
+        height, width = kept.masks.shape[1:]
+        return int(height), int(width), 3
+    if not len(kept):
+        return 1, 1, 3
+    return int(kept.boxes[:, 3].max().ceil()), int(kept.boxes[:, 2].max().ceil()), 3
 
 
 def show_result(
@@ -152,7 +135,7 @@ def show_result(
     image = np.require(read_rgb(img), np.uint8, ["C_CONTIGUOUS", "WRITEABLE"])
     drawn = _render_in_place(image, as_detection_result(result), class_names, score_thr)
     if ax is not None:
-        _show_on(ax, drawn)
+        show_image(ax, drawn)
     if out_file:
         os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
         Image.fromarray(drawn).save(out_file)
@@ -162,6 +145,6 @@ def show_result(
         height, width = drawn.shape[:2]
         scale = min(1.0, 16 / (max(height, width) / 100))
         plt.figure(figsize=(width / 100 * scale, height / 100 * scale), dpi=100)
-        _show_on(plt.gca(), drawn)
+        show_image(plt.gca(), drawn)
         plt.show()
     return drawn

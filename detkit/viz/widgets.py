@@ -111,7 +111,9 @@ class AugmentationPreview:
         full-size figures; the trait is what JupyterLab renders either way.
         """
         figure = self.render()
-        data, metadata = InteractiveShell.instance().display_formatter.format(figure)
+        formatter = InteractiveShell.instance().display_formatter
+        assert formatter is not None  # an InteractiveShell always has one
+        data, metadata = formatter.format(figure)
         self.output.outputs = (
             {"output_type": "stream", "name": "stdout", "text": figure.axes[1].get_title() + "\n"},
             {"output_type": "display_data", "data": data, "metadata": metadata},

@@ -62,7 +62,7 @@ def logs(tmp_path):
 
 
 def test_load_json_logs_groups_by_epoch(logs):
-    (log,) = detkit.load_json_logs([logs[0]])
+    (log,) = detkit.analysis.load_json_logs([logs[0]])
     assert sorted(log) == [1, 2, 3]
     assert log[2]["mode"] == ["train", "train", "val"]
     assert log[2]["loss"] == [2.0, 1.0] and log[2]["bbox_mAP"] == [0.2]
@@ -70,7 +70,7 @@ def test_load_json_logs_groups_by_epoch(logs):
 
 def test_plot_curve_two_runs_two_keys(logs, tmp_path):
     out = tmp_path / "curves" / "loss.png"
-    curves = detkit.plot_curve(
+    curves = detkit.analysis.plot_curve(
         list(logs),
         keys=["loss", "loss_cls"],
         legend=["a", "a_cls", "b", "b_cls"],
@@ -85,7 +85,7 @@ def test_plot_curve_two_runs_two_keys(logs, tmp_path):
 
 
 def test_plot_curve_metric_per_epoch_from_start_epoch(logs, tmp_path):
-    curves = detkit.plot_curve(
+    curves = detkit.analysis.plot_curve(
         [logs[1]],
         keys=["bbox_mAP"],
         start_epoch=2,
@@ -98,14 +98,14 @@ def test_plot_curve_metric_per_epoch_from_start_epoch(logs, tmp_path):
 
 
 def test_cal_train_time_leaves_out_the_first_record_of_each_epoch(logs, capsys):
-    (summary,) = detkit.cal_train_time([logs[0]])
+    (summary,) = detkit.analysis.cal_train_time([logs[0]])
     # per epoch without the first record: 1.0, 2.0, 4.0
     assert summary["slowest_epoch"] == 3 and summary["slowest_time"] == 4.0
     assert summary["fastest_epoch"] == 1 and summary["fastest_time"] == 1.0
     assert summary["average"] == pytest.approx(7 / 3)
     assert summary["std_over_epochs"] == pytest.approx(np.std([1.0, 2.0, 4.0]))
     assert "average iter time: 2.3333 s/iter" in capsys.readouterr().out
-    (with_outliers,) = detkit.cal_train_time([logs[0]], include_outliers=True)
+    (with_outliers,) = detkit.analysis.cal_train_time([logs[0]], include_outliers=True)
     assert with_outliers["slowest_epoch"] == 1 and with_outliers["slowest_time"] == 5.0
 
 
@@ -172,12 +172,12 @@ def test_a_log_written_by_the_runner(tmp_path):
     runner.register_hook(TextLoggerHook(interval=2))
     runner.run([[torch.tensor(1.0)] * 4])
     (json_log,) = [str(p) for p in tmp_path.glob("*.log.json")]
-    curves = detkit.plot_curve(
+    curves = detkit.analysis.plot_curve(
         [json_log], keys=["loss", "bbox_mAP"], legend=["loss", "mAP"], out=str(tmp_path / "run.png")
     )
     np.testing.assert_array_equal(curves["loss"][0], [2, 4, 6, 8, 10, 12])
     assert np.all(np.diff(curves["loss"][1]) < 0)  # gradient descent on a convex loss
     np.testing.assert_array_equal(curves["mAP"][0], [1, 2, 3])
     np.testing.assert_allclose(curves["mAP"][1], [0.1, 0.2, 0.3])
-    (summary,) = detkit.cal_train_time([json_log])
+    (summary,) = detkit.analysis.cal_train_time([json_log])
     assert 0 < summary["fastest_time"] <= summary["average"] <= summary["slowest_time"]

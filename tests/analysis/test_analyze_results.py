@@ -40,8 +40,10 @@ def test_eval_map_orders_by_score_and_ignores_boxes():
 
 def test_bbox_map_eval_averages_ten_iou_thresholds():
     # IoU 0.78: a true positive at 0.50 .. 0.75 (6 of 10 thresholds)
-    assert detkit.bbox_map_eval(one_class([0, 0, 10, 7.8, 0.9]), ANN) == pytest.approx(0.6)
-    assert detkit.bbox_map_eval((one_class([0, 0, 10, 10, 0.9]), [[]]), ANN) == pytest.approx(1.0)
+    assert detkit.analysis.bbox_map_eval(one_class([0, 0, 10, 7.8, 0.9]), ANN) == pytest.approx(0.6)
+    assert detkit.analysis.bbox_map_eval(
+        (one_class([0, 0, 10, 10, 0.9]), [[]]), ANN
+    ) == pytest.approx(1.0)
 
 
 def test_cli_draws_best_and_worst(tiny, val_dataset, tmp_path):
@@ -67,10 +69,10 @@ def test_cli_draws_best_and_worst(tiny, val_dataset, tmp_path):
     bad = tmp_path / "shown" / "bad" / f"{stem(1)}_0.0.png"
     assert good.is_file() and bad.is_file()
     assert Image.open(good).size == (256, 2 * 128)  # ground truth above detections
-    overlaid = detkit.analyze_results(
+    overlaid = detkit.analysis.analyze_results(
         tiny["config"], results, str(tmp_path / "overlay"), topk=1, overlay_gt_pred=True
     )
     assert overlaid == ranked
     assert Image.open(tmp_path / "overlay" / "good" / f"{stem(0)}_1.0.png").size == (256, 128)
     with pytest.raises(ValueError, match="topk must be >= 1"):
-        detkit.analyze_results(tiny["config"], results, str(tmp_path / "x"), topk=0)
+        detkit.analysis.analyze_results(tiny["config"], results, str(tmp_path / "x"), topk=0)

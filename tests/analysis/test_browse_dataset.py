@@ -36,7 +36,7 @@ def test_skip_type_changes_the_pipeline_and_bad_inputs(tiny, tmp_path):
     steps = [step["type"] for step in cfg.data.train.dataset.pipeline]
     assert steps == ["LoadImageFromFile", "LoadAnnotations", "AutoAugment", "Resize", "RandomFlip"]
     with pytest.raises(KeyError, match=r"no \['gt_bboxes', 'gt_labels'\] after the pipeline"):
-        detkit.browse_dataset(
+        detkit.analysis.browse_dataset(
             tiny["config"],
             skip_type=["LoadAnnotations", "DefaultFormatBundle", "Normalize", "Collect"],
             output_dir=str(tmp_path),

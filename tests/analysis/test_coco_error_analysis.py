@@ -52,7 +52,7 @@ def test_supercategory_confusion_is_sim(tiny, result_json, tmp_path):
         cat["supercategory"] = SUPER.get(cat["name"], "vehicle")
     ann_file = tmp_path / "with_super.json"
     ann_file.write_text(json.dumps(ann))
-    summary = detkit.coco_error_analysis(
+    summary = detkit.analysis.coco_error_analysis(
         result_json, str(tmp_path / "out"), ann=str(ann_file), extraplots=True
     )
     truck = summary["bbox"]["truck"]
@@ -64,11 +64,13 @@ def test_supercategory_confusion_is_sim(tiny, result_json, tmp_path):
 
 def test_bad_inputs(tiny, result_json, tmp_path):
     with pytest.raises(ValueError, match="'bbox' or 'segm'"):
-        detkit.coco_error_analysis(
+        detkit.analysis.coco_error_analysis(
             result_json, str(tmp_path), ann=tiny["val_ann"], types=["keypoints"]
         )
     with pytest.raises(ValueError, match="3 numbers should be given as areas"):
-        detkit.coco_error_analysis(result_json, str(tmp_path), ann=tiny["val_ann"], areas=[1, 2])
+        detkit.analysis.coco_error_analysis(
+            result_json, str(tmp_path), ann=tiny["val_ann"], areas=[1, 2]
+        )
     run = subprocess.run(
         [
             sys.executable,

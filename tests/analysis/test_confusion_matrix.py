@@ -17,7 +17,7 @@ BG = 8  # background index for the 8 Cityscapes classes
 
 
 def test_ground_truth_as_detections_gives_the_diagonal(val_dataset):
-    counts = detkit.calculate_confusion_matrix(val_dataset, gt_results(val_dataset))
+    counts = detkit.analysis.calculate_confusion_matrix(val_dataset, gt_results(val_dataset))
     labels = np.concatenate(
         [val_dataset.get_ann_info(i)["labels"] for i in range(len(val_dataset))]
     )
@@ -43,18 +43,22 @@ def test_confusion_background_and_thresholds(val_dataset):
         np.float32
     )  # duplicate
     results[0] = image0
-    counts = detkit.calculate_confusion_matrix(val_dataset, results, score_thr=0.3)
+    counts = detkit.analysis.calculate_confusion_matrix(val_dataset, results, score_thr=0.3)
     assert counts[0, 1] == 1 and counts[0, BG] == 1  # misclassified: confusion + missed person
     assert counts[BG, 2] == 1  # background row, the low-score one not counted
     assert counts[3, 3] == 3  # truck: image 2's one + the duplicate counted twice (v2 semantics)
-    renms = detkit.calculate_confusion_matrix(val_dataset, results, score_thr=0.3, nms_iou_thr=0.5)
+    renms = detkit.analysis.calculate_confusion_matrix(
+        val_dataset, results, score_thr=0.3, nms_iou_thr=0.5
+    )
     assert renms[3, 3] == 2
-    assert detkit.calculate_confusion_matrix(val_dataset, results, score_thr=0.05)[BG, 2] == 2
+    assert (
+        detkit.analysis.calculate_confusion_matrix(val_dataset, results, score_thr=0.05)[BG, 2] == 2
+    )
 
 
 def test_plot_is_row_normalised(tmp_path):
     counts = np.array([[3, 1, 0], [0, 0, 0], [2, 0, 2]], float)
-    percent = detkit.plot_confusion_matrix(
+    percent = detkit.analysis.plot_confusion_matrix(
         counts, ["a", "b", "background"], save_dir=str(tmp_path), show=False
     )
     np.testing.assert_allclose(percent[0], [75, 25, 0])
@@ -95,8 +99,8 @@ def test_cli_bad_inputs_exit_non_zero_with_a_message(tiny, val_dataset, tmp_path
     short = tmp_path / "short.pkl"
     short.write_bytes(pickle.dumps(gt_results(val_dataset)[:2]))
     with pytest.raises(ValueError, match="got 2 results for the 3 images"):
-        detkit.confusion_matrix(tiny["config"], str(short), str(tmp_path))
+        detkit.analysis.confusion_matrix(tiny["config"], str(short), str(tmp_path))
     not_results = tmp_path / "dict.pkl"
     not_results.write_bytes(pickle.dumps([{"boxes": 1}] * 3))
     with pytest.raises(TypeError, match="invalid type of prediction results"):
-        detkit.confusion_matrix(tiny["config"], str(not_results), str(tmp_path))
+        detkit.analysis.confusion_matrix(tiny["config"], str(not_results), str(tmp_path))

@@ -23,7 +23,7 @@ def test_eval_metric_on_ground_truth_results(tiny, val_dataset, tmp_path, capsys
     assert "bicycle" in capsys.readouterr().out  # the per-class table
     prefix = tmp_path / "json" / "res"
     assert (
-        detkit.eval_metric(
+        detkit.analysis.eval_metric(
             tiny["config"],
             str(pkl),
             format_only=True,
@@ -56,7 +56,7 @@ def test_eval_metric_bad_inputs(tiny, val_dataset, tmp_path):
     )
     assert run.returncode == 1 and f"{broken} is not a results pickle" in run.stderr
     with pytest.raises(KeyError, match="metric 'mAP' is not supported"):
-        detkit.eval_metric(tiny["config"], gt_results(val_dataset), eval=["mAP"])
+        detkit.analysis.eval_metric(tiny["config"], gt_results(val_dataset), eval=["mAP"])
 
 
 def test_print_config_shows_the_merged_config(tiny, capsys):
@@ -70,4 +70,4 @@ def test_print_config_shows_the_merged_config(tiny, capsys):
             [tiny["config"], "--options", "model.neck.out_channels=4"]
         )
     with pytest.raises(FileNotFoundError, match="config file not found"):
-        detkit.print_config(tiny["root"] + "/missing.py")
+        detkit.analysis.print_config(tiny["root"] + "/missing.py")

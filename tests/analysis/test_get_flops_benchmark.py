@@ -29,10 +29,10 @@ def test_get_flops_groups_match_a_direct_count(tiny, capsys):
         model.eval().backbone(img)
     assert report.groups["backbone"][1] == pytest.approx(counter.get_total_flops() / 1e9)
     assert report.groups["backbone"][1] > 0 and report.groups["roi_head"][1] > 0
-    deeper = detkit.get_flops(tiny["config"], shape=(128,), depth=2, device="cpu")
+    deeper = detkit.analysis.get_flops(tiny["config"], shape=(128,), depth=2, device="cpu")
     assert deeper.input_shape == (3, 128, 128) and "roi_head.mask_head" in deeper.groups
     with pytest.raises(ValueError, match="invalid input shape"):
-        detkit.get_flops(tiny["config"], shape=(1, 2, 3))
+        detkit.analysis.get_flops(tiny["config"], shape=(1, 2, 3))
 
 
 def test_benchmark_counts_after_warmup(tiny, capsys):
@@ -55,6 +55,8 @@ def test_benchmark_counts_after_warmup(tiny, capsys):
     assert len(fps) == 2 and all(v > 0 for v in fps)
     assert "Done image [6  / 7], fps:" in printed and printed.count("Overall fps:") == 3
     with pytest.raises(ValueError, match=r"max_iter \(5\) must exceed num_warmup \(5\)"):
-        detkit.benchmark(tiny["config"], tiny["checkpoint"], max_iter=5)
+        detkit.analysis.benchmark(tiny["config"], tiny["checkpoint"], max_iter=5)
     with pytest.raises(FileNotFoundError):
-        detkit.benchmark(tiny["config"], tiny["root"] + "/missing.pth", max_iter=6, device="cpu")
+        detkit.analysis.benchmark(
+            tiny["config"], tiny["root"] + "/missing.pth", max_iter=6, device="cpu"
+        )

@@ -65,7 +65,8 @@ def free_loopback_port() -> int:
 
 
 def write_user_settings(settings_dir: Path) -> None:
-    """Write ``LAB_USER_SETTINGS`` as ``<plugin>.jupyterlab-settings`` files under ``settings_dir``."""
+    """Write ``LAB_USER_SETTINGS`` as ``<plugin>.jupyterlab-settings`` files under
+    ``settings_dir``."""
     for plugin_id, values in LAB_USER_SETTINGS.items():
         package, plugin = plugin_id.rsplit("/", 1)
         target = settings_dir / package / f"{plugin}.jupyterlab-settings"
@@ -111,7 +112,8 @@ def wait_until_ready(server: LabServer, process: subprocess.Popen[bytes], timeou
 
 
 def stop_process_group(process: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
-    """SIGTERM the process group led by ``process`` (server and kernels), SIGKILL it if it lingers."""
+    """SIGTERM the process group led by ``process`` (server and kernels), SIGKILL it if it
+    lingers."""
     if process.poll() is not None:
         return
     group = os.getpgid(process.pid)

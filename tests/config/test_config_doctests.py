@@ -2,9 +2,18 @@
 
 import doctest
 
+import pytest
+
 import detkit.config.config
+import detkit.config.settings
+import detkit.io
 
 
-def test_config_module_docstring_examples():
-    result = doctest.testmod(detkit.config.config, raise_on_error=False)
-    assert result.attempted >= 4 and result.failed == 0
+@pytest.mark.parametrize(
+    ("module", "examples"),
+    [(detkit.config.config, 5), (detkit.config.settings, 3), (detkit.io, 2)],
+    ids=lambda value: getattr(value, "__name__", str(value)),
+)
+def test_module_docstring_examples(module, examples):
+    result = doctest.testmod(module, raise_on_error=False)
+    assert result.attempted >= examples and result.failed == 0

@@ -10,7 +10,6 @@ from detkit.config import Config, compat_runner_args, resolve_work_dir
 REPO = Path(__file__).resolve().parents[2]
 SEED_NAME = "cascade_mask_rcnn_r50_augfpn_autoaug_10e_cityscapes"
 SEED = REPO / "configs" / "cityscapes" / f"{SEED_NAME}.py"
-SEED_TEXT = REPO.parent / "shared" / "seed" / "000_faeebfa5791f5bf8.txt"
 SEED_URL = (
     "http://download.openmmlab.com/mmdetection/v2.0/cascade_rcnn/"
     "cascade_mask_rcnn_r50_fpn_1x_coco/cascade_mask_rcnn_r50_fpn_1x_coco_20200203-9d4dcb24.pth"
@@ -23,9 +22,8 @@ def seed() -> Config:
     return Config.fromfile(SEED)
 
 
-@pytest.mark.skipif(not SEED_TEXT.is_file(), reason="../shared/seed is not present")
-def test_seed_config_is_the_tutorial_code_block_verbatim():
-    tutorial = SEED_TEXT.read_text(encoding="utf-8")
+def test_seed_config_is_the_tutorial_code_block_verbatim(seed_tutorial):
+    tutorial = seed_tutorial.read_text(encoding="utf-8")
     block = tutorial.split("## Prepare a config", 1)[1].split("```python\n", 1)[1]
     assert SEED.read_text(encoding="utf-8") == block.split("```", 1)[0]
 

@@ -12,7 +12,7 @@ import pycocotools.mask as mask_utils
 import pytest
 from PIL import Image, ImageDraw
 
-from detkit.data.convert import convert_cityscapes, write_json_atomic
+from detkit.data.convert import convert_cityscapes
 from detkit.data.convert.cityscapes import collect_files, instance_rles, load_img_info
 from detkit.data.synthetic import generate_cityscapes_sample
 
@@ -202,15 +202,6 @@ def test_errors_name_the_path(tmp_path):
     stray.write_bytes(b"")
     with pytest.raises(ValueError, match="stray.png"):
         convert_cityscapes(root2, show_progress=False)
-
-
-def test_atomic_write_leaves_no_partial_file(tmp_path):
-    target = tmp_path / "out.json"
-    write_json_atomic({"a": 1}, target)
-    with pytest.raises(TypeError):
-        write_json_atomic({"a": object()}, target)
-    assert _load(target) == {"a": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
 
 def test_parallel_equals_serial_and_cli(cityscapes_root, converted, tmp_path):

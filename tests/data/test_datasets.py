@@ -1,4 +1,5 @@
-"""CocoDataset / CityscapesDataset / VOCDataset / wrappers on generated data: types, filtering, errors."""
+"""CocoDataset / CityscapesDataset / VOCDataset / wrappers on generated data: types, filtering,
+errors."""
 
 import json
 import shutil

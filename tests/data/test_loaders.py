@@ -171,8 +171,8 @@ def test_build_dataloader_on_cityscapes(cityscapes_root, converted):
         isinstance(m, BitmapMasks) for m in batch["gt_masks"]
     )
     assert all(
-        b.shape[0] == len(l) == len(m)
-        for b, l, m in zip(batch["gt_bboxes"], batch["gt_labels"], batch["gt_masks"])
+        b.shape[0] == len(labels) == len(m)
+        for b, labels, m in zip(batch["gt_bboxes"], batch["gt_labels"], batch["gt_masks"])
     )
     ordered = build_dataloader(dataset, samples_per_gpu=1, workers_per_gpu=0, shuffle=False)
     assert [b["img_metas"].data[0][0]["filename"] for b in ordered] == [

@@ -50,7 +50,7 @@ def test_length_mismatch_and_missing_field_raise():
     with pytest.raises(ValueError, match="length 2 to Instances of length 3"):
         inst.labels2 = np.zeros(2)
     with pytest.raises(AttributeError, match="no field 'masks'"):
-        inst.masks
+        _ = inst.masks
     inst.labels = np.array([5, 5, 5])  # replacing a field keeps the length rule
     assert inst.labels.tolist() == [5, 5, 5]
 

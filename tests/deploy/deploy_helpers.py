@@ -14,7 +14,7 @@ import detkit
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "engine"))
-from tiny_demo import DEMO_CONFIG, TINY_CHANNELS_OPTIONS  # noqa: E402
+from tiny_demo import DEMO_CONFIG, TINY_CHANNELS_OPTIONS  # noqa: E402, F401 (DEMO_CONFIG for conftest)
 
 CLASSES = ("person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
 MASK_RCNN_CONFIG = "configs/cityscapes/mask_rcnn_r50_fpn_1x_cityscapes.py"

@@ -92,12 +92,12 @@ def test_find_images_errors(tmp_path):
 
 def test_plot_class_ap_and_eval_json(tmp_path):
     metrics = {"bbox_mAP": 0.5, "bbox_AP_person": 0.75, "bbox_AP_car": float("nan")}
-    ax = detkit.plot_class_ap(metrics, "bbox")
+    ax = detkit.viz.plot_class_ap(metrics, "bbox")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["person", "car"]
     assert [p.get_height() for p in ax.patches] == [0.75, 0.0]
     with pytest.raises(KeyError, match="classwise=True"):
-        detkit.plot_class_ap({"segm_mAP": 0.1}, "segm")
-    path = detkit.write_eval_json(str(tmp_path), "a.py", {"bbox_mAP": 0.5})
+        detkit.viz.plot_class_ap({"segm_mAP": 0.1}, "segm")
+    path = detkit.engine.write_eval_json(str(tmp_path), "a.py", {"bbox_mAP": 0.5})
     assert Path(path).name.startswith("eval_")
     assert json.loads(Path(path).read_text()) == {"config": "a.py", "metric": {"bbox_mAP": 0.5}}
 
@@ -175,8 +175,8 @@ def test_typed_inference_matches_the_mmdet_forward_and_draws_the_same(tiny, tmp_
     assert [m["ori_filename"] for m in batch["img_metas"][0].data[0]] == tiny["images"]
     with torch.no_grad():
         expected = model(return_loss=False, rescale=True, **unwrapped)
-        assert_same = model(return_loss=False, rescale=True, **detkit.scatter(batch, "cpu"))
-    typed = detkit.predict_images(model, tiny["images"])
+        assert_same = model(return_loss=False, rescale=True, **detkit.engine.scatter(batch, "cpu"))
+    typed = detkit.engine.predict_images(model, tiny["images"])
     for result, want in zip(assert_same, expected):
         np.testing.assert_array_equal(np.concatenate(result[0]), np.concatenate(want[0]))
     for result, want in zip(detkit.inference_detector(model, tiny["images"]), expected):

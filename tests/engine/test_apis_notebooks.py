@@ -34,7 +34,8 @@ def test_train_evaluate_then_infer_notebooks(tmp_path, run_notebook):
         eval_interval=1,
         cfg_options=TINY_DEMO_OPTIONS,
     )
-    # log lines are plain stdout text (JupyterLab draws stderr in red boxes); the text log file has them
+    # log lines are plain stdout text (JupyterLab draws stderr in red boxes); the text log file has
+    # them
     stderr = "".join("".join(o["text"]) for o in training.outputs if o.get("name") == "stderr")
     assert " - INFO - " not in stderr
     assert "detkit - INFO - Epoch [1][1/1]" in training.text

@@ -106,7 +106,8 @@ def ddp_config(tmp_path, extra: str = "") -> str:
     return write_config(
         str(tmp_path),
         extra=(
-            "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='DumpRankWeightsHook', at_iter=2)]\n"
+            "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='DumpRankWeightsHook', "
+            "at_iter=2)]\n"
             "auto_scale_lr = dict(enable=True, base_batch_size=4)\n" + extra
         ),
     )

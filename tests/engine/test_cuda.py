@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,10 +16,6 @@ pytestmark = [
     pytest.mark.cuda,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
 ]
-
-GOLDEN = str(
-    Path(__file__).resolve().parents[2].parent / "shared" / "golden" / "mmdet_v2_cascade_tiny"
-)
 
 
 @pytest.mark.parametrize("loss_scale", ["dynamic", 512.0])
@@ -39,13 +33,12 @@ def test_fp16_step_on_cuda(tmp_path, loss_scale):
     assert scale == 512.0 if loss_scale == 512.0 else scale > 0
 
 
-@pytest.mark.skipif(not os.path.isdir(GOLDEN), reason="shared golden data not available")
-def test_cascade_tiny_fp16_step_on_cuda(tmp_path):
-    cfg = detkit.Config.fromfile(os.path.join(GOLDEN, "config.py"))
+def test_cascade_tiny_fp16_step_on_cuda(tmp_path, golden_dir):
+    cfg = detkit.Config.fromfile(str(golden_dir / "config.py"))
     model = detkit.build_detector(cfg.model)
-    detkit.load_checkpoint(model, os.path.join(GOLDEN, "checkpoint.pth"), strict=True)
+    detkit.load_checkpoint(model, str(golden_dir / "checkpoint.pth"), strict=True)
     model.cuda()
-    sample = torch.load(os.path.join(GOLDEN, "train_input.pt"), weights_only=True)
+    sample = torch.load(golden_dir / "train_input.pt", weights_only=True)
     batch = {key: sample[key] for key in ("img", "img_metas", "gt_bboxes", "gt_labels", "gt_masks")}
     optimizer = build_optimizer(model, dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=1e-4))
     runner = Runner(

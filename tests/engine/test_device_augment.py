@@ -145,12 +145,14 @@ def test_device_path_sees_the_cpu_batches_and_losses(sample_root, tmp_path, work
 def test_split_keeps_the_dataset_and_names_unsupported_steps(sample_root, tmp_path):
     cfg = _config(sample_root, tmp_path)
     dataset = detkit.build_dataset(cfg.data.train)
-    split, device = detkit.split_device_augment(dataset)
+    split, device = detkit.data.split_device_augment(dataset)
     assert type(dataset.dataset.pipeline.transforms[-1]).__name__ == "Collect"  # original untouched
     sample = split[0]
     assert sample["img"].data.dtype == torch.uint8 and sample["gt_masks"].data.dtype == torch.uint8
     assert sample["gt_masks"].data.shape[1:] == sample["img"].data.shape[1:] == (64, 128)
-    batch = detkit.scatter(detkit.collate([split[0], split[1]], samples_per_gpu=2), "cpu")
+    batch = detkit.engine.scatter(
+        detkit.data.collate([split[0], split[1]], samples_per_gpu=2), "cpu"
+    )
     assert sum(len(m) for m in batch["gt_masks"]) == sum(len(x) for x in batch["gt_labels"])
     out = device(batch)
     assert out["img"].dtype == torch.float32 and out["img"].shape[-1] % 32 == 0
@@ -161,7 +163,7 @@ def test_split_keeps_the_dataset_and_names_unsupported_steps(sample_root, tmp_pa
 
     cfg.data.train.dataset.pipeline.insert(3, dict(type="PhotoMetricDistortion"))
     with pytest.raises((ValueError, KeyError), match="PhotoMetricDistortion|device_augment"):
-        detkit.split_device_augment(detkit.build_dataset(cfg.data.train))
+        detkit.data.split_device_augment(detkit.build_dataset(cfg.data.train))
     with pytest.raises(TypeError, match="device_augment must be"):
         detkit.train_detector(
             None, dataset, _config(sample_root, tmp_path, device_augment="yes"), validate=False

@@ -21,11 +21,11 @@ pytestmark = [
 
 def test_cuda_batch_equals_cpu_batch(sample_root, tmp_path):  # noqa: F811
     dataset = detkit.build_dataset(_config(sample_root, tmp_path).data.train)
-    split, device_aug = detkit.split_device_augment(dataset)
+    split, device_aug = detkit.data.split_device_augment(dataset)
     np.random.seed(3)
-    batch = detkit.collate([split[i] for i in range(4)], samples_per_gpu=4)
-    cpu = device_aug(detkit.scatter(copy.deepcopy(batch), "cpu"))
-    gpu = device_aug(detkit.scatter(batch, "cuda"))
+    batch = detkit.data.collate([split[i] for i in range(4)], samples_per_gpu=4)
+    cpu = device_aug(detkit.engine.scatter(copy.deepcopy(batch), "cpu"))
+    gpu = device_aug(detkit.engine.scatter(batch, "cuda"))
     assert gpu["img"].is_cuda and gpu["img"].shape == cpu["img"].shape
     grey = (gpu["img"].cpu() - cpu["img"]).abs() * torch.from_numpy(STD).view(1, 3, 1, 1)
     assert grey.max() <= 1.01

@@ -64,7 +64,7 @@ def test_test_time_batch_has_the_v2_layout_and_scatters_to_model_inputs():
         isinstance(samples[0]["img_metas"][0], DataContainer)
         and samples[0]["img_metas"][0].cpu_only
     )
-    data = detkit.collate(samples, samples_per_gpu=2)
+    data = detkit.data.collate(samples, samples_per_gpu=2)
     metas = data["img_metas"][0].data[0]  # MMDetection v2 user code, unchanged
     assert (
         len(metas) == 2
@@ -72,31 +72,34 @@ def test_test_time_batch_has_the_v2_layout_and_scatters_to_model_inputs():
         and data["img_metas"][1].data[0][0]["flip"] is True
     )
     assert [tuple(t.shape) for t in data["img"]] == [(2, 3, 24, 32)] * 2
-    inputs = detkit.scatter(data, "cpu")
+    inputs = detkit.engine.scatter(data, "cpu")
     assert isinstance(inputs["img"], list) and torch.equal(inputs["img"][0], data["img"][0])
     assert inputs["img_metas"] == [[m for m in aug.data[0]] for aug in data["img_metas"]]
 
 
 def test_train_batch_scatters_as_mmcv_and_keeps_cpu_only_on_cpu():
-    data = detkit.collate([_train_sample(6, 8, 2), _train_sample(8, 5, 1)], samples_per_gpu=2)
-    data["cpu_tensor"] = detkit.collate([DataContainer(torch.ones(2), cpu_only=True)] * 2, 2)
-    inputs = detkit.scatter(data, "meta")  # a device other than the CPU, without a GPU
+    data = detkit.data.collate([_train_sample(6, 8, 2), _train_sample(8, 5, 1)], samples_per_gpu=2)
+    data["cpu_tensor"] = detkit.data.collate([DataContainer(torch.ones(2), cpu_only=True)] * 2, 2)
+    inputs = detkit.engine.scatter(data, "meta")  # a device other than the CPU, without a GPU
     assert inputs["img"].device.type == "meta" and inputs["img"].shape == (2, 3, 8, 8)
     assert [b.device.type for b in inputs["gt_bboxes"]] == ["meta", "meta"]
     assert [len(labels) for labels in inputs["gt_labels"]] == [2, 1]
     assert all(isinstance(m, BitmapMasks) for m in inputs["gt_masks"])
     assert [t.device.type for t in inputs["cpu_tensor"]] == ["cpu", "cpu"]  # cpu_only never moves
     assert [m["ori_shape"] for m in inputs["img_metas"]] == [(6, 8, 3), (8, 5, 3)]
-    assert detkit.scatter(detkit.scatter(data, "cpu"), "cpu")["img_metas"] == inputs["img_metas"]
+    assert (
+        detkit.engine.scatter(detkit.engine.scatter(data, "cpu"), "cpu")["img_metas"]
+        == inputs["img_metas"]
+    )
 
 
 def test_scatter_refuses_several_gpu_chunks_for_one_device():
-    data = detkit.collate([_train_sample(4, 4, 1)] * 2, samples_per_gpu=1)
+    data = detkit.data.collate([_train_sample(4, 4, 1)] * 2, samples_per_gpu=1)
     assert len(data["img"].data) == 2
     with pytest.raises(ValueError, match="exactly one per-GPU chunk.*holds 2"):
-        detkit.scatter(data, "cpu")
+        detkit.engine.scatter(data, "cpu")
     with pytest.raises(ValueError, match="holds no"):
-        detkit.scatter(DataContainer(torch.ones(1)), "cpu")  # never collated
+        detkit.engine.scatter(DataContainer(torch.ones(1)), "cpu")  # never collated
 
 
 def test_multi_scale_flip_aug_over_data_containers_feeds_the_detector_forward():
@@ -115,7 +118,7 @@ def test_multi_scale_flip_aug_over_data_containers_feeds_the_detector_forward():
 
     model = Recorder()
     sample = _test_pipeline(flip=True)({"img": np.zeros((12, 16, 3), np.uint8)})
-    predict_batch(model, detkit.collate([sample], samples_per_gpu=1))
+    predict_batch(model, detkit.data.collate([sample], samples_per_gpu=1))
     imgs, metas = model.seen
     assert [tuple(t.shape) for t in imgs] == [(1, 3, 24, 32)] * 2
     assert [m[0]["flip"] for m in metas] == [False, True]

@@ -76,7 +76,8 @@ def slurm_cluster(tmp_path_factory):
     missing = [name for name, path in found.items() if path is None]
     if missing:
         pytest.skip(
-            f"Slurm/munge not installed ({', '.join(missing)} missing): apt-get install slurm-wlm munge"
+            f"Slurm/munge not installed ({', '.join(missing)} missing): apt-get install slurm-wlm "
+            "munge"
         )
     if os.geteuid() != 0:
         pytest.skip("the local Slurm daemons run as root (SlurmUser=root)")
@@ -148,7 +149,8 @@ def test_slurm_train_sh_runs_a_two_task_job(slurm_cluster, tmp_path):
     config = write_config(
         str(tmp_path),
         extra=(
-            "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='DumpRankWeightsHook', at_iter=2)]\n"
+            "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='DumpRankWeightsHook', "
+            "at_iter=2)]\n"
         ),
     )
     work_dir = tmp_path / "slurm"

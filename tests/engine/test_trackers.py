@@ -327,7 +327,8 @@ def test_trackers_write_on_rank_0_only_under_ddp(tmp_path):
     config = write_config(
         str(tmp_path),
         extra=(
-            "log_config = dict(interval=2, hooks=[dict(type='TextLoggerHook'), dict(type='TensorboardLoggerHook')])\n"
+            "log_config = dict(interval=2, hooks=[dict(type='TextLoggerHook'), "
+            "dict(type='TensorboardLoggerHook')])\n"
         ),
     )
     work_dir = tmp_path / "ddp"

@@ -20,7 +20,8 @@ BIN = os.path.dirname(sys.executable)
 
 
 def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    # this checkout's detkit first (not whichever one the environment has installed), then toy_detector
+    # this checkout's detkit first (not whichever one the environment has installed), then
+    # toy_detector
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join([ROOT, os.path.dirname(os.path.abspath(__file__))]),
@@ -53,7 +54,8 @@ def test_sigkill_mid_run_then_auto_resume_matches_uninterrupted(tmp_path):
     killing = tmp_path / "toy_config_killed.py"
     killing.write_text(
         "_base_ = './toy_config.py'\n"
-        "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='SigkillAtIterHook', at_iter=7)]\n"
+        "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='SigkillAtIterHook', "
+        "at_iter=7)]\n"
     )
     common = ["--seed", "0", "--cfg-options", "data.workers_per_gpu=1"]
     full = run([sys.executable, TRAIN, config, "--work-dir", str(tmp_path / "full"), *common])
@@ -108,7 +110,8 @@ def test_torchrun_two_gloo_processes_keep_identical_weights(tmp_path):
     config = write_config(
         str(tmp_path),
         extra=(
-            "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='DumpRankWeightsHook', at_iter=1)]\n"
+            "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='DumpRankWeightsHook', "
+            "at_iter=1)]\n"
             "sync_bn = True\n"
         ),
     )
@@ -176,7 +179,8 @@ def test_torchrun_sigkill_then_auto_resume_restores_every_ranks_rng(tmp_path):
     killing = tmp_path / "toy_config_killed.py"
     killing.write_text(
         "_base_ = './toy_config.py'\n"
-        "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='SigkillAtIterHook', at_iter=5)]\n"
+        "custom_hooks = [dict(type='NumClassCheckHook'), dict(type='SigkillAtIterHook', "
+        "at_iter=5)]\n"
     )
     torchrun = [os.path.join(BIN, "torchrun"), "--standalone", "--nproc_per_node=2", TRAIN]
     common = [

@@ -17,7 +17,8 @@ from detkit.data import convert_cityscapes, generate_cityscapes_sample
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = (
     REPO
-    / "configs/cityscapes/cascade_mask_rcnn_r50_augfpn_autoaug_photometric_copypaste_cityscapes_demo.py"
+    / "configs/cityscapes"
+    / "cascade_mask_rcnn_r50_augfpn_autoaug_photometric_copypaste_cityscapes_demo.py"
 )
 
 

@@ -148,7 +148,8 @@ class SigkillAtIterHook(Hook):
 
 @HOOKS.register_module(force=True)
 class DumpRankWeightsHook(Hook):
-    """Save every rank's state dict after iteration ``at_iter`` to ``<work_dir>/rank<r>_iter<n>.pt``."""
+    """Save every rank's state dict after iteration ``at_iter`` to
+    ``<work_dir>/rank<r>_iter<n>.pt``."""
 
     priority = "LOWEST"
 

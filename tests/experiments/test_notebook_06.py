@@ -63,7 +63,9 @@ def test_confusion_matrix_counts_as_mmdet(sample):
         )
         expected[num_classes, 0] += 1  # on background; the 0.1 one is below score_thr
         results.append(per_class)
-    matrix = detkit.calculate_confusion_matrix(dataset, results, score_thr=0.3, tp_iou_thr=0.5)
+    matrix = detkit.analysis.calculate_confusion_matrix(
+        dataset, results, score_thr=0.3, tp_iou_thr=0.5
+    )
     assert matrix.sum() > 2 * len(dataset)
     np.testing.assert_array_equal(matrix, expected)
 
@@ -82,14 +84,14 @@ def test_compare_notebook_on_a_two_run_sweep(tmp_path, sample, run_notebook):
         cfg_options=TINY_DEMO_OPTIONS,
     )
     out = tmp_path / "sweep"
-    rows = detkit.sweep(
+    rows = detkit.experiments.sweep(
         REPO / "nbs" / "04_train_and_evaluate.ipynb",
         {"fixed": fixed, "seeds": [0, 1]},
         out,
         cwd=REPO,
     )
     assert [(r["setting"], r["done"]) for r in rows] == [("default", 2)]
-    experiments = detkit.load_experiments(out)
+    experiments = detkit.experiments.load_experiments(out)
     assert [e.name for e in experiments] == ["default/seed_0", "default/seed_1"]
     assert all(e.train and e.val and "bbox_mAP" in e.final and e.results for e in experiments)
 

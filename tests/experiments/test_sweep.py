@@ -1,4 +1,5 @@
-"""detkit.sweep / tools/sweep.py on a small real notebook (papermill, the detkit kernel): grid
+"""detkit.experiments.sweep / tools/sweep.py on a small real notebook (papermill, the detkit
+kernel): grid
 expansion, one folder per run, finished runs skipped, a killed sweep resumed, a failed run
 recorded while the sweep goes on, mean ± std summaries."""
 
@@ -93,7 +94,7 @@ def test_sweep_skips_done_records_failures_and_summarises(tmp_path):
     notebook = write_notebook(tmp_path / "nb.ipynb")
     grid = {"fixed": {"lr": 0.01}, "variants": {"ok": {}, "bad": {"fail": True}}, "seeds": [0, 1]}
     lines: list[str] = []
-    rows = detkit.sweep(notebook, grid, tmp_path / "sweep", log=lines.append)
+    rows = detkit.experiments.sweep(notebook, grid, tmp_path / "sweep", log=lines.append)
     out = tmp_path / "sweep"
     assert [r["setting"] for r in rows] == ["ok", "bad"]
     first = rows[0]
@@ -123,7 +124,7 @@ def test_sweep_skips_done_records_failures_and_summarises(tmp_path):
 
     mtimes = {p: p.stat().st_mtime for p in out.rglob("nb.ipynb")}
     lines.clear()
-    detkit.sweep(
+    detkit.experiments.sweep(
         notebook, grid, out, log=lines.append
     )  # everything finished or failed: nothing runs
     assert sum("skipped" in line for line in lines) == 4

@@ -34,12 +34,15 @@ def _bbox_head(num_classes, stds, agnostic, width):
 
 def make_tiny_cfg(detector="CascadeRCNN", num_classes=3, width=16, with_mask=True):
     """Model config dict of a tiny two-stage detector with the mmdet base train/test cfgs."""
-    extractor = lambda size: dict(
-        type="SingleRoIExtractor",  # noqa: E731
-        roi_layer=dict(type="RoIAlign", output_size=size, sampling_ratio=0),
-        out_channels=width,
-        featmap_strides=[4, 8, 16, 32],
-    )
+
+    def extractor(size: int) -> dict:
+        return dict(
+            type="SingleRoIExtractor",
+            roi_layer=dict(type="RoIAlign", output_size=size, sampling_ratio=0),
+            out_channels=width,
+            featmap_strides=[4, 8, 16, 32],
+        )
+
     mask_head = dict(
         type="FCNMaskHead",
         num_convs=2,

@@ -46,7 +46,7 @@ def test_grid_runs_every_variant_with_each_seed(ablation):
         img_scale=(256, 128),
         cfg_options={"optimizer.lr": 0.01},
     )
-    runs = detkit.expand_grid(grid)
+    runs = detkit.experiments.expand_grid(grid)
     assert [(r.setting, r.seed) for r in runs] == [
         (v, s) for v in ("FPN", "RFA+SRS+CS") for s in (0, 1, 2)
     ]

@@ -8,7 +8,7 @@ from detkit.models.analysis import ModuleCost, format_costs
 
 def test_compare_necks_counts_parameters_and_conv_flops_exactly():
     in_channels, width, (h, w) = [4, 8, 16, 32], 8, (64, 96)
-    fpn, aug = detkit.compare_necks(
+    fpn, aug = detkit.models.compare_necks(
         in_channels=in_channels,
         out_channels=width,
         num_outs=5,
@@ -41,7 +41,7 @@ def test_format_costs_shows_ratios_to_the_first_row():
 
 def test_compare_necks_rejects_mismatched_strides():
     with pytest.raises(ValueError, match="strides"):
-        detkit.compare_necks(in_channels=[4, 8], strides=(4, 8, 16))
+        detkit.models.compare_necks(in_channels=[4, 8], strides=(4, 8, 16))
 
 
 def test_compare_roi_extractors_counts_the_attention_exactly():

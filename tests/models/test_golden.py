@@ -3,12 +3,12 @@
 
 import copy
 import json
-from pathlib import Path
 
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 import torch
+from shared_data import GOLDEN
 from torchvision.ops import box_iou
 
 import detkit
@@ -16,8 +16,7 @@ from detkit.checkpoint import load_checkpoint
 from detkit.models import build_detector, parse_losses
 from detkit.structures import BitmapMasks
 
-GOLDEN = Path(__file__).resolve().parents[2] / ".." / "shared" / "golden" / "mmdet_v2_cascade_tiny"
-pytestmark = pytest.mark.skipif(not GOLDEN.is_dir(), reason="../shared golden data not present")
+pytestmark = pytest.mark.usefixtures("golden_dir")  # fails in CI, skips elsewhere when missing
 
 
 def _load(name):

@@ -292,10 +292,14 @@ def test_empty_ground_truth_gives_zero_box_and_mask_losses(tiny_cfg, detector):
     assert log_vars["loss"] == pytest.approx(total.item())
 
 
-def test_detection_result_plot_draws_kept_instances():
+def test_draw_result_draws_only_kept_instances():
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from detkit.viz import draw_result
+
     masks = torch.zeros(2, 20, 30, dtype=torch.bool)
     masks[0, 2:8, 3:9] = True
     result = DetectionResult(
@@ -304,9 +308,12 @@ def test_detection_result_plot_draws_kept_instances():
         torch.tensor([1, 0]),
         masks,
     )
-    ax = result.plot(img=np.zeros((20, 30, 3), np.uint8), class_names=["a", "b"], score_thr=0.5)
-    texts = [t.get_text() for t in ax.texts]
-    assert len(texts) == 1 and texts[0].startswith("b")
+    _, ax = plt.subplots()
+    draw_result(ax, None, result, class_names=["a", "b"], score_thr=0.5)
+    shown = ax.images[0].get_array()
+    assert shown.shape[:2] == (20, 30)  # the masks' canvas
+    assert shown[5, 5].any() and not shown[14, 15].any()  # the kept mask, not the dropped box
+    plt.close("all")
 
 
 def test_parameter_table_rows(tiny_cfg):

@@ -123,7 +123,8 @@ def test_conv_policy_per_thread_count():
     assert conv_policy(AVX2, 1).nnpack_faster(1, 256, 256, 16, 32)
     assert not conv_policy(AVX2, 2).nnpack_faster(1, 256, 256, 16, 32)
     assert conv_policy(AVX2, 2).nnpack_faster(1, 256, 256, 32, 64)
-    # the Winograd kernel gradient: the stride-8 level (8192 pixels) leaves it on AVX-512 at 2 threads
+    # the Winograd kernel gradient: the stride-8 level (8192 pixels) leaves it on AVX-512 at 2
+    # threads
     assert conv_policy(ZEN4, 1).weight_grad_min_pixels == 8192
     assert conv_policy(ZEN4, 2).weight_grad_min_pixels == 32768
     assert conv_policy(AVX2, 2).weight_grad_min_pixels == 8192

@@ -158,7 +158,8 @@ def test_other_cases_keep_pytorchs_kernels(case, monkeypatch):
                 return layers()
         return layers()
 
-    # a strided or padded 1x1 convolution keeps PyTorch's kernel; the linear layer beside it does not
+    # a strided or padded 1x1 convolution keeps PyTorch's kernel; the linear layer beside it does
+    # not
     assert _onednn_calls(run) == (1 if case in ("strided", "padded") else 0)
     fc_out, fc_ref, conv_out, conv_ref = run()
     torch.testing.assert_close(fc_out, fc_ref)

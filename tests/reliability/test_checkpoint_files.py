@@ -19,8 +19,9 @@ from test_train_detector import write_config  # noqa: E402
 from toy_detector import ToyDataset, ToyDetector  # noqa: E402
 
 import detkit  # noqa: E402
-from detkit.checkpoint import CheckpointError, atomic_write, read_checkpoint, save_checkpoint  # noqa: E402
+from detkit.checkpoint import CheckpointError, read_checkpoint, save_checkpoint  # noqa: E402
 from detkit.engine.optim import GradientStep  # noqa: E402
+from detkit.io import atomic_write  # noqa: E402
 
 
 def _good(path: Path) -> Path:
@@ -102,7 +103,7 @@ def test_auto_resume_skips_a_latest_with_flipped_bytes(tmp_path):
     with pytest.warns(
         UserWarning, match=r"skipping .*latest.pth: corrupt checkpoint: record .* CRC-32"
     ):
-        assert detkit.find_latest_checkpoint(str(work)) == str(work / "epoch_1.pth")
+        assert detkit.engine.find_latest_checkpoint(str(work)) == str(work / "epoch_1.pth")
     with pytest.warns(UserWarning, match="CRC-32"):
         runner = _train(tmp_path, "work", 2, seed=0, auto_resume=True)
     assert (runner.epoch, runner.iter) == (2, 8)  # resumed from epoch 1
@@ -162,7 +163,7 @@ def test_auto_resume_skips_corrupt_latest_and_falls_back(tmp_path):
     data = (work / "epoch_2.pth").read_bytes()
     (work / "epoch_2.pth").write_bytes(data[:100])  # e.g. a copy cut short
     with pytest.warns(UserWarning, match=r"skipping .*latest.pth: not a complete checkpoint"):
-        assert detkit.find_latest_checkpoint(str(work)) == str(work / "epoch_1.pth")
+        assert detkit.engine.find_latest_checkpoint(str(work)) == str(work / "epoch_1.pth")
     with pytest.warns(UserWarning, match="skipping"):
         runner = _train(tmp_path, "work", 2, seed=0, auto_resume=True)
     assert (runner.epoch, runner.iter) == (2, 8)  # resumed at epoch 1, did not start over
@@ -173,7 +174,7 @@ def test_auto_resume_skips_corrupt_latest_and_falls_back(tmp_path):
         pytest.warns(UserWarning),
         pytest.raises(CheckpointError, match="no complete checkpoint in"),
     ):
-        detkit.find_latest_checkpoint(str(work))
+        detkit.engine.find_latest_checkpoint(str(work))
 
 
 def test_auto_resume_restores_the_runs_seed(tmp_path):

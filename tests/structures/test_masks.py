@@ -17,8 +17,8 @@ def _random_bitmaps(n=3, h=12, w=16, seed=0):
 
 
 def test_public_names():
-    assert detkit.BitmapMasks is BitmapMasks
-    assert detkit.PolygonMasks is PolygonMasks
+    assert detkit.structures.BitmapMasks is BitmapMasks
+    assert detkit.structures.PolygonMasks is PolygonMasks
 
 
 def test_bitmap_construction_variants():

@@ -74,8 +74,8 @@ def test_mmdet_lists_from_lazy_masks_equal_the_dense_ones():
     # the windows of both kinds blend into the same pixels
     image = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
     assert np.array_equal(
-        detkit.render_result(image, lazy, ["a", "b", "c"], 0.0),
-        detkit.render_result(image, dense, ["a", "b", "c"], 0.0),
+        detkit.viz.render_result(image, lazy, ["a", "b", "c"], 0.0),
+        detkit.viz.render_result(image, dense, ["a", "b", "c"], 0.0),
     )
 
 
@@ -98,10 +98,12 @@ def test_huge_image_result_and_drawing_stay_within_a_budget():
     held = result.masks.probs.numel() * result.masks.probs.element_size() + result.boxes.numel() * 4
     assert result.masks.shape == (n, size, size) and held < n * size * size / 1000
     image = np.full((size, size, 3), 100, np.uint8)
-    detkit.render_result(image[:32, :32], result[:0], ["a"], 0.0)  # imports and font loaded first
+    detkit.viz.render_result(
+        image[:32, :32], result[:0], ["a"], 0.0
+    )  # imports and font loaded first
     tracemalloc.start()
     try:
-        drawn = detkit.render_result(image, result, ["a", "b", "c"], score_thr=0.0)
+        drawn = detkit.viz.render_result(image, result, ["a", "b", "c"], score_thr=0.0)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

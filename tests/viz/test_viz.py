@@ -41,23 +41,24 @@ def samples(tmp_path_factory):
 
 
 def test_draw_instances_boxes_masks_names():
-    img = np.zeros((20, 30, 3), np.uint8)
-    masks = np.zeros((2, 20, 30), np.uint8)
-    masks[0, 2:8, 3:9] = 1
+    img = np.zeros((200, 300, 3), np.uint8)
+    masks = np.zeros((2, 200, 300), np.uint8)
+    masks[0, 20:80, 30:90] = 1
     fig, ax = plt.subplots()
     draw_instances(
         ax,
         img,
-        np.array([[3, 2, 9, 8], [10, 10, 20, 18]], np.float32),
+        np.array([[30, 20, 90, 80], [100, 100, 200, 180]], np.float32),
         [0, 1],
-        masks=BitmapMasks(masks, 20, 30),
+        masks=BitmapMasks(masks, 200, 300),
         scores=[0.9, 0.5],
         class_names=["car", "person"],
     )
-    assert len(ax.patches) == 2
-    assert [t.get_text() for t in ax.texts] == ["car 0.90", "person 0.50"]
     shown = ax.images[0].get_array()
-    assert shown[4, 4].sum() > 0 and shown[15, 25].sum() == 0  # overlay only inside the mask
+    assert not ax.patches and not ax.texts  # one renderer: everything is in the image
+    assert shown[60, 60].sum() > 0 and shown[140, 150].sum() == 0  # overlay only in the mask
+    assert shown[179, 150].sum() > 0 and shown[170, 150].sum() == 0  # box outline, not inside
+    assert shown[95, 101].sum() > 0  # the name above the box
     with pytest.raises(ValueError, match="labels"):
         draw_instances(ax, img, np.zeros((2, 4)), [0])
     plt.close(fig)

@@ -50,8 +50,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> object:
     args = parse_args(argv)
     if args.task == "cal_train_time":
-        return detkit.cal_train_time(args.json_logs, include_outliers=args.include_outliers)
-    return detkit.plot_curve(
+        return detkit.analysis.cal_train_time(
+            args.json_logs, include_outliers=args.include_outliers
+        )
+    return detkit.analysis.plot_curve(
         args.json_logs,
         keys=args.keys,
         legend=args.legend,
@@ -65,4 +67,4 @@ def main(argv: list[str] | None = None) -> object:
 
 
 if __name__ == "__main__":
-    detkit.run_cli(main)
+    detkit.cli.run_cli(main)

@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> object:
     args = parse_args(argv)
-    return detkit.analyze_results(
+    return detkit.analysis.analyze_results(
         args.config,
         args.prediction_path,
         args.show_dir,
@@ -60,4 +60,4 @@ def main(argv: list[str] | None = None) -> object:
 
 
 if __name__ == "__main__":
-    detkit.run_cli(main)
+    detkit.cli.run_cli(main)

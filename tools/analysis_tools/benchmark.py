@@ -2,7 +2,8 @@
 ``tools/analysis_tools/benchmark.py``), after 5 warm-up images; runs in one process (v2
 needs a distributed launcher).
 
-    python tools/analysis_tools/benchmark.py CONFIG CHECKPOINT --max-iter 200 --log-interval 50 [--fuse-conv-bn]
+    python tools/analysis_tools/benchmark.py CONFIG CHECKPOINT --max-iter 200 --log-interval 50
+    [--fuse-conv-bn]
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> object:
     args = parse_args(argv)
-    return detkit.benchmark(
+    return detkit.analysis.benchmark(
         args.config,
         args.checkpoint,
         repeat_num=args.repeat_num,
@@ -57,4 +58,4 @@ def main(argv: list[str] | None = None) -> object:
 
 
 if __name__ == "__main__":
-    detkit.run_cli(main)
+    detkit.cli.run_cli(main)

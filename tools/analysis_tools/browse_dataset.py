@@ -42,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> object:
     args = parse_args(argv)
-    return detkit.browse_dataset(
+    return detkit.analysis.browse_dataset(
         args.config,
         skip_type=args.skip_type,
         output_dir=args.output_dir,
@@ -53,4 +53,4 @@ def main(argv: list[str] | None = None) -> object:
 
 
 if __name__ == "__main__":
-    detkit.run_cli(main)
+    detkit.cli.run_cli(main)

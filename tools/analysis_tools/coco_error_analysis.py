@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> object:
     args = parse_args(argv)
-    summary = detkit.coco_error_analysis(
+    summary = detkit.analysis.coco_error_analysis(
         args.result,
         args.out_dir,
         ann=args.ann,
@@ -46,4 +46,4 @@ def main(argv: list[str] | None = None) -> object:
 
 
 if __name__ == "__main__":
-    detkit.run_cli(main)
+    detkit.cli.run_cli(main)

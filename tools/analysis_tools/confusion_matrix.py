@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> object:
     args = parse_args(argv)
-    return detkit.confusion_matrix(
+    return detkit.analysis.confusion_matrix(
         args.config,
         args.prediction_path,
         args.save_dir,
@@ -57,4 +57,4 @@ def main(argv: list[str] | None = None) -> object:
 
 
 if __name__ == "__main__":
-    detkit.run_cli(main)
+    detkit.cli.run_cli(main)

@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> object:
     args = parse_args(argv)
-    return detkit.eval_metric(
+    return detkit.analysis.eval_metric(
         args.config,
         args.pkl_results,
         eval=args.eval,
@@ -67,4 +67,4 @@ def main(argv: list[str] | None = None) -> object:
 
 
 if __name__ == "__main__":
-    detkit.run_cli(main)
+    detkit.cli.run_cli(main)

@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> object:
     args = parse_args(argv)
-    report = detkit.get_flops(
+    report = detkit.analysis.get_flops(
         args.config,
         shape=tuple(args.shape),
         size_divisor=args.size_divisor,
@@ -58,9 +58,9 @@ def main(argv: list[str] | None = None) -> object:
         device=args.device,
         cfg_options=args.cfg_options,
     )
-    print(detkit.format_flops(report))
+    print(detkit.analysis.format_flops(report))
     return report
 
 
 if __name__ == "__main__":
-    detkit.run_cli(main)
+    detkit.cli.run_cli(main)

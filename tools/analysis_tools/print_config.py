@@ -40,8 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> str:
     args = parse_args(argv)
-    return detkit.print_config(args.config, cfg_options=args.cfg_options)
+    return detkit.analysis.print_config(args.config, cfg_options=args.cfg_options)
 
 
 if __name__ == "__main__":
-    detkit.run_cli(main)
+    detkit.cli.run_cli(main)

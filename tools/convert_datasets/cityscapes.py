@@ -1,6 +1,7 @@
 """Convert a Cityscapes tree to COCO instance annotations (MMDetection v2 CLI and semantics).
 
-python tools/convert_datasets/cityscapes.py data/cityscapes --nproc 8 --out-dir data/cityscapes/annotations
+python tools/convert_datasets/cityscapes.py data/cityscapes --nproc 8 --out-dir
+data/cityscapes/annotations
 """
 
 from __future__ import annotations

@@ -71,4 +71,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    detkit.run_cli(main, errors=(FileNotFoundError, ValueError, TypeError, RuntimeError))
+    detkit.cli.run_cli(main, errors=(FileNotFoundError, ValueError, TypeError, RuntimeError))

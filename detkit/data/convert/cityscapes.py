@@ -2,7 +2,7 @@
 
 Pure steps, as in mmdet's ``tools/dataset_converters/cityscapes.py``:
 ``collect_files`` -> ``load_img_info`` (per image) -> ``cvt_annotations`` (assemble) ->
-``write_json_atomic``; ``convert_cityscapes`` runs them for every split.
+``detkit.io.write_json`` (atomic); ``convert_cityscapes`` runs them for every split.
 
 The output equals mmdet's for the same input (same records, ids, RLE strings, areas and
 boxes), with these differences: images are sorted (mmdet keeps ``glob`` order), missing split
@@ -34,7 +34,7 @@ from fastprogress.fastprogress import progress_bar
 from PIL import Image
 from torchvision.io import ImageReadMode, decode_png, read_file
 
-from detkit.data.convert.json_io import write_json_atomic
+from detkit.io import write_json
 
 __all__ = [
     "CityscapesFiles",
@@ -68,7 +68,8 @@ class CityscapesFiles:
 
 
 def coco_categories() -> list[dict[str, Any]]:
-    """The 8 evaluated instance categories ``{'id': label id, 'name': ...}`` in label-table order."""
+    """The 8 evaluated instance categories ``{'id': label id, 'name': ...}`` in label-table
+    order."""
     return [
         {"id": label.id, "name": label.name}
         for label in cityscapes_labels
@@ -145,7 +146,7 @@ def instance_rles(inst_ids: np.ndarray) -> dict[int, dict[str, Any]]:
     rles = {}
     for inst_id, lo, hi in zip(ids.tolist(), first.tolist(), [*first[1:].tolist(), len(values)]):
         s, e = starts[lo:hi], ends[lo:hi]
-        counts = np.empty(2 * len(s) + 1, dtype=np.int64)
+        counts: np.ndarray = np.empty(2 * len(s) + 1, dtype=np.int64)
         counts[0] = s[0]
         counts[1::2] = e - s
         counts[2:-1:2] = s[1:] - e[:-1]
@@ -159,7 +160,8 @@ def instance_rles(inst_ids: np.ndarray) -> dict[int, dict[str, Any]]:
 
 
 def _check_same_size(files: CityscapesFiles, shape: tuple[int, ...]) -> None:
-    """The ``_instanceIds.png`` must have its image's size (the record's width/height come from it)."""
+    """The ``_instanceIds.png`` must have its image's size (the record's width/height come from
+    it)."""
     try:
         with Image.open(files.img_file) as image:
             width, height = image.size  # reads the header only
@@ -187,7 +189,8 @@ def load_img_info(files: CityscapesFiles) -> dict[str, Any]:
         label = id2label.get(label_id)
         if label is None:
             raise ValueError(
-                f"{files.inst_file}: pixel value {inst_id} is not a Cityscapes id (label {label_id})"
+                f"{files.inst_file}: pixel value {inst_id} is not a Cityscapes id (label "
+                f"{label_id})"
             )
         if not label.hasInstances or label.ignoreInEval:
             continue
@@ -254,7 +257,8 @@ class ConversionSummary:
     def __str__(self) -> str:
         classes = ", ".join(f"{name} {count}" for name, count in self.instances_per_class.items())
         return (
-            f"{self.split}: {self.images} images, {sum(self.instances_per_class.values())} instances "
+            f"{self.split}: {self.images} images, {sum(self.instances_per_class.values())} "
+            "instances "
             f"({classes}), {self.crowd} crowd regions -> {self.json_file} [{self.seconds:.1f}s]"
         )
 
@@ -293,7 +297,8 @@ def convert_cityscapes(
     splits: Sequence[str] = ("train", "val", "test"),
     show_progress: bool = True,
 ) -> list[ConversionSummary]:
-    """Convert every present split of a Cityscapes tree to ``instancesonly_filtered_gtFine_<split>.json``.
+    """Convert every present split of a Cityscapes tree to
+    ``instancesonly_filtered_gtFine_<split>.json``.
 
     Args:
         root: dataset root holding ``img_dir`` and ``gt_dir``.
@@ -313,7 +318,8 @@ def convert_cityscapes(
     images_root, gt_root = root / img_dir, root / gt_dir
     if not images_root.is_dir():
         raise FileNotFoundError(
-            f"{images_root} does not exist: expected a Cityscapes root with {img_dir}/ and {gt_dir}/"
+            f"{images_root} does not exist: expected a Cityscapes root with {img_dir}/ and "
+            f"{gt_dir}/"
         )
     for split in splits:
         if split not in SPLIT_JSON_NAMES:
@@ -328,7 +334,8 @@ def convert_cityscapes(
         files = collect_files(images_root / split, gt_root / split)
         coco = cvt_annotations(_load_all(files, nproc, show_progress, split))
         _remove_stale_temporaries(out_path / SPLIT_JSON_NAMES[split])
-        json_file = write_json_atomic(coco, out_path / SPLIT_JSON_NAMES[split])
+        json_file = out_path / SPLIT_JSON_NAMES[split]
+        write_json(json_file, coco)
         summaries.append(
             ConversionSummary.from_coco(split, json_file, coco, time.perf_counter() - start)
         )

@@ -12,7 +12,8 @@ __all__ = ["CityscapesDataset"]
 
 @DATASETS.register_module()
 class CityscapesDataset(CocoDataset):
-    """Cityscapes instances (8 classes, label ``i`` <-> category id ``[24, 25, 26, 27, 28, 31, 32, 33][i]``).
+    """Cityscapes instances (8 classes, label ``i`` <-> category id ``[24, 25, 26, 27, 28, 31, 32,
+    33][i]``).
 
     Differences from :class:`CocoDataset` (mmdet ``cityscapes.py``): with ``filter_empty_gt``
     an image whose annotations are all crowd is dropped too; annotations are not tested for

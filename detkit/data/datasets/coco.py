@@ -136,8 +136,8 @@ class CocoDataset(CustomDataset):
     ``[x, y, w, h]`` as ``[x, y, x + w, y + h]``.
     """
 
-    CLASSES = COCO_CLASSES
-    PALETTE = None
+    CLASSES: tuple[str, ...] | None = COCO_CLASSES
+    PALETTE: list[tuple[int, int, int]] | None = None
 
     def load_annotations(self, ann_file: str) -> list[dict[str, Any]]:
         self.coco = load_coco(ann_file)

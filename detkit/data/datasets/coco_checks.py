@@ -120,7 +120,8 @@ def check_coco_dict(ann_file: str, dataset: dict[str, Any]) -> dict[str, int]:
     if dropped:
         details = ", ".join(f"{n} with {reason}" for reason, n in dropped.items())
         warnings.warn(
-            f"{ann_file}: {sum(dropped.values())} annotations will be ignored (MMDetection's rule): "
+            f"{ann_file}: {sum(dropped.values())} annotations will be ignored (MMDetection's "
+            "rule): "
             f"{details}",
             UserWarning,
             stacklevel=3,

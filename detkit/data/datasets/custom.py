@@ -39,8 +39,10 @@ class CustomDataset(Dataset):
     Args:
         ann_file: annotation file (relative paths are joined with ``data_root``).
         pipeline: transform configs or callables (see :class:`Compose`).
-        classes: class names overriding ``CLASSES`` (a list/tuple, or a text file with one per line).
-        data_root: folder that relative ``ann_file``/``img_prefix``/``seg_prefix``/``proposal_file`` are in.
+        classes: class names overriding ``CLASSES`` (a list/tuple, or a text file with one per
+        line).
+        data_root: folder that relative
+        ``ann_file``/``img_prefix``/``seg_prefix``/``proposal_file`` are in.
         img_prefix: folder of the images (``filename`` is relative to it).
         seg_prefix: folder of the semantic maps (``seg_map`` is relative to it).
         seg_suffix: suffix of semantic maps (for subclasses that derive them).
@@ -73,7 +75,7 @@ class CustomDataset(Dataset):
         file_client_args: dict | None = None,
     ) -> None:
         self.data_root = data_root
-        self.ann_file = _join(data_root, ann_file)
+        self.ann_file: str = _join(data_root, ann_file) or ann_file
         self.img_prefix = _join(data_root, img_prefix)
         self.seg_prefix = _join(data_root, seg_prefix)
         self.seg_suffix = seg_suffix
@@ -184,13 +186,16 @@ class CustomDataset(Dataset):
     def _no_usable_images(self, num_images: int) -> str:
         reasons = ", ".join(f"{n} with {reason}" for reason, n in self.filter_reasons.items())
         return (
-            f"{type(self).__name__}: no usable training images in {self.ann_file}: {num_images} images, "
-            f"all filtered out ({reasons or 'the file lists no images'}). Check `classes` against the file's "
+            f"{type(self).__name__}: no usable training images in {self.ann_file}: {num_images} "
+            "images, "
+            f"all filtered out ({reasons or 'the file lists no images'}). Check `classes` against "
+            "the file's "
             "categories, `filter_empty_gt` and `min_size`."
         )
 
     def _set_group_flag(self) -> None:
-        """``flag[i] = 1`` for landscape images (width / height > 1), else 0 (GroupSampler groups)."""
+        """``flag[i] = 1`` for landscape images (width / height > 1), else 0 (GroupSampler
+        groups)."""
         self.flag = np.array(
             [int(info["width"] / info["height"] > 1) for info in self.data_infos], dtype=np.uint8
         )
@@ -217,13 +222,16 @@ class CustomDataset(Dataset):
 
     def prepare_train_img(self, idx: int) -> dict[str, Any] | None:
         """Run the pipeline on item ``idx`` with its annotations (None if a transform drops it)."""
-        results = {"img_info": self.data_infos[idx], "ann_info": self.get_ann_info(idx)}
+        results: dict[str, Any] = {
+            "img_info": self.data_infos[idx],
+            "ann_info": self.get_ann_info(idx),
+        }
         if self.proposals is not None:
             results["proposals"] = self.proposals[idx]
         self.pre_pipeline(results)
         return self.pipeline(results)
 
-    def prepare_test_img(self, idx: int) -> dict[str, Any]:
+    def prepare_test_img(self, idx: int) -> dict[str, Any] | None:
         """Run the pipeline on item ``idx`` without annotations."""
         results: dict[str, Any] = {"img_info": self.data_infos[idx]}
         if self.proposals is not None:
@@ -244,12 +252,14 @@ class CustomDataset(Dataset):
         if isinstance(classes, (tuple, list)):
             return tuple(classes)
         raise ValueError(
-            f"classes must be None, a file name or a list/tuple of names, got {type(classes).__name__}"
+            "classes must be None, a file name or a list/tuple of names, got "
+            f"{type(classes).__name__}"
         )
 
     def __repr__(self) -> str:
         mode = "test" if self.test_mode else "train"
         return (
-            f"{type(self).__name__} ({mode}): {len(self)} images, {len(self.CLASSES or ())} classes, "
+            f"{type(self).__name__} ({mode}): {len(self)} images, {len(self.CLASSES or ())} "
+            "classes, "
             f"ann_file={self.ann_file}"
         )

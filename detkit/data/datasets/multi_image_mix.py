@@ -16,7 +16,6 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from detkit.data.transforms.compose import Compose
 from detkit.registry import DATASETS, PIPELINES, build
 
 __all__ = ["MultiImageMixDataset"]
@@ -65,7 +64,8 @@ class MultiImageMixDataset(Dataset):
                 self.pipeline.append(transform)
             else:
                 raise TypeError(
-                    f"MultiImageMixDataset: a pipeline step must be a dict or callable, got {transform!r}"
+                    "MultiImageMixDataset: a pipeline step must be a dict or callable, got "
+                    f"{transform!r}"
                 )
         self.dataset = build(dataset, DATASETS)
         self.CLASSES = getattr(self.dataset, "CLASSES", None)

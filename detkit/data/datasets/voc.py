@@ -111,8 +111,12 @@ class XMLDataset(CustomDataset):
             if name not in self.cat2label:
                 continue
             label = self.cat2label[name]
-            difficult = obj.find("difficult")
-            difficult = 0 if difficult is None or difficult.text is None else int(difficult.text)
+            difficult_node = obj.find("difficult")
+            difficult = (
+                0
+                if difficult_node is None or difficult_node.text is None
+                else int(difficult_node.text)
+            )
             bnd_box = obj.find("bndbox")
             if bnd_box is None:
                 raise ValueError(f"{xml_path}: object {name!r} has no <bndbox>")

@@ -70,4 +70,5 @@ class ConcatDataset(_TorchConcatDataset):
             idx += len(self)
         dataset_idx = bisect.bisect_right(self.cumulative_sizes, idx)
         sample_idx = idx - (self.cumulative_sizes[dataset_idx - 1] if dataset_idx > 0 else 0)
-        return self.datasets[dataset_idx].get_cat_ids(sample_idx)
+        dataset: Any = self.datasets[dataset_idx]  # a detkit dataset (CustomDataset API)
+        return list(dataset.get_cat_ids(sample_idx))

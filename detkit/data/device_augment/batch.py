@@ -75,7 +75,7 @@ class DeviceAugment:
             masks = list(torch.split(pad_and_concat(list(batch["gt_masks"])), counts))
         instances = BatchedInstances(list(batch["gt_bboxes"]), labels, masks)
         draws = [self._draw(meta) for meta in metas]
-        hw = [tuple(int(v) for v in meta["img_shape"][:2]) for meta in metas]
+        hw = [(int(meta["img_shape"][0]), int(meta["img_shape"][1])) for meta in metas]
         out = batched_train_transforms(
             images, hw, instances, draws, self.resize, self.normalize, self.pad
         )

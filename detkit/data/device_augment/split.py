@@ -50,7 +50,8 @@ def _split(
     )
     if start is None:
         raise ValueError(
-            f"device_augment: {where} has neither AutoAugment nor Resize: nothing to run on the device"
+            f"device_augment: {where} has neither AutoAugment nor Resize: nothing to run on the "
+            "device"
         )
     tail = transforms[start:]
     aug = tail.pop(0) if isinstance(tail[0], AutoAugment) else None
@@ -64,7 +65,8 @@ def _split(
     resize, flip, normalize, pad, _, collect = tail
     if pad.size_divisor is None or pad.size is not None or pad.pad_val.get("img", 0) != 0:
         raise ValueError(
-            f"device_augment: {where} Pad must be Pad(size_divisor=N) with image padding 0, got {pad!r}"
+            f"device_augment: {where} Pad must be Pad(size_divisor=N) with image padding 0, got "
+            f"{pad!r}"
         )
     if (
         resize.override

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist_utils
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from detkit.data.loaders.collate import collate
 from detkit.data.loaders.samplers import DistributedGroupSampler, GroupSampler
@@ -39,7 +39,8 @@ def sync_random_seed(seed: int | None) -> int:
 
 
 def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> None:
-    """Seed numpy, random and torch in a worker with ``num_workers * rank + worker_id + seed`` (mmdet)."""
+    """Seed numpy, random and torch in a worker with ``num_workers * rank + worker_id + seed``
+    (mmdet)."""
     worker_seed = num_workers * rank + worker_id + seed
     np.random.seed(worker_seed)
     random.seed(worker_seed)
@@ -63,7 +64,8 @@ def build_dataloader(
         dataset: a built dataset (with ``flag`` when ``shuffle``).
         samples_per_gpu: images per GPU (per process when ``dist``).
         workers_per_gpu: loader worker processes per GPU.
-        num_gpus: GPUs driven by this process when not distributed (batch = num_gpus * samples_per_gpu).
+        num_gpus: GPUs driven by this process when not distributed (batch = num_gpus *
+        samples_per_gpu).
         dist: distributed (torchrun): a ``DistributedGroupSampler`` (shuffle) or a
             ``DistributedSampler`` (no shuffle) over this process's rank.
         shuffle: aspect-ratio ``GroupSampler`` shuffled per epoch; False keeps dataset order.
@@ -73,6 +75,7 @@ def build_dataloader(
         **kwargs: passed to ``torch.utils.data.DataLoader``.
     """
     rank, world_size = get_dist_info()
+    sampler: Sampler[int] | None
     if dist:
         if shuffle:
             sampler = DistributedGroupSampler(

@@ -23,7 +23,8 @@ def _group_flag(dataset: object) -> np.ndarray:
     flag = getattr(dataset, "flag", None)
     if flag is None:
         raise AttributeError(
-            f"{type(dataset).__name__} has no 'flag' (aspect-ratio groups); build it with test_mode=False "
+            f"{type(dataset).__name__} has no 'flag' (aspect-ratio groups); build it with "
+            "test_mode=False "
             "or use shuffle=False"
         )
     return np.asarray(flag, dtype=np.int64)

@@ -154,7 +154,8 @@ def _paint_object(
     xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
     x0, y0 = min(xs), min(ys)
     size = (max(xs) - x0 + 1, max(ys) - y0 + 1)
-    colour = tuple(int(np.clip(c + rng.integers(-20, 21), 0, 255)) for c in kind.colour)
+    red, green, blue = (int(np.clip(c + rng.integers(-20, 21), 0, 255)) for c in kind.colour)
+    colour = (red, green, blue)
     patch = Image.new("RGB", size, colour)
     kind.paint(ImageDraw.Draw(patch), ShapeFrame(frame.cx - x0, frame.bottom - y0, frame.h), colour)
     mask = Image.new("L", size, 0)

@@ -57,7 +57,8 @@ class ShapeFrame:
 
 
 def arc(cu: float, cv: float, r: float, deg0: float, deg1: float, n: int = 8) -> UnitPoints:
-    """Points on a circle of centre ``(cu, cv)`` from angle ``deg0`` to ``deg1`` (counter-clockwise)."""
+    """Points on a circle of centre ``(cu, cv)`` from angle ``deg0`` to ``deg1``
+    (counter-clockwise)."""
     angles = np.linspace(math.radians(deg0), math.radians(deg1), n)
     return [(cu + r * math.cos(a), cv + r * math.sin(a)) for a in angles]
 

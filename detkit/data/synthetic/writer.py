@@ -15,7 +15,6 @@ annotations.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from cityscapesscripts.preparation.json2labelImg import createLabelImage
 from PIL import Image
 
 from detkit.data.synthetic.scene import make_scene
+from detkit.io import write_json
 
 __all__ = ["CITIES", "SampleSummary", "generate_cityscapes_sample", "render_id_images"]
 
@@ -82,9 +82,7 @@ def _write_one(
     Image.fromarray(image).save(img_dir / f"{name}_leftImg8bit.png")
     written = [] if split == "test" else [obj.to_json() for obj in objects]
     json_path = gt_dir / f"{name}_gtFine_polygons.json"
-    tmp = json_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"imgHeight": height, "imgWidth": width, "objects": written}))
-    os.replace(tmp, json_path)
+    write_json(json_path, {"imgHeight": height, "imgWidth": width, "objects": written})
     render_id_images(json_path)
     return [obj["label"] for obj in written]
 

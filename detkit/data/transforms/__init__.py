@@ -1,4 +1,5 @@
-"""Pipeline transforms registered in ``PIPELINES`` (which imports this package on its first lookup)."""
+"""Pipeline transforms registered in ``PIPELINES`` (which imports this package on its first
+lookup)."""
 
 from detkit.data.transforms.affine import RandomAffine, RandomShift
 from detkit.data.transforms.albu import Albu
@@ -38,6 +39,9 @@ from detkit.data.transforms.photometric_distort import (
     YOLOXHSVRandomAug,
 )
 from detkit.data.transforms.policies import AutoAugment
+from detkit.data.transforms.resize import Resize
+from detkit.data.transforms.seg_rescale import SegRescale
+from detkit.data.transforms.test_time import MultiScaleFlipAug
 from detkit.data.transforms.v3_geometric import (
     RotateV3,
     ShearXV3,
@@ -46,9 +50,6 @@ from detkit.data.transforms.v3_geometric import (
     TranslateYV3,
 )
 from detkit.data.transforms.v3_resize import RandomResizeV3
-from detkit.data.transforms.resize import Resize
-from detkit.data.transforms.seg_rescale import SegRescale
-from detkit.data.transforms.test_time import MultiScaleFlipAug
 
 __all__ = [
     "Albu",

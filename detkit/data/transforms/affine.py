@@ -175,7 +175,8 @@ class RandomAffine:
             )
         if not 0 < scaling_ratio_range[0] <= scaling_ratio_range[1]:
             raise ValueError(
-                f"RandomAffine: scaling_ratio_range must be 0 < min <= max, got {scaling_ratio_range!r}"
+                "RandomAffine: scaling_ratio_range must be 0 < min <= max, got "
+                f"{scaling_ratio_range!r}"
             )
         self.max_rotate_degree = max_rotate_degree
         self.max_translate_ratio = max_translate_ratio
@@ -260,7 +261,8 @@ class RandomAffine:
     def __repr__(self) -> str:
         return (
             f"RandomAffine(max_rotate_degree={self.max_rotate_degree}, "
-            f"max_translate_ratio={self.max_translate_ratio}, scaling_ratio={self.scaling_ratio_range}, "
+            f"max_translate_ratio={self.max_translate_ratio}, "
+            f"scaling_ratio={self.scaling_ratio_range}, "
             f"max_shear_degree={self.max_shear_degree}, border={self.border}, "
             f"border_val={self.border_val}, min_bbox_size={self.min_bbox_size}, "
             f"min_area_ratio={self.min_area_ratio}, max_aspect_ratio={self.max_aspect_ratio}, "

@@ -212,7 +212,8 @@ class RandomCenterCropPad:
 
     def __repr__(self) -> str:
         return (
-            f"RandomCenterCropPad(crop_size={self.crop_size}, ratios={self.ratios}, border={self.border}, "
+            f"RandomCenterCropPad(crop_size={self.crop_size}, ratios={self.ratios}, "
+            f"border={self.border}, "
             f"mean={self.input_mean}, std={self.input_std}, to_rgb={self.to_rgb}, "
             f"test_mode={self.test_mode}, test_pad_mode={self.test_pad_mode}, "
             f"bbox_clip_border={self.bbox_clip_border})"

@@ -51,11 +51,13 @@ class RandomFlip:
         if isinstance(flip_ratio, list):
             if len(flip_ratio) != len(directions) or not isinstance(direction, list):
                 raise ValueError(
-                    f"RandomFlip: one flip_ratio per direction needed, got {flip_ratio} for {direction}"
+                    f"RandomFlip: one flip_ratio per direction needed, got {flip_ratio} for "
+                    f"{direction}"
                 )
             if not all(isinstance(r, float) for r in flip_ratio) or not 0 <= sum(flip_ratio) <= 1:
                 raise ValueError(
-                    f"RandomFlip: flip_ratio list must hold floats summing to <= 1, got {flip_ratio}"
+                    "RandomFlip: flip_ratio list must hold floats summing to <= 1, got "
+                    f"{flip_ratio}"
                 )
         elif isinstance(flip_ratio, (float, int)) and not isinstance(flip_ratio, bool):
             if not 0 <= flip_ratio <= 1:
@@ -92,7 +94,8 @@ class RandomFlip:
             direction = results["flip_direction"]
             if direction not in FLIP_DIRECTIONS:
                 raise ValueError(
-                    f"RandomFlip: results['flip_direction'] must be in {FLIP_DIRECTIONS}, got {direction!r}"
+                    f"RandomFlip: results['flip_direction'] must be in {FLIP_DIRECTIONS}, got "
+                    f"{direction!r}"
                 )
             for key in img_keys(results):
                 results[key] = flip_image(results[key], direction)

@@ -159,7 +159,8 @@ def concat_masks(parts: Sequence[Masks], out_shape: tuple[int, int]) -> Masks:
     for part in parts:
         if (part.height, part.width) != (out_h, out_w):
             raise ValueError(
-                f"concat_masks: masks of size {(part.height, part.width)}, expected {(out_h, out_w)}"
+                f"concat_masks: masks of size {(part.height, part.width)}, expected "
+                f"{(out_h, out_w)}"
             )
     if all(isinstance(p, PolygonMasks) for p in parts):
         return PolygonMasks([obj for p in parts for obj in p.masks], out_h, out_w)

@@ -1,7 +1,8 @@
 """``LoadImageFromFile`` and ``LoadAnnotations`` (MMDetection v2 semantics, section 6.1-6.2).
 
 Images are decoded with OpenCV (as mmcv does) to ``(H, W, 3)`` uint8 **BGR** arrays (mmcv's
-default channel order); boxes are ``[N, 4]`` float32 xyxy absolute pixels; masks become ``BitmapMasks``
+default channel order); boxes are ``[N, 4]`` float32 xyxy absolute pixels; masks become
+``BitmapMasks``
 (``poly2mask=True``: polygons, compressed and uncompressed RLE) or ``PolygonMasks``.
 """
 
@@ -101,7 +102,8 @@ def _check_recorded_size(img_info: dict[str, Any], shape: tuple[int, ...], path:
 
 
 def _ann_to_bitmap(segm: Any, height: int, width: int, where: str) -> np.ndarray:
-    """One instance's COCO segmentation (polygon list, uncompressed or compressed RLE) -> ``(H, W)`` uint8."""
+    """One instance's COCO segmentation (polygon list, uncompressed or compressed RLE) -> ``(H,
+    W)`` uint8."""
     if isinstance(segm, list):
         rle = mask_utils.merge(mask_utils.frPyObjects(segm, height, width))
     elif isinstance(segm, dict) and isinstance(segm.get("counts"), list):
@@ -110,7 +112,8 @@ def _ann_to_bitmap(segm: Any, height: int, width: int, where: str) -> np.ndarray
         rle = segm
     else:
         raise ValueError(
-            f"{where}: segmentation must be a polygon list or an RLE dict, got {type(segm).__name__}"
+            f"{where}: segmentation must be a polygon list or an RLE dict, got "
+            f"{type(segm).__name__}"
         )
     return mask_utils.decode(rle)
 

@@ -56,7 +56,7 @@ class Pad:
         size: tuple[int, int] | None = None,
         size_divisor: int | None = None,
         pad_to_square: bool = False,
-        pad_val: float | dict[str, float] = dict(img=0, masks=0, seg=255),
+        pad_val: float | dict[str, float] = dict(img=0, masks=0, seg=255),  # noqa: B006 (read only)
     ) -> None:
         if isinstance(pad_val, (int, float)) and not isinstance(pad_val, bool):
             warnings.warn(

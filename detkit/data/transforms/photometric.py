@@ -96,7 +96,8 @@ class _PhotometricPolicy(ABC):
             if not (isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3):
                 raise TypeError(
                     f"{type(self).__name__}: results[{key!r}] must be an (H, W, 3) uint8 array, "
-                    f"got {type(img).__name__} {getattr(img, 'dtype', '')} {getattr(img, 'shape', '')}"
+                    f"got {type(img).__name__} {getattr(img, 'dtype', '')} "
+                    f"{getattr(img, 'shape', '')}"
                 )
             results[key] = self._adjust(img)
         return results

@@ -46,7 +46,8 @@ class PhotoMetricDistortion:
 
     Draws, in mmdet's order: ``randint(2)`` [``uniform(-d, d)``]; ``mode = randint(2)``; if
     ``mode == 1``: ``randint(2)`` [``uniform(contrast)``]; ``randint(2)`` [``uniform(saturation)``];
-    ``randint(2)`` [``uniform(-hue, hue)``]; if ``mode == 0``: ``randint(2)`` [``uniform(contrast)``];
+    ``randint(2)`` [``uniform(-hue, hue)``]; if ``mode == 0``: ``randint(2)``
+    [``uniform(contrast)``];
     ``randint(2)`` [``permutation(3)``]. The output is float32 (values not clipped), as mmdet's.
 
     Same numbers as mmdet's code (bit-identical; tests/transforms/test_photometric_distort.py),
@@ -191,7 +192,8 @@ class YOLOXHSVRandomAug:
 
     def __repr__(self) -> str:
         return (
-            f"YOLOXHSVRandomAug(hue_delta={self.hue_delta}, saturation_delta={self.saturation_delta}, "
+            f"YOLOXHSVRandomAug(hue_delta={self.hue_delta}, "
+            f"saturation_delta={self.saturation_delta}, "
             f"value_delta={self.value_delta})"
         )
 
@@ -222,7 +224,8 @@ class CutOut:
         candidates = cutout_ratio if cutout_ratio is not None else cutout_shape
         if not isinstance(candidates, (list, tuple)):
             raise TypeError(
-                f"CutOut: cutout_shape/cutout_ratio must be a tuple or a list of tuples, got {candidates!r}"
+                "CutOut: cutout_shape/cutout_ratio must be a tuple or a list of tuples, got "
+                f"{candidates!r}"
             )
         if isinstance(n_holes, tuple):
             if len(n_holes) != 2 or not 0 <= n_holes[0] < n_holes[1]:

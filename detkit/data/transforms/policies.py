@@ -52,7 +52,8 @@ class AutoAugment:
         for i, policy in enumerate(policies):
             if not isinstance(policy, (list, tuple)) or len(policy) == 0:
                 raise ValueError(
-                    f"AutoAugment: policies[{i}] must be a non-empty list of transforms, got {policy!r}"
+                    f"AutoAugment: policies[{i}] must be a non-empty list of transforms, got "
+                    f"{policy!r}"
                 )
             for j, transform in enumerate(policy):
                 if isinstance(transform, Mapping) and "type" not in transform:

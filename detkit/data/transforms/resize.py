@@ -82,7 +82,8 @@ class Resize:
             raise ValueError(f"Resize: only backend='cv2' is supported, got {backend!r}")
         if interpolation not in _CV2_INTERPOLATIONS:
             raise ValueError(
-                f"Resize: interpolation must be one of {sorted(_CV2_INTERPOLATIONS)}, got {interpolation!r}"
+                f"Resize: interpolation must be one of {sorted(_CV2_INTERPOLATIONS)}, got "
+                f"{interpolation!r}"
             )
         self.multiscale_mode = multiscale_mode
         self.ratio_range = ratio_range

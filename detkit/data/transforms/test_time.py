@@ -54,7 +54,8 @@ class MultiScaleFlipAug:
         )
         if not all(isinstance(d, str) for d in self.flip_direction):
             raise TypeError(
-                f"MultiScaleFlipAug: flip_direction must be str or list of str, got {flip_direction!r}"
+                "MultiScaleFlipAug: flip_direction must be str or list of str, got "
+                f"{flip_direction!r}"
             )
         if not flip and self.flip_direction != ["horizontal"]:
             warnings.warn(
@@ -90,7 +91,8 @@ class MultiScaleFlipAug:
                 out = self._run(one)
                 if out is None:
                     raise ValueError(
-                        f"MultiScaleFlipAug: a transform returned None for scale {scale}, flip {flip}"
+                        f"MultiScaleFlipAug: a transform returned None for scale {scale}, flip "
+                        f"{flip}"
                     )
                 aug_data.append(out)
         return {key: [data[key] for data in aug_data] for key in aug_data[0]}

@@ -1,6 +1,7 @@
 """Save ``epoch_N.pth`` / ``iter_N.pth`` checkpoints and keep ``latest.pth`` pointing at the
 newest (mmcv ``CheckpointHook``). Rank 0 writes, atomically; with several processes every rank
-first hands in its RNG states (one ``all_gather``), so a resumed run continues each rank's stream."""
+first hands in its RNG states (one ``all_gather``), so a resumed run continues each rank's
+stream."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ class CheckpointHook(Hook):
         if self.out_dir is None:
             self.out_dir = runner.work_dir
         if is_main_process() and os.path.isdir(self.out_dir):
-            # temporary files of writes cut short by a killed run (see detkit.checkpoint.atomic_write)
+            # temporary files of writes cut short by a killed run (see detkit.io.atomic_write)
             for stale in glob.glob(os.path.join(glob.escape(self.out_dir), ".*.pth.*.tmp")):
                 os.remove(stale)
 
@@ -69,6 +70,7 @@ class CheckpointHook(Hook):
         )
         if self.max_keep_ckpts > 0:
             step = self.interval if self.interval > 0 else 1
+            assert self.out_dir is not None  # set in before_run
             for old in range(current - self.max_keep_ckpts * step, 0, -step):
                 path = os.path.join(self.out_dir, template.format(old))
                 if not os.path.exists(path):

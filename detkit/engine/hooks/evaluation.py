@@ -85,12 +85,14 @@ class EvalHook(Hook):
             self.evaluate(runner)
 
     def evaluate(self, runner: Any) -> dict[str, Any]:
-        """Run ``test_fn`` and (on rank 0) ``evaluate_fn``; returns the metrics ({} on ranks > 0)."""
+        """Run ``test_fn`` and (on rank 0) ``evaluate_fn``; returns the metrics ({} on ranks >
+        0)."""
         if self.broadcast_bn_buffer and get_dist_info()[1] > 1:
             for module in runner.model.modules():
                 if (
                     isinstance(module, nn.modules.batchnorm._BatchNorm)
-                    and module.track_running_stats
+                    and module.running_var is not None
+                    and module.running_mean is not None
                 ):
                     torch.distributed.broadcast(module.running_var, 0)
                     torch.distributed.broadcast(module.running_mean, 0)

@@ -74,6 +74,8 @@ class LrUpdaterHook(Hook):
         return [self.get_lr(runner, base_lr) for base_lr in self.base_lr]
 
     def get_warmup_lr(self, cur_iter: int) -> list[float]:
+        if self.warmup is None or self.warmup_iters is None:
+            return list(self.regular_lr)
         factor = self.warmup.factor(cur_iter, self.warmup_iters)
         return [lr * factor for lr in self.regular_lr]
 

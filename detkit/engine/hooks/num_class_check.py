@@ -22,12 +22,14 @@ class NumClassCheckHook(Hook):
         classes = getattr(dataset, "CLASSES", None)
         if classes is None:
             warnings.warn(
-                f"{type(dataset).__name__} has no CLASSES; the head num_classes check is skipped"
+                f"{type(dataset).__name__} has no CLASSES; the head num_classes check is skipped",
+                stacklevel=2,
             )
             return
         if isinstance(classes, str):
             raise TypeError(
-                f"{type(dataset).__name__}.CLASSES is the string {classes!r}; use a tuple of class names, "
+                f"{type(dataset).__name__}.CLASSES is the string {classes!r}; use a tuple of class "
+                "names, "
                 f"e.g. ({classes!r},)"
             )
         for name, module in unwrap_model(runner.model).named_modules():
@@ -36,8 +38,10 @@ class NumClassCheckHook(Hook):
                 continue
             if num_classes != len(classes):
                 raise ValueError(
-                    f"`num_classes` ({num_classes}) of {type(module).__name__} at model.{name} does not match the "
-                    f"{len(classes)} CLASSES {tuple(classes)} of {type(dataset).__name__}; set num_classes={len(classes)} "
+                    f"`num_classes` ({num_classes}) of {type(module).__name__} at model.{name} "
+                    "does not match the "
+                    f"{len(classes)} CLASSES {tuple(classes)} of {type(dataset).__name__}; set "
+                    f"num_classes={len(classes)} "
                     "in every bbox/mask head of the config"
                 )
 

@@ -21,6 +21,7 @@ class DistSamplerSeedHook(Hook):
             getattr(loader, "sampler", None),
             getattr(getattr(loader, "batch_sampler", None), "sampler", None),
         ):
-            if hasattr(sampler, "set_epoch"):
-                sampler.set_epoch(runner.epoch)
+            set_epoch = getattr(sampler, "set_epoch", None)
+            if set_epoch is not None:
+                set_epoch(runner.epoch)
                 return

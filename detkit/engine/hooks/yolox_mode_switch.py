@@ -61,5 +61,5 @@ class YOLOXModeSwitchHook(Hook):
         if getattr(loader, "persistent_workers", False):
             loader._iterator = None  # the next iter() starts workers with the updated dataset
         head = getattr(unwrap_model(runner.model), "bbox_head", None)
-        if hasattr(head, "use_l1"):
+        if head is not None and hasattr(head, "use_l1"):
             head.use_l1 = True

@@ -14,7 +14,7 @@ from detkit.engine.inference.folders import (
     find_images,
     infer_folder,
 )
-from detkit.engine.inference.loading import init_detector, load_config
+from detkit.engine.inference.loading import init_detector
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -24,7 +24,6 @@ __all__ = [
     "infer_folder",
     "inference_detector",
     "init_detector",
-    "load_config",
     "predict_batch",
     "predict_images",
 ]

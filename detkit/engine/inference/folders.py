@@ -3,7 +3,6 @@ detections (``tools/infer.py``, notebook 05)."""
 
 from __future__ import annotations
 
-import json
 import os
 import os.path as osp
 from collections.abc import Sequence
@@ -12,8 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from detkit.checkpoint.saving import atomic_write
 from detkit.engine.inference.batch import predict_images
+from detkit.io import write_json
 from detkit.structures.results import DetectionResult
 
 __all__ = ["IMAGE_SUFFIXES", "detection_records", "find_images", "infer_folder"]
@@ -87,5 +86,5 @@ def infer_folder(
                 dict(file=relative, detections=detection_records(result, class_names, score_thr))
             )
     json_file = osp.join(out_dir, "detections.json")
-    atomic_write(json_file, lambda f: f.write(json.dumps(records, indent=1).encode("utf-8")))
+    write_json(json_file, records, indent=1)
     return json_file

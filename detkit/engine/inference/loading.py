@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import copy
-import os
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["init_detector", "load_config"]
+from detkit.config import Config
 
-
-def load_config(config: Any, cfg_options: dict[str, Any] | None = None) -> Any:
-    """A copy of ``config`` (a file path or a ``Config``) with ``cfg_options`` merged in."""
-    from detkit.config import Config
-
-    if isinstance(config, (str, os.PathLike)):
-        cfg = Config.fromfile(str(config))
-    elif isinstance(config, Config):
-        cfg = copy.deepcopy(config)
-    else:
-        raise TypeError(f"config must be a file path or a Config, got {type(config).__name__}")
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
+__all__ = ["init_detector"]
 
 
 def _dataset_classes(cfg: Any) -> tuple[str, ...] | None:
@@ -36,8 +21,8 @@ def _dataset_classes(cfg: Any) -> tuple[str, ...] | None:
         return None
     if test_cfg.get("classes"):
         return tuple(test_cfg["classes"])
-    dataset_cls = DATASETS.get(test_cfg.get("type", ""))
-    return tuple(dataset_cls.CLASSES) if getattr(dataset_cls, "CLASSES", None) else None
+    classes = getattr(DATASETS.get(test_cfg.get("type", "")), "CLASSES", None)
+    return tuple(classes) if classes else None
 
 
 def init_detector(
@@ -53,7 +38,7 @@ def init_detector(
     present, else from the test dataset of the config; ``model.cfg`` keeps the config.
 
     Args:
-        config: config file path or ``Config``.
+        config: config file path or ``Config`` (prepared by :meth:`detkit.Config.load`).
         checkpoint: checkpoint path/URL, or None for random weights.
         device: where the model runs (``'cpu'``, ``'cuda:0'``).
         cfg_options: overrides merged into the config (``{'model.test_cfg.rcnn.score_thr': 0.3}``).
@@ -64,27 +49,26 @@ def init_detector(
     from detkit.checkpoint import load_checkpoint
     from detkit.models import build_detector
 
-    cfg = load_config(config, cfg_options)
+    cfg = Config.load(config, cfg_options)
     cfg.model.pretrained = None
     if "backbone" in cfg.model:
         cfg.model.backbone.init_cfg = None
     cfg.model.train_cfg = None
-    model = build_detector(cfg.model, test_cfg=cfg.get("test_cfg"))
+    # a detector: the MMDetection attributes (CLASSES, cfg) are set on it
+    model: Any = build_detector(cfg.model, test_cfg=cfg.get("test_cfg"))
     classes = None
     if checkpoint is not None:
         meta = load_checkpoint(model, checkpoint, map_location="cpu").get("meta", {})
         classes = meta.get("CLASSES")
         num_classes = max(
-            (
-                m.num_classes
-                for m in model.modules()
-                if isinstance(getattr(m, "num_classes", None), int)
-            ),
+            (getattr(m, "num_classes", 0) for m in model.modules()),
+            key=lambda n: n if isinstance(n, int) else 0,
             default=0,
         )
         if classes and len(classes) < num_classes:
             raise ValueError(
-                f"checkpoint {checkpoint}: its meta CLASSES has {len(classes)} names {tuple(classes)} but "
+                f"checkpoint {checkpoint}: its meta CLASSES has {len(classes)} names "
+                f"{tuple(classes)} but "
                 f"the model predicts {num_classes} classes (num_classes in the config); use the "
                 "config the checkpoint was trained with"
             )

@@ -43,7 +43,8 @@ def _param_groups(
     unknown = set(paramwise) - _PARAMWISE_KEYS
     if unknown:
         raise KeyError(
-            f"optimizer.paramwise_cfg: unknown keys {sorted(unknown)}; supported {sorted(_PARAMWISE_KEYS)}"
+            f"optimizer.paramwise_cfg: unknown keys {sorted(unknown)}; supported "
+            f"{sorted(_PARAMWISE_KEYS)}"
         )
     custom_keys = dict(paramwise.get("custom_keys", {}))
     groups = []

@@ -93,7 +93,11 @@ class CosineAnnealingLr(LrSchedule):
             raise ValueError(
                 "CosineAnnealing needs the run's length (runner max_epochs / max_iters)"
             )
-        target = self.min_lr if self.min_lr is not None else base_lr * self.min_lr_ratio
+        if self.min_lr is not None:
+            target = self.min_lr
+        else:
+            assert self.min_lr_ratio is not None  # __init__ sets exactly one of them
+            target = base_lr * self.min_lr_ratio
         return target + (base_lr - target) * (math.cos(math.pi * progress / max_progress) + 1) / 2
 
 

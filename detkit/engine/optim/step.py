@@ -7,7 +7,8 @@ Built from ``optimizer_config`` (mmcv ``OptimizerHook``/``Fp16OptimizerHook`` ar
 scale grows/shrinks as usual; a float ``loss_scale`` is a static scale that never changes.
 ``fp16 = dict(dtype='bfloat16')`` (mmengine's ``AmpOptimWrapper`` name) autocasts to bfloat16
 on any device without loss scaling (bfloat16 has float32's range).
-On a CPU without native bfloat16 (or float16) arithmetic (no AVX-512 BF16 / AMX) the CPU forward stays
+On a CPU without native bfloat16 (or float16) arithmetic (no AVX-512 BF16 / AMX) the CPU forward
+stays
 float32 (``detkit.ops.cpu.cpu_autocast`` warns once): emulated bfloat16 is several times slower.
 """
 
@@ -81,7 +82,8 @@ class GradientStep:
         hook_type = options.pop("type", "OptimizerHook")
         if hook_type not in _OPTIMIZER_HOOK_TYPES:
             raise KeyError(
-                f"optimizer_config.type {hook_type!r} is not supported; use one of {sorted(_OPTIMIZER_HOOK_TYPES)}"
+                f"optimizer_config.type {hook_type!r} is not supported; use one of "
+                f"{sorted(_OPTIMIZER_HOOK_TYPES)}"
             )
         grad_clip = options.pop("grad_clip", None)
         loss_scale = options.pop("loss_scale", None)
@@ -93,7 +95,8 @@ class GradientStep:
             unknown = set(fp16) - {"loss_scale", "dtype"}
             if unknown:
                 raise KeyError(
-                    f"fp16: unsupported keys {sorted(unknown)}; use fp16=dict(loss_scale='dynamic') "
+                    f"fp16: unsupported keys {sorted(unknown)}; use "
+                    "fp16=dict(loss_scale='dynamic') "
                     "or fp16=dict(dtype='bfloat16')"
                 )
             loss_scale = dict(fp16).get("loss_scale", "dynamic")
@@ -131,7 +134,8 @@ class GradientStep:
 
     @staticmethod
     def _check_finite(grad_norm: float | None, model: nn.Module) -> None:
-        """Raise before stepping if a gradient is NaN/inf (the weights and checkpoints stay finite)."""
+        """Raise before stepping if a gradient is NaN/inf (the weights and checkpoints stay
+        finite)."""
         if grad_norm is None:
             grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
             grad_norm = float(nn.utils.get_total_norm(grads))

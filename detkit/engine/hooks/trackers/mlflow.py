@@ -68,7 +68,8 @@ class MlflowLoggerHook(TrackerHook):
             return uri, None
         if runner.work_dir is None:
             raise ValueError(
-                "MlflowLoggerHook needs tracking_uri (or MLFLOW_TRACKING_URI) when the runner has no work_dir"
+                "MlflowLoggerHook needs tracking_uri (or MLFLOW_TRACKING_URI) when the runner has "
+                "no work_dir"
             )
         return f"sqlite:///{os.path.join(runner.work_dir, 'mlflow.db')}", Path(
             runner.work_dir, "mlruns"

@@ -80,7 +80,8 @@ class WandbLoggerHook(TrackerHook):
                 "offline"  # wandb.init would wait for a login prompt (a papermill run hangs)
             )
             runner.logger.info(
-                "W&B: no API key (wandb login / WANDB_API_KEY), logging offline; upload with wandb sync"
+                "W&B: no API key (wandb login / WANDB_API_KEY), logging offline; upload with wandb "
+                "sync"
             )
         kwargs.setdefault("name", runner.meta.get("exp_name") or runner.timestamp)
         self.run = self.wandb.init(**kwargs)
