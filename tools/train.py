@@ -126,12 +126,13 @@ def main(argv: list[str] | None = None) -> detkit.engine.Runner:
     if distributed:
         detkit.init_dist(args.launcher, **detkit.config.setting(cfg, "dist_params"))
 
+    randomness = cfg.get("randomness") or {}  # an MMDetection 3.x config's seed settings
     setup = detkit.setup_training(
         cfg,
         distributed=distributed,
-        seed=args.seed,
-        deterministic=args.deterministic,
-        diff_seed=args.diff_seed,
+        seed=args.seed if args.seed is not None else randomness.get("seed"),
+        deterministic=args.deterministic or bool(randomness.get("deterministic", False)),
+        diff_seed=args.diff_seed or bool(randomness.get("diff_rank_seed", False)),
         exp_name=osp.basename(args.config),
     )
     runner = setup.train(validate=not args.no_validate)

@@ -23,6 +23,7 @@ from torch import nn
 from detkit.checkpoint.integrity import CheckpointError, check_checkpoint_file, non_finite_tensors
 from detkit.checkpoint.report import LoadReport
 from detkit.checkpoint.sources import resolve_checkpoint_path
+from detkit.checkpoint.v3_format import load_mmengine_checkpoint, v2_meta
 
 __all__ = [
     "CheckpointError",
@@ -62,6 +63,10 @@ def read_checkpoint(
 ) -> dict[str, Any]:
     """``torch.load(weights_only=True)`` of a checkpoint name (see ``resolve_checkpoint_path``).
 
+    An MMEngine-runner (MMDetection 3.x) checkpoint is read with stand-ins for its pickled
+    objects (:func:`detkit.checkpoint.v3_format.load_mmengine_checkpoint`), and its ``meta``
+    gets v2's ``CLASSES``/``PALETTE``/``config`` (:func:`~detkit.checkpoint.v3_format.v2_meta`).
+
     Raises:
         CheckpointError: (a ValueError) the file is empty, text, truncated, a zip of something
             else, or torch cannot read it; the message names the file and the problem.
@@ -76,11 +81,7 @@ def read_checkpoint(
             raise CheckpointError(
                 f"checkpoint file {path}: not a PyTorch checkpoint ({exc})"
             ) from exc
-        raise ValueError(
-            f"checkpoint {path} holds Python objects that torch.load(weights_only=True) refuses "
-            f"({exc}). If you trust the file, re-save its 'state_dict' and 'meta' as plain "
-            "tensors/str/int/float/list/dict."
-        ) from exc
+        checkpoint = _read_with_stand_ins(path, map_location, exc)
     except EOFError as exc:
         raise CheckpointError(
             f"checkpoint file {path}: not a complete checkpoint: truncated "
@@ -92,6 +93,32 @@ def read_checkpoint(
         raise CheckpointError(f"checkpoint file {path}: not a complete checkpoint ({exc})") from exc
     if not isinstance(checkpoint, dict):
         raise ValueError(f"checkpoint {path} must hold a dict, got {type(checkpoint).__name__}")
+    if isinstance(checkpoint.get("meta"), Mapping):
+        checkpoint["meta"] = v2_meta(checkpoint["meta"])
+    return checkpoint
+
+
+def _read_with_stand_ins(
+    path: str, map_location: str | torch.device | None, refused: Exception
+) -> dict[str, Any]:
+    """An MMEngine-runner checkpoint read by :func:`load_mmengine_checkpoint`; what it
+    replaced by None is listed in ``checkpoint['skipped_objects']`` and in one warning."""
+    try:
+        checkpoint, skipped = load_mmengine_checkpoint(path, map_location)
+    except Exception as exc:
+        raise ValueError(
+            f"checkpoint {path} holds Python objects that torch.load(weights_only=True) refuses "
+            f"({exc}). If you trust the file, re-save its 'state_dict' and 'meta' as plain "
+            "tensors/str/int/float/list/dict."
+        ) from refused
+    if skipped:
+        warnings.warn(
+            f"checkpoint {path}: objects of unknown classes were not unpickled and read as "
+            f"None: {', '.join(skipped)}",
+            UserWarning,
+            stacklevel=4,
+        )
+    checkpoint["skipped_objects"] = skipped
     return checkpoint
 
 
@@ -103,10 +130,11 @@ def read_checkpoint_meta(filename: str) -> dict[str, Any]:
     check_checkpoint_file(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (RuntimeError, ValueError):  # the legacy format cannot be memory-mapped
+    except (RuntimeError, ValueError, pickle.UnpicklingError):
+        # the legacy format cannot be memory-mapped; MMEngine objects need the stand-ins
         checkpoint = read_checkpoint(path)
     meta = checkpoint.get("meta") if isinstance(checkpoint, dict) else None
-    return dict(meta) if isinstance(meta, Mapping) else {}
+    return v2_meta(meta) if isinstance(meta, Mapping) else {}
 
 
 def load_state_dict(

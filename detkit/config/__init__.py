@@ -17,11 +17,12 @@ override, work_dir, legacy epochs), ``settings`` (defaults, loader and evaluatio
 from detkit.config.config import Config
 from detkit.config.config_dict import ConfigDict
 from detkit.config.custom_imports import import_modules_from_strings
-from detkit.config.loading import load_config, register_schema_translator
+from detkit.config.loading import load_config
 from detkit.config.options import DictAction, parse_option_value
 from detkit.config.references import replace_cfg_vals
 from detkit.config.runtime import compat_runner_args, resolve_work_dir, update_data_root
 from detkit.config.settings import evaluation_kwargs, loader_settings, setting
+from detkit.config.translators import register_schema_translator
 from detkit.config.value_checks import check_config_values
 
 __all__ = [

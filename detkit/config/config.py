@@ -25,6 +25,7 @@ from detkit.config.formats import PY_SUFFIX, SUPPORTED_SUFFIXES, dump_data
 from detkit.config.merging import merge_a_into_b, nest_dotted_keys
 from detkit.config.option_keys import describe_new_keys, new_option_keys
 from detkit.config.pretty import find_non_literal, format_config
+from detkit.config.translators import translate_schema
 from detkit.io import write_text
 
 __all__ = ["Config"]
@@ -73,14 +74,19 @@ class Config:
         filename: str | os.PathLike[str],
         use_predefined_variables: bool = True,
         import_custom_modules: bool = True,
+        translate: bool = True,
     ) -> Config:
-        """Load a .py/.json/.yaml/.yml config with its ``_base_`` files.
+        """Load a .py/.json/.yaml/.yml config with its ``_base_`` files; a config of another
+        schema (MMDetection 3.x) is translated to detkit's v2 schema
+        (:mod:`detkit.config.translators`) unless ``translate`` is False.
 
         With ``import_custom_modules`` the modules in ``custom_imports`` are imported (so
         their registry decorators run); ``custom_imports`` stays in the config.
         See :func:`detkit.config.file_loading.load_config_file` for the errors raised.
         """
         cfg_dict, text = load_config_file(filename, use_predefined_variables)
+        if translate:  # off: the converter reads a v3 file as written
+            cfg_dict = ConfigDict(translate_schema(cfg_dict, f"config file {filename}"))
         if import_custom_modules:
             apply_custom_imports(cfg_dict, os.fspath(filename))
         return cls(cfg_dict, filename=filename, text=text)

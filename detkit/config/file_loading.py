@@ -17,6 +17,10 @@ Per file, in order:
    bases is a KeyError), tokens are replaced by the base values (a token that is a whole
    string becomes the value itself, of any type), and this file is merged into them
    (:func:`detkit.config.merging.merge_a_into_b`).
+
+MMDetection 3.x additions: a ``_base_`` entry ``'mmdet::path'`` is read from a local
+MMDetection (:mod:`detkit.config.v3.scope`); a pure-Python config (``with read_base():``) is
+loaded by :mod:`detkit.config.v3.pure_python`.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from typing import Any
 from detkit.config.config_dict import ConfigDict
 from detkit.config.formats import PY_SUFFIX, SUPPORTED_SUFFIXES, parse_data_text
 from detkit.config.merging import merge_a_into_b
+from detkit.config.v3.pure_python import is_pure_python, load_pure_python
+from detkit.config.v3.scope import SCOPE_PREFIX, mmdet_config_file
 
 __all__ = ["BASE_KEY", "DEPRECATION_KEY", "RESERVED_KEYS", "load_config_file"]
 
@@ -168,7 +174,12 @@ def _base_paths(declared: Any, path: Path) -> list[Path]:
     names = [declared] if isinstance(declared, str) else declared
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise TypeError(f"`_base_` in {path} must be a str or a list of str, got {declared!r}")
-    return [Path(os.path.normpath(path.parent / name)) for name in names]
+    return [
+        mmdet_config_file(name[len(SCOPE_PREFIX) :])
+        if name.startswith(SCOPE_PREFIX)
+        else Path(os.path.normpath(path.parent / name))
+        for name in names
+    ]
 
 
 def _load_bases(
@@ -196,7 +207,9 @@ def _load_bases(
     return combined, texts
 
 
-def _load(path: Path, chain: tuple[Path, ...], use_predefined: bool) -> tuple[ConfigDict, str]:
+def _load(
+    path: Path, chain: tuple[Path, ...], use_predefined: bool, pure: bool = False
+) -> tuple[ConfigDict, str]:
     if path.suffix not in SUPPORTED_SUFFIXES:
         raise ValueError(
             f"config file {path} has an unsupported type {path.suffix!r}: only "
@@ -209,6 +222,11 @@ def _load(path: Path, chain: tuple[Path, ...], use_predefined: bool) -> tuple[Co
             f"config file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
         ) from exc
     text = _substitute_predefined(raw_text, path) if use_predefined else raw_text
+    if path.suffix == PY_SUFFIX and (pure or is_pure_python(text)):  # MMEngine's read_base()
+        values = load_pure_python(
+            path, text, lambda b: _load(b, chain + (path,), use_predefined, pure=True)[0]
+        )
+        return ConfigDict(values), f"{path}\n{raw_text}"
     text, tokens = _tokenize_base_vars(text)
     if path.suffix == PY_SUFFIX:
         cfg = _exec_python(text, path, tokens)

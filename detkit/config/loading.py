@@ -5,8 +5,8 @@ it runs with.
 The steps, in MMDetection v2.28's ``tools/train.py`` / ``tools/test.py`` order:
 
 1. read the file and its ``_base_`` chain (:meth:`Config.fromfile`; a ``Config`` is copied);
-2. translate another schema into v2's (:func:`register_schema_translator`; none is
-   registered by default: every file is read as MMDetection v2);
+2. translate another schema (MMDetection 3.x) into v2's as the file is read
+   (:mod:`detkit.config.translators`, inside :meth:`Config.fromfile`);
 3. resolve ``${a.b}`` references (:func:`~detkit.config.references.replace_cfg_vals`);
 4. apply the ``MMDET_DATASETS`` data-root override
    (:func:`~detkit.config.runtime.update_data_root`);
@@ -16,46 +16,20 @@ The steps, in MMDetection v2.28's ``tools/train.py`` / ``tools/test.py`` order:
    :func:`~detkit.config.runtime.compat_runner_args`).
 
 Every step is idempotent, so loading an already loaded ``Config`` again changes nothing.
-
-The schema hook: a translator is a callable ``translate(cfg) -> Config | None`` that returns
-the config rewritten in MMDetection v2's keys when it recognises ``cfg``'s schema (e.g.
-MMDetection 3.x's ``train_dataloader``/``model.data_preprocessor``), or None to leave it to the
-next translator. The first that answers wins; it runs on the merged file (step 2), before
-references, the data-root override and the options, so options and ``MMDET_DATASETS`` address
-the v2 keys.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from detkit.config.config import Config
 from detkit.config.references import replace_cfg_vals
 from detkit.config.runtime import compat_runner_args, update_data_root
 
-__all__ = ["SchemaTranslator", "load_config", "register_schema_translator"]
-
-SchemaTranslator = Callable[[Config], "Config | None"]
-_TRANSLATORS: list[SchemaTranslator] = []
-
-
-def register_schema_translator(translator: SchemaTranslator) -> SchemaTranslator:
-    """Add ``translator`` to the schema step of :func:`load_config` (usable as a decorator);
-    translators are asked in registration order. Registering the same one twice is a no-op."""
-    if translator not in _TRANSLATORS:
-        _TRANSLATORS.append(translator)
-    return translator
-
-
-def _translate_schema(cfg: Config) -> Config:
-    for translator in _TRANSLATORS:
-        translated = translator(cfg)
-        if translated is not None:
-            return translated
-    return cfg
+__all__ = ["load_config"]
 
 
 def _read(source: str | os.PathLike[str] | Config) -> Config:
@@ -90,7 +64,7 @@ def load_config(
             for a config without ``data_root``.
         ValueError: ``total_epochs`` disagrees with ``runner.max_epochs``; a bad value.
     """
-    cfg = _translate_schema(_read(source))
+    cfg = _read(source)
     cfg = replace_cfg_vals(cfg)
     update_data_root(cfg, environ)
     if cfg_options:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from detkit.checkpoint import link_latest, load_checkpoint, save_checkpoint
+from detkit.checkpoint import link_latest, load_checkpoint, save_checkpoint, unwrap_model
+from detkit.checkpoint.v3_format import match_optimizer_state, unrestored_parts
 from detkit.engine.rng import get_rng_state
 
 if TYPE_CHECKING:
@@ -163,6 +164,14 @@ class CheckpointMixin:
                 raise KeyError(
                     f"cannot resume from {filename}: it was saved without optimizer state"
                 )
-            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            trainable = [p.requires_grad for p in unwrap_model(self.model).parameters()]
+            sizes = [len(group["params"]) for group in self.optimizer.param_groups]
+            state = match_optimizer_state(checkpoint["optimizer"], trainable, sizes)
+            self.optimizer.load_state_dict(dict(state))
+        if "message_hub" in checkpoint:  # an MMEngine runner's checkpoint (MMDetection 3.x)
+            self.logger.warning(
+                f"resuming from the MMEngine checkpoint {filename}: restored epoch, iteration, "
+                f"weights and optimizer; not restored: {'; '.join(unrestored_parts(checkpoint))}"
+            )
         self.logger.info(f"resumed from {filename}: epoch {self.epoch}, iter {self.iter}")
         return checkpoint

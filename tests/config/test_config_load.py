@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from detkit.config import Config, load_config, register_schema_translator
-from detkit.config import loading as loading_module
+from detkit.config import translators as translators_module
 from detkit.config.settings import evaluation_kwargs, loader_settings, setting
 
 
@@ -51,22 +51,25 @@ def test_strict_options_and_missing_files(tmp_path):
 
 
 def test_schema_translator_runs_before_references_and_options(tmp_path, monkeypatch):
-    monkeypatch.setattr(loading_module, "_TRANSLATORS", [])
+    """A registered translator rewrites the file as it is read, before ``${}`` references and
+    options (which address v2 keys); the built-in MMDetection 3.x translator stays first."""
+    monkeypatch.setattr(translators_module, "_TRANSLATORS", list(translators_module._TRANSLATORS))
     seen = []
 
     @register_schema_translator
-    def other_schema(cfg: Config) -> Config | None:
-        seen.append(cfg.to_dict())
-        if "train_dataloader" not in cfg:
+    def other_schema(cfg, where):
+        seen.append((dict(cfg), where))
+        if "my_loader" not in cfg:
             return None
-        batch = cfg.train_dataloader.batch_size
-        return Config(dict(data=dict(samples_per_gpu=batch), size="${data.samples_per_gpu}"))
+        batch = cfg["my_loader"]["batch_size"]
+        return dict(data=dict(samples_per_gpu=batch), size="${data.samples_per_gpu}")
 
     register_schema_translator(other_schema)  # twice: asked once
-    path = write(tmp_path, "train_dataloader = dict(batch_size=3)\n")
+    path = write(tmp_path, "my_loader = dict(batch_size=3)\n")
     cfg = Config.load(path, {"data.workers_per_gpu": 0})
     assert cfg.to_dict() == {"data": {"samples_per_gpu": 3, "workers_per_gpu": 0}, "size": 3}
-    assert len(seen) == 1
+    assert len(seen) == 1 and seen[0][1] == f"config file {path}"
+    assert Config.fromfile(path, translate=False).to_dict() == {"my_loader": {"batch_size": 3}}
     plain = Config.load(write(tmp_path, "a = 1\n"))
     assert plain.to_dict() == {"a": 1}
 

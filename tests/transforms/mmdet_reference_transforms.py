@@ -1,4 +1,4 @@
-"""MMDetection v2.28's ``PhotoMetricDistortion``, ``RandomCrop`` and ``CopyPaste``
+"""MMDetection v2.28's ``PhotoMetricDistortion``, ``RandomCrop`` and ``CopyPaste`` (v2.28.2)
 (``mmdet/datasets/pipelines/transforms.py``) and the parts of its ``BitmapMasks``
 (``mmdet/core/mask/structures.py``) they and the seed pipeline (mmdet_reference_seed.py) use,
 re-stated with mmcv replaced by OpenCV: the reference that bench/pipeline.py times detkit's
@@ -209,6 +209,10 @@ def mmdet_get_bboxes(masks):
 
 
 class MMDetCopyPaste:
+    """v2.28.2 ``CopyPaste``, box-only input included: ``get_gt_masks`` fills one rectangle per
+    box (``gen_masks_from_bboxes``) and sets ``paste_by_box`` (which stays set on the instance),
+    after which the output's ``gt_masks`` is popped."""
+
     def __init__(
         self, max_num_pasted=100, bbox_occluded_thr=10, mask_occluded_thr=300, selected=True
     ):
@@ -216,11 +220,30 @@ class MMDetCopyPaste:
         self.bbox_occluded_thr = bbox_occluded_thr
         self.mask_occluded_thr = mask_occluded_thr
         self.selected = selected
+        self.paste_by_box = False
 
     def get_indexes(self, dataset):
         return random.randint(0, len(dataset))
 
+    def gen_masks_from_bboxes(self, bboxes, img_shape):
+        self.paste_by_box = True
+        img_h, img_w = img_shape[:2]
+        xmin, ymin = bboxes[:, 0:1], bboxes[:, 1:2]
+        xmax, ymax = bboxes[:, 2:3], bboxes[:, 3:4]
+        gt_masks = np.zeros((len(bboxes), img_h, img_w), dtype=np.uint8)
+        for i in range(len(bboxes)):
+            y0, y1, x0, x1 = (int(v[i, 0]) for v in (ymin, ymax, xmin, xmax))
+            gt_masks[i, y0:y1, x0:x1] = 1
+        return BitmapMasks(gt_masks, img_h, img_w)
+
+    def get_gt_masks(self, results):
+        if results.get("gt_masks", None) is not None:
+            return results["gt_masks"]
+        return self.gen_masks_from_bboxes(results.get("gt_bboxes", []), results["img"].shape)
+
     def __call__(self, results):
+        results["gt_masks"] = self.get_gt_masks(results)
+        results["mix_results"][0]["gt_masks"] = self.get_gt_masks(results["mix_results"][0])
         src = results["mix_results"][0]
         if self.selected:
             bboxes = src["gt_bboxes"]
@@ -234,6 +257,8 @@ class MMDetCopyPaste:
                 gt_masks=src["gt_masks"][inds],
             )
         if len(src["gt_bboxes"]) == 0:
+            if self.paste_by_box:
+                results.pop("gt_masks")
             return results
         composed_mask = np.where(np.any(src["gt_masks"].masks, axis=0), 1, 0)
         updated = np.where(composed_mask, 0, results["gt_masks"].masks)
@@ -251,5 +276,8 @@ class MMDetCopyPaste:
         results["img"] = img
         results["gt_bboxes"] = np.concatenate([updated_bboxes[valid_inds], src["gt_bboxes"]])
         results["gt_labels"] = np.concatenate([results["gt_labels"][valid_inds], src["gt_labels"]])
-        results["gt_masks"] = BitmapMasks(masks, masks.shape[1], masks.shape[2])
+        if self.paste_by_box:
+            results.pop("gt_masks")
+        else:
+            results["gt_masks"] = BitmapMasks(masks, masks.shape[1], masks.shape[2])
         return results

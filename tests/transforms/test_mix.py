@@ -105,7 +105,7 @@ def test_mixup_seeded_equivalence_and_masks():
         np.random.seed(seed)
         # mmdet v2.28 MixUp._mixup_transform, re-stated for image and boxes
         jit = np.random.uniform(0.8, 1.6)
-        flip = np.random.uniform(0, 1) > 0.5
+        flip = np.random.uniform(0, 1) < 0.5  # v2.28.2 (earlier 2.x: >)
         out_img = np.ones((48, 64, 3), np.uint8) * 114
         r = min(48 / 40, 64 / 56)
         fit = cv2.resize(src["img"], (int(56 * r), int(40 * r)))

@@ -42,6 +42,14 @@ from detkit.data.transforms.policies import AutoAugment
 from detkit.data.transforms.resize import Resize
 from detkit.data.transforms.seg_rescale import SegRescale
 from detkit.data.transforms.test_time import MultiScaleFlipAug
+from detkit.data.transforms.v3_geometric import (
+    RotateV3,
+    ShearXV3,
+    ShearYV3,
+    TranslateXV3,
+    TranslateYV3,
+)
+from detkit.data.transforms.v3_resize import RandomResizeV3
 
 __all__ = [
     "Albu",
@@ -74,13 +82,19 @@ __all__ = [
     "RandomCenterCropPad",
     "RandomCrop",
     "RandomFlip",
+    "RandomResizeV3",
     "RandomShift",
     "Resize",
     "Rotate",
+    "RotateV3",
     "SegRescale",
     "Shear",
+    "ShearXV3",
+    "ShearYV3",
     "ToTensor",
     "Translate",
+    "TranslateXV3",
+    "TranslateYV3",
     "YOLOXHSVRandomAug",
     "read_image",
     "to_tensor",

@@ -5,6 +5,13 @@ Objects of a second image (``results['mix_results'][0]``, same size, filled by
 this image's objects lose the covered pixels, their boxes are recomputed from the masks, and
 objects that are "totally occluded" are dropped. Polygon masks are rasterised first (mmdet
 supports bitmaps only); the result holds :class:`BitmapMasks`.
+
+Box-only input (``LoadAnnotations(with_mask=False)``, no ``gt_masks``) runs as in mmdet v2.28:
+each image without masks gets one filled rectangle per box (``gen_masks_from_bboxes``:
+rows ``int(y1):int(y2)``, columns ``int(x1):int(x2)``), the paste runs on those, and the
+output has no ``gt_masks`` (its kept boxes are the rectangles' bounds after occlusion).
+mmdet decides this with a flag that stays set on the transform once any image lacked masks;
+detkit decides per call, from the two images at hand.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from detkit.registry import PIPELINES
 from detkit.structures.masks import BitmapMasks, PolygonMasks
@@ -21,6 +29,31 @@ __all__ = ["CopyPaste"]
 
 def _bitmaps(masks: Any) -> BitmapMasks:
     return masks.to_bitmap() if isinstance(masks, PolygonMasks) else masks
+
+
+def box_masks(boxes: NDArray[Any], h: int, w: int) -> BitmapMasks:
+    """One mask ``[h, w]`` per box ``[N, 4]`` (xyxy) filled on rows ``int(y1):int(y2)`` and
+    columns ``int(x1):int(x2)`` with Python slicing (truncation toward zero; mmdet v2.28's
+    ``CopyPaste.gen_masks_from_bboxes``); the rectangles are known, so only they are
+    touched."""
+    masks = np.zeros((len(boxes), h, w), dtype=np.uint8)
+    rects: list[tuple[int, int, int, int] | None] = []
+    for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes).tolist()):
+        xs, ys = range(w)[int(x1) : int(x2)], range(h)[int(y1) : int(y2)]
+        if len(xs) and len(ys):
+            masks[i, ys.start : ys.stop, xs.start : xs.stop] = 1
+            rects.append((xs.start, ys.start, xs.stop, ys.stop))
+        else:
+            rects.append(None)
+    return BitmapMasks._with_rects(masks, h, w, rects)
+
+
+def _instance_masks(results: dict[str, Any]) -> BitmapMasks:
+    """The image's masks as bitmaps, or its boxes' rectangles when it has none."""
+    if results.get("gt_masks") is not None:
+        return _bitmaps(results["gt_masks"])
+    h, w = results["img"].shape[:2]
+    return box_masks(results["gt_bboxes"], h, w)
 
 
 @PIPELINES.register_module()
@@ -67,11 +100,9 @@ class CopyPaste:
                 f"MultiImageMixDataset), got {type(mix).__name__}"
             )
         src = mix[0]
-        for key in ("gt_bboxes", "gt_labels", "gt_masks"):
+        for key in ("gt_bboxes", "gt_labels"):
             if key not in src or key not in results:
-                raise KeyError(
-                    f"CopyPaste needs {key!r} in both images (LoadAnnotations(with_mask=True))"
-                )
+                raise KeyError(f"CopyPaste needs {key!r} in both images (LoadAnnotations)")
         inds = None
         if self.selected:
             n = src["gt_bboxes"].shape[0]
@@ -80,10 +111,20 @@ class CopyPaste:
         return self.apply(results, src, inds)
 
     def apply(
-        self, results: dict[str, Any], src: dict[str, Any], inds: np.ndarray | None
+        self, results: dict[str, Any], src: dict[str, Any], inds: NDArray[Any] | None
     ) -> dict[str, Any]:
-        """Paste the objects ``inds`` of ``src`` (all when None) onto ``results`` (no draw)."""
-        src_all = _bitmaps(src["gt_masks"])
+        """Paste the objects ``inds`` of ``src`` (all when None) onto ``results`` (no draw);
+        without masks in either image, by box (the output then has no ``gt_masks``)."""
+        by_box = results.get("gt_masks") is None or src.get("gt_masks") is None
+        results = self._paste(results, src, inds)
+        if by_box:
+            results.pop("gt_masks", None)
+        return results
+
+    def _paste(
+        self, results: dict[str, Any], src: dict[str, Any], inds: NDArray[Any] | None
+    ) -> dict[str, Any]:
+        src_all = _instance_masks(src)
         rows = np.arange(len(src_all)) if inds is None else np.asarray(inds, dtype=np.int64)
         if len(rows) == 0:
             return results
@@ -101,8 +142,8 @@ class CopyPaste:
                 x0, y0, x1, y1 = rect
                 composed[y0:y1, x0:x1] |= src_all.masks[int(r), y0:y1, x0:x1].astype(bool)
 
-        dst_masks = _bitmaps(results["gt_masks"])
-        windows: list[np.ndarray | None] = []
+        dst_masks = _instance_masks(results)
+        windows: list[NDArray[Any] | None] = []
         boxes = np.zeros((len(dst_masks), 4), dtype=np.float32)
         areas = np.zeros(len(dst_masks), dtype=np.int64)
         for i, rect in enumerate(dst_masks.rects):

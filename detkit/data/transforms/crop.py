@@ -92,18 +92,18 @@ class RandomCrop:
         if crop_type in ("absolute", "absolute_range"):
             if not all(isinstance(v, (int, np.integer)) and v > 0 for v in crop_size):
                 raise ValueError(
-                    f"RandomCrop: crop_size must be positive ints for {crop_type!r}, got "
-                    f"{crop_size!r}"
+                    f"RandomCrop: crop_size must be positive ints for {crop_type!r}, "
+                    f"got {crop_size!r}"
                 )
             if crop_type == "absolute_range" and crop_size[0] > crop_size[1]:
                 raise ValueError(
-                    "RandomCrop: absolute_range needs crop_size[0] <= crop_size[1], got "
-                    f"{crop_size!r}"
+                    "RandomCrop: absolute_range needs crop_size[0] <= crop_size[1], "
+                    f"got {crop_size!r}"
                 )
         elif not all(0 < v <= 1 for v in crop_size):
             raise ValueError(
-                f"RandomCrop: crop_size must be ratios in (0, 1] for {crop_type!r}, got "
-                f"{crop_size!r}"
+                f"RandomCrop: crop_size must be ratios in (0, 1] for {crop_type!r}, "
+                f"got {crop_size!r}"
             )
         self.crop_size = tuple(crop_size)
         self.crop_type = crop_type
@@ -188,7 +188,8 @@ class MinIoURandomCrop:
     Draws: ``np.random.choice((1, *min_ious, 0))``; then up to 50 tries of ``uniform(min*w, w)``,
     ``uniform(min*h, h)`` (rejected when ``h/w`` is outside [0.5, 2]), ``uniform(w - new_w)``,
     ``uniform(h - new_h)``; after 50 failures a new threshold is drawn. Boxes whose centre is
-    strictly inside the crop are kept (with their labels and masks).
+    strictly inside the crop are kept (with their labels and masks). Every image field is
+    cropped alike (mmdet allows only ``img``). ``mode`` holds the last threshold drawn.
     """
 
     def __init__(
@@ -224,6 +225,7 @@ class MinIoURandomCrop:
         )
         while True:
             mode = np.random.choice(self.sample_mode)
+            self.mode = mode  # the last drawn threshold (mmdet's attribute; 1 = no crop)
             if mode == 1:
                 return results
             for _ in range(50):
@@ -260,8 +262,7 @@ class MinIoURandomCrop:
                     results[label_key] = results[label_key][rows]
                 if mask_key in results and results[mask_key] is not None:
                     results[mask_key] = crop_masks(results[mask_key], patch, rows)
-        # no boxes at all: mmdet leaves the (empty) masks at the old size; give them the crop's
-        else:
+        else:  # no boxes at all: mmdet leaves the (empty) masks at the old size; crop them
             for key in mask_keys(results):
                 if results.get(key) is not None:
                     results[key] = crop_masks(results[key], patch)

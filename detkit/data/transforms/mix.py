@@ -196,8 +196,7 @@ class Mosaic:
         return (
             f"Mosaic(img_scale={self.img_scale}, center_ratio_range={self.center_ratio_range}, "
             f"pad_val={self.pad_val}, min_bbox_size={self.min_bbox_size}, "
-            f"skip_filter={self.skip_filter}, "
-            f"prob={self.prob})"
+            f"skip_filter={self.skip_filter}, prob={self.prob})"
         )
 
 
@@ -208,7 +207,8 @@ class MixUp:
     Args:
         img_scale: ``(h, w)`` canvas the other image is fitted into first.
         ratio_range: scale jitter drawn in the range.
-        flip_ratio: mmdet flips when ``uniform(0, 1) > flip_ratio``.
+        flip_ratio: probability of flipping the other image (``uniform(0, 1) < flip_ratio``, as
+            in mmdet v2.28.2; earlier 2.x releases flipped on ``>``).
         pad_val: canvas colour.
         max_iters: ``get_indexes`` tries to find an image with boxes.
         min_bbox_size, min_area_ratio, max_aspect_ratio: box filters when not ``skip_filter``.
@@ -216,8 +216,9 @@ class MixUp:
         skip_filter: skip the filters.
 
     Draws: nothing if the other image has no boxes; else ``uniform(*ratio_range)``,
-    ``uniform(0, 1)`` (flip), then ``randint`` y offset and x offset when the jittered image is
-    larger than this one. ``get_indexes``: up to ``max_iters`` x ``randint(0, len(dataset))``.
+    ``uniform(0, 1)`` (flip if below ``flip_ratio``), then ``randint`` y offset and x offset
+    when the jittered image is larger than this one. ``get_indexes``: up to ``max_iters`` x
+    ``randint(0, len(dataset))``.
     """
 
     def __init__(
@@ -259,7 +260,7 @@ class MixUp:
         if other["gt_bboxes"].shape[0] == 0:
             return results
         jit = np.random.uniform(*self.ratio_range)
-        flip = np.random.uniform(0, 1) > self.flip_ratio
+        flip = np.random.uniform(0, 1) < self.flip_ratio
         dyn_h, dyn_w = self.dynamic_scale
         origin_h, origin_w = int(dyn_h * jit), int(dyn_w * jit)
         target_h, target_w = results["img"].shape[:2]

@@ -28,6 +28,7 @@ class AutoAugment:
     Args:
         policies: ``[[dict(type='Rotate', level=5, ...), ...], ...]``; each inner list is one
             policy, applied as a whole. Built transforms are accepted in place of dicts.
+        prob: MMDetection 3.x's per-policy probabilities (None: v2's uniform choice).
 
     Example:
         >>> import numpy as np
@@ -39,7 +40,11 @@ class AutoAugment:
         [128, 0, 1, 2]
     """
 
-    def __init__(self, policies: Sequence[Sequence[Mapping[str, Any] | Transform]]) -> None:
+    def __init__(
+        self,
+        policies: Sequence[Sequence[Mapping[str, Any] | Transform]],
+        prob: Sequence[float] | None = None,
+    ) -> None:
         if not isinstance(policies, (list, tuple)) or len(policies) == 0:
             raise ValueError(
                 f"AutoAugment: policies must be a non-empty list of lists, got {policies!r}"
@@ -55,13 +60,24 @@ class AutoAugment:
                     raise KeyError(
                         f"AutoAugment: policies[{i}][{j}] has no 'type' key: {transform!r}"
                     )
+        if prob is not None and (
+            len(prob) != len(policies) or not np.isclose(sum(prob), 1.0) or min(prob) < 0
+        ):
+            raise ValueError(
+                "AutoAugment: prob must give one probability per policy, summing to 1, "
+                f"got {prob!r}"
+            )
+        self.prob = None if prob is None else [float(p) for p in prob]
         self.policies = [list(p) for p in policies]
         self.transforms: list[list[Transform]] = [
             [build(t, PIPELINES) for t in policy] for policy in policies
         ]
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any] | None:
-        chosen = self.transforms[np.random.choice(len(self.transforms))]
+        if self.prob is None:  # v2: one uniform draw
+            chosen = self.transforms[np.random.choice(len(self.transforms))]
+        else:  # v3 (mmcv 2's RandomChoice): weighted draw
+            chosen = self.transforms[np.random.choice(np.arange(len(self.transforms)), p=self.prob)]
         for transform in chosen:
             out = transform(results)
             if out is None:
@@ -70,4 +86,5 @@ class AutoAugment:
         return results
 
     def __repr__(self) -> str:
-        return f"AutoAugment(policies={self.policies})"
+        prob = "" if self.prob is None else f", prob={self.prob}"
+        return f"AutoAugment(policies={self.policies}{prob})"

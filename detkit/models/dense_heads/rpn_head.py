@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, normal_init
-from detkit.models.task_modules import top_batched_nms
+from detkit.models.task_modules import batched_nms_by_cfg
 from detkit.ops import Conv2d
 from detkit.registry import (
     BBOX_ASSIGNERS,
@@ -122,8 +122,8 @@ class RPNHead(nn.Module):
         super().__init__()
         if reg_decoded_bbox:
             raise ValueError(
-                "RPNHead: reg_decoded_bbox=True needs an IoU-type loss, "
-                "which detkit does not provide"
+                "RPNHead: reg_decoded_bbox=True (the box loss on decoded boxes, as the IoU-type "
+                "losses need) is not supported by this head yet"
             )
         self.in_channels = in_channels
         self.feat_channels = feat_channels
@@ -329,8 +329,11 @@ class RPNHead(nn.Module):
         if proposals.numel() == 0:
             return proposals.new_zeros(0, 5)
         iou_threshold, max_per_img = proposal_settings(cfg)
-        keep = top_batched_nms(proposals.float(), scores.float(), ids, iou_threshold, max_per_img)
-        return torch.cat([proposals[keep], scores[keep, None]], dim=-1)
+        nms_cfg = cfg.get("nms", dict(type="nms", iou_threshold=iou_threshold))
+        keep, kept_scores = batched_nms_by_cfg(
+            proposals.float(), scores.float(), ids, nms_cfg, max_per_img
+        )
+        return torch.cat([proposals[keep], kept_scores[:, None]], dim=-1)
 
     def get_bboxes(
         self,

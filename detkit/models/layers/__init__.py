@@ -2,6 +2,7 @@
 
 from detkit.models.layers.conv_module import ConvModule, build_activation, build_norm_layer
 from detkit.models.layers.fuse_conv_bn import fuse_conv_bn
+from detkit.models.layers.normed_predictor import NormedConv2d, NormedLinear, build_linear_layer
 from detkit.models.layers.weight_init import (
     apply_init_cfg,
     constant_init,
@@ -15,6 +16,9 @@ __all__ = [
     "build_activation",
     "build_norm_layer",
     "fuse_conv_bn",
+    "NormedConv2d",
+    "NormedLinear",
+    "build_linear_layer",
     "apply_init_cfg",
     "constant_init",
     "kaiming_init",

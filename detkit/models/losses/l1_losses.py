@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from detkit.models.losses.utils import check_reduction, weight_reduce_loss
+from detkit.models.losses.utils import check_reduction, empty_target_loss, weight_reduce_loss
 from detkit.registry import MODELS
 
 __all__ = ["SmoothL1Loss", "L1Loss"]
@@ -50,7 +50,7 @@ class SmoothL1Loss(nn.Module):
     ) -> torch.Tensor:
         reduction = check_reduction(reduction_override or self.reduction)
         if target.numel() == 0:
-            return pred.sum() * 0
+            return self.loss_weight * empty_target_loss(pred, reduction, avg_factor)
         _check_shapes(pred, target)
         loss = F.smooth_l1_loss(pred, target, reduction="none", beta=self.beta)
         return self.loss_weight * weight_reduce_loss(loss, weight, reduction, avg_factor)
@@ -80,7 +80,7 @@ class L1Loss(nn.Module):
     ) -> torch.Tensor:
         reduction = check_reduction(reduction_override or self.reduction)
         if target.numel() == 0:
-            return pred.sum() * 0
+            return self.loss_weight * empty_target_loss(pred, reduction, avg_factor)
         _check_shapes(pred, target)
         loss = F.l1_loss(pred, target, reduction="none")
         return self.loss_weight * weight_reduce_loss(loss, weight, reduction, avg_factor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["weight_reduce_loss", "check_reduction"]
+__all__ = ["weight_reduce_loss", "check_reduction", "empty_target_loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -39,3 +39,10 @@ def weight_reduce_loss(
     if reduction == "sum":
         raise ValueError('avg_factor can not be used with reduction="sum"')
     return loss
+
+
+def empty_target_loss(pred: torch.Tensor, reduction: str, avg_factor: float | None) -> torch.Tensor:
+    """The loss of a regression with no targets: ``pred.sum() * 0`` (a zero that keeps the
+    graph), reduced without weights so that ``avg_factor`` with ``'sum'`` still raises; mmdet
+    multiplies it by the empty weight, which turns a plain mean into NaN."""
+    return weight_reduce_loss(pred.sum() * 0, None, reduction, avg_factor)

@@ -11,19 +11,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, normal_init, xavier_init
+from detkit.models.losses import accuracy
 from detkit.models.task_modules import SamplingResult, multiclass_nms
 from detkit.ops import Linear
 from detkit.registry import BBOX_CODERS, MODELS, build
 
 __all__ = ["ConvFCBBoxHead", "Shared2FCBBoxHead", "accuracy"]
-
-
-def accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Top-1 accuracy in percent, shape ``[1]`` (0 for no samples)."""
-    if pred.size(0) == 0:
-        return pred.new_tensor([0.0])
-    correct = pred.argmax(dim=1).eq(target).float().sum(0, keepdim=True)
-    return correct.mul_(100.0 / pred.size(0))
 
 
 @MODELS.register_module()
@@ -83,8 +76,8 @@ class ConvFCBBoxHead(nn.Module):
         super().__init__()
         if reg_decoded_bbox:
             raise ValueError(
-                "bbox head: reg_decoded_bbox=True needs an IoU-type loss, "
-                "which detkit does not provide"
+                "bbox head: reg_decoded_bbox=True (the box loss on decoded boxes, as the IoU-type "
+                "losses need) is not supported by this head yet"
             )
         self.in_channels = in_channels
         self.roi_feat_size = roi_feat_size

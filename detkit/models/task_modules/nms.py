@@ -1,5 +1,6 @@
 """Non-maximum suppression: ``top_batched_nms`` (group-wise NMS keeping the ``max_num`` best
 boxes, shared by the RPN, groups = levels, and the RoI heads, groups = classes),
+``batched_nms_by_cfg`` (the same for a ``test_cfg`` ``nms`` dict: ``'nms'`` or ``'soft_nms'``),
 ``multiclass_nms`` (the RoI heads' class-wise NMS of scored boxes) and ``nms_top`` (one group,
 for merging the proposals of test-time augmentations)."""
 
@@ -11,7 +12,9 @@ from typing import Any
 import torch
 from torchvision.ops import batched_nms, nms
 
-__all__ = ["multiclass_nms", "nms_top", "top_batched_nms"]
+from detkit.models.task_modules.soft_nms import batched_soft_nms
+
+__all__ = ["batched_nms_by_cfg", "multiclass_nms", "nms_top", "top_batched_nms"]
 
 
 def top_batched_nms(
@@ -58,6 +61,36 @@ def nms_top(
     return nms(boxes.float(), scores.float(), iou_threshold)[:max_num]
 
 
+def batched_nms_by_cfg(
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    idxs: torch.Tensor,
+    nms_cfg: Mapping[str, Any],
+    max_num: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Group-wise NMS as ``nms_cfg`` says: ``dict(type='nms', iou_threshold=...)`` or
+    ``dict(type='soft_nms', ...)`` (:func:`~detkit.models.task_modules.soft_nms.batched_soft_nms`).
+
+    Args:
+        boxes: ``[N, 4]`` xyxy. scores: ``[N]``. idxs: ``[N]`` int64 group ids.
+        max_num: keep at most this many (``<= 0``: all).
+
+    Returns:
+        int64 indices of the kept boxes ``[K]`` by decreasing score, and their scores ``[K]``
+        after NMS (soft-NMS decays them; hard NMS leaves them).
+    """
+    nms_type = nms_cfg.get("type", "nms")
+    if nms_type == "soft_nms":
+        dets, keep = batched_soft_nms(boxes, scores, idxs, nms_cfg)
+        if max_num > 0:
+            dets, keep = dets[:max_num], keep[:max_num]
+        return keep, dets[:, 4].to(scores.dtype)
+    if nms_type != "nms":
+        raise KeyError(f"nms type {nms_type!r} is not supported; use 'nms' or 'soft_nms'")
+    keep = top_batched_nms(boxes, scores, idxs, nms_cfg["iou_threshold"], max_num)
+    return keep, scores[keep]
+
+
 def multiclass_nms(
     multi_bboxes: torch.Tensor,
     multi_scores: torch.Tensor,
@@ -71,11 +104,12 @@ def multiclass_nms(
         multi_bboxes: ``[N, 4]`` (class-agnostic) or ``[N, 4C]`` boxes.
         multi_scores: ``[N, C+1]`` softmax scores, last column background.
         score_thr: keep (box, class) pairs with score strictly above this.
-        nms_cfg: ``dict(type='nms', iou_threshold=...)``.
+        nms_cfg: ``dict(type='nms', iou_threshold=...)`` or ``dict(type='soft_nms', ...)``.
         max_num: keep at most this many after NMS (-1: all).
 
     Returns:
-        dets ``[n, 5]`` ``[x1, y1, x2, y2, score]`` sorted by score, labels int64 ``[n]``.
+        dets ``[n, 5]`` ``[x1, y1, x2, y2, score]`` sorted by score (soft-NMS: the decayed
+        scores), labels int64 ``[n]``.
     """
     num_classes = multi_scores.size(1) - 1
     if multi_bboxes.shape[1] > 4:
@@ -90,10 +124,5 @@ def multiclass_nms(
     bboxes, scores, labels = bboxes[inds], scores[inds], labels[inds]
     if bboxes.numel() == 0:
         return torch.cat([bboxes, scores[:, None]], -1), labels
-    nms_type = nms_cfg.get("type", "nms")
-    if nms_type != "nms":
-        raise KeyError(f"nms type {nms_type!r} is not supported; use 'nms'")
-    keep = top_batched_nms(
-        bboxes.float(), scores.float(), labels, nms_cfg["iou_threshold"], max_num
-    )
-    return torch.cat([bboxes[keep], scores[keep, None]], -1), labels[keep]
+    keep, kept_scores = batched_nms_by_cfg(bboxes.float(), scores.float(), labels, nms_cfg, max_num)
+    return torch.cat([bboxes[keep], kept_scores[:, None].to(scores.dtype)], -1), labels[keep]
