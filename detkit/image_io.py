@@ -22,8 +22,9 @@ _COLOR_MODES = {
 def read_image(path: str, color_type: str = "color", channel_order: str = "bgr") -> np.ndarray:
     """Decode an image file with OpenCV (EXIF orientation applied for colour/grayscale, as mmcv).
 
-    OpenCV rather than Pillow: it decodes a 2048x1024 PNG about 1.6x faster here, which is a
-    third of the seed train pipeline's time per sample (bench/pipeline.py).
+    OpenCV rather than Pillow: it decodes PNGs faster, and decoding is a large share of the
+    seed train pipeline's time per sample (``bench/pipeline.py``; figures in
+    ``docs/benchmarks.md``).
 
     Args:
         path: image file.

@@ -43,8 +43,8 @@ def _check_interpolation(interpolation: str) -> int:
 
 def c_order(masks: NDArray[Any]) -> NDArray[Any]:
     """C-contiguous ``(N, H, W)`` stack. pycocotools decodes column-major masks, and every
-    OpenCV call on a Fortran-ordered mask copies it first (4x slower Resize in the seed
-    pipeline); ``cv2.transpose`` per mask converts 6x faster than ``np.ascontiguousarray``."""
+    OpenCV call on a Fortran-ordered mask copies it first; ``cv2.transpose`` per mask converts
+    faster than ``np.ascontiguousarray`` (``bench/pipeline.py`` measures the seed pipeline)."""
     if masks.flags["C_CONTIGUOUS"]:
         return masks
     n, height, width = masks.shape
