@@ -44,6 +44,7 @@ def _identifier(namespace: str, name: str) -> str:
 
 
 def _public_names(namespace: str) -> list[str]:
+    """``namespace.__all__`` without ``__version__``."""
     return [n for n in importlib.import_module(namespace).__all__ if n != "__version__"]
 
 
