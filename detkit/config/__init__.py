@@ -5,7 +5,9 @@ and its ``_base_`` chain, the schema hook, ``${a.b}`` references, the ``MMDET_DA
 override, ``--cfg-options`` and the legacy rules. The values used for keys a config leaves out
 and the evaluation-hook keys live in ``settings``.
 
-Modules: ``config`` (``Config``), ``loading`` (``Config.load`` and the schema hook),
+Modules: ``config`` (``Config``), ``loading`` (``Config.load``), ``translators`` (the schema
+step: MMDetection 3.x files read in v2's keys), ``v3`` (MMDetection 3.x configs: translation and
+``to_v3`` / ``to_internal`` conversion, as ``tools/misc/convert_config.py`` runs it),
 ``config_dict`` (attribute dicts), ``file_loading`` (files and ``_base_`` chains), ``merging``
 (merge rules), ``options`` (``--cfg-options`` grammar, ``DictAction``), ``custom_imports``,
 ``pretty`` and ``formats`` (writing), ``references`` (``${a.b}``), ``runtime`` (data root
@@ -23,6 +25,8 @@ from detkit.config.references import replace_cfg_vals
 from detkit.config.runtime import compat_runner_args, resolve_work_dir, update_data_root
 from detkit.config.settings import evaluation_kwargs, loader_settings, setting
 from detkit.config.translators import register_schema_translator
+from detkit.config.v3 import config_generation, to_internal
+from detkit.config.v3.to_v3 import to_v3
 from detkit.config.value_checks import check_config_values
 
 __all__ = [
@@ -31,6 +35,7 @@ __all__ = [
     "DictAction",
     "check_config_values",
     "compat_runner_args",
+    "config_generation",
     "evaluation_kwargs",
     "import_modules_from_strings",
     "load_config",
@@ -40,5 +45,7 @@ __all__ = [
     "replace_cfg_vals",
     "resolve_work_dir",
     "setting",
+    "to_internal",
+    "to_v3",
     "update_data_root",
 ]

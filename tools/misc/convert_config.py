@@ -15,8 +15,6 @@ import argparse
 import sys
 
 import detkit
-from detkit.config.v3 import config_generation, to_internal
-from detkit.config.v3.to_v3 import to_v3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,14 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     target generation)."""
     args = parse_args(argv)
     source = detkit.Config.fromfile(args.config, import_custom_modules=False, translate=False)
-    generation = config_generation(source, f"config file {args.config}")
+    generation = detkit.config.config_generation(source, f"config file {args.config}")
     if generation == args.to:
         print(f"{args.config} is already an MMDetection {args.to} config", file=sys.stderr)
         return 1
     if args.to == "v3":
-        converted, report = to_v3(source.to_dict(), native=args.v3_native)
+        converted, report = detkit.config.to_v3(source.to_dict(), native=args.v3_native)
     else:
-        converted, report = to_internal(source.to_dict(), target="v2")
+        converted, report = detkit.config.to_internal(source.to_dict(), target="v2")
     detkit.Config(converted).dump(args.out)
     print(f"wrote {args.out} (MMDetection {args.to})")
     print(report.text())
