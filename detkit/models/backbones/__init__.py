@@ -1,5 +1,19 @@
 """Backbones (registered in ``MODELS``)."""
 
+from detkit.models.backbones.regnet import RegNet
+from detkit.models.backbones.res2net import Res2Net
+from detkit.models.backbones.resnest import ResNeSt
 from detkit.models.backbones.resnet import BasicBlock, Bottleneck, ResLayer, ResNet, ResNetV1d
+from detkit.models.backbones.resnext import ResNeXt
 
-__all__ = ["ResNet", "ResNetV1d", "ResLayer", "BasicBlock", "Bottleneck"]
+__all__ = [
+    "BasicBlock",
+    "Bottleneck",
+    "RegNet",
+    "Res2Net",
+    "ResLayer",
+    "ResNeSt",
+    "ResNeXt",
+    "ResNet",
+    "ResNetV1d",
+]

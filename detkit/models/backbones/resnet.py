@@ -94,6 +94,10 @@ class ResNet(nn.Module):
     MMDetection's ``init_weights()`` does (same seed, same values).
     """
 
+    # mmdet gives the blocks ``zero_init_residual``'s zero last norm only where the block
+    # class is ResNet's own (``block is Bottleneck``) or RegNet's: ResNeXt, Res2Net and
+    # ResNeSt blocks keep weight 1 there
+    zero_init_blocks = True
     arch_settings: dict[int, tuple[type[nn.Module], tuple[int, ...]]] = {
         18: (BasicBlock, (2, 2, 2, 2)),
         34: (BasicBlock, (3, 4, 6, 3)),
@@ -171,7 +175,7 @@ class ResNet(nn.Module):
         self.inplanes = self.stem_channels
         self.res_layers: list[str] = []
         for i, num_blocks in enumerate(self.stage_blocks):
-            planes = base_channels * 2**i
+            planes = self.stage_planes(i)
             layer = self.make_res_layer(
                 block=self.block,
                 inplanes=self.inplanes,
@@ -193,9 +197,14 @@ class ResNet(nn.Module):
             self.res_layers.append(f"layer{i + 1}")
         expansion: int = getattr(self.block, "expansion")
         self.feat_dim = self.inplanes
-        self.out_channels = [base_channels * 2**i * expansion for i in range(num_stages)]
+        self.out_channels = [self.stage_planes(i) * expansion for i in range(num_stages)]
         self.init_weights()
         self._freeze_stages()
+
+    def stage_planes(self, i: int) -> int:
+        """The ``planes`` of stage ``i`` (its blocks output ``planes · expansion``)."""
+        planes: int = self.base_channels * 2**i
+        return planes
 
     def make_res_layer(self, **kwargs: Any) -> nn.Module:
         """One stage (a :class:`ResLayer`); subclasses add their block arguments."""
@@ -224,7 +233,7 @@ class ResNet(nn.Module):
         return chosen
 
     def _block_init_cfg(self) -> dict[str, Any] | None:
-        if self.init_cfg is not None or not self.zero_init_residual:
+        if self.init_cfg is not None or not (self.zero_init_residual and self.zero_init_blocks):
             return None
         last = getattr(self.block, "last_norm_index", None)
         if last is None:
