@@ -1,5 +1,6 @@
 """Backbones (registered in ``MODELS``)."""
 
+from detkit.models.backbones.hrnet import HRNet
 from detkit.models.backbones.regnet import RegNet
 from detkit.models.backbones.res2net import Res2Net
 from detkit.models.backbones.resnest import ResNeSt
@@ -8,6 +9,7 @@ from detkit.models.backbones.resnext import ResNeXt
 
 __all__ = [
     "BasicBlock",
+    "HRNet",
     "Bottleneck",
     "RegNet",
     "Res2Net",
