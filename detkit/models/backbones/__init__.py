@@ -6,6 +6,7 @@ from detkit.models.backbones.res2net import Res2Net
 from detkit.models.backbones.resnest import ResNeSt
 from detkit.models.backbones.resnet import BasicBlock, Bottleneck, ResLayer, ResNet, ResNetV1d
 from detkit.models.backbones.resnext import ResNeXt
+from detkit.models.backbones.swin import SwinTransformer
 
 __all__ = [
     "BasicBlock",
@@ -18,4 +19,5 @@ __all__ = [
     "ResNeXt",
     "ResNet",
     "ResNetV1d",
+    "SwinTransformer",
 ]

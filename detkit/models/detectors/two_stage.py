@@ -104,10 +104,14 @@ class TwoStageDetector(BaseDetector):
                 module.init_weights()
         if self.init_cfg is not None and _pretrained_source(self.init_cfg) is None:
             apply_init_cfg(self, self.init_cfg)
-        from detkit.checkpoint import load_checkpoint
+        from detkit.checkpoint import load_checkpoint, load_state_dict, read_checkpoint
 
         backbone_source = _pretrained_source(getattr(self.backbone, "init_cfg", None))
-        if backbone_source is not None:
+        if backbone_source is not None and hasattr(self.backbone, "pretrained_state_dict"):
+            # backbones whose mmdet init_weights converts the checkpoint (e.g. Swin's keys)
+            weights = self.backbone.pretrained_state_dict(read_checkpoint(backbone_source))
+            load_state_dict(self.backbone, weights, logger=logger, source=backbone_source)
+        elif backbone_source is not None:
             load_checkpoint(self.backbone, backbone_source, map_location="cpu", logger=logger)
         model_source = _pretrained_source(self.init_cfg)
         if model_source is not None:
