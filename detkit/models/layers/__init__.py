@@ -20,6 +20,7 @@ from detkit.models.layers.deform_conv import (
 )
 from detkit.models.layers.fuse_conv_bn import fuse_conv_bn
 from detkit.models.layers.generalized_attention import GeneralizedAttention
+from detkit.models.layers.non_local import NonLocal2d
 from detkit.models.layers.norm import SyncBatchNorm, batch_norm_eval, build_norm_layer
 from detkit.models.layers.plugin import build_plugin_layer
 from detkit.models.layers.transformer import (
@@ -55,6 +56,7 @@ __all__ = [
     "GeneralizedAttention",
     "ModulatedDeformConv2d",
     "ModulatedDeformConv2dPack",
+    "NonLocal2d",
     "PatchEmbed",
     "PatchMerging",
     "PixelShufflePack",
