@@ -1,5 +1,5 @@
 """mmcv layers used by the zoo configs: DCN / DCNv2 on ``torchvision.ops.deform_conv2d``,
-``ConvWS``, CARAFE.
+``ConvWS``, CARAFE, deformable RoI pooling (pure PyTorch).
 
 The deformable convolutions are checked against a direct bilinear-sampling reference
 (``grid_sample``, zeros outside the map: the definition of Dai et al., 2017 and Zhu et al.,
@@ -12,14 +12,18 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from torchvision.ops import roi_align
 
 from detkit.models.layers import (
     CARAFEPack,
     DeformConv2dPack,
+    DeformRoIPoolPack,
     ModulatedDeformConv2d,
     ModulatedDeformConv2dPack,
+    ModulatedDeformRoIPoolPack,
     build_conv_layer,
     carafe,
+    deform_roi_pool,
 )
 
 
@@ -120,3 +124,66 @@ def test_carafe_equals_unfold_reference() -> None:
     expected = (patches * masks.view(2, 2, 1, 9, 10, 12)).sum(dim=3).view(2, 8, 10, 12)
     torch.testing.assert_close(carafe(x, masks, 3, 2, 2), expected, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(pack(x), expected, atol=1e-6, rtol=1e-5)
+
+
+def _rois() -> torch.Tensor:
+    return torch.tensor(
+        [
+            [0, 1.0, 2.0, 30.0, 20.0],
+            [1, -4.0, -3.0, 12.0, 40.0],
+            [0, 20.0, 10.0, 63.0, 47.0],
+            [1, 5.0, 5.0, 6.0, 5.5],
+        ]
+    )
+
+
+@pytest.mark.parametrize("sampling_ratio", [0, 2])
+def test_deform_roi_pool_without_offsets_is_aligned_roi_align(sampling_ratio: int) -> None:
+    """mmcv's ``deform_roi_pool`` with no offset is RoIAlign(aligned=True): compared with
+    torchvision's kernel, borders and adaptive grids included."""
+    torch.manual_seed(0)
+    feats = torch.randn(2, 3, 12, 16)
+    ours = deform_roi_pool(feats, _rois(), None, 7, 0.25, sampling_ratio)
+    ref = roi_align(feats, _rois(), 7, 0.25, sampling_ratio, aligned=True)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_deform_roi_pool_offset_shifts_bins_and_has_gradients() -> None:
+    """An offset of (dx, dy) on every bin is RoIAlign of the RoI moved by
+    ``gamma · (dx · w, dy · h)``; the offsets get gradients (checked numerically)."""
+    torch.manual_seed(0)
+    feats = torch.randn(2, 3, 12, 16, dtype=torch.double)
+    rois = _rois().double()[:3]
+    offset = torch.zeros(3, 2, 7, 7, dtype=torch.double)
+    offset[:, 0], offset[:, 1] = 0.3, -0.2
+    moved = rois.clone()
+    width, height = (rois[:, 3] - rois[:, 1]), (rois[:, 4] - rois[:, 2])
+    moved[:, [1, 3]] += (0.1 * 0.3 * width)[:, None]
+    moved[:, [2, 4]] += (0.1 * -0.2 * height)[:, None]
+    ours = deform_roi_pool(feats, rois, offset, 7, 1.0, 2)
+    torch.testing.assert_close(ours, roi_align(feats, moved, 7, 1.0, 2, aligned=True))
+    small = (0.3 * torch.randn(1, 2, 2, 2, dtype=torch.double)).requires_grad_(True)
+    feat = torch.randn(1, 2, 6, 7, dtype=torch.double, requires_grad=True)
+    box = torch.tensor([[0, 1.3, 0.7, 4.1, 5.2]], dtype=torch.double)
+    assert torch.autograd.gradcheck(
+        lambda f, o: deform_roi_pool(f, box, o, 2, 1.0, 2), (feat, small)
+    )
+
+
+def test_deform_roi_pool_packs_keys_and_init() -> None:
+    """mmcv keys ``offset_fc.{0,2,4}`` / ``mask_fc.{0,2}``; zero-initialised last layers, so
+    the pack starts as plain pooling (the modulated one at half of it)."""
+    torch.manual_seed(0)
+    pack = DeformRoIPoolPack(7, 3, deform_fc_channels=16, spatial_scale=0.25)
+    modulated = ModulatedDeformRoIPoolPack(7, 3, deform_fc_channels=16, spatial_scale=0.25)
+    linear = [f"offset_fc.{i}.{p}" for i in (0, 2, 4) for p in ("weight", "bias")]
+    assert sorted(pack.state_dict()) == sorted(linear)
+    assert sorted(modulated.state_dict()) == sorted(
+        linear + [f"mask_fc.{i}.{p}" for i in (0, 2) for p in ("weight", "bias")]
+    )
+    feats = torch.randn(2, 3, 12, 16)
+    plain = roi_align(feats, _rois(), 7, 0.25, 0, aligned=True)
+    torch.testing.assert_close(pack(feats, _rois()), plain, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(modulated(feats, _rois()), 0.5 * plain, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="output_channels=3"):
+        pack(torch.randn(1, 4, 8, 8), _rois()[:1])

@@ -18,6 +18,12 @@ from detkit.models.layers.deform_conv import (
     ModulatedDeformConv2d,
     ModulatedDeformConv2dPack,
 )
+from detkit.models.layers.deform_roi_pool import (
+    DeformRoIPool,
+    DeformRoIPoolPack,
+    ModulatedDeformRoIPoolPack,
+    deform_roi_pool,
+)
 from detkit.models.layers.fuse_conv_bn import fuse_conv_bn
 from detkit.models.layers.generalized_attention import GeneralizedAttention
 from detkit.models.layers.non_local import NonLocal2d
@@ -52,10 +58,13 @@ __all__ = [
     "ConvWS2d",
     "DeformConv2d",
     "DeformConv2dPack",
+    "DeformRoIPool",
+    "DeformRoIPoolPack",
     "DropPath",
     "GeneralizedAttention",
     "ModulatedDeformConv2d",
     "ModulatedDeformConv2dPack",
+    "ModulatedDeformRoIPoolPack",
     "NonLocal2d",
     "PatchEmbed",
     "PatchMerging",
@@ -72,6 +81,7 @@ __all__ = [
     "carafe",
     "constant_init",
     "conv_ws_2d",
+    "deform_roi_pool",
     "fuse_conv_bn",
     "init_children",
     "kaiming_init",
