@@ -1,6 +1,6 @@
-"""MMDetection v2.28 necks: PAFPN, HRFPN, FPN_CARAFE, BFP (and mmcv's NonLocal2d).
+"""MMDetection v2.28 necks: PAFPN, HRFPN, FPN_CARAFE, BFP (and mmcv's NonLocal2d), FPG.
 
-Key names are written from ``mmdet/models/necks/{pafpn,hrfpn,fpn_carafe,bfp}.py`` and
+Key names are written from ``mmdet/models/necks/{pafpn,hrfpn,fpn_carafe,bfp,fpg}.py`` and
 ``mmcv/cnn/bricks/non_local.py``; numeric checks reduce each neck to a hand-worked case
 (PAFPN with a zero bottom-up path is FPN; FPN_CARAFE with nearest upsampling is FPN; BFP of
 constant maps adds the mean of the constants).
@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from detkit.models.layers import NonLocal2d
-from detkit.models.necks import BFP, FPN, FPN_CARAFE, HRFPN, PAFPN
+from detkit.models.necks import BFP, FPG, FPN, FPN_CARAFE, HRFPN, PAFPN
 
 _WB = ("weight", "bias")
 
@@ -178,3 +178,71 @@ def test_non_local_matches_a_direct_computation() -> None:
         weights = torch.softmax(theta.T @ phi / 2**0.5, dim=-1)  # [15, 15]
         y = (weights @ g.T).T.reshape(1, 2, 3, 5)
         torch.testing.assert_close(block(x), x + block.conv_out(y))
+
+
+def _fpg(**overrides):
+    """MMDetection's ``configs/fpg/mask_rcnn_r50_fpg_crop640_50e_coco.py`` neck, narrowed."""
+    norm_cfg = dict(type="BN", requires_grad=True)
+    act_conv_norm = dict(norm_cfg=norm_cfg, inplace=False, order=("act", "conv", "norm"))
+    cfg = dict(
+        in_channels=[8, 16, 32, 64],
+        out_channels=16,
+        inter_channels=16,
+        num_outs=5,
+        stack_times=3,
+        paths=["bu"] * 3,
+        same_down_trans=None,
+        same_up_trans=dict(type="conv", kernel_size=3, stride=2, padding=1, **act_conv_norm),
+        across_lateral_trans=dict(type="conv", kernel_size=1, **act_conv_norm),
+        across_down_trans=dict(
+            type="interpolation_conv", mode="nearest", kernel_size=3, **act_conv_norm
+        ),
+        across_up_trans=None,
+        across_skip_trans=dict(type="conv", kernel_size=1, **act_conv_norm),
+        output_trans=dict(
+            type="last_conv", kernel_size=3, order=("act", "conv", "norm"), inplace=False
+        ),
+        norm_cfg=norm_cfg,
+        skip_inds=[(0, 1, 2), (0, 1), (0,), (), ()],
+    )
+    cfg.update(overrides)
+    return FPG(**cfg)
+
+
+def test_fpg_keys_equal_mmdet_and_shapes() -> None:
+    neck = _fpg()
+    keys = neck.state_dict()
+    # level 0 skips every pathway; level 2 joins at pathway 1
+    assert not any(k.startswith("fpn_transitions.0.0.") for k in keys)
+    assert not any(k.startswith("fpn_transitions.2.0.") for k in keys)
+    assert "fpn_transitions.1.2.same_up.conv.weight" in keys
+    assert "fpn_transitions.1.2.same_up.bn.running_var" in keys
+    assert "fpn_transitions.2.4.across_lateral.conv.weight" in keys
+    assert "fpn_transitions.2.3.across_down.conv.conv.weight" in keys
+    assert "fpn_transitions.2.4.across_skip.conv.weight" in keys
+    assert not any(".across_down." in k for k in keys if k.startswith("fpn_transitions.2.4."))
+    assert "output_transition.4.conv_out.conv.weight" in keys
+    assert "lateral_convs.3.weight" in keys and "lateral_convs.3.bias" in keys
+    assert not any(k.startswith("extra_downsamples") for k in keys)  # max-pool P6
+    neck.eval()
+    with torch.no_grad():
+        outs = neck(_inputs())
+    assert _shapes(outs) == [(2, 16, 32 // 2**i, 32 // 2**i) for i in range(5)]
+
+
+def test_fpg_skipped_level_passes_its_lateral_to_the_output() -> None:
+    """Level 0 skips all pathways, so its output is ``output_transition.0`` of its lateral."""
+    neck = _fpg().eval()
+    x = _inputs()
+    with torch.no_grad():
+        lateral = neck.lateral_convs[0](x[0])
+        torch.testing.assert_close(neck(x)[0], neck.output_transition[0].conv_out(lateral))
+
+
+def test_fpg_errors_name_the_key() -> None:
+    with pytest.raises(ValueError, match="skip_inds"):
+        _fpg(skip_inds=None)
+    with pytest.raises(ValueError, match="paths"):
+        _fpg(paths=["bu", "up", "bu"])
+    with pytest.raises(KeyError, match="transition type 'deconv'"):
+        _fpg(across_lateral_trans=dict(type="deconv"))
