@@ -136,9 +136,19 @@ def test_res2net_and_resnest_shapes_and_keys() -> None:
     res2net = Res2Net(depth=50, scales=4, base_width=26).eval()
     keys = res2net.state_dict()
     assert "layer1.0.convs.0.weight" in keys and "stem.0.weight" in keys
-    resnest = ResNeSt(depth=50, radix=2, reduction_factor=4, stem_channels=64).eval()
+    gcb = dict(cfg=dict(type="ContextBlock", ratio=1 / 4), stages=(False, True, True, True))
+    resnest = ResNeSt(
+        depth=50,
+        radix=2,
+        reduction_factor=4,
+        stem_channels=64,
+        plugins=[dict(gcb, position="after_conv3")],
+    ).eval()
     keys = resnest.state_dict()
     assert "layer1.0.conv2.conv.weight" in keys and "layer1.0.conv2.fc1.weight" in keys
+    # GCNet's plugin at mmdet's position and name, stages 2-4 only
+    assert keys["layer2.0.context_block.channel_add_conv.0.weight"].shape == (128, 512, 1, 1)
+    assert not any(k.startswith("layer1.0.context_block") for k in keys)
     image = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         for model in (res2net, resnest):

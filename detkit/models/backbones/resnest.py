@@ -123,8 +123,6 @@ class _ResNeStBottleneck(_Block):
     ) -> None:
         super().__init__(init_cfg)
         _check_style(style)
-        if plugins:
-            raise ValueError("ResNeSt takes no plugins in detkit")
         self.with_cp, self.downsample = with_cp, downsample
         conv1_stride, conv2_stride = (1, stride) if style == "pytorch" else (stride, 1)
         width = planes if groups == 1 else math.floor(planes * base_width / base_channels) * groups
@@ -148,12 +146,15 @@ class _ResNeStBottleneck(_Block):
         self.avd_layer = nn.AvgPool2d(3, conv2_stride, padding=1) if self.avg_down_stride else None
         self.conv3 = build_conv_layer(conv_cfg, width, planes * self.expansion, 1, bias=False)
         self._add_norm(3, norm_cfg, planes * self.expansion)
+        self.add_plugins(plugins, width, planes * self.expansion)
 
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.conv2(self.relu(self.norm(1)(self.conv1(x))))
+        out = self._plugins(self.relu(self.norm(1)(self.conv1(x))), "after_conv1")
+        out = self.conv2(out)
         if self.avd_layer is not None:
             out = self.avd_layer(out)
-        out = self.norm(3)(self.conv3(out))
+        out = self._plugins(out, "after_conv2")
+        out = self._plugins(self.norm(3)(self.conv3(out)), "after_conv3")
         out += x if self.downsample is None else self.downsample(x)
         return out
 

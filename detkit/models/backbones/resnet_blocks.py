@@ -57,6 +57,36 @@ class _Block(nn.Module):
         self.add_module(name, norm)
         self.norm_names[index] = name
 
+    def add_plugins(
+        self, plugins: Sequence[Mapping[str, Any]] | None, width: int, out_channels: int
+    ) -> None:
+        """Build a bottleneck's ``plugins`` (dicts with ``cfg`` and ``position``
+        ``after_conv1|2|3``) under their mmcv names; ``width`` feeds the first two positions,
+        ``out_channels`` the last."""
+        self.plugin_names: dict[str, list[str]] = {}
+        channels = {"after_conv1": width, "after_conv2": width, "after_conv3": out_channels}
+        for position in PLUGIN_POSITIONS if plugins else ():
+            chosen = [p["cfg"] for p in plugins or () if p["position"] == position]
+            self.plugin_names[position] = self._make_plugins(channels[position], chosen)
+
+    def _make_plugins(self, channels: int, cfgs: Sequence[Mapping[str, Any]]) -> list[str]:
+        names = []
+        for cfg in cfgs:
+            cfg = dict(cfg)
+            name, layer = build_plugin_layer(
+                cfg, postfix=cfg.pop("postfix", ""), in_channels=channels
+            )
+            if hasattr(self, name):
+                raise ValueError(f"duplicate plugin name {name!r}: give each a 'postfix'")
+            self.add_module(name, layer)
+            names.append(name)
+        return names
+
+    def _plugins(self, x: torch.Tensor, position: str) -> torch.Tensor:
+        for name in self.plugin_names.get(position, ()):
+            x = getattr(self, name)(x)
+        return x
+
     def norm(self, index: int) -> nn.Module:
         """The block's ``index``-th norm (``bn1``, ``gn2``, ...)."""
         module: nn.Module = getattr(self, self.norm_names[index])
@@ -195,13 +225,7 @@ class Bottleneck(_Block):
         self.conv3 = build_conv_layer(conv_cfg, width, planes * self.expansion, 1, bias=False)
         self._add_norm(3, norm_cfg, planes * self.expansion)
         self.downsample = downsample
-        self.plugin_names: dict[str, list[str]] = {}
-        if plugins:
-            channels = {"after_conv1": width, "after_conv2": width}
-            channels["after_conv3"] = planes * self.expansion
-            for position in PLUGIN_POSITIONS:
-                chosen = [p["cfg"] for p in plugins if p["position"] == position]
-                self.plugin_names[position] = self._make_plugins(channels[position], chosen)
+        self.add_plugins(plugins, width, planes * self.expansion)
 
     def _make_conv2(self, width: int, groups: int) -> nn.Module:
         dcn = dict(self.dcn) if self.dcn is not None else None
@@ -220,27 +244,9 @@ class Bottleneck(_Block):
             bias=False,
         )
 
-    def _make_plugins(self, channels: int, cfgs: Sequence[Mapping[str, Any]]) -> list[str]:
-        names = []
-        for cfg in cfgs:
-            cfg = dict(cfg)
-            name, layer = build_plugin_layer(
-                cfg, postfix=cfg.pop("postfix", ""), in_channels=channels
-            )
-            if hasattr(self, name):
-                raise ValueError(f"duplicate plugin name {name!r}: give each a 'postfix'")
-            self.add_module(name, layer)
-            names.append(name)
-        return names
-
     @property
     def norm3(self) -> nn.Module:
         return self.norm(3)
-
-    def _plugins(self, x: torch.Tensor, position: str) -> torch.Tensor:
-        for name in self.plugin_names.get(position, ()):
-            x = getattr(self, name)(x)
-        return x
 
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         out = self._plugins(self.relu(self.norm(1)(self.conv1(x))), "after_conv1")
