@@ -12,6 +12,7 @@ Key names follow ``mmdet/models/backbones/{resnext,regnet,hrnet,swin}.py`` (v2.2
 from __future__ import annotations
 
 from collections import OrderedDict
+from pathlib import Path
 
 import pytest
 import torch
@@ -40,9 +41,13 @@ def test_resnext101_64x4d_parameter_count_equals_torchvision_without_fc() -> Non
     assert _count(model) == _count(reference) - _count(reference.fc)
 
 
-def test_resnext101_32x4d_keys_and_shapes() -> None:
-    """mmdet's keys: ``layer3.22.conv2.weight`` of a 32-group 3×3 conv on 512 channels."""
+def test_resnext101_32x4d_keys_shapes_and_parameter_count() -> None:
+    """mmdet's keys: ``layer3.22.conv2.weight`` of a 32-group 3×3 conv on 512 channels.
+    44,177,704 parameters with the 2048→1000 classifier (``n_params`` of ``resnext101_32x4d``
+    in Cadene's pretrained-models, the weights MMDetection's ``open-mmlab://resnext101_32x4d``
+    were converted from)."""
     model = ResNeXt(depth=101, groups=32, base_width=4).eval()
+    assert _count(model) == 44_177_704 - _head(2048)
     state = model.state_dict()
     assert state["layer1.0.conv2.weight"].shape == (128, 4, 3, 3)
     assert state["layer3.22.conv2.weight"].shape == (512, 16, 3, 3)
@@ -197,6 +202,18 @@ def test_swin_t_parameter_count_equals_official_swin_t_without_head() -> None:
     assert _count(model) == 28_288_354 - _head(768) + 2 * (96 + 192 + 384)
     reference = torchvision.models.swin_t()
     assert _count(model) == _count(reference) - _count(reference.head) + 2 * (96 + 192 + 384)
+
+
+def test_mask_rcnn_swin_t_parameter_count() -> None:
+    """Mask R-CNN Swin-T FPN on COCO: 47.8M parameters (Chu et al., 2021, "Twins", Table 5;
+    the Swin detection repository, built on MMDetection, rounds it to 48M)."""
+    import detkit
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = detkit.Config.fromfile(str(root / "configs/_base_/models/mask_rcnn_r50_fpn.py"))
+    cfg.model.backbone = dict(type="SwinTransformer", init_cfg=None)
+    cfg.model.neck.in_channels = [96, 192, 384, 768]
+    assert round(_count(detkit.build_detector(cfg.model)) / 1e6, 1) == 47.8
 
 
 def test_swin_shapes_with_padding_and_out_indices() -> None:
