@@ -22,24 +22,25 @@ from torch.nn.modules.utils import _pair
 __all__ = ["DeformRoIPool", "DeformRoIPoolPack", "ModulatedDeformRoIPoolPack", "deform_roi_pool"]
 
 
-def _bilinear(feat: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``feat`` ``[C, H, W]`` at points ``y``, ``x`` ``[N]`` → ``[C, N]`` (mmcv's rules)."""
-    _, height, width = feat.shape
-    inside = (y >= -1) & (y <= height) & (x >= -1) & (x <= width)
+def _bilinear_taps(
+    size: tuple[int, int], y: torch.Tensor, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The four pixels (``[4, N]`` flat ``y·W + x`` indices) and weights (``[4, N]``) that
+    bilinearly sample a map of spatial ``size`` at ``y``, ``x`` ``[N]``, with mmcv's border
+    rules: zero beyond one pixel outside, clamped to the edge within it."""
+    height, width = size
+    inside = ((y >= -1) & (y <= height) & (x >= -1) & (x <= width)).to(y.dtype)
     y, x = y.clamp(min=0), x.clamp(min=0)
     y0, x0 = y.detach().floor().clamp(max=height - 1), x.detach().floor().clamp(max=width - 1)
     ly = torch.where(y0 >= height - 1, torch.zeros_like(y), y - y0)
     lx = torch.where(x0 >= width - 1, torch.zeros_like(x), x - x0)
     y0, x0 = y0.long(), x0.long()
     y1, x1 = (y0 + 1).clamp(max=height - 1), (x0 + 1).clamp(max=width - 1)
-    flat = feat.flatten(1)
-    out = (
-        flat[:, y0 * width + x0] * ((1 - ly) * (1 - lx))
-        + flat[:, y0 * width + x1] * ((1 - ly) * lx)
-        + flat[:, y1 * width + x0] * (ly * (1 - lx))
-        + flat[:, y1 * width + x1] * (ly * lx)
-    )
-    return out * inside
+    index = torch.stack([y0 * width + x0, y0 * width + x1, y1 * width + x0, y1 * width + x1])
+    hy, hx = (1 - ly) * inside, 1 - lx
+    ly = ly * inside
+    weight = torch.stack([hy * hx, hy * lx, ly * hx, ly * lx])
+    return index, weight
 
 
 def deform_roi_pool(
@@ -54,12 +55,15 @@ def deform_roi_pool(
     """Pool ``rois`` ``[K, 5]`` ``(batch_idx, x1, y1, x2, y2)`` (input pixels) from
     ``feats`` ``[B, C, H, W]`` into ``[K, C, out_h, out_w]``; ``offset`` ``[K, 2, out_h,
     out_w]`` (x then y, in units of the RoI size times ``gamma``) or None (plain aligned
-    RoIAlign)."""
+    RoIAlign).
+
+    Every bin is a weighted sum of pixels, so the pooling is one sparse ``[K·bins, B·H·W]``
+    by dense ``[B·H·W, C]`` product (4 weights per sample, divided by the bin's sample
+    count); its weights carry the gradient to the offsets."""
     out_h, out_w = _pair(output_size)
-    num = rois.shape[0]
-    out = feats.new_zeros(num, feats.shape[1], out_h, out_w)
+    num, channels = rois.shape[0], feats.shape[1]
     if num == 0:
-        return out
+        return feats.new_zeros(0, channels, out_h, out_w)
     start_x = rois[:, 1] * spatial_scale - 0.5
     start_y = rois[:, 2] * spatial_scale - 0.5
     roi_w = rois[:, 3] * spatial_scale - 0.5 - start_x
@@ -74,26 +78,37 @@ def deform_roi_pool(
         bins_y = bins_y + gamma * roi_h[:, None, None] * offset[:, 1]
     bins_x, bins_y = bins_x.expand(num, out_h, out_w), bins_y.expand(num, out_h, out_w)
     if sampling_ratio > 0:
-        grid_h = torch.full((num,), sampling_ratio, device=feats.device)
+        grid_h = torch.full((num,), sampling_ratio, device=feats.device, dtype=torch.long)
         grid_w = grid_h
     else:
         grid_h = torch.ceil(roi_h.detach() / out_h).clamp(min=1).long()
         grid_w = torch.ceil(roi_w.detach() / out_w).clamp(min=1).long()
-    batch_idx = rois[:, 0].long()
-    pairs = torch.stack([batch_idx, grid_h, grid_w], dim=1).unique(dim=0).tolist()
-    results = []
-    for b, gh, gw in pairs:
-        sel = ((batch_idx == b) & (grid_h == gh) & (grid_w == gw)).nonzero().squeeze(1)
+    batch, height, width = feats.shape[0], feats.shape[2], feats.shape[3]
+    bin_ids = torch.arange(num * out_h * out_w, device=feats.device).view(num, out_h, out_w)
+    rows, cols, values = [], [], []
+    for gh, gw in torch.stack([grid_h, grid_w], dim=1).unique(dim=0).tolist():
+        sel = ((grid_h == gh) & (grid_w == gw)).nonzero().squeeze(1)
         iy = (torch.arange(gh, device=feats.device, dtype=feats.dtype) + 0.5) / gh
         ix = (torch.arange(gw, device=feats.device, dtype=feats.dtype) + 0.5) / gw
         # [k, out_h, out_w, gh, gw] sample positions
         ys = bins_y[sel][..., None, None] + iy[:, None] * bin_h[sel][:, None, None, None, None]
         xs = bins_x[sel][..., None, None] + ix[None, :] * bin_w[sel][:, None, None, None, None]
         ys, xs = torch.broadcast_tensors(ys, xs)
-        samples = _bilinear(feats[b], ys.reshape(-1), xs.reshape(-1))
-        pooled = samples.view(feats.shape[1], len(sel), out_h, out_w, gh * gw).mean(dim=-1)
-        results.append((sel, pooled.transpose(0, 1)))
-    return out.index_put((torch.cat([s for s, _ in results]),), torch.cat([p for _, p in results]))
+        index, weight = _bilinear_taps((height, width), ys.reshape(-1), xs.reshape(-1))
+        image = rois[sel, 0].long()[:, None, None, None, None].expand_as(ys).reshape(-1)
+        target = bin_ids[sel][..., None, None].expand_as(ys).reshape(-1)
+        rows.append(target.repeat(4))
+        cols.append((index + (image * height * width)[None]).reshape(-1))
+        values.append(weight.reshape(-1) / (gh * gw))
+    pooling = torch.sparse_coo_tensor(
+        torch.stack([torch.cat(rows), torch.cat(cols)]),
+        torch.cat(values),
+        (num * out_h * out_w, batch * height * width),
+        check_invariants=False,  # indices in range by construction
+    )
+    pixels = feats.permute(0, 2, 3, 1).reshape(batch * height * width, channels)
+    pooled = torch.sparse.mm(pooling, pixels)
+    return pooled.view(num, out_h, out_w, channels).permute(0, 3, 1, 2).contiguous()
 
 
 class DeformRoIPool(nn.Module):
