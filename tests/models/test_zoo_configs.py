@@ -14,8 +14,10 @@ import pytest
 import torch
 
 import detkit
+from detkit.data import collate
 from detkit.data.convert import convert_cityscapes
 from detkit.data.synthetic import generate_cityscapes_sample
+from detkit.engine.model_inputs import scatter
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs" / "zoo").glob("*.py"))
@@ -70,7 +72,7 @@ def test_zoo_config_trains_one_step_and_infers(path: Path, sample_root: Path) ->
     model.init_weights()
     model.train()
     dataset = detkit.build_dataset(cfg.data.train)
-    batch = detkit.scatter(detkit.collate([dataset[0], dataset[1]], samples_per_gpu=2), "cpu")
+    batch = scatter(collate([dataset[0], dataset[1]], samples_per_gpu=2), "cpu")
     outputs = model.train_step(batch)
     loss = outputs["loss"]
     assert torch.isfinite(loss)
