@@ -324,12 +324,10 @@ def test_swin_converter_key_names() -> None:
     ]
 
 
-def test_swin_pretrained_original_checkpoint_loads_with_convert_weights() -> None:
-    """An original-repository checkpoint (``{'model': ...}``, window 7) into a window-12 Swin
-    with ``convert_weights=True``: keys converted, bias tables resized bicubically."""
-    torch.manual_seed(0)
-    source = SwinTransformer(depths=(2, 2), num_heads=(3, 6), out_indices=(0, 1))
-    original = {}
+def _original_format(source: SwinTransformer) -> dict[str, torch.Tensor]:
+    """``source``'s weights as the Swin repository names and orders them (the inverse of
+    ``swin_converter``), with a classifier head the converter must drop."""
+    original = {"head.weight": torch.zeros(10, 4), "head.bias": torch.zeros(10)}
     for key, value in source.state_dict().items():
         if "relative_position_index" in key or key.startswith("norm"):
             continue
@@ -345,6 +343,15 @@ def test_swin_pretrained_original_checkpoint_loads_with_convert_weights() -> Non
             rows = value.shape[0]
             original[key] = value.reshape(rows, -1, 4).transpose(1, 2)[:, [0, 2, 1, 3]]
             original[key] = original[key].reshape(rows, -1)
+    return original
+
+
+def test_swin_pretrained_original_checkpoint_loads_with_convert_weights() -> None:
+    """An original-repository checkpoint (``{'model': ...}``, window 7) into a window-12 Swin
+    with ``convert_weights=True``: keys converted, bias tables resized bicubically."""
+    torch.manual_seed(0)
+    source = SwinTransformer(depths=(2, 2), num_heads=(3, 6), out_indices=(0, 1))
+    original = _original_format(source)
     target = SwinTransformer(
         depths=(2, 2),
         num_heads=(3, 6),
@@ -379,3 +386,27 @@ def test_swin_absolute_pos_embed_has_mmdet_shape_and_resizes() -> None:
     with torch.no_grad():
         assert model(torch.randn(1, 3, 64, 64))[0].shape == (1, 96, 16, 16)
         assert model(torch.randn(1, 3, 48, 80))[0].shape == (1, 96, 12, 20)
+
+
+def test_detector_loads_an_original_swin_checkpoint_through_init_weights(tmp_path: Path) -> None:
+    """The path of ``init_cfg=dict(type='Pretrained', checkpoint=...)`` with
+    ``convert_weights=True`` in a config: ``init_weights`` of the detector converts and loads
+    the file, so the backbone computes what the source Swin computes."""
+    import detkit
+
+    torch.manual_seed(0)
+    source = SwinTransformer().eval()
+    path = tmp_path / "swin_tiny_patch4_window7_224.pth"
+    torch.save({"model": _original_format(source)}, path)
+    root = Path(__file__).resolve().parents[2]
+    cfg = detkit.Config.fromfile(
+        str(root / "configs/zoo/mask_rcnn_swin-t-p4-w7_fpn_cpu_cityscapes.py")
+    )
+    cfg.model.backbone.init_cfg = dict(type="Pretrained", checkpoint=str(path))
+    model = detkit.build_detector(cfg.model)
+    model.init_weights()
+    model.eval()
+    image = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        for got, want in zip(model.backbone(image), source(image)):
+            torch.testing.assert_close(got, want)
