@@ -86,3 +86,19 @@ def test_zoo_config_trains_one_step_and_infers(path: Path, sample_root: Path) ->
     boxes, masks = detkit.inference_detector(model, str(image))
     assert len(boxes) == len(masks) == 8
     assert sum(len(b) for b in boxes) <= 10
+
+
+def test_a_list_of_necks_builds_in_turn_with_mmcv_keys() -> None:
+    """Libra R-CNN's ``neck=[FPN, BFP]``: mmcv builds a list as ``nn.Sequential``, so the keys
+    are ``neck.0.*`` / ``neck.1.*``; an empty list is refused by name."""
+    cfg = detkit.Config.fromfile(str(ROOT / "configs/zoo/mask_rcnn_r50_fpn_bfp_cpu_cityscapes.py"))
+    model = detkit.build_detector(cfg.model)
+    keys = model.state_dict()
+    assert "neck.0.lateral_convs.0.conv.weight" in keys
+    assert "neck.1.refine.conv_out.conv.weight" in keys
+    assert torch.all(keys["neck.1.refine.conv_out.conv.weight"] == 0)  # mmcv's identity start
+    model.init_weights()
+    assert torch.all(model.state_dict()["neck.1.refine.conv_out.conv.weight"] == 0)
+    cfg.model.neck = []
+    with pytest.raises(ValueError, match="model.neck is an empty list"):
+        detkit.build_detector(cfg.model)
