@@ -1,7 +1,8 @@
 """ResNet backbone with MMDetection v2 semantics and torchvision/mmdet parameter names.
 
-Keys: ``conv1``, ``bn1``, ``layer{1..4}.{b}.conv{1,2[,3]}``, ``.bn{1,2[,3]}``,
-``.downsample.{0,1}`` (the same as torchvision's ResNet minus ``fc``), so
+Keys: ``conv1``, ``bn1`` (or ``stem.{0,1,3,4,6,7}`` with ``deep_stem``),
+``layer{1..4}.{b}.conv{1,2[,3]}``, ``.bn{1,2[,3]}``, ``.downsample.{0,1}`` (the same as
+torchvision's ResNet minus ``fc``; ``gn`` instead of ``bn`` under ``norm_cfg=GN``), so
 ``torchvision://resnet50`` weights and MMDetection checkpoints load unchanged.
 """
 
@@ -12,108 +13,50 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint as activation_checkpoint
 
-from detkit.models.layers import build_norm_layer, constant_init, kaiming_init
-from detkit.ops import Conv2d, relayout
+from detkit.models.backbones.resnet_blocks import (
+    PLUGIN_POSITIONS,
+    BasicBlock,
+    Bottleneck,
+    ResLayer,
+)
+from detkit.models.layers import (
+    apply_init_cfg,
+    batch_norm_eval,
+    build_conv_layer,
+    build_norm_layer,
+    init_children,
+)
+from detkit.ops import relayout
 from detkit.registry import MODELS
 
-__all__ = ["ResNet", "BasicBlock", "Bottleneck"]
+__all__ = ["ResNet", "ResNetV1d", "BasicBlock", "Bottleneck", "ResLayer", "resolve_init_cfg"]
 
-_DEFAULT_NORM = {"type": "BN", "requires_grad": True}
-
-
-class BasicBlock(nn.Module):
-    """Two 3×3 convs with a residual connection (ResNet-18/34). Stride on the first conv."""
-
-    expansion = 1
-
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        stride: int = 1,
-        dilation: int = 1,
-        downsample: nn.Module | None = None,
-        style: str = "pytorch",
-        with_cp: bool = False,
-        norm_cfg: Mapping[str, Any] = _DEFAULT_NORM,
-    ) -> None:
-        super().__init__()
-        self.conv1 = Conv2d(inplanes, planes, 3, stride, dilation, dilation, bias=False)
-        self.bn1 = build_norm_layer(norm_cfg, planes)[1]
-        self.conv2 = Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = build_norm_layer(norm_cfg, planes)[1]
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-        self.with_cp = with_cp
-
-    @property
-    def last_norm(self) -> nn.Module:
-        return self.bn2
-
-    def _residual(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        out += x if self.downsample is None else self.downsample(x)
-        return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            out = activation_checkpoint.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
+_DEFAULT_NORM: Mapping[str, Any] = {"type": "BN", "requires_grad": True}
+# mmdet's default ResNet init: Kaiming convs, norms weight 1 / bias 0
+_DEFAULT_INIT: list[dict[str, Any]] = [
+    {"type": "Kaiming", "layer": "Conv2d"},
+    {"type": "Constant", "val": 1, "layer": ["_BatchNorm", "GroupNorm"]},
+]
 
 
-class Bottleneck(nn.Module):
-    """1×1 → 3×3 → 1×1 bottleneck (ResNet-50/101). ``style='pytorch'`` strides the 3×3 conv,
-    ``'caffe'`` the first 1×1."""
+def resolve_init_cfg(
+    name: str, pretrained: str | None, init_cfg: Any
+) -> Mapping[str, Any] | list[Any] | None:
+    """mmdet's handling of the v2 ``pretrained`` key beside ``init_cfg``: both set is an
+    error; ``pretrained`` becomes ``dict(type='Pretrained', checkpoint=pretrained)``."""
+    if pretrained is not None and init_cfg is not None:
+        raise ValueError(f"{name}: init_cfg and pretrained cannot be set at the same time")
+    if pretrained is None:
+        return init_cfg  # type: ignore[no-any-return]
+    if not isinstance(pretrained, str):
+        raise TypeError(f"{name} pretrained must be a str or None, got {pretrained!r}")
+    return {"type": "Pretrained", "checkpoint": pretrained}
 
-    expansion = 4
 
-    def __init__(
-        self,
-        inplanes: int,
-        planes: int,
-        stride: int = 1,
-        dilation: int = 1,
-        downsample: nn.Module | None = None,
-        style: str = "pytorch",
-        with_cp: bool = False,
-        norm_cfg: Mapping[str, Any] = _DEFAULT_NORM,
-    ) -> None:
-        super().__init__()
-        if style not in ("pytorch", "caffe"):
-            raise ValueError(f"ResNet style must be 'pytorch' or 'caffe', got {style!r}")
-        stride_1x1, stride_3x3 = (1, stride) if style == "pytorch" else (stride, 1)
-        self.conv1 = Conv2d(inplanes, planes, 1, stride_1x1, bias=False)
-        self.bn1 = build_norm_layer(norm_cfg, planes)[1]
-        self.conv2 = Conv2d(planes, planes, 3, stride_3x3, dilation, dilation, bias=False)
-        self.bn2 = build_norm_layer(norm_cfg, planes)[1]
-        self.conv3 = Conv2d(planes, planes * self.expansion, 1, bias=False)
-        self.bn3 = build_norm_layer(norm_cfg, planes * self.expansion)[1]
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-        self.with_cp = with_cp
-
-    @property
-    def last_norm(self) -> nn.Module:
-        return self.bn3
-
-    def _residual(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        out += x if self.downsample is None else self.downsample(x)
-        return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            out = activation_checkpoint.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
+def is_pretrained(init_cfg: Any) -> bool:
+    """``init_cfg`` loads a checkpoint (the detector loads it; no random init is drawn)."""
+    return isinstance(init_cfg, Mapping) and init_cfg.get("type") == "Pretrained"
 
 
 @MODELS.register_module()
@@ -121,7 +64,7 @@ class ResNet(nn.Module):
     """ResNet backbone (MMDetection v2 ``ResNet``).
 
     Args:
-        depth: 18, 34, 50 or 101 (152 too).
+        depth: 18, 34, 50, 101 or 152.
         in_channels: input image channels.
         stem_channels: stem width (default ``base_channels``).
         base_channels: width of the first stage; stage i has ``base_channels * 2**i`` planes.
@@ -129,20 +72,33 @@ class ResNet(nn.Module):
         strides, dilations: per stage.
         out_indices: stages whose outputs are returned (0-based).
         style: ``'pytorch'`` (stride on the 3×3 conv) or ``'caffe'``.
+        deep_stem: three 3×3 convs (``stem``) instead of the 7×7 ``conv1``.
+        avg_down: average-pool before the 1×1 downsample conv (stride 1) instead of striding it.
         frozen_stages: -1 = none; k >= 0 freezes the stem and stages 1..k (eval mode,
             ``requires_grad=False``), re-applied on every ``train()``.
-        norm_cfg: ``dict(type='BN'|'SyncBN', requires_grad=bool)``.
+        conv_cfg: convolution type of every conv (e.g. ``dict(type='ConvWS')``).
+        norm_cfg: e.g. ``dict(type='BN'|'SyncBN'|'GN', requires_grad=bool)``.
         norm_eval: keep every BatchNorm in eval mode while training.
+        dcn: deformable 3×3 convs, ``dict(type='DCN'|'DCNv2', deform_groups=1,
+            fallback_on_stride=False)``, in the stages flagged by ``stage_with_dcn``.
+        plugins: dicts ``cfg`` (``ContextBlock``/``GeneralizedAttention``), ``position``
+            (``after_conv1|2|3``) and optional ``stages`` (one flag per stage).
         with_cp: activation checkpointing in the blocks.
         zero_init_residual: zero the last norm of each block in ``init_weights``.
         pretrained: v2 key, same as ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
-        init_cfg: ``None`` (Kaiming/constant init) or a ``Pretrained`` dict.
+        init_cfg: ``None`` (Kaiming/constant init), a ``Pretrained`` dict (loaded by the
+            detector's ``init_weights``) or other mmcv init dicts.
 
     Input ``[B, in_channels, H, W]``; output a tuple of feature maps, stage i at stride
-    ``4 * 2**i`` for the default strides.
+    ``4 * 2**i`` for the default strides. Weights are initialised at construction as
+    MMDetection's ``init_weights()`` does (same seed, same values).
     """
 
-    arch_settings = {
+    # mmdet gives the blocks ``zero_init_residual``'s zero last norm only where the block
+    # class is ResNet's own (``block is Bottleneck``) or RegNet's: ResNeXt, Res2Net and
+    # ResNeSt blocks keep weight 1 there
+    zero_init_blocks = True
+    arch_settings: dict[int, tuple[type[nn.Module], tuple[int, ...]]] = {
         18: (BasicBlock, (2, 2, 2, 2)),
         34: (BasicBlock, (3, 4, 6, 3)),
         50: (Bottleneck, (3, 4, 6, 3)),
@@ -161,21 +117,28 @@ class ResNet(nn.Module):
         dilations: Sequence[int] = (1, 1, 1, 1),
         out_indices: Sequence[int] = (0, 1, 2, 3),
         style: str = "pytorch",
+        deep_stem: bool = False,
+        avg_down: bool = False,
         frozen_stages: int = -1,
+        conv_cfg: Mapping[str, Any] | None = None,
         norm_cfg: Mapping[str, Any] = _DEFAULT_NORM,
         norm_eval: bool = True,
+        dcn: Mapping[str, Any] | None = None,
+        stage_with_dcn: Sequence[bool] = (False, False, False, False),
+        plugins: Sequence[Mapping[str, Any]] | None = None,
         with_cp: bool = False,
         zero_init_residual: bool = True,
         pretrained: str | None = None,
-        init_cfg: Mapping[str, Any] | list | None = None,
+        init_cfg: Mapping[str, Any] | list[Any] | None = None,
     ) -> None:
         super().__init__()
+        name = type(self).__name__
         if depth not in self.arch_settings:
             raise KeyError(
-                f"invalid depth {depth} for ResNet; expected one of {sorted(self.arch_settings)}"
+                f"invalid depth {depth} for {name}; expected one of {sorted(self.arch_settings)}"
             )
         if not 1 <= num_stages <= 4:
-            raise ValueError(f"num_stages must be in 1..4, got {num_stages}")
+            raise ValueError(f"{name} num_stages must be in 1..4, got {num_stages}")
         if len(strides) < num_stages or len(dilations) < num_stages:
             raise ValueError(
                 f"strides {tuple(strides)} / dilations {tuple(dilations)} need {num_stages} entries"
@@ -183,106 +146,164 @@ class ResNet(nn.Module):
         if max(out_indices) >= num_stages:
             raise ValueError(f"out_indices {tuple(out_indices)} exceed num_stages={num_stages}")
         if style not in ("pytorch", "caffe"):
-            raise ValueError(f"ResNet style must be 'pytorch' or 'caffe', got {style!r}")
-        if pretrained is not None and init_cfg is not None:
-            raise ValueError("ResNet: init_cfg and pretrained cannot be set at the same time")
-        if pretrained is not None:
-            if not isinstance(pretrained, str):
-                raise TypeError(f"ResNet pretrained must be a str or None, got {pretrained!r}")
-            init_cfg = {"type": "Pretrained", "checkpoint": pretrained}
-        self.init_cfg = init_cfg
-        self.depth = depth
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.zero_init_residual = zero_init_residual
-        block, stage_blocks = self.arch_settings[depth]
-        stem_channels = base_channels if stem_channels is None else stem_channels
-
-        self.conv1 = nn.Conv2d(in_channels, stem_channels, 7, 2, 3, bias=False)
-        self.bn1 = build_norm_layer(norm_cfg, stem_channels)[1]
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-
-        inplanes = stem_channels
-        self.res_layers: list[str] = []
-        for i in range(num_stages):
-            planes = base_channels * 2**i
-            layer = self._make_layer(
-                block,
-                inplanes,
-                planes,
-                stage_blocks[i],
-                strides[i],
-                dilations[i],
-                style,
-                with_cp,
-                norm_cfg,
+            raise ValueError(f"{name} style must be 'pytorch' or 'caffe', got {style!r}")
+        if dcn is not None and len(stage_with_dcn) != num_stages:
+            raise ValueError(
+                f"{name} stage_with_dcn {tuple(stage_with_dcn)} needs {num_stages} flags"
             )
-            inplanes = planes * block.expansion
-            name = f"layer{i + 1}"
-            self.add_module(name, layer)
-            self.res_layers.append(name)
-        self.feat_dim = inplanes
-        self.out_channels = [base_channels * 2**i * block.expansion for i in range(num_stages)]
+        self.init_cfg = resolve_init_cfg(name, pretrained, init_cfg)
+        self.depth = depth
+        self.stem_channels = base_channels if stem_channels is None else stem_channels
+        self.base_channels = base_channels
+        self.num_stages = num_stages
+        self.strides, self.dilations = tuple(strides), tuple(dilations)
+        self.out_indices = tuple(out_indices)
+        self.style = style
+        self.deep_stem = deep_stem
+        self.avg_down = avg_down
+        self.frozen_stages = frozen_stages
+        self.conv_cfg, self.norm_cfg = conv_cfg, norm_cfg
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+        self.dcn, self.stage_with_dcn = dcn, tuple(stage_with_dcn)
+        self.plugins = plugins
+        self.zero_init_residual = zero_init_residual
+        self.block, stage_blocks = self.arch_settings[depth]
+        self.stage_blocks = stage_blocks[:num_stages]
+        self._make_stem_layer(in_channels, self.stem_channels)
+
+        self.inplanes = self.stem_channels
+        self.res_layers: list[str] = []
+        for i, num_blocks in enumerate(self.stage_blocks):
+            planes = self.stage_planes(i)
+            layer = self.make_res_layer(
+                block=self.block,
+                inplanes=self.inplanes,
+                planes=planes,
+                num_blocks=num_blocks,
+                stride=self.strides[i],
+                dilation=self.dilations[i],
+                style=style,
+                avg_down=avg_down,
+                with_cp=with_cp,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                dcn=dcn if dcn is not None and self.stage_with_dcn[i] else None,
+                plugins=self.make_stage_plugins(plugins, i) if plugins else None,
+                init_cfg=self._block_init_cfg(),
+            )
+            self.inplanes = planes * self.block.expansion
+            self.add_module(f"layer{i + 1}", layer)
+            self.res_layers.append(f"layer{i + 1}")
+        expansion: int = self.block.expansion
+        self.feat_dim = self.inplanes
+        self.out_channels = [self.stage_planes(i) * expansion for i in range(num_stages)]
         self.init_weights()
         self._freeze_stages()
 
-    @staticmethod
-    def _make_layer(
-        block: type[nn.Module],
-        inplanes: int,
-        planes: int,
-        num_blocks: int,
-        stride: int,
-        dilation: int,
-        style: str,
-        with_cp: bool,
-        norm_cfg: Mapping[str, Any],
-    ) -> nn.Sequential:
-        downsample = None
-        if stride != 1 or inplanes != planes * block.expansion:
-            downsample = nn.Sequential(
-                Conv2d(inplanes, planes * block.expansion, 1, stride, bias=False),
-                build_norm_layer(norm_cfg, planes * block.expansion)[1],
+    def stage_planes(self, i: int) -> int:
+        """The ``planes`` of stage ``i`` (its blocks output ``planes · expansion``)."""
+        planes: int = self.base_channels * 2**i
+        return planes
+
+    def make_res_layer(self, **kwargs: Any) -> nn.Module:
+        """One stage (a :class:`ResLayer`); subclasses add their block arguments."""
+        return ResLayer(**kwargs)
+
+    def make_stage_plugins(
+        self, plugins: Sequence[Mapping[str, Any]], stage_idx: int
+    ) -> list[dict[str, Any]]:
+        """The plugin dicts (``cfg``, ``position``) of stage ``stage_idx``: those without
+        ``stages`` or whose ``stages[stage_idx]`` is set."""
+        chosen = []
+        for plugin in plugins:
+            plugin = dict(plugin)
+            if plugin.get("position") not in PLUGIN_POSITIONS:
+                raise ValueError(
+                    f"plugin position {plugin.get('position')!r}; expected one of "
+                    f"{PLUGIN_POSITIONS}"
+                )
+            stages = plugin.pop("stages", None)
+            if stages is not None and len(stages) != self.num_stages:
+                raise ValueError(
+                    f"plugin stages {tuple(stages)} needs one flag per stage ({self.num_stages})"
+                )
+            if stages is None or stages[stage_idx]:
+                chosen.append(plugin)
+        return chosen
+
+    def _block_init_cfg(self) -> dict[str, Any] | None:
+        if self.init_cfg is not None or not (self.zero_init_residual and self.zero_init_blocks):
+            return None
+        last = getattr(self.block, "last_norm_index", None)
+        if last is None:
+            return None
+        return {"type": "Constant", "val": 0, "override": {"name": f"norm{last}"}}
+
+    def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
+        conv_cfg, norm_cfg = self.conv_cfg, self.norm_cfg
+        if self.deep_stem:
+            half = stem_channels // 2
+            parts: list[nn.Module] = []
+            for c_in, c_out, stride in (
+                (in_channels, half, 2),
+                (half, half, 1),
+                (half, stem_channels, 1),
+            ):
+                parts += [
+                    build_conv_layer(
+                        conv_cfg, c_in, c_out, 3, stride=stride, padding=1, bias=False
+                    ),
+                    build_norm_layer(norm_cfg, c_out)[1],
+                    nn.ReLU(inplace=True),
+                ]
+            self.stem = nn.Sequential(*parts)
+        else:
+            self.conv1 = build_conv_layer(
+                conv_cfg, in_channels, stem_channels, 7, stride=2, padding=3, bias=False
             )
-        layers = [block(inplanes, planes, stride, dilation, downsample, style, with_cp, norm_cfg)]
-        for _ in range(1, num_blocks):
-            layers.append(
-                block(planes * block.expansion, planes, 1, dilation, None, style, with_cp, norm_cfg)
-            )
-        return nn.Sequential(*layers)
+            self.norm1_name, norm1 = build_norm_layer(norm_cfg, stem_channels, postfix=1)
+            self.add_module(self.norm1_name, norm1)
+            self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+    @property
+    def norm1(self) -> nn.Module:
+        module: nn.Module = getattr(self, self.norm1_name)
+        return module
 
     def init_weights(self) -> None:
-        """Kaiming-normal (fan_out) convs, norms weight 1 / bias 0, last norm of each block 0
-        when ``zero_init_residual``. A ``Pretrained`` ``init_cfg`` is loaded by the detector's
-        ``init_weights`` (it needs ``detkit.checkpoint``)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                kaiming_init(m)
-            elif isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm)):
-                constant_init(m, 1)
-        if self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, (BasicBlock, Bottleneck)):
-                    constant_init(m.last_norm, 0)
+        """MMDetection's: with ``init_cfg=None`` Kaiming-normal (fan_out) convs and norms
+        weight 1 / bias 0, then each block's own init (the last norm 0 when
+        ``zero_init_residual``, DCNv2 and attention plugins); another ``init_cfg`` replaces
+        the first part. A ``Pretrained`` ``init_cfg`` draws nothing: the detector's
+        ``init_weights`` loads the checkpoint (it needs ``detkit.checkpoint``)."""
+        if is_pretrained(self.init_cfg):
+            return
+        apply_init_cfg(self, self.init_cfg if self.init_cfg is not None else _DEFAULT_INIT)
+        init_children(self)
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages < 0:
             return
-        frozen = [self.conv1, self.bn1] + [
-            getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)
-        ]
+        frozen: list[nn.Module] = [self.stem] if self.deep_stem else [self.conv1, self.norm1]
+        frozen += [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
         for module in frozen:
             module.eval()
             for param in module.parameters():
                 param.requires_grad = False
 
+    def _stem_layers(self, x: torch.Tensor) -> torch.Tensor:
+        if self.deep_stem:
+            out: torch.Tensor = self.stem(x)
+            return out
+        return self.relu(self.norm1(self.conv1(x)))  # type: ignore[no-any-return]
+
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
-        """conv1 → norm → ReLU → 3×3 max-pool of ``x`` ``[B, C, H, W]`` → ``[B, C', H/4, W/4]``
-        in ``x``'s layout. On CPU it runs on channels_last strides, converted once: oneDNN's
-        7×7 stride-2 conv and PyTorch's max-pool are several times faster there than on NCHW
-        (``bench/kernels.py``, row ``resnet_stem_*``); same values."""
+        """stem convs → norm → ReLU → 3×3 max-pool of ``x`` ``[B, C, H, W]`` →
+        ``[B, C', H/4, W/4]`` in ``x``'s layout. On CPU it runs on channels_last strides,
+        converted once: oneDNN's 7×7 stride-2 conv and PyTorch's max-pool are several times
+        faster there than on NCHW (``bench/kernels.py``, row ``resnet_stem_*``); same values."""
         nchw = (
             x.device.type == "cpu"
             and x.dim() == 4
@@ -291,7 +312,7 @@ class ResNet(nn.Module):
         )
         if nchw:
             x = relayout(x, torch.channels_last)
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(self._stem_layers(x))
         return relayout(x, torch.contiguous_format) if nchw else x
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -308,7 +329,13 @@ class ResNet(nn.Module):
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.eval()
+            batch_norm_eval(self)
         return self
+
+
+@MODELS.register_module()
+class ResNetV1d(ResNet):
+    """ResNet-D (Bag of Tricks): ``deep_stem`` and ``avg_down`` always on."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(deep_stem=True, avg_down=True, **kwargs)

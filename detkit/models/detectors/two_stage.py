@@ -29,12 +29,28 @@ def _pretrained_source(init_cfg: Any) -> str | None:
     return None
 
 
+def _build_neck(neck: Any) -> torch.nn.Module | None:
+    """A neck config, or a list of them applied in turn (mmcv builds a list as
+    ``nn.Sequential``: keys ``neck.0.*``, ``neck.1.*``, as Libra R-CNN's FPN + BFP)."""
+    if neck is None:
+        return None
+    if isinstance(neck, (list, tuple)):
+        if not neck:
+            raise ValueError("model.neck is an empty list; give a neck config or leave it out")
+        return torch.nn.Sequential(
+            *(build(cfg, MODELS, key_path=f"model.neck.{i}") for i, cfg in enumerate(neck))
+        )
+    built: torch.nn.Module = build(neck, MODELS)
+    return built
+
+
 @MODELS.register_module()
 class TwoStageDetector(BaseDetector):
     """Backbone → neck → RPN → RoI head.
 
     Args:
-        backbone, neck, rpn_head, roi_head: component configs (or built modules).
+        backbone, neck, rpn_head, roi_head: component configs (or built modules); ``neck``
+            may be a list of configs applied in turn.
         train_cfg: ``rpn``, ``rpn_proposal``, ``rcnn`` (None at test time).
         test_cfg: ``rpn``, ``rcnn``.
         pretrained: v2 key: the backbone's pretrained checkpoint.
@@ -65,7 +81,7 @@ class TwoStageDetector(BaseDetector):
         if pretrained is not None and isinstance(backbone, Mapping):
             backbone = {**backbone, "pretrained": pretrained, "init_cfg": None}
         self.backbone = build(backbone, MODELS)
-        self.neck = build(neck, MODELS) if neck is not None else None
+        self.neck = _build_neck(neck)
         if rpn_head is None or roi_head is None:
             raise ValueError("detkit's two-stage detectors need both rpn_head and roi_head")
         if isinstance(rpn_head, Mapping):
@@ -99,15 +115,20 @@ class TwoStageDetector(BaseDetector):
     def init_weights(self, logger: Any = None) -> None:
         """Re-initialise every component as mmdet does, then load ``Pretrained`` sources
         (the backbone's ``init_cfg``/``pretrained``, or the detector's ``init_cfg``)."""
-        for module in (self.backbone, self.neck, self.rpn_head, self.roi_head):
+        necks = list(self.neck) if isinstance(self.neck, torch.nn.Sequential) else [self.neck]
+        for module in (self.backbone, *necks, self.rpn_head, self.roi_head):
             if module is not None and hasattr(module, "init_weights"):
                 module.init_weights()
         if self.init_cfg is not None and _pretrained_source(self.init_cfg) is None:
             apply_init_cfg(self, self.init_cfg)
-        from detkit.checkpoint import load_checkpoint
+        from detkit.checkpoint import load_checkpoint, load_state_dict, read_checkpoint
 
         backbone_source = _pretrained_source(getattr(self.backbone, "init_cfg", None))
-        if backbone_source is not None:
+        if backbone_source is not None and hasattr(self.backbone, "pretrained_state_dict"):
+            # backbones whose mmdet init_weights converts the checkpoint (e.g. Swin's keys)
+            weights = self.backbone.pretrained_state_dict(read_checkpoint(backbone_source))
+            load_state_dict(self.backbone, weights, logger=logger, source=backbone_source)
+        elif backbone_source is not None:
             load_checkpoint(self.backbone, backbone_source, map_location="cpu", logger=logger)
         model_source = _pretrained_source(self.init_cfg)
         if model_source is not None:

@@ -1,7 +1,9 @@
 """``ConvModule``: conv → optional norm → optional activation, with mmcv's parameter names.
 
-Parameters live at ``<name>.conv.weight/bias`` and ``<name>.<norm name>.*`` (``bn``/``gn``),
-so MMDetection-v2 checkpoints load unchanged.
+Parameters live at ``<name>.conv.*`` (any ``conv_cfg`` type: plain, ``ConvWS``, ``DCN``,
+``DCNv2``) and ``<name>.<norm name>.*`` (``bn``/``gn``/...), so MMDetection-v2 checkpoints
+load unchanged. Heads, necks and backbones build every conv + norm block through it (or
+through ``build_conv_layer`` / ``build_norm_layer`` where mmdet names the parts itself).
 """
 
 from __future__ import annotations
@@ -12,17 +14,12 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from detkit.models.layers.conv import build_conv_layer
+from detkit.models.layers.norm import build_norm_layer
 from detkit.models.layers.weight_init import constant_init, kaiming_init
-from detkit.ops import Conv2d
 
 __all__ = ["ConvModule", "build_norm_layer", "build_activation"]
 
-_NORM_LAYERS: dict[str, tuple[type[nn.Module], str]] = {
-    "BN": (nn.BatchNorm2d, "bn"),
-    "BN2d": (nn.BatchNorm2d, "bn"),
-    "SyncBN": (nn.SyncBatchNorm, "bn"),
-    "GN": (nn.GroupNorm, "gn"),
-}
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "ReLU": nn.ReLU,
     "LeakyReLU": nn.LeakyReLU,
@@ -32,34 +29,6 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "GELU": nn.GELU,
     "Sigmoid": nn.Sigmoid,
 }
-
-
-def build_norm_layer(
-    norm_cfg: Mapping[str, Any], num_features: int, postfix: int | str = ""
-) -> tuple[str, nn.Module]:
-    """Build a norm layer from ``dict(type='BN'|'SyncBN'|'GN', requires_grad=True, ...)``.
-
-    Returns ``(name, layer)`` with mmcv's names (``bn1``, ``gn``, ...). ``requires_grad``
-    sets the affine parameters' flag.
-    """
-    if not isinstance(norm_cfg, Mapping) or "type" not in norm_cfg:
-        raise TypeError(f"norm_cfg must be a dict with a 'type' key, got {norm_cfg!r}")
-    cfg = dict(norm_cfg)
-    kind = cfg.pop("type")
-    if kind not in _NORM_LAYERS:
-        raise KeyError(f"norm_cfg type {kind!r} is unknown; expected one of {sorted(_NORM_LAYERS)}")
-    layer_cls, abbr = _NORM_LAYERS[kind]
-    requires_grad = cfg.pop("requires_grad", True)
-    cfg.setdefault("eps", 1e-5)
-    if kind == "GN":
-        if "num_groups" not in cfg:
-            raise KeyError(f"norm_cfg {dict(norm_cfg)!r}: GN needs 'num_groups'")
-        layer = nn.GroupNorm(num_channels=num_features, **cfg)
-    else:
-        layer = layer_cls(num_features, **cfg)
-    for param in layer.parameters():
-        param.requires_grad = requires_grad
-    return f"{abbr}{postfix}", layer
 
 
 def build_activation(act_cfg: Mapping[str, Any]) -> nn.Module:
@@ -79,10 +48,14 @@ class ConvModule(nn.Module):
     Args:
         in_channels, out_channels, kernel_size, stride, padding, dilation, groups: as Conv2d.
         bias: ``'auto'`` means a bias only when there is no norm layer.
-        conv_cfg: None / ``dict(type='Conv2d')`` (only plain convs are supported).
-        norm_cfg: e.g. ``dict(type='BN')``; None for no norm.
+        conv_cfg: None (``Conv2d``) or a ``build_conv_layer`` dict: ``ConvWS``, ``DCN``,
+            ``DCNv2``, ...
+        norm_cfg: a ``build_norm_layer`` dict, e.g. ``dict(type='BN')`` or
+            ``dict(type='GN', num_groups=32)``; None for no norm.
         act_cfg: e.g. ``dict(type='ReLU')`` (default); None for no activation.
         inplace: in-place activation.
+        order: the order of ``'conv'``, ``'norm'``, ``'act'`` (a norm before the conv
+            normalises ``in_channels``).
 
     Input/output: ``[B, C, H, W]`` float tensors.
     """
@@ -101,24 +74,39 @@ class ConvModule(nn.Module):
         norm_cfg: Mapping[str, Any] | None = None,
         act_cfg: Mapping[str, Any] | None = {"type": "ReLU"},  # noqa: B006 - read only
         inplace: bool = True,
+        order: tuple[str, str, str] = ("conv", "norm", "act"),
     ) -> None:
         super().__init__()
-        if conv_cfg is not None and conv_cfg.get("type", "Conv2d") not in ("Conv2d", "Conv"):
-            raise KeyError(f"conv_cfg type {conv_cfg.get('type')!r} is not supported; use Conv2d")
         if bias != "auto" and not isinstance(bias, bool):
             raise TypeError(f"bias must be 'auto' or a bool, got {bias!r}")
+        if not isinstance(order, tuple) or sorted(order) != ["act", "conv", "norm"]:
+            raise ValueError(
+                f"ConvModule order must be a tuple ordering 'conv', 'norm', 'act', got {order!r}"
+            )
+        self.order = order
         self.with_norm = norm_cfg is not None
         self.with_activation = act_cfg is not None
         self.act_cfg = dict(act_cfg) if act_cfg is not None else None
         use_bias = (not self.with_norm) if bias == "auto" else bias
-        self.conv = Conv2d(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, use_bias
+        self.conv = build_conv_layer(
+            conv_cfg,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            bias=use_bias,
         )
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.norm_name: str | None = None
         if norm_cfg is not None:
-            self.norm_name, norm = build_norm_layer(norm_cfg, out_channels)
+            norm_channels = (
+                out_channels if order.index("norm") > order.index("conv") else in_channels
+            )
+            self.norm_name, norm = build_norm_layer(norm_cfg, norm_channels)
             self.add_module(self.norm_name, norm)
         if act_cfg is not None:
             act = dict(act_cfg)
@@ -132,19 +120,25 @@ class ConvModule(nn.Module):
         return getattr(self, self.norm_name) if self.norm_name else None
 
     def init_weights(self) -> None:
-        """mmcv default: Kaiming-normal (fan_out) for the conv, norm weight 1 / bias 0."""
-        if self.with_activation and self.act_cfg["type"] == "LeakyReLU":
-            nonlinearity, a = "leaky_relu", self.act_cfg.get("negative_slope", 0.01)
-        else:
-            nonlinearity, a = "relu", 0
-        kaiming_init(self.conv, a=a, nonlinearity=nonlinearity)
-        if self.with_norm:
+        """mmcv default: Kaiming-normal (fan_out) for a conv without its own ``init_weights``
+        (DCNv2 has one), norm weight 1 / bias 0."""
+        if not hasattr(self.conv, "init_weights"):
+            leaky = self.act_cfg is not None and self.act_cfg["type"] == "LeakyReLU"
+            if leaky:
+                assert self.act_cfg is not None
+                nonlinearity, a = "leaky_relu", self.act_cfg.get("negative_slope", 0.01)
+            else:
+                nonlinearity, a = "relu", 0
+            kaiming_init(self.conv, a=a, nonlinearity=nonlinearity)
+        if self.norm is not None:
             constant_init(self.norm, 1, bias=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)
-        if self.norm_name is not None:
-            x = self.norm(x)
-        if self.with_activation:
-            x = self.activate(x)
+        for layer in self.order:
+            if layer == "conv":
+                x = self.conv(x)
+            elif layer == "norm" and self.norm_name is not None:
+                x = getattr(self, self.norm_name)(x)
+            elif layer == "act" and self.with_activation:
+                x = self.activate(x)
         return x
