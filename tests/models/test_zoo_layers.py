@@ -187,3 +187,30 @@ def test_deform_roi_pool_packs_keys_and_init() -> None:
     torch.testing.assert_close(modulated(feats, _rois()), 0.5 * plain, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="output_channels=3"):
         pack(torch.randn(1, 4, 8, 8), _rois()[:1])
+
+
+def test_deformable_roi_pooling_as_an_roi_layer_with_mmcv_keys() -> None:
+    """``roi_layer=dict(type='DeformRoIPoolPack' | 'ModulatedDeformRoIPoolPack', output_size,
+    output_channels)`` as in MMDetection v2.28's configs/dcn/faster_rcnn_r50_fpn_{dpool,mdpool}
+    configs: one layer per level with its own offset (and mask) layers, keyed as mmcv's
+    ``roi_layers.<level>.offset_fc`` / ``mask_fc``; zero-initialised offsets pool as the aligned
+    RoIAlign (the modulated one scaled by its initial 0.5 mask)."""
+    from detkit.models.roi_heads.roi_extractors import SingleRoIExtractor
+    from detkit.ops import RoIAlign
+
+    torch.manual_seed(0)
+    feats = [torch.randn(1, 8, 32 // s, 32 // s) for s in (1, 2)]
+    rois = torch.tensor([[0.0, 1.0, 2.0, 20.0, 25.0], [0.0, 0.0, 0.0, 6.0, 5.0]])
+    for kind, scale in (("DeformRoIPoolPack", 1.0), ("ModulatedDeformRoIPoolPack", 0.5)):
+        layer = dict(type=kind, output_size=3, output_channels=8, deform_fc_channels=16)
+        extractor = SingleRoIExtractor(layer, out_channels=8, featmap_strides=[4, 8])
+        keys = set(extractor.state_dict())
+        assert "roi_layers.1.offset_fc.2.weight" in keys
+        assert ("roi_layers.0.mask_fc.0.weight" in keys) == (kind != "DeformRoIPoolPack")
+        plain = RoIAlign(3, 1.0 / 4, 0, True)(feats[0], rois)
+        pooled = extractor.roi_layers[0](feats[0], rois)
+        torch.testing.assert_close(pooled, plain * scale, atol=1e-5, rtol=1e-5)
+    with pytest.raises(KeyError, match="roi_layer DeformRoIPoolPack"):
+        SingleRoIExtractor(
+            dict(type="DeformRoIPoolPack", output_size=3), out_channels=8, featmap_strides=[4]
+        )

@@ -1,4 +1,5 @@
-"""What the RoI extractors share: their RoIAlign layers from an mmcv ``roi_layer`` config,
+"""What the RoI extractors share: their RoI layers (RoIAlign, deformable RoI pooling) from an
+mmcv ``roi_layer`` config,
 pooling every RoI from several levels, and scaling RoIs about their centres."""
 
 from __future__ import annotations
@@ -9,19 +10,45 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from detkit.models.layers.deform_roi_pool import DeformRoIPoolPack, ModulatedDeformRoIPoolPack
 from detkit.ops import RoIAlign
 
 __all__ = ["build_roi_layers", "pool_rois_per_level", "rescale_rois"]
 
 
+_DEFORM_POOLS: dict[str, type[DeformRoIPoolPack]] = {
+    "DeformRoIPoolPack": DeformRoIPoolPack,
+    "ModulatedDeformRoIPoolPack": ModulatedDeformRoIPoolPack,
+}
+
+
 def build_roi_layers(roi_layer: Mapping[str, Any], featmap_strides: Sequence[int]) -> nn.ModuleList:
-    """One ``detkit.ops.RoIAlign`` (``torchvision.ops.RoIAlign`` semantics) per stride from an
-    mmcv ``roi_layer`` config (``type='RoIAlign'``, ``output_size``, ``sampling_ratio``
-    (0 = adaptive), ``aligned`` (default True), ``pool_mode`` ('avg' only))."""
+    """One RoI layer per stride (spatial scale 1 / stride) from an mmcv ``roi_layer`` config.
+
+    ``type='RoIAlign'``: ``detkit.ops.RoIAlign`` (``torchvision.ops.RoIAlign`` semantics) with
+    ``output_size``, ``sampling_ratio`` (0 = adaptive), ``aligned`` (default True),
+    ``pool_mode`` ('avg' only). ``type='DeformRoIPoolPack'`` / ``'ModulatedDeformRoIPoolPack'``
+    (MMDetection's ``configs/dcn/*dpool*``): the deformable RoI pooling of
+    :mod:`detkit.models.layers.deform_roi_pool` with ``output_size``, ``output_channels``,
+    ``deform_fc_channels``, ``sampling_ratio``, ``gamma``; as mmcv, each level has its own
+    offset layers (``roi_layers.<level>.offset_fc``). Every layer maps ``[B, C, H, W]`` features
+    and ``[K, 5]`` RoIs to ``[K, C, out_h, out_w]``.
+    """
     cfg = dict(roi_layer)
     kind = cfg.pop("type", None)
+    if kind in _DEFORM_POOLS:
+        cfg.pop("spatial_scale", None)  # set per level, as mmcv's extractors do
+        try:
+            return nn.ModuleList(
+                _DEFORM_POOLS[kind](spatial_scale=1.0 / s, **cfg) for s in featmap_strides
+            )
+        except TypeError as err:
+            raise KeyError(f"roi_layer {kind}: {err}") from None
     if kind != "RoIAlign":
-        raise KeyError(f"roi_layer type {kind!r} is not supported; use 'RoIAlign'")
+        raise KeyError(
+            f"roi_layer type {kind!r} is not supported; use 'RoIAlign', "
+            + ", ".join(repr(name) for name in _DEFORM_POOLS)
+        )
     if cfg.pop("pool_mode", "avg") != "avg":
         raise ValueError("roi_layer pool_mode must be 'avg' (torchvision's RoIAlign averages)")
     cfg.pop("use_torchvision", None)
