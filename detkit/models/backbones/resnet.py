@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.utils.checkpoint as activation_checkpoint
 
 from detkit.models.layers import build_norm_layer, constant_init, kaiming_init
-from detkit.ops import Conv2d, relayout
+from detkit.ops import Conv2d, channels_last_where_faster
 from detkit.registry import MODELS
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck"]
@@ -280,19 +280,14 @@ class ResNet(nn.Module):
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         """conv1 → norm → ReLU → 3×3 max-pool of ``x`` ``[B, C, H, W]`` → ``[B, C', H/4, W/4]``
-        in ``x``'s layout. On CPU it runs on channels_last strides, converted once: oneDNN's
-        7×7 stride-2 conv and PyTorch's max-pool are several times faster there than on NCHW
-        (``bench/kernels.py``, row ``resnet_stem_*``); same values."""
-        nchw = (
-            x.device.type == "cpu"
-            and x.dim() == 4
-            and x.is_contiguous()
-            and not torch.compiler.is_exporting()
+        in ``x``'s layout, on the memory layout measured faster on this CPU
+        (``detkit.ops.channels_last_where_faster``); same values."""
+        return channels_last_where_faster(
+            "resnet_stem",
+            lambda t: self.maxpool(self.relu(self.bn1(self.conv1(t)))),
+            x,
+            measurable=not self.bn1.training,
         )
-        if nchw:
-            x = relayout(x, torch.channels_last)
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        return relayout(x, torch.contiguous_format) if nchw else x
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = self._stem(x)
