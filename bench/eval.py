@@ -5,15 +5,14 @@ Usage: python bench/eval.py [--images 500] [--instances 20] [--size 2048x1024] [
                             [--out FILE.json]
 
 The set (seeded, made here, nothing downloaded): ``--images`` images of ``--size`` pixels with
-``--instances`` ground-truth instances each on average (8 Cityscapes classes; random
-polygons of 20-400 px across, at most half the height, stored as RLE masks like the
-Cityscapes converter's), and per image the detections a detector would give: each instance
-found with probability 0.85, its polygon jittered, plus false positives; every mask an RLE.
-Timed per
-backend: ``evaluate_coco(..., ['bbox', 'segm'])`` as the test tools run it (result json
-written and read, ``COCOeval`` evaluate/accumulate/summarize); the conversion alone
-(``results2json``: boxes to xywh, RLE counts to text, json) is timed too. Backends run
-alternately, wall-clock medians; on a shared machine the ratio is the figure to read.
+``--instances`` ground-truth instances each on average (8 Cityscapes classes; random polygons
+of 20-400 px across, at most half the height, stored as RLE masks like the Cityscapes
+converter's), and per image the detections a detector would give: each instance found with
+probability 0.85, its outline jittered (vertices and position), plus false positives; every
+mask an RLE. Timed per backend: ``evaluate_coco(..., ['bbox', 'segm'])`` as the test tools run
+it (result json written and read, ``COCOeval`` evaluate/accumulate/summarize); the conversion
+alone (``results2json``: boxes to xywh, RLE counts to text, json; part of both) is timed too.
+On a shared machine the ratio is the figure to read.
 """
 
 from __future__ import annotations
@@ -68,7 +67,8 @@ def make_set(
             label = int(rng.integers(len(CLASSES)))
             radius = float(np.exp(rng.uniform(np.log(10), np.log(min(200, height / 4)))))
             cx, cy = rng.uniform(radius, width - radius), rng.uniform(radius, height - radius)
-            rle = _rle(_polygon(rng, cx, cy, radius), height, width)
+            outline = _polygon(rng, cx, cy, radius)
+            rle = _rle(outline, height, width)
             gt["annotations"].append(
                 {
                     "id": len(gt["annotations"]) + 1,
@@ -81,9 +81,11 @@ def make_set(
                 }
             )
             if rng.random() < 0.85:  # found, with a jittered outline
-                shift = rng.normal(0, 0.04 * radius, 2)
+                noise = rng.normal(0, 0.05 * radius, len(outline)) + np.tile(
+                    rng.normal(0, 0.05 * radius, 2), len(outline) // 2
+                )
                 det_label = label if rng.random() < 0.95 else int(rng.integers(len(CLASSES)))
-                det = _rle(_polygon(rng, cx + shift[0], cy + shift[1], radius), height, width)
+                det = _rle((np.asarray(outline) + noise).tolist(), height, width)
                 _add(bboxes, segms, det_label, det, float(rng.uniform(0.3, 1.0)))
         for _ in range(rng.poisson(instances * 0.2)):  # false positives
             radius = float(np.exp(rng.uniform(np.log(10), np.log(min(100, height / 4)))))

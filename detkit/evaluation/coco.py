@@ -21,7 +21,6 @@ given to either are the same.
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import os
@@ -310,10 +309,8 @@ def _run_cocoeval(
         )
         return np.zeros(12), {}
     iou_type = "bbox" if metric == "proposal" else metric
-    if metric == "segm":
-        predictions = copy.deepcopy(predictions)
-        for prediction in predictions:
-            prediction.pop("bbox", None)
+    if metric == "segm":  # new dicts without the box (the masks are shared, not copied)
+        predictions = [{k: v for k, v in p.items() if k != "bbox"} for p in predictions]
     chatter = io.StringIO()
     with contextlib.redirect_stdout(chatter):
         coco_eval = _cocoeval(coco_gt, predictions, iou_type, backend)

@@ -16,12 +16,13 @@ Boxes are xyxy float32 in absolute pixels of the original image; COCO json store
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pycocotools.mask as mask_util
+
+from detkit.checkpoint.saving import atomic_write
 
 __all__ = [
     "encode_mask_results",
@@ -152,12 +153,14 @@ def segm2json(
 
 
 def _dump_json(entries: list[dict[str, Any]], path: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp_path = f"{path}.tmp"
-    with open(tmp_path, "w") as f:
-        json.dump(entries, f)
-    os.replace(tmp_path, path)
+    """``entries`` as JSON at ``path``, atomically; ``json.dumps`` runs the C encoder
+    (``json.dump`` to a file the pure-Python one, ~5x slower on a Cityscapes-val result)."""
+    text = json.dumps(entries).encode("utf-8")
+
+    def write(file: BinaryIO) -> None:
+        file.write(text)
+
+    atomic_write(path, write)
 
 
 def results2json(

@@ -24,10 +24,9 @@ def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
     path = Path(path)
 
     def write(file: io.BufferedWriter) -> None:
-        text = io.TextIOWrapper(file, encoding="utf-8")
-        json.dump(obj, text)
-        text.flush()
-        text.detach()  # leave ``file`` open: atomic_write fsyncs and closes it
+        # json.dumps runs the C encoder; json.dump to a file runs the pure-Python one (~5x
+        # slower on a Cityscapes-val result file)
+        file.write(json.dumps(obj).encode("utf-8"))
 
     atomic_write(str(path), write)
     return path
