@@ -13,7 +13,7 @@ convolution. The grid's unused cells stay zero.
 Why: NNPACK's batched algorithm covers a 14×14 map with 6×6 output tiles (18×18, 65 % more
 work than the map), the single-image one tiles the whole mosaic (149×149 for 100 maps:
 13 % seams). Whether that pays on a CPU is measured (:func:`roi_conv_stack`; ``python
-bench/kernels.py --match mask_head`` compares). Only the layout changes; the convolutions are
+bench/kernels.py --match roi_mosaic`` compares). Only the layout changes; the convolutions are
 the model's own modules.
 """
 
