@@ -1,13 +1,12 @@
 """Mask R-CNN / Cascade Mask R-CNN R50-FPN speed: detkit vs torchvision, on one 1024x512 input.
 
 Usage: python bench/model.py [--out FILE.json] [--threads 1,2,N] [--repeats 3] [--skip-train]
-                             [--objects 8] [--no-compile]
+                             [--objects 8] [--no-compile] [--fresh-kernel-cache]
 
 ``--threads`` takes a comma-separated list: every row is measured at each thread count (the
 JSON holds one result block per count, under ``by_threads``), each count in a fresh process:
 PyTorch sizes NNPACK's thread pool once, at the first NNPACK convolution of a process, so a
-later ``torch.set_num_threads`` would leave detkit's NNPACK convolutions on the old count. The CPU
-capability
+later ``torch.set_num_threads`` would take detkit's NNPACK candidates away. The CPU capability
 (``detkit.ops.cpu.probe_cpu``) and the thread settings are printed first. The bf16 row goes
 through ``detkit.ops.cpu.cpu_autocast``: on a CPU without native bf16 it runs float32 (and says
 so in the row's name), as detkit's own low-precision paths do, on the NCHW model (detkit's
@@ -27,6 +26,14 @@ and BatchNorm in eval mode (mmdet's ``frozen_stages=1, norm_eval=True``). What s
 is each library's own semantics: MMDetection's RoIAlign (``aligned=True``, adaptive
 ``sampling_ratio=0``) against torchvision's (``aligned=False``, 2×2 samples), and torchvision's
 removal of tiny boxes.
+
+detkit's rows run its fast kernels as chosen by the tuner on this machine
+(:mod:`detkit.ops.tuner`; the first, untimed run of each model measures the shape classes not
+in the cache, their cost reported as ``tuning_s``; ``--fresh-kernel-cache`` measures from an
+empty cache, as on a user's first run); the ``_stock`` rows run the same detkit model with the
+fast kernels off (``detkit.ops.fast_kernels(False)``: stock PyTorch), and the ratios
+``*_vs_stock`` compare the two. :func:`detkit.ops.kernel_report` (the decisions summary) is
+printed with the table.
 
 Runs alternate in one process; medians of wall-clock and of process CPU time are reported (on
 a shared machine the wall clock also counts time other processes hold the cores). Rows: fp32
@@ -58,6 +65,7 @@ import torchvision
 from timing import alternate  # bench/timing.py
 
 import detkit
+from detkit.ops import fast_kernels, kernel_report, tuner
 from detkit.ops.cpu import cpu_autocast, probe_cpu
 from detkit.ops.threads import thread_settings
 
@@ -284,6 +292,8 @@ def _print_table(results: dict[str, Any]) -> None:
         if key.startswith("ratio_") and not key.endswith("_cpu_time"):
             print(f"{key:58} {value:5.2f} (CPU time {results[key + '_cpu_time']:.2f})")
     print(f"bf16 vs fp32 detections, bbox mAP: {results['bf16_agreement']['bbox_mAP']}")
+    print(f"kernel tuning in this process: {results['tuning_s']:.2f} s")
+    print(results["kernel_report"])
 
 
 def main() -> None:
@@ -296,12 +306,20 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=8, help="gt objects for the train step")
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument(
+        "--fresh-kernel-cache",
+        action="store_true",
+        help="tune detkit's kernels from an empty cache (a temporary folder), as on first use",
+    )
+    parser.add_argument(
         "--no-compile",
         action="store_true",
         help="skip the torch.compile row (compiling takes minutes on CPU)",
     )
     args = parser.parse_args()
     counts = [int(t) for t in args.threads.split(",")]
+    if args.fresh_kernel_cache:
+        fresh = tempfile.TemporaryDirectory(prefix="detkit-kernels-")
+        os.environ["DETKIT_KERNEL_CACHE"] = fresh.name  # read at the first kernel decision
     cap = probe_cpu()
     print(f"CPU: {cap.summary()}")
     print(f"threads: {thread_settings().summary()}")
@@ -341,6 +359,7 @@ def _measure_in_fresh_process(args: argparse.Namespace, threads: int) -> dict[st
             out,
         ]
         command += ["--skip-train"] * args.skip_train + ["--no-compile"] * args.no_compile
+        command += ["--fresh-kernel-cache"] * args.fresh_kernel_cache
         subprocess.run(command, check=True)
         return json.loads(Path(out).read_text())["by_threads"][str(threads)]
 
@@ -390,6 +409,13 @@ def _measure(args: argparse.Namespace, threads: int) -> dict[str, Any]:
         else "detkit_mask_rcnn_bf16_requested_ran_fp32"
     )
 
+    def stock(run: Callable[[], Any]) -> Callable[[], Any]:
+        def stock_run() -> Any:
+            with fast_kernels(False):
+                return run()
+
+        return stock_run
+
     def tv_infer(model: Any, x: torch.Tensor) -> Callable[[], Any]:
         def run() -> Any:
             with torch.no_grad():
@@ -405,17 +431,24 @@ def _measure(args: argparse.Namespace, threads: int) -> dict[str, Any]:
     runs = {
         "torchvision_mask_rcnn": tv_infer(theirs, img),
         "detkit_mask_rcnn": infer(ours),
+        "detkit_mask_rcnn_stock": stock(infer(ours)),
         "torchvision_mask_rcnn_channels_last": tv_infer(theirs_cl, img_cl),
         "detkit_mask_rcnn_channels_last": infer(ours_cl),
         "detkit_cascade_mask_rcnn": infer(cascade),
+        "detkit_cascade_mask_rcnn_stock": stock(infer(cascade)),
         "detkit_cascade_mask_rcnn_channels_last": infer(cascade_cl),
         bf16_name: infer(ours_cl if native_bf16 else ours, bf16=True),
     }
     if not args.no_compile:
         runs["detkit_mask_rcnn_compiled_channels_last"] = infer(compiled)
     results["inference"] = alternate(runs, args.repeats)
-    ratios = {  # name: (detkit run, torchvision run)
+    ratios = {  # name: (detkit run, reference run)
         "ratio_infer_vs_torchvision": ("detkit_mask_rcnn", "torchvision_mask_rcnn"),
+        "ratio_infer_vs_stock": ("detkit_mask_rcnn", "detkit_mask_rcnn_stock"),
+        "ratio_cascade_infer_vs_stock": (
+            "detkit_cascade_mask_rcnn",
+            "detkit_cascade_mask_rcnn_stock",
+        ),
         "ratio_infer_channels_last_vs_torchvision_channels_last": (
             "detkit_mask_rcnn_channels_last",
             "torchvision_mask_rcnn_channels_last",
@@ -442,6 +475,7 @@ def _measure(args: argparse.Namespace, threads: int) -> dict[str, Any]:
             {
                 "torchvision_mask_rcnn": _train_step(theirs, img, False, targets),
                 "detkit_mask_rcnn": _train_step(ours, img, True, targets),
+                "detkit_mask_rcnn_stock": stock(_train_step(ours, img, True, targets)),
                 "torchvision_mask_rcnn_channels_last": _train_step(
                     theirs_cl, img_cl, False, targets
                 ),
@@ -450,6 +484,7 @@ def _measure(args: argparse.Namespace, threads: int) -> dict[str, Any]:
             args.repeats,
         )
         ratios["ratio_train_vs_torchvision"] = ("detkit_mask_rcnn", "torchvision_mask_rcnn")
+        ratios["ratio_train_vs_stock"] = ("detkit_mask_rcnn", "detkit_mask_rcnn_stock")
         ratios["ratio_train_channels_last_vs_torchvision_channels_last"] = (
             "detkit_mask_rcnn_channels_last",
             "torchvision_mask_rcnn_channels_last",
@@ -460,6 +495,8 @@ def _measure(args: argparse.Namespace, threads: int) -> dict[str, Any]:
             results[key] = table[ours_name]["wall_s"] / table[tv_name]["wall_s"]
             results[key + "_cpu_time"] = table[ours_name]["cpu_s"] / table[tv_name]["cpu_s"]
     results["load_average_after"] = os.getloadavg()
+    results["tuning_s"] = tuner._state.spent_s
+    results["kernel_report"] = kernel_report(verbose=False)
     _print_table(results)
     return results
 

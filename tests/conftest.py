@@ -1,13 +1,18 @@
-"""Shared pytest set-up: few torch threads (2-core CI machines), no GUI backend, and the
-``run_notebook`` fixture (papermill in the ``detkit`` kernel).
+"""Shared pytest set-up: few torch threads (2-core CI machines), no GUI backend, a kernel
+cache of this session only (``DETKIT_KERNEL_CACHE``: the kernel choices measured by
+``detkit.ops`` never come from another run's cache, and subprocesses and notebook kernels
+share this one), and the ``run_notebook`` fixture (papermill in the ``detkit`` kernel).
 
 The Agg backend is selected in this process only: an MPLBACKEND environment variable would
 leak into the papermill/JupyterLab kernels the tests start, and there it would stop
 ``plt.show()`` from putting figures into the notebooks.
 """
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +23,9 @@ import pytest
 
 matplotlib.use("Agg")
 os.environ.pop("MPLBACKEND", None)
+_KERNEL_CACHE = tempfile.mkdtemp(prefix="detkit-kernel-cache-")
+os.environ["DETKIT_KERNEL_CACHE"] = _KERNEL_CACHE
+atexit.register(shutil.rmtree, _KERNEL_CACHE, ignore_errors=True)
 
 import torch  # noqa: E402
 from shared_data import GOLDEN, SEED_TEXT, require_shared  # noqa: E402

@@ -9,12 +9,18 @@ the ``bbox`` key is removed first, so small/medium/large use the mask area. Retu
 are ``<metric>_mAP``, ``_mAP_50``, ``_mAP_75``, ``_mAP_s``, ``_mAP_m``, ``_mAP_l`` (rounded
 to 4 decimals) and ``<metric>_mAP_copypaste``; pycocotools' 12-number table is printed per
 metric, and a per-class AP table with ``classwise=True``.
+
+Backends (``backend=``, from a config's ``evaluation.backend`` or ``--eval-options
+backend=...``): ``'pycocotools'`` (the default and the reference) or ``'faster_coco_eval'``
+(the ``faster-coco-eval`` package: the same COCOeval semantics with the per-image matching
+and the accumulation in C++; every metric equal to pycocotools' to 1e-4, tested;
+``python bench/eval.py`` measures both). The ground truth, the results and the parameters
+given to either are the same.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import os
@@ -30,6 +36,7 @@ from detkit.evaluation.coco_format import results2json
 from detkit.evaluation.log import LoggerLike, print_log
 
 __all__ = [
+    "COCO_BACKENDS",
     "COCO_METRICS",
     "load_coco",
     "renumber_annotations_from_one",
@@ -40,6 +47,7 @@ __all__ = [
 ]
 
 COCO_METRICS = ("bbox", "segm", "proposal")
+COCO_BACKENDS = ("pycocotools", "faster_coco_eval")
 # name -> index in COCOeval.stats
 COCO_STAT_INDEX = {
     "mAP": 0,
@@ -112,6 +120,47 @@ def format_coco_results(
     return results2json(results, img_ids, cat_ids, jsonfile_prefix), tmp_dir
 
 
+def _cocoeval(coco_gt: COCO, predictions: list[dict[str, Any]], iou_type: str, backend: str) -> Any:
+    """A ``COCOeval`` of ``backend`` on ``coco_gt``'s annotations and ``predictions``."""
+    if backend == "pycocotools":
+        return COCOeval(coco_gt, coco_gt.loadRes(predictions), iou_type)
+    try:
+        import faster_coco_eval
+    except ImportError as exc:
+        raise ImportError(
+            "evaluation backend 'faster_coco_eval' needs the faster-coco-eval package "
+            "(pip install faster-coco-eval)"
+        ) from exc
+    gt = faster_coco_eval.COCO(coco_gt.dataset)
+    return faster_coco_eval.COCOeval_faster(
+        gt, gt.loadRes(predictions), iou_type, print_function=print
+    )
+
+
+def _summarize_as_pycocotools(coco_eval: Any) -> np.ndarray:
+    """The 12 stats of pycocotools' ``COCOeval.summarize`` (its table printed) from a
+    faster-coco-eval ``COCOeval_faster``, whose own summary takes the AP at the largest
+    ``maxDets`` (1000 here) where pycocotools takes it at 100 (for the first stat)."""
+    max_dets = list(coco_eval.params.maxDets)
+
+    def stat(ap: int, max_det: int, **kwargs: Any) -> float:
+        if max_det not in max_dets:  # pycocotools: an empty selection, -1
+            return -1.0
+        return float(coco_eval._summarize(ap, maxDets=max_det, **kwargs))
+
+    last = max_dets[2] if len(max_dets) > 2 else max_dets[-1]
+    return np.asarray(
+        [
+            stat(1, 100),
+            stat(1, last, iouThr=0.5),
+            stat(1, last, iouThr=0.75),
+            *(stat(1, last, areaRng=area) for area in ("small", "medium", "large")),
+            *(stat(0, m) for m in max_dets[:3]),
+            *(stat(0, last, areaRng=area) for area in ("small", "medium", "large")),
+        ]
+    )
+
+
 def classwise_ap(coco_eval: COCOeval, coco_gt: COCO, cat_ids: Sequence[int]) -> dict[str, float]:
     """Per-category AP (IoU 0.50:0.95, all areas, largest maxDets) by category name
     (nan for a category without ground truth)."""
@@ -160,6 +209,7 @@ def evaluate_coco(
     proposal_nums: Sequence[int] = (100, 300, 1000),
     iou_thrs: Sequence[float] | None = None,
     metric_items: Sequence[str] | None = None,
+    backend: str = "pycocotools",
 ) -> dict[str, float | str]:
     """Evaluate ``results`` (one per image, in ``img_ids`` order) against ``coco``.
 
@@ -177,6 +227,7 @@ def evaluate_coco(
         iou_thrs: IoU thresholds (default 0.50:0.95 step 0.05).
         metric_items: names from ``COCO_STAT_INDEX`` to return (default: the six mAPs, or
             the six ARs for proposals).
+        backend: ``'pycocotools'`` or ``'faster_coco_eval'`` (see the module docstring).
 
     Returns:
         ``{'bbox_mAP': 0.512, ..., 'bbox_mAP_copypaste': '0.512 0.801 ...'}``.
@@ -186,6 +237,8 @@ def evaluate_coco(
             ``--format-only``), or results and images do not match.
     """
     metrics = _check_metrics(metric)
+    if backend not in COCO_BACKENDS:
+        raise ValueError(f"evaluation backend {backend!r} is not one of {COCO_BACKENDS}")
     ann_file = coco if isinstance(coco, str) else "the annotation file"
     coco_gt = load_coco(coco) if isinstance(coco, str) else coco
     if not coco_gt.dataset.get("annotations"):  # the converter drops the key when empty
@@ -218,6 +271,7 @@ def evaluate_coco(
                 thresholds,
                 classwise,
                 logger,
+                backend,
             )
             prefix = "" if name == "proposal" else f"{name}_"
             for item in items:
@@ -243,6 +297,7 @@ def _run_cocoeval(
     iou_thrs: np.ndarray,
     classwise: bool,
     logger: LoggerLike,
+    backend: str = "pycocotools",
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Run COCOeval on ``predictions``; returns the 12 summary stats (zeros when empty) and
     the per-category AP (only with ``classwise``)."""
@@ -254,14 +309,11 @@ def _run_cocoeval(
         )
         return np.zeros(12), {}
     iou_type = "bbox" if metric == "proposal" else metric
-    if metric == "segm":
-        predictions = copy.deepcopy(predictions)
-        for prediction in predictions:
-            prediction.pop("bbox", None)
+    if metric == "segm":  # new dicts without the box (the masks are shared, not copied)
+        predictions = [{k: v for k, v in p.items() if k != "bbox"} for p in predictions]
     chatter = io.StringIO()
     with contextlib.redirect_stdout(chatter):
-        coco_det = coco_gt.loadRes(predictions)
-        coco_eval = COCOeval(coco_gt, coco_det, iou_type)
+        coco_eval = _cocoeval(coco_gt, predictions, iou_type, backend)
         coco_eval.params.catIds = cat_ids
         coco_eval.params.imgIds = img_ids
         coco_eval.params.maxDets = list(proposal_nums)
@@ -272,7 +324,10 @@ def _run_cocoeval(
         coco_eval.accumulate()
     table = io.StringIO()
     with contextlib.redirect_stdout(table):
-        coco_eval.summarize()
+        if backend == "pycocotools":
+            coco_eval.summarize()
+        else:
+            coco_eval.stats = _summarize_as_pycocotools(coco_eval)
     print_log("\n" + table.getvalue(), logger)
     per_class: dict[str, float] = {}
     if classwise and metric != "proposal":

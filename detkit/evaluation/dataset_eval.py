@@ -37,6 +37,7 @@ def evaluate_dataset(
     proposal_nums: Sequence[int] = (100, 300, 1000),
     iou_thrs: Sequence[float] | None = None,
     metric_items: Sequence[str] | None = None,
+    backend: str = "pycocotools",
 ) -> dict[str, float | str]:
     """Evaluate ``results`` (one per image of ``dataset``, in order).
 
@@ -46,8 +47,9 @@ def evaluate_dataset(
         metric: ``'bbox'``, ``'segm'``, ``'proposal'``, ``'cityscapes'`` or a list of them.
         jsonfile_prefix: keep the COCO result json files at ``<prefix>.<metric>.json``.
         outfile_prefix: keep the Cityscapes prediction files in this folder.
-        classwise, proposal_nums, iou_thrs, metric_items: see
-            :func:`detkit.evaluation.coco.evaluate_coco`.
+        classwise, proposal_nums, iou_thrs, metric_items, backend: see
+            :func:`detkit.evaluation.coco.evaluate_coco` (``backend``: a config's
+            ``evaluation.backend``, ``'pycocotools'`` or ``'faster_coco_eval'``).
 
     Returns:
         The COCO metrics (``bbox_mAP``, ...) and, for ``'cityscapes'``, ``mAP`` and ``AP@50``.
@@ -87,6 +89,7 @@ def evaluate_dataset(
                 proposal_nums=proposal_nums,
                 iou_thrs=iou_thrs,
                 metric_items=metric_items,
+                backend=backend,
             )
         )
     return eval_results

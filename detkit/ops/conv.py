@@ -1,209 +1,171 @@
-"""Convolutions that take faster CPU kernels where they apply: ``Conv2d`` and
-``ConvTranspose2d`` are drop-in ``nn.Conv2d`` / ``nn.ConvTranspose2d`` modules (same
-parameters, same state-dict keys), so model code reads ``self.conv(x)``.
+"""Convolutions whose CPU kernel is measured per shape class: ``Conv2d`` and ``ConvTranspose2d``
+are drop-in ``nn.Conv2d`` / ``nn.ConvTranspose2d`` modules (same parameters, same state-dict
+keys), so model code reads ``self.conv(x)``.
 
-``Conv2d`` (and the functional :func:`conv2d`) takes NNPACK's Winograd algorithm for a 3×3
-stride-1 convolution where it measured faster than oneDNN; PyTorch itself prefers oneDNN
-whenever both can run a CPU convolution. NNPACK applies to two kinds of float32 input
-(``python bench/kernels.py`` has the figures):
+Ops and candidates (:mod:`detkit.ops.tuner` picks; ``pytorch`` is ATen's own kernel, oneDNN
+for float32 CPU convolutions):
 
-* a batch of RoI features (>= 16 maps of >= 10×10, e.g. a mask head's convs), through
-  NNPACK's batched algorithm;
-* one large map per image (>= 2048 pixels and ``C_in · C_out · H · W >= 2**27``, e.g. the
-  FPN and RPN convs on the stride-4 level, the ResNet-50 3×3 convs of layers 2 and 3),
-  through NNPACK's single-image algorithm, one image at a time. Smaller maps or fewer
-  channels stay on oneDNN, which was as fast or faster there.
+* ``conv3x3``: a 3×3 stride-1 float32 NCHW convolution: ``pytorch``, ``nnpack`` (NNPACK's
+  Winograd, :mod:`detkit.ops.nnpack`; batched algorithm on a batch) or ``nnpack_per_image``
+  (its single-image algorithm per image, for batches);
+* ``conv3x3_input_grad``: the input's gradient of such a convolution (the "full" 3×3
+  convolution of the output's gradient with the flipped, transposed kernel), same candidates;
+* ``conv3x3_weight_grad``: the kernel's gradient: ``pytorch``, ``winograd_onednn`` or
+  ``winograd_mkl`` (Winograd's F(4×4, 3×3), :mod:`detkit.ops.winograd`, its products by
+  oneDNN or by one batched MKL GEMM);
+* ``conv1x1``, ``conv1x1_backward``: unstrided 1×1 convolutions (:mod:`detkit.ops.gemm`);
+* ``deconv``: ``ConvTranspose2d`` on the input's layout (``pytorch``) or on a channels_last
+  copy (``channels_last``; its output is then channels_last).
 
-A stack of 3×3 convs on RoI maps (the mask head) can instead run on one mosaic of the maps
-(:func:`nnpack_mosaic`, :mod:`detkit.ops.roi_mosaic`) where the mosaic, as one image, passes
-the single-image rule: NNPACK's single-image algorithm wastes less on tile edges than its
-batched one on 14×14 maps.
-
-The thresholds are per instruction set, thread count and OpenMP wait
-(:func:`detkit.ops.policy.conv_policy` of this CPU's :func:`detkit.ops.cpu.probe_cpu` and this
-process's :func:`detkit.ops.threads.process_openmp_wait`); the figures above are AVX-512's at
-one thread.
-
-NNPACK reads NCHW-contiguous float32 maps, so channels_last inputs (a ``channels_last``
-model) and autocast keep oneDNN (converting a bf16 map to NCHW float32 for NNPACK measured
-slower than oneDNN's bf16 convolution).
-
-Winograd's results differ from a direct convolution by ~4e-6 relative (norm of the
-difference over norm of the output; up to ~1e-5 of the largest output). When a gradient is
-needed, the input's gradient (the 3×3 convolution of the output's gradient with the flipped,
-transposed kernel) goes through NNPACK too, on the same conditions; the kernel's gradient
-goes through Winograd's F(4×4, 3×3) algorithm where that measured faster
-(:mod:`detkit.ops.winograd`: 256+ channels on 8192+ pixels), else through oneDNN.
-``torch.backends.nnpack.flags(enabled=False)`` turns it all off.
-
-PyTorch creates NNPACK's thread pool at the process's first NNPACK convolution, sized to
-``torch.get_num_threads()`` then, and never resizes it. NNPACK is therefore taken only while
-the thread count equals that size (:func:`nnpack_pool_threads`); after a change
-(``torch.set_num_threads``) the convolutions stay on oneDNN, which follows the new count, and
-a warning says once to set the thread count before the first forward pass.
-``torch.utils.flop_counter`` counts NNPACK's convolutions as the convolutions they compute.
-
-``ConvTranspose2d`` runs on a channels_last copy of a CPU input: oneDNN's transposed
-convolution is faster on NHWC data (the mask head's 2×2 deconvolution); its output is
-channels_last.
+Shape classes: :func:`detkit.ops.shape_class.map_class` of the input with ``C_in>C_out``
+and the padding. Winograd's results differ from a direct convolution by ~4e-6 relative (norm
+of the difference over the output's norm; up to ~1e-5 of the largest output), the Winograd
+kernel gradient by ~3e-6. channels_last inputs, autocast and other dtypes keep PyTorch's
+kernels, as do ``torch.compile``, export and tracing; ``detkit.ops.fast_kernels(False)`` turns
+all of it off, ``torch.backends.nnpack.flags(enabled=False)`` the NNPACK candidates.
 """
 
 from __future__ import annotations
 
-import functools
-import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
-from torch.utils.flop_counter import conv_flop_count, flop_registry, register_flop_formula
 
-from detkit.ops import winograd
-from detkit.ops.cpu import probe_cpu
+from detkit.ops import nnpack, tuner, winograd
 from detkit.ops.gemm import conv1x1
-from detkit.ops.policy import ConvPolicy, conv_policy
-from detkit.ops.roi_mosaic import RoIMosaic
-from detkit.ops.threads import OpenMPWait, process_openmp_wait
+from detkit.ops.shape_class import TimingInput, map_class, timing_crop
+from detkit.ops.switch import STOCK, fast_kernels_enabled, traced
 
-__all__ = [
-    "Conv2d",
-    "ConvTranspose2d",
-    "conv2d",
-    "conv_transpose2d",
-    "nnpack_mosaic",
-    "nnpack_pool_threads",
-]
+__all__ = ["Conv2d", "ConvTranspose2d", "conv2d", "conv_transpose2d", "conv3x3_applies"]
+
+Grads = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
+Calls = dict[str, Callable[[], torch.Tensor]]
 
 
-if torch.ops.aten._nnpack_spatial_convolution not in flop_registry:
-
-    @register_flop_formula(torch.ops.aten._nnpack_spatial_convolution)
-    def _nnpack_conv_flop(
-        x_shape: list[int],
-        w_shape: list[int],
-        *args: Any,
-        out_shape: list[int] | None = None,
-        **kwargs: Any,
-    ) -> int:
-        """FLOPs of the direct convolution (one multiply-add = 2), as for ``aten.convolution``."""
-        return conv_flop_count(x_shape, w_shape, out_shape, transposed=False)
+def conv3x3_applies(layer: nn.Conv2d, x: torch.Tensor) -> bool:
+    """``layer`` on ``x`` is a 3×3 conv whose kernels detkit chooses: fast kernels on, not
+    traced, a non-empty float32 NCHW map that NNPACK could convolve
+    (:func:`detkit.ops.nnpack.applies`)."""
+    return fast_kernels_enabled() and not traced() and x.numel() > 0 and nnpack.applies(layer, x)
 
 
-@functools.cache
-def _nnpack_ready() -> bool:
-    """NNPACK is built in and initialised (the first call initialises it)."""
-    return bool(torch._nnpack_available())
-
-
-_pool_threads: int | None = None  # torch's thread count at this process's first NNPACK conv
-
-
-def nnpack_pool_threads() -> int | None:
-    """The threads of NNPACK's pool (fixed by PyTorch at the first NNPACK convolution of the
-    process); None before that convolution."""
-    return _pool_threads
-
-
-def _pool_matches() -> bool:
-    """NNPACK's pool has (or, not created yet, will have) ``torch.get_num_threads()`` threads;
-    warns once when it does not."""
-    if _pool_threads is None or _pool_threads == torch.get_num_threads():
-        return True
-    _warn_pool_mismatch(_pool_threads, torch.get_num_threads())
-    return False
-
-
-@functools.cache
-def _warn_pool_mismatch(pool: int, now: int) -> None:
-    warnings.warn(
-        f"NNPACK's thread pool was created with {pool} thread(s) and PyTorch cannot resize "
-        f"it; with {now} thread(s) now, detkit runs its 3x3 convolutions on oneDNN. Set the "
-        "thread count (torch.set_num_threads / OMP_NUM_THREADS) before the first forward pass.",
-        RuntimeWarning,
-        stacklevel=4,
+def _stock_backward(
+    grad: torch.Tensor,
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    padding: int,
+    mask: tuple[bool, bool, bool],
+) -> Grads:
+    bias_sizes = [weight.size(0)] if mask[2] else None
+    out: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = torch.ops.aten.convolution_backward(
+        grad, x, weight, bias_sizes, [1, 1], [padding] * 2, [1, 1], False, [0, 0], 1, list(mask)
     )
+    return out[0], out[1], out[2]
 
 
-def _policy() -> ConvPolicy:
-    """This CPU's NNPACK thresholds at the current thread count and this process's OpenMP wait."""
-    return _policy_at(torch.get_num_threads(), process_openmp_wait())
+def _nnpack_candidates(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: int
+) -> Calls:
+    """The NNPACK candidates on ``x`` (a per-image one for batches); none where NNPACK may
+    not run now (:func:`detkit.ops.nnpack.usable`)."""
+    if not nnpack.usable():
+        return {}
+    calls: Calls = {"nnpack": lambda: nnpack.conv(x, weight, bias, padding)}
+    if x.size(0) > 1:
+        calls["nnpack_per_image"] = lambda: nnpack.conv_per_image(x, weight, bias, padding)
+    return calls
 
 
-@functools.cache
-def _policy_at(threads: int, wait: OpenMPWait) -> ConvPolicy:
-    """This CPU's NNPACK thresholds at ``threads`` threads under ``wait`` (the CPU probed once)."""
-    return conv_policy(probe_cpu(), threads, wait)
+def _as_whole_map(calls: Calls, x: torch.Tensor, timing: TimingInput) -> Calls:
+    """``calls`` on the timed input under the names of the candidates they stand for on all
+    of ``x``: NNPACK timed on one cropped image of a batch stands for NNPACK image by image."""
+    if timing.spatial and x.size(0) > 1 and "nnpack" in calls:
+        calls = dict(calls)
+        calls["nnpack_per_image"] = calls.pop("nnpack")
+    return calls
 
 
-def _nnpack_faster(
-    x: torch.Tensor, out_channels: int, shape: tuple[int, ...] | None = None
-) -> bool:
-    """NNPACK measured faster than oneDNN on this CPU for a 3×3 stride-1 conv of ``x``
-    ``[B, C, H, W]`` (or of a map of ``shape``)."""
-    batch, channels, height, width = shape if shape is not None else x.shape
-    return _policy().nnpack_faster(batch, channels, out_channels, height, width)
+def _partner(timing: TimingInput, other: torch.Tensor, grow: int) -> torch.Tensor:
+    """``other`` (the conv's input or output gradient beside the timed tensor) cut like the
+    timed tensor, its map ``grow`` pixels larger per side pair (the padding's effect)."""
+    if timing.spatial:
+        rows, cols = timing.tensor.size(2) + grow, timing.tensor.size(3) + grow
+        return other[:1, :, :rows, :cols].contiguous()
+    return other[: timing.tensor.size(0)]
 
 
-def _use_nnpack(conv: nn.Conv2d, x: torch.Tensor, shape: tuple[int, ...] | None = None) -> bool:
-    """NNPACK runs ``conv`` on ``x`` (or on a map of ``shape`` laid out as ``x``)."""
-    # the switch first: an exported graph (torch.backends.nnpack.flags(enabled=False)) has
-    # symbolic sizes that the size tests below would guard on
-    return (
-        torch._C._get_nnpack_enabled()
-        and x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and x.dim() == 4
-        and x.is_contiguous()
-        and conv.weight.dtype == torch.float32
-        and conv.kernel_size == (3, 3)
-        and conv.groups == 1
-        and conv.stride == (1, 1)
-        and conv.dilation == (1, 1)
-        and conv.padding_mode == "zeros"
-        and conv.padding in ((0, 0), (1, 1))
-        and not torch.is_autocast_enabled("cpu")
-        and _nnpack_faster(x, conv.out_channels, shape)
-        and _nnpack_ready()
-        and _pool_matches()
-    )
-
-
-def nnpack_mosaic(conv: nn.Conv2d, x: torch.Tensor) -> RoIMosaic | None:
-    """The :class:`~detkit.ops.roi_mosaic.RoIMosaic` of a batch of RoI maps ``x``
-    ``[K, C, h, w]`` (K >= 2) on which ``conv`` (3×3, padding 1) takes NNPACK's single-image
-    algorithm, where the policy says NNPACK is faster than oneDNN for the mosaic as one
-    image; None otherwise (then ``conv(x)`` keeps its own path)."""
-    if not torch._C._get_nnpack_enabled() or x.dim() != 4 or conv.padding != (1, 1):
-        return None
-    if x.size(0) < 2:
-        return None
-    mosaic = RoIMosaic.plan(x.size(0), x.size(2), x.size(3))
-    return mosaic if _use_nnpack(conv, x, (1, x.size(1), *mosaic.shape)) else None
-
-
-def _nnpack_conv3x3(
+def _forward(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: int
 ) -> torch.Tensor:
-    """NNPACK's 3×3 convolution of ``x`` ``[B, C_in, H, W]`` (contiguous) with ``weight``
-    ``[C_out, C_in, 3, 3]``; below the policy's ``min_batch`` one image per call (NNPACK's
-    single-image algorithm, the fast one for large maps)."""
-    global _pool_threads
-    if _pool_threads is None:  # this call creates NNPACK's pool with the current thread count
-        _pool_threads = torch.get_num_threads()
-    if x.size(0) >= _policy().min_batch or x.size(0) == 1:
-        return torch._nnpack_spatial_convolution(x, weight, bias, [padding, padding])
-    return torch.cat(
-        [
-            torch._nnpack_spatial_convolution(image, weight, bias, [padding, padding])
-            for image in x.split(1)
-        ]
-    )
+    """The 3×3 conv of ``x`` with the kernel chosen for its shape class (``conv3x3``)."""
+    shape = map_class(x, f"{weight.size(1)}>{weight.size(0)} p{padding}")
+
+    def calls(t: torch.Tensor) -> Calls:
+        stock: Calls = {STOCK: lambda: F.conv2d(t, weight, bias, 1, padding)}
+        return stock | _nnpack_candidates(t, weight, bias, padding)
+
+    timing = timing_crop(x)
+    if timing.tensor is x:
+        return tuner.run("conv3x3", shape, calls(x))
+    timed = _as_whole_map(calls(timing.tensor), x, timing)
+    return calls(x)[tuner.choose("conv3x3", shape, timed, timing.scale)]()
 
 
-class _NNPACKConv3x3(torch.autograd.Function):
-    """3×3 stride-1 convolution through NNPACK, whose input gradient is NNPACK's too where
-    it is faster."""
+def _input_grad(
+    grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, padding: int
+) -> torch.Tensor | None:
+    """``x``'s gradient by the kernel chosen for ``conv3x3_input_grad``; None where PyTorch's
+    ``convolution_backward`` is chosen (computed with the weight's gradient then)."""
+    kernel = weight.flip(2, 3).transpose(0, 1).contiguous()
+    shape = map_class(grad, f"{weight.size(0)}>{weight.size(1)} p{padding}")
+
+    def calls(g: torch.Tensor, like: torch.Tensor) -> Calls:
+        def stock() -> torch.Tensor:
+            grad_x = _stock_backward(g, like, weight, padding, (True, False, False))[0]
+            assert grad_x is not None
+            return grad_x
+
+        return {STOCK: stock} | _nnpack_candidates(g, kernel, None, 2 - padding)
+
+    timing = timing_crop(grad)
+    partner = _partner(timing, x, 2 - 2 * padding)
+    timed = _as_whole_map(calls(timing.tensor, partner), grad, timing)
+    choice = tuner.choose("conv3x3_input_grad", shape, timed, timing.scale)
+    return None if choice == STOCK else calls(grad, x)[choice]()
+
+
+def _weight_grad(
+    grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, padding: int
+) -> torch.Tensor | None:
+    """The kernel's gradient by the kernel chosen for ``conv3x3_weight_grad``; None where
+    PyTorch's ``convolution_backward`` is chosen."""
+    shape = map_class(x, f"{weight.size(1)}>{weight.size(0)} p{padding}")
+
+    def calls(g: torch.Tensor, t: torch.Tensor) -> Calls:
+        def stock() -> torch.Tensor:
+            grad_weight = _stock_backward(g, t, weight, padding, (False, True, False))[1]
+            assert grad_weight is not None
+            return grad_weight
+
+        return {
+            STOCK: stock,
+            "winograd_onednn": lambda: winograd.conv3x3_weight_grad(t, g, padding, "onednn"),
+            "winograd_mkl": lambda: winograd.conv3x3_weight_grad(t, g, padding, "mkl"),
+        }
+
+    timing = timing_crop(x)
+    partner = _partner(timing, grad, 2 * padding - 2)
+    choice = tuner.choose("conv3x3_weight_grad", shape, calls(partner, timing.tensor), timing.scale)
+    return None if choice == STOCK else calls(grad, x)[choice]()
+
+
+class _Conv3x3(torch.autograd.Function):
+    """3×3 stride-1 convolution whose forward, input gradient and kernel gradient each take
+    the kernel measured fastest for their shape class."""
 
     @staticmethod
     def forward(
@@ -211,8 +173,7 @@ class _NNPACKConv3x3(torch.autograd.Function):
     ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
         ctx.padding = padding
-        ctx.has_bias = bias is not None
-        return _nnpack_conv3x3(x, weight, bias, padding)
+        return _forward(x, weight, bias, padding)
 
     @staticmethod
     @once_differentiable
@@ -220,70 +181,62 @@ class _NNPACKConv3x3(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
         grad = grad.contiguous()
-        grad_x = grad_weight = grad_bias = None
-        if need_x and _nnpack_faster(grad, x.size(1)):
-            # a stride-1 conv's input gradient: "full" 3×3 conv with the flipped, transposed kernel
-            kernel = weight.flip(2, 3).transpose(0, 1).contiguous()
-            grad_x = _nnpack_conv3x3(grad, kernel, None, 2 - ctx.padding)
-        if need_weight and winograd.faster_than_onednn(x, grad, _policy().weight_grad_min_pixels):
-            grad_weight = winograd.conv3x3_weight_grad(x, grad, ctx.padding)
+        grad_x = _input_grad(grad, x, weight, ctx.padding) if need_x else None
+        grad_weight = _weight_grad(grad, x, weight, ctx.padding) if need_weight else None
+        stock = (need_x and grad_x is None, need_weight and grad_weight is None, need_bias)
+        if stock[0] or stock[1]:
+            grads = _stock_backward(grad, x, weight, ctx.padding, stock)
+            grad_x = grads[0] if stock[0] else grad_x
+            grad_weight = grads[1] if stock[1] else grad_weight
+            grad_bias = grads[2]
+        else:
             grad_bias = grad.sum((0, 2, 3)) if need_bias else None
-        onednn_mask = [
-            need and done is None
-            for need, done in zip(
-                (need_x, need_weight, need_bias), (grad_x, grad_weight, grad_bias)
-            )
-        ]
-        if any(onednn_mask):
-            bias_sizes = [weight.size(0)] if ctx.has_bias else None
-            onednn = torch.ops.aten.convolution_backward(
-                grad,
-                x,
-                weight,
-                bias_sizes,
-                [1, 1],
-                [ctx.padding] * 2,
-                [1, 1],
-                False,
-                [0, 0],
-                1,
-                onednn_mask,
-            )
-            grad_x, grad_weight, grad_bias = (
-                new if needed else done
-                for new, needed, done in zip(onednn, onednn_mask, (grad_x, grad_weight, grad_bias))
-            )
         return grad_x, grad_weight, grad_bias, None
 
 
-def conv2d(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """``conv``'s convolution of ``x`` ``[B, C_in, H, W]`` → ``[B, C_out, H', W']``, through
-    NNPACK when it applies (see the module docstring), an unstrided 1×1 one as oneDNN products
-    where they apply (:func:`detkit.ops.gemm.conv1x1`), else through ``conv``'s own kernel."""
-    if not _use_nnpack(conv, x):
-        out = conv1x1(conv, x)
-        return out if out is not None else conv._conv_forward(x, conv.weight, conv.bias)
-    padding = conv.padding[0]
-    if torch.is_grad_enabled() and (
-        x.requires_grad
-        or conv.weight.requires_grad
-        or (conv.bias is not None and conv.bias.requires_grad)
-    ):
-        return _NNPACKConv3x3.apply(x, conv.weight, conv.bias, padding)
-    return _nnpack_conv3x3(x, conv.weight, conv.bias, padding)
+def conv2d(layer: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``layer``'s convolution of ``x`` ``[B, C_in, H, W]`` → ``[B, C_out, H', W']``: a 3×3
+    stride-1 one by the kernels measured fastest (see the module docstring), an unstrided
+    1×1 one likewise (:func:`detkit.ops.gemm.conv1x1`), any other by ``layer``'s own."""
+    if conv3x3_applies(layer, x):
+        padding = int(layer.padding[0])
+        if torch.is_grad_enabled() and (
+            x.requires_grad or any(p.requires_grad for p in layer.parameters())
+        ):
+            out: torch.Tensor = _Conv3x3.apply(x, layer.weight, layer.bias, padding)
+            return out
+        return _forward(x, layer.weight, layer.bias, padding)
+    gemm_out = conv1x1(layer, x)
+    return gemm_out if gemm_out is not None else layer._conv_forward(x, layer.weight, layer.bias)
 
 
-def conv_transpose2d(deconv: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
-    """``deconv``'s transposed convolution of ``x`` ``[B, C_in, H, W]`` →
-    ``[B, C_out, H', W']``; on CPU the input is made channels_last first."""
-    if x.device.type == "cpu" and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return nn.ConvTranspose2d.forward(deconv, x)
+def conv_transpose2d(layer: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
+    """``layer``'s transposed convolution of ``x`` ``[B, C_in, H, W]`` →
+    ``[B, C_out, H', W']``, on ``x``'s layout or on a channels_last copy of a CPU map,
+    whichever measured faster for the shape class (``deconv``)."""
+
+    def stock() -> torch.Tensor:
+        return nn.ConvTranspose2d.forward(layer, x)
+
+    if not (fast_kernels_enabled() and not traced() and x.device.type == "cpu" and x.dim() == 4):
+        return stock()
+    if x.is_contiguous(memory_format=torch.channels_last):
+        return stock()
+    channels_last = x.contiguous(memory_format=torch.channels_last)
+    shape = map_class(x, f"{layer.in_channels}>{layer.out_channels} k{layer.kernel_size[0]}")
+    candidates: Calls = {
+        STOCK: stock,
+        "channels_last": lambda: nn.ConvTranspose2d.forward(layer, channels_last),
+    }
+    if torch.is_grad_enabled() and (x.requires_grad or layer.weight.requires_grad):
+        with torch.no_grad():
+            choice = tuner.choose("deconv", shape, candidates)
+        return candidates[choice]()
+    return tuner.run("deconv", shape, candidates)
 
 
 class Conv2d(nn.Conv2d):
-    """``nn.Conv2d`` whose 3×3 stride-1 CPU convolutions take NNPACK where it is faster and
-    whose unstrided 1×1 ones take oneDNN's GEMM where that is faster (:func:`conv2d`). Same
+    """``nn.Conv2d`` whose CPU kernels are chosen by measurement (:func:`conv2d`). Same
     arguments, parameters and results (to float rounding)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -291,7 +244,7 @@ class Conv2d(nn.Conv2d):
 
 
 class ConvTranspose2d(nn.ConvTranspose2d):
-    """``nn.ConvTranspose2d`` that runs on a channels_last copy of a CPU input
+    """``nn.ConvTranspose2d`` whose CPU layout is chosen by measurement
     (:func:`conv_transpose2d`); ``output_size`` is not supported."""
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:

@@ -1,29 +1,31 @@
-"""Linear layers and 1×1 convolutions as oneDNN matrix products, where oneDNN's GEMM measured
-faster than the BLAS (MKL) that PyTorch calls for them.
+"""Linear layers and unstrided 1×1 convolutions with their matrix products measured per shape
+class: PyTorch's kernel (``pytorch``: MKL's GEMM for ``nn.Linear`` and, at one thread, for an
+unstrided 1×1 ``nn.Conv2d``; oneDNN's convolution otherwise) or oneDNN's matmul
+(``onednn``: ``torch.ops.mkldnn._linear_pointwise``, the kernel inductor picks for linear
+layers). On AMD CPUs MKL keeps its AVX2 kernels where the CPU has AVX-512, whereas oneDNN's
+matmul runs 512-bit ones; which is faster depends on the CPU and the shape, so
+:mod:`detkit.ops.tuner` measures it.
 
-PyTorch runs a float32 ``nn.Linear`` and, at one thread, an unstrided 1×1 ``nn.Conv2d`` as
-MKL GEMMs. On an AMD CPU MKL takes its AVX2 kernels even where the CPU has AVX-512, whereas
-oneDNN's matmul (``torch.ops.mkldnn._linear_pointwise``, the kernel inductor picks for linear
-layers) runs 512-bit kernels; capped at AVX2 it is still as fast or faster (``python
-bench/kernels.py``, rows ``gemm_*``; figures in the README). :func:`detkit.ops.policy.gemm_policy`
-says, per instruction set, which products take it (forward, backward).
+Ops: ``linear`` and ``linear_backward`` (shape class: rows ``M`` in power-of-two classes, ``K>N``),
+``conv1x1`` and ``conv1x1_backward`` (:func:`detkit.ops.shape_class.map_class` with
+``C_in>C_out``); the backward ops' classes also name the gradients asked for.
 
 oneDNN reads a transposed operand in place, so the NCHW 1×1 convolution of image ``b`` is one
-product
-``W [C_out, C_in] · X_b [C_in, H·W]`` without a copy, and a channels_last one is a single
+product ``W [C_out, C_in] · X_b [C_in, H·W]`` without a copy, and a channels_last one is a single
 product over the whole batch. The gradients are products too: ``dX_b = Wᵀ · dY_b``,
 ``dW = Σ_b dY_b · X_bᵀ``, ``dx = dy · W`` and ``dW = dyᵀ · x`` for a linear layer. Results
 differ from MKL's by float rounding (~1e-6 relative).
 
-These paths apply to float32 CPU tensors outside autocast, ``torch.compile`` and export (which
-keep PyTorch's ops, so that inductor and the ONNX exporter see ``aten.linear`` /
-``aten.convolution``), and only while oneDNN is enabled (``torch.backends.mkldnn.flags``).
-``torch.utils.flop_counter`` counts them as the products they compute.
+These paths apply to float32 CPU tensors with fast kernels on, outside autocast,
+``torch.compile`` and export (which keep PyTorch's ops, so that inductor and the ONNX exporter see
+``aten.linear`` / ``aten.convolution``), and only while oneDNN is enabled
+(``torch.backends.mkldnn.flags``). ``torch.utils.flop_counter`` counts them as the products they
+compute.
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -32,19 +34,16 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 from torch.utils.flop_counter import flop_registry, register_flop_formula
 
-from detkit.ops.cpu import probe_cpu
-from detkit.ops.policy import GemmPolicy, gemm_policy
+from detkit.ops import tuner
+from detkit.ops.shape_class import TIMING_ROWS, map_class, rows_class, timing_crop
+from detkit.ops.switch import STOCK, fast_kernels_enabled, traced
 
-__all__ = [
-    "Linear",
-    "conv1x1",
-    "linear",
-    "onednn_gradients",
-    "onednn_matmul",
-    "onednn_winograd_products",
-]
+__all__ = ["Linear", "conv1x1", "linear", "onednn_matmul"]
 
 _ONEDNN_LINEAR = torch.ops.mkldnn._linear_pointwise.default
+Grads = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
+Calls = dict[str, Callable[[], torch.Tensor]]
+GradCalls = dict[str, Callable[[], Grads]]
 
 if torch.ops.mkldnn._linear_pointwise not in flop_registry:
 
@@ -59,23 +58,6 @@ if torch.ops.mkldnn._linear_pointwise not in flop_registry:
         return 2 * a_shape[-1] * outputs
 
 
-@functools.cache
-def _policy() -> GemmPolicy:
-    """This CPU's GEMM choice (probed once)."""
-    return gemm_policy(probe_cpu())
-
-
-def onednn_gradients() -> bool:
-    """Gradient products go through oneDNN: this CPU's policy says so and oneDNN is enabled."""
-    return _policy().backward and torch._C._get_mkldnn_enabled()
-
-
-def onednn_winograd_products() -> bool:
-    """The Winograd kernel gradient's products go through oneDNN (this CPU's policy, oneDNN
-    enabled)."""
-    return _policy().winograd and torch._C._get_mkldnn_enabled()
-
-
 def _dense(matrix: torch.Tensor) -> torch.Tensor:
     """``matrix`` itself when row- or column-major dense, else a contiguous copy: oneDNN
     takes a slow reference kernel for any other strides (a slice of a wider matrix, an
@@ -88,24 +70,21 @@ def onednn_matmul(
 ) -> torch.Tensor:
     """``a [M, K] · b [K, N] (+ bias [N])`` → contiguous ``[M, N]`` by oneDNN; a transposed
     ``a`` or ``b`` is read in place, other strides are copied first."""
-    return _ONEDNN_LINEAR(_dense(a), _dense(b).t(), bias, "none", [], "")
-
-
-def _traced() -> bool:
-    """Inside ``torch.compile``, ``torch.export`` or a TorchScript trace."""
-    return torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing()
+    out: torch.Tensor = _ONEDNN_LINEAR(_dense(a), _dense(b).t(), bias, "none", [], "")
+    return out
 
 
 def _applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """oneDNN may run the forward products of ``x`` with ``weight`` (see the module docstring)."""
+    """oneDNN is a candidate for the products of ``x`` with ``weight`` (module docstring)."""
     return (
-        x.device.type == "cpu"
+        fast_kernels_enabled()
+        and x.device.type == "cpu"
         and x.dtype == torch.float32
         and weight.dtype == torch.float32
-        and _policy().forward
+        and x.numel() > 0
         and torch._C._get_mkldnn_enabled()
         and not torch.is_autocast_enabled("cpu")
-        and not _traced()
+        and not traced()
     )
 
 
@@ -113,38 +92,78 @@ def _wants_grad(*tensors: torch.Tensor | None) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
-class _OneDNNLinear(torch.autograd.Function):
-    """``x [M, K] · Wᵀ + b`` whose gradients are oneDNN products too (where the policy says)."""
+def _needs(mask: tuple[bool, ...]) -> str:
+    return "+".join(n for n, m in zip(("dx", "dw", "db"), mask) if m) or "none"
+
+
+def _linear_forward(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
+    """``x [M, K] · Wᵀ + b`` by the kernel chosen for the shape class (``linear``)."""
+    shape = f"{rows_class(x.size(0))} {x.size(1)}>{weight.size(0)}"
+
+    def calls(a: torch.Tensor) -> Calls:
+        return {
+            STOCK: lambda: F.linear(a, weight, bias),
+            "onednn": lambda: onednn_matmul(a, weight.t(), bias),
+        }
+
+    if x.size(0) <= TIMING_ROWS:
+        return tuner.run("linear", shape, calls(x))
+    choice = tuner.choose("linear", shape, calls(x[:TIMING_ROWS]), x.size(0) / TIMING_ROWS)
+    return calls(x)[choice]()
+
+
+def _linear_backward(
+    grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, mask: tuple[bool, bool, bool]
+) -> Grads:
+    shape = f"{rows_class(x.size(0))} {x.size(1)}>{weight.size(0)} {_needs(mask)}"
+
+    def calls(g: torch.Tensor, a: torch.Tensor) -> GradCalls:
+        def products(matmul: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Grads:
+            grad_x = matmul(g, weight) if mask[0] else None
+            grad_weight = matmul(g.t(), a) if mask[1] else None
+            return grad_x, grad_weight, g.sum(0) if mask[2] else None
+
+        return {STOCK: lambda: products(torch.mm), "onednn": lambda: products(onednn_matmul)}
+
+    if x.size(0) <= TIMING_ROWS:
+        return tuner.run("linear_backward", shape, calls(grad, x))
+    crops = grad[:TIMING_ROWS], x[:TIMING_ROWS]
+    choice = tuner.choose("linear_backward", shape, calls(*crops), x.size(0) / TIMING_ROWS)
+    return calls(grad, x)[choice]()
+
+
+class _Linear(torch.autograd.Function):
+    """``x [M, K] · Wᵀ + b`` whose forward and gradient products take the kernels measured
+    fastest."""
 
     @staticmethod
     def forward(
         ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     ) -> torch.Tensor:
         ctx.save_for_backward(x, weight)
-        return onednn_matmul(x, weight.t(), bias)
+        return _linear_forward(x, weight, bias)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def backward(ctx: Any, grad: torch.Tensor) -> Grads:
         x, weight = ctx.saved_tensors
-        need_x, need_weight, need_bias = ctx.needs_input_grad
-        matmul = onednn_matmul if onednn_gradients() else torch.mm
-        grad_x = matmul(grad, weight) if need_x else None
-        grad_weight = matmul(grad.t(), x) if need_weight else None
-        grad_bias = grad.sum(0) if need_bias else None
-        return grad_x, grad_weight, grad_bias
+        mask = tuple(ctx.needs_input_grad)
+        return _linear_backward(_dense(grad), x, weight, (mask[0], mask[1], mask[2]))
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``F.linear(x, weight, bias)`` for ``x [..., K]``, ``weight [N, K]`` → ``[..., N]``,
-    by oneDNN where it applies."""
+    with the products measured fastest (see the module docstring)."""
     if not _applies(x, weight) or x.dim() < 2:
         return F.linear(x, weight, bias)
     flat = _dense(x.reshape(-1, x.size(-1)))
+    out: torch.Tensor
     if _wants_grad(x, weight, bias):
-        out = _OneDNNLinear.apply(flat, weight, bias)
+        out = _Linear.apply(flat, weight, bias)
     else:
-        out = onednn_matmul(flat, weight.t(), bias)
+        out = _linear_forward(flat, weight, bias)
     return out.view(*x.shape[:-1], weight.size(0))
 
 
@@ -156,11 +175,12 @@ def _conv1x1_nchw(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return out.view(batch, weight.size(0), height, width)
 
 
-def _conv1x1_forward(
+def _conv1x1_onednn(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 ) -> torch.Tensor:
     """The 1×1 convolution of ``x`` (NCHW or channels_last contiguous) with ``weight``
-    ``[C_out, C_in]``, output in ``x``'s layout."""
+    ``[C_out, C_in, 1, 1]`` as oneDNN products, output in ``x``'s layout."""
+    weight = weight.flatten(1)
     if x.is_contiguous():
         out = _conv1x1_nchw(x, weight)
         return out if bias is None else out.add_(bias.view(1, -1, 1, 1))
@@ -170,9 +190,85 @@ def _conv1x1_forward(
     return out.view(batch, height, width, -1).permute(0, 3, 1, 2)
 
 
-class _OneDNNConv1x1(torch.autograd.Function):
-    """Unstrided 1×1 convolution as oneDNN products, forward and (where the policy says)
-    backward."""
+def _conv1x1_onednn_backward(
+    grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, mask: tuple[bool, bool, bool]
+) -> Grads:
+    """The gradients of :func:`_conv1x1_onednn` as oneDNN products."""
+    batch, channels, height, width = x.shape
+    matrix = weight.flatten(1)
+    grad_x: torch.Tensor | None = None
+    grad_weight: torch.Tensor | None = None
+    if x.is_contiguous():
+        grad = grad.contiguous()
+        if mask[0]:
+            grad_x = _conv1x1_nchw(grad, matrix.t())
+        if mask[1]:
+            grads = grad.view(batch, -1, height * width)
+            images = x.view(batch, channels, height * width)
+            grad_weight = onednn_matmul(grads[0], images[0].t())
+            for g, image in zip(grads[1:], images[1:]):
+                grad_weight += onednn_matmul(g, image.t())
+    else:
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        grad_rows = grad.permute(0, 2, 3, 1).reshape(-1, grad.size(1))
+        if mask[0]:
+            rows = onednn_matmul(grad_rows, matrix)
+            grad_x = rows.view(batch, height, width, channels).permute(0, 3, 1, 2)
+        if mask[1]:
+            grad_weight = onednn_matmul(grad_rows.t(), x.permute(0, 2, 3, 1).reshape(-1, channels))
+    if grad_weight is not None:
+        grad_weight = grad_weight.view_as(weight)
+    return grad_x, grad_weight, grad.sum((0, 2, 3)) if mask[2] else None
+
+
+def _conv1x1_forward(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
+    """``x``'s 1×1 convolution by the kernel chosen for its shape class (``conv1x1``)."""
+    shape = map_class(x, f"{weight.size(1)}>{weight.size(0)}")
+
+    def calls(t: torch.Tensor) -> Calls:
+        return {
+            STOCK: lambda: F.conv2d(t, weight, bias),
+            "onednn": lambda: _conv1x1_onednn(t, weight, bias),
+        }
+
+    timing = timing_crop(x)
+    if timing.tensor is x:
+        return tuner.run("conv1x1", shape, calls(x))
+    return calls(x)[tuner.choose("conv1x1", shape, calls(timing.tensor), timing.scale)]()
+
+
+def _conv1x1_backward(
+    grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, mask: tuple[bool, bool, bool]
+) -> Grads:
+    shape = f"{map_class(x, f'{weight.size(1)}>{weight.size(0)}')} {_needs(mask)}"
+
+    def calls(g: torch.Tensor, t: torch.Tensor) -> GradCalls:
+        def stock() -> Grads:
+            bias_sizes = [weight.size(0)] if mask[2] else None
+            out: Grads = torch.ops.aten.convolution_backward(
+                g, t, weight, bias_sizes, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, list(mask)
+            )
+            return out[0], out[1], out[2]
+
+        return {STOCK: stock, "onednn": lambda: _conv1x1_onednn_backward(g, t, weight, mask)}
+
+    timing = timing_crop(x)
+    if timing.tensor is x:
+        return tuner.run("conv1x1_backward", shape, calls(grad, x))
+    crop = timing.tensor
+    g_crop = grad[: crop.size(0), :, : crop.size(2), : crop.size(3)]
+    if timing.spatial:
+        layout = torch.contiguous_format if crop.is_contiguous() else torch.channels_last
+        g_crop = g_crop.contiguous(memory_format=layout)
+    choice = tuner.choose("conv1x1_backward", shape, calls(g_crop, crop), timing.scale)
+    return calls(grad, x)[choice]()
+
+
+class _Conv1x1(torch.autograd.Function):
+    """Unstrided 1×1 convolution whose forward and gradients take the kernels measured
+    fastest."""
 
     @staticmethod
     def forward(
@@ -183,74 +279,38 @@ class _OneDNNConv1x1(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def backward(ctx: Any, grad: torch.Tensor) -> Grads:
         x, weight = ctx.saved_tensors
-        need_x, need_weight, need_bias = ctx.needs_input_grad
-        if not onednn_gradients():
-            grad_x, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
-                grad,
-                x,
-                weight.view(*weight.shape, 1, 1),
-                [weight.size(0)] if need_bias else None,
-                [1, 1],
-                [0, 0],
-                [1, 1],
-                False,
-                [0, 0],
-                1,
-                [need_x, need_weight, need_bias],
-            )
-            return grad_x, grad_weight.flatten(1) if need_weight else None, grad_bias
-        batch, channels, height, width = x.shape
-        grad_x = grad_weight = None
-        if x.is_contiguous():
-            grad = grad.contiguous()
-            grads = grad.view(batch, -1, height * width)
-            if need_x:
-                grad_x = _conv1x1_nchw(grad, weight.t())
-            if need_weight:
-                images = x.view(batch, channels, height * width)
-                grad_weight = sum(onednn_matmul(g, image.t()) for g, image in zip(grads, images))
-        else:
-            grad = grad.contiguous(memory_format=torch.channels_last)
-            grad_rows = grad.permute(0, 2, 3, 1).reshape(-1, grad.size(1))
-            if need_x:
-                rows = onednn_matmul(grad_rows, weight)
-                grad_x = rows.view(batch, height, width, channels).permute(0, 3, 1, 2)
-            if need_weight:
-                grad_weight = onednn_matmul(
-                    grad_rows.t(), x.permute(0, 2, 3, 1).reshape(-1, channels)
-                )
-        grad_bias = grad.sum((0, 2, 3)) if need_bias else None
-        return grad_x, grad_weight, grad_bias
+        mask = tuple(ctx.needs_input_grad)
+        return _conv1x1_backward(grad, x, weight, (mask[0], mask[1], mask[2]))
 
 
-def _conv1x1_applies(conv: nn.Conv2d, x: torch.Tensor) -> bool:
+def _conv1x1_applies(layer: nn.Conv2d, x: torch.Tensor) -> bool:
     return (
-        conv.kernel_size == (1, 1)
-        and conv.stride == (1, 1)
-        and conv.padding == (0, 0)
-        and conv.groups == 1
+        layer.kernel_size == (1, 1)
+        and layer.stride == (1, 1)
+        and layer.padding == (0, 0)
+        and layer.groups == 1
         and x.dim() == 4
-        and _applies(x, conv.weight)
+        and _applies(x, layer.weight)
         and (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last))
     )
 
 
-def conv1x1(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor | None:
-    """``conv(x)`` by oneDNN products when ``conv`` is an unstrided, unpadded 1×1 convolution
-    that oneDNN may run on ``x`` ``[B, C_in, H, W]`` (NCHW or channels_last, output in the same
-    layout); None otherwise."""
-    if not _conv1x1_applies(conv, x):
+def conv1x1(layer: nn.Conv2d, x: torch.Tensor) -> torch.Tensor | None:
+    """``layer(x)`` with the kernels measured fastest when ``layer`` is an unstrided, unpadded
+    1×1 convolution and ``x`` ``[B, C_in, H, W]`` a float32 CPU map (NCHW or channels_last,
+    output in the same layout); None otherwise."""
+    if not _conv1x1_applies(layer, x):
         return None
-    weight = conv.weight.flatten(1)  # [C_out, C_in], a view sharing the parameter's gradient
-    if _wants_grad(x, conv.weight, conv.bias):
-        return _OneDNNConv1x1.apply(x, weight, conv.bias)
-    return _conv1x1_forward(x, weight, conv.bias)
+    if _wants_grad(x, layer.weight, layer.bias):
+        out: torch.Tensor = _Conv1x1.apply(x, layer.weight, layer.bias)
+        return out
+    return _conv1x1_forward(x, layer.weight, layer.bias)
 
 
 class Linear(nn.Linear):
-    """``nn.Linear`` whose float32 CPU products go through oneDNN where it is faster
+    """``nn.Linear`` whose float32 CPU products take the kernels measured fastest
     (:func:`linear`). Same arguments, parameters and results (to float rounding)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,12 @@ samples with scalar code on one thread, and its backward scatters four bilinear 
 sample and channel; ``python bench/kernels.py`` compares them). Values agree with
 torchvision's to float32 rounding (~5e-7).
 
-On other devices torchvision's kernels are used as they are. ``RoIAlign`` is the module:
+On other devices, and with ``detkit.ops.fast_kernels(False)``, torchvision's kernels are used
+as they are (on NCHW maps: :func:`detkit.ops.roi_pooling_layout` then keeps that layout).
+The GEMMs are not timed against torchvision per shape: they measured faster, forward and
+backward, on every CPU and RoI count tried (``python bench/kernels.py --match roi_align``;
+figures in ``docs/performance.md``), and the two read the map in different memory layouts,
+converted once per pyramid. ``RoIAlign`` is the module:
 a ``torchvision.ops.RoIAlign`` whose CPU forward is this one.
 """
 
@@ -28,8 +33,9 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import torch
-import torch.nn as nn
 import torchvision.ops
+
+from detkit.ops.switch import fast_kernels_enabled
 
 __all__ = ["RoIAlign", "roi_align"]
 
@@ -184,9 +190,8 @@ def _roi_align_backward_cpu(
     """The map's gradient ``[B, C, H, W]`` (channels-last strides) from ``grad``
     ``[K, C, out_h, out_w]``. The sampling is recomputed from the RoIs (a registered op
     carries tensors only; recomputing costs little next to the products)."""
-    sampling = _sampling(
-        rois, map_shape, tuple(grad.shape[2:]), spatial_scale, sampling_ratio, aligned
-    )
+    out_size = (grad.size(2), grad.size(3))
+    sampling = _sampling(rois, map_shape, out_size, spatial_scale, sampling_ratio, aligned)
     with torch.autocast("cpu", enabled=False):
         grad_map = _unpool(grad.permute(0, 2, 3, 1).contiguous(), sampling, map_shape)
     return grad_map.permute(0, 3, 1, 2)
@@ -214,7 +219,9 @@ def _(
     sampling_ratio: int,
     aligned: bool,
 ) -> torch.Tensor:
-    return grad.new_empty(map_shape, memory_format=torch.channels_last)
+    return torch.empty(
+        map_shape, dtype=grad.dtype, device=grad.device, memory_format=torch.channels_last
+    )
 
 
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
@@ -231,7 +238,7 @@ def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
 _roi_align_cpu.register_autograd(_backward, setup_context=_setup_context)
 
 
-def roi_align(layer: nn.Module, feat: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+def roi_align(layer: Any, feat: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
     """``layer(feat, rois)`` for a ``torchvision.ops.RoIAlign`` layer.
 
     Args:
@@ -241,24 +248,26 @@ def roi_align(layer: nn.Module, feat: torch.Tensor, rois: torch.Tensor) -> torch
         rois: ``[K, 5]`` ``[batch_idx, x1, y1, x2, y2]`` in input pixels.
 
     Returns:
-        ``[K, C, out_h, out_w]`` in ``feat``'s dtype (channels-last strides on CPU). A
+        ``[K, C, out_h, out_w]`` in ``feat``'s dtype (channels-last strides on CPU with fast
+        kernels on). A
         low-precision map is pooled in float32: casting the RoIs to its dtype would round
         them (bf16 keeps 8 bits: 1003.7 -> 1004).
     """
     dtype = feat.dtype
     if feat.dtype != rois.dtype:
         feat, rois = feat.float(), rois.float()
-    if feat.device.type != "cpu":
-        return torchvision.ops.RoIAlign.forward(layer, feat, rois).to(dtype)
+    if feat.device.type != "cpu" or not fast_kernels_enabled():
+        pooled: torch.Tensor = torchvision.ops.RoIAlign.forward(layer, feat, rois)
+        return pooled.to(dtype)
     size = layer.output_size
     out_h, out_w = (size, size) if isinstance(size, int) else size
-    out = _roi_align_cpu(
+    out: torch.Tensor = _roi_align_cpu(
         feat, rois, float(layer.spatial_scale), out_h, out_w, layer.sampling_ratio, layer.aligned
     )
     return out.to(dtype)
 
 
-class RoIAlign(torchvision.ops.RoIAlign):
+class RoIAlign(torchvision.ops.RoIAlign):  # type: ignore[misc]
     """``torchvision.ops.RoIAlign`` (same arguments) whose CPU forward is :func:`roi_align`'s
     GEMMs: ``forward(feat [B, C, H, W], rois [K, 5]) -> [K, C, out_h, out_w]``."""
 

@@ -11,8 +11,9 @@ wake-up per region (1.3–1.4× slower model steps on a quiet machine). A bounde
 setting, for builds that use it. OpenMP reads these when it loads (``import torch``), so they
 belong in the environment that starts Python: ``make`` exports :data:`BOUNDED_WAIT_ENV` and the
 ``detkit`` Jupyter kernel is installed with it. :func:`openmp_wait` classifies an environment
-the way libgomp reads it (``GOMP_SPINCOUNT`` over ``OMP_WAIT_POLICY``); the NNPACK thresholds at
-two threads or more depend on it (:func:`detkit.ops.policy.conv_policy`).
+the way libgomp reads it (``GOMP_SPINCOUNT`` over ``OMP_WAIT_POLICY``); the kernel tuner's cache
+is keyed by it (:mod:`detkit.ops.tuning_cache`): at two threads or more it moves where NNPACK
+pays.
 
 Thread counts: the main process runs ``torch.get_num_threads()`` threads (PyTorch's default:
 the physical cores, or ``OMP_NUM_THREADS``); :func:`configure_threads` sets it, by default to
@@ -113,7 +114,7 @@ class ThreadSettings:
 
     def summary(self) -> str:
         """One line for logs and ``make demo``."""
-        wait = self.openmp_wait
+        wait: str = self.openmp_wait
         if wait == "spin":
             wait = "spin (set GOMP_SPINCOUNT=3000 for a bounded spin)"
         return (

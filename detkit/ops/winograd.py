@@ -14,24 +14,25 @@ the multiplications drop 4× and the GEMMs keep oneDNN's speed. The transforms a
 convolutions with stride 4 (6×6 kernels on ``x``, 4×4 on ``g``), run on bands of two tile
 rows so that the transformed bands stay in cache.
 
-It is taken where it measured faster than oneDNN's kernel gradient (``faster_than_onednn``:
-256+ channels on 8192+ output pixels, e.g. the stride-4 and stride-8 FPN levels; ``python
-bench/kernels.py`` has the figures); on fewer channels or smaller maps the transforms cost
-more than the multiplications saved. The result differs from the direct sum by ~3e-6
-relative (norm of the difference over the norm of the gradient).
+The 36 products run as oneDNN matrix products or as one batched MKL GEMM per band
+(``products``); :mod:`detkit.ops.conv` times both against PyTorch's kernel gradient per shape
+class (on few channels or small maps the transforms cost more than the multiplications
+saved). The result differs from the direct sum by ~3e-6 relative (norm of the difference
+over the norm of the gradient).
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 
-from detkit.ops.gemm import onednn_matmul, onednn_winograd_products
+from detkit.ops.gemm import onednn_matmul
 
-__all__ = ["faster_than_onednn", "conv3x3_weight_grad"]
+__all__ = ["conv3x3_weight_grad"]
 
-_MIN_CHANNELS = 256  # fewer input or output channels: the transforms dominate
-_MIN_PIXELS = 8192  # output pixels per image; smaller maps were as fast or faster with oneDNN
+Products = Literal["onednn", "mkl"]
 _BAND_TILE_ROWS = 2  # tile rows transformed together (the fastest band height measured)
 
 _BT = (
@@ -53,16 +54,6 @@ _G = (
 _AT = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1))
 
 
-def faster_than_onednn(x: torch.Tensor, grad: torch.Tensor, min_pixels: int = _MIN_PIXELS) -> bool:
-    """Winograd measured faster than oneDNN for the kernel gradient of a 3×3 stride-1 conv of
-    ``x`` ``[B, C_in, H, W]`` whose output gradient is ``grad`` ``[B, C_out, H', W']``, with
-    at least ``min_pixels`` output pixels per image (the policy's
-    :attr:`~detkit.ops.policy.ConvPolicy.weight_grad_min_pixels`)."""
-    return (
-        min(x.size(1), grad.size(1)) >= _MIN_CHANNELS and grad.size(2) * grad.size(3) >= min_pixels
-    )
-
-
 def _transforms(like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The transforms as tensors on ``like``'s device and dtype: ``x``'s ``[36, 1, 6, 6]`` and
     ``g``'s ``[36, 1, 4, 4]`` stride-4 convolution kernels (output channel ``6·i + j``), and
@@ -71,17 +62,24 @@ def _transforms(like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.T
     x_kernels = torch.einsum("ia,jb->ijab", bt, bt).reshape(36, 1, 6, 6)
     g_kernels = torch.einsum("ai,bj->ijab", at, at).reshape(36, 1, 4, 4)
     inverse = torch.einsum("ia,jb->abij", g, g).reshape(9, 36)
-    return tuple(t.to(like.device, like.dtype) for t in (x_kernels, g_kernels, inverse))
+    return (
+        x_kernels.to(like.device, like.dtype),
+        g_kernels.to(like.device, like.dtype),
+        inverse.to(like.device, like.dtype),
+    )
 
 
-def _accumulate(products: torch.Tensor, g_tiles: torch.Tensor, x_tiles: torch.Tensor) -> None:
+def _accumulate(
+    products: torch.Tensor, g_tiles: torch.Tensor, x_tiles: torch.Tensor, kind: Products
+) -> None:
     """``products[p] += g_tiles[p] · x_tiles[p]ᵀ`` for the 36 positions ``p``
-    (``g_tiles [36, C_out, T]``, ``x_tiles [36, C_in, T]``): 36 oneDNN products where
-    :func:`detkit.ops.policy.gemm_policy` takes oneDNN for them, else one batched GEMM.
+    (``g_tiles [36, C_out, T]``, ``x_tiles [36, C_in, T]``): 36 oneDNN products (``kind``
+    ``'onednn'``, float32 CPU tensors with oneDNN enabled), else one batched GEMM.
     (Gathering several bands into longer products was tried: no faster, the buffers cost
     what the longer sums save.)"""
     if not (
-        onednn_winograd_products()
+        kind == "onednn"
+        and torch._C._get_mkldnn_enabled()
         and products.device.type == "cpu"
         and products.dtype == torch.float32
     ):
@@ -92,15 +90,18 @@ def _accumulate(products: torch.Tensor, g_tiles: torch.Tensor, x_tiles: torch.Te
         products[position] += onednn_matmul(g_tiles[position], x_tiles[position].t())
 
 
-def conv3x3_weight_grad(x: torch.Tensor, grad: torch.Tensor, padding: int) -> torch.Tensor:
+def conv3x3_weight_grad(
+    x: torch.Tensor, grad: torch.Tensor, padding: int, products: Products = "onednn"
+) -> torch.Tensor:
     """Kernel gradient ``[C_out, C_in, 3, 3]`` of the 3×3 stride-1 convolution with zero
     ``padding`` (0 or 1) that took ``x`` ``[B, C_in, H, W]`` to an output whose gradient is
-    ``grad`` ``[B, C_out, H + 2·padding - 2, W + 2·padding - 2]`` (float, same device)."""
+    ``grad`` ``[B, C_out, H + 2·padding - 2, W + 2·padding - 2]`` (float, same device), the
+    products computed as ``products`` says (see :func:`_accumulate`)."""
     batch, in_channels, height, width = x.shape
     out_channels, out_height, out_width = grad.shape[1:]
     tile_rows, tile_cols = -(-out_height // 4), -(-out_width // 4)
     x_kernels, g_kernels, inverse = _transforms(x)
-    products = x.new_zeros(36, out_channels, in_channels)
+    sums = x.new_zeros(36, out_channels, in_channels)
     for image in range(batch):
         for row0 in range(0, tile_rows, _BAND_TILE_ROWS):
             row1 = min(tile_rows, row0 + _BAND_TILE_ROWS)
@@ -121,7 +122,10 @@ def conv3x3_weight_grad(x: torch.Tensor, grad: torch.Tensor, padding: int) -> to
             x_tiles = F.conv2d(x_band.unsqueeze(1), x_kernels, stride=4)  # [C_in, 36, rows, cols]
             g_tiles = F.conv2d(g_band.unsqueeze(1), g_kernels, stride=4)  # [C_out, 36, rows, cols]
             _accumulate(
-                products, g_tiles.flatten(2).transpose(0, 1), x_tiles.flatten(2).transpose(0, 1)
+                sums,
+                g_tiles.flatten(2).transpose(0, 1),
+                x_tiles.flatten(2).transpose(0, 1),
+                products,
             )
-    kernel = inverse @ products.view(36, -1)  # [9, C_out * C_in]
+    kernel = inverse @ sums.view(36, -1)  # [9, C_out * C_in]
     return kernel.view(3, 3, out_channels, in_channels).permute(2, 3, 0, 1).contiguous()

@@ -75,3 +75,18 @@ def test_evaluate_rejects_wrong_lengths_and_metrics(val_dataset):
         val_dataset.evaluate(perfect_results(val_dataset)[:1])
     with pytest.raises(KeyError, match="metric 'map' is not supported"):
         val_dataset.evaluate(perfect_results(val_dataset), metric="map")
+
+
+def test_faster_coco_eval_backend_from_the_evaluation_config(val_dataset):
+    """``evaluation = dict(metric=..., backend='faster_coco_eval')`` (or ``--eval-options
+    backend=faster_coco_eval``) reaches COCO evaluation through ``dataset.evaluate``; the
+    Cityscapes annotation ids start at 0, which both backends must still match."""
+    pytest.importorskip("faster_coco_eval")
+    results = perfect_results(val_dataset)
+    results[0][0][0][:, :4] += 3.0  # one class's boxes moved: some metrics below 1
+    options = dict(metric=["bbox", "segm"], logger="silent")
+    reference = val_dataset.evaluate(results, **options)
+    faster = val_dataset.evaluate(results, backend="faster_coco_eval", **options)
+    assert faster == reference
+    with pytest.raises(ValueError, match="backend 'fast'"):
+        val_dataset.evaluate(results, backend="fast", **options)

@@ -1,5 +1,5 @@
-"""CPU capability probe and the policies that take it as input: low precision only where the
-CPU computes it natively, NNPACK thresholds per instruction set, thread count and OpenMP wait."""
+"""CPU capability probe and the policy that takes it as input (low precision only where the
+CPU computes it natively); the kernel cache kept apart per OpenMP wait."""
 
 import os
 import subprocess
@@ -11,7 +11,6 @@ import torch
 
 from detkit.ops import cpu
 from detkit.ops.cpu import CpuCapability, cpu_autocast, cpu_autocast_dtype, probe_cpu
-from detkit.ops.policy import conv_policy
 
 ZEN4 = CpuCapability(
     isa="AVX512",
@@ -87,87 +86,28 @@ def test_engine_mixed_precision_on_cpu_is_bf16_only_where_native(monkeypatch):
         assert not torch.is_autocast_enabled("cpu")
 
 
-def test_conv_policy_per_instruction_set():
-    avx512, avx2 = conv_policy(ZEN4), conv_policy(AVX2)
-    assert conv_policy(CpuCapability(isa="AVX512", flags=ZEN4.flags, onednn_max_isa="avx2")) == avx2
-    assert not conv_policy(ARM).nnpack
-    assert not conv_policy(ARM).nnpack_faster(1, 256, 256, 128, 256)
-    for policy in (avx512, avx2):
-        assert policy.nnpack_faster(1, 256, 256, 128, 256)  # stride-4 FPN level
-        assert policy.nnpack_faster(100, 256, 256, 14, 14)  # mask head RoIs
-        assert not policy.nnpack_faster(100, 256, 256, 7, 7)
-        assert not policy.nnpack_faster(1, 64, 64, 16, 16)  # too little work
-
-
-def test_gemm_policy_per_instruction_set():
-    from detkit.ops.policy import GemmPolicy, gemm_policy
-
-    assert gemm_policy(ZEN4) == GemmPolicy(forward=True, backward=True, winograd=True)
-    assert gemm_policy(AVX2) == GemmPolicy(forward=True, backward=True, winograd=False)
-    capped = CpuCapability(isa="AVX512", flags=ZEN4.flags, onednn_max_isa="avx2")
-    assert gemm_policy(capped) == gemm_policy(AVX2)
-    assert gemm_policy(ARM) == GemmPolicy(forward=False, backward=False, winograd=False)
-
-
-def test_conv_policy_per_thread_count():
-    """oneDNN gains more from a second thread than NNPACK on small maps: two threads move the
-    single-image crossover up one FPN level on each ISA; RoI batches keep NNPACK."""
-    for cap in (ZEN4, AVX2):
-        one, two = conv_policy(cap, 1), conv_policy(cap, 2)
-        assert conv_policy(cap) == one and conv_policy(cap, 8) == two
-        assert one.nnpack_faster(1, 256, 256, 128, 256) and two.nnpack_faster(1, 256, 256, 128, 256)
-        assert two.nnpack_faster(100, 256, 256, 14, 14)
-    assert conv_policy(ZEN4, 1).nnpack_faster(1, 256, 256, 32, 64)
-    assert not conv_policy(ZEN4, 2).nnpack_faster(1, 256, 256, 32, 64)
-    assert conv_policy(ZEN4, 2).nnpack_faster(1, 256, 256, 64, 128)
-    assert conv_policy(AVX2, 1).nnpack_faster(1, 256, 256, 16, 32)
-    assert not conv_policy(AVX2, 2).nnpack_faster(1, 256, 256, 16, 32)
-    assert conv_policy(AVX2, 2).nnpack_faster(1, 256, 256, 32, 64)
-    # the Winograd kernel gradient: the stride-8 level (8192 pixels) leaves it on AVX-512 at 2
-    # threads
-    assert conv_policy(ZEN4, 1).weight_grad_min_pixels == 8192
-    assert conv_policy(ZEN4, 2).weight_grad_min_pixels == 32768
-    assert conv_policy(AVX2, 2).weight_grad_min_pixels == 8192
-
-
-def test_conv_policy_under_a_bounded_or_passive_wait():
-    """Without libgomp's long spin, NNPACK's pool keeps its cores at two threads: the
-    single-image crossovers are the one-thread ones (the kernel gradient's stays at two)."""
-    for wait in ("bounded", "passive"):
-        for cap in (ZEN4, AVX2):
-            one, two = conv_policy(cap, 1, wait), conv_policy(cap, 2, wait)
-            assert one == conv_policy(cap, 1)  # one thread: the wait does not matter
-            assert (two.min_pixels, two.min_work) == (one.min_pixels, one.min_work)
-            assert two != conv_policy(cap, 2, "spin")
-        assert conv_policy(ZEN4, 2, wait).nnpack_faster(1, 256, 256, 32, 64)
-        assert conv_policy(AVX2, 2, wait).nnpack_faster(1, 256, 256, 16, 32)
-        assert conv_policy(ZEN4, 2, wait).weight_grad_min_pixels == 32768
-        assert not conv_policy(ARM, 2, wait).nnpack
-
-
 WAIT_SCRIPT = r"""
-import torch
-from detkit.ops import conv
-from detkit.ops.cpu import probe_cpu
-from detkit.ops.policy import conv_policy
-from detkit.ops.threads import process_openmp_wait
-torch.set_num_threads(2)
-assert process_openmp_wait() == "{wait}", process_openmp_wait()
-assert conv._policy() == conv_policy(probe_cpu(), 2, "{wait}")
-print("ok")
+from detkit.ops import tuning_cache
+print(tuning_cache.fingerprint()["openmp_wait"], tuning_cache.cache_file().name)
 """
 
 
-@pytest.mark.parametrize("env, wait", [({"GOMP_SPINCOUNT": "3000"}, "bounded"), ({}, "spin")])
-def test_convolutions_follow_the_wait_the_process_started_with(env, wait):
-    """OpenMP reads its wait settings when torch loads: a fresh interpreter per environment."""
+def test_kernel_decisions_are_kept_apart_per_openmp_wait():
+    """OpenMP reads its wait settings when torch loads (a fresh interpreter per environment);
+    the measured kernel choices depend on it, so each wait has its own cache file."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     base = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
-    run = subprocess.run(
-        [sys.executable, "-c", WAIT_SCRIPT.replace("{wait}", wait)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(base, PYTHONPATH=root, **env),
-    )
-    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]
+    seen = {}
+    for env, wait in (({"GOMP_SPINCOUNT": "3000"}, "bounded"), ({}, "spin")):
+        run = subprocess.run(
+            [sys.executable, "-c", WAIT_SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=dict(base, PYTHONPATH=root, **env),
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        got_wait, name = run.stdout.split()
+        assert got_wait == wait
+        seen[wait] = name
+    assert seen["bounded"] != seen["spin"]

@@ -1,6 +1,7 @@
-"""Linear layers and unstrided 1×1 convolutions as oneDNN products: the values and gradients
-of nn.Linear / nn.Conv2d, the oneDNN op actually runs where the policy says, and PyTorch's own
-kernels elsewhere (autocast, export, oneDNN off, other dtypes and convolutions)."""
+"""Linear layers and unstrided 1×1 convolutions: every candidate (oneDNN products, PyTorch's
+kernels; pinned forward and backward) gives the values and gradients of nn.Linear /
+nn.Conv2d, the pinned kernel is the one that runs, and PyTorch's own kernels run elsewhere
+(autocast, export, oneDNN off, fast kernels off, other dtypes and convolutions)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,11 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from detkit.ops import Conv2d, Linear, gemm
-from detkit.ops.policy import GemmPolicy
+from detkit.ops import Conv2d, Linear, fast_kernels, force_kernels, gemm
 
 pytestmark = pytest.mark.skipif(
     not torch.backends.mkldnn.is_available(), reason="oneDNN not built in"
 )
-
-ALL = GemmPolicy()
-FORWARD_ONLY = GemmPolicy(backward=False)
 
 
 class _Ops(TorchDispatchMode):
@@ -39,10 +36,18 @@ def _onednn_calls(run) -> int:
     return ops.names.count("mkldnn._linear_pointwise")
 
 
-@pytest.fixture(params=[ALL, FORWARD_ONLY], ids=["fwd+bwd", "fwd"])
-def policy(request, monkeypatch):
-    monkeypatch.setattr(gemm, "_policy", lambda: request.param)
-    return request.param
+@pytest.fixture(
+    params=[("onednn", "onednn"), ("onednn", "pytorch"), ("pytorch", "onednn")],
+    ids=["onednn", "onednn_forward", "onednn_backward"],
+)
+def policy(request):
+    """Pins (forward, backward) of linear layers and 1×1 convolutions."""
+    forward, backward = request.param
+    pins = dict(
+        linear=forward, conv1x1=forward, linear_backward=backward, conv1x1_backward=backward
+    )
+    with force_kernels(pins):
+        yield request.param
 
 
 def _check(module, reference, x, tol=1e-4):
@@ -68,7 +73,8 @@ def test_conv1x1_nchw_values_and_gradients(policy, batch, bias):
     x = torch.randn(batch, 24, 9, 13)
     out = _check(conv, lambda t: F.conv2d(t, conv.weight, conv.bias), x)
     assert out.is_contiguous()
-    assert _onednn_calls(lambda: conv(x)) == batch  # one product per image
+    # one product per image
+    assert _onednn_calls(lambda: conv(x)) == (batch if policy[0] == "onednn" else 0)
 
 
 def test_conv1x1_channels_last_is_one_product_in_its_layout(policy):
@@ -77,10 +83,10 @@ def test_conv1x1_channels_last_is_one_product_in_its_layout(policy):
     x = torch.randn(2, 24, 9, 13).contiguous(memory_format=torch.channels_last)
     out = _check(conv, lambda t: F.conv2d(t, conv.weight, conv.bias), x)
     assert out.is_contiguous(memory_format=torch.channels_last)
-    assert _onednn_calls(lambda: conv(x)) == 1
+    assert _onednn_calls(lambda: conv(x)) == (policy[0] == "onednn")
 
 
-def test_backward_products_follow_the_policy(policy):
+def test_the_pinned_products_are_the_ones_that_run(policy):
     torch.manual_seed(0)
     conv, fc = Conv2d(16, 32, 1), Linear(64, 8)
     x = torch.randn(1, 16, 8, 8, requires_grad=True)
@@ -88,11 +94,11 @@ def test_backward_products_follow_the_policy(policy):
     forward = _onednn_calls(lambda: (conv(x), fc(y)))
     out = conv(x).sum() + fc(y).sum()
     backward = _onednn_calls(lambda: out.backward())
-    assert forward == 2
-    assert backward == (4 if policy.backward else 0)  # input and weight products of each
+    assert forward == (2 if policy[0] == "onednn" else 0)
+    assert backward == (4 if policy[1] == "onednn" else 0)  # input and weight products of each
 
 
-def test_frozen_layers_compute_only_the_gradients_asked_for():
+def test_frozen_layers_compute_only_the_gradients_asked_for(policy):
     torch.manual_seed(0)
     conv = Conv2d(16, 32, 1, bias=False).requires_grad_(False)
     x = torch.randn(1, 16, 8, 8, requires_grad=True)
@@ -101,7 +107,7 @@ def test_frozen_layers_compute_only_the_gradients_asked_for():
     fc = Linear(64, 8)
     y = torch.randn(5, 64)  # an input without gradient: only the parameters' products
     out = fc(y).sum()
-    assert _onednn_calls(lambda: out.backward()) <= 1
+    assert _onednn_calls(lambda: out.backward()) == (policy[1] == "onednn")
     torch.testing.assert_close(fc.weight.grad, torch.ones(8, 5) @ y)
 
 
@@ -125,7 +131,7 @@ def test_onednn_matmul_reads_transposed_views_and_copies_other_strides():
 
 
 @pytest.mark.parametrize(
-    "case", ["autocast", "export", "onednn_off", "float64", "strided", "padded", "policy_off"]
+    "case", ["autocast", "export", "onednn_off", "float64", "strided", "padded", "fast_off"]
 )
 def test_other_cases_keep_pytorchs_kernels(case, monkeypatch):
     torch.manual_seed(0)
@@ -138,8 +144,6 @@ def test_other_cases_keep_pytorchs_kernels(case, monkeypatch):
         conv, fc, x, y = conv.double(), fc.double(), x.double(), y.double()
     if case == "export":
         monkeypatch.setattr(torch.compiler, "is_exporting", lambda: True)
-    if case == "policy_off":
-        monkeypatch.setattr(gemm, "_policy", lambda: GemmPolicy(forward=False, backward=False))
 
     def layers():
         return (
@@ -156,17 +160,20 @@ def test_other_cases_keep_pytorchs_kernels(case, monkeypatch):
         if case == "onednn_off":
             with torch.backends.mkldnn.flags(enabled=False):
                 return layers()
+        if case == "fast_off":
+            with fast_kernels(False):
+                return layers()
         return layers()
 
-    # a strided or padded 1x1 convolution keeps PyTorch's kernel; the linear layer beside it does
-    # not
-    assert _onednn_calls(run) == (1 if case in ("strided", "padded") else 0)
+    # a strided or padded 1x1 convolution keeps PyTorch's kernel; the linear layer beside it not
+    with force_kernels(linear="onednn", conv1x1="onednn"):
+        assert _onednn_calls(run) == (1 if case in ("strided", "padded") else 0)
     fc_out, fc_ref, conv_out, conv_ref = run()
     torch.testing.assert_close(fc_out, fc_ref)
     torch.testing.assert_close(conv_out, conv_ref)
 
 
-def test_flop_counter_counts_the_products_like_pytorchs_layers():
+def test_flop_counter_counts_the_products_like_pytorchs_layers(policy):
     torch.manual_seed(0)
     conv, fc = Conv2d(16, 32, 1), Linear(64, 8)
     x = torch.randn(2, 16, 8, 8, requires_grad=True)

@@ -83,23 +83,23 @@ import warnings
 import torch
 import torch.nn.functional as F
 from torch.profiler import profile
-from detkit.ops.conv import Conv2d, nnpack_pool_threads
+from detkit.ops import Conv2d, force_kernels, nnpack_pool_threads
 
 def nnpack_calls(conv, x):
     with torch.no_grad(), profile() as prof:
         out = conv(x)
-    calls = sum(e.count for e in prof.key_averages() if e.key ==
-    "aten::_nnpack_spatial_convolution")
-    return out, calls
+    name = "aten::_nnpack_spatial_convolution"
+    return out, sum(e.count for e in prof.key_averages() if e.key == name)
 
+force_kernels(conv3x3="nnpack")
 torch.set_num_threads(1)
 torch.manual_seed(0)
-conv = Conv2d(256, 256, 3, padding=1).eval()
-x = torch.randn(1, 256, 64, 128)  # a large map: the single-image NNPACK rule takes it
+conv = Conv2d(64, 64, 3, padding=1).eval()
+x = torch.randn(1, 64, 32, 64)
 assert nnpack_pool_threads() is None
 _, calls = nnpack_calls(conv, x)
-assert torch._nnpack_available() and calls == 1 and nnpack_pool_threads() == 1, (calls,
-nnpack_pool_threads())
+assert torch._nnpack_available() and calls == 1, calls
+assert nnpack_pool_threads() == 1, nnpack_pool_threads()
 torch.set_num_threads(2)  # NNPACK's pool keeps its one thread: oneDNN follows the new count
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -108,8 +108,8 @@ with warnings.catch_warnings(record=True) as caught:
 assert calls == 0, calls
 messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
 assert len(messages) == 1 and "created with 1 thread(s)" in messages[0], messages
-torch.testing.assert_close(out, F.conv2d(x, conv.weight, conv.bias, padding=1), rtol=1e-4,
-atol=1e-4)
+ref = F.conv2d(x, conv.weight, conv.bias, padding=1)
+torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
 torch.set_num_threads(1)  # back to the pool's size: NNPACK again
 assert nnpack_calls(conv, x)[1] == 1
 print("ok")

@@ -27,7 +27,7 @@ from detkit.models.layers import (
     build_norm_layer,
     init_children,
 )
-from detkit.ops import relayout
+from detkit.ops import channels_last_where_faster
 from detkit.registry import MODELS
 
 __all__ = ["ResNet", "ResNetV1d", "BasicBlock", "Bottleneck", "ResLayer", "resolve_init_cfg"]
@@ -301,19 +301,18 @@ class ResNet(nn.Module):
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         """stem convs → norm → ReLU → 3×3 max-pool of ``x`` ``[B, C, H, W]`` →
-        ``[B, C', H/4, W/4]`` in ``x``'s layout. On CPU it runs on channels_last strides,
-        converted once: oneDNN's 7×7 stride-2 conv and PyTorch's max-pool are several times
-        faster there than on NCHW (``bench/kernels.py``, row ``resnet_stem_*``); same values."""
-        nchw = (
-            x.device.type == "cpu"
-            and x.dim() == 4
-            and x.is_contiguous()
-            and not torch.compiler.is_exporting()
+        ``[B, C', H/4, W/4]`` in ``x``'s layout, on the memory layout measured faster on this
+        CPU (``detkit.ops.channels_last_where_faster``); same values."""
+        norms = self.stem.modules() if self.deep_stem else (self.norm1,)
+        in_training = any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in norms
         )
-        if nchw:
-            x = relayout(x, torch.channels_last)
-        x = self.maxpool(self._stem_layers(x))
-        return relayout(x, torch.contiguous_format) if nchw else x
+        return channels_last_where_faster(
+            "resnet_stem",
+            lambda t: self.maxpool(self._stem_layers(t)),
+            x,
+            measurable=not in_training,
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = self._stem(x)

@@ -13,7 +13,7 @@ from torchvision.ops import roi_align
 
 from detkit.models.layers import ConvModule
 from detkit.models.task_modules import SamplingResult
-from detkit.ops import Conv2d, ConvTranspose2d, nnpack_mosaic
+from detkit.ops import Conv2d, ConvTranspose2d, roi_conv_stack
 from detkit.registry import MODELS, build
 from detkit.structures.masks import BitmapMasks, PolygonMasks
 from detkit.structures.roi_masks import RoIMasks
@@ -184,30 +184,11 @@ class FCNMaskHead(nn.Module):
         return self._class_logits(x, labels)
 
     def _convs(self, x: torch.Tensor) -> torch.Tensor:
-        """The convs on RoI maps ``[K, C, s, s]``; on one mosaic of the maps where NNPACK's
-        single-image convolution pays (``detkit.ops.nnpack_mosaic``: 3×3 convs without a
-        norm layer, whose per-RoI results the mosaic keeps)."""
-        mosaic = None
-        if len(self.convs) > 0 and all(
-            c.norm_name is None
-            and c.conv.kernel_size == (3, 3)
-            and c.conv.padding == (1, 1)
-            and c.conv.stride == (1, 1)
-            and c.conv.dilation == (1, 1)
-            and c.conv.groups == 1
-            for c in self.convs
-        ):
-            mosaic = nnpack_mosaic(self.convs[0].conv, x)
-        if mosaic is None:
-            for conv in self.convs:
-                x = conv(x)
-            return x
-        x = mosaic.pack(x)
-        for i, conv in enumerate(self.convs):
-            x = conv(x)
-            if i < len(self.convs) - 1:
-                x = mosaic.clear_seams(x)
-        return mosaic.unpack(x)
+        """The convs on RoI maps ``[K, C, s, s]``, per RoI or on one mosaic of the maps,
+        whichever measured faster (``detkit.ops.roi_conv_stack``; a norm layer rules the
+        mosaic out)."""
+        pixelwise = all(c.norm_name is None for c in self.convs)
+        return roi_conv_stack(self.convs, x, [c.conv for c in self.convs] if pixelwise else None)
 
     def _class_logits(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The 1×1 logits conv for channel ``labels[k]`` of RoI k only: ``[K, 1, h, w]``."""

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 
 from detkit.models.roi_heads.roi_extractors.roi_layers import build_roi_layers
+from detkit.ops import scatter_rows
 from detkit.registry import MODELS
 
 __all__ = ["SingleRoIExtractor"]
@@ -71,33 +72,9 @@ class SingleRoIExtractor(nn.Module):
             elif torch.is_grad_enabled() and feat.requires_grad:
                 unused.append(feat)
         if rows:
-            roi_feats = _ScatterRows.apply(rois.size(0), feats[0].dtype, rows, *pooled)
+            roi_feats = scatter_rows(rois.size(0), feats[0].dtype, rows, pooled)
         else:
             roi_feats = feats[0].new_empty(0, self.out_channels, *self.output_size)
         if unused:  # keeps every level in the graph (needed by DistributedDataParallel)
             roi_feats = roi_feats + sum(feat[0, 0, 0, 0] for feat in unused) * 0.0
         return roi_feats
-
-
-class _ScatterRows(torch.autograd.Function):
-    """``[num, ...]`` (contiguous, ``dtype``) whose rows ``rows[i]`` are ``values[i]``; every row is
-    written by exactly one part. Backward gathers each part's rows of the gradient: writing
-    the parts one after another into a tensor with autograd instead makes every write after
-    the first keep a full copy of the gradient (the rows it overwrote, zeroed)."""
-
-    @staticmethod
-    def forward(
-        ctx: Any, num: int, dtype: torch.dtype, rows: list[torch.Tensor], *values: torch.Tensor
-    ) -> torch.Tensor:
-        ctx.rows = rows
-        ctx.dtypes = [part.dtype for part in values]
-        out = values[0].new_empty(num, *values[0].shape[1:], dtype=dtype)
-        for inds, part in zip(rows, values):
-            out[inds] = part
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        return (None, None, None) + tuple(
-            grad[inds].to(dtype) for inds, dtype in zip(ctx.rows, ctx.dtypes)
-        )
