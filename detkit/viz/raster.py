@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["blend_mask_windows", "display_copy", "draw_boxes", "draw_labels", "style_for"]
+__all__ = [
+    "blend_mask_windows",
+    "display_copy",
+    "draw_boxes",
+    "draw_labels",
+    "render_instances",
+    "style_for",
+]
 
 # the longest side shown by matplotlib (larger drawings are subsampled for display only)
 MAX_DISPLAY_SIDE = 2048
@@ -111,3 +118,26 @@ def display_copy(img: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> np.ndarra
     (a view when no subsampling is needed); for showing with matplotlib."""
     stride = max(1, -(-max(img.shape[:2]) // max_side))
     return img[::stride, ::stride] if stride > 1 else img
+
+
+def render_instances(
+    canvas: np.ndarray,
+    boxes: np.ndarray,
+    names: Sequence[str],
+    colors: np.ndarray,
+    mask_windows: Iterable[tuple[int, int, np.ndarray]] = (),
+    mask_colors: np.ndarray | None = None,
+    mask_alpha: float = 0.45,
+) -> np.ndarray:
+    """Draw instances into ``canvas`` (HWC uint8 RGB, in place) and return it: each mask of
+    ``mask_windows`` blended in its ``mask_colors`` row (default ``colors``), then each xyxy
+    box outlined and named in its ``colors`` row (RGB in [0, 1]), line width and font size
+    from :func:`style_for`. The one instance renderer behind ``detkit.show_result`` and the
+    error browser."""
+    blend_mask_windows(
+        canvas, mask_windows, colors if mask_colors is None else mask_colors, mask_alpha
+    )
+    line_width, font_size = style_for(*canvas.shape[:2])
+    draw_boxes(canvas, boxes, colors, line_width)
+    draw_labels(canvas, boxes, names, colors, font_size)
+    return canvas

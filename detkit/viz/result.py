@@ -26,7 +26,7 @@ from PIL import Image
 from detkit.image_io import read_image
 from detkit.structures.results import DetectionResult
 from detkit.viz.draw import annotate_axes, make_palette
-from detkit.viz.raster import blend_mask_windows, display_copy, draw_boxes, draw_labels, style_for
+from detkit.viz.raster import blend_mask_windows, display_copy, render_instances
 
 __all__ = ["as_detection_result", "draw_result", "read_rgb", "render_result", "show_result"]
 
@@ -96,12 +96,10 @@ def _render_in_place(
 ) -> np.ndarray:
     kept, palette = _kept(result, class_names, score_thr)
     colors = palette[kept.labels.numpy()]
-    blend_mask_windows(canvas, kept.iter_mask_windows(), colors, MASK_ALPHA)
-    line_width, font_size = style_for(*canvas.shape[:2])
-    boxes = kept.boxes.numpy()
-    draw_boxes(canvas, boxes, colors, line_width)
-    draw_labels(canvas, boxes, _names(kept, class_names), colors, font_size)
-    return canvas
+    names = _names(kept, class_names)
+    return render_instances(
+        canvas, kept.boxes.numpy(), names, colors, kept.iter_mask_windows(), mask_alpha=MASK_ALPHA
+    )
 
 
 def _show_on(ax: Axes, drawn: np.ndarray) -> None:
