@@ -151,3 +151,23 @@ def test_gt_results_have_no_errors(tiny, val_dataset, tmp_path):
         ErrorAnalysis.from_dataset(val_dataset, gt_results(val_dataset)[:2])
     with pytest.raises(TypeError, match="COCO-style dataset"):
         ErrorAnalysis.from_dataset(object(), [])
+
+
+def test_bench_runs_small(tmp_path):
+    """bench/error_browser.py end to end at a tiny size (a smoke run, not a timing test)."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "bench.json"
+    subprocess.run(
+        [sys.executable, str(REPO / "bench/error_browser.py"), "--images", "12", "--unique", "2"]
+        + ["--size", "256", "128", "--repeats", "1", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    report = json.loads(out.read_text())
+    steps = [row["step"] for row in report["seconds"]]
+    assert report["images"] == 12 and "matrix click" in steps and "boxes / masks" in steps
