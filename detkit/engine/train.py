@@ -3,7 +3,8 @@ config and train (mmdet ``apis/train.py``).
 
 Config keys read: ``data`` (``samples_per_gpu``, ``workers_per_gpu``, optional
 ``train_dataloader``/``val_dataloader`` overrides, ``val``), ``optimizer``, ``optimizer_config``,
-``fp16``, ``lr_config``, ``runner`` (or legacy ``total_epochs``), ``checkpoint_config``,
+``fp16``, ``lr_config``, ``runner`` (or legacy ``total_epochs``), ``checkpoint_config`` (its
+``save_best``/``rule``: keep the best checkpoint of a validation value, MMEngine's keys),
 ``log_config``, ``custom_hooks``, ``evaluation``, ``workflow``, ``load_from``, ``resume_from``,
 ``auto_resume``, ``auto_scale_lr``, ``find_unused_parameters``, ``sync_bn``, ``seed``,
 ``device``, ``work_dir``, ``log_level``, ``device_augment``.
@@ -34,7 +35,7 @@ from detkit.checkpoint import CheckpointError, checkpoint_problem, read_checkpoi
 from detkit.config import check_config_values
 from detkit.data import build_dataloader, build_dataset, split_device_augment
 from detkit.engine.dist import get_dist_info, wrap_distributed
-from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook
+from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook, SaveBestHook
 from detkit.engine.log import get_root_logger
 from detkit.engine.optim import GradientStep, build_optimizer, lr_hook_config
 from detkit.engine.rng import set_random_seed
@@ -201,6 +202,9 @@ def _register_hooks(
     if cfg.get("lr_config") is not None:
         runner.register_hook(lr_hook_config(cfg["lr_config"]), key_path="lr_config")
     checkpoint_cfg = dict(cfg.get("checkpoint_config") or {})
+    save_best, rule = checkpoint_cfg.pop("save_best", None), checkpoint_cfg.pop("rule", None)
+    if save_best is not None:  # MMEngine's place for it: the best of any validation value
+        runner.register_hook(SaveBestHook(save_best, rule))
     checkpoint_cfg.setdefault("by_epoch", by_epoch)
     # the one place CLASSES enters checkpoint meta (mmdet's tools/train.py sets it there too)
     checkpoint_cfg["meta"] = {

@@ -75,7 +75,8 @@ def build_train_datasets(cfg: Any) -> list[Any]:
     if len(cfg.get("workflow") or [("train", 1)]) == 2:
         val_cfg = copy.deepcopy(cfg.data.val)
         train_cfg = cfg.data.train.dataset if "dataset" in cfg.data.train else cfg.data.train
-        val_cfg.pipeline = train_cfg.pipeline
+        if "pipeline" in train_cfg:  # losses need the train pipeline's annotations
+            val_cfg.pipeline = train_cfg.pipeline
         datasets.append(build_dataset(val_cfg))
     return datasets
 

@@ -87,6 +87,7 @@ class ToyDetector(nn.Module):
     def val_step(self, data_batch: dict[str, Any], optimizer: Any = None) -> dict[str, Any]:
         losses = self(**data_batch)
         log_vars = {k: float(v) for k, v in losses.items()}
+        log_vars["loss"] = float(losses["loss_cls"])  # the total, as mmdet's detectors log it
         return {
             "loss": losses["loss_cls"],
             "log_vars": log_vars,
