@@ -1,6 +1,6 @@
 """The error browser: an ipywidgets view of a result set's errors (notebook 07).
 
-    browser = detkit.browse_errors("configs/x.py", "results.pkl", split="val")
+    browser = detkit.analysis.browse_errors("configs/x.py", "results.pkl", split="val")
     browser.widget                      # display it
 
 Controls: class, error kind, score threshold, IoU threshold and what is matched (boxes or

@@ -15,6 +15,7 @@ from test_train_detector import write_config
 
 import detkit
 from detkit.checkpoint import read_checkpoint
+from detkit.engine import enable_early_stopping
 from detkit.engine.hooks import EarlyStoppingHook, SaveBestHook
 from detkit.engine.hooks.monitor import infer_rule
 
@@ -81,7 +82,7 @@ def log_text(work_dir: str) -> str:
 def test_val_loss_plateau_stops_keeps_best_and_says_why(tmp_path):
     cfg = detkit.Config.fromfile(write_config(str(tmp_path), PLATEAU))
     cfg.work_dir = str(tmp_path / "work")
-    hook = detkit.enable_early_stopping(cfg, {"patience": 2, "min_delta": 0.05})
+    hook = enable_early_stopping(cfg, {"patience": 2, "min_delta": 0.05})
     assert hook == dict(type="EarlyStoppingHook", monitor="val_loss", patience=2, min_delta=0.05)
     assert cfg.workflow == [("train", 1), ("val", 1)]
     assert cfg.checkpoint_config.save_best == "val_loss"
@@ -109,19 +110,19 @@ def test_val_loss_plateau_stops_keeps_best_and_says_why(tmp_path):
 def test_eval_metric_monitor_and_strict(tmp_path):
     cfg = detkit.Config.fromfile(write_config(str(tmp_path), PLATEAU.replace("100", "1")))
     cfg.work_dir = str(tmp_path / "metric")
-    detkit.enable_early_stopping(cfg, {"monitor": "accuracy", "patience": 1, "min_delta": 0.0})
+    enable_early_stopping(cfg, {"monitor": "accuracy", "patience": 1, "min_delta": 0.0})
     assert cfg.workflow == [("train", 1)]  # an evaluation metric needs no val phase
     runner = detkit.setup_training(cfg, seed=0).train(validate=True)
     assert runner.stop_training and runner.epoch < 6
     assert set(runner.best_checkpoints) == {"accuracy"}
     strict = detkit.Config.fromfile(write_config(str(tmp_path), PLATEAU.replace("100", "1")))
     strict.work_dir = str(tmp_path / "strict")
-    detkit.enable_early_stopping(strict, {"monitor": "bbox_mAP", "strict": True})
+    enable_early_stopping(strict, {"monitor": "bbox_mAP", "strict": True})
     strict.checkpoint_config.pop("save_best")
     with pytest.raises(KeyError, match="monitor 'bbox_mAP' is not among .*'accuracy'"):
         detkit.setup_training(strict, seed=0).train(validate=True)
     with pytest.raises(TypeError):
-        detkit.enable_early_stopping(cfg, {"patience": 2, "wait": 3})  # not an argument
+        enable_early_stopping(cfg, {"patience": 2, "wait": 3})  # not an argument
 
 
 @pytest.mark.slow
