@@ -78,6 +78,7 @@ _PUBLIC_API: dict[str, str] = {
     "find_latest_checkpoint": "detkit.engine.train",
     "skip_overwritten_pretrained": "detkit.engine.train",
     "Runner": "detkit.engine.runner",
+    "launch": "detkit.engine",
     "Hook": "detkit.engine.hooks",
     "TensorboardLoggerHook": "detkit.engine.hooks",
     "MlflowLoggerHook": "detkit.engine.hooks",

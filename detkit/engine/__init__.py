@@ -28,6 +28,7 @@ from detkit.engine.hooks import (
     TextLoggerHook,
     enable_early_stopping,
 )
+from detkit.engine.launch import LaunchError, LaunchResult, launch
 from detkit.engine.log import get_root_logger
 from detkit.engine.optim import GradientStep, build_optimizer
 from detkit.engine.priority import Priority, get_priority
@@ -46,6 +47,8 @@ __all__ = [
     "FixedLrUpdaterHook",
     "GradientStep",
     "Hook",
+    "LaunchError",
+    "LaunchResult",
     "LrUpdaterHook",
     "NumClassCheckHook",
     "Priority",
@@ -65,6 +68,7 @@ __all__ = [
     "get_rng_state",
     "get_root_logger",
     "init_dist",
+    "launch",
     "init_random_seed",
     "is_main_process",
     "master_only",

@@ -35,7 +35,7 @@ from detkit.checkpoint import CheckpointError, checkpoint_problem, read_checkpoi
 from detkit.config import check_config_values
 from detkit.data import build_dataloader, build_dataset, split_device_augment
 from detkit.engine.dist import get_dist_info, wrap_distributed
-from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook, SaveBestHook
+from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook, Hook, SaveBestHook
 from detkit.engine.log import get_root_logger
 from detkit.engine.optim import GradientStep, build_optimizer, lr_hook_config
 from detkit.engine.rng import set_random_seed
@@ -272,6 +272,7 @@ def train_detector(
     validate: bool = True,
     timestamp: str | None = None,
     meta: dict[str, Any] | None = None,
+    extra_hooks: Sequence[Hook] = (),
 ) -> Runner:
     """Train ``model`` on ``dataset`` (or a list of datasets, one per ``workflow`` phase) as
     ``cfg`` says; returns the runner after training.
@@ -279,8 +280,10 @@ def train_detector(
     Writes to ``cfg.work_dir``: ``<timestamp>.log``, ``<timestamp>.log.json``, ``epoch_N.pth``
     (or ``iter_N.pth``) and ``latest.pth``. Resumes from ``cfg.resume_from`` (or the newest
     checkpoint in ``work_dir`` with ``cfg.auto_resume``), else loads ``cfg.load_from`` weights.
-    Checkpoint meta gets ``CLASSES`` of the first dataset. Hooks come from the config only
-    (a notebook's progress bar is ``log_config.hooks`` entry ``dict(type='ProgressBarHook')``).
+    Checkpoint meta gets ``CLASSES`` of the first dataset. Hooks come from the config (a
+    notebook's progress bar is ``log_config.hooks`` entry ``dict(type='ProgressBarHook')``),
+    plus ``extra_hooks``: objects a config cannot hold (:func:`detkit.engine.launch.launch`'s
+    stop request).
     ``detkit.setup_training`` builds ``model`` and ``dataset`` from the config for this call.
     """
     check_config_values(cfg)
@@ -350,6 +353,8 @@ def train_detector(
     _register_hooks(runner, cfg, by_epoch, classes)
     if validate:
         _register_eval_hook(runner, cfg, distributed, by_epoch)
+    for hook in extra_hooks:
+        runner.register_hook(hook)
 
     if resume_from is not None:
         runner.resume(resume_from)

@@ -17,6 +17,7 @@ import copy
 import os
 import os.path as osp
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from torch import nn
 from detkit.data import build_dataset
 from detkit.engine.dist import get_dist_info
 from detkit.engine.env import format_env
+from detkit.engine.hooks import Hook
 from detkit.engine.log import get_root_logger
 from detkit.engine.rng import init_random_seed, set_random_seed
 from detkit.engine.runner import Runner
@@ -56,8 +58,9 @@ class TrainingSetup:
     timestamp: str
     distributed: bool = False
 
-    def train(self, validate: bool = True) -> Runner:
-        """Train as ``cfg`` says (evaluating ``data.val`` when ``validate``); the runner after."""
+    def train(self, validate: bool = True, extra_hooks: Sequence[Hook] = ()) -> Runner:
+        """Train as ``cfg`` says (evaluating ``data.val`` when ``validate``; ``extra_hooks``
+        as :func:`~detkit.engine.train.train_detector`'s); the runner after."""
         return train_detector(
             self.model,
             self.datasets,
@@ -66,6 +69,7 @@ class TrainingSetup:
             validate=validate,
             timestamp=self.timestamp,
             meta=self.meta,
+            extra_hooks=extra_hooks,
         )
 
 
