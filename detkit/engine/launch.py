@@ -19,6 +19,7 @@ bar, per-epoch table, live loss plot and log lines are sent to this process and 
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import queue as queue_module
@@ -157,9 +158,8 @@ def _worker(
     from detkit.engine.training_setup import setup_training
 
     custom = cfg.get("custom_imports") or {}  # what Config.fromfile imported in the parent
-    import_modules_from_strings(
-        custom.get("imports"), custom.get("allow_failed_imports", False), cfg.filename
-    )
+    imports, allow_failed = custom.get("imports"), custom.get("allow_failed_imports", False)
+    import_modules_from_strings(imports, allow_failed, getattr(cfg, "filename", None))
     init_dist("pytorch", backend=backend)
     try:
         setup = setup_training(compat_runner_args(cfg), distributed=True, seed=seed)
@@ -183,7 +183,8 @@ def _free_port() -> int:
 def _prepare(config: Any, work_dir: str | None, auto_resume: bool, progress: bool) -> Any:
     from detkit.config import Config
 
-    cfg = Config.fromfile(config) if isinstance(config, (str, os.PathLike)) else config.copy()
+    from_file = isinstance(config, (str, os.PathLike))
+    cfg = Config.fromfile(config) if from_file else copy.deepcopy(config)
     if work_dir is not None:
         cfg.work_dir = str(work_dir)
     if not cfg.get("work_dir"):

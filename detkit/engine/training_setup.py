@@ -128,9 +128,9 @@ def setup_training(
         osp.join(cfg.work_dir, f"{timestamp}.log"), cfg.get("log_level", "INFO")
     )
     env_info = format_env()
-    logger.info("Environment info:\n" + env_info)
+    logger.info("Environment info:\n" + env_info, extra={"collapse": "environment"})
     logger.info(f"Distributed training: {distributed} (world size {world_size})")
-    logger.info(f"Config:\n{cfg.pretty_text}")
+    logger.info(f"Config:\n{cfg.pretty_text}", extra={"collapse": f"config {exp_name}"})
 
     seed = init_random_seed(seed, device="cuda" if torch.cuda.is_available() else "cpu")
     seed = seed + rank if diff_seed else seed
