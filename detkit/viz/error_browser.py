@@ -223,10 +223,11 @@ class ErrorBrowser:
     def draw(self) -> None:
         """Draw the selected image (or say that none is selected)."""
         index = self.image_list.value
-        if index is None:
-            self.picture.value = b""
+        if index is None:  # hidden: an empty <img> would show as a broken image
+            self.picture.layout.display = "none"
             self.picture_title.value = "<i>no image has this error</i>"
             return
+        self.picture.layout.display = None
         image, ground_truth, detections = self.errors.panels(self.view, index)
         pair = render_error_pair(
             image, ground_truth, detections, self.errors.class_names, self.max_width

@@ -245,8 +245,9 @@ def test_train_and_evaluate_notebook_in_lab(
 def error_browser_parts(page: Page) -> tuple[Locator, Locator, Locator, Locator]:
     """nbs/07's error browser: (the whole widget, its status line, its drawn image, its
     per-class table)."""
-    status = page.locator(f"{NOTEBOOK} .widget-html").filter(has_text=" images with ").first
-    widget = page.locator(f"{NOTEBOOK} .widget-vbox").filter(has=status).first
+    has_status = page.locator(".widget-html").filter(has_text=" images with ")
+    widget = page.locator(f"{NOTEBOOK} .widget-vbox").filter(has=has_status).first
+    status = widget.locator(".widget-html").filter(has_text=" images with ").first
     picture = widget.locator("img.widget-image").first
     table = widget.locator(".widget-gridbox").first
     return widget, status, picture, table
