@@ -311,6 +311,7 @@ def test_error_browser_notebook_in_lab(
         ),
     )
     run_notebook_in_lab(page, lab, name, screenshot_dir)
+    page.set_viewport_size({"width": 1400, "height": 2000})  # the whole browser in view
     widget, status, picture, table = error_browser_parts(page)
     first = stable_screenshot(picture)
     first_table = table.inner_text()
