@@ -129,6 +129,8 @@ _PUBLIC_API: dict[str, str] = {
     "eval_metric": "detkit.analysis",
     "print_config": "detkit.analysis",
     "coco_error_analysis": "detkit.analysis",
+    "ErrorAnalysis": "detkit.analysis",  # every detkit.analysis name is public (until issue 27)
+    "browse_errors": "detkit.analysis",
     "deploy": "detkit.deploy",
     "export": "detkit.deploy.exporter",
     "OnnxDetector": "detkit.deploy.runtime",
