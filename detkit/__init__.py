@@ -79,6 +79,7 @@ _PUBLIC_API: dict[str, str] = {
     "skip_overwritten_pretrained": "detkit.engine.train",
     "Runner": "detkit.engine.runner",
     "launch": "detkit.engine",
+    "enable_early_stopping": "detkit.engine",  # tools/train.py --early-stopping
     "Hook": "detkit.engine.hooks",
     "TensorboardLoggerHook": "detkit.engine.hooks",
     "MlflowLoggerHook": "detkit.engine.hooks",

@@ -16,7 +16,6 @@ import warnings
 import torch
 
 import detkit
-from detkit.engine import enable_early_stopping
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -120,7 +119,7 @@ def main(argv: list[str] | None = None) -> detkit.Runner:
     if args.device_augment:
         cfg.device_augment = True
     if args.early_stopping is not None:
-        enable_early_stopping(cfg, args.early_stopping)
+        detkit.enable_early_stopping(cfg, args.early_stopping)
     detkit.resolve_work_dir(cfg, args.work_dir, args.config)
     if args.resume_from is not None:
         cfg.resume_from = args.resume_from
