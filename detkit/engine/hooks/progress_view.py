@@ -55,7 +55,7 @@ def draw_curves(curves: Curves, ax: Any) -> Any:
 
 
 class _LivePlot:
-    """A matplotlib figure kept up to date in one notebook output (a display handle)."""
+    """A matplotlib figure kept up to date in one notebook output (a display handle, PNG)."""
 
     def __init__(self) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -67,16 +67,21 @@ class _LivePlot:
         self.handle: Any = None
 
     def update(self, curves: Curves) -> None:
-        from IPython.display import display
+        import io
+
+        from IPython.display import Image, display
 
         for extra in self.figure.axes[1:]:
             extra.remove()
         draw_curves(curves, self.ax)
         self.figure.tight_layout()
+        png = io.BytesIO()  # a PNG of our own: a Figure shows as text until pyplot's backend loads
+        self.figure.savefig(png, format="png")
+        image = Image(data=png.getvalue(), format="png")
         if self.handle is None:
-            self.handle = display(self.figure, display_id=True)
+            self.handle = display(image, display_id=True)
         else:
-            self.handle.update(self.figure)
+            self.handle.update(image)
 
 
 class ProgressView:
