@@ -50,6 +50,7 @@ _CORE: dict[str, str] = {
     "set_random_seed": "detkit.engine.rng",
     "init_dist": "detkit.engine.dist",
     "get_dist_info": "detkit.engine.dist",
+    "launch": "detkit.engine.launch",
     "get_root_logger": "detkit.engine.log",
     # checkpoints and export
     "load_checkpoint": "detkit.checkpoint",
@@ -110,6 +111,7 @@ if TYPE_CHECKING:
     from detkit.deploy.exporter import export
     from detkit.engine.apis import evaluate_detector, set_img_scale
     from detkit.engine.dist import get_dist_info, init_dist
+    from detkit.engine.launch import launch
     from detkit.engine.inference import (
         find_images,
         infer_folder,
