@@ -111,13 +111,13 @@ if TYPE_CHECKING:
     from detkit.deploy.exporter import export
     from detkit.engine.apis import evaluate_detector, set_img_scale
     from detkit.engine.dist import get_dist_info, init_dist
-    from detkit.engine.launch import launch
     from detkit.engine.inference import (
         find_images,
         infer_folder,
         inference_detector,
         init_detector,
     )
+    from detkit.engine.launch import launch
     from detkit.engine.log import get_root_logger
     from detkit.engine.rng import set_random_seed
     from detkit.engine.testing import multi_gpu_test, single_gpu_test

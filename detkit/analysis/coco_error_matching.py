@@ -149,7 +149,7 @@ class _Builder:
         if evaluated is None:  # neither ground truth nor detections
             return d0, d0, g0, g0
         by_gt_id = {g["id"]: g0 + j for j, g in enumerate(gts)}
-        for j, g in enumerate(gts):
+        for g in gts:
             self.gt["image"].append(i)
             self.gt["label"].append(k)
             self.gt["ann_id"].append(g["id"])
@@ -187,7 +187,7 @@ class _Builder:
         taken = (gt_match >= 0) & regular[None, :]  # [T, G]
         covers = plain_iou[None, :, :] >= np.minimum(thrs, 1 - 1e-10)[:, None, None]  # [T, D, G]
         duplicate = (covers & taken[:, None, :]).any(axis=2) & (match < 0)
-        for n, dt_id in enumerate(dt_ids):
+        for dt_id in dt_ids:
             d = dts[dt_id]
             self.det["image"].append(i)
             self.det["label"].append(k)
@@ -220,7 +220,7 @@ def _confusions(
         drows, grows = np.flatnonzero(det_image == i), np.flatnonzero(gt_image == i)
         if len(grows) == 0:
             continue
-        ioa = np.asarray(
+        ioa: np.ndarray = np.asarray(
             mask_util.iou(
                 _geometry([b.det_ann[r] for r in drows], iou_type),
                 _geometry([b.gt_ann[r] for r in grows], iou_type),
@@ -283,7 +283,9 @@ def match_detections(
         coco_dt.dataset = dict(coco_gt.dataset, annotations=[])
         with contextlib.redirect_stdout(io.StringIO()):
             coco_dt.createIndex()
-    evaluator = run_cocoeval(coco_gt, coco_dt, iou_type, IOU_GRID, _ALL_AREAS, cat_ids, img_ids)
+    evaluator = run_cocoeval(
+        coco_gt, coco_dt, iou_type, IOU_GRID.tolist(), _ALL_AREAS, cat_ids, img_ids
+    )
     num_i = len(evaluator.params.imgIds)
     # COCOeval sorts its image ids; index the rows by the caller's order
     position = {img_id: n for n, img_id in enumerate(evaluator.params.imgIds)}

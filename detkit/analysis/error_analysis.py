@@ -17,7 +17,7 @@ import os.path as osp
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -34,7 +34,9 @@ from detkit.analysis.coco_error_counts import (
 )
 from detkit.analysis.coco_error_counts import image_counts as count_errors
 from detkit.analysis.coco_error_matching import IOU_GRID, ErrorMatching, match_results
-from detkit.analysis.common import load_results, load_tool_config
+from detkit.analysis.common import load_results
+from detkit.config import Config
+from detkit.engine.testing_setup import build_test_dataset
 from detkit.image_io import read_image
 from detkit.structures.results import DetectionResult
 from detkit.structures.roi_masks import dense_mask_windows
@@ -111,7 +113,7 @@ class ErrorAnalysis:
         cls,
         config: Any,
         results: Sequence[Any] | str,
-        split: str = "test",
+        split: Literal["val", "test"] = "test",
         cfg_options: Mapping[str, Any] | None = None,
     ) -> ErrorAnalysis:
         """From a config (path or ``Config``) and its ``cfg.data[split]``, as the analysis
@@ -120,14 +122,8 @@ class ErrorAnalysis:
         Raises:
             KeyError: the config has no such split.
         """
-        from detkit.data import build_dataset
-
-        cfg = load_tool_config(config, cfg_options)
-        if split not in cfg.data:
-            raise KeyError(f"cfg.data has no {split!r} split; it has {sorted(cfg.data)}")
-        data_cfg = dict(cfg.data[split])
-        data_cfg.pop("samples_per_gpu", None)
-        return cls.from_dataset(build_dataset(data_cfg, dict(test_mode=True)), results)
+        cfg = Config.load(config, cfg_options)
+        return cls.from_dataset(build_test_dataset(cfg, split), results)
 
     # -- cached computations ---------------------------------------------------------------
     def iou_types(self) -> list[str]:
@@ -271,7 +267,7 @@ class ErrorAnalysis:
 def browse_errors(
     config: Any,
     results: Sequence[Any] | str,
-    split: str = "test",
+    split: Literal["val", "test"] = "test",
     cfg_options: Mapping[str, Any] | None = None,
     score_thr: float = 0.3,
     iou_thr: float = 0.5,

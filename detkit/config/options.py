@@ -70,7 +70,7 @@ def parse_option_value(value: str) -> Any:
         text = text[1:-1]
     elif "," not in text:
         return _parse_scalar(text)
-    items = []
+    items: list[Any] = []
     while text:
         comma = _top_level_comma(text)
         if comma == len(text) and "," in text and not items:  # e.g. dict(a=1,b=2)

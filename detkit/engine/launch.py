@@ -164,7 +164,9 @@ def _worker(
     try:
         setup = setup_training(compat_runner_args(cfg), distributed=True, seed=seed)
         runner = setup.train(validate=validate, extra_hooks=[_StopOnRequestHook(stop)])
-        summary = dict(epoch=runner.epoch, iter=runner.iter, stop_reason=runner.stop_reason)
+        summary: dict[str, Any] = dict(
+            epoch=runner.epoch, iter=runner.iter, stop_reason=runner.stop_reason
+        )
         summary["best_checkpoints"] = runner.best_checkpoints
     except TrainingInterrupted as stopped:
         summary = dict(stopped=True, checkpoint=stopped.checkpoint)

@@ -64,7 +64,7 @@ def get_root_logger(log_file: str | None = None, log_level: int | str = "INFO") 
     if not any(getattr(h, "_detkit_console", False) for h in logger.handlers):
         console = NotebookConsole(sys.stdout) if in_notebook() else logging.StreamHandler()
         console.setFormatter(formatter)
-        console._detkit_console = True  # type: ignore[attr-defined]
+        console._detkit_console = True  # type: ignore[union-attr]
         logger.addHandler(console)
     if log_file is not None and rank == 0:
         known = {getattr(h, "baseFilename", None) for h in logger.handlers}

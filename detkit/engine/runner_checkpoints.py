@@ -45,6 +45,7 @@ class CheckpointMixin:
     epoch: int
     iter: int
     inner_iter: int
+    mode: str
     _hook_stage: str
     _epoch_start_rng: dict[str, Any] | None
     _next_epoch_rng: dict[str, Any] | None

@@ -142,5 +142,7 @@ def render_error_pair(
     pair = np.concatenate([left, gap, right], axis=1)
     if max_width is not None and pair.shape[1] > max_width:
         height = max(1, round(pair.shape[0] * max_width / pair.shape[1]))
-        pair = np.asarray(Image.fromarray(pair).resize((max_width, height), Image.BILINEAR))
+        pair = np.asarray(
+            Image.fromarray(pair).resize((max_width, height), Image.Resampling.BILINEAR)
+        )
     return pair

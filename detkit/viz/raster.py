@@ -176,4 +176,3 @@ def display_copy(img: np.ndarray, max_side: int = MAX_DISPLAY_SIDE) -> np.ndarra
     (a view when no subsampling is needed); for showing with matplotlib."""
     stride = max(1, -(-max(img.shape[:2]) // max_side))
     return img[::stride, ::stride] if stride > 1 else img
-

@@ -217,7 +217,7 @@ def test_breakdown_equals_coco_error_analysis(demo, tmp_path, iou_type, supercat
     bbox_entries, segm_entries = segm2json(results, img_ids, cat_ids)
     result_json = tmp_path / "res.json"
     result_json.write_text(json.dumps(segm_entries if iou_type == "segm" else bbox_entries))
-    tool = detkit.coco_error_analysis(
+    tool = detkit.analysis.coco_error_analysis(
         str(result_json), str(tmp_path), ann=str(ann), types=[iou_type]
     )
     matching = match_results(results, coco, img_ids, cat_ids, iou_type)

@@ -89,7 +89,9 @@ def simulate_results(
             rows.append((label, np.array([x, y, x + w, y + h, rng.uniform(0.05, 0.7)])))
         bbox_results, segm_results = [], []
         for label in range(len(cat_ids)):
-            dets = np.array([r for k, r in rows if k == label], np.float32).reshape(-1, 5)
+            dets: np.ndarray = np.array([r for k, r in rows if k == label], np.float32).reshape(
+                -1, 5
+            )
             dets[:, 0:4:2] = dets[:, 0:4:2].clip(0, width)
             dets[:, 1:4:2] = dets[:, 1:4:2].clip(0, height)
             dets = dets[np.argsort(-dets[:, 4], kind="stable")]
