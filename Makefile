@@ -60,7 +60,7 @@ demo: $(STAMP)
 	@test -f $(DEMO_DATA)/annotations/instancesonly_filtered_gtFine_val.json || $(MAKE) data
 	@$(PY) -c "import detkit; print('CPU:', detkit.probe_cpu().summary()); print('threads:', detkit.thread_settings().summary())"
 	@start=$$(date +%s); \
-	for nb in nbs/0[1-5]_*.ipynb; do \
+	for nb in nbs/0[1-57]_*.ipynb; do \
 		echo "== $$nb -> $(DEMO_DIR)/$$(basename $$nb)"; \
 		$(PY) -c "$$DEMO_RUN_NOTEBOOK" "$$nb" "$(DEMO_DIR)/$$(basename $$nb)" \
 			|| { echo "demo: $$nb failed; see $(DEMO_DIR)/$$(basename $$nb)"; exit 1; }; \

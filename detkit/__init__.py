@@ -50,6 +50,7 @@ _CORE: dict[str, str] = {
     "set_random_seed": "detkit.engine.rng",
     "init_dist": "detkit.engine.dist",
     "get_dist_info": "detkit.engine.dist",
+    "launch": "detkit.engine.launch",
     "get_root_logger": "detkit.engine.log",
     # checkpoints and export
     "load_checkpoint": "detkit.checkpoint",
@@ -116,6 +117,7 @@ if TYPE_CHECKING:
         inference_detector,
         init_detector,
     )
+    from detkit.engine.launch import launch
     from detkit.engine.log import get_root_logger
     from detkit.engine.rng import set_random_seed
     from detkit.engine.testing import multi_gpu_test, single_gpu_test

@@ -72,6 +72,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--auto-scale-lr", action="store_true", help="scale the LR by total batch / base batch"
     )
     parser.add_argument(
+        "--early-stopping",
+        nargs="*",
+        action=detkit.DictAction,
+        metavar="KEY=VALUE",
+        help="stop when a validation value stops improving and keep its best checkpoint: "
+        "EarlyStoppingHook arguments, e.g. monitor=val_loss patience=3 min_delta=0.01 "
+        "(monitor defaults to val_loss, which adds a ('val', 1) workflow phase)",
+    )
+    parser.add_argument(
         "--device-augment",
         action="store_true",
         help="run the train pipeline's augmentation on the device batch (config key "
@@ -108,6 +117,8 @@ def main(argv: list[str] | None = None) -> detkit.engine.Runner:
             )
     if args.device_augment:
         cfg.device_augment = True
+    if args.early_stopping is not None:
+        detkit.engine.enable_early_stopping(cfg, args.early_stopping)
     detkit.config.resolve_work_dir(cfg, args.work_dir, args.config)
     if args.resume_from is not None:
         cfg.resume_from = args.resume_from

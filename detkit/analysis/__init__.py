@@ -2,8 +2,10 @@
 arguments), one module per tool: training logs (``logs``), confusion matrix (``confusion``),
 best/worst images by per-image mAP (``per_image``), the augmented training set
 (``browse``), FLOPs (``flops``), inference speed (``speed``), evaluating a saved results
-pickle and printing a config (``saved_results``), and the COCO error breakdown
-(``coco_errors``). Notebooks call these; the CLIs are thin wrappers around them.
+pickle and printing a config (``saved_results``), the COCO error breakdown
+(``coco_errors``) and its per-image form behind the error browser (``coco_error_matching``,
+``coco_error_counts``, ``error_analysis``). Notebooks call these; the CLIs are thin wrappers
+around them.
 
 Names are imported on first use, so plotting a log does not load the models.
 """
@@ -33,6 +35,8 @@ _NAMES: dict[str, str] = {
     "eval_metric": "saved_results",
     "print_config": "saved_results",
     "coco_error_analysis": "coco_errors",
+    "ErrorAnalysis": "error_analysis",
+    "browse_errors": "error_analysis",
 }
 
 __all__ = sorted(_NAMES)

@@ -32,10 +32,11 @@ from pycocotools.cocoeval import COCOeval
 
 from detkit.evaluation.coco import load_coco, renumber_annotations_from_one
 
-__all__ = ["ERROR_TYPES", "AREA_NAMES", "coco_error_analysis"]
+__all__ = ["ERROR_TYPES", "AREA_NAMES", "MAX_DETS", "coco_error_analysis", "run_cocoeval"]
 
 ERROR_TYPES = ("C75", "C50", "Loc", "Sim", "Oth", "BG", "FN")
 AREA_NAMES = ("allarea", "small", "medium", "large")
+MAX_DETS = 100  # detections per image and class that COCO evaluates
 _COLORS = np.vstack(
     [
         np.ones((2, 3)),
@@ -48,6 +49,31 @@ _COLORS = np.vstack(
 )
 
 
+def run_cocoeval(
+    coco_gt: COCO,
+    coco_dt: COCO,
+    iou_type: str,
+    iou_thrs: Sequence[float],
+    area_rng: list[list[float]],
+    cat_ids: Sequence[int] | None = None,
+    img_ids: Sequence[int] | None = None,
+) -> COCOeval:
+    """``COCOeval.evaluate`` (per-image matching, ``maxDets = 100``) run quietly with these
+    IoU thresholds, area ranges, classes and images (default: all of ``coco_gt``): the one
+    matching behind this tool and :mod:`detkit.analysis.coco_error_matching`."""
+    evaluator = COCOeval(coco_gt, coco_dt, iou_type)
+    evaluator.params.imgIds = list(coco_gt.getImgIds() if img_ids is None else img_ids)
+    evaluator.params.iouThrs = np.asarray(iou_thrs)
+    evaluator.params.maxDets = [MAX_DETS]
+    evaluator.params.areaRng = area_rng
+    evaluator.params.areaRngLbl = list(AREA_NAMES[: len(area_rng)])
+    if cat_ids is not None:
+        evaluator.params.catIds = list(cat_ids)
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator.evaluate()
+    return evaluator
+
+
 def _precision(
     coco_gt: COCO,
     coco_dt: COCO,
@@ -57,16 +83,8 @@ def _precision(
     cat_ids: Sequence[int] | None = None,
 ) -> np.ndarray:
     """``COCOeval.eval['precision']`` ``[T, R, K, A]`` (one ``maxDets`` of 100), quietly."""
-    evaluator = COCOeval(coco_gt, coco_dt, iou_type)
-    evaluator.params.imgIds = coco_gt.getImgIds()
-    evaluator.params.iouThrs = np.asarray(iou_thrs)
-    evaluator.params.maxDets = [100]
-    evaluator.params.areaRng = area_rng
-    evaluator.params.areaRngLbl = list(AREA_NAMES)
-    if cat_ids is not None:
-        evaluator.params.catIds = list(cat_ids)
+    evaluator = run_cocoeval(coco_gt, coco_dt, iou_type, iou_thrs, area_rng, cat_ids)
     with contextlib.redirect_stdout(io.StringIO()):
-        evaluator.evaluate()
         evaluator.accumulate()
     return evaluator.eval["precision"][..., 0]
 

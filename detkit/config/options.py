@@ -70,9 +70,14 @@ def parse_option_value(value: str) -> Any:
         text = text[1:-1]
     elif "," not in text:
         return _parse_scalar(text)
-    items = []
+    items: list[Any] = []
     while text:
         comma = _top_level_comma(text)
+        if comma == len(text) and "," in text and not items:  # e.g. dict(a=1,b=2)
+            raise ValueError(
+                f"config option value {value!r} is neither a scalar nor a list/tuple; "
+                "set dicts in the config file (or one key at a time: key.sub=value)"
+            )
         items.append(parse_option_value(text[:comma]))
         text = text[comma + 1 :]
     return tuple(items) if is_tuple else items

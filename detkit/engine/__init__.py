@@ -18,6 +18,7 @@ from detkit.engine.hooks import (
     CheckpointHook,
     CosineAnnealingLrUpdaterHook,
     DistSamplerSeedHook,
+    EarlyStoppingHook,
     EvalHook,
     FixedLrUpdaterHook,
     Hook,
@@ -26,10 +27,12 @@ from detkit.engine.hooks import (
     MMDetWandbHook,
     NumClassCheckHook,
     ProgressBarHook,
+    SaveBestHook,
     StepLrUpdaterHook,
     TensorboardLoggerHook,
     TextLoggerHook,
     WandbLoggerHook,
+    enable_early_stopping,
 )
 from detkit.engine.inference import (
     find_images,
@@ -38,6 +41,7 @@ from detkit.engine.inference import (
     init_detector,
     predict_images,
 )
+from detkit.engine.launch import LaunchError, LaunchResult, launch
 from detkit.engine.log import get_root_logger
 from detkit.engine.model_inputs import scatter
 from detkit.engine.optim import GradientStep, build_optimizer
@@ -59,10 +63,15 @@ __all__ = [
     "CosineAnnealingLrUpdaterHook",
     "DetectorDDP",
     "DistSamplerSeedHook",
+    "EarlyStoppingHook",
     "EvalHook",
     "evaluate_detector",
     "expand_hostlist",
     "find_images",
+    "LaunchError",
+    "LaunchResult",
+    "SaveBestHook",
+    "enable_early_stopping",
     "find_latest_checkpoint",
     "FixedLrUpdaterHook",
     "format_env",
@@ -76,6 +85,7 @@ __all__ = [
     "inference_detector",
     "init_detector",
     "init_dist",
+    "launch",
     "init_random_seed",
     "is_main_process",
     "LrUpdaterHook",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -53,7 +53,26 @@ def init_dist(
         backend = "gloo"
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+    store = _restart_store(os.environ)
+    if store is not None:
+        kwargs.update(
+            store=store, rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"])
+        )
     dist.init_process_group(backend=backend, **kwargs)
+
+
+def _restart_store(env: Mapping[str, str]) -> Any:
+    """After a torchrun restart (``--max-restarts``), the agent's store with a key space of
+    this attempt's own; None otherwise. The agent keeps one store for every attempt, and the
+    killed attempt's process-group keys (each rank's address) would otherwise be read by the
+    new ranks, which then connect to dead ports (pytorch/pytorch#167288)."""
+    attempt = int(env.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)
+    if attempt == 0 or env.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    client = dist.TCPStore(
+        env["MASTER_ADDR"], int(env["MASTER_PORT"]), int(env["WORLD_SIZE"]), is_master=False
+    )
+    return dist.PrefixStore(f"detkit/attempt_{attempt}", client)
 
 
 def get_dist_info() -> tuple[int, int]:

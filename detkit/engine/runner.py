@@ -11,6 +11,12 @@ Counters: ``epoch`` (completed epochs, 0-based while running), ``iter`` (complet
 iterations), ``inner_iter`` (index in the current epoch). Hooks see them before the increment,
 as in mmcv, so ``runner.epoch + 1`` is the 1-based epoch being run.
 
+Validation values: ``val_metrics`` holds this epoch's evaluation metrics (an ``EvalHook``'s)
+and a ``('val', n)`` phase's losses as ``val_<name>`` (sample-weighted means over every rank);
+it is emptied when a training epoch starts. A hook may end training with
+:meth:`Runner.request_stop` (``stop_training``/``stop_reason``): the run stops before the next
+phase. ``best_checkpoints`` records the best checkpoints kept (``{key: {path, score, epoch}}``).
+
 Checkpoints and exact resume: :class:`detkit.engine.runner_checkpoints.CheckpointMixin`.
 """
 
@@ -28,7 +34,7 @@ import torch
 from torch import nn
 
 from detkit.checkpoint import unwrap_model
-from detkit.engine.dist import get_dist_info
+from detkit.engine.dist import all_gather, get_dist_info
 from detkit.engine.hooks.base import Hook
 from detkit.engine.hooks.logger import LogBuffer
 from detkit.engine.model_inputs import scatter
@@ -126,6 +132,11 @@ class Runner(CheckpointMixin):
         self._resume_position: tuple[int, dict[str, Any] | None] | None = None
         self._next_epoch_rng: dict[str, Any] | None = None
         self._hook_stage = "epoch"
+        self.workflow: list[tuple[str, int]] = [("train", 1)]
+        self.val_metrics: dict[str, float] = {}
+        self.best_checkpoints: dict[str, dict[str, Any]] = {}
+        self.stop_training = False
+        self.stop_reason: str | None = None
 
     # -- schedule --------------------------------------------------------------------------
     @property
@@ -153,6 +164,13 @@ class Runner(CheckpointMixin):
 
     def current_lr(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
+
+    def request_stop(self, reason: str) -> None:
+        """End training before the next workflow phase, saying why (logged once)."""
+        if not self.stop_training:
+            self.stop_training, self.stop_reason = True, reason
+            if self.rank == 0:
+                self.logger.info(reason)
 
     # -- hooks -----------------------------------------------------------------------------
     def register_hook(
@@ -220,6 +238,7 @@ class Runner(CheckpointMixin):
         self.mode = "train"
         self.model.train()
         self.data_loader = data_loader
+        self.val_metrics = {}
         if self._epoch_start_rng is not None:
             set_rng_state(self._epoch_start_rng)
         self._epoch_start_rng = get_rng_state()
@@ -259,17 +278,35 @@ class Runner(CheckpointMixin):
         self.model.eval()
         self.data_loader = data_loader
         self.call_hook("before_epoch")
+        phase = LogBuffer()
         for self.inner_iter, data_batch in enumerate(data_loader):
             self.call_hook("before_step")
             outputs = cast(StepModel, self.model).val_step(
                 move_to_device(data_batch, self._device()), self.optimizer
             )
             self.outputs = outputs
-            self.log_buffer.update(
-                {k: float(v) for k, v in outputs["log_vars"].items()}, outputs["num_samples"]
-            )
+            values = {k: float(v) for k, v in outputs["log_vars"].items()}
+            self.log_buffer.update(values, outputs["num_samples"])
+            phase.update(values, outputs["num_samples"])
             self.call_hook("after_step")
+        means, samples = self._mean_over_ranks(phase)
+        if self.world_size > 1:  # the log line shows every rank's mean too
+            self.log_buffer.history.clear()
+            self.log_buffer.update(means, samples)
+        self.val_metrics.update({f"val_{k}": v for k, v in means.items()})
         self.call_hook("after_epoch")
+
+    def _mean_over_ranks(self, phase: LogBuffer) -> tuple[dict[str, float], int]:
+        """Sample-weighted means of a val phase's values over every rank, and the samples."""
+        steps = next(iter(phase.history.values()), [])
+        parts = all_gather((phase.mean(), sum(count for _, count in steps)))
+        total = sum(count for _, count in parts)
+        keys = {k for means, _ in parts for k in means}
+        merged = {
+            k: sum(means.get(k, 0.0) * count for means, count in parts) / max(total, 1)
+            for k in sorted(keys)
+        }
+        return merged, total
 
     def run(
         self, data_loaders: Sequence[Any], workflow: Sequence[tuple[str, int]] = (("train", 1),)
@@ -291,6 +328,7 @@ class Runner(CheckpointMixin):
             raise ValueError(f"workflow {list(workflow)} has no 'train' phase")
         self.train_loader_len = len(data_loaders[train_index])
         self.data_loader = data_loaders[train_index]
+        self.workflow = [(mode, epochs) for mode, epochs in workflow]
         self.logger.info(
             f"workflow: {list(workflow)}, max: {self.max_epochs} epochs / {self.max_iters} iters"
         )
@@ -298,9 +336,12 @@ class Runner(CheckpointMixin):
         while self.epoch < self.max_epochs and self.iter < self.max_iters:
             for (mode, epochs), loader in zip(workflow, data_loaders):
                 for _ in range(epochs):
-                    if mode == "train" and (
-                        self.epoch >= self.max_epochs or self.iter >= self.max_iters
+                    if self.stop_training or (
+                        mode == "train"
+                        and (self.epoch >= self.max_epochs or self.iter >= self.max_iters)
                     ):
                         break
                     getattr(self, mode)(loader)
+            if self.stop_training:
+                break
         self.call_hook("after_train")

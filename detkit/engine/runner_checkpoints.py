@@ -45,6 +45,7 @@ class CheckpointMixin:
     epoch: int
     iter: int
     inner_iter: int
+    mode: str
     _hook_stage: str
     _epoch_start_rng: dict[str, Any] | None
     _next_epoch_rng: dict[str, Any] | None
@@ -68,9 +69,10 @@ class CheckpointMixin:
                 "iter": self.iter + 1,
                 "inner_iter": self.inner_iter + 1,
             }
-        else:
-            meta = {"epoch": self.epoch + 1, "iter": self.iter}
-            position = {"epoch": self.epoch + 1, "iter": self.iter, "inner_iter": 0}
+        else:  # after a training epoch (not yet counted) or in a val phase (counted)
+            done = self.epoch + 1 if self.mode == "train" else self.epoch
+            meta = {"epoch": done, "iter": self.iter}
+            position = {"epoch": done, "iter": self.iter, "inner_iter": 0}
         return meta, {**position, **self.rng_snapshot()}
 
     def save_checkpoint(

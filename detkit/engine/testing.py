@@ -55,6 +55,13 @@ def _first_aug_metas(batch: Mapping[str, Any]) -> list[dict[str, Any]]:
     return list(metas)
 
 
+def _device_of(model: Any) -> torch.device:
+    """Where ``model`` takes its inputs: its parameters' device, or its ``device`` attribute
+    (a graph runtime such as ``detkit.deploy.OnnxDetector`` has no parameters)."""
+    parameter = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    return parameter.device if parameter is not None else torch.device(model.device)
+
+
 def _run(
     model: nn.Module,
     data_loader: Iterable[Mapping[str, Any]],
@@ -67,7 +74,7 @@ def _run(
     results: list[Any] = []
     class_names = getattr(getattr(model, "module", model), "CLASSES", None)
     batches = progress_bar(data_loader) if display else data_loader
-    device = next(getattr(model, "module", model).parameters()).device
+    device = _device_of(getattr(model, "module", model))
     for batch in batches:
         batch = scatter(batch, device)
         with torch.no_grad():

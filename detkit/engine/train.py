@@ -3,7 +3,8 @@ config and train (mmdet ``apis/train.py``).
 
 Config keys read: ``data`` (``samples_per_gpu``, ``workers_per_gpu``, optional
 ``train_dataloader``/``val_dataloader`` overrides, ``val``), ``optimizer``, ``optimizer_config``,
-``fp16``, ``lr_config``, ``runner``, ``checkpoint_config``,
+``fp16``, ``lr_config``, ``runner`` (or legacy ``total_epochs``), ``checkpoint_config`` (its
+``save_best``/``rule``: keep the best checkpoint of a validation value, MMEngine's keys),
 ``log_config``, ``custom_hooks``, ``evaluation``, ``workflow``, ``load_from``, ``resume_from``,
 ``auto_resume``, ``auto_scale_lr``, ``find_unused_parameters``, ``sync_bn``, ``seed``,
 ``device``, ``work_dir``, ``log_level``, ``device_augment``.
@@ -35,7 +36,7 @@ from detkit.config import check_config_values
 from detkit.config.settings import EVAL_HOOK_KEYS, evaluation_kwargs, loader_settings, setting
 from detkit.data import build_dataloader, build_dataset, split_device_augment
 from detkit.engine.dist import get_dist_info, wrap_distributed
-from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook
+from detkit.engine.hooks import CheckpointHook, DistSamplerSeedHook, EvalHook, Hook, SaveBestHook
 from detkit.engine.log import get_root_logger
 from detkit.engine.optim import GradientStep, build_optimizer, lr_hook_config
 from detkit.engine.rng import set_random_seed
@@ -193,6 +194,9 @@ def _register_hooks(
     if cfg.get("lr_config") is not None:
         runner.register_hook(lr_hook_config(cfg["lr_config"]), key_path="lr_config")
     checkpoint_cfg = dict(cfg.get("checkpoint_config") or {})
+    save_best, rule = checkpoint_cfg.pop("save_best", None), checkpoint_cfg.pop("rule", None)
+    if save_best is not None:  # MMEngine's place for it: the best of any validation value
+        runner.register_hook(SaveBestHook(save_best, rule))
     checkpoint_cfg.setdefault("by_epoch", by_epoch)
     # the one place CLASSES enters checkpoint meta (mmdet's tools/train.py sets it there too)
     checkpoint_cfg["meta"] = {
@@ -264,6 +268,7 @@ def train_detector(
     validate: bool = True,
     timestamp: str | None = None,
     meta: dict[str, Any] | None = None,
+    extra_hooks: Sequence[Hook] = (),
 ) -> Runner:
     """Train ``model`` on ``dataset`` (or a list of datasets, one per ``workflow`` phase) as
     ``cfg`` says; returns the runner after training.
@@ -271,8 +276,10 @@ def train_detector(
     Writes to ``cfg.work_dir``: ``<timestamp>.log``, ``<timestamp>.log.json``, ``epoch_N.pth``
     (or ``iter_N.pth``) and ``latest.pth``. Resumes from ``cfg.resume_from`` (or the newest
     checkpoint in ``work_dir`` with ``cfg.auto_resume``), else loads ``cfg.load_from`` weights.
-    Checkpoint meta gets ``CLASSES`` of the first dataset. Hooks come from the config only
-    (a notebook's progress bar is ``log_config.hooks`` entry ``dict(type='ProgressBarHook')``).
+    Checkpoint meta gets ``CLASSES`` of the first dataset. Hooks come from the config (a
+    notebook's progress bar is ``log_config.hooks`` entry ``dict(type='ProgressBarHook')``),
+    plus ``extra_hooks``: objects a config cannot hold (:func:`detkit.engine.launch.launch`'s
+    stop request).
     ``detkit.setup_training`` builds ``model`` and ``dataset`` from the config for this call.
     """
     check_config_values(cfg)
@@ -343,6 +350,8 @@ def train_detector(
     _register_hooks(runner, cfg, by_epoch, classes)
     if validate:
         _register_eval_hook(runner, cfg, distributed, by_epoch)
+    for hook in extra_hooks:
+        runner.register_hook(hook)
 
     if resume_from is not None:
         runner.resume(resume_from)

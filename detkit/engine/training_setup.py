@@ -17,6 +17,7 @@ import copy
 import os
 import os.path as osp
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from detkit.config.settings import setting
 from detkit.data import build_dataset
 from detkit.engine.dist import get_dist_info
 from detkit.engine.env import format_env
+from detkit.engine.hooks import Hook
 from detkit.engine.log import get_root_logger
 from detkit.engine.rng import init_random_seed, set_random_seed
 from detkit.engine.runner import Runner
@@ -57,8 +59,9 @@ class TrainingSetup:
     timestamp: str
     distributed: bool = False
 
-    def train(self, validate: bool = True) -> Runner:
-        """Train as ``cfg`` says (evaluating ``data.val`` when ``validate``); the runner after."""
+    def train(self, validate: bool = True, extra_hooks: Sequence[Hook] = ()) -> Runner:
+        """Train as ``cfg`` says (evaluating ``data.val`` when ``validate``; ``extra_hooks``
+        as :func:`~detkit.engine.train.train_detector`'s); the runner after."""
         return train_detector(
             self.model,
             self.datasets,
@@ -67,6 +70,7 @@ class TrainingSetup:
             validate=validate,
             timestamp=self.timestamp,
             meta=self.meta,
+            extra_hooks=extra_hooks,
         )
 
 
@@ -76,7 +80,8 @@ def build_train_datasets(cfg: Any) -> list[Any]:
     if len(setting(cfg, "workflow")) == 2:
         val_cfg = copy.deepcopy(cfg.data.val)
         train_cfg = cfg.data.train.dataset if "dataset" in cfg.data.train else cfg.data.train
-        val_cfg.pipeline = train_cfg.pipeline
+        if "pipeline" in train_cfg:  # losses need the train pipeline's annotations
+            val_cfg.pipeline = train_cfg.pipeline
         datasets.append(build_dataset(val_cfg))
     return datasets
 
@@ -122,9 +127,9 @@ def setup_training(
         cfg.dump(osp.join(cfg.work_dir, exp_name))
     logger = get_root_logger(osp.join(cfg.work_dir, f"{timestamp}.log"), setting(cfg, "log_level"))
     env_info = format_env()
-    logger.info("Environment info:\n" + env_info)
+    logger.info("Environment info:\n" + env_info, extra={"collapse": "environment"})
     logger.info(f"Distributed training: {distributed} (world size {world_size})")
-    logger.info(f"Config:\n{cfg.pretty_text}")
+    logger.info(f"Config:\n{cfg.pretty_text}", extra={"collapse": f"config {exp_name}"})
 
     seed = init_random_seed(seed, device="cuda" if torch.cuda.is_available() else "cpu")
     seed = seed + rank if diff_seed else seed

@@ -1,7 +1,7 @@
 """All drawing: instances and detector results through one renderer (:mod:`detkit.viz.raster`:
 masks, boxes and names drawn into a uint8 image that matplotlib only shows) for the CLI, the
 API and the notebooks; the analysis tools' panels; charts of evaluations and annotation files;
-the augmentation preview (static grid + ipywidgets UI)."""
+the augmentation preview (static grid + ipywidgets UI); the error browser (ipywidgets)."""
 
 from detkit.viz.annotations import AnnotatedImage, plot_annotated_images, render_annotations
 from detkit.viz.charts import plot_annotation_stats, plot_class_ap
@@ -12,6 +12,8 @@ from detkit.viz.draw import (
     render_instances,
     show_image,
 )
+from detkit.viz.error_browser import ErrorBrowser
+from detkit.viz.error_panels import PanelInstances, render_error_pair
 from detkit.viz.panels import save_panels
 from detkit.viz.preview import (
     augment_sample,
@@ -27,6 +29,8 @@ from detkit.viz.widgets import AugmentationPreview, build_augmentation_ui
 __all__ = [
     "AnnotatedImage",
     "AugmentationPreview",
+    "ErrorBrowser",
+    "PanelInstances",
     "as_detection_result",
     "augment_sample",
     "build_augmentation_ui",
@@ -42,6 +46,7 @@ __all__ = [
     "plot_class_ap",
     "read_rgb",
     "render_annotations",
+    "render_error_pair",
     "render_instances",
     "render_policy_grid",
     "render_result",

@@ -158,11 +158,13 @@ def draw_instances_into(
     mask_alpha: float = 0.45,
     dashed: bool = False,
     text_color: tuple[int, int, int] = (255, 255, 255),
+    mask_colors: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draw instances into ``canvas`` (HWC uint8 RGB, in place; returned): the mask
-    ``windows`` blended with ``mask_alpha``, then box outlines and names, each in its
-    ``colors`` row (RGB in [0, 1]); line width and font size follow the image size."""
-    blend_mask_windows(canvas, windows, colors, mask_alpha)
+    ``windows`` blended with ``mask_alpha`` in their ``mask_colors`` rows (default ``colors``),
+    then box outlines and names, each in its ``colors`` row (RGB in [0, 1]); line width and
+    font size follow the image size. The one instance renderer behind every drawing."""
+    blend_mask_windows(canvas, windows, colors if mask_colors is None else mask_colors, mask_alpha)
     line_width, font_size = style_for(*canvas.shape[:2])
     draw_boxes(canvas, boxes, colors, line_width, dashed)
     draw_labels(canvas, boxes, names, colors, font_size, text_color)

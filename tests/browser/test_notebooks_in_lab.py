@@ -240,3 +240,109 @@ def test_train_and_evaluate_notebook_in_lab(
     assert_progress_finished(page, screenshot_dir / "04_training.png")
     assert_log_lines_plain(page, screenshot_dir / "04_log_lines.png")
     assert (tmp_path / "work" / "latest.pth").is_file()
+
+
+def error_browser_parts(page: Page) -> tuple[Locator, Locator, Locator, Locator]:
+    """nbs/07's error browser: (the whole widget, its status line, its drawn image, its
+    per-class table)."""
+    has_status = page.locator(".widget-html").filter(has_text=" images with ")
+    widget = page.locator(f"{NOTEBOOK} .widget-vbox").filter(has=has_status).first
+    status = widget.locator(".widget-html").filter(has_text=" images with ").first
+    picture = widget.locator("img.widget-image").first
+    table = widget.locator(".widget-gridbox").first
+    return widget, status, picture, table
+
+
+def wait_for_text(target: Locator, text: str) -> None:
+    target.get_by_text(text).first.wait_for(timeout=RUN_TIMEOUT_S * 1000)
+
+
+@pytest.mark.notebook
+def test_error_browser_notebook_in_lab(
+    page: Page, lab: LabServer, lab_root: Path, screenshot_dir: Path, tmp_path: Path
+) -> None:
+    """nbs/07 on 4 generated 256x128 val images with simulated detections (``tools/test.py
+    --out``'s format) runs clean; in the error browser, choosing an error kind, a class, an
+    image and a score threshold changes the counts shown (to the numbers ``ErrorAnalysis``
+    gives), the drawn image and the per-class table, and no error is shown."""
+    import pickle
+
+    from detkit.analysis.error_analysis import ErrorAnalysis
+    from detkit.config import Config
+    from detkit.data import build_dataset
+    from detkit.data.synthetic.detections import simulate_results
+
+    sample = tmp_path / "sample"
+    generate_cityscapes_sample(sample, train=0, val=4, test=0, size=(256, 128), seed=2)
+    convert_cityscapes(
+        sample, sample / "annotations", nproc=1, show_progress=False, splits=("val",)
+    )
+    options = {
+        "data.val.ann_file": str(sample / "annotations/instancesonly_filtered_gtFine_val.json"),
+        "data.val.img_prefix": str(sample / "leftImg8bit/val") + "/",
+    }
+    cfg = Config.fromfile(str(DEMO_CONFIG))
+    cfg.merge_from_dict(options)
+    dataset = build_dataset(cfg.data.val, dict(test_mode=True))
+    results = simulate_results(
+        dataset.coco, dataset.img_ids, dataset.cat_ids, seed=5, with_masks=True,
+        rates={"tp": 0.4, "loc": 0.2, "confusion": 0.2, "duplicate": 0.1, "miss": 0.1},
+        background_per_image=3,
+    )  # fmt: skip
+    (tmp_path / "results.pkl").write_bytes(pickle.dumps(results))
+    # the class whose background detections are on the most images: what the page must list
+    errors = ErrorAnalysis.from_dataset(dataset, results)
+    view = errors.classified("bbox", 0.5, 0.0)
+    listed = {k: len(errors.ranking(view, "background", k)[0]) for k in range(8)}
+    label = max(listed, key=listed.get)
+    assert listed[label] >= 2, listed
+    class_name = errors.class_names[label]
+
+    name = copy_with_parameters(
+        REPO_ROOT / "nbs/07_error_analysis.ipynb",
+        lab_root / "07_error_analysis.ipynb",
+        dict(
+            config=str(DEMO_CONFIG),
+            results=str(tmp_path / "results.pkl"),
+            split="val",
+            score_thr=0.0,
+            iou_thr=0.5,
+            cfg_options=options,
+        ),
+    )
+    run_notebook_in_lab(page, lab, name, screenshot_dir)
+    page.set_viewport_size({"width": 1400, "height": 2000})  # the whole browser in view
+    widget, status, picture, table = error_browser_parts(page)
+    first = stable_screenshot(picture)
+    first_table = table.inner_text()
+    screenshot_in_view(widget, screenshot_dir / "07_browser_any_error.png")
+
+    set_widget_value(widget_control(page, "error"), "background")
+    wait_for_text(status, "images with background")
+    set_widget_value(widget_control(page, "class"), class_name)
+    wait_for_text(status, f"({class_name})")
+    wait_for_idle_kernel(page, RUN_TIMEOUT_S)
+    assert status.inner_text().startswith(f"{listed[label]} of 4 images with background")
+    screenshot_in_view(widget, screenshot_dir / "07_browser_class_and_error.png")
+
+    before = stable_screenshot(picture)
+    title = widget.locator(".widget-html").filter(has_text="left: ground truth").first
+    shown = title.inner_text()
+    image_list = widget_control(page, "image").locator("select")
+    image_list.select_option(index=1)
+    page.wait_for_function(
+        "([node, text]) => !node.innerText.includes(text)",
+        arg=[title.element_handle(), shown.split(" (AP")[0]],
+        timeout=RUN_TIMEOUT_S * 1000,
+    )
+    wait_for_idle_kernel(page, RUN_TIMEOUT_S)
+    after = stable_screenshot(picture)
+    assert after != before and after != first, "the drawn image did not change"
+    screenshot_in_view(widget, screenshot_dir / "07_browser_image_selected.png")
+
+    set_widget_value(widget_control(page, "score thr"), 0.9)
+    wait_for_text(status, "score ≥ 0.90")
+    wait_for_idle_kernel(page, RUN_TIMEOUT_S)
+    assert table.inner_text() != first_table, "the per-class table did not change"
+    screenshot_in_view(widget, screenshot_dir / "07_browser_score_thr.png")
+    assert_no_errors_shown(page)

@@ -87,6 +87,7 @@ class ToyDetector(nn.Module):
     def val_step(self, data_batch: dict[str, Any], optimizer: Any = None) -> dict[str, Any]:
         losses = self(**data_batch)
         log_vars = {k: float(v) for k, v in losses.items()}
+        log_vars["loss"] = float(losses["loss_cls"])  # the total, as mmdet's detectors log it
         return {
             "loss": losses["loss_cls"],
             "log_vars": log_vars,
@@ -144,6 +145,34 @@ class SigkillAtIterHook(Hook):
     def after_train_iter(self, runner: Any) -> None:
         if runner.iter + 1 == self.at_iter:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+@HOOKS.register_module(force=True)
+class SigkillOnceHook(Hook):
+    """On rank ``rank``, kill this process with SIGKILL after global iteration ``at_iter`` the
+    first time only (``marker`` is created then): a restarted run gets past it."""
+
+    def __init__(self, at_iter: int, marker: str, rank: int = 1) -> None:
+        self.at_iter, self.marker, self.rank = at_iter, marker, rank
+
+    def after_train_iter(self, runner: Any) -> None:
+        if runner.rank == self.rank and runner.iter + 1 == self.at_iter:
+            if not os.path.exists(self.marker):
+                open(self.marker, "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+@HOOKS.register_module(force=True)
+class InterruptParentHook(Hook):
+    """On rank 0, send SIGINT to the parent process after global iteration ``at_iter`` (the
+    notebook's stop button, as :func:`detkit.engine.launch.launch` sees it)."""
+
+    def __init__(self, at_iter: int) -> None:
+        self.at_iter = at_iter
+
+    def after_train_iter(self, runner: Any) -> None:
+        if runner.rank == 0 and runner.iter + 1 == self.at_iter:
+            os.kill(os.getppid(), signal.SIGINT)
 
 
 @HOOKS.register_module(force=True)

@@ -2,6 +2,7 @@
 
 from detkit.engine.hooks.base import Hook
 from detkit.engine.hooks.checkpoint import CheckpointHook
+from detkit.engine.hooks.early_stopping import EarlyStoppingHook, enable_early_stopping
 from detkit.engine.hooks.evaluation import EvalHook
 from detkit.engine.hooks.logger import LogBuffer, TextLoggerHook
 from detkit.engine.hooks.lr_updater import (
@@ -10,6 +11,7 @@ from detkit.engine.hooks.lr_updater import (
     LrUpdaterHook,
     StepLrUpdaterHook,
 )
+from detkit.engine.hooks.monitor import MonitorHook, SaveBestHook
 from detkit.engine.hooks.num_class_check import NumClassCheckHook
 from detkit.engine.hooks.progress import ProgressBarHook
 from detkit.engine.hooks.sampler_seed import DistSamplerSeedHook
@@ -26,6 +28,7 @@ __all__ = [
     "CheckpointHook",
     "CosineAnnealingLrUpdaterHook",
     "DistSamplerSeedHook",
+    "EarlyStoppingHook",
     "EvalHook",
     "FixedLrUpdaterHook",
     "Hook",
@@ -33,12 +36,15 @@ __all__ = [
     "LrUpdaterHook",
     "MMDetWandbHook",
     "MlflowLoggerHook",
+    "MonitorHook",
     "NumClassCheckHook",
     "ProgressBarHook",
+    "SaveBestHook",
     "StepLrUpdaterHook",
     "TensorboardLoggerHook",
     "TextLoggerHook",
     "YOLOXModeSwitchHook",
     "TrackerHook",
     "WandbLoggerHook",
+    "enable_early_stopping",
 ]

@@ -8,7 +8,6 @@ Metrics go to the runner's log buffer, so the logger writes a ``mode: 'val'`` JS
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ from torch import nn
 
 from detkit.engine.dist import get_dist_info, is_main_process
 from detkit.engine.hooks.base import Hook
+from detkit.engine.hooks.monitor import infer_rule, save_best
 
 __all__ = ["EvalHook"]
 
@@ -30,7 +30,8 @@ class EvalHook(Hook):
     start: first epoch to evaluate at (then every ``interval``); None: just the interval.
     save_best: a metric name (or ``'auto'``: the first returned) whose best value is kept
         as ``best_<metric>_epoch_<N>.pth``; None disables it.
-    rule: ``'greater'`` or ``'less'`` (default: ``'less'`` for names containing ``loss``).
+    rule: ``'greater'`` or ``'less'`` (default from the name, as mmcv:
+        :func:`~detkit.engine.hooks.monitor.infer_rule`).
     broadcast_bn_buffer: in distributed runs, copy rank 0's BatchNorm running statistics
         to every rank before testing, so all ranks test the same model (mmcv DistEvalHook).
     **eval_kwargs: passed to ``evaluate_fn`` (e.g. ``metric=['bbox', 'segm']``).
@@ -65,7 +66,9 @@ class EvalHook(Hook):
         self.rule = rule
         self.broadcast_bn_buffer = broadcast_bn_buffer
         self.eval_kwargs = eval_kwargs
+        self.monitor: str | None = None
         self.best_score: float | None = None
+        self.best_epoch: int | None = None
         self.best_path: str | None = None
         self.last_metrics: dict[str, Any] = {}
         self.last_results: list[Any] | None = None  # of the latest evaluation (rank 0)
@@ -108,6 +111,9 @@ class EvalHook(Hook):
         for name, value in metrics.items():
             runner.log_buffer.output[name] = value
         runner.log_buffer.ready = True
+        runner.val_metrics.update(
+            {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        )
         if self.save_best is not None and metrics:
             self._save_best(runner, metrics)
         return metrics
@@ -118,18 +124,8 @@ class EvalHook(Hook):
             raise KeyError(
                 f"evaluation.save_best={key!r} is not among the metrics {sorted(metrics)}"
             )
-        rule = self.rule or ("less" if "loss" in key else "greater")
-        score = float(metrics[key])
-        improved = self.best_score is None or (
-            score > self.best_score if rule == "greater" else score < self.best_score
-        )
-        if not improved:
-            return
-        self.best_score = score
-        if self.best_path is not None and os.path.exists(self.best_path):
-            os.remove(self.best_path)
+        self.monitor = key
+        self.rule = infer_rule(key, self.rule)
         progress = runner.epoch + 1 if self.by_epoch else runner.iter + 1
-        name = f"best_{key}_{'epoch' if self.by_epoch else 'iter'}_{progress}.pth"
-        runner.save_checkpoint(runner.work_dir, name, save_optimizer=False, create_symlink=False)
-        self.best_path = os.path.join(runner.work_dir, name)
-        runner.logger.info(f"best {key} {score:.4f}: saved {name}")
+        unit = "epoch" if self.by_epoch else "iter"
+        save_best(self, runner, float(metrics[key]), f"{unit}_{progress}", runner.epoch + 1)
