@@ -1,4 +1,5 @@
-"""Pipeline transforms registered in ``PIPELINES`` (which imports this package on its first lookup)."""
+"""Pipeline transforms registered in ``PIPELINES`` (which imports this package on its first
+lookup)."""
 
 from detkit.data.transforms.affine import RandomAffine, RandomShift
 from detkit.data.transforms.albu import Albu
@@ -19,6 +20,7 @@ from detkit.data.transforms.formatting import (
 from detkit.data.transforms.geometric import Rotate, Shear, Translate
 from detkit.data.transforms.loading import LoadAnnotations, LoadImageFromFile, read_image
 from detkit.data.transforms.loading_variants import (
+    LoadImageFromArray,
     LoadImageFromWebcam,
     LoadMultiChannelImageFromFiles,
     LoadProposals,
@@ -58,6 +60,7 @@ __all__ = [
     "FilterAnnotations",
     "ImageToTensor",
     "LoadAnnotations",
+    "LoadImageFromArray",
     "LoadImageFromFile",
     "LoadImageFromWebcam",
     "LoadMultiChannelImageFromFiles",
