@@ -57,9 +57,13 @@ def _assert_batch_equals_single_calls(model, detector) -> None:
 
 
 def test_full_augfpn_method_exports_with_dynamic_batch(tmp_path):
-    model = tiny_model(
-        tmp_path, DEMO_CONFIG, {**OPTIONS, "model.roi_head.type": "AugFPNCascadeRoIHead"}
-    )
+    full_method = {  # bench/ablation.py's "RFA+SRS+CS" variant
+        "model.neck.type": "AugFPN",
+        "model.roi_head.type": "AugFPNCascadeRoIHead",
+        "model.roi_head.bbox_roi_extractor.type": "SoftRoIExtractor",
+        "model.roi_head.mask_roi_extractor.type": "SoftRoIExtractor",
+    }
+    model = tiny_model(tmp_path, DEMO_CONFIG, {**OPTIONS, **full_method})
     head = model.roi_head
     assert type(head).__name__ == "AugFPNCascadeRoIHead"
     assert head.consistent_supervision is not None  # CS on (training-only parameters)
