@@ -64,7 +64,7 @@ def _ort_profile(path: str, detector: Any, img: torch.Tensor, threads: int) -> d
     options.profile_file_prefix = str(Path(path).with_suffix(""))
     session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     inputs = dict(
-        zip(("img", "img_shape", "scale_factor"), detkit.deploy.graph_inputs(img, _meta(), True))
+        zip(("img", "img_shape", "scale_factor"), detkit.deploy.graph_inputs(img, [_meta()], True))
     )
     session.run(None, inputs)  # warm-up
     session.run(None, inputs)

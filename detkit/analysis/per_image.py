@@ -30,6 +30,7 @@ from detkit.viz.panels import save_panels
 __all__ = ["LOADING_TYPES", "bbox_map_eval", "rank_images", "analyze_results"]
 
 LOADING_TYPES = (
+    "LoadImageFromArray",
     "LoadImageFromFile",
     "LoadImageFromWebcam",
     "LoadMultiChannelImageFromFiles",

@@ -15,7 +15,7 @@ _NAMES = {
     "OnnxDetector": "detkit.deploy.runtime",
     "ExportedProgramDetector": "detkit.deploy.runtime",
     "graph_inputs": "detkit.deploy.postprocess",
-    "to_result": "detkit.deploy.postprocess",
+    "to_results": "detkit.deploy.postprocess",
     "compare_results": "detkit.deploy.compare",
 }
 

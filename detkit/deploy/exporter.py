@@ -37,10 +37,14 @@ DEFAULT_OPSET = 18
 # pyramid level, stride 64, of one pixel would be a special case of the traced graph)
 _TRACE_SHAPE = (128, 256)
 DYNAMIC_RANGE = (65, 8192)
+# the batch traced (the batch size is always dynamic: a traced batch of 1 would be
+# specialised), and the largest batch the graph accepts
+_TRACE_BATCH = 2
+MAX_BATCH = 1024
 
 
 def output_names(with_mask: bool) -> list[str]:
-    return ["boxes", "scores", "labels"] + (["mask_probs"] if with_mask else [])
+    return ["boxes", "scores", "labels", "image_index"] + (["mask_probs"] if with_mask else [])
 
 
 def metadata_keys() -> tuple[str, ...]:
@@ -62,13 +66,15 @@ def metadata(model: nn.Module, shape: Sequence[int] | None) -> dict[str, str]:
     }
 
 
-def example_inputs(shape: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Graph inputs for a ``[1, 3, H, W]`` image with no padding and scale 1."""
+def example_inputs(
+    shape: Sequence[int], batch: int = _TRACE_BATCH
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Graph inputs for ``batch`` images ``[B, 3, H, W]`` with no padding and scale 1."""
     height, width = int(shape[0]), int(shape[1])
     return (
-        torch.zeros(1, 3, height, width),
-        torch.tensor([height, width], dtype=torch.float32),
-        torch.ones(4),
+        torch.zeros(batch, 3, height, width),
+        torch.tensor([[height, width]] * batch, dtype=torch.float32),
+        torch.ones(batch, 4),
     )
 
 
@@ -85,17 +91,14 @@ def _load_model(
 
 
 def _dynamic_shapes(shape: Sequence[int] | None) -> Any:
-    if shape is not None:
-        return None
-    low, high = DYNAMIC_RANGE
-    return (
-        {
-            2: torch.export.Dim("height", min=low, max=high),
-            3: torch.export.Dim("width", min=low, max=high),
-        },
-        None,
-        None,
-    )
+    """Any batch size; any image size too without a fixed ``shape``."""
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    img: dict[int, Any] = {0: batch}
+    if shape is None:
+        low, high = DYNAMIC_RANGE
+        img[2] = torch.export.Dim("height", min=low, max=high)
+        img[3] = torch.export.Dim("width", min=low, max=high)
+    return (img, {0: batch}, {0: batch})
 
 
 @contextlib.contextmanager
@@ -171,8 +174,8 @@ def export(
     simplify: bool = False,
     cfg_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Export a two-stage detector (backbone, neck, RPN with its NMS, every box and mask
-    stage, box decoding and per-class NMS) to ``out``.
+    """Export a two-stage detector (its eager ``detect``: backbone, neck, RPN with its NMS,
+    every box and mask stage, box decoding and per-class NMS) to ``out``, for any batch size.
 
     Args:
         model_or_config: a model from :func:`detkit.init_detector`, or a config path/Config.

@@ -6,12 +6,15 @@ The op has ``torchvision.ops.roi_align`` semantics, which is ONNX's ``RoiAlign``
 ``aligned=False`` is ``'output_half_pixel'``; ``sampling_ratio=0`` is ONNX's adaptive
 ``ceil(roi_size / output_size)`` samples per bin, as the model uses. RoIs ``[K, 5]``
 ``[batch_idx, x1, y1, x2, y2]`` are split into ONNX's ``rois [K, 4]`` and
-``batch_indices int64 [K]``.
+``batch_indices int64 [K]``. Size checks (``operator.le``/``lt`` on symbolic sizes) get
+their bounds clamped into int64.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from onnxscript import opset18 as op
@@ -48,6 +51,29 @@ def detkit_roi_align(
     )
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _int64(value: Any) -> Any:
+    """A Python int bound clamped into int64; other values as they are."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return min(max(value, _INT64[0]), _INT64[1])
+    return value
+
+
+def symbolic_le(a, b):
+    """``a <= b`` of symbolic sizes. A traced batch makes PyTorch check sizes against bounds
+    beyond int64 (its "no bound"), which ONNX cannot hold: clamped, the check is the same."""
+    return op.LessOrEqual(_int64(a), _int64(b))
+
+
+def symbolic_lt(a, b):
+    """``a < b`` of symbolic sizes, bounds clamped into int64 (see :func:`symbolic_le`)."""
+    return op.Less(_int64(a), _int64(b))
+
+
 ONNX_TRANSLATIONS: dict[Callable, Callable] = {
     torch.ops.detkit.roi_align.default: detkit_roi_align,
+    operator.le: symbolic_le,
+    operator.lt: symbolic_lt,
 }

@@ -1,6 +1,7 @@
 """The steps around an exported detector graph, shared by every runtime: the graph's three
-inputs from an image's meta, and ``DetectionResult`` from its outputs (masks pasted onto the
-image as the eager model pastes them)."""
+inputs from a batch's metas (``BatchGeometry``, as the eager detector makes them), and one
+``DetectionResult`` per image from its flat outputs (the eager detector's
+:func:`~detkit.structures.detections.detection_results`)."""
 
 from __future__ import annotations
 
@@ -10,47 +11,39 @@ from typing import Any
 import numpy as np
 import torch
 
-from detkit.models.roi_heads.predict import canvas_shape
+from detkit.structures.detections import detection_results
+from detkit.structures.image_meta import BatchGeometry, image_metas
+from detkit.structures.instances import Instances
 from detkit.structures.results import DetectionResult
-from detkit.structures.roi_masks import RoIMasks
 
-__all__ = ["graph_inputs", "to_result"]
+__all__ = ["graph_inputs", "to_results"]
 
-
-def _scale(meta: Mapping[str, Any], rescale: bool) -> np.ndarray:
-    if not rescale:
-        return np.ones(4, np.float32)
-    scale = np.asarray(meta["scale_factor"], np.float32).reshape(-1)
-    return np.repeat(scale, 4) if scale.size == 1 else scale.reshape(4)
+_FIELDS = ("boxes", "scores", "labels", "image_index", "mask_probs")
 
 
 def graph_inputs(
-    img: torch.Tensor, meta: Mapping[str, Any], rescale: bool
+    img: torch.Tensor, metas: Sequence[Mapping[str, Any]], rescale: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``img`` ``[1, 3, H, W]`` (normalised, padded), ``img_shape`` float32 ``[2]`` (h, w
-    before padding) and ``scale_factor`` float32 ``[4]`` (ones without ``rescale``)."""
-    img_shape = np.asarray(meta["img_shape"][:2], np.float32)
+    """``img`` ``[B, 3, H, W]`` (normalised, padded), ``img_shape`` float32 ``[B, 2]`` (h, w
+    before padding) and ``scale_factor`` float32 ``[B, 4]`` (ones without ``rescale``)."""
+    geometry = BatchGeometry.of(image_metas(metas), rescale)
     return (
         np.ascontiguousarray(img.detach().cpu().float().numpy()),
-        img_shape,
-        _scale(meta, rescale),
+        geometry.img_shape.numpy(),
+        geometry.scale_factor.numpy(),
     )
 
 
-def to_result(
-    outputs: Sequence[Any], meta: Mapping[str, Any], rescale: bool, mask_thr_binary: float = 0.5
-) -> DetectionResult:
-    """``DetectionResult`` from the graph's ``boxes``, ``scores``, ``labels`` (and
-    ``mask_probs`` ``[N, 1, m, m]``): ``RoIMasks`` on ``ori_shape`` with ``rescale``, else on
-    the resized image, pasted on request as ``FCNMaskHead.get_roi_masks`` gives them on CPU."""
-    boxes, scores, labels = (torch.as_tensor(np.asarray(o)) for o in outputs[:3])
-    masks = None
-    if len(outputs) > 3:
-        probs = torch.as_tensor(np.asarray(outputs[3]))
-        height, width = canvas_shape(meta, rescale)
-        scale = torch.from_numpy(_scale(meta, rescale))
-        # the eager head pastes (boxes × scale) ÷ scale: the same float rounding here
-        masks = RoIMasks(
-            probs, boxes * scale / scale, height, width, mask_thr_binary, skip_empty=True
-        )
-    return DetectionResult(boxes.float(), scores.float(), labels.long(), masks)
+def to_results(
+    outputs: Sequence[Any],
+    metas: Sequence[Mapping[str, Any]],
+    rescale: bool,
+    mask_thr_binary: float = 0.5,
+) -> list[DetectionResult]:
+    """Per image ``DetectionResult`` of the graph's ``boxes``, ``scores``, ``labels``,
+    ``image_index`` (and ``mask_probs`` ``[N, 1, m, m]``), masks pasted as the eager
+    detector pastes them."""
+    fields = {name: torch.as_tensor(np.asarray(value)) for name, value in zip(_FIELDS, outputs)}
+    fields["boxes"], fields["scores"] = fields["boxes"].float(), fields["scores"].float()
+    fields["labels"], fields["image_index"] = fields["labels"].long(), fields["image_index"].long()
+    return detection_results(Instances(**fields), image_metas(metas), rescale, mask_thr_binary)

@@ -2,7 +2,8 @@
 ``ExportedProgramDetector`` (a ``torch.export`` program). Both take what an eager detector
 from :func:`detkit.init_detector` takes — ``detkit.inference_detector(detector, img)``, or
 ``detector(img=[...], img_metas=[...], return_loss=False, rescale=True)`` — and give the same
-results: MMDetection's per-class format, ``predict`` gives ``DetectionResult``s."""
+results: MMDetection's per-class format, ``predict`` gives ``DetectionResult``s. A batch runs
+as one graph run (the graphs take any batch size)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from detkit.deploy.exporter import (
     META_OUTPUTS,
     META_SHAPE,
 )
-from detkit.deploy.postprocess import graph_inputs, to_result
+from detkit.deploy.postprocess import graph_inputs, to_results
+from detkit.models.detectors.base import predict_views
 from detkit.structures.results import DetectionResult
 
 __all__ = ["OnnxDetector", "ExportedProgramDetector"]
@@ -28,7 +30,8 @@ __all__ = ["OnnxDetector", "ExportedProgramDetector"]
 
 class _GraphDetector(abc.ABC):
     """What both runtimes share: config and class names from the file's metadata, the
-    MMDetection calling conventions, one graph run per image."""
+        MMDetection calling conventions (the eager detector's dispatch, ``predict_views``), one
+    graph run per batch."""
 
     device = torch.device("cpu")  # where ``inference_detector`` puts the batch
 
@@ -61,7 +64,7 @@ class _GraphDetector(abc.ABC):
 
     @abc.abstractmethod
     def run(self, img: Any, img_shape: Any, scale_factor: Any) -> list[Any]:
-        """The graph's outputs for one image's three inputs (numpy arrays)."""
+        """The graph's outputs for a batch's three inputs (numpy arrays)."""
 
     def _check_shape(self, img: torch.Tensor) -> None:
         if self.input_shape == "dynamic":
@@ -79,15 +82,30 @@ class _GraphDetector(abc.ABC):
             )
 
     def predict(
-        self, img: torch.Tensor, img_metas: Sequence[Mapping[str, Any]], rescale: bool = False
+        self,
+        img: torch.Tensor,
+        img_metas: Sequence[Mapping[str, Any]],
+        proposals: Sequence[torch.Tensor] | None = None,
+        rescale: bool = False,
     ) -> list[DetectionResult]:
-        """Detections of each image of ``img`` ``[B, 3, H, W]`` (one graph run each)."""
+        """Detections of each image of ``img`` ``[B, 3, H, W]`` (one graph run for the
+        batch)."""
+        if proposals is not None:
+            raise ValueError(f"{type(self).__name__} computes its own proposals")
         self._check_shape(img)
-        results = []
-        for i, meta in enumerate(img_metas):
-            outputs = self.run(*graph_inputs(img[i : i + 1], meta, rescale))
-            results.append(to_result(outputs, meta, rescale, self.mask_thr_binary))
-        return results
+        outputs = self.run(*graph_inputs(img, img_metas, rescale))
+        return to_results(outputs, img_metas, rescale, self.mask_thr_binary)
+
+    def predict_aug(
+        self,
+        imgs: Sequence[torch.Tensor],
+        img_metas: Sequence[Sequence[Mapping[str, Any]]],
+        rescale: bool = False,
+    ) -> list[DetectionResult]:
+        raise ValueError(
+            f"{type(self).__name__}: test-time augmentation ({len(imgs)} views) "
+            "is not exported; use one view"
+        )
 
     def simple_test(
         self,
@@ -96,24 +114,21 @@ class _GraphDetector(abc.ABC):
         rescale: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
-        return [r.to_mmdet(self.num_classes) for r in self.predict(img, img_metas, rescale)]
+        return [r.to_mmdet(self.num_classes) for r in self.predict(img, img_metas, rescale=rescale)]
 
     def __call__(
         self,
-        img: Sequence[torch.Tensor],
-        img_metas: Sequence[Sequence[Mapping]],
+        img: list[torch.Tensor],
+        img_metas: list[list[Mapping]],
         return_loss: bool = False,
         rescale: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
+        """MMDetection's ``model(return_loss=False, ...)``: the eager detector's dispatch."""
         if return_loss:
             raise ValueError(f"{type(self).__name__} runs inference only (return_loss=False)")
-        if len(img) != 1:
-            raise ValueError(
-                f"{type(self).__name__}: test-time augmentation ({len(img)} views) "
-                "is not exported; use one view"
-            )
-        return self.simple_test(img[0], img_metas[0], rescale=rescale)
+        results = predict_views(self, img, img_metas, rescale=rescale)
+        return [r.to_mmdet(self.num_classes) for r in results]
 
     def eval(self) -> _GraphDetector:
         return self

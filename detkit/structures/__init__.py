@@ -1,5 +1,5 @@
-"""Typed containers used inside detkit: box helpers, masks, per-image instances, the batch's
-ground truth, the neck's feature pyramid and the detector's results."""
+"""Typed containers used inside detkit: box helpers, masks, instances (per image or flat over
+a batch), image metas, the neck's feature pyramid and the detector's results."""
 
 from detkit.structures.boxes import (
     bbox2roi,
@@ -11,6 +11,7 @@ from detkit.structures.boxes import (
     clip_boxes,
     empty_boxes,
     flip_boxes,
+    instances_to_rois,
     mask2bbox,
     roi2bbox,
     xywh_to_xyxy,
@@ -18,7 +19,7 @@ from detkit.structures.boxes import (
 )
 from detkit.structures.data_container import DataContainer
 from detkit.structures.feature_pyramid import FeaturePyramid
-from detkit.structures.ground_truth import GroundTruth
+from detkit.structures.image_meta import BatchGeometry, ImageMeta
 from detkit.structures.instances import Instances
 from detkit.structures.masks import BitmapMasks, PolygonMasks
 from detkit.structures.overlaps import bbox_overlaps
@@ -26,11 +27,12 @@ from detkit.structures.results import DetectionResult
 from detkit.structures.roi_masks import MaskList, RoIMasks
 
 __all__ = [
+    "BatchGeometry",
     "BitmapMasks",
     "DataContainer",
     "DetectionResult",
     "FeaturePyramid",
-    "GroundTruth",
+    "ImageMeta",
     "Instances",
     "MaskList",
     "PolygonMasks",
@@ -45,6 +47,7 @@ __all__ = [
     "clip_boxes",
     "empty_boxes",
     "flip_boxes",
+    "instances_to_rois",
     "mask2bbox",
     "roi2bbox",
     "xywh_to_xyxy",

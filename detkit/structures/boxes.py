@@ -11,11 +11,14 @@ return the same kind; the mapping and RoI functions work on tensors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from detkit.structures.instances import Instances
 
 BoxArray = TypeVar("BoxArray", NDArray[Any], torch.Tensor)
 
@@ -28,10 +31,10 @@ __all__ = [
     "clip_boxes",
     "flip_boxes",
     "bbox_flip",
-    "scale_factor_tensor",
     "bbox_mapping",
     "bbox_mapping_back",
     "bbox2roi",
+    "instances_to_rois",
     "roi2bbox",
     "mask2bbox",
 ]
@@ -124,19 +127,6 @@ def flip_boxes(
 bbox_flip = flip_boxes  # MMDetection v2's name (``mmdet.core.bbox_flip``)
 
 
-def scale_factor_tensor(scale_factor: Any, like: torch.Tensor) -> torch.Tensor:
-    """An image meta's ``scale_factor`` (float, list, array or tensor) as a float32 ``[4]``
-    ``(w, h, w, h)`` on ``like``'s device."""
-    scale = torch.as_tensor(
-        np.asarray(scale_factor, dtype=np.float32)
-        if not isinstance(scale_factor, torch.Tensor)
-        else scale_factor,
-        dtype=torch.float32,
-        device=like.device,
-    )
-    return scale.repeat(4) if scale.numel() == 1 else scale.reshape(4)
-
-
 def bbox_mapping(
     bboxes: torch.Tensor,
     img_shape: Sequence[int],
@@ -172,6 +162,13 @@ def bbox2roi(bbox_list: Sequence[torch.Tensor]) -> torch.Tensor:
         else:
             rois.append(bboxes.new_zeros((0, 5)))
     return torch.cat(rois, 0)
+
+
+def instances_to_rois(instances: Instances) -> torch.Tensor:
+    """RoIs ``[K, 5]`` ``[image_index, x1, y1, x2, y2]`` (RoIAlign's input) of flat
+    ``Instances`` with ``boxes`` ``[K, 4]`` and ``image_index`` ``[K]``."""
+    boxes = instances.boxes
+    return torch.cat([instances.image_index[:, None].to(boxes.dtype), boxes], dim=1)
 
 
 def roi2bbox(rois: torch.Tensor) -> list[torch.Tensor]:

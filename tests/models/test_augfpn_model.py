@@ -9,6 +9,7 @@ from torchvision.ops import roi_align
 
 import detkit
 from detkit.models import build_detector
+from detkit.structures import Instances
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_MODEL = ROOT / "configs" / "_base_" / "models" / "cascade_mask_rcnn_r50_fpn.py"
@@ -178,18 +179,13 @@ def test_aux_loss_is_weighted_sum_over_lateral_levels():
     batch = _batch()
     feats = model.extract_feat(batch["img"])
     head = model.roi_head
-    proposals = [torch.cat([batch["gt_bboxes"][0] + 2.0, torch.ones(2, 1)], dim=1)]
+    proposals = Instances.batch([Instances(boxes=batch["gt_bboxes"][0] + 2.0)])
+    gt = [Instances(boxes=batch["gt_bboxes"][0], labels=batch["gt_labels"][0])]
+    gt[0].masks = batch["gt_masks"][0]
     torch.manual_seed(2)
-    sampling = head.sample_proposals(
-        head.bbox_assigner[0],
-        head.bbox_sampler[0],
-        proposals,
-        batch["gt_bboxes"],
-        batch["gt_labels"],
-        None,
-    )
+    sampling = head.sample(0, proposals, gt)
     aux = head.consistent_supervision
-    losses = aux.loss(feats.laterals, sampling, head.train_cfg[0], batch["gt_masks"])
+    losses = aux.loss(feats.laterals, sampling, head.train_cfg[0], gt)
     rois = torch.cat([torch.zeros(len(sampling[0].bboxes), 1), sampling[0].bboxes], dim=1)
     targets = aux.bbox_head.get_targets(sampling, head.train_cfg[0])
     expected = 0.0

@@ -9,7 +9,8 @@ import torch
 
 from detkit.models import build_detector
 from detkit.ops import fast_kernels
-from detkit.structures import BitmapMasks
+from detkit.structures import BatchGeometry, BitmapMasks, ImageMeta
+from detkit.structures.detections import detection_results
 
 
 def _meta(h=64, w=96, scale=1.0, flip=False, ori=(64, 96)):
@@ -43,6 +44,7 @@ def test_train_step_and_simple_test_format(tiny_cfg, detector, with_mask):
     )
     if with_mask:
         data["gt_masks"] = [masks]
+    meta_before = dict(data["img_metas"][0])
     out = model.train_step(data, None)
     assert set(out) == {"loss", "log_vars", "num_samples"} and out["num_samples"] == 1
     expected = {"loss_rpn_cls", "loss_rpn_bbox", "loss"}
@@ -53,7 +55,7 @@ def test_train_step_and_simple_test_format(tiny_cfg, detector, with_mask):
     else:
         expected |= {"loss_cls", "acc", "loss_bbox"} | ({"loss_mask"} if with_mask else set())
     assert set(out["log_vars"]) == expected
-    assert data["img_metas"][0]["batch_input_shape"] == (64, 96)
+    assert data["img_metas"][0] == meta_before  # the model reads the meta dicts, never writes
     out["loss"].backward()
     model.eval()
     with torch.no_grad():
@@ -187,13 +189,14 @@ def test_aug_merge_of_two_identical_views_equals_single_view(tiny_cfg, detector)
     for head in heads if isinstance(heads, torch.nn.ModuleList) else [heads]:
         head.fc_cls.bias.data[0] = 5.0
     img = torch.randn(1, 3, 64, 96)
+    meta = ImageMeta.from_mmdet(_meta())
+    geometry = BatchGeometry.of([meta], rescale=True)
     with torch.no_grad():
         x = model.extract_feat(img)
-        proposals = model.rpn_head.simple_test_rpn(x, [_meta()])
-        single = model.roi_head.predict(x, proposals, [_meta()], rescale=True)[0]
-        merged = model.roi_head.predict_aug(
-            [x, x], proposals, [[_meta()], [_meta()]], rescale=True
-        )[0]
+        proposals = model.rpn_head.predict(x, geometry.img_shape)
+        detections = model.roi_head.predict(x, proposals, geometry)
+        single = detection_results(detections, [meta], True, model.mask_thr_binary)[0]
+        merged = model.roi_head.predict_aug([x, x], proposals, [meta, meta], rescale=True)[0]
     assert len(single) > 0 and len(merged) == len(single)
     torch.testing.assert_close(merged.boxes, single.boxes, rtol=1e-5, atol=1e-4)
     torch.testing.assert_close(merged.scores, single.scores)
@@ -212,13 +215,15 @@ def test_aug_merge_honours_rescale(tiny_cfg, detector):
     heads = model.roi_head.bbox_head
     for head in heads if isinstance(heads, torch.nn.ModuleList) else [heads]:
         head.fc_cls.bias.data[0] = 5.0
-    meta = _meta(h=64, w=96, scale=2.0, ori=(32, 48))
+    meta = ImageMeta.from_mmdet(_meta(h=64, w=96, scale=2.0, ori=(32, 48)))
     img = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         x = model.extract_feat(img)
-        proposals = model.rpn_head.simple_test_rpn(x, [meta])
-        original = model.roi_head.predict_aug([x], proposals, [[meta]], rescale=True)[0]
-        scaled = model.roi_head.predict_aug([x], proposals, [[meta]], rescale=False)[0]
+        # proposals in original pixels, as predict_aug takes them
+        proposals = model.rpn_head.predict(x, BatchGeometry.of([meta], False).img_shape)
+        proposals.boxes = proposals.boxes / 2.0
+        original = model.roi_head.predict_aug([x], proposals, [meta], rescale=True)[0]
+        scaled = model.roi_head.predict_aug([x], proposals, [meta], rescale=False)[0]
     assert len(original) > 0
     torch.testing.assert_close(scaled.boxes, original.boxes * 2.0)
     assert torch.equal(scaled.scores, original.scores) and torch.equal(

@@ -20,6 +20,7 @@ from detkit.data.transforms.formatting import (
 from detkit.data.transforms.geometric import Rotate, Shear, Translate
 from detkit.data.transforms.loading import LoadAnnotations, LoadImageFromFile, read_image
 from detkit.data.transforms.loading_variants import (
+    LoadImageFromArray,
     LoadImageFromWebcam,
     LoadMultiChannelImageFromFiles,
     LoadProposals,
@@ -67,6 +68,7 @@ __all__ = [
     "FilterAnnotations",
     "ImageToTensor",
     "LoadAnnotations",
+    "LoadImageFromArray",
     "LoadImageFromFile",
     "LoadImageFromWebcam",
     "LoadMultiChannelImageFromFiles",

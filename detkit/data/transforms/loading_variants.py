@@ -1,6 +1,7 @@
 """Other first transforms of MMDetection v2 (``mmdet/datasets/pipelines/loading.py``):
-``LoadImageFromWebcam`` (an array already in ``results['img']``),
-``LoadMultiChannelImageFromFiles`` (one file per channel) and ``LoadProposals``."""
+``LoadImageFromWebcam`` (an array already in ``results['img']``), detkit's stricter
+``LoadImageFromArray`` (``inference_detector`` on arrays), ``LoadMultiChannelImageFromFiles``
+(one file per channel) and ``LoadProposals``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ import numpy as np
 from detkit.data.transforms.loading import LoadImageFromFile, disk_file_client_args, read_image
 from detkit.registry import PIPELINES
 
-__all__ = ["LoadImageFromWebcam", "LoadMultiChannelImageFromFiles", "LoadProposals"]
+__all__ = [
+    "LoadImageFromArray",
+    "LoadImageFromWebcam",
+    "LoadMultiChannelImageFromFiles",
+    "LoadProposals",
+]
 
 
 @PIPELINES.register_module()
@@ -53,6 +59,34 @@ class LoadImageFromWebcam(LoadImageFromFile):
             img_fields=["img"],
         )
         return results
+
+
+@PIPELINES.register_module()
+class LoadImageFromArray(LoadImageFromWebcam):
+    """``LoadImageFromWebcam`` for images given as arrays (``inference_detector``,
+    ``predict_images``: it replaces the test pipeline's first transform): ``results['img']``
+    must be HWC uint8 BGR with 3 channels, as decoded from a file.
+
+    Raises:
+        ValueError: the array is not ``(H, W, 3)`` with H, W > 0, or not uint8.
+    """
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        img = results.get("img")
+        if not (isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3):
+            raise ValueError(
+                f"image array must be HWC with 3 channels (BGR), got {getattr(img, 'shape', img)}"
+            )
+        if img.shape[0] == 0 or img.shape[1] == 0:
+            raise ValueError(
+                f"image array is empty: shape {img.shape} (height and width must be >= 1)"
+            )
+        if img.dtype != np.uint8:
+            raise ValueError(
+                f"image array must be uint8 (0-255, as decoded from a file), got {img.dtype}; "
+                "convert with img.astype(np.uint8), or (img * 255).astype(np.uint8) for 0-1 floats"
+            )
+        return super().__call__(results)
 
 
 @PIPELINES.register_module()

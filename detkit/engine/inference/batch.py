@@ -18,47 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from detkit.data.transforms.loading_variants import LoadImageFromArray
 from detkit.engine.model_inputs import scatter
+from detkit.models.detectors.base import predict_views
 from detkit.structures.results import DetectionResult
 
 __all__ = ["LoadImageFromArray", "inference_detector", "predict_batch", "predict_images"]
 
 ImageLike = str | os.PathLike | np.ndarray
-
-
-class LoadImageFromArray:
-    """First test transform for arrays (MMDetection's ``LoadImageFromWebcam``): takes
-    ``results['img']`` (HWC uint8 BGR) and sets the fields ``LoadImageFromFile`` sets, with
-    ``filename``/``ori_filename`` None."""
-
-    def __init__(self, to_float32: bool = False) -> None:
-        self.to_float32 = to_float32
-
-    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
-        img = results["img"]
-        if not (isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3):
-            raise ValueError(
-                f"image array must be HWC with 3 channels (BGR), got {getattr(img, 'shape', img)}"
-            )
-        if img.shape[0] == 0 or img.shape[1] == 0:
-            raise ValueError(
-                f"image array is empty: shape {img.shape} (height and width must be >= 1)"
-            )
-        if img.dtype != np.uint8:
-            raise ValueError(
-                f"image array must be uint8 (0-255, as decoded from a file), got {img.dtype}; "
-                "convert with img.astype(np.uint8), or (img * 255).astype(np.uint8) for 0-1 floats"
-            )
-        img = img.astype(np.float32) if self.to_float32 else img
-        results.update(
-            filename=None,
-            ori_filename=None,
-            img=img,
-            img_shape=img.shape,
-            ori_shape=img.shape,
-            img_fields=["img"],
-        )
-        return results
 
 
 def _test_pipeline(cfg: Any, from_arrays: bool) -> Any:
@@ -72,7 +39,7 @@ def _test_pipeline(cfg: Any, from_arrays: bool) -> Any:
                 "inference on arrays replaces the first test transform LoadImageFromFile, "
                 f"but the config starts with {first['type']!r}"
             )
-        pipeline[0] = LoadImageFromArray(to_float32=first.get("to_float32", False))
+        pipeline[0] = dict(type="LoadImageFromArray", to_float32=first.get("to_float32", False))
     return Compose(pipeline)
 
 
@@ -105,27 +72,15 @@ def predict_batch(model: nn.Module, batch: Mapping[str, Any]) -> list[DetectionR
 
     ``batch['img']``/``batch['img_metas']`` are lists over test-time augmentations (as the
     test pipeline's ``MultiScaleFlipAug`` makes them), DataContainers as ``collate`` makes
-    them or already unwrapped: one augmentation runs ``model.predict`` on the whole batch,
-    several run ``model.predict_aug`` (batch size 1).
+    them or already unwrapped; the detector's own dispatch (:func:`predict_views`, as
+    ``forward_test``) runs them.
     """
     detector: Any = model  # a detkit detector or an exported one (detkit.deploy): duck-typed
     # an exported detector has no parameters but names its device
     device = getattr(model, "device", None) or next(model.parameters()).device
     batch = scatter(batch, device)
-    imgs, img_metas = batch["img"], batch["img_metas"]
-    if len(imgs) != len(img_metas):
-        raise ValueError(
-            f"num of augmentations ({len(imgs)}) != num of image meta ({len(img_metas)})"
-        )
-    for img, metas in zip(imgs, img_metas):
-        for meta in metas:
-            meta["batch_input_shape"] = tuple(img.size()[-2:])
     with torch.no_grad():
-        if len(imgs) == 1:
-            return list(detector.predict(imgs[0], img_metas[0], rescale=True))
-        if imgs[0].size(0) != 1:
-            raise ValueError(f"aug test needs batch size 1, got {imgs[0].size(0)}")
-        return list(detector.predict_aug(imgs, img_metas, rescale=True))
+        return predict_views(detector, batch["img"], batch["img_metas"], rescale=True)
 
 
 def predict_images(model: nn.Module, imgs: Sequence[ImageLike]) -> list[DetectionResult]:

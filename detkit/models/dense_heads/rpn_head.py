@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, normal_init
-from detkit.models.task_modules import batched_nms_by_cfg
+from detkit.models.task_modules import nms_per_image_by_cfg
 from detkit.ops import Conv2d
 from detkit.registry import (
     BBOX_ASSIGNERS,
@@ -20,6 +20,9 @@ from detkit.registry import (
     PRIOR_GENERATORS,
     build,
 )
+from detkit.structures.image_meta import ImageMeta, image_metas
+from detkit.structures.instances import Instances
+from detkit.structures.mmdet_boundary import proposals_to_mmdet
 
 __all__ = ["RPNHead", "anchor_inside_flags", "proposal_settings"]
 
@@ -82,9 +85,14 @@ class RPNHead(nn.Module):
         init_cfg: accepted for config compatibility (init is Normal(0, 0.01) on convs).
 
     ``forward(feats)`` → ``(cls_scores, bbox_preds)``: per level ``[B, A, H, W]`` and
-    ``[B, 4A, H, W]``. Proposals are ``[N, 5]`` ``[x1, y1, x2, y2, score]`` in network-input
-    pixels, clipped to ``img_shape``.
+    ``[B, 4A, H, W]``. Proposals are one flat ``Instances`` over the batch (``boxes``
+    ``[P, 4]`` xyxy network-input pixels clipped to ``img_shape``, ``scores`` ``[P]``,
+    ``image_index`` ``[P]``); the v2 methods ``simple_test_rpn``/``get_bboxes`` give them per
+    image as ``[N, 5]`` ``[x1, y1, x2, y2, score]``. Inference is tensor-only
+    (``exportable``).
     """
+
+    exportable: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -181,9 +189,9 @@ class RPNHead(nn.Module):
         self,
         flat_anchors: torch.Tensor,
         valid_flags: torch.Tensor,
-        gt_bboxes: torch.Tensor,
-        gt_bboxes_ignore: torch.Tensor | None,
-        img_meta: Mapping[str, Any],
+        gt: Instances,
+        ignored: Instances | None,
+        meta: ImageMeta,
     ) -> tuple[torch.Tensor, ...]:
         """Labels, label weights, box targets and weights for all anchors of one image."""
         num_anchors = flat_anchors.size(0)
@@ -192,15 +200,16 @@ class RPNHead(nn.Module):
         bbox_targets = torch.zeros_like(flat_anchors)
         bbox_weights = torch.zeros_like(flat_anchors)
         inside = anchor_inside_flags(
-            flat_anchors, valid_flags, img_meta["img_shape"], self.train_cfg["allowed_border"]
+            flat_anchors, valid_flags, meta.img_shape, self.train_cfg["allowed_border"]
         )
         if not inside.any():
             empty = flat_anchors.new_zeros(0, dtype=torch.long)
             return labels, label_weights, bbox_targets, bbox_weights, empty, empty
         inside_inds = torch.nonzero(inside, as_tuple=False).view(-1)
-        anchors = flat_anchors[inside_inds]
-        assign_result = self.assigner.assign(anchors, gt_bboxes, gt_bboxes_ignore, None)
-        sampling = self.sampler.sample(assign_result, anchors, gt_bboxes)
+        anchors = Instances(boxes=flat_anchors[inside_inds])
+        targets = Instances(gt.image_size, boxes=gt.boxes)  # objectness: no class labels
+        assign_result = self.assigner.assign(anchors, targets, ignored)
+        sampling = self.sampler.sample(assign_result, anchors, targets)
         pos, neg = inside_inds[sampling.pos_inds], inside_inds[sampling.neg_inds]
         if pos.numel() > 0:
             bbox_targets[pos] = self.bbox_coder.encode(sampling.pos_bboxes, sampling.pos_gt_bboxes)
@@ -223,9 +232,9 @@ class RPNHead(nn.Module):
         self,
         cls_scores: Sequence[torch.Tensor],
         bbox_preds: Sequence[torch.Tensor],
-        gt_bboxes: Sequence[torch.Tensor],
-        img_metas: Sequence[Mapping[str, Any]],
-        gt_bboxes_ignore: Sequence[torch.Tensor | None] | None = None,
+        metas: Sequence[ImageMeta],
+        gt: Sequence[Instances],
+        ignored: Sequence[Instances] | None = None,
     ) -> dict[str, list[torch.Tensor]]:
         """``loss_rpn_cls`` / ``loss_rpn_bbox``: lists over levels, each divided by the total
         number of sampled anchors (every image counting at least 1 pos and 1 neg)."""
@@ -236,15 +245,13 @@ class RPNHead(nn.Module):
         anchors = self.prior_generator.grid_priors(featmap_sizes, device=device)
         num_level = [a.size(0) for a in anchors]
         flat_anchors = torch.cat(anchors)
-        ignores = gt_bboxes_ignore if gt_bboxes_ignore is not None else [None] * len(img_metas)
         per_image = []
-        for i, meta in enumerate(img_metas):
+        for i, meta in enumerate(metas):
             valid = torch.cat(
-                self.prior_generator.valid_flags(featmap_sizes, meta["pad_shape"], device)
+                self.prior_generator.valid_flags(featmap_sizes, meta.pad_shape, device)
             )
-            per_image.append(
-                self._targets_single(flat_anchors, valid, gt_bboxes[i], ignores[i], meta)
-            )
+            ignore = None if ignored is None else ignored[i]
+            per_image.append(self._targets_single(flat_anchors, valid, gt[i], ignore, meta))
         labels, label_weights, bbox_targets, bbox_weights, pos_inds, neg_inds = zip(*per_image)
         num_samples = sum(max(p.numel(), 1) for p in pos_inds) + sum(
             max(n.numel(), 1) for n in neg_inds
@@ -272,98 +279,124 @@ class RPNHead(nn.Module):
             )
         return {"loss_rpn_cls": losses_cls, "loss_rpn_bbox": losses_bbox}
 
-    def forward_train(
+    def loss_and_predict(
         self,
         x: Sequence[torch.Tensor],
-        img_metas: Sequence[Mapping[str, Any]],
-        gt_bboxes: Sequence[torch.Tensor],
-        gt_labels: Any = None,
-        gt_bboxes_ignore: Sequence[torch.Tensor | None] | None = None,
+        metas: Sequence[ImageMeta],
+        gt: Sequence[Instances],
+        ignored: Sequence[Instances] | None = None,
         proposal_cfg: Mapping[str, Any] | None = None,
-    ) -> tuple[dict[str, list[torch.Tensor]], list[torch.Tensor]]:
-        """RPN losses (class-agnostic) and proposals from the detached outputs."""
+    ) -> tuple[dict[str, list[torch.Tensor]], Instances]:
+        """RPN losses (class-agnostic) and the proposals of the detached outputs."""
         cls_scores, bbox_preds = self(x)
-        losses = self.loss(cls_scores, bbox_preds, gt_bboxes, img_metas, gt_bboxes_ignore)
-        proposals = self.get_bboxes(cls_scores, bbox_preds, img_metas, cfg=proposal_cfg)
-        return losses, proposals
+        losses = self.loss(cls_scores, bbox_preds, metas, gt, ignored)
+        img_shape = torch.tensor(
+            [m.img_shape for m in metas], dtype=torch.float32, device=cls_scores[0].device
+        )
+        return losses, self.proposals(cls_scores, bbox_preds, img_shape, proposal_cfg)
 
     # ---------------------------------------------------------------- inference
-    def _proposals_single(
+    def proposals(
         self,
         cls_scores: Sequence[torch.Tensor],
         bbox_preds: Sequence[torch.Tensor],
-        anchors: Sequence[torch.Tensor],
-        img_shape: Sequence[int],
-        cfg: Mapping[str, Any],
-    ) -> torch.Tensor:
+        img_shape: torch.Tensor,
+        cfg: Mapping[str, Any] | None = None,
+    ) -> Instances:
+        """Proposals of a batch (detached): per level each image's ``nms_pre`` best anchors,
+        decoded and clipped to ``img_shape`` (float32 ``[B, 2]``), boxes not larger than
+        ``min_bbox_size`` dropped, then each image's ``max_per_img`` best survivors of NMS per
+        level; by decreasing score."""
+        cfg = self.test_cfg if cfg is None else cfg
+        if cfg is None:
+            raise ValueError("RPNHead needs a proposal config (model.test_cfg.rpn)")
         nms_pre = cfg.get("nms_pre", -1)
-        scores_l, deltas_l, anchors_l, level_ids = [], [], [], []
+        num_images = cls_scores[0].size(0)
+        anchors = self.prior_generator.grid_priors(
+            [s.shape[-2:] for s in cls_scores], dtype=torch.float32, device=cls_scores[0].device
+        )
+        scores_l, deltas_l, anchors_l, levels_l = [], [], [], []
         for lvl, (score, delta) in enumerate(zip(cls_scores, bbox_preds)):
-            score = score.permute(1, 2, 0)
+            score = score.detach().float().permute(0, 2, 3, 1).reshape(num_images, -1)
             if self.use_sigmoid_cls:
-                score = score.reshape(-1).sigmoid()
+                score = score.sigmoid()
             else:
-                score = score.reshape(-1, 2).softmax(dim=1)[:, 0]
-            delta = delta.permute(1, 2, 0).reshape(-1, 4)
-            level_anchors = anchors[lvl]
-            if 0 < nms_pre < score.shape[0]:
-                ranked, rank_inds = score.sort(descending=True)
-                topk = rank_inds[:nms_pre]
-                score, delta, level_anchors = ranked[:nms_pre], delta[topk], level_anchors[topk]
+                score = score.reshape(num_images, -1, 2).softmax(dim=-1)[..., 0]
+            delta = delta.detach().float().permute(0, 2, 3, 1).reshape(num_images, -1, 4)
+            level_anchors = anchors[lvl].expand(num_images, -1, 4)
+            if nms_pre > 0:  # the best nms_pre (all on a small level: a symbolic min)
+                score, order = score.topk(torch.sym_min(nms_pre, score.size(1)), dim=1)
+                delta = delta.gather(1, order[..., None].expand(-1, -1, 4))
+                level_anchors = anchors[lvl][order]
             scores_l.append(score)
             deltas_l.append(delta)
             anchors_l.append(level_anchors)
-            level_ids.append(score.new_full((score.size(0),), lvl, dtype=torch.long))
-        scores = torch.cat(scores_l)
-        proposals = self.bbox_coder.decode(
-            torch.cat(anchors_l), torch.cat(deltas_l), max_shape=img_shape
+            levels_l.append(torch.full_like(score, lvl, dtype=torch.long))
+        batch_scores = torch.cat(scores_l, dim=1)  # [B, M]
+        image_index = torch.arange(num_images, device=batch_scores.device)[:, None]
+        image_index = image_index.expand_as(batch_scores).reshape(-1)
+        scores, levels = batch_scores.reshape(-1), torch.cat(levels_l, dim=1).reshape(-1)
+        boxes = self.bbox_coder.decode(
+            torch.cat(anchors_l, dim=1).reshape(-1, 4),
+            torch.cat(deltas_l, dim=1).reshape(-1, 4),
+            max_shape=img_shape[image_index],
         )
-        ids = torch.cat(level_ids)
         min_size = cfg.get("min_bbox_size", -1)
         if min_size >= 0:
-            w = proposals[:, 2] - proposals[:, 0]
-            h = proposals[:, 3] - proposals[:, 1]
-            keep = (w > min_size) & (h > min_size)
-            if not keep.all():
-                proposals, scores, ids = proposals[keep], scores[keep], ids[keep]
-        if proposals.numel() == 0:
-            return proposals.new_zeros(0, 5)
+            wh = boxes[:, 2:] - boxes[:, :2]
+            keep = torch.nonzero((wh[:, 0] > min_size) & (wh[:, 1] > min_size)).squeeze(1)
+            boxes, scores, levels, image_index = (
+                boxes[keep],
+                scores[keep],
+                levels[keep],
+                image_index[keep],
+            )
         iou_threshold, max_per_img = proposal_settings(cfg)
         nms_cfg = cfg.get("nms", dict(type="nms", iou_threshold=iou_threshold))
-        keep, kept_scores = batched_nms_by_cfg(
-            proposals.float(), scores.float(), ids, nms_cfg, max_per_img
+        if nms_cfg.get("type", "nms") == "nms":  # the legacy nms_thr spelling included
+            nms_cfg = dict(nms_cfg, iou_threshold=iou_threshold)
+        keep, kept_scores = nms_per_image_by_cfg(
+            boxes,
+            scores,
+            levels,
+            len(cls_scores),
+            image_index,
+            num_images,
+            nms_cfg,
+            max_per_img,
         )
-        return torch.cat([proposals[keep], kept_scores[:, None]], dim=-1)
+        return Instances(boxes=boxes[keep], scores=kept_scores, image_index=image_index[keep])
 
+    def predict(
+        self,
+        x: Sequence[torch.Tensor],
+        img_shape: torch.Tensor,
+        cfg: Mapping[str, Any] | None = None,
+    ) -> Instances:
+        """Test-time proposals (``test_cfg`` unless ``cfg``) of features ``x``; ``img_shape``
+        float32 ``[B, 2]``."""
+        cls_scores, bbox_preds = self(x)
+        return self.proposals(cls_scores, bbox_preds, img_shape, cfg)
+
+    # ---------------------------------------------------------------- MMDetection v2 calls
     def get_bboxes(
         self,
         cls_scores: Sequence[torch.Tensor],
         bbox_preds: Sequence[torch.Tensor],
-        img_metas: Sequence[Mapping[str, Any]],
+        img_metas: Sequence[ImageMeta | Mapping[str, Any]],
         cfg: Mapping[str, Any] | None = None,
     ) -> list[torch.Tensor]:
         """Per image proposals ``[N, 5]`` (detached), sorted by score."""
-        cfg = self.test_cfg if cfg is None else cfg
-        if cfg is None:
-            raise ValueError("RPNHead.get_bboxes needs a config (model.test_cfg.rpn)")
-        featmap_sizes = [tuple(s.shape[-2:]) for s in cls_scores]
-        anchors = self.prior_generator.grid_priors(
-            featmap_sizes, dtype=torch.float32, device=cls_scores[0].device
+        metas = image_metas(img_metas)
+        img_shape = torch.tensor(
+            [m.img_shape for m in metas], dtype=torch.float32, device=cls_scores[0].device
         )
-        return [
-            self._proposals_single(
-                [s[i].detach().float() for s in cls_scores],
-                [b[i].detach().float() for b in bbox_preds],
-                anchors,
-                meta["img_shape"],
-                cfg,
-            )
-            for i, meta in enumerate(img_metas)
-        ]
+        return proposals_to_mmdet(
+            self.proposals(cls_scores, bbox_preds, img_shape, cfg), len(metas)
+        )
 
     def simple_test_rpn(
-        self, x: Sequence[torch.Tensor], img_metas: Sequence[Mapping[str, Any]]
+        self, x: Sequence[torch.Tensor], img_metas: Sequence[ImageMeta | Mapping[str, Any]]
     ) -> list[torch.Tensor]:
-        """Test-time proposals with ``test_cfg``."""
-        cls_scores, bbox_preds = self(x)
-        return self.get_bboxes(cls_scores, bbox_preds, img_metas)
+        """Test-time proposals with ``test_cfg``, per image ``[N, 5]``."""
+        return self.get_bboxes(*self(x), img_metas)

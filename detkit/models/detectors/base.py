@@ -1,21 +1,26 @@
 """``BaseDetector``: MMDetection v2's calling conventions (``forward(img, img_metas,
-return_loss)``, ``forward_train``, ``forward_test``, ``train_step``) and the feature
-extractor options (``channels_last``, ``torch.compile``, carried out by ``detkit.ops``)."""
+return_loss)``, ``forward_train``, ``forward_test``, ``train_step``), the one test-time
+dispatch (:func:`predict_views`) and the feature extractor options (``channels_last``,
+``torch.compile``, carried out by ``detkit.ops``)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 
 from detkit.ops import LazyCompiled, parse_compile_option, roi_pooling_layout, to_channels_last
+from detkit.structures import mmdet_boundary as mmdet
 from detkit.structures.feature_pyramid import FeaturePyramid
+from detkit.structures.image_meta import ImageMeta, image_metas
+from detkit.structures.instances import Instances
+from detkit.structures.results import DetectionResult
 
-__all__ = ["BaseDetector", "parse_losses"]
+__all__ = ["BaseDetector", "Predictor", "parse_losses", "predict_views"]
 
 
 def parse_losses(losses: Mapping[str, Any]) -> tuple[torch.Tensor, OrderedDict[str, float]]:
@@ -51,11 +56,61 @@ def parse_losses(losses: Mapping[str, Any]) -> tuple[torch.Tensor, OrderedDict[s
     return loss, out
 
 
-class BaseDetector(nn.Module):
-    """Detector plumbing shared by every detector.
+class Predictor(Protocol):
+    """What test-time dispatch calls: an eager detector or an exported one
+    (``detkit.deploy``)."""
 
-    Subclasses provide ``backbone`` (+ optional ``neck``), ``forward_train``, ``predict``
-    (→ ``list[DetectionResult]``), ``predict_aug`` and ``num_classes``.
+    def predict(
+        self,
+        img: torch.Tensor,
+        img_metas: Sequence[Any],
+        proposals: Sequence[torch.Tensor] | None = None,
+        rescale: bool = False,
+    ) -> list[DetectionResult]: ...
+
+    def predict_aug(
+        self,
+        imgs: Sequence[torch.Tensor],
+        img_metas: Sequence[Sequence[Any]],
+        rescale: bool = False,
+    ) -> list[DetectionResult]: ...
+
+
+def predict_views(
+    predictor: Predictor,
+    imgs: list[torch.Tensor],
+    img_metas: list[list[Any]],
+    rescale: bool = False,
+    proposals: list[Sequence[torch.Tensor]] | None = None,
+) -> list[DetectionResult]:
+    """The one test-time dispatch (``forward_test``, ``predict_images``, exported detectors):
+    ``imgs``/``img_metas`` are lists over test-time augmentations (as ``MultiScaleFlipAug``
+    makes them); one view runs ``predict`` on the whole batch, several ``predict_aug``
+    (batch size 1). ``proposals``: one list of per-image ``[N, 4|5]`` per view."""
+    for var, name in ((imgs, "imgs"), (img_metas, "img_metas")):
+        if not isinstance(var, list):
+            raise TypeError(f"{name} must be a list over augmentations, got {type(var).__name__}")
+    if len(imgs) != len(img_metas):
+        raise ValueError(
+            f"num of augmentations ({len(imgs)}) != num of image meta ({len(img_metas)})"
+        )
+    if len(imgs) == 1:
+        view_proposals = None if proposals is None else proposals[0]
+        return predictor.predict(imgs[0], img_metas[0], proposals=view_proposals, rescale=rescale)
+    if imgs[0].size(0) != 1:
+        raise ValueError(f"aug test needs batch size 1, got {imgs[0].size(0)}")
+    if proposals is not None:
+        raise ValueError("aug test does not take precomputed proposals")
+    return predictor.predict_aug(imgs, img_metas, rescale=rescale)
+
+
+class BaseDetector(nn.Module):
+    """Detector plumbing shared by every detector: the user boundary (MMDetection's
+    ``forward``/``forward_train``/``forward_test`` with dicts and per-image lists, converted
+    once into ``ImageMeta`` and ``Instances``) and the feature extractor.
+
+    Subclasses provide ``backbone`` (+ optional ``neck``), :meth:`loss` (typed training),
+    ``predict`` (→ ``list[DetectionResult]``), ``predict_aug`` and ``num_classes``.
 
     Args:
         channels_last: keep conv weights and the backbone/neck activations in
@@ -107,11 +162,6 @@ class BaseDetector(nn.Module):
         here rather than once per pooling call."""
         return x.map(roi_pooling_layout)
 
-    @staticmethod
-    def _add_batch_input_shape(img: torch.Tensor, img_metas: Sequence[dict]) -> None:
-        for meta in img_metas:
-            meta["batch_input_shape"] = tuple(img.size()[-2:])
-
     def forward(self, img: Any, img_metas: Any, return_loss: bool = True, **kwargs: Any) -> Any:
         """``return_loss=True``: ``forward_train(img, img_metas, **kwargs)`` → loss dict;
         else ``forward_test(img, img_metas, **kwargs)`` → per-image mmdet results."""
@@ -119,51 +169,70 @@ class BaseDetector(nn.Module):
             return self.forward_train(img, img_metas, **kwargs)
         return self.forward_test(img, img_metas, **kwargs)
 
+    def forward_train(
+        self,
+        img: torch.Tensor,
+        img_metas: Sequence[Mapping[str, Any]],
+        gt_bboxes: Sequence[torch.Tensor],
+        gt_labels: Sequence[torch.Tensor],
+        gt_bboxes_ignore: Sequence[torch.Tensor | None] | None = None,
+        gt_masks: Sequence[Any] | None = None,
+        proposals: Sequence[torch.Tensor] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Loss dict of a training batch in MMDetection v2's form: ``img`` ``[B, 3, H, W]``,
+        ``img_metas`` dicts, per-image ``gt_bboxes`` (float32 ``[N_i, 4]`` xyxy input pixels),
+        ``gt_labels`` (int64 ``[N_i]``), ``gt_masks`` (``BitmapMasks``/``PolygonMasks`` or
+        ``[N_i, H, W]`` tensors at pad size), ``gt_bboxes_ignore`` and ``proposals``
+        (``[N_i, 4 or 5]``). Converted once here into typed structures (``ImageMeta``,
+        ``list[Instances]``) for :meth:`loss`; the dicts are not modified."""
+        metas = image_metas(img_metas)
+        return self.loss(
+            img,
+            metas,
+            mmdet.gt_instances(metas, gt_bboxes, gt_labels, gt_masks),
+            mmdet.ignored_instances(metas, gt_bboxes_ignore),
+            None if proposals is None else mmdet.proposals_from_mmdet(proposals),
+        )
+
+    def loss(
+        self,
+        img: torch.Tensor,
+        metas: Sequence[ImageMeta],
+        gt: Sequence[Instances],
+        ignored: Sequence[Instances] | None = None,
+        proposals: Instances | None = None,
+    ) -> dict[str, Any]:
+        """Loss dict of a batch from typed targets (see the subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__} does not train")
+
     def forward_test(
         self, imgs: list[torch.Tensor], img_metas: list[list[dict]], **kwargs: Any
     ) -> list[Any]:
-        """``imgs``/``img_metas``: lists over test-time augmentations; one aug →
-        ``simple_test``, several → ``aug_test`` (batch size 1)."""
-        for var, name in ((imgs, "imgs"), (img_metas, "img_metas")):
-            if not isinstance(var, list):
-                raise TypeError(
-                    f"{name} must be a list over augmentations, got {type(var).__name__}"
-                )
-        if len(imgs) != len(img_metas):
-            raise ValueError(
-                f"num of augmentations ({len(imgs)}) != num of image meta ({len(img_metas)})"
-            )
-        for img, metas in zip(imgs, img_metas):
-            self._add_batch_input_shape(img, metas)
-        if len(imgs) == 1:
-            if "proposals" in kwargs:
-                kwargs["proposals"] = kwargs["proposals"][0]
-            return self.simple_test(imgs[0], img_metas[0], **kwargs)
-        if imgs[0].size(0) != 1:
-            raise ValueError(f"aug test needs batch size 1, got {imgs[0].size(0)}")
-        if "proposals" in kwargs:
-            raise ValueError("aug test does not take precomputed proposals")
-        return self.aug_test(imgs, img_metas, **kwargs)
+        """``imgs``/``img_metas``: lists over test-time augmentations (:func:`predict_views`);
+        per image MMDetection v2's result (``DetectionResult.to_mmdet``)."""
+        return [
+            r.to_mmdet(self.num_classes) for r in predict_views(self, imgs, img_metas, **kwargs)
+        ]
 
     def simple_test(
         self,
         img: torch.Tensor,
-        img_metas: Sequence[dict],
+        img_metas: Sequence[Mapping[str, Any]],
         proposals: Sequence[torch.Tensor] | None = None,
         rescale: bool = False,
     ) -> list[Any]:
-        """Per image MMDetection v2 result: ``(bbox_results, segm_results)`` with masks, else
-        ``bbox_results`` (see ``DetectionResult.to_mmdet``)."""
+        """MMDetection v2's call: per image the mmdet result of :meth:`predict`."""
         results = self.predict(img, img_metas, proposals=proposals, rescale=rescale)
         return [r.to_mmdet(self.num_classes) for r in results]
 
     def aug_test(
         self,
         imgs: Sequence[torch.Tensor],
-        img_metas: Sequence[Sequence[dict]],
+        img_metas: Sequence[Sequence[Mapping[str, Any]]],
         rescale: bool = False,
     ) -> list[Any]:
-        """Merged test-time-augmentation result of one image (mmdet format)."""
+        """MMDetection v2's call: the merged mmdet result of one image's views."""
         return [r.to_mmdet(self.num_classes) for r in self.predict_aug(imgs, img_metas, rescale)]
 
     def train_step(self, data: Mapping[str, Any], optimizer: Any = None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -11,7 +11,10 @@ from detkit.models.detectors.base import BaseDetector
 from detkit.models.layers import apply_init_cfg
 from detkit.models.roi_heads.aug_merge import merge_aug_proposals
 from detkit.registry import MODELS, build
-from detkit.structures.ground_truth import GroundTruth
+from detkit.structures.detections import detection_results
+from detkit.structures.image_meta import BatchGeometry, ImageMeta, image_metas
+from detkit.structures.instances import Instances
+from detkit.structures.mmdet_boundary import proposals_from_mmdet
 from detkit.structures.results import DetectionResult
 
 __all__ = ["TwoStageDetector", "FasterRCNN", "MaskRCNN", "CascadeRCNN"]
@@ -61,8 +64,11 @@ class TwoStageDetector(BaseDetector):
     Inputs: ``img`` float ``[B, 3, H, W]`` (normalised, padded), ``img_metas`` list of dicts
     with ``img_shape``, ``ori_shape``, ``pad_shape``, ``scale_factor``, ``flip``; training
     targets ``gt_bboxes`` (float32 ``[N_i, 4]`` xyxy input pixels), ``gt_labels`` (int64
-    ``[N_i]``), ``gt_masks`` (``BitmapMasks`` or ``[N_i, H, W]`` tensors at pad size).
+    ``[N_i]``), ``gt_masks`` (``BitmapMasks`` or ``[N_i, H, W]`` tensors at pad size). Inside,
+    :meth:`loss` and :meth:`detect` read ``ImageMeta``/``BatchGeometry`` and ``Instances``.
     """
+
+    exportable: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -135,66 +141,81 @@ class TwoStageDetector(BaseDetector):
             load_checkpoint(self, model_source, map_location="cpu", logger=logger)
         self.apply_memory_format()
 
-    def forward_train(
+    def loss(
         self,
         img: torch.Tensor,
-        img_metas: Sequence[dict],
-        gt_bboxes: Sequence[torch.Tensor],
-        gt_labels: Sequence[torch.Tensor],
-        gt_bboxes_ignore: Sequence[torch.Tensor] | None = None,
-        gt_masks: Sequence[Any] | None = None,
-        proposals: Sequence[torch.Tensor] | None = None,
-        **kwargs: Any,
+        metas: Sequence[ImageMeta],
+        gt: Sequence[Instances],
+        ignored: Sequence[Instances] | None = None,
+        proposals: Instances | None = None,
     ) -> dict[str, Any]:
-        """Loss dict: ``loss_rpn_cls``/``loss_rpn_bbox`` (lists over levels) and the RoI
-        head's losses. The targets travel on as one ``Instances`` per image
-        (``GroundTruth``); proposals as ``[N_i, 5]`` (xyxy input pixels, score)."""
+        """Loss dict: ``loss_rpn_cls``/``loss_rpn_bbox`` (lists over levels, without given
+        ``proposals``) and the RoI head's losses, of ``img`` ``[B, 3, H, W]`` against each
+        image's ``gt`` (``boxes``, ``labels``, ``masks``)."""
         if self.train_cfg is None:
             raise ValueError("forward_train needs model.train_cfg")
-        self._add_batch_input_shape(img, img_metas)
-        gt = GroundTruth.from_mmdet(img_metas, gt_bboxes, gt_labels, gt_bboxes_ignore, gt_masks)
         x = self.extract_feat(img)
         losses: dict[str, Any] = {}
         if proposals is None:
             proposal_cfg = self.train_cfg.get("rpn_proposal", _sub_cfg(self.test_cfg, "rpn"))
-            rpn_losses, proposals = self.rpn_head.forward_train(
-                x, img_metas, gt.bboxes(), None, gt.ignored, proposal_cfg
+            rpn_losses, proposals = self.rpn_head.loss_and_predict(
+                x, metas, gt, ignored, proposal_cfg
             )
             losses.update(rpn_losses)
-        losses.update(self.roi_head.loss(self.roi_features(x), proposals, img_metas, gt))
+        losses.update(self.roi_head.loss(self.roi_features(x), proposals, metas, gt, ignored))
         return losses
+
+    def detect(
+        self, img: torch.Tensor, geometry: BatchGeometry, proposals: Instances | None = None
+    ) -> Instances:
+        """Detections of a batch ``img`` ``[B, 3, H, W]``, flat (see
+        :mod:`detkit.structures.detections`): boxes divided by ``geometry.scale_factor``.
+        Tensor-only: this is what ``detkit.export`` traces (``torch.export``, any batch size
+        and image size), and what :meth:`predict` runs eagerly."""
+        x = self.extract_feat(img)
+        if proposals is None:
+            proposals = self.rpn_head.predict(x, geometry.img_shape)
+        return self.roi_head.predict(self.roi_features(x), proposals, geometry)
 
     def predict(
         self,
         img: torch.Tensor,
-        img_metas: Sequence[dict],
+        img_metas: Sequence[ImageMeta | Mapping[str, Any]],
         proposals: Sequence[torch.Tensor] | None = None,
         rescale: bool = False,
     ) -> list[DetectionResult]:
-        """Typed detections per image (boxes in original pixels when ``rescale``)."""
-        x = self.extract_feat(img)
-        if proposals is None:
-            proposals = self.rpn_head.simple_test_rpn(x, img_metas)
-        return self.roi_head.predict(self.roi_features(x), proposals, img_metas, rescale=rescale)
+        """Typed detections per image (boxes in original pixels when ``rescale``; masks on
+        ``ImageMeta.canvas_shape``); ``proposals``: per image ``[N, 4|5]`` instead of the
+        RPN's."""
+        metas = image_metas(img_metas)
+        geometry = BatchGeometry.of(metas, rescale, img.device)
+        given = None if proposals is None else proposals_from_mmdet(proposals)
+        detections = self.detect(img, geometry, given)
+        return detection_results(detections, metas, rescale, self.mask_thr_binary)
 
     def predict_aug(
         self,
         imgs: Sequence[torch.Tensor],
-        img_metas: Sequence[Sequence[dict]],
+        img_metas: Sequence[Sequence[ImageMeta | Mapping[str, Any]]],
         rescale: bool = False,
     ) -> list[DetectionResult]:
-        """Test-time augmentation of one image: proposals merged over augs, detections merged
-        as mmdet's ``aug_test``."""
+        """Test-time augmentation of one image (``imgs``: its views ``[1, 3, H_v, W_v]``):
+        proposals merged over views, detections merged as mmdet's ``aug_test``."""
+        metas = [ImageMeta.of(view[0]) for view in img_metas]
         feats = self.extract_feats(imgs)
         aug_proposals = [
-            self.rpn_head.simple_test_rpn(x, metas)[0] for x, metas in zip(feats, img_metas)
+            self.rpn_head.predict(x, BatchGeometry.of([m], False, img.device).img_shape)
+            for x, m, img in zip(feats, metas, imgs)
         ]
-        merged = merge_aug_proposals(
-            aug_proposals, [m[0] for m in img_metas], self.rpn_head.test_cfg
-        )
+        merged = merge_aug_proposals(aug_proposals, metas, self.rpn_head.test_cfg)
         return self.roi_head.predict_aug(
-            [self.roi_features(x) for x in feats], [merged], img_metas, rescale=rescale
+            [self.roi_features(x) for x in feats], merged, metas, rescale=rescale
         )
+
+    @property
+    def mask_thr_binary(self) -> float:
+        """``test_cfg.rcnn.mask_thr_binary`` (masks ``>=`` it are foreground; < 0: soft)."""
+        return float(self.roi_head.test_cfg["mask_thr_binary"]) if self.with_mask else 0.5
 
 
 @MODELS.register_module()

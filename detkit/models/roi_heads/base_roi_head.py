@@ -6,76 +6,45 @@ A head with ``num_stages=None`` (``StandardRoIHead``) holds single modules (keys
 ``bbox_head.*``); with a number (``CascadeRoIHead``) it holds one module per stage in
 ``nn.ModuleList``s (keys ``bbox_head.0.*``). Everything else reads the stages through
 :meth:`RoIHeadBase.bbox_branch` / :meth:`RoIHeadBase.mask_branch`.
+
+Proposals, RoIs and detections are flat ``Instances`` over the batch (``boxes``,
+``image_index``), so inference (:meth:`RoIHeadBase.predict`) is tensor-only and an exported
+graph runs it as it is, on any batch size. A new head family is a subclass that overrides
+the hooks: :meth:`_bbox_forward` / :meth:`_mask_forward` (what a stage computes),
+:meth:`_stage_losses` (what a stage learns), :meth:`_refine` (what the next stage starts
+from) and :meth:`_mask_probs` (the masks of the detections).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
 
-from detkit.models.roi_heads.predict import RoIHeadPrediction
-from detkit.models.task_modules import SamplingResult
+from detkit.models.roi_heads import aug_merge
+from detkit.models.roi_heads.stages import (
+    BoxStageOutput,
+    BoxStagesResult,
+    StageLosses,
+    kept_after_refine,
+    one_config,
+    per_stage,
+    sampled_rois,
+)
+from detkit.models.task_modules import SamplingResult, multiclass_nms_per_image
 from detkit.registry import BBOX_ASSIGNERS, BBOX_SAMPLERS, MODELS, build
-from detkit.structures.boxes import bbox2roi
+from detkit.structures.boxes import bbox2roi, instances_to_rois
 from detkit.structures.feature_pyramid import FeaturePyramid
-from detkit.structures.ground_truth import GroundTruth
+from detkit.structures.image_meta import BatchGeometry, ImageMeta
+from detkit.structures.instances import Instances
+from detkit.structures.results import DetectionResult
 
-__all__ = ["BoxStageOutput", "BoxStagesResult", "RoIHeadBase", "StageLosses"]
-
-
-@dataclass(frozen=True)
-class BoxStageOutput:
-    """One box stage on ``rois`` ``[K, 5]``: class logits ``[K, C+1]`` and deltas
-    ``[K, 4 or 4C]`` (float32)."""
-
-    rois: torch.Tensor
-    cls_score: torch.Tensor
-    bbox_pred: torch.Tensor
+__all__ = ["RoIHeadBase"]
 
 
-@dataclass(frozen=True)
-class StageLosses:
-    """One stage's losses and the target labels of its sampled RoIs (``[K]``, ``num_classes``
-    = background), which pick the deltas that refine the boxes for the next stage."""
-
-    losses: dict[str, torch.Tensor]
-    labels: torch.Tensor
-
-
-@dataclass(frozen=True)
-class BoxStagesResult:
-    """The stage loop's result: the losses (training), or the last stage's input ``rois``,
-    the class logits averaged over the stages and the last stage's deltas (inference)."""
-
-    losses: dict[str, torch.Tensor]
-    rois: torch.Tensor | None = None
-    cls_score: torch.Tensor | None = None
-    bbox_pred: torch.Tensor | None = None
-
-
-def _one_config(cfg: Any) -> bool:
-    """A per-stage config that builds the same module for every stage: one config (replicated)
-    or a list of equal ones."""
-    if isinstance(cfg, (list, tuple)):
-        return all(c == cfg[0] for c in cfg[1:])
-    return isinstance(cfg, Mapping)
-
-
-def _per_stage(cfg: Any, num_stages: int, name: str) -> list[Any]:
-    if isinstance(cfg, (list, tuple)):
-        if len(cfg) != num_stages:
-            raise ValueError(
-                f"CascadeRoIHead: {name} has {len(cfg)} entries for num_stages={num_stages}"
-            )
-        return list(cfg)
-    return [cfg] * num_stages
-
-
-class RoIHeadBase(RoIHeadPrediction):
+class RoIHeadBase(nn.Module):
     """Box branch(es) (+ mask branch(es)) on proposals, one per stage.
 
     Args:
@@ -89,6 +58,8 @@ class RoIHeadBase(RoIHeadPrediction):
         stage_loss_weights: with ``num_stages``, multiplies each stage's ``loss*`` entries,
             which are then prefixed ``s{i}.``.
     """
+
+    exportable: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -114,9 +85,9 @@ class RoIHeadBase(RoIHeadPrediction):
             count = 0 if stage_loss_weights is None else len(stage_loss_weights)
             if count != num_stages:
                 raise ValueError(f"{name}: {count} stage_loss_weights for num_stages={num_stages}")
-            self.stage_loss_weights = list(stage_loss_weights)
+            self.stage_loss_weights = list(stage_loss_weights or ())
         self.train_cfg = (
-            _per_stage(train_cfg, self.num_stages, "train_cfg")
+            per_stage(train_cfg, self.num_stages, "train_cfg")
             if self.stacked and train_cfg is not None
             else train_cfg
         )
@@ -138,7 +109,7 @@ class RoIHeadBase(RoIHeadPrediction):
                 else self._build(mask_roi_extractor, "mask_roi_extractor")
             )
             extractors = [self._at(self.mask_roi_extractor, s) for s in range(self.num_stages)]
-            self.shared_mask_pooling = _one_config(mask_extractor_cfg) and all(
+            self.shared_mask_pooling = one_config(mask_extractor_cfg) and all(
                 next(iter(e.parameters()), None) is None for e in extractors
             )
         if train_cfg is not None:
@@ -151,7 +122,7 @@ class RoIHeadBase(RoIHeadPrediction):
     def _build(self, cfg: Any, name: str) -> nn.Module:
         if not self.stacked:
             return build(cfg, MODELS)
-        return nn.ModuleList(build(c, MODELS) for c in _per_stage(cfg, self.num_stages, name))
+        return nn.ModuleList(build(c, MODELS) for c in per_stage(cfg, self.num_stages, name))
 
     def _at(self, modules: Any, stage: int) -> Any:
         return modules[stage] if self.stacked else modules
@@ -173,11 +144,12 @@ class RoIHeadBase(RoIHeadPrediction):
             if self.with_mask:
                 self.mask_branch(stage)[1].init_weights()
 
+    # ---------------------------------------------------------------- what a stage computes
     def _bbox_forward(
         self, stage: int, x: Sequence[torch.Tensor], rois: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Stage ``stage`` on ``rois`` ``[K, 5]`` → logits ``[K, C+1]``, deltas
-        ``[K, 4 or 4C]``, float32."""
+        """Stage ``stage`` on ``rois`` ``[K, 5]`` (``image_index, x1, y1, x2, y2``: RoIAlign's
+        input) → logits ``[K, C+1]``, deltas ``[K, 4 or 4C]``, float32."""
         extractor, head = self.bbox_branch(stage)
         cls_score, bbox_pred = head(extractor(x, rois))
         return cls_score.float(), bbox_pred.float()
@@ -189,24 +161,59 @@ class RoIHeadBase(RoIHeadPrediction):
         extractor, head = self.mask_branch(stage)
         return head(extractor(x, rois), labels).float()
 
-    @staticmethod
-    def sample_proposals(
-        assigner: Any,
-        sampler: Any,
-        proposal_list: Sequence[torch.Tensor],
-        gt_bboxes: Sequence[torch.Tensor],
-        gt_labels: Sequence[torch.Tensor],
-        gt_bboxes_ignore: Sequence[torch.Tensor | None] | None,
+    def stage_mask_probs(
+        self, x: Sequence[torch.Tensor], rois: torch.Tensor, labels: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """Each stage's sigmoid mask probabilities ``[K, 1, m, m]`` of ``rois`` ``[K, 5]``'
+        classes ``labels`` ``[K]``. With ``shared_mask_pooling`` (the stages' mask extractors
+        are one parameter-free config, MMDetection's cascade configs) the RoI features
+        ``[K, C, s, s]`` are pooled once for all stages: the same values mmdet pools per stage."""
+        if not self.shared_mask_pooling:
+            return [
+                self._mask_forward(s, x, rois, labels).sigmoid() for s in range(self.num_stages)
+            ]
+        feats = self.mask_branch(0)[0](x, rois)
+        return [
+            self.mask_branch(s)[1](feats, labels).float().sigmoid() for s in range(self.num_stages)
+        ]
+
+    # ---------------------------------------------------------------- training
+    def sample(
+        self,
+        stage: int,
+        proposals: Instances,
+        gt: Sequence[Instances],
+        ignored: Sequence[Instances] | None = None,
     ) -> list[SamplingResult]:
-        """Assign and sample the proposals of every image (gts prepended by the sampler)."""
-        ignores = gt_bboxes_ignore if gt_bboxes_ignore is not None else [None] * len(gt_bboxes)
+        """Stage ``stage``'s assignment and sampling of each image's ``proposals`` (flat over
+        the batch) against its ground truth (gts prepended by the sampler)."""
+        assigner = self._at(self.bbox_assigner, stage)
+        sampler = self._at(self.bbox_sampler, stage)
         results = []
-        for proposals, boxes, labels, ignore in zip(proposal_list, gt_bboxes, gt_labels, ignores):
-            assign_result = assigner.assign(proposals, boxes, ignore, labels)
-            results.append(sampler.sample(assign_result, proposals, boxes, labels))
+        for i, targets in enumerate(gt):
+            candidates = proposals.for_image(i)
+            ignore = None if ignored is None else ignored[i]
+            assigned = assigner.assign(candidates, targets, ignore)
+            results.append(sampler.sample(assigned, candidates, targets))
         return results
 
-    # ---------------------------------------------------------------- the stage loop
+    def loss(
+        self,
+        x: FeaturePyramid,
+        proposals: Instances,
+        metas: Sequence[ImageMeta],
+        gt: Sequence[Instances],
+        ignored: Sequence[Instances] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Loss dict of the stages trained on ``proposals`` (flat over the batch) against
+        each image's ground truth ``gt`` (``boxes``, ``labels``, ``masks``)."""
+        if self.train_cfg is None:
+            raise ValueError(
+                f"{type(self).__name__}.forward_train needs train_cfg (model.train_cfg.rcnn)"
+            )
+        geometry = BatchGeometry.of(metas, rescale=False, device=x[0].device)
+        return self._forward_box(x, proposals, geometry, gt, ignored).losses
+
     def forward_train(
         self,
         x: FeaturePyramid,
@@ -217,60 +224,46 @@ class RoIHeadBase(RoIHeadPrediction):
         gt_bboxes_ignore: Sequence[torch.Tensor | None] | None = None,
         gt_masks: Sequence[Any] | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Loss dict from MMDetection's ``forward_train`` arguments (see :meth:`loss`)."""
-        gt = GroundTruth.from_mmdet(img_metas, gt_bboxes, gt_labels, gt_bboxes_ignore, gt_masks)
-        return self.loss(x, proposal_list, img_metas, gt)
+        """MMDetection v2's call: :meth:`loss` of its per-image lists and meta dicts."""
+        from detkit.structures import mmdet_boundary as mmdet
 
-    def loss(
-        self,
-        x: FeaturePyramid,
-        proposal_list: Sequence[torch.Tensor],
-        img_metas: Sequence[Mapping[str, Any]],
-        gt: GroundTruth,
-    ) -> dict[str, torch.Tensor]:
-        """Loss dict of the stages trained on proposals ``[N_i, 5]`` against ``gt``."""
-        if self.train_cfg is None:
-            raise ValueError(
-                f"{type(self).__name__}.forward_train needs train_cfg (model.train_cfg.rcnn)"
-            )
-        return self._forward_box(x, proposal_list, img_metas, gt).losses
+        metas = [ImageMeta.of(m) for m in img_metas]
+        return self.loss(
+            x,
+            mmdet.proposals_from_mmdet(proposal_list),
+            metas,
+            mmdet.gt_instances(metas, gt_bboxes, gt_labels, gt_masks),
+            mmdet.ignored_instances(metas, gt_bboxes_ignore),
+        )
 
+    # ---------------------------------------------------------------- the stage loop
     def _forward_box(
         self,
         x: FeaturePyramid,
-        proposal_list: Sequence[torch.Tensor],
-        img_metas: Sequence[Mapping[str, Any]],
-        gt: GroundTruth | None = None,
+        proposals: Instances,
+        geometry: BatchGeometry,
+        gt: Sequence[Instances] | None = None,
+        ignored: Sequence[Instances] | None = None,
     ) -> BoxStagesResult:
-        """Run the box stages on ``proposal_list`` (``[N_i, 4+]`` per image): each stage
-        pools its RoIs (in training: the proposals sampled against ``gt``), predicts, and
-        refines the boxes the next stage starts from."""
+        """Run the box stages on ``proposals`` (``boxes``, ``image_index``): each stage pools
+        its RoIs (in training: the proposals sampled against ``gt``), predicts, and refines
+        the boxes the next stage starts from."""
         losses: dict[str, torch.Tensor] = {}
         stage_scores: list[torch.Tensor] = []
-        boxes: Sequence[torch.Tensor] = proposal_list
+        boxes = proposals
         for stage in range(self.num_stages):
-            sampling = None
-            if gt is not None:
-                assigner, sampler = (
-                    self._at(self.bbox_assigner, stage),
-                    self._at(self.bbox_sampler, stage),
-                )
-                sampling = self.sample_proposals(
-                    assigner, sampler, boxes, gt.bboxes(), gt.labels(), gt.ignored
-                )
-                rois = bbox2roi([res.bboxes for res in sampling])
-            else:
-                rois = bbox2roi(boxes)
-            out = BoxStageOutput(rois, *self._bbox_forward(stage, x, rois))
+            sampling = None if gt is None else self.sample(stage, boxes, gt, ignored)
+            rois = boxes if sampling is None else sampled_rois(sampling)
+            out = BoxStageOutput(rois, *self._bbox_forward(stage, x, instances_to_rois(rois)))
             step = None
-            if sampling is not None:
+            if sampling is not None and gt is not None:
                 step = self._stage_losses(stage, x, out, sampling, gt)
                 losses.update(self._name_stage_losses(stage, step.losses))
             else:
                 stage_scores.append(out.cls_score)
             if stage == self.num_stages - 1 or (step is not None and out.cls_score.numel() == 0):
                 break
-            boxes = self._refine(stage, out, img_metas, step, sampling)
+            boxes = self._refine(stage, out, geometry, step, sampling)
         if gt is not None:
             return BoxStagesResult(losses)
         return BoxStagesResult(
@@ -283,7 +276,7 @@ class RoIHeadBase(RoIHeadPrediction):
         x: FeaturePyramid,
         out: BoxStageOutput,
         sampling: Sequence[SamplingResult],
-        gt: GroundTruth,
+        gt: Sequence[Instances],
     ) -> StageLosses:
         """Box (and mask) losses of one stage's sampled RoIs."""
         cfg = self.stage_train_cfg(stage)
@@ -291,14 +284,11 @@ class RoIHeadBase(RoIHeadPrediction):
         targets = head.get_targets(sampling, cfg)
         losses = head.loss(out.cls_score, out.bbox_pred, *targets)
         if self.with_mask:
-            gt_masks = gt.masks()
-            if gt_masks is None:
-                raise ValueError("a model with a mask head needs gt_masks for training")
             pos_rois = bbox2roi([res.pos_bboxes for res in sampling])
             pos_labels = torch.cat([res.pos_gt_labels for res in sampling])
-            mask_pred = self._mask_forward(stage, x, pos_rois, pos_labels)
             mask_head = self.mask_branch(stage)[1]
-            mask_targets = mask_head.get_targets(sampling, gt_masks, cfg)
+            mask_targets = mask_head.get_targets(sampling, gt, cfg)
+            mask_pred = self._mask_forward(stage, x, pos_rois, pos_labels)
             losses.update(mask_head.loss(mask_pred, mask_targets, pos_labels))
         return StageLosses(losses, targets[0])
 
@@ -318,27 +308,82 @@ class RoIHeadBase(RoIHeadPrediction):
         self,
         stage: int,
         out: BoxStageOutput,
-        img_metas: Sequence[Mapping[str, Any]],
+        geometry: BatchGeometry,
         step: StageLosses | None,
         sampling: Sequence[SamplingResult] | None,
-    ) -> list[torch.Tensor]:
-        """Per-image boxes ``[n_i, 4]`` regressed by stage ``stage``, for the next stage. In
-        training by the target class (the predicted one for background), without the gt boxes
-        the sampler added, detached; at test time by the predicted class."""
+    ) -> Instances:
+        """The boxes stage ``stage`` regressed, for the next stage: at test time by the
+        predicted class; in training by the target class (the predicted one for background),
+        detached, without the gt boxes the sampler added."""
         head = self.bbox_branch(stage)[1]
-        if step is not None and sampling is not None:
-            with torch.no_grad():
-                labels = torch.where(
-                    step.labels == head.num_classes, out.cls_score[:, :-1].argmax(1), step.labels
-                )
-                return head.refine_bboxes(
-                    out.rois, labels, out.bbox_pred, [res.pos_is_gt for res in sampling], img_metas
-                )
-        labels = out.cls_score[:, :-1].argmax(dim=1)
-        boxes = []
-        for i, meta in enumerate(img_metas):
-            inds = torch.nonzero(out.rois[:, 0] == i, as_tuple=False).squeeze(1)
-            boxes.append(
-                head.regress_by_class(out.rois[inds, 1:], labels[inds], out.bbox_pred[inds], meta)
-            )
-        return boxes
+        rois = out.rois
+        predicted = out.cls_score[:, :-1].argmax(dim=1)
+        max_shape = geometry.img_shape[rois.image_index]
+        if step is None or sampling is None:
+            boxes = head.regress(rois.boxes, predicted, out.bbox_pred, max_shape)
+            return Instances(boxes=boxes, image_index=rois.image_index)
+        with torch.no_grad():
+            labels = torch.where(step.labels == head.num_classes, predicted, step.labels)
+            boxes = head.regress(rois.boxes, labels, out.bbox_pred, max_shape)
+        keep = kept_after_refine(sampling)
+        return Instances(boxes=boxes[keep], image_index=rois.image_index[keep])
+
+    # ---------------------------------------------------------------- inference
+    def predict(
+        self, x: FeaturePyramid, proposals: Instances, geometry: BatchGeometry
+    ) -> Instances:
+        """Detections of a batch from ``proposals`` (flat: ``boxes``, ``image_index``):
+        ``boxes`` ``[N, 4]`` divided by ``geometry.scale_factor``, ``scores``, ``labels``,
+        ``image_index`` and, with masks, ``mask_probs`` ``[N, 1, m, m]`` (averaged over the
+        stages' mask heads); each image's ``max_per_img`` best, by decreasing score.
+        Tensor-only: ``torch.export`` traces it for any batch size and detection count.
+
+        Class logits are averaged over the box stages and boxes come from the last stage.
+        Decision: unlike mmdet's ``simple_test``, a single view whose meta says ``flip`` does
+        not get its masks un-flipped (that would mirror each mask inside its box);
+        un-flipping happens only when merging views (:meth:`predict_aug`).
+        """
+        stages = self._forward_box(x, proposals, geometry)
+        assert stages.rois is not None and stages.cls_score is not None
+        assert stages.bbox_pred is not None
+        rois, cfg = stages.rois, self.test_cfg
+        boxes, scores = self.bbox_branch(self.num_stages - 1)[1].predict_boxes(
+            rois.boxes,
+            stages.cls_score,
+            stages.bbox_pred,
+            geometry.img_shape[rois.image_index],
+            geometry.scale_factor[rois.image_index],
+        )
+        detections = multiclass_nms_per_image(
+            boxes,
+            scores,
+            rois.image_index,
+            geometry.num_images,
+            cfg["score_thr"],
+            cfg["nms"],
+            cfg["max_per_img"],
+        )
+        if self.with_mask:
+            detections.mask_probs = self._mask_probs(x, detections, geometry)
+        return detections
+
+    def _mask_probs(
+        self, x: FeaturePyramid, detections: Instances, geometry: BatchGeometry
+    ) -> torch.Tensor:
+        """Mask probabilities ``[N, 1, m, m]`` of the detections' classes, pooled at their
+        boxes in network-input pixels (× scale), averaged over the stages' mask heads."""
+        scale = geometry.scale_factor[detections.image_index]
+        rois = Instances(boxes=detections.boxes * scale, image_index=detections.image_index)
+        probs = self.stage_mask_probs(x, instances_to_rois(rois), detections.labels)
+        return probs[0] if len(probs) == 1 else torch.stack(probs).mean(0)
+
+    def predict_aug(
+        self,
+        feats: Sequence[FeaturePyramid],
+        proposals: Instances,
+        metas: Sequence[ImageMeta],
+        rescale: bool = True,
+    ) -> list[DetectionResult]:
+        """Merged detections of one image over its views (``feats``, ``metas``: one per
+        view) from ``proposals`` in original pixels (:func:`aug_merge.predict_aug`)."""
+        return aug_merge.predict_aug(self, feats, proposals, metas, rescale)

@@ -4,7 +4,7 @@ regression, training targets, losses and test-time decoding."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
@@ -12,9 +12,10 @@ import torch.nn.functional as F
 
 from detkit.models.layers import ConvModule, normal_init, xavier_init
 from detkit.models.losses import accuracy
-from detkit.models.task_modules import SamplingResult, multiclass_nms
+from detkit.models.task_modules import SamplingResult
 from detkit.ops import Linear
 from detkit.registry import BBOX_CODERS, MODELS, build
+from detkit.structures.image_meta import ImageMeta
 
 __all__ = ["ConvFCBBoxHead", "Shared2FCBBoxHead", "accuracy"]
 
@@ -36,7 +37,11 @@ class ConvFCBBoxHead(nn.Module):
         reg_decoded_bbox: not supported (False).
         conv_cfg, norm_cfg: for the ConvModules.
         init_cfg: accepted for config compatibility.
+
+    Inference (:meth:`regress`, :meth:`predict_boxes`) is tensor-only (``exportable``).
     """
+
+    exportable: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -226,78 +231,50 @@ class ConvFCBBoxHead(nn.Module):
         return losses
 
     # ---------------------------------------------------------------- inference
+    def regress(
+        self,
+        boxes: torch.Tensor,
+        labels: torch.Tensor,
+        bbox_pred: torch.Tensor,
+        max_shape: torch.Tensor | Sequence[int],
+    ) -> torch.Tensor:
+        """Boxes ``[K, 4]`` moved by the deltas of class ``labels`` ``[K]`` (the only ones of
+        a class-agnostic head), clipped to ``max_shape`` (``(H, W)``, or float ``[K, 2]``
+        per row)."""
+        if not self.reg_class_agnostic:
+            labels = labels * 4
+            inds = torch.stack((labels, labels + 1, labels + 2, labels + 3), 1)
+            bbox_pred = torch.gather(bbox_pred, 1, inds)
+        return self.bbox_coder.decode(boxes, bbox_pred, max_shape=max_shape)
+
     def regress_by_class(
         self,
         rois: torch.Tensor,
         label: torch.Tensor,
         bbox_pred: torch.Tensor,
-        img_meta: Mapping[str, Any],
+        img_meta: ImageMeta | Mapping[str, Any],
     ) -> torch.Tensor:
-        """Decode the deltas of ``label`` on ``rois`` ``[K, 4 or 5]``, clipped to ``img_shape``;
-        keeps the batch-index column when given."""
-        if not self.reg_class_agnostic:
-            label = label * 4
-            inds = torch.stack((label, label + 1, label + 2, label + 3), 1)
-            bbox_pred = torch.gather(bbox_pred, 1, inds)
-        max_shape = img_meta["img_shape"]
-        if rois.size(1) == 4:
-            return self.bbox_coder.decode(rois, bbox_pred, max_shape=max_shape)
-        bboxes = self.bbox_coder.decode(rois[:, 1:], bbox_pred, max_shape=max_shape)
-        return torch.cat((rois[:, [0]], bboxes), dim=1)
+        """MMDetection v2's call: :meth:`regress` of ``rois`` ``[K, 4]`` or ``[K, 5]`` (the
+        batch-index column kept) within the image of ``img_meta``."""
+        boxes = self.regress(rois[:, -4:], label, bbox_pred, ImageMeta.of(img_meta).img_shape)
+        return boxes if rois.size(1) == 4 else torch.cat((rois[:, [0]], boxes), dim=1)
 
-    def refine_bboxes(
+    def predict_boxes(
         self,
-        rois: torch.Tensor,
-        labels: torch.Tensor,
-        bbox_preds: torch.Tensor,
-        pos_is_gts: Sequence[torch.Tensor],
-        img_metas: Sequence[Mapping[str, Any]],
-    ) -> list[torch.Tensor]:
-        """Regressed boxes per image for the next cascade stage, without the gt boxes that
-        were added as proposals."""
-        bboxes_list = []
-        for i, meta in enumerate(img_metas):
-            inds = torch.nonzero(rois[:, 0] == i, as_tuple=False).squeeze(1)
-            bboxes = self.regress_by_class(rois[inds, 1:], labels[inds], bbox_preds[inds], meta)
-            keep = torch.ones(inds.numel(), dtype=torch.bool, device=rois.device)
-            keep[: len(pos_is_gts[i])] = pos_is_gts[i] == 0
-            bboxes_list.append(bboxes[keep])
-        return bboxes_list
-
-    def decode_bboxes(
-        self,
-        rois: torch.Tensor,
+        boxes: torch.Tensor,
         cls_score: torch.Tensor,
         bbox_pred: torch.Tensor,
-        img_shape: Sequence[int],
-        scale_factor: Sequence[float] | torch.Tensor,
-        rescale: bool = False,
+        max_shape: torch.Tensor,
+        scale: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decoded boxes ``[K, 4 or 4C]`` (clipped to ``img_shape``; ÷ ``scale_factor`` if
-        ``rescale``) and softmax scores ``[K, C+1]`` of ``rois`` ``[K, 5]``."""
+        """Decoded boxes ``[K, 4 or 4C]`` of RoIs ``boxes`` ``[K, 4]``, clipped to
+        ``max_shape`` (float ``[K, 2]``) and divided by ``scale`` (float ``[K, 4]``), and the
+        softmax scores ``[K, C+1]``."""
         scores = F.softmax(cls_score.float(), dim=-1)
-        bboxes = self.bbox_coder.decode(rois[..., 1:], bbox_pred.float(), max_shape=img_shape)
-        if rescale and bboxes.size(0) > 0:
-            scale = bboxes.new_tensor(scale_factor)
-            bboxes = (bboxes.view(bboxes.size(0), -1, 4) / scale).view(bboxes.size(0), -1)
-        return bboxes, scores
-
-    def get_bboxes(
-        self,
-        rois: torch.Tensor,
-        cls_score: torch.Tensor,
-        bbox_pred: torch.Tensor,
-        img_shape: Sequence[int],
-        scale_factor: Sequence[float] | torch.Tensor,
-        rescale: bool,
-        cfg: Mapping[str, Any],
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Detections of one image: :meth:`decode_bboxes`, then ``multiclass_nms`` with
-        ``cfg`` (``score_thr``, ``nms``, ``max_per_img``): dets ``[n, 5]``, labels ``[n]``."""
-        bboxes, scores = self.decode_bboxes(
-            rois, cls_score, bbox_pred, img_shape, scale_factor, rescale
-        )
-        return multiclass_nms(bboxes, scores, cfg["score_thr"], cfg["nms"], cfg["max_per_img"])
+        decoded = self.bbox_coder.decode(boxes, bbox_pred.float(), max_shape=max_shape)
+        num, cols = decoded.size(0), decoded.size(1)
+        decoded = (decoded.view(num, cols // 4, 4) / scale[:, None, :]).view(num, cols)
+        return decoded, scores
 
 
 @MODELS.register_module()

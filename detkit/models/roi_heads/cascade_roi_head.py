@@ -30,7 +30,7 @@ class CascadeRoIHead(RoIHeadBase):
     Training returns ``s{i}.loss_cls``, ``s{i}.acc``, ``s{i}.loss_bbox``, ``s{i}.loss_mask``.
     At test time the class logits of all stages are averaged, boxes come from the last stage,
     and mask probabilities are averaged over the stages' mask heads (``RoIHeadBase``'s stage
-    loop and ``RoIHeadPrediction``).
+    loop and ``predict``).
     """
 
     def __init__(

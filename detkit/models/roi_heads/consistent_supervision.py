@@ -23,13 +23,14 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from detkit.models.roi_heads.base_roi_head import BoxStageOutput, GroundTruth, StageLosses
 from detkit.models.roi_heads.cascade_roi_head import CascadeRoIHead
 from detkit.models.roi_heads.roi_extractors import pool_rois_per_level
+from detkit.models.roi_heads.stages import BoxStageOutput, StageLosses
 from detkit.models.task_modules import SamplingResult
 from detkit.registry import MODELS, build
 from detkit.structures.boxes import bbox2roi
 from detkit.structures.feature_pyramid import FeaturePyramid
+from detkit.structures.instances import Instances
 
 __all__ = ["ConsistentSupervision", "AugFPNCascadeRoIHead"]
 
@@ -84,7 +85,7 @@ class ConsistentSupervision(nn.Module):
         laterals: Sequence[torch.Tensor],
         sampling_results: Sequence[SamplingResult],
         rcnn_train_cfg: Mapping[str, Any],
-        gt_masks: Sequence[Any] | None = None,
+        gt: Sequence[Instances],
     ) -> dict[str, torch.Tensor]:
         """Auxiliary losses for the sampled RoIs of one stage.
 
@@ -92,7 +93,7 @@ class ConsistentSupervision(nn.Module):
             laterals: lateral maps ``[B, C, H_l, W_l]`` before the top-down fusion, finest first.
             sampling_results: per image, the sampled RoIs and their targets.
             rcnn_train_cfg: the stage's train cfg (``pos_weight``, ``mask_size``).
-            gt_masks: per-image gt masks (needed with a mask head).
+            gt: per-image ground truth (``masks`` needed with a mask head).
 
         Returns ``aux.loss_cls``, ``aux.loss_bbox`` (``aux.loss_mask``): α × sum over levels;
         ``aux.acc``: mean over levels (logged only).
@@ -114,7 +115,7 @@ class ConsistentSupervision(nn.Module):
             losses["aux.loss_cls"] = cls_all.sum()
         if self.mask_head is not None:
             losses["aux.loss_mask"] = self._mask_loss(
-                laterals, sampling_results, rcnn_train_cfg, gt_masks
+                laterals, sampling_results, rcnn_train_cfg, gt
             )
         return losses
 
@@ -123,12 +124,10 @@ class ConsistentSupervision(nn.Module):
         laterals: Sequence[torch.Tensor],
         sampling_results: Sequence[SamplingResult],
         rcnn_train_cfg: Mapping[str, Any],
-        gt_masks: Sequence[Any] | None,
+        gt: Sequence[Instances],
     ) -> torch.Tensor:
-        if gt_masks is None:
-            raise ValueError("consistent supervision with a mask head needs gt_masks")
         pos_rois = bbox2roi([res.pos_bboxes for res in sampling_results])
-        targets = self.mask_head.get_targets(sampling_results, gt_masks, rcnn_train_cfg)
+        targets = self.mask_head.get_targets(sampling_results, gt, rcnn_train_cfg)
         labels = torch.cat([res.pos_gt_labels for res in sampling_results])
         pooled = pool_rois_per_level(laterals, pos_rois, self._mask_roi_layers)
         preds = self.mask_head(torch.cat(pooled), labels.repeat(len(pooled))).float()
@@ -211,7 +210,7 @@ class AugFPNCascadeRoIHead(CascadeRoIHead):
         x: FeaturePyramid,
         out: BoxStageOutput,
         sampling: Sequence[SamplingResult],
-        gt: GroundTruth,
+        gt: Sequence[Instances],
     ) -> StageLosses:
         step = super()._stage_losses(stage, x, out, sampling, gt)
         if stage == 0 and self.consistent_supervision is not None:
@@ -221,8 +220,6 @@ class AugFPNCascadeRoIHead(CascadeRoIHead):
                     "carries the lateral maps (model.neck.type='AugFPN')"
                 )
             step.losses.update(
-                self.consistent_supervision.loss(
-                    x.laterals, sampling, self.stage_train_cfg(0), gt.masks()
-                )
+                self.consistent_supervision.loss(x.laterals, sampling, self.stage_train_cfg(0), gt)
             )
         return step

@@ -1,10 +1,11 @@
-"""``FCNMaskHead`` (MMDetection v2): 4 convs → deconv → per-class 28×28 mask logits; mask
-targets, loss and pasting into the image."""
+"""``FCNMaskHead`` (MMDetection v2): 4 convs → deconv → per-class 28×28 mask logits, mask
+targets and loss. Its probabilities are pasted into the image by the detections' ``RoIMasks``
+(:mod:`detkit.structures.detections`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -15,8 +16,8 @@ from detkit.models.layers import ConvModule
 from detkit.models.task_modules import SamplingResult
 from detkit.ops import Conv2d, ConvTranspose2d, roi_conv_stack
 from detkit.registry import MODELS, build
+from detkit.structures.instances import Instances
 from detkit.structures.masks import BitmapMasks, PolygonMasks
-from detkit.structures.roi_masks import RoIMasks
 
 __all__ = ["FCNMaskHead", "mask_targets"]
 
@@ -108,8 +109,11 @@ class FCNMaskHead(nn.Module):
 
     ``forward(x, labels=None)``: ``[K, in_channels, s, s]`` → logits ``[K, C, 2s, 2s]``; with
     ``labels`` ``[K]`` only each RoI's own class channel is computed: ``[K, 1, 2s, 2s]`` (what
-    the loss and the pasted masks use; the other channels are never read).
+    the loss and the pasted masks use; the other channels are never read). Tensor-only
+    (``exportable``).
     """
+
+    exportable: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -200,13 +204,16 @@ class FCNMaskHead(nn.Module):
     def get_targets(
         self,
         sampling_results: Sequence[SamplingResult],
-        gt_masks: Sequence[Any],
+        gt_instances: Sequence[Instances],
         rcnn_train_cfg: Mapping[str, Any],
     ) -> torch.Tensor:
-        """Mask targets ``[P, mask_size, mask_size]`` (see :func:`mask_targets`)."""
+        """Mask targets ``[P, mask_size, mask_size]`` of the positives from the ``masks`` of
+        each image's ground truth (see :func:`mask_targets`)."""
+        if any(not gt.has("masks") for gt in gt_instances):
+            raise ValueError("a model with a mask head needs gt_masks for training")
         return mask_targets(
             sampling_results,
-            gt_masks,
+            [gt.masks for gt in gt_instances],
             rcnn_train_cfg["mask_size"],
             binarize=not rcnn_train_cfg.get("soft_mask_target", False),
         )
@@ -221,59 +228,3 @@ class FCNMaskHead(nn.Module):
         if mask_pred.size(1) == 1:
             labels = torch.zeros_like(labels)
         return {"loss_mask": self.loss_mask(mask_pred.float(), targets, labels)}
-
-    def get_roi_masks(
-        self,
-        mask_prob: torch.Tensor,
-        det_bboxes: torch.Tensor,
-        det_labels: torch.Tensor,
-        rcnn_test_cfg: Mapping[str, Any],
-        ori_shape: Sequence[int],
-        scale_factor: Sequence[float] | torch.Tensor,
-        rescale: bool,
-    ) -> RoIMasks:
-        """The masks of :meth:`get_seg_masks` before pasting: ``RoIMasks`` of the
-        ``det_labels`` channel of ``mask_prob`` and the boxes on the output canvas."""
-        bboxes = det_bboxes[:, :4].float()
-        scale = torch.as_tensor(scale_factor, dtype=torch.float32, device=bboxes.device)
-        if scale.numel() == 1:
-            scale = scale.repeat(4)
-        if rescale:
-            img_h, img_w = int(ori_shape[0]), int(ori_shape[1])
-            bboxes = bboxes / scale
-        else:
-            img_h = int(np.round(ori_shape[0] * scale[1].item()))
-            img_w = int(np.round(ori_shape[1] * scale[0].item()))
-        n = mask_prob.size(0)
-        if mask_prob.size(1) > 1:
-            mask_prob = mask_prob[torch.arange(n, device=mask_prob.device), det_labels][:, None]
-        return RoIMasks(
-            mask_prob,
-            bboxes,
-            img_h,
-            img_w,
-            rcnn_test_cfg["mask_thr_binary"],
-            skip_empty=mask_prob.device.type == "cpu",
-        )
-
-    def get_seg_masks(
-        self,
-        mask_prob: torch.Tensor,
-        det_bboxes: torch.Tensor,
-        det_labels: torch.Tensor,
-        rcnn_test_cfg: Mapping[str, Any],
-        ori_shape: Sequence[int],
-        scale_factor: Sequence[float] | torch.Tensor,
-        rescale: bool,
-    ) -> torch.Tensor:
-        """Paste mask probabilities (already sigmoid-ed) of ``det_bboxes`` (network-input
-        pixels) into the image: ``[N, C, m, m]`` (channel ``det_labels`` is used) or
-        ``[N, 1, m, m]`` (class agnostic, or computed for the detections' classes).
-
-        With ``rescale`` the boxes are divided by ``scale_factor`` and the canvas is
-        ``ori_shape``; otherwise the canvas is ``round(ori_h * sh) × round(ori_w * sw)``.
-        Returns bool ``[N, H, W]`` (uint8 0–255 when ``mask_thr_binary < 0``).
-        """
-        return self.get_roi_masks(
-            mask_prob, det_bboxes, det_labels, rcnn_test_cfg, ori_shape, scale_factor, rescale
-        ).dense()

@@ -13,7 +13,14 @@ from detkit.models.task_modules.builder import (
     build_sampler,
 )
 from detkit.models.task_modules.iou_calculator import BboxOverlaps2D, bbox_overlaps
-from detkit.models.task_modules.nms import batched_nms_by_cfg, multiclass_nms, top_batched_nms
+from detkit.models.task_modules.nms import (
+    batched_nms,
+    multiclass_nms,
+    multiclass_nms_per_image,
+    nms_per_image,
+    nms_per_image_by_cfg,
+    top_batched_nms,
+)
 from detkit.models.task_modules.sampler import RandomSampler, SamplingResult
 from detkit.models.task_modules.soft_nms import batched_soft_nms, soft_nms
 
@@ -32,9 +39,12 @@ __all__ = [
     "delta2bbox",
     "BboxOverlaps2D",
     "bbox_overlaps",
-    "batched_nms_by_cfg",
+    "batched_nms",
     "batched_soft_nms",
     "multiclass_nms",
+    "multiclass_nms_per_image",
+    "nms_per_image",
+    "nms_per_image_by_cfg",
     "soft_nms",
     "top_batched_nms",
     "RandomSampler",

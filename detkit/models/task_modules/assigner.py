@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 import torch
 
 from detkit.models.task_modules.assign_result import AssignResult
 from detkit.models.task_modules.iou_calculator import BboxOverlaps2D
 from detkit.registry import BBOX_ASSIGNERS, IOU_CALCULATORS, build
+from detkit.structures.instances import Instances
 
 __all__ = ["AssignResult", "MaxIoUAssigner"]
 
@@ -59,14 +60,59 @@ class MaxIoUAssigner:
             BboxOverlaps2D() if iou_calculator is None else build(iou_calculator, IOU_CALCULATORS)
         )
 
+    @overload
     def assign(
+        self,
+        pred_instances: Instances,
+        gt_instances: Instances,
+        gt_instances_ignore: Instances | None = None,
+    ) -> AssignResult: ...
+
+    @overload
+    def assign(
+        self,
+        pred_instances: torch.Tensor,
+        gt_instances: torch.Tensor,
+        gt_instances_ignore: torch.Tensor | None = None,
+        gt_labels: torch.Tensor | None = None,
+    ) -> AssignResult: ...
+
+    def assign(
+        self,
+        pred_instances: Instances | torch.Tensor,
+        gt_instances: Instances | torch.Tensor,
+        gt_instances_ignore: Instances | torch.Tensor | None = None,
+        gt_labels: torch.Tensor | None = None,
+    ) -> AssignResult:
+        """Assign the candidates ``pred_instances.boxes`` ``[N, 4]`` to ``gt_instances``
+        (``boxes`` ``[G, 4]``, ``labels`` when present; xyxy, same frame), ignoring
+        candidates on ``gt_instances_ignore.boxes`` (MMDetection v3's call). MMDetection
+        v2's call ``assign(bboxes, gt_bboxes, gt_bboxes_ignore, gt_labels)`` with tensors is
+        the same assignment."""
+        typed = [isinstance(a, Instances) for a in (pred_instances, gt_instances)]
+        if gt_instances_ignore is not None:
+            typed.append(isinstance(gt_instances_ignore, Instances))
+        if any(typed) and not all(typed):
+            raise TypeError("MaxIoUAssigner.assign: give all tensors or all Instances")
+        if isinstance(pred_instances, Instances) and isinstance(gt_instances, Instances):
+            ignore = gt_instances_ignore
+            return self._assign(
+                pred_instances.boxes,
+                gt_instances.boxes,
+                ignore.boxes if isinstance(ignore, Instances) else None,
+                gt_instances.labels if gt_instances.has("labels") else None,
+            )
+        assert isinstance(pred_instances, torch.Tensor) and isinstance(gt_instances, torch.Tensor)
+        assert not isinstance(gt_instances_ignore, Instances)
+        return self._assign(pred_instances, gt_instances, gt_instances_ignore, gt_labels)
+
+    def _assign(
         self,
         bboxes: torch.Tensor,
         gt_bboxes: torch.Tensor,
-        gt_bboxes_ignore: torch.Tensor | None = None,
-        gt_labels: torch.Tensor | None = None,
+        gt_bboxes_ignore: torch.Tensor | None,
+        gt_labels: torch.Tensor | None,
     ) -> AssignResult:
-        """Assign ``bboxes`` ``[N, 4]`` to ``gt_bboxes`` ``[G, 4]`` (xyxy, same frame)."""
         on_cpu = self.gpu_assign_thr > 0 and gt_bboxes.shape[0] > self.gpu_assign_thr
         device = bboxes.device
         if on_cpu:

@@ -37,7 +37,7 @@ def delta2bbox(
     deltas: torch.Tensor,
     means: Sequence[float],
     stds: Sequence[float],
-    max_shape: Sequence[int] | None = None,
+    max_shape: Sequence[int] | torch.Tensor | None = None,
     wh_ratio_clip: float = 16 / 1000,
     clip_border: bool = True,
     add_ctr_clamp: bool = False,
@@ -46,11 +46,12 @@ def delta2bbox(
     """Apply ``deltas`` ``[N, 4k]`` to ``rois`` ``[N, 4]`` → boxes ``[N, 4k]`` (class-major).
 
     ``dw``/``dh`` are clamped to ``±|log(wh_ratio_clip)|``; with ``clip_border`` and
-    ``max_shape=(H, W[, C])`` x is clamped to ``[0, W]`` and y to ``[0, H]``.
+    ``max_shape`` x is clamped to ``[0, W]`` and y to ``[0, H]``: ``max_shape`` is one
+    ``(H, W[, C])``, or a float tensor ``[2]`` or ``[N, 2]`` (``(H, W)`` of each row's image,
+    as traced inference gives it). Tensor-only: zero rows give ``[0, 4k]``.
     """
-    num_bboxes, num_classes = deltas.size(0), deltas.size(1) // 4
-    if num_bboxes == 0:
-        return deltas
+    num_bboxes, num_cols = deltas.size(0), deltas.size(1)
+    num_classes = num_cols // 4
     deltas = deltas.reshape(-1, 4)
     denorm = deltas * deltas.new_tensor(stds).view(1, -1) + deltas.new_tensor(means).view(1, -1)
     dxy, dwh = denorm[:, :2], denorm[:, 2:]
@@ -66,11 +67,17 @@ def delta2bbox(
         dwh = dwh.clamp(min=-max_ratio, max=max_ratio)
     gxy = pxy + dxy_wh
     gwh = pwh * dwh.exp()
-    bboxes = torch.cat([gxy - gwh * 0.5, gxy + gwh * 0.5], dim=-1)
-    if clip_border and max_shape is not None:
-        bboxes[..., 0::2].clamp_(min=0, max=max_shape[1])
-        bboxes[..., 1::2].clamp_(min=0, max=max_shape[0])
-    return bboxes.reshape(num_bboxes, -1)
+    bboxes = torch.cat([gxy - gwh * 0.5, gxy + gwh * 0.5], dim=-1).reshape(num_bboxes, num_cols)
+    if not clip_border or max_shape is None:
+        return bboxes
+    if isinstance(max_shape, torch.Tensor):
+        # (H, W) -> (W, H, W, H, ...) per row (or for all rows)
+        max_xy = max_shape[..., :2].flip(-1).to(bboxes.dtype)
+        max_xy = max_xy.repeat(*([1] * (max_xy.dim() - 1)), num_cols // 2)
+        return torch.minimum(bboxes.clamp(min=0), max_xy)
+    bboxes[..., 0::2].clamp_(min=0, max=max_shape[1])
+    bboxes[..., 1::2].clamp_(min=0, max=max_shape[0])
+    return bboxes
 
 
 def _hw_tensor(
@@ -176,16 +183,18 @@ class DeltaXYWHBBoxCoder:
     ) -> torch.Tensor:
         """Boxes from ``bboxes`` and deltas ``pred_bboxes``.
 
-        - ``bboxes`` ``[N, 4]``, deltas ``[N, 4k]`` → ``[N, 4k]``; ``max_shape`` ``(H, W[, C])``.
+        - ``bboxes`` ``[N, 4]``, deltas ``[N, 4k]`` → ``[N, 4k]``; ``max_shape`` ``(H, W[, C])``
+          or a float tensor ``[N, 2]`` (each row's image).
         - batched: ``bboxes`` ``[B, N, 4]``, deltas ``[B, N, 4k]`` → ``[B, N, 4k]``;
           ``max_shape`` one ``(H, W[, C])`` for all images or one per image (``B`` of them,
           a sequence or a ``[B, 2+]`` tensor).
         """
-        if pred_bboxes.size(0) != bboxes.size(0):
-            raise ValueError(
-                f"decode needs one delta row per box, got {pred_bboxes.size(0)} "
-                f"rows for {bboxes.size(0)} boxes"
-            )
+        rows, boxes = pred_bboxes.size(0), bboxes.size(0)
+        torch._check_with(
+            ValueError,
+            rows == boxes,
+            lambda: f"decode needs one delta row per box, got {rows} rows for {boxes} boxes",
+        )
         if pred_bboxes.dim() == 2:
             return delta2bbox(
                 bboxes,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 import torch
 
 from detkit.models.task_modules.assigner import AssignResult
 from detkit.registry import BBOX_SAMPLERS
+from detkit.structures.instances import Instances
 
 __all__ = ["RandomSampler", "SamplingResult"]
 
@@ -89,15 +92,47 @@ class RandomSampler:
             return inds
         return self.random_choice(inds, num_expected)
 
+    @overload
     def sample(
+        self, assign_result: AssignResult, pred_instances: Instances, gt_instances: Instances
+    ) -> SamplingResult: ...
+
+    @overload
+    def sample(
+        self,
+        assign_result: AssignResult,
+        pred_instances: torch.Tensor,
+        gt_instances: torch.Tensor,
+        gt_labels: torch.Tensor | None = None,
+    ) -> SamplingResult: ...
+
+    def sample(
+        self,
+        assign_result: AssignResult,
+        pred_instances: Instances | torch.Tensor,
+        gt_instances: Instances | torch.Tensor,
+        gt_labels: torch.Tensor | None = None,
+    ) -> SamplingResult:
+        """Sample from the candidates ``pred_instances.boxes`` ``[N, 4]`` given
+        ``assign_result`` (modified in place when the gts ``gt_instances`` are added as
+        proposals), MMDetection v3's call; v2's ``sample(assign_result, bboxes, gt_bboxes,
+        gt_labels)`` with tensors (``[N, 4+]`` boxes) is the same sampling."""
+        if isinstance(pred_instances, Instances) and isinstance(gt_instances, Instances):
+            labels = gt_instances.labels if gt_instances.has("labels") else None
+            return self._sample_boxes(
+                assign_result, pred_instances.boxes, gt_instances.boxes, labels
+            )
+        if isinstance(pred_instances, Instances) or isinstance(gt_instances, Instances):
+            raise TypeError("sample: give tensors or Instances, not both")
+        return self._sample_boxes(assign_result, pred_instances, gt_instances, gt_labels)
+
+    def _sample_boxes(
         self,
         assign_result: AssignResult,
         bboxes: torch.Tensor,
         gt_bboxes: torch.Tensor,
-        gt_labels: torch.Tensor | None = None,
+        gt_labels: torch.Tensor | None,
     ) -> SamplingResult:
-        """Sample from ``bboxes`` ``[N, 4+]`` given ``assign_result`` (modified in place when
-        gts are added as proposals)."""
         if bboxes.dim() < 2:
             bboxes = bboxes[None, :]
         bboxes = bboxes[:, :4]

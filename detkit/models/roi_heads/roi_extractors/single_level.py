@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
@@ -27,8 +27,10 @@ class SingleRoIExtractor(nn.Module):
         init_cfg: accepted for config compatibility (no parameters).
 
     ``forward(feats, rois)``: ``rois`` ``[K, 5]`` ``[batch_idx, x1, y1, x2, y2]`` in input
-    pixels → ``[K, out_channels, out_h, out_w]``.
+    pixels → ``[K, out_channels, out_h, out_w]``. Tensor-only (``exportable``).
     """
+
+    exportable: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -61,20 +63,12 @@ class SingleRoIExtractor(nn.Module):
         feats = feats[: self.num_inputs]
         if len(feats) == 1:
             return self.roi_layers[0](feats[0], rois).contiguous()
-        # every RoI is mapped to one level, so every row is written by one level's pooling
+        # every RoI is mapped to one level, so every row is written by one level's pooling;
+        # every level pools (maybe no RoI): no branch on a count, and every level stays in
+        # the autograd graph (as DistributedDataParallel needs)
         levels = self.map_roi_levels(rois, len(feats))
-        rows, pooled, unused = [], [], []
-        for i, feat in enumerate(feats):
-            inds = torch.nonzero(levels == i, as_tuple=False).squeeze(1)
-            if inds.numel() > 0:
-                rows.append(inds)
-                pooled.append(self.roi_layers[i](feat, rois[inds]))
-            elif torch.is_grad_enabled() and feat.requires_grad:
-                unused.append(feat)
-        if rows:
-            roi_feats = scatter_rows(rois.size(0), feats[0].dtype, rows, pooled)
-        else:
-            roi_feats = feats[0].new_empty(0, self.out_channels, *self.output_size)
-        if unused:  # keeps every level in the graph (needed by DistributedDataParallel)
-            roi_feats = roi_feats + sum(feat[0, 0, 0, 0] for feat in unused) * 0.0
-        return roi_feats
+        rows = [torch.nonzero(levels == i, as_tuple=False).squeeze(1) for i in range(len(feats))]
+        pooled = [
+            layer(feat, rois[inds]) for feat, layer, inds in zip(feats, self.roi_layers, rows)
+        ]
+        return scatter_rows(rois.size(0), feats[0].dtype, rows, pooled)

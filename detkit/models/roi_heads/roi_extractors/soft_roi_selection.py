@@ -10,7 +10,7 @@ per-level features with adaptive spatial fusion: 1×1 conv (``L*C -> C``) → Re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
@@ -41,8 +41,10 @@ class SoftRoIExtractor(nn.Module):
     ``forward(feats, rois, roi_scale_factor=None)``: ``feats`` a sequence of
     ``[B, out_channels, H_l, W_l]`` maps (extra coarser maps are ignored), ``rois``
     ``[K, 5]`` ``(batch_idx, x1, y1, x2, y2)`` in input pixels; returns
-    ``[K, out_channels, out_h, out_w]``.
+    ``[K, out_channels, out_h, out_w]``. Tensor-only (``exportable``).
     """
+
+    exportable: ClassVar[bool] = True
 
     def __init__(
         self,
