@@ -15,6 +15,11 @@ from detkit.models.task_modules.builder import (
 from detkit.models.task_modules.iou_calculator import BboxOverlaps2D, bbox_overlaps
 from detkit.models.task_modules.nms import batched_nms_by_cfg, multiclass_nms, top_batched_nms
 from detkit.models.task_modules.sampler import RandomSampler, SamplingResult
+from detkit.models.task_modules.samplers import (
+    CombinedSampler,
+    InstanceBalancedPosSampler,
+    IoUBalancedNegSampler,
+)
 from detkit.models.task_modules.soft_nms import batched_soft_nms, soft_nms
 
 __all__ = [
@@ -39,4 +44,7 @@ __all__ = [
     "top_batched_nms",
     "RandomSampler",
     "SamplingResult",
+    "CombinedSampler",
+    "InstanceBalancedPosSampler",
+    "IoUBalancedNegSampler",
 ]
