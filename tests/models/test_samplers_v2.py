@@ -261,3 +261,40 @@ def test_libra_zoo_config_carries_the_libra_sampler() -> None:
     assert rcnn_sampler == LIBRA_RCNN_SAMPLER
     assert isinstance(build_sampler(rcnn_sampler), CombinedSampler)
     assert cfg.model.roi_head.bbox_head.loss_bbox.type == "BalancedL1Loss"
+
+
+SAMPLER_CFGS = [
+    dict(type="InstanceBalancedPosSampler", num=10, pos_fraction=0.5),
+    dict(type="IoUBalancedNegSampler", num=10, pos_fraction=0.5, floor_thr=0.1),
+    dict(LIBRA_RCNN_SAMPLER, num=10, pos_fraction=0.5),
+]
+BOXES = torch.tensor([[0, 0, 10, 10], [10, 10, 20, 20], [5, 5, 15, 15], [32, 32, 38, 42.0]])
+GTS = torch.tensor([[0, 0, 10, 9], [0, 10, 10, 19.0]])
+
+
+@pytest.mark.parametrize("cfg", SAMPLER_CFGS, ids=lambda c: str(c["type"]))
+@pytest.mark.parametrize("case", ["ignored", "empty_gt", "empty_pred"])
+def test_mmdet_sampler_cases(cfg: dict[str, object], case: str) -> None:
+    """MMDetection's ``tests/test_sampler.py`` cases (``test_random_sampler``,
+    ``..._empty_gt``, ``..._empty_pred``: the four boxes, two gts, an ignored region) run
+    through each new sampler: the sampled boxes match the indices, positives are gts or
+    assigned boxes, negatives are unassigned, and the counts are the hand-counted ones."""
+    assigner = MaxIoUAssigner(
+        pos_iou_thr=0.5, neg_iou_thr=0.5, ignore_iof_thr=0.5, ignore_wrt_candidates=False
+    )
+    boxes, gts, labels = BOXES, GTS, torch.tensor([1, 2])
+    ignore = torch.tensor([[30, 30, 40, 40.0]]) if case == "ignored" else None
+    if case == "empty_gt":
+        gts, labels = gts[:0], labels[:0]
+    if case == "empty_pred":
+        boxes = boxes[:0]
+    assign = assigner.assign(boxes, gts, gt_bboxes_ignore=ignore, gt_labels=labels)
+    torch.manual_seed(0)
+    res = build_sampler(cfg).sample(assign, boxes, gts, labels)
+    assert len(res.pos_bboxes) == len(res.pos_inds) and len(res.neg_bboxes) == len(res.neg_inds)
+    assert (assign.gt_inds[res.pos_inds] > 0).all() and (assign.gt_inds[res.neg_inds] == 0).all()
+    # positives: the 2 gts, box 0 (IoU 0.9) and box 2 (gt 2's best match, 0.15 >= min_pos_iou
+    # 0); box 3 is not ignored (it covers 48% of the ignored region, IoF < 0.5)
+    expected_pos = {"ignored": 4, "empty_gt": 0, "empty_pred": 2}[case]
+    expected_neg = {"ignored": 2, "empty_gt": 4, "empty_pred": 0}[case]
+    assert (res.pos_inds.numel(), res.neg_inds.numel()) == (expected_pos, expected_neg)
