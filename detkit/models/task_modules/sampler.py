@@ -87,12 +87,6 @@ class RandomSampler:
         perm = torch.randperm(gallery.numel())[:num].to(device=gallery.device)
         return gallery[perm]
 
-    def _sample(self, inds: torch.Tensor, num_expected: int) -> torch.Tensor:
-        inds = torch.nonzero(inds, as_tuple=False).view(-1)
-        if inds.numel() <= num_expected:
-            return inds
-        return self.random_choice(inds, num_expected)
-
     def _sample_pos(
         self, assign_result: AssignResult, num_expected: int, **kwargs: object
     ) -> torch.Tensor:
@@ -104,6 +98,12 @@ class RandomSampler:
     ) -> torch.Tensor:
         """Up to ``num_expected`` negative indices (``gt_inds == 0``), uniformly."""
         return self._sample(assign_result.gt_inds == 0, num_expected)
+
+    def _sample(self, inds: torch.Tensor, num_expected: int) -> torch.Tensor:
+        inds = torch.nonzero(inds, as_tuple=False).view(-1)
+        if inds.numel() <= num_expected:
+            return inds
+        return self.random_choice(inds, num_expected)
 
     def sample(
         self,
