@@ -8,10 +8,7 @@ model = dict(
     neck=dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg),
     roi_head=dict(
         bbox_head=dict(
-            # mmdet's Shared4Conv1FCBBoxHead: ConvFCBBoxHead with 4 shared convs and 1 fc
-            type='ConvFCBBoxHead',
-            num_shared_convs=4,
-            num_shared_fcs=1,
+            type='Shared4Conv1FCBBoxHead',
             conv_out_channels=256,
             conv_cfg=conv_cfg,
             norm_cfg=norm_cfg),

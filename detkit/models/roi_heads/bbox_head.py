@@ -10,14 +10,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from detkit.models.layers import ConvModule, normal_init, xavier_init
+from detkit.models.layers import ConvModule, build_linear_layer, normal_init, xavier_init
 from detkit.models.losses import accuracy
 from detkit.models.task_modules import SamplingResult
 from detkit.ops import Linear
 from detkit.registry import BBOX_CODERS, MODELS, build
 from detkit.structures.image_meta import ImageMeta
 
-__all__ = ["ConvFCBBoxHead", "Shared2FCBBoxHead", "accuracy"]
+__all__ = ["ConvFCBBoxHead", "Shared2FCBBoxHead", "Shared4Conv1FCBBoxHead", "accuracy"]
 
 
 @MODELS.register_module()
@@ -35,7 +35,12 @@ class ConvFCBBoxHead(nn.Module):
             defaults are MMDetection v2's ``BBoxHead`` signature defaults).
         reg_class_agnostic: 4 regression outputs instead of ``4 * num_classes``.
         reg_decoded_bbox: not supported (False).
-        conv_cfg, norm_cfg: for the ConvModules.
+        cls_predictor_cfg, reg_predictor_cfg: ``fc_cls`` / ``fc_reg`` layer configs for
+            ``build_linear_layer``: ``dict(type='Linear')`` (default) or
+            ``dict(type='NormedLinear', tempearture=20)`` (cosine classifier; either spelling
+            of temperature).
+        conv_cfg, norm_cfg: for the ConvModules (``norm_cfg=dict(type='GN', ...)``: GN in
+            the head, keys ``shared_convs.N.gn.*``).
         init_cfg: accepted for config compatibility.
 
     Inference (:meth:`regress`, :meth:`predict_boxes`) is tensor-only (``exportable``).
@@ -74,6 +79,8 @@ class ConvFCBBoxHead(nn.Module):
             "beta": 1.0,
             "loss_weight": 1.0,
         },
+        reg_predictor_cfg: Mapping[str, Any] | None = None,
+        cls_predictor_cfg: Mapping[str, Any] | None = None,
         conv_cfg: Mapping[str, Any] | None = None,
         norm_cfg: Mapping[str, Any] | None = None,
         init_cfg: Any = None,
@@ -84,6 +91,9 @@ class ConvFCBBoxHead(nn.Module):
                 "bbox head: reg_decoded_bbox=True (the box loss on decoded boxes, as the IoU-type "
                 "losses need) is not supported by this head yet"
             )
+        _check_branches(
+            num_shared_convs, num_shared_fcs, num_cls_convs, num_cls_fcs, num_reg_convs, num_reg_fcs
+        )
         self.in_channels = in_channels
         self.roi_feat_size = roi_feat_size
         self.num_classes = num_classes
@@ -105,8 +115,10 @@ class ConvFCBBoxHead(nn.Module):
             cls_dim = cls_dim * area if num_cls_fcs == 0 else cls_dim
             reg_dim = reg_dim * area if num_reg_fcs == 0 else reg_dim
         # fc_cls / fc_reg registered first: mmdet's state-dict order
-        self.fc_cls = Linear(cls_dim, num_classes + 1)
-        self.fc_reg = Linear(reg_dim, 4 if reg_class_agnostic else 4 * num_classes)
+        self.fc_cls = build_linear_layer(cls_predictor_cfg, cls_dim, num_classes + 1)
+        self.fc_reg = build_linear_layer(
+            reg_predictor_cfg, reg_dim, 4 if reg_class_agnostic else 4 * num_classes
+        )
         self.shared_convs, self.shared_fcs = shared_convs, shared_fcs
         self.cls_convs, self.cls_fcs = cls_convs, cls_fcs
         self.reg_convs, self.reg_fcs = reg_convs, reg_fcs
@@ -277,19 +289,51 @@ class ConvFCBBoxHead(nn.Module):
         return decoded, scores
 
 
+_BRANCH_KEYS = (
+    "num_shared_convs",
+    "num_shared_fcs",
+    "num_cls_convs",
+    "num_cls_fcs",
+    "num_reg_convs",
+    "num_reg_fcs",
+)
+
+
+def _check_branches(*depths: int) -> None:
+    """MMDetection's ``ConvFCBBoxHead`` rules on the six branch depths (``_BRANCH_KEYS``)."""
+    named = dict(zip(_BRANCH_KEYS, depths))
+    if sum(depths) <= 0:
+        raise ValueError(f"ConvFCBBoxHead: all branches are empty ({named})")
+    if (named["num_cls_convs"] > 0 or named["num_reg_convs"] > 0) and named["num_shared_fcs"]:
+        raise ValueError(
+            f"ConvFCBBoxHead: num_cls_convs / num_reg_convs > 0 need num_shared_fcs=0 (convs "
+            f"cannot follow fcs); got {named}"
+        )
+
+
+def _refuse_fixed(name: str, kwargs: Mapping[str, Any]) -> None:
+    for key in _BRANCH_KEYS:
+        if key in kwargs:
+            raise TypeError(f"{name} fixes {key}; use ConvFCBBoxHead to change it")
+
+
 @MODELS.register_module()
 class Shared2FCBBoxHead(ConvFCBBoxHead):
     """Two shared FC layers (``shared_fcs.0``, ``shared_fcs.1``), then ``fc_cls``/``fc_reg``."""
 
     def __init__(self, fc_out_channels: int = 1024, **kwargs: Any) -> None:
-        for key in (
-            "num_shared_convs",
-            "num_shared_fcs",
-            "num_cls_convs",
-            "num_cls_fcs",
-            "num_reg_convs",
-            "num_reg_fcs",
-        ):
-            if key in kwargs:
-                raise TypeError(f"Shared2FCBBoxHead fixes {key}; use ConvFCBBoxHead to change it")
+        _refuse_fixed("Shared2FCBBoxHead", kwargs)
         super().__init__(num_shared_fcs=2, fc_out_channels=fc_out_channels, **kwargs)
+
+
+@MODELS.register_module()
+class Shared4Conv1FCBBoxHead(ConvFCBBoxHead):
+    """Four shared 3×3 ConvModules (``shared_convs.0..3``: ``conv``, and ``gn``/``bn`` with
+    ``norm_cfg``), one shared FC (``shared_fcs.0``), then ``fc_cls``/``fc_reg``; the head of
+    MMDetection's ``gn/``, ``gn+ws/``, ``resnest/`` and ``scratch/`` configs."""
+
+    def __init__(self, fc_out_channels: int = 1024, **kwargs: Any) -> None:
+        _refuse_fixed("Shared4Conv1FCBBoxHead", kwargs)
+        super().__init__(
+            num_shared_convs=4, num_shared_fcs=1, fc_out_channels=fc_out_channels, **kwargs
+        )

@@ -22,6 +22,11 @@ from detkit.models.task_modules.nms import (
     top_batched_nms,
 )
 from detkit.models.task_modules.sampler import RandomSampler, SamplingResult
+from detkit.models.task_modules.samplers import (
+    CombinedSampler,
+    InstanceBalancedPosSampler,
+    IoUBalancedNegSampler,
+)
 from detkit.models.task_modules.soft_nms import batched_soft_nms, soft_nms
 
 __all__ = [
@@ -49,4 +54,7 @@ __all__ = [
     "top_batched_nms",
     "RandomSampler",
     "SamplingResult",
+    "CombinedSampler",
+    "InstanceBalancedPosSampler",
+    "IoUBalancedNegSampler",
 ]

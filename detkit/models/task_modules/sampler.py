@@ -77,6 +77,10 @@ class RandomSampler:
         self.pos_fraction = pos_fraction
         self.neg_pos_ub = neg_pos_ub
         self.add_gt_as_proposals = add_gt_as_proposals
+        # mmdet's BaseSampler hook: ``sample`` draws positives with ``pos_sampler._sample_pos``
+        # and negatives with ``neg_sampler._sample_neg`` (``CombinedSampler`` sets both)
+        self.pos_sampler: RandomSampler = self
+        self.neg_sampler: RandomSampler = self
 
     @staticmethod
     def random_choice(gallery: torch.Tensor, num: int) -> torch.Tensor:
@@ -85,6 +89,18 @@ class RandomSampler:
             raise ValueError(f"cannot sample {num} from {len(gallery)} candidates")
         perm = torch.randperm(gallery.numel())[:num].to(device=gallery.device)
         return gallery[perm]
+
+    def _sample_pos(
+        self, assign_result: AssignResult, num_expected: int, **kwargs: object
+    ) -> torch.Tensor:
+        """Up to ``num_expected`` positive indices (``gt_inds > 0``), uniformly."""
+        return self._sample(assign_result.gt_inds > 0, num_expected)
+
+    def _sample_neg(
+        self, assign_result: AssignResult, num_expected: int, **kwargs: object
+    ) -> torch.Tensor:
+        """Up to ``num_expected`` negative indices (``gt_inds == 0``), uniformly."""
+        return self._sample(assign_result.gt_inds == 0, num_expected)
 
     def _sample(self, inds: torch.Tensor, num_expected: int) -> torch.Tensor:
         inds = torch.nonzero(inds, as_tuple=False).view(-1)
@@ -144,11 +160,15 @@ class RandomSampler:
             assign_result.add_gt_(gt_labels)
             gt_flags = torch.cat([bboxes.new_ones(gt_bboxes.shape[0], dtype=torch.uint8), gt_flags])
         num_expected_pos = int(self.num * self.pos_fraction)
-        pos_inds = self._sample(assign_result.gt_inds > 0, num_expected_pos).unique()
+        pos_inds = self.pos_sampler._sample_pos(
+            assign_result, num_expected_pos, bboxes=bboxes
+        ).unique()
         num_expected_neg = self.num - pos_inds.numel()
         if self.neg_pos_ub >= 0:
             num_expected_neg = min(
                 num_expected_neg, int(self.neg_pos_ub * max(1, pos_inds.numel()))
             )
-        neg_inds = self._sample(assign_result.gt_inds == 0, num_expected_neg).unique()
+        neg_inds = self.neg_sampler._sample_neg(
+            assign_result, num_expected_neg, bboxes=bboxes
+        ).unique()
         return SamplingResult(pos_inds, neg_inds, bboxes, gt_bboxes, assign_result, gt_flags)
