@@ -63,48 +63,49 @@ class MaxIoUAssigner:
     @overload
     def assign(
         self,
-        pred_instances: Instances,
-        gt_instances: Instances,
-        gt_instances_ignore: Instances | None = None,
+        bboxes: Instances,
+        gt_bboxes: Instances,
+        gt_bboxes_ignore: Instances | None = None,
     ) -> AssignResult: ...
 
     @overload
     def assign(
         self,
-        pred_instances: torch.Tensor,
-        gt_instances: torch.Tensor,
-        gt_instances_ignore: torch.Tensor | None = None,
+        bboxes: torch.Tensor,
+        gt_bboxes: torch.Tensor,
+        gt_bboxes_ignore: torch.Tensor | None = None,
         gt_labels: torch.Tensor | None = None,
     ) -> AssignResult: ...
 
     def assign(
         self,
-        pred_instances: Instances | torch.Tensor,
-        gt_instances: Instances | torch.Tensor,
-        gt_instances_ignore: Instances | torch.Tensor | None = None,
+        bboxes: Instances | torch.Tensor,
+        gt_bboxes: Instances | torch.Tensor,
+        gt_bboxes_ignore: Instances | torch.Tensor | None = None,
         gt_labels: torch.Tensor | None = None,
     ) -> AssignResult:
-        """Assign the candidates ``pred_instances.boxes`` ``[N, 4]`` to ``gt_instances``
-        (``boxes`` ``[G, 4]``, ``labels`` when present; xyxy, same frame), ignoring
-        candidates on ``gt_instances_ignore.boxes`` (MMDetection v3's call). MMDetection
-        v2's call ``assign(bboxes, gt_bboxes, gt_bboxes_ignore, gt_labels)`` with tensors is
-        the same assignment."""
-        typed = [isinstance(a, Instances) for a in (pred_instances, gt_instances)]
-        if gt_instances_ignore is not None:
-            typed.append(isinstance(gt_instances_ignore, Instances))
+        """Assign candidates ``[N, 4]`` to ground truths ``[G, 4]`` (xyxy, same frame),
+        ignoring candidates on the ignored boxes. MMDetection v2's call and keywords,
+        ``assign(bboxes, gt_bboxes, gt_bboxes_ignore=None, gt_labels=None)`` with tensors, or
+        detkit's typed call with ``Instances`` (``boxes``; the gts' ``labels`` when present)
+        in the same positions (MMDetection v3's positional ``assign(pred_instances,
+        gt_instances, gt_instances_ignore)``): the same assignment."""
+        typed = [isinstance(a, Instances) for a in (bboxes, gt_bboxes)]
+        if gt_bboxes_ignore is not None:
+            typed.append(isinstance(gt_bboxes_ignore, Instances))
         if any(typed) and not all(typed):
             raise TypeError("MaxIoUAssigner.assign: give all tensors or all Instances")
-        if isinstance(pred_instances, Instances) and isinstance(gt_instances, Instances):
-            ignore = gt_instances_ignore
+        if isinstance(bboxes, Instances) and isinstance(gt_bboxes, Instances):
+            ignore = gt_bboxes_ignore
             return self._assign(
-                pred_instances.boxes,
-                gt_instances.boxes,
+                bboxes.boxes,
+                gt_bboxes.boxes,
                 ignore.boxes if isinstance(ignore, Instances) else None,
-                gt_instances.labels if gt_instances.has("labels") else None,
+                gt_bboxes.labels if gt_bboxes.has("labels") else None,
             )
-        assert isinstance(pred_instances, torch.Tensor) and isinstance(gt_instances, torch.Tensor)
-        assert not isinstance(gt_instances_ignore, Instances)
-        return self._assign(pred_instances, gt_instances, gt_instances_ignore, gt_labels)
+        assert isinstance(bboxes, torch.Tensor) and isinstance(gt_bboxes, torch.Tensor)
+        assert not isinstance(gt_bboxes_ignore, Instances)
+        return self._assign(bboxes, gt_bboxes, gt_bboxes_ignore, gt_labels)
 
     def _assign(
         self,

@@ -110,37 +110,36 @@ class RandomSampler:
 
     @overload
     def sample(
-        self, assign_result: AssignResult, pred_instances: Instances, gt_instances: Instances
+        self, assign_result: AssignResult, bboxes: Instances, gt_bboxes: Instances
     ) -> SamplingResult: ...
 
     @overload
     def sample(
         self,
         assign_result: AssignResult,
-        pred_instances: torch.Tensor,
-        gt_instances: torch.Tensor,
+        bboxes: torch.Tensor,
+        gt_bboxes: torch.Tensor,
         gt_labels: torch.Tensor | None = None,
     ) -> SamplingResult: ...
 
     def sample(
         self,
         assign_result: AssignResult,
-        pred_instances: Instances | torch.Tensor,
-        gt_instances: Instances | torch.Tensor,
+        bboxes: Instances | torch.Tensor,
+        gt_bboxes: Instances | torch.Tensor,
         gt_labels: torch.Tensor | None = None,
     ) -> SamplingResult:
-        """Sample from the candidates ``pred_instances.boxes`` ``[N, 4]`` given
-        ``assign_result`` (modified in place when the gts ``gt_instances`` are added as
-        proposals), MMDetection v3's call; v2's ``sample(assign_result, bboxes, gt_bboxes,
-        gt_labels)`` with tensors (``[N, 4+]`` boxes) is the same sampling."""
-        if isinstance(pred_instances, Instances) and isinstance(gt_instances, Instances):
-            labels = gt_instances.labels if gt_instances.has("labels") else None
-            return self._sample_boxes(
-                assign_result, pred_instances.boxes, gt_instances.boxes, labels
-            )
-        if isinstance(pred_instances, Instances) or isinstance(gt_instances, Instances):
+        """Sample from the candidates given ``assign_result`` (modified in place when the gts
+        are added as proposals): MMDetection v2's call and keywords, ``sample(assign_result,
+        bboxes, gt_bboxes, gt_labels=None)`` with tensors (``[N, 4+]`` boxes), or detkit's
+        typed call with ``Instances`` (``boxes``; the gts' ``labels`` when present) in the
+        same positions (MMDetection v3's positional call): the same sampling."""
+        if isinstance(bboxes, Instances) and isinstance(gt_bboxes, Instances):
+            labels = gt_bboxes.labels if gt_bboxes.has("labels") else None
+            return self._sample_boxes(assign_result, bboxes.boxes, gt_bboxes.boxes, labels)
+        if isinstance(bboxes, Instances) or isinstance(gt_bboxes, Instances):
             raise TypeError("sample: give tensors or Instances, not both")
-        return self._sample_boxes(assign_result, pred_instances, gt_instances, gt_labels)
+        return self._sample_boxes(assign_result, bboxes, gt_bboxes, gt_labels)
 
     def _sample_boxes(
         self,
