@@ -1,13 +1,12 @@
 """CPU thread settings that hold up on a quiet and on a busy machine.
 
 PyTorch's CPU kernels run on an OpenMP pool (GNU OpenMP in PyTorch's wheels). Between parallel
-regions its threads spin-wait (libgomp's default: 300k spins, about 10 ms here) before they
-sleep. On a busy machine the spinning threads steal the time the working ones need; on a quiet
-one they also steal the cores of NNPACK's own thread pool (an NNPACK convolution right after a
-oneDNN one ran 2× its time). Sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) fixes both but pays a
-wake-up per region (1.3–1.4× slower model steps on a quiet machine). A bounded spin,
-``GOMP_SPINCOUNT=3000`` (about 0.1 ms), covers the short gaps between kernels and then sleeps
-(``python bench/threads.py``; figures in the README). ``KMP_BLOCKTIME=0`` is Intel OpenMP's
+regions its threads spin-wait (libgomp's default: 300k spins) before they sleep. On a busy
+machine the spinning threads steal the time the working ones need; on a quiet one they also
+steal the cores of NNPACK's own thread pool. Sleeping at once (``OMP_WAIT_POLICY=PASSIVE``)
+fixes both but pays a wake-up per region. A bounded spin, ``GOMP_SPINCOUNT=3000``, covers the
+short gaps between kernels and then sleeps (``python bench/threads.py``; the figures are in the
+docs' CPU speed page). ``KMP_BLOCKTIME=0`` is Intel OpenMP's
 setting, for builds that use it. OpenMP reads these when it loads (``import torch``), so they
 belong in the environment that starts Python: ``make`` exports :data:`BOUNDED_WAIT_ENV` and the
 ``detkit`` Jupyter kernel is installed with it. :func:`openmp_wait` classifies an environment
