@@ -76,15 +76,15 @@ def onednn_matmul(
 
 def _applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """oneDNN is a candidate for the products of ``x`` with ``weight`` (module docstring)."""
-    return (
+    return (  # traced first: a traced size (an exported detection count) takes no guard
         fast_kernels_enabled()
+        and not traced()
         and x.device.type == "cpu"
         and x.dtype == torch.float32
         and weight.dtype == torch.float32
         and x.numel() > 0
         and torch._C._get_mkldnn_enabled()
         and not torch.is_autocast_enabled("cpu")
-        and not traced()
     )
 
 

@@ -29,6 +29,7 @@ import torch.nn as nn
 from detkit.ops import tuner
 from detkit.ops.conv import conv2d, conv3x3_applies
 from detkit.ops.shape_class import size_class
+from detkit.ops.switch import traced
 
 __all__ = ["RoIMosaic", "roi_conv_stack"]
 
@@ -122,8 +123,9 @@ def roi_conv_stack(
             t = layer(t)
         return t
 
-    if (
-        convs is None
+    if (  # traced first: an exported RoI count takes no guard
+        traced()
+        or convs is None
         or len(convs) != len(layers)
         or not convs
         or x.dim() != 4

@@ -211,9 +211,13 @@ def _decide(
     """(choice, the chosen candidate's result when it was run while measuring)."""
     if len(candidates) == 1:  # nothing to choose (e.g. NNPACK may not run now)
         return next(iter(candidates)), None
+    reference = next(iter(candidates))
+    if torch._C._len_torch_dispatch_stack() > 0:
+        # a dispatch mode (FlopCounterMode, a tracer) sees every call: PyTorch's kernel, not
+        # measured or recorded (the shape is measured when no mode is active)
+        return reference, None
     threads = torch.get_num_threads()
     key = f"{op}|{shape}|t{threads}"
-    reference = next(iter(candidates))
     forced = forced_kernel(op)
     if forced is not None:
         choice = forced if forced in candidates else reference

@@ -6,6 +6,7 @@ import torch
 from torchvision.ops import box_iou
 
 from detkit.models import build_detector
+from detkit.ops import fast_kernels
 from detkit.structures import BitmapMasks
 
 H, W = 64, 96
@@ -24,6 +25,15 @@ def _sample(objects):
 
 
 def test_tiny_mask_rcnn_overfits_two_images(tiny_cfg):
+    """On stock PyTorch kernels: the fast kernels are chosen by timing on the machine at hand
+    (and its load), and 50 training steps carry their (tested, per-kernel) rounding differences
+    into different final boxes; their equivalence is pinned per kernel (tests/ops) and by the
+    golden tests run both ways."""
+    with fast_kernels(False):
+        _overfit_two_images(tiny_cfg)
+
+
+def _overfit_two_images(tiny_cfg):
     torch.manual_seed(0)
     model = build_detector(tiny_cfg("MaskRCNN", num_classes=2))
     samples = [_sample([(8, 10, 48, 50, 0), (56, 6, 88, 40, 1)]), _sample([(30, 20, 80, 60, 1)])]

@@ -210,3 +210,17 @@ def test_report_lists_every_decision_with_its_source(fresh):
     rows = [line for line in report.splitlines() if line.startswith("op_")]
     assert len(rows) == 2 and "measured" in rows[0] and rows[1].endswith("forced")
     assert "op_i" not in kernel_report(verbose=False).split("choices:")[0]
+
+
+def test_a_dispatch_mode_sees_only_the_reference_kernel(fresh):
+    """Under ``FlopCounterMode`` (the FLOP counts of ``get_flops`` and ``compare_necks``) the
+    tuner neither measures (the mode would count every candidate) nor records: PyTorch's kernel
+    runs and the shape is measured later."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False):
+        assert tuner.choose("op_m", "s", {"pytorch": _never, "fast": _never}) == "pytorch"
+    assert kernel_decisions() == [] and not _cache_file().exists()
+    assert tuner.choose("op_m", "s", {"pytorch": _sleeper(0.004), "fast": _sleeper(0.001)}) == (
+        "fast"
+    )
