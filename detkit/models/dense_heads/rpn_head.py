@@ -20,6 +20,7 @@ from detkit.registry import (
     PRIOR_GENERATORS,
     build,
 )
+from detkit.structures.feature_pyramid import FeaturePyramid
 from detkit.structures.image_meta import ImageMeta, image_metas
 from detkit.structures.instances import Instances
 from detkit.structures.mmdet_boundary import proposals_to_mmdet
@@ -283,7 +284,7 @@ class RPNHead(nn.Module):
 
     def loss_and_predict(
         self,
-        x: Sequence[torch.Tensor],
+        x: Sequence[torch.Tensor] | FeaturePyramid,
         metas: Sequence[ImageMeta],
         gt: Sequence[Instances],
         ignored: Sequence[Instances] | None = None,
@@ -371,7 +372,7 @@ class RPNHead(nn.Module):
 
     def predict(
         self,
-        x: Sequence[torch.Tensor],
+        x: Sequence[torch.Tensor] | FeaturePyramid,
         img_shape: torch.Tensor,
         cfg: Mapping[str, Any] | None = None,
     ) -> Instances:
