@@ -259,8 +259,8 @@ class RPNHead(nn.Module):
             max(n.numel(), 1) for n in neg_inds
         )
 
-        def per_level(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-            levels = torch.stack(list(tensors))
+        def per_level(tensors: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+            levels = torch.stack(tensors)
             return list(levels.split(num_level, dim=1))  # type: ignore[no-untyped-call]  # torch leaves it unannotated
 
         losses_cls, losses_bbox = [], []

@@ -199,8 +199,9 @@ class FCNMaskHead(nn.Module):
         mosaic out)."""
         convs = cast(Sequence[ConvModule], self.convs)
         pixelwise = all(c.norm_name is None for c in convs)
-        plain = cast("list[nn.Conv2d]", [c.conv for c in convs])
-        return roi_conv_stack(convs, x, plain if pixelwise else None)
+        return roi_conv_stack(
+            convs, x, cast("list[nn.Conv2d]", [c.conv for c in convs]) if pixelwise else None
+        )
 
     def _class_logits(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The 1×1 logits conv for channel ``labels[k]`` of RoI k only: ``[K, 1, h, w]``."""
