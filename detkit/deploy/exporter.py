@@ -10,7 +10,7 @@ import os
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
@@ -61,7 +61,7 @@ def metadata(model: nn.Module, shape: Sequence[int] | None) -> dict[str, str]:
     return {
         META_CONFIG: cfg.pretty_text,
         META_CLASSES: json.dumps(list(classes) if classes else None),
-        META_OUTPUTS: json.dumps(output_names(model.with_mask)),
+        META_OUTPUTS: json.dumps(output_names(cast(bool, model.with_mask))),
         META_SHAPE: json.dumps(list(shape) if shape else "dynamic"),
     }
 
@@ -151,7 +151,8 @@ def _write_onnx(
             output_names=output_names(with_mask),
             custom_translation_table=ONNX_TRANSLATIONS,
         )
-    proto = onnx_program.model_proto
+    # dynamo=True: export returns the program (None only for the TorchScript exporter)
+    proto = cast(torch.onnx.ONNXProgram, onnx_program).model_proto
     if simplify:
         import onnxscript.optimizer
 

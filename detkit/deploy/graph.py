@@ -20,6 +20,7 @@ subclasses of them inherit it).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -59,12 +60,15 @@ def check_exportable(model: nn.Module) -> None:
                 f"export: {role} {kind.__name__} ({kind.__module__}) cannot be exported: "
                 "it does not declare exportable = True (tensor-only inference)"
             )
-    if model.roi_head.test_cfg is None or model.rpn_head.test_cfg is None:
+    detector: Any = model  # _parts checked: it has rpn_head and roi_head
+    if detector.roi_head.test_cfg is None or detector.rpn_head.test_cfg is None:
         raise ValueError("export: the model needs test_cfg.rpn and test_cfg.rcnn")
 
 
 class DeployableDetector(nn.Module):
     """Export view of a two-stage detector in eval mode (shares its modules)."""
+
+    model: Any  # the detector, with ``detect`` (see check_exportable)
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()

@@ -36,12 +36,16 @@ def detkit_roi_align(
             f"export: RoIAlign sampling_ratio {sampling_ratio} has no ONNX form "
             "(use 0 for adaptive sampling or a positive count)"
         )
-    batch_indices = op.Cast(op.Squeeze(op.Slice(rois, [0], [1], [1]), [1]), to=7)  # INT64
-    boxes = op.Slice(rois, [1], [5], [1])
+    # onnxscript turns the int lists into INT64 constants; its stubs want tensors
+    batch_indices = op.Cast(
+        op.Squeeze(op.Slice(rois, [0], [1], [1]), [1]),  # type: ignore[type-var, arg-type]
+        to=7,  # INT64
+    )
+    boxes = op.Slice(rois, [1], [5], [1])  # type: ignore[type-var]
     return op.RoiAlign(
         feat,
         boxes,
-        batch_indices,
+        batch_indices,  # type: ignore[arg-type]  # INT64 by to=7; the stub types Cast by input
         coordinate_transformation_mode="half_pixel" if aligned else "output_half_pixel",
         mode="avg",
         output_height=out_h,

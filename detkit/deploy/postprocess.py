@@ -43,7 +43,9 @@ def to_results(
     """Per image ``DetectionResult`` of the graph's ``boxes``, ``scores``, ``labels``,
     ``image_index`` (and ``mask_probs`` ``[N, 1, m, m]``), masks pasted as the eager
     detector pastes them."""
-    fields = {name: torch.as_tensor(np.asarray(value)) for name, value in zip(_FIELDS, outputs)}
+    fields: dict[str, Any] = {
+        name: torch.as_tensor(np.asarray(value)) for name, value in zip(_FIELDS, outputs)
+    }
     fields["boxes"], fields["scores"] = fields["boxes"].float(), fields["scores"].float()
     fields["labels"], fields["image_index"] = fields["labels"].long(), fields["image_index"].long()
     return detection_results(Instances(**fields), image_metas(metas), rescale, mask_thr_binary)

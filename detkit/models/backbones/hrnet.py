@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 
 from detkit.models.backbones.resnet import BasicBlock, Bottleneck, is_pretrained, resolve_init_cfg
+from detkit.models.backbones.resnet_blocks import _BlockType
 from detkit.models.layers import (
     apply_init_cfg,
     batch_norm_eval,
@@ -26,7 +27,7 @@ from detkit.registry import MODELS
 __all__ = ["HRModule", "HRNet"]
 
 _DEFAULT_NORM: Mapping[str, Any] = {"type": "BN"}
-_BLOCKS: dict[str, type[nn.Module]] = {"BASIC": BasicBlock, "BOTTLENECK": Bottleneck}
+_BLOCKS: dict[str, _BlockType] = {"BASIC": BasicBlock, "BOTTLENECK": Bottleneck}
 _STAGE_KEYS = ("num_modules", "num_branches", "block", "num_blocks", "num_channels")
 
 
@@ -52,7 +53,7 @@ def _conv_norm(
 
 
 def _blocks(
-    block: type[nn.Module],
+    block: _BlockType,
     inplanes: int,
     planes: int,
     num_blocks: int,
@@ -84,7 +85,7 @@ class HRModule(nn.Module):
     def __init__(
         self,
         num_branches: int,
-        block: type[nn.Module],
+        block: _BlockType,
         num_blocks: Sequence[int],
         in_channels: list[int],
         num_channels: Sequence[int],

@@ -8,14 +8,14 @@ deep stem (``stem.*``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 import torch.nn as nn
 
 from detkit.models.backbones.resnet import ResNet
-from detkit.models.backbones.resnet_blocks import _DEFAULT_NORM, _Block, _check_style
+from detkit.models.backbones.resnet_blocks import _DEFAULT_NORM, _Block, _BlockType, _check_style
 from detkit.models.layers import build_conv_layer, build_norm_layer, init_children
 from detkit.registry import MODELS
 
@@ -121,7 +121,7 @@ class Res2Layer(nn.Sequential):
 
     def __init__(
         self,
-        block: Callable[..., nn.Module],
+        block: _BlockType,
         inplanes: int,
         planes: int,
         num_blocks: int,
@@ -168,7 +168,7 @@ class Res2Net(ResNet):
     """
 
     zero_init_blocks = False  # as mmdet (see ResNet.zero_init_blocks)
-    arch_settings: dict[int, tuple[type[nn.Module], tuple[int, ...]]] = {
+    arch_settings: dict[int, tuple[_BlockType, tuple[int, ...]]] = {
         50: (Bottle2neck, (3, 4, 6, 3)),
         101: (Bottle2neck, (3, 4, 23, 3)),
         152: (Bottle2neck, (3, 8, 36, 3)),

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from detkit.models.backbones.resnet import ResLayer, ResNetV1d
-from detkit.models.backbones.resnet_blocks import _DEFAULT_NORM, _Block, _check_style
+from detkit.models.backbones.resnet_blocks import _DEFAULT_NORM, _Block, _BlockType, _check_style
 from detkit.models.layers import build_conv_layer, build_norm_layer
 from detkit.registry import MODELS
 
@@ -174,7 +174,7 @@ class ResNeSt(ResNetV1d):
     """
 
     zero_init_blocks = False  # as mmdet (see ResNet.zero_init_blocks)
-    arch_settings: dict[int, tuple[type[nn.Module], tuple[int, ...]]] = {
+    arch_settings: dict[int, tuple[_BlockType, tuple[int, ...]]] = {
         50: (_ResNeStBottleneck, (3, 4, 6, 3)),
         101: (_ResNeStBottleneck, (3, 4, 23, 3)),
         152: (_ResNeStBottleneck, (3, 8, 36, 3)),

@@ -19,6 +19,7 @@ from detkit.models.backbones.resnet_blocks import (
     BasicBlock,
     Bottleneck,
     ResLayer,
+    _BlockType,
 )
 from detkit.models.layers import (
     apply_init_cfg,
@@ -98,7 +99,7 @@ class ResNet(nn.Module):
     # class is ResNet's own (``block is Bottleneck``) or RegNet's: ResNeXt, Res2Net and
     # ResNeSt blocks keep weight 1 there
     zero_init_blocks = True
-    arch_settings: dict[int, tuple[type[nn.Module], tuple[int, ...]]] = {
+    arch_settings: dict[int, tuple[_BlockType, tuple[int, ...]]] = {
         18: (BasicBlock, (2, 2, 2, 2)),
         34: (BasicBlock, (3, 4, 6, 3)),
         50: (Bottleneck, (3, 4, 6, 3)),

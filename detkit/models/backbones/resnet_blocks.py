@@ -10,8 +10,8 @@ is ``bn`` / ``gn`` / ... from ``norm_cfg``. A ``dcn`` config makes the 3×3 conv
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import torch
 import torch.nn as nn
@@ -30,6 +30,15 @@ __all__ = ["BasicBlock", "Bottleneck", "ResLayer", "PLUGIN_POSITIONS"]
 _DEFAULT_NORM: Mapping[str, Any] = {"type": "BN", "requires_grad": True}
 PLUGIN_POSITIONS = ("after_conv1", "after_conv2", "after_conv3")
 _STYLES = ("pytorch", "caffe")
+
+
+class _BlockType(Protocol):
+    """A residual block class: built with its own arguments, ``expansion`` its output width
+    over ``planes``."""
+
+    expansion: int
+
+    def __call__(self, *args: Any, **kwargs: Any) -> nn.Module: ...
 
 
 def _check_style(style: str) -> None:
@@ -263,7 +272,7 @@ class ResLayer(nn.Sequential):
 
     def __init__(
         self,
-        block: Callable[..., nn.Module],
+        block: _BlockType,
         inplanes: int,
         planes: int,
         num_blocks: int,

@@ -11,6 +11,7 @@ from typing import Any
 import torch.nn as nn
 
 from detkit.models.backbones.resnet import Bottleneck, ResLayer, ResNet
+from detkit.models.backbones.resnet_blocks import _BlockType
 from detkit.registry import MODELS
 
 __all__ = ["ResNeXt"]
@@ -30,7 +31,7 @@ class ResNeXt(ResNet):
     """
 
     zero_init_blocks = False  # as mmdet (see ResNet.zero_init_blocks)
-    arch_settings: dict[int, tuple[type[nn.Module], tuple[int, ...]]] = {
+    arch_settings: dict[int, tuple[_BlockType, tuple[int, ...]]] = {
         50: (Bottleneck, (3, 4, 6, 3)),
         101: (Bottleneck, (3, 4, 23, 3)),
         152: (Bottleneck, (3, 8, 36, 3)),

@@ -263,7 +263,7 @@ class SwinTransformer(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x, hw_shape = self.patch_embed(x)
         if self.use_abs_pos_embed:
-            pos = self.absolute_pos_embed
+            pos: torch.Tensor = self.absolute_pos_embed
             if self.pos_grid != tuple(hw_shape):
                 grid = pos.transpose(1, 2).reshape(1, -1, *self.pos_grid)
                 grid = F.interpolate(grid, size=hw_shape, mode="bicubic", align_corners=False)

@@ -38,6 +38,8 @@ class WindowMSA(nn.Module):
     (0 or -100) separates the regions a shifted window joins.
     """
 
+    relative_position_index: torch.Tensor  # buffer [N, N]
+
     def __init__(
         self,
         embed_dims: int,

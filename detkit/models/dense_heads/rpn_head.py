@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 import torch.nn as nn
@@ -20,6 +20,7 @@ from detkit.registry import (
     PRIOR_GENERATORS,
     build,
 )
+from detkit.structures.feature_pyramid import FeaturePyramid
 from detkit.structures.image_meta import ImageMeta, image_metas
 from detkit.structures.instances import Instances
 from detkit.structures.mmdet_boundary import proposals_to_mmdet
@@ -149,7 +150,7 @@ class RPNHead(nn.Module):
             self.sampler = build(train_cfg["sampler"], BBOX_SAMPLERS)
         num_anchors = self.prior_generator.num_base_anchors[0]
         if num_convs > 1:
-            self.rpn_conv = nn.Sequential(
+            self.rpn_conv: nn.Module = nn.Sequential(
                 *[
                     ConvModule(
                         in_channels if i == 0 else feat_channels,
@@ -194,13 +195,14 @@ class RPNHead(nn.Module):
         meta: ImageMeta,
     ) -> tuple[torch.Tensor, ...]:
         """Labels, label weights, box targets and weights for all anchors of one image."""
+        train_cfg = cast(Mapping[str, Any], self.train_cfg)  # loss() checked it is set
         num_anchors = flat_anchors.size(0)
         labels = flat_anchors.new_full((num_anchors,), self.num_classes, dtype=torch.long)
         label_weights = flat_anchors.new_zeros(num_anchors, dtype=torch.float)
         bbox_targets = torch.zeros_like(flat_anchors)
         bbox_weights = torch.zeros_like(flat_anchors)
         inside = anchor_inside_flags(
-            flat_anchors, valid_flags, meta.img_shape, self.train_cfg["allowed_border"]
+            flat_anchors, valid_flags, meta.img_shape, train_cfg["allowed_border"]
         )
         if not inside.any():
             empty = flat_anchors.new_zeros(0, dtype=torch.long)
@@ -215,7 +217,7 @@ class RPNHead(nn.Module):
             bbox_targets[pos] = self.bbox_coder.encode(sampling.pos_bboxes, sampling.pos_gt_bboxes)
             bbox_weights[pos] = 1.0
             labels[pos] = 0
-            pos_weight = _cfg_get(self.train_cfg, "pos_weight", -1)
+            pos_weight = _cfg_get(train_cfg, "pos_weight", -1)
             label_weights[pos] = 1.0 if pos_weight <= 0 else pos_weight
         if neg.numel() > 0:
             label_weights[neg] = 1.0
@@ -257,8 +259,9 @@ class RPNHead(nn.Module):
             max(n.numel(), 1) for n in neg_inds
         )
 
-        def per_level(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-            return list(torch.stack(tensors).split(num_level, dim=1))
+        def per_level(tensors: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+            levels = torch.stack(tensors)
+            return list(levels.split(num_level, dim=1))  # type: ignore[no-untyped-call]  # torch leaves it unannotated
 
         losses_cls, losses_bbox = [], []
         for lvl, (lab, lw, bt, bw) in enumerate(
@@ -281,7 +284,7 @@ class RPNHead(nn.Module):
 
     def loss_and_predict(
         self,
-        x: Sequence[torch.Tensor],
+        x: Sequence[torch.Tensor] | FeaturePyramid,
         metas: Sequence[ImageMeta],
         gt: Sequence[Instances],
         ignored: Sequence[Instances] | None = None,
@@ -369,7 +372,7 @@ class RPNHead(nn.Module):
 
     def predict(
         self,
-        x: Sequence[torch.Tensor],
+        x: Sequence[torch.Tensor] | FeaturePyramid,
         img_shape: torch.Tensor,
         cfg: Mapping[str, Any] | None = None,
     ) -> Instances:
@@ -399,4 +402,5 @@ class RPNHead(nn.Module):
         self, x: Sequence[torch.Tensor], img_metas: Sequence[ImageMeta | Mapping[str, Any]]
     ) -> list[torch.Tensor]:
         """Test-time proposals with ``test_cfg``, per image ``[N, 5]``."""
-        return self.get_bboxes(*self(x), img_metas)
+        heads: tuple[list[torch.Tensor], list[torch.Tensor]] = self(x)
+        return self.get_bboxes(*heads, img_metas)

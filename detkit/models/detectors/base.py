@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import torch
 import torch.distributed as dist
@@ -37,7 +37,8 @@ def parse_losses(losses: Mapping[str, Any]) -> tuple[torch.Tensor, OrderedDict[s
             raise TypeError(
                 f"loss entry {name!r} is not a tensor or a list of tensors: {type(value).__name__}"
             )
-    loss = sum(v for k, v in log_vars.items() if "loss" in k)
+    # as mmdet: 0 (an int) when no entry is named loss*
+    loss = cast(torch.Tensor, sum(v for k, v in log_vars.items() if "loss" in k))
     distributed = dist.is_available() and dist.is_initialized()
     if distributed:
         count = torch.tensor(len(log_vars), device=loss.device)
@@ -123,6 +124,29 @@ class BaseDetector(nn.Module):
             patched into the inductor config per call.
     """
 
+    backbone: nn.Module
+    neck: nn.Module | None
+
+    if TYPE_CHECKING:  # provided by the subclasses
+
+        @property
+        def num_classes(self) -> int: ...
+
+        def predict(
+            self,
+            img: torch.Tensor,
+            img_metas: Sequence[ImageMeta | Mapping[str, Any]],
+            proposals: Sequence[torch.Tensor] | None = None,
+            rescale: bool = False,
+        ) -> list[DetectionResult]: ...
+
+        def predict_aug(
+            self,
+            imgs: Sequence[torch.Tensor],
+            img_metas: Sequence[Sequence[ImageMeta | Mapping[str, Any]]],
+            rescale: bool = False,
+        ) -> list[DetectionResult]: ...
+
     def __init__(
         self, channels_last: bool = False, compile: bool | Mapping[str, Any] | None = None
     ) -> None:  # noqa: A002
@@ -137,7 +161,8 @@ class BaseDetector(nn.Module):
 
     def _features(self, img: torch.Tensor) -> FeaturePyramid:
         x = self.backbone(img)
-        return FeaturePyramid.of(self.neck(x) if getattr(self, "neck", None) is not None else x)
+        neck = getattr(self, "neck", None)
+        return FeaturePyramid.of(neck(x) if neck is not None else x)
 
     def extract_feat(self, img: torch.Tensor) -> FeaturePyramid:
         """Backbone (+ neck) features of ``img`` ``[B, 3, H, W]``, finest level first."""
@@ -145,7 +170,8 @@ class BaseDetector(nn.Module):
             img = to_channels_last(img)
         if self.feature_compiler is None:
             return self._features(img)
-        return self.feature_compiler(img)
+        feats: FeaturePyramid = self.feature_compiler(img)
+        return feats
 
     def extract_feats(self, imgs: Sequence[torch.Tensor]) -> list[FeaturePyramid]:
         return [self.extract_feat(img) for img in imgs]
@@ -207,7 +233,7 @@ class BaseDetector(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} does not train")
 
     def forward_test(
-        self, imgs: list[torch.Tensor], img_metas: list[list[dict]], **kwargs: Any
+        self, imgs: list[torch.Tensor], img_metas: list[list[dict[str, Any]]], **kwargs: Any
     ) -> list[Any]:
         """``imgs``/``img_metas``: lists over test-time augmentations (:func:`predict_views`);
         per image MMDetection v2's result (``DetectionResult.to_mmdet``)."""

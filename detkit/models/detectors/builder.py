@@ -38,4 +38,5 @@ def build_detector(
         if cfg.get(key) is not None:
             raise ValueError(f"{key} is set both in the model config and as an argument")
         cfg[key] = value
-    return build(cfg, MODELS, key_path="model")
+    model: nn.Module = build(cfg, MODELS, key_path="model")
+    return model

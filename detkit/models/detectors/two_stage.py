@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
 
@@ -17,6 +17,10 @@ from detkit.structures.instances import Instances
 from detkit.structures.mmdet_boundary import proposals_from_mmdet
 from detkit.structures.results import DetectionResult
 
+if TYPE_CHECKING:
+    from detkit.models.dense_heads.rpn_head import RPNHead
+    from detkit.models.roi_heads.base_roi_head import RoIHeadBase
+
 __all__ = ["TwoStageDetector", "FasterRCNN", "MaskRCNN", "CascadeRCNN"]
 
 
@@ -28,7 +32,8 @@ def _pretrained_source(init_cfg: Any) -> str | None:
     if isinstance(init_cfg, Mapping) and init_cfg.get("type") == "Pretrained":
         if "checkpoint" not in init_cfg:
             raise KeyError(f"init_cfg {dict(init_cfg)!r} of type Pretrained needs 'checkpoint'")
-        return init_cfg["checkpoint"]
+        checkpoint: str | None = init_cfg["checkpoint"]
+        return checkpoint
     return None
 
 
@@ -69,6 +74,8 @@ class TwoStageDetector(BaseDetector):
     """
 
     exportable: ClassVar[bool] = True
+    rpn_head: RPNHead
+    roi_head: RoIHeadBase
 
     def __init__(
         self,
@@ -112,7 +119,7 @@ class TwoStageDetector(BaseDetector):
     @property
     def num_classes(self) -> int:
         head = self.roi_head.bbox_head
-        return (head[-1] if isinstance(head, torch.nn.ModuleList) else head).num_classes
+        return cast(int, (head[-1] if isinstance(head, torch.nn.ModuleList) else head).num_classes)
 
     @property
     def with_mask(self) -> bool:
@@ -132,7 +139,8 @@ class TwoStageDetector(BaseDetector):
         backbone_source = _pretrained_source(getattr(self.backbone, "init_cfg", None))
         if backbone_source is not None and hasattr(self.backbone, "pretrained_state_dict"):
             # backbones whose mmdet init_weights converts the checkpoint (e.g. Swin's keys)
-            weights = self.backbone.pretrained_state_dict(read_checkpoint(backbone_source))
+            backbone: Any = self.backbone  # checked above: it has pretrained_state_dict
+            weights = backbone.pretrained_state_dict(read_checkpoint(backbone_source))
             load_state_dict(self.backbone, weights, logger=logger, source=backbone_source)
         elif backbone_source is not None:
             load_checkpoint(self.backbone, backbone_source, map_location="cpu", logger=logger)
@@ -207,7 +215,9 @@ class TwoStageDetector(BaseDetector):
             self.rpn_head.predict(x, BatchGeometry.of([m], False, img.device).img_shape)
             for x, m, img in zip(feats, metas, imgs)
         ]
-        merged = merge_aug_proposals(aug_proposals, metas, self.rpn_head.test_cfg)
+        # rpn_head.predict above raised if it has no test_cfg
+        rpn_cfg = cast(Mapping[str, Any], self.rpn_head.test_cfg)
+        merged = merge_aug_proposals(aug_proposals, metas, rpn_cfg)
         return self.roi_head.predict_aug(
             [self.roi_features(x) for x in feats], merged, metas, rescale=rescale
         )

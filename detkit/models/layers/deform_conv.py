@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 from torch.nn.modules.utils import _pair
-from torchvision.ops import deform_conv2d  # type: ignore[import-untyped]
+from torchvision.ops import deform_conv2d
 
 __all__ = [
     "DeformConv2d",

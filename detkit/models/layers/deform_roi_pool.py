@@ -86,14 +86,16 @@ def deform_roi_pool(
     batch, height, width = feats.shape[0], feats.shape[2], feats.shape[3]
     bin_ids = torch.arange(num * out_h * out_w, device=feats.device).view(num, out_h, out_w)
     rows, cols, values = [], [], []
-    for gh, gw in torch.stack([grid_h, grid_w], dim=1).unique(dim=0).tolist():
+    grids = torch.stack([grid_h, grid_w], dim=1)
+    pairs = grids.unique(dim=0)  # type: ignore[no-untyped-call]  # torch leaves it unannotated
+    for gh, gw in pairs.tolist():
         sel = ((grid_h == gh) & (grid_w == gw)).nonzero().squeeze(1)
         iy = (torch.arange(gh, device=feats.device, dtype=feats.dtype) + 0.5) / gh
         ix = (torch.arange(gw, device=feats.device, dtype=feats.dtype) + 0.5) / gw
         # [k, out_h, out_w, gh, gw] sample positions
         ys = bins_y[sel][..., None, None] + iy[:, None] * bin_h[sel][:, None, None, None, None]
         xs = bins_x[sel][..., None, None] + ix[None, :] * bin_w[sel][:, None, None, None, None]
-        ys, xs = torch.broadcast_tensors(ys, xs)
+        ys, xs = torch.broadcast_tensors(ys, xs)  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         index, weight = _bilinear_taps((height, width), ys.reshape(-1), xs.reshape(-1))
         image = rois[sel, 0].long()[:, None, None, None, None].expand_as(ys).reshape(-1)
         target = bin_ids[sel][..., None, None].expand_as(ys).reshape(-1)
@@ -108,7 +110,8 @@ def deform_roi_pool(
     )
     pixels = feats.permute(0, 2, 3, 1).reshape(batch * height * width, channels)
     pooled = torch.sparse.mm(pooling, pixels)
-    return pooled.view(num, out_h, out_w, channels).permute(0, 3, 1, 2).contiguous()
+    out: torch.Tensor = pooled.view(num, out_h, out_w, channels).permute(0, 3, 1, 2).contiguous()
+    return out
 
 
 class DeformRoIPool(nn.Module):
@@ -222,4 +225,5 @@ class ModulatedDeformRoIPoolPack(DeformRoIPoolPack):
     ) -> torch.Tensor:
         flat, offset = self._offsets(feats, rois)
         mask = self.mask_fc(flat).view(rois.shape[0], 1, *self.output_size)
-        return DeformRoIPool.forward(self, feats, rois, offset) * mask
+        out: torch.Tensor = DeformRoIPool.forward(self, feats, rois, offset) * mask
+        return out

@@ -79,4 +79,5 @@ class NonLocal2d(nn.Module):
         else:
             weight = weight / weight.shape[-1]
         y = (weight @ g_x).transpose(1, 2).reshape(batch, self.inter_channels, *x.shape[2:])
-        return x + self.conv_out(y)
+        out: torch.Tensor = x + self.conv_out(y)
+        return out

@@ -17,7 +17,7 @@ from detkit.models.layers.generalized_attention import GeneralizedAttention
 
 __all__ = ["PLUGIN_TYPES", "build_plugin_layer"]
 
-PLUGIN_TYPES: dict[str, type[nn.Module]] = {
+PLUGIN_TYPES: dict[str, type[ContextBlock] | type[GeneralizedAttention]] = {
     "ContextBlock": ContextBlock,
     "GeneralizedAttention": GeneralizedAttention,
 }

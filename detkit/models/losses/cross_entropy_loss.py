@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 import torch.nn as nn
@@ -133,6 +134,7 @@ class CrossEntropyLoss(nn.Module):
         self.class_weight = class_weight
         self.ignore_index = ignore_index
         self.avg_non_ignore = avg_non_ignore
+        self.cls_criterion: Callable[..., torch.Tensor]
         if use_sigmoid:
             self.cls_criterion = binary_cross_entropy
         elif use_mask:
@@ -159,7 +161,7 @@ class CrossEntropyLoss(nn.Module):
             return self.loss_weight * mask_cross_entropy(
                 cls_score,
                 label,
-                weight,
+                cast(torch.Tensor, weight),  # mask mode: the per-RoI class labels
                 reduction=reduction,
                 avg_factor=avg_factor,
                 class_weight=class_weight,

@@ -11,7 +11,7 @@ the RFA parameters live under ``rfa.*``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
@@ -40,9 +40,13 @@ def _pool_upsample_matrix(length: Any, bins: Any, like: torch.Tensor) -> torch.T
     def window(i: torch.Tensor) -> torch.Tensor:  # row i of the pooling matrix
         start = torch.div(i * length, bins, rounding_mode="floor")
         end = torch.div((i + 1) * length + bins - 1, bins, rounding_mode="floor")
-        return ((pos >= start) & (pos < end)).to(like.dtype) / (end - start).to(like.dtype)
+        row: torch.Tensor = ((pos >= start) & (pos < end)).to(like.dtype) / (end - start).to(
+            like.dtype
+        )
+        return row
 
-    return (1 - frac) * window(low) + frac * window(high)
+    matrix: torch.Tensor = (1 - frac) * window(low) + frac * window(high)
+    return matrix
 
 
 def _pooled_context(top: torch.Tensor, conv: nn.Conv2d, size: tuple[Any, Any]) -> torch.Tensor:
@@ -57,7 +61,8 @@ def _pooled_context(top: torch.Tensor, conv: nn.Conv2d, size: tuple[Any, Any]) -
     maps = top.reshape(-1, h, w)  # [B·C, h, w]; bmm: no broadcasting folds to guard on
     rows = _pool_upsample_matrix(h, size[0], top).expand(maps.size(0), h, h)
     cols = _pool_upsample_matrix(w, size[1], top).t().expand(maps.size(0), w, w)
-    return conv(torch.bmm(torch.bmm(rows, maps), cols).reshape(top.shape))
+    context: torch.Tensor = conv(torch.bmm(torch.bmm(rows, maps), cols).reshape(top.shape))
+    return context
 
 
 class ResidualFeatureAugmentation(nn.Module):
@@ -106,7 +111,7 @@ class ResidualFeatureAugmentation(nn.Module):
                 torch.sym_max(1, torch.sym_int(h * ratio)),
                 torch.sym_max(1, torch.sym_int(w * ratio)),
             )
-            pooled_per_ratio.append(_pooled_context(top, conv, size))
+            pooled_per_ratio.append(_pooled_context(top, cast(nn.Conv2d, conv), size))
         weights = torch.sigmoid(self.fusion(torch.cat(pooled_per_ratio, dim=1)))
         fused = weights[:, 0:1] * pooled_per_ratio[0]
         for i in range(1, len(pooled_per_ratio)):

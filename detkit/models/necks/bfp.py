@@ -49,7 +49,7 @@ class BFP(nn.Module):
         refine_type: str | None = None,
         conv_cfg: Mapping[str, Any] | None = None,
         norm_cfg: Mapping[str, Any] | None = None,
-        init_cfg: Mapping[str, Any] | list | None = None,
+        init_cfg: Mapping[str, Any] | list[Any] | None = None,
     ) -> None:
         super().__init__()
         if refine_type not in _REFINE_TYPES:
@@ -74,8 +74,9 @@ class BFP(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 xavier_init(m, distribution="uniform")
-        if isinstance(getattr(self, "refine", None), NonLocal2d):
-            self.refine.init_weights()
+        refine = getattr(self, "refine", None)
+        if isinstance(refine, NonLocal2d):
+            refine.init_weights()
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> FeaturePyramid:
         if len(inputs) != self.num_levels:

@@ -5,8 +5,8 @@ across_skip>.*`` and ``output_transition.N.conv_out.*``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
@@ -52,7 +52,12 @@ class LastConv(nn.Module):
     """A ``ConvModule`` (key ``conv_out``) on the last of a level's ``num_inputs`` maps."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, num_inputs: int, kernel_size: int = 3, **kwargs
+        self,
+        in_channels: int,
+        out_channels: int,
+        num_inputs: int,
+        kernel_size: int = 3,
+        **kwargs: Any,
     ) -> None:
         super().__init__()
         self.num_inputs = num_inputs
@@ -132,7 +137,7 @@ class FPG(nn.Module):
         add_extra_convs: bool = False,
         norm_cfg: Mapping[str, Any] | None = None,
         skip_inds: Sequence[Sequence[int]] | None = None,
-        init_cfg: Mapping[str, Any] | list | None = None,
+        init_cfg: Mapping[str, Any] | list[Any] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(in_channels, (list, tuple)):
@@ -183,7 +188,10 @@ class FPG(nn.Module):
                 if add_extra_convs
                 else nn.MaxPool2d(1, stride=2)
             )
-        sources = {
+        # kind: (its cfg, the level it reads from level i, whether level i has none)
+        sources: dict[
+            str, tuple[Mapping[str, Any] | None, Callable[[int], int], Callable[[int], bool]]
+        ] = {
             "same_up": (same_up_trans, lambda i: i - 1, lambda i: i == 0),
             "same_down": (same_down_trans, lambda i: i + 1, lambda i: i == num_outs - 1),
             "across_lateral": (across_lateral_trans, lambda i: i, lambda i: False),
@@ -199,11 +207,12 @@ class FPG(nn.Module):
                 if s not in self.skip_inds[i]:
                     for kind in _KINDS:
                         cfg, src, absent = sources[kind]
-                        built = None
+                        built: nn.Module | None = None
                         if cfg is not None and not absent(i):
                             # mmdet sizes across_skip from level i-1 (equal widths in its configs)
                             built = self._build(cfg, inter[src(i)], inter[i])
-                        trans[kind] = built
+                        # ModuleDict stores None as add_module does; torch's stub says Module
+                        trans[kind] = built  # type: ignore[assignment]
                 stage.append(trans)
             self.fpn_transitions.append(stage)
         self.output_transition = nn.ModuleList(
@@ -246,7 +255,8 @@ class FPG(nn.Module):
                     new.append(current[j])
                     continue
                 lvl = self.num_outs - j - 1 if direction == "td" else j
-                trans = self.fpn_transitions[s][lvl]
+                stage = cast(nn.ModuleList, self.fpn_transitions[s])
+                trans = cast(nn.ModuleDict, stage[lvl])
                 same = trans["same_down" if direction == "td" else "same_up"]
                 parts = []
                 if same is not None:

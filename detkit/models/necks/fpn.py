@@ -55,7 +55,7 @@ class FPN(nn.Module):
         norm_cfg: Mapping[str, Any] | None = None,
         act_cfg: Mapping[str, Any] | None = None,
         upsample_cfg: Mapping[str, Any] | None = None,
-        init_cfg: Mapping[str, Any] | list | None = None,
+        init_cfg: Mapping[str, Any] | list[Any] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(in_channels, (list, tuple)):

@@ -57,7 +57,7 @@ class FPN_CARAFE(nn.Module):  # noqa: N801 - mmdet's registered name
         act_cfg: Mapping[str, Any] | None = None,
         order: tuple[str, str, str] = ("conv", "norm", "act"),
         upsample_cfg: Mapping[str, Any] = _DEFAULT_UPSAMPLE,
-        init_cfg: Mapping[str, Any] | list | None = None,
+        init_cfg: Mapping[str, Any] | list[Any] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(in_channels, (list, tuple)):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -17,7 +17,7 @@ from detkit.structures.feature_pyramid import FeaturePyramid
 
 __all__ = ["HRFPN"]
 
-_POOLING = {"AVG": F.avg_pool2d, "MAX": F.max_pool2d}
+_POOLING: dict[str, Callable[..., torch.Tensor]] = {"AVG": F.avg_pool2d, "MAX": F.max_pool2d}
 
 
 @MODELS.register_module()
@@ -50,7 +50,7 @@ class HRFPN(nn.Module):
         norm_cfg: Mapping[str, Any] | None = None,
         with_cp: bool = False,
         stride: int = 1,
-        init_cfg: Mapping[str, Any] | list | None = None,
+        init_cfg: Mapping[str, Any] | list[Any] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(in_channels, (list, tuple)):

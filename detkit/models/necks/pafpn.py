@@ -40,7 +40,7 @@ class PAFPN(FPN):
         conv_cfg: Mapping[str, Any] | None = None,
         norm_cfg: Mapping[str, Any] | None = None,
         act_cfg: Mapping[str, Any] | None = None,
-        init_cfg: Mapping[str, Any] | list | None = None,
+        init_cfg: Mapping[str, Any] | list[Any] | None = None,
     ) -> None:
         super().__init__(
             in_channels,

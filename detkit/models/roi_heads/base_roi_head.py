@@ -18,7 +18,7 @@ from) and :meth:`_mask_probs` (the masks of the detections).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
 import torch.nn as nn
@@ -40,6 +40,10 @@ from detkit.structures.feature_pyramid import FeaturePyramid
 from detkit.structures.image_meta import BatchGeometry, ImageMeta
 from detkit.structures.instances import Instances
 from detkit.structures.results import DetectionResult
+
+if TYPE_CHECKING:
+    from detkit.models.roi_heads.bbox_head import ConvFCBBoxHead
+    from detkit.models.roi_heads.mask_head import FCNMaskHead
 
 __all__ = ["RoIHeadBase"]
 
@@ -86,7 +90,7 @@ class RoIHeadBase(nn.Module):
             if count != num_stages:
                 raise ValueError(f"{name}: {count} stage_loss_weights for num_stages={num_stages}")
             self.stage_loss_weights = list(stage_loss_weights or ())
-        self.train_cfg = (
+        self.train_cfg: Any = (
             per_stage(train_cfg, self.num_stages, "train_cfg")
             if self.stacked and train_cfg is not None
             else train_cfg
@@ -113,7 +117,7 @@ class RoIHeadBase(nn.Module):
                 next(iter(e.parameters()), None) is None for e in extractors
             )
         if train_cfg is not None:
-            cfgs = self.train_cfg if self.stacked else [self.train_cfg]
+            cfgs: list[Any] = self.train_cfg if self.stacked else [self.train_cfg]
             assigners = [build(c["assigner"], BBOX_ASSIGNERS) for c in cfgs]
             samplers = [build(c["sampler"], BBOX_SAMPLERS) for c in cfgs]
             self.bbox_assigner = assigners if self.stacked else assigners[0]
@@ -121,22 +125,24 @@ class RoIHeadBase(nn.Module):
 
     def _build(self, cfg: Any, name: str) -> nn.Module:
         if not self.stacked:
-            return build(cfg, MODELS)
+            module: nn.Module = build(cfg, MODELS)
+            return module
         return nn.ModuleList(build(c, MODELS) for c in per_stage(cfg, self.num_stages, name))
 
     def _at(self, modules: Any, stage: int) -> Any:
         return modules[stage] if self.stacked else modules
 
-    def bbox_branch(self, stage: int) -> tuple[nn.Module, nn.Module]:
+    def bbox_branch(self, stage: int) -> tuple[nn.Module, ConvFCBBoxHead]:
         """Stage ``stage``'s ``(bbox_roi_extractor, bbox_head)``."""
         return self._at(self.bbox_roi_extractor, stage), self._at(self.bbox_head, stage)
 
-    def mask_branch(self, stage: int) -> tuple[nn.Module, nn.Module]:
+    def mask_branch(self, stage: int) -> tuple[nn.Module, FCNMaskHead]:
         """Stage ``stage``'s ``(mask_roi_extractor, mask_head)``."""
         return self._at(self.mask_roi_extractor, stage), self._at(self.mask_head, stage)
 
     def stage_train_cfg(self, stage: int) -> Mapping[str, Any]:
-        return self._at(self.train_cfg, stage)
+        cfg: Mapping[str, Any] = self._at(self.train_cfg, stage)
+        return cfg
 
     def init_weights(self) -> None:
         for stage in range(self.num_stages):
@@ -146,7 +152,7 @@ class RoIHeadBase(nn.Module):
 
     # ---------------------------------------------------------------- what a stage computes
     def _bbox_forward(
-        self, stage: int, x: Sequence[torch.Tensor], rois: torch.Tensor
+        self, stage: int, x: Sequence[torch.Tensor] | FeaturePyramid, rois: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage ``stage`` on ``rois`` ``[K, 5]`` (``image_index, x1, y1, x2, y2``: RoIAlign's
         input) → logits ``[K, C+1]``, deltas ``[K, 4 or 4C]``, float32."""
@@ -155,14 +161,19 @@ class RoIHeadBase(nn.Module):
         return cls_score.float(), bbox_pred.float()
 
     def _mask_forward(
-        self, stage: int, x: Sequence[torch.Tensor], rois: torch.Tensor, labels: torch.Tensor
+        self,
+        stage: int,
+        x: Sequence[torch.Tensor] | FeaturePyramid,
+        rois: torch.Tensor,
+        labels: torch.Tensor,
     ) -> torch.Tensor:
         """Stage ``stage``'s mask logits of each RoI's class ``labels[k]``: ``[K, 1, m, m]``."""
         extractor, head = self.mask_branch(stage)
-        return head(extractor(x, rois), labels).float()
+        logits: torch.Tensor = head(extractor(x, rois), labels).float()
+        return logits
 
     def stage_mask_probs(
-        self, x: Sequence[torch.Tensor], rois: torch.Tensor, labels: torch.Tensor
+        self, x: Sequence[torch.Tensor] | FeaturePyramid, rois: torch.Tensor, labels: torch.Tensor
     ) -> list[torch.Tensor]:
         """Each stage's sigmoid mask probabilities ``[K, 1, m, m]`` of ``rois`` ``[K, 5]``'
         classes ``labels`` ``[K]``. With ``shared_mask_pooling`` (the stages' mask extractors
@@ -266,9 +277,9 @@ class RoIHeadBase(nn.Module):
             boxes = self._refine(stage, out, geometry, step, sampling)
         if gt is not None:
             return BoxStagesResult(losses)
-        return BoxStagesResult(
-            losses, out.rois, sum(stage_scores) / float(len(stage_scores)), out.bbox_pred
-        )
+        # at test time every stage appended its scores
+        mean_score = cast(torch.Tensor, sum(stage_scores) / float(len(stage_scores)))
+        return BoxStagesResult(losses, out.rois, mean_score, out.bbox_pred)
 
     def _stage_losses(
         self,
@@ -285,7 +296,8 @@ class RoIHeadBase(nn.Module):
         losses = head.loss(out.cls_score, out.bbox_pred, *targets)
         if self.with_mask:
             pos_rois = bbox2roi([res.pos_bboxes for res in sampling])
-            pos_labels = torch.cat([res.pos_gt_labels for res in sampling])
+            # sampled against gt with labels: pos_gt_labels are set
+            pos_labels = torch.cat([cast(torch.Tensor, res.pos_gt_labels) for res in sampling])
             mask_head = self.mask_branch(stage)[1]
             mask_targets = mask_head.get_targets(sampling, gt, cfg)
             mask_pred = self._mask_forward(stage, x, pos_rois, pos_labels)

@@ -4,7 +4,7 @@ regression, training targets, losses and test-time decoding."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 import torch.nn as nn
@@ -200,7 +200,7 @@ class ConvFCBBoxHead(nn.Module):
             targets = res.pos_bboxes.new_zeros(n, 4)
             weights = res.pos_bboxes.new_zeros(n, 4)
             if num_pos > 0:
-                labels[:num_pos] = res.pos_gt_labels
+                labels[:num_pos] = cast(torch.Tensor, res.pos_gt_labels)  # sampled with labels
                 label_weights[:num_pos] = 1.0 if pos_weight <= 0 else pos_weight
                 targets[:num_pos] = self.bbox_coder.encode(res.pos_bboxes, res.pos_gt_bboxes)
                 weights[:num_pos] = 1
@@ -257,7 +257,8 @@ class ConvFCBBoxHead(nn.Module):
             labels = labels * 4
             inds = torch.stack((labels, labels + 1, labels + 2, labels + 3), 1)
             bbox_pred = torch.gather(bbox_pred, 1, inds)
-        return self.bbox_coder.decode(boxes, bbox_pred, max_shape=max_shape)
+        decoded: torch.Tensor = self.bbox_coder.decode(boxes, bbox_pred, max_shape=max_shape)
+        return decoded
 
     def regress_by_class(
         self,

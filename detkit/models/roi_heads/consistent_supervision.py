@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
@@ -128,13 +128,16 @@ class ConsistentSupervision(nn.Module):
     ) -> torch.Tensor:
         pos_rois = bbox2roi([res.pos_bboxes for res in sampling_results])
         targets = self.mask_head.get_targets(sampling_results, gt, rcnn_train_cfg)
-        labels = torch.cat([res.pos_gt_labels for res in sampling_results])
-        pooled = pool_rois_per_level(laterals, pos_rois, self._mask_roi_layers)
+        # sampled with labels; mask layers come with the mask head (checked in __init__)
+        labels = torch.cat([cast(torch.Tensor, res.pos_gt_labels) for res in sampling_results])
+        mask_layers = cast("list[nn.Module]", self._mask_roi_layers)
+        pooled = pool_rois_per_level(laterals, pos_rois, mask_layers)
         preds = self.mask_head(torch.cat(pooled), labels.repeat(len(pooled))).float()
         preds = preds.split(pos_rois.size(0))
-        return self.loss_weight * sum(
+        loss: torch.Tensor = self.loss_weight * sum(
             self.mask_head.loss(pred, targets, labels)["loss_mask"] for pred in preds
         )
+        return loss
 
 
 def _stage0_cfg(cfg: Any, name: str) -> Any:
@@ -190,10 +193,12 @@ class AugFPNCascadeRoIHead(CascadeRoIHead):
         mask_head = mask_layers = None
         if with_mask:
             mask_head = cs_cfg.get("mask_head") or _stage0_cfg(kwargs.get("mask_head"), "mask_head")
-            mask_layers = self.mask_roi_extractor[0].roi_layers
+            mask_extractor: Any = cast(nn.ModuleList, self.mask_roi_extractor)[0]  # stage 0's
+            mask_layers = mask_extractor.roi_layers
+        box_extractor: Any = cast(nn.ModuleList, self.bbox_roi_extractor)[0]  # stage 0's
         self.consistent_supervision = ConsistentSupervision(
             bbox_head,
-            self.bbox_roi_extractor[0].roi_layers,
+            box_extractor.roi_layers,
             mask_head,
             mask_layers,
             cs_cfg.get("loss_weight", 0.25),

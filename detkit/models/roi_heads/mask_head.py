@@ -5,7 +5,7 @@ targets and loss. Its probabilities are pasted into the image by the detections'
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -51,7 +51,8 @@ def _crop_tensor_masks(
     rois[:, [1, 3]] = rois[:, [1, 3]].clamp(0, height)
     index = torch.arange(len(rois), device=rois.device, dtype=rois.dtype)[:, None]
     picked = masks.to(rois.device).index_select(0, inds.to(rois.device).long()).float()[:, None]
-    targets = roi_align(picked, torch.cat([index, rois], 1), size, 1.0, 0, True).squeeze(1)
+    targets: torch.Tensor = roi_align(picked, torch.cat([index, rois], 1), size, 1.0, 0, True)
+    targets = targets.squeeze(1)
     return (targets >= 0.5).float() if binarize else targets
 
 
@@ -65,7 +66,11 @@ def mask_targets(
     box, clipped to the mask canvas, crops its gt mask (RoIAlign, aligned, for bitmaps and
     ``[N, H, W]`` tensors, the latter on their own device; shifted and rasterised for
     polygons)."""
-    size = (mask_size, mask_size) if isinstance(mask_size, int) else tuple(mask_size)
+    size = (
+        (mask_size, mask_size)
+        if isinstance(mask_size, int)
+        else cast("tuple[int, int]", tuple(mask_size))
+    )
     out = []
     for res, masks in zip(sampling_results, gt_masks):
         proposals = res.pos_bboxes
@@ -175,30 +180,35 @@ class FCNMaskHead(nn.Module):
     def init_weights(self) -> None:
         """Kaiming-normal (fan_out, relu) on every conv / deconv, biases 0."""
         for conv in self.convs:
-            conv.init_weights()
+            cast(ConvModule, conv).init_weights()
         for m in (self.upsample, self.conv_logits):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.constant_(m.bias, 0)
+            nn.init.constant_(cast(torch.Tensor, m.bias), 0)  # both built with a bias
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         x = self._convs(x)
         x = self.relu(self.upsample(x))
         if labels is None or self.conv_logits.out_channels == 1:
-            return self.conv_logits(x)
+            logits: torch.Tensor = self.conv_logits(x)
+            return logits
         return self._class_logits(x, labels)
 
     def _convs(self, x: torch.Tensor) -> torch.Tensor:
         """The convs on RoI maps ``[K, C, s, s]``, per RoI or on one mosaic of the maps,
         whichever measured faster (``detkit.ops.roi_conv_stack``; a norm layer rules the
         mosaic out)."""
-        pixelwise = all(c.norm_name is None for c in self.convs)
-        return roi_conv_stack(self.convs, x, [c.conv for c in self.convs] if pixelwise else None)
+        convs = cast(Sequence[ConvModule], self.convs)
+        pixelwise = all(c.norm_name is None for c in convs)
+        return roi_conv_stack(
+            convs, x, cast("list[nn.Conv2d]", [c.conv for c in convs]) if pixelwise else None
+        )
 
     def _class_logits(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The 1×1 logits conv for channel ``labels[k]`` of RoI k only: ``[K, 1, h, w]``."""
         weight = self.conv_logits.weight[labels, :, 0, 0].unsqueeze(1).to(x.dtype)  # [K, 1, C]
         logits = torch.bmm(weight, x.flatten(2))  # [K, 1, h*w]
-        logits = logits + self.conv_logits.bias[labels].to(x.dtype)[:, None, None]
+        bias = cast(torch.Tensor, self.conv_logits.bias)  # built with a bias
+        logits = logits + bias[labels].to(x.dtype)[:, None, None]
         return logits.view(x.size(0), 1, *x.shape[2:])
 
     def get_targets(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 
@@ -17,7 +18,8 @@ def _pair(value: int | float | Sequence[float]) -> tuple[float, float]:
         if len(value) != 2:
             raise ValueError(f"anchor stride must be a number or (w, h), got {value!r}")
         return float(value[0]), float(value[1])
-    return float(value), float(value)
+    number = cast(float, value)  # not a pair
+    return float(number), float(number)
 
 
 @PRIOR_GENERATORS.register_module()
@@ -68,11 +70,11 @@ class AnchorGenerator:
             raise ValueError(
                 "give exactly one of `scales` or (`octave_base_scale` and `scales_per_octave`)"
             )
-        if octave:
+        if octave_base_scale is not None and scales_per_octave is not None:  # octave
             octave_scales = [2 ** (i / scales_per_octave) for i in range(scales_per_octave)]
             self.scales = torch.tensor(octave_scales) * octave_base_scale
         else:
-            self.scales = torch.tensor(list(scales), dtype=torch.float32)
+            self.scales = torch.tensor(list(cast(Sequence[float], scales)), dtype=torch.float32)
         self.ratios = torch.tensor(list(ratios), dtype=torch.float32)
         self.scale_major = scale_major
         self.centers = centers
@@ -150,7 +152,9 @@ class AnchorGenerator:
         if len(featmap_sizes) != self.num_levels:
             raise ValueError(f"{len(featmap_sizes)} feature maps for {self.num_levels} levels")
         return [
-            self.single_level_grid_priors(tuple(featmap_sizes[i]), i, dtype, device)
+            self.single_level_grid_priors(
+                cast("tuple[int, int]", tuple(featmap_sizes[i])), i, dtype, device
+            )
             for i in range(self.num_levels)
         ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 
@@ -87,9 +88,11 @@ def _hw_tensor(
     if isinstance(max_shape, torch.Tensor):
         shapes = max_shape
     elif isinstance(max_shape[0], Sequence) or isinstance(max_shape[0], torch.Tensor):
-        shapes = torch.tensor([[float(v) for v in list(s)[:2]] for s in max_shape])
+        per_image = cast(Sequence[Sequence[int]], max_shape)
+        shapes = torch.tensor([[float(v) for v in list(s)[:2]] for s in per_image])
     else:
-        shapes = torch.tensor([float(v) for v in list(max_shape)[:2]])
+        one = cast(Sequence[int], max_shape)
+        shapes = torch.tensor([float(v) for v in list(one)[:2]])
     return shapes[..., :2].to(device=like.device, dtype=like.dtype)
 
 
@@ -201,7 +204,8 @@ class DeltaXYWHBBoxCoder:
                 pred_bboxes,
                 self.means,
                 self.stds,
-                max_shape,
+                # one (H, W[, C]) for unbatched deltas
+                cast("Sequence[int] | torch.Tensor | None", max_shape),
                 wh_ratio_clip,
                 self.clip_border,
                 self.add_ctr_clamp,

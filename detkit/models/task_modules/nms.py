@@ -49,11 +49,13 @@ def batched_nms(
     """Indices of the boxes ``[N, 4]`` (xyxy, >= 0) that survive NMS within their group
     (``groups`` int64 ``[N]``), by decreasing score. Zero boxes give zero indices."""
     if not torch.compiler.is_exporting():
-        return torchvision.ops.batched_nms(boxes, scores, groups, iou_threshold)
+        keep: torch.Tensor = torchvision.ops.batched_nms(boxes, scores, groups, iou_threshold)
+        return keep
     # torchvision's coordinate offsets, with a zero that keeps the max defined on no boxes
     top = torch.cat([boxes.reshape(-1), boxes.new_zeros(1)]).max()
     offsets = groups.to(boxes.dtype) * (top + 1)
-    return torchvision.ops.nms(boxes + offsets[:, None], scores, iou_threshold)
+    kept: torch.Tensor = torchvision.ops.nms(boxes + offsets[:, None], scores, iou_threshold)
+    return kept
 
 
 def rank_in_image(image_index: torch.Tensor, num_images: Any) -> torch.Tensor:
@@ -270,4 +272,5 @@ def nms_top(
 ) -> torch.Tensor:
     """Indices of the ``max_num`` best boxes ``[N, 4]`` (xyxy) that survive NMS over all of
     them (``torchvision.ops.nms`` in float32), by decreasing score."""
-    return torchvision.ops.nms(boxes.float(), scores.float(), iou_threshold)[:max_num]
+    keep: torch.Tensor = torchvision.ops.nms(boxes.float(), scores.float(), iou_threshold)
+    return keep[:max_num]

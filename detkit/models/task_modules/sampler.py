@@ -161,7 +161,7 @@ class RandomSampler:
         num_expected_pos = int(self.num * self.pos_fraction)
         pos_inds = self.pos_sampler._sample_pos(
             assign_result, num_expected_pos, bboxes=bboxes
-        ).unique()
+        ).unique()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         num_expected_neg = self.num - pos_inds.numel()
         if self.neg_pos_ub >= 0:
             num_expected_neg = min(
@@ -169,5 +169,5 @@ class RandomSampler:
             )
         neg_inds = self.neg_sampler._sample_neg(
             assign_result, num_expected_neg, bboxes=bboxes
-        ).unique()
+        ).unique()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         return SamplingResult(pos_inds, neg_inds, bboxes, gt_bboxes, assign_result, gt_flags)

@@ -72,7 +72,9 @@ def rescale_rois(rois: torch.Tensor, scale_factor: float) -> torch.Tensor:
 
 
 def pool_rois_per_level(
-    feats: Sequence[torch.Tensor], rois: torch.Tensor, roi_layers: nn.ModuleList
+    feats: Sequence[torch.Tensor],
+    rois: torch.Tensor,
+    roi_layers: nn.ModuleList | Sequence[nn.Module],
 ) -> list[torch.Tensor]:
     """Pool every RoI from each of the first ``len(roi_layers)`` maps.
 

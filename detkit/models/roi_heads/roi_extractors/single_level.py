@@ -45,7 +45,7 @@ class SingleRoIExtractor(nn.Module):
         self.out_channels = out_channels
         self.featmap_strides = list(featmap_strides)
         self.finest_scale = finest_scale
-        size = self.roi_layers[0].output_size
+        size: Any = self.roi_layers[0].output_size  # int or (h, w)
         self.output_size = (size, size) if isinstance(size, int) else tuple(size)
 
     @property
@@ -62,7 +62,8 @@ class SingleRoIExtractor(nn.Module):
     def forward(self, feats: Sequence[torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
         feats = feats[: self.num_inputs]
         if len(feats) == 1:
-            return self.roi_layers[0](feats[0], rois).contiguous()
+            single: torch.Tensor = self.roi_layers[0](feats[0], rois).contiguous()
+            return single
         # every RoI is mapped to one level, so every row is written by one level's pooling;
         # every level pools (maybe no RoI): no branch on a count, and every level stays in
         # the autograd graph (as DistributedDataParallel needs)

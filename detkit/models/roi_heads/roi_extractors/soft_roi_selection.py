@@ -52,13 +52,13 @@ class SoftRoIExtractor(nn.Module):
         out_channels: int,
         featmap_strides: Sequence[int],
         finest_scale: int = 56,
-        init_cfg: Mapping[str, Any] | list | None = None,
+        init_cfg: Mapping[str, Any] | list[Any] | None = None,
     ) -> None:
         super().__init__()
         if not featmap_strides:
             raise ValueError("SoftRoIExtractor featmap_strides must name at least one level")
         self.roi_layers = build_roi_layers(roi_layer, featmap_strides)
-        size = self.roi_layers[0].output_size
+        size: Any = self.roi_layers[0].output_size  # int or (h, w)
         self.output_size = (size, size) if isinstance(size, int) else tuple(size)
         self.out_channels = out_channels
         self.featmap_strides = list(featmap_strides)

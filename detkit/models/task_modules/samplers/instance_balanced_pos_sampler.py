@@ -37,7 +37,7 @@ class InstanceBalancedPosSampler(RandomSampler):
         if pos_inds.numel() <= num_expected:
             return pos_inds
         pos_gt = gt_inds[pos_inds]
-        unique_gts = pos_gt.unique()
+        unique_gts = pos_gt.unique()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         num_per_gt = int(round(num_expected / float(len(unique_gts))) + 1)
         parts = []
         for gt in unique_gts:
