@@ -19,12 +19,14 @@ bar, per-epoch table, live loss plot and log lines are sent to this process and 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
 import queue as queue_module
 import signal
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,6 +217,21 @@ def _pump(channel: Any, view: ProgressView | None, found: dict[str, Any]) -> Non
             found.update(payload[0])
 
 
+@contextlib.contextmanager
+def _torchrun_threads(nproc: int) -> Iterator[None]:
+    """The workers' environment gets torchrun's default of one OpenMP thread per process when
+    ``OMP_NUM_THREADS`` is unset and ``nproc > 1`` (so a run equals ``tools/dist_train.sh``'s
+    to the bit: a thread count changes kernels' reduction order); the parent's is restored."""
+    if nproc <= 1 or "OMP_NUM_THREADS" in os.environ:
+        yield
+        return
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("OMP_NUM_THREADS", None)
+
+
 def _run_once(
     cfg: Any, nproc: int, backend: str, seed: int | None, validate: bool, progress: bool
 ) -> dict[str, Any]:
@@ -223,9 +240,10 @@ def _run_once(
     channel, stop = ctx.Queue(), ctx.Event()
     view = ProgressView() if progress else None
     args = (nproc, _free_port(), backend, cfg, seed, validate, channel, stop)
-    processes = mp.start_processes(
-        _worker, args=args, nprocs=nproc, join=False, start_method="spawn"
-    )
+    with _torchrun_threads(nproc):
+        processes = mp.start_processes(
+            _worker, args=args, nprocs=nproc, join=False, start_method="spawn"
+        )
     found: dict[str, Any] = {}
     try:
         while True:

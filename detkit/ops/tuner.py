@@ -212,16 +212,16 @@ def _decide(
     if len(candidates) == 1:  # nothing to choose (e.g. NNPACK may not run now)
         return next(iter(candidates)), None
     reference = next(iter(candidates))
-    if torch._C._len_torch_dispatch_stack() > 0:
-        # a dispatch mode (FlopCounterMode, a tracer) sees every call: PyTorch's kernel, not
-        # measured or recorded (the shape is measured when no mode is active)
-        return reference, None
     threads = torch.get_num_threads()
     key = f"{op}|{shape}|t{threads}"
     forced = forced_kernel(op)
     if forced is not None:
         choice = forced if forced in candidates else reference
         return _record(key, KernelDecision(op, shape, threads, choice, source="forced")), None
+    if torch._C._len_torch_dispatch_stack() > 0:
+        # a dispatch mode (FlopCounterMode, a tracer) sees every call: PyTorch's kernel (the
+        # one such modes know), neither measured nor recorded (measured when no mode is active)
+        return reference, None
     with _state.lock:
         _state.load()
         entry = _state.table.get(key)

@@ -67,8 +67,10 @@ def with_hook(tmp_path, name: str, hook: str) -> str:
 @pytest.mark.slow
 def test_launch_equals_dist_train_and_restarts_a_killed_rank(tmp_path, capsys, monkeypatch):
     # bit-equal weights across separate runs need the same kernels in every process: stock
-    # PyTorch here (the tuner's first measurements may differ between ranks and runs)
+    # PyTorch here (the tuner's first measurements may differ between ranks and runs); the
+    # thread count is torchrun's default in both (launch sets it as torchrun does)
     monkeypatch.setenv("DETKIT_FAST_KERNELS", "0")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     config = write_config(str(tmp_path), EXTRA)
     full = launch(config, 2, work_dir=str(tmp_path / "launch"), seed=0, progress=False)
     assert (full.epoch, full.iter, full.stopped, full.restarts) == (3, 6, False, 0)
